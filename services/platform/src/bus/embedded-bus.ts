@@ -1,0 +1,174 @@
+import { EventEmitter } from "node:events";
+import { migrate } from "../sql/migrate.js";
+import type { Sql } from "../sql/sql.js";
+import type { BusMessage, DeliveredMessage, EventBus, SubscribeOptions, Subscription } from "./event-bus.js";
+
+const migrations = [
+  {
+    id: "0001_bus",
+    sql: `
+CREATE TABLE {schema}.partitions (topic text, partition int, next_offset bigint NOT NULL, PRIMARY KEY (topic, partition));
+CREATE TABLE {schema}.messages (
+  topic text, partition int, "offset" bigint, key text NOT NULL, value bytea NOT NULL, headers jsonb NOT NULL,
+  appended_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (topic, partition, "offset"));
+CREATE TABLE {schema}.offsets (group_id text, topic text, partition int, next_offset bigint NOT NULL,
+  PRIMARY KEY (group_id, topic, partition));`,
+  },
+];
+
+/** FNV-1a: a stable key -> partition mapping, so a unit's events stay in one partition. */
+function partitionOf(key: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % partitions;
+}
+
+interface Member {
+  id: number;
+  groupId: string;
+  topics: string[];
+  running: boolean;
+  loop: Promise<void>;
+}
+
+/**
+ * The in-process bus of the embedded mode: a partitioned log with consumer groups, kept in its
+ * own embedded database so that messages and committed offsets survive a restart, with the
+ * same at-least-once contract as Kafka. Members of one group in this process share partitions.
+ */
+export class EmbeddedBus implements EventBus {
+  readonly kind = "embedded" as const;
+  private readonly wake = new EventEmitter();
+  private readonly members = new Set<Member>();
+  private nextMemberId = 1;
+
+  private constructor(
+    private readonly sql: Sql,
+    private readonly partitions: number,
+    private readonly pollMs: number,
+  ) {
+    this.wake.setMaxListeners(0);
+  }
+
+  static async open(sql: Sql, opts: { partitions?: number; pollMs?: number } = {}): Promise<EmbeddedBus> {
+    await migrate(sql, "bus", migrations);
+    return new EmbeddedBus(sql, opts.partitions ?? 6, opts.pollMs ?? 250);
+  }
+
+  async publish(topic: string, messages: BusMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.sql.transaction(async (tx) => {
+      for (const m of messages) {
+        const partition = partitionOf(m.key, this.partitions);
+        const [row] = await tx.query<{ offset: string }>(
+          `INSERT INTO bus.partitions (topic, partition, next_offset) VALUES ($1, $2, 1)
+           ON CONFLICT (topic, partition) DO UPDATE SET next_offset = bus.partitions.next_offset + 1
+           RETURNING next_offset - 1 AS "offset"`,
+          [topic, partition],
+        );
+        await tx.query(`INSERT INTO bus.messages (topic, partition, "offset", key, value, headers) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`, [
+          topic,
+          partition,
+          row!.offset,
+          m.key,
+          m.value,
+          JSON.stringify(m.headers),
+        ]);
+      }
+    });
+    this.wake.emit("message");
+  }
+
+  /** Partitions of a topic this member owns: round robin over the group's members here. */
+  private owned(member: Member): number[] {
+    const peers = [...this.members].filter((m) => m.groupId === member.groupId && m.running).sort((a, b) => a.id - b.id);
+    const index = peers.indexOf(member);
+    return Array.from({ length: this.partitions }, (_, p) => p).filter((p) => p % peers.length === index);
+  }
+
+  private async pollOnce(member: Member, o: SubscribeOptions): Promise<number> {
+    let delivered = 0;
+    for (const topic of member.topics) {
+      for (const partition of this.owned(member)) {
+        const [committed] = await this.sql.query<{ next_offset: string }>(
+          `SELECT next_offset FROM bus.offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+          [member.groupId, topic, partition],
+        );
+        let from = committed ? BigInt(committed.next_offset) : 0n;
+        if (!committed && o.fromBeginning === false) {
+          const [end] = await this.sql.query<{ next_offset: string }>(`SELECT next_offset FROM bus.partitions WHERE topic = $1 AND partition = $2`, [topic, partition]);
+          from = BigInt(end?.next_offset ?? 0);
+          await this.commit(member.groupId, topic, partition, from);
+        }
+        const rows = await this.sql.query<{ offset: string; key: string; value: Uint8Array; headers: Record<string, string> }>(
+          `SELECT "offset"::text, key, value, headers FROM bus.messages
+           WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT 200`,
+          [topic, partition, from.toString()],
+        );
+        for (const r of rows) {
+          if (!member.running) return delivered;
+          const msg: DeliveredMessage = { topic, partition, offset: r.offset, key: r.key, value: Buffer.from(r.value), headers: r.headers };
+          await o.handler(msg); // throws -> not committed -> delivered again
+          await this.commit(member.groupId, topic, partition, BigInt(r.offset) + 1n);
+          delivered++;
+        }
+      }
+    }
+    return delivered;
+  }
+
+  private async commit(groupId: string, topic: string, partition: number, next: bigint): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO bus.offsets (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset`,
+      [groupId, topic, partition, next.toString()],
+    );
+  }
+
+  async subscribe(o: SubscribeOptions): Promise<Subscription> {
+    const member: Member = { id: this.nextMemberId++, groupId: o.groupId, topics: o.topics, running: true, loop: Promise.resolve() };
+    this.members.add(member);
+    member.loop = (async () => {
+      while (member.running) {
+        let delivered = 0;
+        try {
+          delivered = await this.pollOnce(member, o);
+        } catch {
+          // The handler failed: its message stays uncommitted and comes again after a pause.
+          await new Promise((r) => setTimeout(r, this.pollMs));
+        }
+        if (delivered === 0 && member.running) await this.idle();
+      }
+    })();
+    return {
+      stop: async () => {
+        member.running = false;
+        this.wake.emit("message");
+        await member.loop;
+        this.members.delete(member);
+      },
+    };
+  }
+
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake.off("message", done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.pollMs);
+      this.wake.on("message", done);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.members].map(async (m) => {
+      m.running = false;
+      this.wake.emit("message");
+      await m.loop;
+    }));
+    this.members.clear();
+  }
+}

@@ -1,0 +1,83 @@
+import { EVENT_COLUMNS, toRecorded, type SqlEventStore } from "../store/sql-event-store.js";
+import { toBusMessage } from "./envelope.js";
+import { topicOf, type EventBus } from "./event-bus.js";
+
+/**
+ * Publishes appended events from the outbox to the bus, oldest first, and deletes them from the
+ * outbox only once the bus has them: at-least-once, never a dual write in the command's
+ * transaction. One relay per schema works at a time (advisory lock), which keeps each stream's
+ * events in order on the bus; SKIP LOCKED keeps a second relay from waiting on the first.
+ */
+export class OutboxRelay {
+  private running = false;
+  private loop: Promise<void> = Promise.resolve();
+  private wakeUp: () => void = () => undefined;
+  private unlisten: () => void = () => undefined;
+
+  constructor(
+    private readonly store: SqlEventStore,
+    private readonly bus: EventBus,
+    private readonly opts: { batchSize?: number; pollMs?: number; onError?: (e: unknown) => void } = {},
+  ) {}
+
+  /** Publishes one batch; returns how many events went out (0 when idle or another relay leads). */
+  async publishBatch(): Promise<number> {
+    const s = this.store.schema;
+    return this.store.sql.transaction(async (tx) => {
+      const [lock] = await tx.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [`tigw-relay:${s}`]);
+      if (!lock?.ok) return 0;
+      const rows = await tx.query<Parameters<typeof toRecorded>[1] & { traceparent: string }>(
+        `WITH batch AS (
+           SELECT global_position, traceparent FROM ${s}.outbox ORDER BY global_position LIMIT $1 FOR UPDATE SKIP LOCKED)
+         SELECT ${EVENT_COLUMNS.replace("global_position", "e.global_position")}, batch.traceparent
+         FROM ${s}.events e JOIN batch ON batch.global_position = e.global_position
+         ORDER BY e.global_position`,
+        [this.opts.batchSize ?? 500],
+      );
+      if (rows.length === 0) return 0;
+      const messages = rows.map((r) => toBusMessage(toRecorded(this.store.context, r), r.traceparent));
+      await this.bus.publish(topicOf(this.store.context), messages);
+      await tx.query(`DELETE FROM ${s}.outbox WHERE global_position = ANY($1::bigint[])`, [rows.map((r) => String(r.global_position))]);
+      return rows.length;
+    });
+  }
+
+  /** Publishes until the outbox is empty. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (let n = await this.publishBatch(); n > 0; n = await this.publishBatch()) total += n;
+    return total;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = this.store.onAppended(() => this.wakeUp());
+    this.loop = (async () => {
+      while (this.running) {
+        let n = 0;
+        try {
+          n = await this.publishBatch();
+        } catch (e) {
+          this.opts.onError?.(e);
+        }
+        if (n === 0 && this.running) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, this.opts.pollMs ?? 200);
+            this.wakeUp = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unlisten();
+    this.wakeUp();
+    await this.loop;
+  }
+}

@@ -1,0 +1,42 @@
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { DomainError, ValidationError, VersionConflictError } from "../errors.js";
+import { ErrorDetail } from "../gen/tigw/errors/v1/error.js";
+
+const DETAIL_KEY = "tigw-error-bin";
+
+/** Which gRPC status a domain refusal maps to. */
+function statusOf(e: DomainError): status {
+  if (e instanceof VersionConflictError) return status.ABORTED;
+  if (e instanceof ValidationError || e.code.startsWith("INVALID_")) return status.INVALID_ARGUMENT;
+  if (e.code.endsWith("_NOT_FOUND")) return status.NOT_FOUND;
+  if (e.code.endsWith("_EXISTS") || e.code.startsWith("DUPLICATE_")) return status.ALREADY_EXISTS;
+  if (e.code === "UNAUTHENTICATED") return status.UNAUTHENTICATED;
+  if (e.code === "PERMISSION_DENIED") return status.PERMISSION_DENIED;
+  return status.FAILED_PRECONDITION;
+}
+
+/**
+ * A thrown error as a gRPC error. Domain errors keep their code and details (in the trailing
+ * metadata "tigw-error-bin" as tigw.errors.v1.ErrorDetail); anything else becomes INTERNAL
+ * without its message, which may hold internals.
+ */
+export function toGrpcError(e: unknown): Partial<ServiceError> {
+  const metadata = new Metadata();
+  if (e instanceof DomainError) {
+    metadata.set(DETAIL_KEY, Buffer.from(ErrorDetail.encode({ code: e.code, message: e.message, details: e.details }).finish()));
+    return { code: statusOf(e), details: `${e.code}: ${e.message}`, metadata };
+  }
+  return { code: status.INTERNAL, details: "internal error", metadata };
+}
+
+/** A failed call's error back as the DomainError the server raised, when it was one. */
+export function fromGrpcError(e: ServiceError): Error {
+  const raw = e.metadata?.get(DETAIL_KEY)[0];
+  if (raw instanceof Buffer) {
+    const d = ErrorDetail.decode(raw);
+    if (d.code === "VERSION_CONFLICT")
+      return new VersionConflictError(d.details["streamId"] ?? "", Number(d.details["expectedVersion"]), Number(d.details["actualVersion"]));
+    return new DomainError(d.code, d.message, d.details);
+  }
+  return e;
+}

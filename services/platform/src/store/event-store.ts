@@ -1,0 +1,63 @@
+/** What a command handler appends: the decider's event plus routing facts. */
+export interface NewEvent {
+  type: string;
+  data: unknown;
+  eventId?: string;
+  unitId?: string;
+  mandantId?: string;
+  correlationId?: string;
+  causationId?: string;
+}
+
+/** An event as stored, with its place in its stream and in the service's global log. */
+export interface RecordedEvent {
+  eventId: string;
+  context: string;
+  streamId: string;
+  streamVersion: number;
+  globalPosition: number;
+  /** The PostgreSQL transaction that wrote it (xid8, as text); part of the read cursor. */
+  transactionId: string;
+  type: string;
+  data: unknown;
+  unitId: string;
+  mandantId: string;
+  occurredAt: string;
+  correlationId: string;
+  causationId: string;
+}
+
+/**
+ * Where readAll goes on from. Events are read in the order (transaction id, position) and only
+ * from transactions older than every one still running, so a reader never skips an event whose
+ * transaction commits late (the gap a plain tail of global_position falls into).
+ */
+export interface AllCursor {
+  transactionId: string;
+  globalPosition: number;
+}
+export const START: AllCursor = { transactionId: "0", globalPosition: 0 };
+export const cursorOf = (e: RecordedEvent): AllCursor => ({ transactionId: e.transactionId, globalPosition: e.globalPosition });
+
+/** Stream version 0 = the stream does not exist yet. */
+export const NO_STREAM = 0;
+
+export interface AppendResult {
+  /** The stream's version after the append: pass it as expectedVersion next time. */
+  nextExpectedVersion: number;
+  events: RecordedEvent[];
+}
+
+/**
+ * The EventStore port. append is atomic: the events and their outbox rows are written in one
+ * transaction, or nothing is; a stale expectedVersion raises VersionConflictError.
+ */
+export interface EventStore {
+  readonly context: string;
+  append(streamId: string, expectedVersion: number, events: NewEvent[], occurredAt?: Date): Promise<AppendResult>;
+  readStream(streamId: string): Promise<{ version: number; events: RecordedEvent[] }>;
+  readAll(after?: AllCursor, limit?: number): Promise<RecordedEvent[]>;
+  /** Called after every successful append (the outbox relay uses it to wake up at once). */
+  onAppended(listener: () => void): () => void;
+  close(): Promise<void>;
+}

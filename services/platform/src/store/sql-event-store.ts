@@ -1,0 +1,148 @@
+import { randomUUID } from "node:crypto";
+import { VersionConflictError } from "../errors.js";
+import { currentTraceparent } from "../telemetry/propagation.js";
+import { migrate } from "../sql/migrate.js";
+import { identifier, type Sql } from "../sql/sql.js";
+import type { AllCursor, AppendResult, EventStore, NewEvent, RecordedEvent } from "./event-store.js";
+import { START } from "./event-store.js";
+import { storeMigrations } from "./schema.js";
+
+interface EventRow {
+  event_id: string;
+  stream_id: string;
+  stream_version: string | number;
+  global_position: string | number;
+  transaction_id: string;
+  type: string;
+  data: unknown;
+  unit_id: string;
+  mandant_id: string;
+  occurred_at: string | Date;
+  correlation_id: string;
+  causation_id: string;
+}
+
+export const EVENT_COLUMNS = `event_id::text, stream_id, stream_version, global_position, transaction_id::text,
+  type, data, unit_id, mandant_id, occurred_at, correlation_id, causation_id`;
+
+export function toRecorded(context: string, r: EventRow): RecordedEvent {
+  return {
+    eventId: r.event_id,
+    context,
+    streamId: r.stream_id,
+    streamVersion: Number(r.stream_version),
+    globalPosition: Number(r.global_position),
+    transactionId: r.transaction_id,
+    type: r.type,
+    data: r.data,
+    unitId: r.unit_id,
+    mandantId: r.mandant_id,
+    occurredAt: new Date(r.occurred_at).toISOString(),
+    correlationId: r.correlation_id,
+    causationId: r.causation_id,
+  };
+}
+
+/**
+ * The EventStore on PostgreSQL, real (pg) or embedded (PGlite): one schema per service (named
+ * after its context). An append is a single statement, hence one round trip and one transaction:
+ * it moves the stream's version only if it still equals the expected one, inserts the events and
+ * their outbox rows. A racing writer with the same expected version blocks on the stream row and
+ * then finds the version moved, so exactly one of them wins.
+ */
+export class SqlEventStore implements EventStore {
+  private readonly listeners = new Set<() => void>();
+  private readonly appendSql: string;
+
+  private constructor(
+    readonly sql: Sql,
+    readonly context: string,
+    readonly schema: string,
+  ) {
+    const s = schema;
+    this.appendSql = `
+WITH upd AS (
+  UPDATE ${s}.streams SET version = $3 WHERE stream_id = $1 AND version = $2 AND $2 > 0 RETURNING version
+), ins AS (
+  INSERT INTO ${s}.streams (stream_id, version) SELECT $1, $3 WHERE $2 = 0
+  ON CONFLICT (stream_id) DO NOTHING RETURNING version
+), won AS (
+  SELECT version FROM upd UNION ALL SELECT version FROM ins
+), ev AS (
+  INSERT INTO ${s}.events (event_id, stream_id, stream_version, type, data, unit_id, mandant_id,
+                           occurred_at, correlation_id, causation_id)
+  SELECT (x.e->>'eventId')::uuid, $1, $2 + x.ord, x.e->>'type', x.e->'data', x.e->>'unitId', x.e->>'mandantId',
+         $5::timestamptz, x.e->>'correlationId', x.e->>'causationId'
+  FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS x(e, ord), won
+  ORDER BY x.ord
+  RETURNING ${EVENT_COLUMNS}
+), ob AS (
+  INSERT INTO ${s}.outbox (global_position, traceparent) SELECT global_position, $6 FROM ev
+)
+SELECT * FROM ev ORDER BY stream_version`;
+  }
+
+  /** Opens the store of one bounded context and runs its migrations. */
+  static async open(sql: Sql, context: string): Promise<SqlEventStore> {
+    const schema = identifier(context.replaceAll("-", "_"));
+    await migrate(sql, schema, storeMigrations);
+    return new SqlEventStore(sql, context, schema);
+  }
+
+  async append(streamId: string, expectedVersion: number, events: NewEvent[], occurredAt = new Date()): Promise<AppendResult> {
+    if (!Number.isInteger(expectedVersion) || expectedVersion < 0) throw new RangeError(`expectedVersion must be a non-negative integer, got ${expectedVersion}`);
+    if (events.length === 0) return { nextExpectedVersion: expectedVersion, events: [] };
+    const payload = events.map((e) => ({
+      eventId: e.eventId ?? randomUUID(),
+      type: e.type,
+      data: e.data ?? {},
+      unitId: e.unitId ?? "",
+      mandantId: e.mandantId ?? "",
+      correlationId: e.correlationId ?? "",
+      causationId: e.causationId ?? "",
+    }));
+    const rows = await this.sql.query<EventRow>(this.appendSql, [
+      streamId,
+      expectedVersion,
+      expectedVersion + events.length,
+      JSON.stringify(payload),
+      occurredAt.toISOString(),
+      currentTraceparent(),
+    ]);
+    if (rows.length === 0) {
+      const [cur] = await this.sql.query<{ version: string }>(`SELECT version FROM ${this.schema}.streams WHERE stream_id = $1`, [streamId]);
+      throw new VersionConflictError(streamId, expectedVersion, Number(cur?.version ?? 0));
+    }
+    for (const l of this.listeners) l();
+    return { nextExpectedVersion: expectedVersion + events.length, events: rows.map((r) => toRecorded(this.context, r)) };
+  }
+
+  async readStream(streamId: string): Promise<{ version: number; events: RecordedEvent[] }> {
+    const rows = await this.sql.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM ${this.schema}.events WHERE stream_id = $1 ORDER BY stream_version`,
+      [streamId],
+    );
+    const events = rows.map((r) => toRecorded(this.context, r));
+    return { version: events.at(-1)?.streamVersion ?? 0, events };
+  }
+
+  async readAll(after: AllCursor = START, limit = 1000): Promise<RecordedEvent[]> {
+    const rows = await this.sql.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM ${this.schema}.events
+       WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id, global_position LIMIT $3`,
+      [after.transactionId, after.globalPosition, limit],
+    );
+    return rows.map((r) => toRecorded(this.context, r));
+  }
+
+  onAppended(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}

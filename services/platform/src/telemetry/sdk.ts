@@ -1,0 +1,58 @@
+import { createServer, type Server } from "node:http";
+import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
+import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+
+export interface TelemetryOptions {
+  serviceName: string;
+  /** Port of the Prometheus /metrics endpoint; 0 picks a free one; undefined = no endpoint. */
+  metricsPort?: number;
+  metricsHost?: string;
+  /** Extra span processors (tests use an in-memory exporter). */
+  spanProcessors?: SpanProcessor[];
+}
+
+export interface Telemetry {
+  metricsPort?: number;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts OpenTelemetry: traces (exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set),
+ * W3C trace context over gRPC (instrumented) and Kafka (headers, see propagation.ts), metrics in
+ * Prometheus format on /metrics. Must run before @grpc/grpc-js and pg are loaded, or their
+ * instrumentation silently does nothing: start services with `node --require` of register.js.
+ */
+export async function startTelemetry(o: TelemetryOptions): Promise<Telemetry> {
+  const processors: SpanProcessor[] = [...(o.spanProcessors ?? [])];
+  if (process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]) processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  let exporter: PrometheusExporter | undefined;
+  let server: Server | undefined;
+  if (o.metricsPort !== undefined) {
+    exporter = new PrometheusExporter({ preventServerStart: true });
+    const handler = exporter.getMetricsRequestHandler.bind(exporter);
+    server = createServer((req, res) => {
+      if (req.url?.split("?")[0] === "/metrics") handler(req, res);
+      else res.writeHead(404).end("not found; metrics are at /metrics\n");
+    });
+    await new Promise<void>((resolve, reject) => server!.once("error", reject).listen(o.metricsPort, o.metricsHost ?? "127.0.0.1", resolve));
+  }
+  const sdk = new NodeSDK({
+    serviceName: o.serviceName,
+    spanProcessors: processors,
+    metricReaders: exporter ? [exporter] : [],
+    instrumentations: [new GrpcInstrumentation(), new PgInstrumentation()],
+  });
+  sdk.start();
+  const address = server?.address();
+  return {
+    metricsPort: typeof address === "object" && address ? address.port : undefined,
+    shutdown: async () => {
+      await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+      await sdk.shutdown();
+    },
+  };
+}
