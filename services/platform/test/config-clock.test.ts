@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { describe, it } from "node:test";
+import { ConfigError, hostPorts, int, loadConfig, oneOf, parseDuration, SimulatedClock, str, SystemClock, url } from "../src/index.js";
+
+describe("config from environment variables", () => {
+  const spec = {
+    TIGW_MODE: oneOf(["embedded", "cluster"] as const, { default: "embedded" }),
+    TIGW_GRPC_PORT: int({ default: 50051, min: 0, max: 65535 }),
+    DATABASE_URL: url(["postgres", "postgresql"], { optional: true }),
+    KAFKA_BROKERS: hostPorts({ optional: true }),
+    TIGW_NAME: str(),
+  };
+
+  it("applies defaults and parses values", () => {
+    const c = loadConfig(spec, { TIGW_NAME: "x", KAFKA_BROKERS: "127.0.0.1:9092, localhost:9093" });
+    assert.deepEqual(c, { TIGW_MODE: "embedded", TIGW_GRPC_PORT: 50051, DATABASE_URL: undefined, KAFKA_BROKERS: ["127.0.0.1:9092", "localhost:9093"], TIGW_NAME: "x" });
+  });
+
+  for (const [env, variable, words] of [
+    [{ TIGW_NAME: "x", TIGW_GRPC_PORT: "80a" }, "TIGW_GRPC_PORT", "integer"],
+    [{ TIGW_NAME: "x", TIGW_GRPC_PORT: "70000" }, "TIGW_GRPC_PORT", "at most 65535"],
+    [{ TIGW_NAME: "x", TIGW_MODE: "cloud" }, "TIGW_MODE", "one of embedded, cluster"],
+    [{ TIGW_NAME: "x", DATABASE_URL: "mysql://h/db" }, "DATABASE_URL", "scheme"],
+    [{ TIGW_NAME: "x", KAFKA_BROKERS: "127.0.0.1" }, "KAFKA_BROKERS", "host:port"],
+    [{}, "TIGW_NAME", "required"],
+  ] as const) {
+    it(`refuses a bad ${variable} with a message naming it`, () => {
+      assert.throws(() => loadConfig(spec, env), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable) && e.message.includes(words));
+    });
+  }
+
+  it("stops a process at start with exit code 2 and the variable's name", () => {
+    const r = spawnSync(process.execPath, [`${__dirname}/../src/telemetry/register.js`], { env: { ...process.env, TIGW_METRICS_PORT: "nine" }, encoding: "utf8" });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /configuration error: TIGW_METRICS_PORT: expected an integer/);
+  });
+});
+
+describe("clocks", () => {
+  it("a simulated clock moves only when advanced, never backwards", () => {
+    const c = new SimulatedClock(new Date("2025-01-01T00:00:00Z"));
+    assert.equal(c.now().toISOString(), "2025-01-01T00:00:00.000Z");
+    c.advance(parseDuration("30d"));
+    assert.equal(c.now().toISOString(), "2025-01-31T00:00:00.000Z");
+    assert.throws(() => c.set(new Date("2024-12-31T00:00:00Z")), /does not go backwards/);
+    assert.throws(() => c.advance(-1), RangeError);
+  });
+  it("the system clock follows real time", () => {
+    const d = new SystemClock().now().getTime() - Date.now();
+    assert.ok(Math.abs(d) < 1000);
+  });
+  it("parses durations and refuses nonsense", () => {
+    assert.equal(parseDuration("12h"), 43_200_000);
+    assert.equal(parseDuration("250ms"), 250);
+    assert.throws(() => parseDuration("3 weeks"), /not a duration/);
+  });
+});
