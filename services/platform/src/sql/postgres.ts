@@ -10,8 +10,8 @@ class PgSql implements Sql {
     private readonly pool: pg.Pool,
   ) {}
 
-  async query<Row>(text: string, params: unknown[] = []): Promise<Row[]> {
-    const res = await this.db.query(text, params);
+  async query<Row>(text: string, params: unknown[] = [], prepare?: string): Promise<Row[]> {
+    const res = await this.db.query(prepare ? { name: prepare, text, values: params } : { text, values: params });
     return res.rows as Row[];
   }
 

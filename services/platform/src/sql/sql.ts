@@ -4,8 +4,11 @@
  * mode pass the same contract tests as the real adapters.
  */
 export interface Sql {
-  /** One statement with $1.. parameters; returns the rows. */
-  query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<Row[]>;
+  /**
+   * One statement with $1.. parameters; returns the rows. `prepare` names a statement that runs
+   * often: PostgreSQL then parses and plans it once per connection instead of on every call.
+   */
+  query<Row = Record<string, unknown>>(text: string, params?: unknown[], prepare?: string): Promise<Row[]>;
   /** Several statements without parameters (migrations). */
   exec(text: string): Promise<void>;
   /** Runs fn in one transaction on one connection; rolls back when fn throws. */

@@ -26,8 +26,9 @@ CREATE TABLE {schema}.events (
 );
 CREATE INDEX events_tx_order ON {schema}.events (transaction_id, global_position);
 -- Appended but not yet published on the bus; the relay deletes a row once the bus has it.
+-- Written only by the append statement together with its event, so no foreign key to check.
 CREATE TABLE {schema}.outbox (
-  global_position bigint PRIMARY KEY REFERENCES {schema}.events (global_position),
+  global_position bigint PRIMARY KEY,
   traceparent     text NOT NULL DEFAULT ''
 );
 -- Event ids a consumer has already handled (at-least-once delivery, effect once).

@@ -108,7 +108,7 @@ SELECT * FROM ev ORDER BY stream_version`;
       JSON.stringify(payload),
       occurredAt.toISOString(),
       currentTraceparent(),
-    ]);
+    ], `tigw_append_${this.schema}`);
     if (rows.length === 0) {
       const [cur] = await this.sql.query<{ version: string }>(`SELECT version FROM ${this.schema}.streams WHERE stream_id = $1`, [streamId]);
       throw new VersionConflictError(streamId, expectedVersion, Number(cur?.version ?? 0));
