@@ -42,7 +42,7 @@ describe("gRPC helpers (example CounterService over a real socket)", () => {
     await store.sql.close();
   });
 
-  it("serves grpc.health.v1 for the server and each service, NOT_SERVING after shutdown starts", async () => {
+  it("serves grpc.health.v1 for the server and each service; an unknown service is NOT_FOUND", async () => {
     const address = `127.0.0.1:${server.port}`;
     assert.equal(await checkHealth(address), "SERVING");
     assert.equal(await checkHealth(address, "tigw.example.v1.CounterService"), "SERVING");
