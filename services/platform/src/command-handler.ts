@@ -1,4 +1,4 @@
-import type { Decider, DomainEvent } from "./decider.js";
+import { fold, type Decider, type DomainEvent } from "./decider.js";
 import { VersionConflictError } from "./errors.js";
 import type { AppendResult, EventStore, NewEvent } from "./store/event-store.js";
 
@@ -30,9 +30,7 @@ export class CommandHandler<S, C, E extends DomainEvent> {
 
   async load(streamId: string): Promise<{ state: S; version: number }> {
     const { version, events } = await this.store.readStream(streamId);
-    let state = this.decider.initialState();
-    for (const e of events) state = this.decider.evolve(state, { type: e.type, data: e.data } as E);
-    return { state, version };
+    return { state: fold(this.decider, events.map((e) => ({ type: e.type, data: e.data }) as E)), version };
   }
 
   async handle(streamId: string, command: C, opts: HandleOptions = {}): Promise<HandleResult<S>> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Decider } from "./decider.js";
+import { fold, type Decider } from "./decider.js";
 import { DomainError } from "./errors.js";
 
 /**
@@ -10,7 +10,7 @@ import { DomainError } from "./errors.js";
 export function spec<S, C, E>(decider: Decider<S, C, E>) {
   return {
     given(events: E[]) {
-      const state = events.reduce(decider.evolve, decider.initialState());
+      const state = fold(decider, events);
       return {
         when(command: C) {
           return {
