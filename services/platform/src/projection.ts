@@ -48,22 +48,27 @@ export class StoreProjectionRunner {
     await this.projection.setup(this.store.sql);
   }
 
-  async checkpoint(): Promise<AllCursor> {
-    const [row] = await this.store.sql.query<{ transaction_id: string; global_position: string }>(
+  async checkpoint(sql: Sql = this.store.sql): Promise<AllCursor> {
+    const [row] = await sql.query<{ transaction_id: string; global_position: string }>(
       `SELECT transaction_id::text, global_position FROM ${this.store.schema}.checkpoints WHERE projection = $1`,
       [this.projection.name],
     );
     return row ? { transactionId: row.transaction_id, globalPosition: Number(row.global_position) } : START;
   }
 
-  /** Applies everything appended since the checkpoint; returns the number of events applied. */
+  /**
+   * Applies everything appended since the checkpoint; returns the number of events applied.
+   * Each batch runs under a transaction-scoped advisory lock named after the projection, and reads
+   * the checkpoint inside it, so replicas of a service running the same projection never apply
+   * an event twice.
+   */
   async catchUp(batchSize = 500): Promise<number> {
     let total = 0;
     for (;;) {
-      const after = await this.checkpoint();
-      const events = await this.store.readAll(after, batchSize);
-      if (events.length === 0) return total;
-      await this.store.sql.transaction(async (tx) => {
+      const applied = await this.store.sql.transaction(async (tx) => {
+        await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`tigw-projection:${this.store.schema}:${this.projection.name}`]);
+        const events = await this.store.readAllWith(tx, await this.checkpoint(tx), batchSize);
+        if (events.length === 0) return 0;
         for (const e of events) await this.projection.apply(tx, e);
         const last = cursorOf(events.at(-1)!);
         await tx.query(
@@ -72,8 +77,10 @@ export class StoreProjectionRunner {
              global_position = EXCLUDED.global_position, updated_at = now()`,
           [this.projection.name, last.transactionId, last.globalPosition],
         );
+        return events.length;
       });
-      total += events.length;
+      if (applied === 0) return total;
+      total += applied;
     }
   }
 

@@ -127,6 +127,11 @@ SELECT * FROM ev ORDER BY stream_version`;
   }
 
   async readAll(after: AllCursor = START, limit = 1000): Promise<RecordedEvent[]> {
+    return this.readAllWith(this.sql, after, limit);
+  }
+
+  /** readAll on a given connection (e.g. inside the caller's transaction). */
+  async readAllWith(sql: Sql, after: AllCursor = START, limit = 1000): Promise<RecordedEvent[]> {
     // Real PostgreSQL: concurrent transactions commit out of position order, so read in
     // (transaction id, position) order and only below the oldest running transaction.
     // PGlite runs one statement at a time on one connection, so positions are already in commit
@@ -134,14 +139,14 @@ SELECT * FROM ev ORDER BY stream_version`;
     // they restarted below ones already used), so there the position alone is the cursor.
     const rows =
       this.sql.kind === "postgres"
-        ? await this.sql.query<EventRow>(
+        ? await sql.query<EventRow>(
             `SELECT ${EVENT_COLUMNS} FROM ${this.schema}.events
              WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
                AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
              ORDER BY transaction_id, global_position LIMIT $3`,
             [after.transactionId, after.globalPosition, limit],
           )
-        : await this.sql.query<EventRow>(
+        : await sql.query<EventRow>(
             `SELECT ${EVENT_COLUMNS} FROM ${this.schema}.events WHERE global_position > $1 ORDER BY global_position LIMIT $2`,
             [after.globalPosition, limit],
           );

@@ -1,0 +1,40 @@
+/**
+ * The tenancy service as its own process (cluster mode): real PostgreSQL and Kafka.
+ * Start with `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
+ */
+import { createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, postgresSql, str, SystemClock, url } from "@tigw/platform";
+import { loadProfiles } from "./domain/profiles.js";
+import { readVendorKeys, startTenancy } from "./service.js";
+
+const cfg = exitOnConfigError(() =>
+  loadConfig({
+    DATABASE_URL: url(["postgres:", "postgresql:"]),
+    KAFKA_BROKERS: hostPorts(),
+    TIGW_TENANCY_GRPC_HOST: str({ default: "127.0.0.1" }),
+    TIGW_TENANCY_GRPC_PORT: int({ default: 50051, min: 0, max: 65535 }),
+    /** Comma-separated PEM files of the vendor keys whose licences are accepted. */
+    TIGW_VENDOR_PUBLIC_KEY_FILE: str(),
+    TIGW_PROFILES_FILE: str({ optional: true }),
+  }),
+);
+
+async function main(): Promise<void> {
+  const log = createLogger("tenancy");
+  const running = await startTenancy({
+    sql: postgresSql(cfg.DATABASE_URL, { max: 20 }),
+    bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-tenancy" }),
+    clock: new SystemClock(),
+    profiles: loadProfiles(cfg.TIGW_PROFILES_FILE || undefined),
+    vendorKeys: readVendorKeys(cfg.TIGW_VENDOR_PUBLIC_KEY_FILE.split(",")),
+    grpc: { host: cfg.TIGW_TENANCY_GRPC_HOST, port: cfg.TIGW_TENANCY_GRPC_PORT },
+    logger: log,
+  });
+  log.info({ address: running.address }, "tenancy serving gRPC");
+  const stop = () => void running.stop().finally(() => process.exit(0));
+  process.once("SIGTERM", stop).once("SIGINT", stop);
+}
+
+main().catch((e: unknown) => {
+  console.error("tenancy failed to start:", e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,51 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { OutboxRelay, SqlEventStore, startGrpcServer, type Clock, type EventBus, type Logger, type RunningGrpcServer, type Sql } from "@tigw/platform";
+import { tenancyGrpc } from "./api/grpc.js";
+import { registerFleetMetrics } from "./application/metrics.js";
+import { Tenancy } from "./application/tenancy.js";
+import type { Profile } from "./domain/profiles.js";
+
+export interface TenancyServiceOptions {
+  sql: Sql;
+  bus: EventBus;
+  clock: Clock;
+  profiles: Profile[];
+  vendorKeys: KeyObject[];
+  grpc?: { host?: string; port?: number };
+  logger?: Logger;
+}
+
+export interface RunningTenancy {
+  tenancy: Tenancy;
+  grpc: RunningGrpcServer;
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** Reads vendor public keys (PEM; a private key file yields its public half). */
+export function readVendorKeys(files: string[]): KeyObject[] {
+  return files.map((f) => createPublicKey(readFileSync(f)));
+}
+
+/** The tenancy service: its store, the outbox relay to the bus, the gRPC API and fleet metrics. */
+export async function startTenancy(o: TenancyServiceOptions): Promise<RunningTenancy> {
+  const store = await SqlEventStore.open(o.sql, "tenancy");
+  const tenancy = await Tenancy.open({ store, clock: o.clock, profiles: o.profiles, vendorKeys: o.vendorKeys });
+  const relay = new OutboxRelay(store, o.bus, { onError: (e) => o.logger?.warn({ err: e }, "outbox relay: publish failed, retrying") });
+  relay.start();
+  const unregister = registerFleetMetrics(tenancy);
+  const grpc = await startGrpcServer([tenancyGrpc(tenancy)], o.grpc);
+  const host = o.grpc?.host ?? "127.0.0.1";
+  return {
+    tenancy,
+    grpc,
+    address: `${host === "0.0.0.0" ? "127.0.0.1" : host}:${grpc.port}`,
+    stop: async () => {
+      await grpc.shutdown();
+      unregister();
+      await relay.stop();
+      await store.close();
+    },
+  };
+}
