@@ -14,6 +14,8 @@ export interface TenancyServiceOptions {
   vendorKeys: KeyObject[];
   grpc?: { host?: string; port?: number };
   logger?: Logger;
+  /** Bounded context name (schema and topic); tests use their own. Default "tenancy". */
+  context?: string;
 }
 
 export interface RunningTenancy {
@@ -30,7 +32,7 @@ export function readVendorKeys(files: string[]): KeyObject[] {
 
 /** The tenancy service: its store, the outbox relay to the bus, the gRPC API and fleet metrics. */
 export async function startTenancy(o: TenancyServiceOptions): Promise<RunningTenancy> {
-  const store = await SqlEventStore.open(o.sql, "tenancy");
+  const store = await SqlEventStore.open(o.sql, o.context ?? "tenancy");
   const tenancy = await Tenancy.open({ store, clock: o.clock, profiles: o.profiles, vendorKeys: o.vendorKeys });
   const relay = new OutboxRelay(store, o.bus, { onError: (e) => o.logger?.warn({ err: e }, "outbox relay: publish failed, retrying") });
   relay.start();

@@ -6,7 +6,10 @@ import { topicOf, type EventBus } from "./event-bus.js";
  * Publishes appended events from the outbox to the bus, oldest first, and deletes them from the
  * outbox only once the bus has them: at-least-once, never a dual write in the command's
  * transaction. One relay per schema works at a time (advisory lock), which keeps each stream's
- * events in order on the bus; SKIP LOCKED keeps a second relay from waiting on the first.
+ * events in order on the bus; a second relay does not wait, it finds the lock taken and idles.
+ * The batch is read without row locks: a row lock would give the relay's transaction an id for
+ * the whole publish, and every store reader (readAll stays below the oldest running transaction)
+ * would stall behind the network call. The delete at the end is the transaction's only write.
  */
 export class OutboxRelay {
   private running = false;
@@ -28,7 +31,7 @@ export class OutboxRelay {
       if (!lock?.ok) return 0;
       const rows = await tx.query<Parameters<typeof toRecorded>[1] & { traceparent: string }>(
         `WITH batch AS (
-           SELECT global_position, traceparent FROM ${s}.outbox ORDER BY global_position LIMIT $1 FOR UPDATE SKIP LOCKED)
+           SELECT global_position, traceparent FROM ${s}.outbox ORDER BY global_position LIMIT $1)
          SELECT ${EVENT_COLUMNS.replace("global_position", "e.global_position")}, batch.traceparent
          FROM ${s}.events e JOIN batch ON batch.global_position = e.global_position
          ORDER BY e.global_position`,

@@ -5,7 +5,7 @@ import { ErrorDetail } from "../gen/tigw/errors/v1/error.js";
 const DETAIL_KEY = "tigw-error-bin";
 
 /** Which gRPC status a domain refusal maps to. */
-function statusOf(e: DomainError): status {
+export function grpcStatusOf(e: DomainError): status {
   if (e instanceof VersionConflictError) return status.ABORTED;
   if (e instanceof ValidationError || e.code.startsWith("INVALID_")) return status.INVALID_ARGUMENT;
   if (e.code.endsWith("_NOT_FOUND")) return status.NOT_FOUND;
@@ -24,7 +24,7 @@ export function toGrpcError(e: unknown): Partial<ServiceError> {
   const metadata = new Metadata();
   if (e instanceof DomainError) {
     metadata.set(DETAIL_KEY, Buffer.from(ErrorDetail.encode({ code: e.code, message: e.message, details: e.details }).finish()));
-    return { code: statusOf(e), details: `${e.code}: ${e.message}`, metadata };
+    return { code: grpcStatusOf(e), details: `${e.code}: ${e.message}`, metadata };
   }
   return { code: status.INTERNAL, details: "internal error", metadata };
 }

@@ -1,13 +1,24 @@
 import { Server, ServerCredentials, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import { DomainError } from "../errors.js";
 import { toGrpcError } from "./errors.js";
+
+let reportInternal: (e: unknown, method: string) => void = (e, method) => console.error(`gRPC ${method}: internal error:`, e);
+
+/** Where unexpected (non-domain) errors of handlers are reported; the caller only sees INTERNAL. */
+export function onInternalGrpcError(report: (e: unknown, method: string) => void): void {
+  reportInternal = report;
+}
 
 /** An async function as a grpc-js unary handler, with domain errors mapped to statuses. */
 export function unary<Req, Res>(fn: (request: Req, metadata: Metadata) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     fn(call.request, call.metadata).then(
       (res) => callback(null, res),
-      (e: unknown) => callback(toGrpcError(e)),
+      (e: unknown) => {
+        if (!(e instanceof DomainError)) reportInternal(e, call.getPath());
+        callback(toGrpcError(e));
+      },
     );
   };
 }

@@ -104,8 +104,11 @@ export class Tenancy {
   /** Runs a command on a unit stream and returns the refreshed read model of the unit. */
   private async run(unitId: string, command: UnitCommand): Promise<{ view: UnitView; changed: boolean }> {
     const result = await this.perUnit.run(unitId, () => this.handler.handle(unitStream(unitId), command, { unitId, occurredAt: new Date(command.at) }));
+    // Keep the read model close behind (list queries after this command see it), but answer from
+    // the state the command produced: on PostgreSQL the projection may still wait for an older
+    // transaction of another command to commit.
     await this.refresh.trigger();
-    return { view: (await findUnit(this.deps.store.sql, this.schema, unitId))!, changed: result.events.length > 0 };
+    return { view: { ...result.state, version: result.nextExpectedVersion }, changed: result.events.length > 0 };
   }
 
   async changeState(unit: string, action: string, reason?: string): Promise<UnitView> {
@@ -139,7 +142,11 @@ export class Tenancy {
   async getUnit(unit: string): Promise<UnitView> {
     const unitId = await this.resolve(unit);
     await this.refresh.trigger();
-    return (await findUnit(this.deps.store.sql, this.schema, unitId))!;
+    const view = await findUnit(this.deps.store.sql, this.schema, unitId);
+    if (view) return view;
+    // Created a moment ago by another command whose projection is not through yet.
+    const { state, version } = await this.handler.load(unitStream(unitId));
+    return { ...state, version };
   }
 
   async listUnits(): Promise<UnitView[]> {
