@@ -36,6 +36,7 @@ export function fromGrpcError(e: ServiceError): Error {
     const d = ErrorDetail.decode(raw);
     if (d.code === "VERSION_CONFLICT")
       return new VersionConflictError(d.details["streamId"] ?? "", Number(d.details["expectedVersion"]), Number(d.details["actualVersion"]));
+    if (e.code === status.INVALID_ARGUMENT) return new ValidationError(d.code, d.details["field"] ?? "", d.message, d.details);
     return new DomainError(d.code, d.message, d.details);
   }
   return e;

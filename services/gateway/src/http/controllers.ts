@@ -1,0 +1,140 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req } from "@nestjs/common";
+import { DomainError } from "@tigw/platform";
+import { LoginLimiter } from "../auth/login-limiter.js";
+import { OperatorStore } from "../auth/operators.js";
+import { TokenIssuer, type Role } from "../auth/tokens.js";
+import { TENANCY } from "../tokens.js";
+import type { TenancyApi } from "../tenancy-client.js";
+import { Access } from "./access.js";
+import { field, stringsBody } from "./body.js";
+import type { AuthedRequest } from "./guard.js";
+
+@Controller("api/v1")
+export class SystemController {
+  @Get("health")
+  @Access({ role: "public", summary: "Liveness of the gateway" })
+  health() {
+    return { status: "ok" };
+  }
+}
+
+@Controller("api/v1/auth")
+export class AuthController {
+  constructor(
+    @Inject(OperatorStore) private readonly operators: OperatorStore,
+    @Inject(TokenIssuer) private readonly tokens: TokenIssuer,
+    @Inject(LoginLimiter) private readonly limiter: LoginLimiter,
+  ) {}
+
+  @Post("login")
+  @HttpCode(200)
+  @Access({ role: "public", summary: "Log in: returns a short-lived bearer token (failed attempts are rate-limited)", body: stringsBody(["username", "password"]) })
+  async login(@Body() body: unknown, @Req() req: { ip?: string }) {
+    const username = field(body, "username");
+    const password = field(body, "password");
+    const client = req.ip ?? "?";
+    this.limiter.check(username, client);
+    const op = await this.operators.authenticate(username, password);
+    if (!op) {
+      this.limiter.failed(username, client);
+      throw new DomainError("INVALID_CREDENTIALS", "user name or password wrong");
+    }
+    this.limiter.succeeded(username);
+    return { ...this.tokens.issue(op.username, op.role), username: op.username, role: op.role };
+  }
+
+  @Get("me")
+  @Access({ role: "viewer", summary: "Who the token belongs to" })
+  me(@Req() req: AuthedRequest) {
+    const { sub, role, exp } = req.operator!;
+    return { username: sub, role, expiresAt: new Date(exp * 1000).toISOString() };
+  }
+}
+
+@Controller("api/v1/users")
+export class UsersController {
+  constructor(@Inject(OperatorStore) private readonly operators: OperatorStore) {}
+
+  @Get()
+  @Access({ role: "admin", summary: "Operator accounts" })
+  async list() {
+    return { users: await this.operators.list() };
+  }
+
+  @Post()
+  @Access({ role: "admin", summary: "Create an operator account (role viewer, operator or admin)", body: stringsBody(["username", "password", "role"]), status: 201 })
+  async create(@Body() body: unknown) {
+    return this.operators.create(field(body, "username"), field(body, "password"), field(body, "role") as Role);
+  }
+}
+
+@Controller("api/v1")
+export class FleetController {
+  constructor(@Inject(TENANCY) private readonly tenancy: TenancyApi) {}
+
+  @Get("profiles")
+  @Access({ role: "viewer", summary: "Product profiles (vendor figures) units can be created with" })
+  profiles() {
+    return this.tenancy.listProfiles({});
+  }
+
+  @Get("fleet")
+  @Access({ role: "viewer", summary: "Fleet overview: totals and every unit with state, firmware, Mandanten n/limit, KTs used/limit per compute unit" })
+  async fleet() {
+    const { units } = await this.tenancy.listUnits({});
+    const byState: Record<string, number> = {};
+    for (const u of units) byState[u.state] = (byState[u.state] ?? 0) + 1;
+    const kts = units.flatMap((u) => u.computeUnits);
+    return {
+      totals: { units: units.length, byState, ktsUsed: kts.reduce((a, c) => a + c.ktsUsed, 0), ktsLimit: kts.reduce((a, c) => a + c.ktsLimit, 0) },
+      units,
+    };
+  }
+
+  @Get("units")
+  @Access({ role: "viewer", summary: "Units of the fleet" })
+  units() {
+    return this.tenancy.listUnits({});
+  }
+
+  @Post("units")
+  @Access({ role: "operator", summary: "Create a unit (serial, profile, optional firmware and production date YYYY-MM-DD)", body: stringsBody(["serial", "profile"], ["firmware", "producedOn"]), status: 201 })
+  async createUnit(@Body() body: unknown) {
+    return (await this.tenancy.createUnit({ serial: field(body, "serial"), profile: field(body, "profile"), firmware: field(body, "firmware", { optional: true }), producedOn: field(body, "producedOn", { optional: true }) })).unit;
+  }
+
+  @Get("units/:unit")
+  @Access({ role: "viewer", summary: "A unit in detail (by id or serial), with Mandanten and KT slots" })
+  async unit(@Param("unit") unit: string) {
+    return (await this.tenancy.getUnit({ unit })).unit;
+  }
+
+  @Post("units/:unit/state")
+  @HttpCode(200)
+  @Access({ role: "operator", summary: "Change a unit's state: action activate, block (Sperrung), unblock or decommission", body: stringsBody(["action"], ["reason"]) })
+  async changeState(@Param("unit") unit: string, @Body() body: unknown) {
+    return (await this.tenancy.changeUnitState({ unit, action: field(body, "action"), reason: field(body, "reason", { optional: true }) })).unit;
+  }
+
+  @Get("units/:unit/mandanten")
+  @Access({ role: "viewer", summary: "The Mandanten (BTRS) of a unit" })
+  mandanten(@Param("unit") unit: string) {
+    return this.tenancy.listMandanten({ unit });
+  }
+
+  @Post("units/:unit/mandanten")
+  @Access({ role: "operator", summary: "Add a Mandant (id, name, optional BSNR of 9 digits and SMC-B ICCSN of 20 digits)", body: stringsBody(["mandantId", "name"], ["bsnr", "smcbIccsn"]), status: 201 })
+  async addMandant(@Param("unit") unit: string, @Body() body: unknown) {
+    const r = await this.tenancy.addMandant({ unit, mandantId: field(body, "mandantId"), name: field(body, "name"), bsnr: field(body, "bsnr", { optional: true }), smcbIccsn: field(body, "smcbIccsn", { optional: true }) });
+    return r.mandant;
+  }
+
+  @Post("units/:unit/licence")
+  @HttpCode(200)
+  @Access({ role: "operator", summary: "Import a signed licence file (the file's JSON as body); refused: LICENCE_INVALID, LICENCE_SERIAL_MISMATCH", body: { type: "object", required: ["format", "licence", "signature"] } })
+  async importLicence(@Param("unit") unit: string, @Body() body: unknown) {
+    return (await this.tenancy.importLicence({ unit, licenceFile: JSON.stringify(body ?? null) })).unit;
+  }
+}
+
+export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController];

@@ -1,0 +1,58 @@
+import { status } from "@grpc/grpc-js";
+import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from "@nestjs/common";
+import { DomainError, grpcStatusOf, type Logger } from "@tigw/platform";
+
+const HTTP_OF_GRPC: Partial<Record<status, number>> = {
+  [status.INVALID_ARGUMENT]: 400,
+  [status.UNAUTHENTICATED]: 401,
+  [status.PERMISSION_DENIED]: 403,
+  [status.NOT_FOUND]: 404,
+  [status.ALREADY_EXISTS]: 409,
+  [status.ABORTED]: 409,
+  [status.FAILED_PRECONDITION]: 409,
+};
+
+/** The HTTP status of a domain refusal (the same classification as its gRPC status). */
+export function httpStatusOf(e: DomainError): number {
+  if (e.code === "LOGIN_RATE_LIMITED") return 429;
+  if (e.code.startsWith("LICENCE_")) return 422;
+  return HTTP_OF_GRPC[grpcStatusOf(e)] ?? 409;
+}
+
+/** A gRPC transport failure (the service is down or slow), not a refusal. */
+function transportStatus(e: unknown): number | undefined {
+  const code = (e as { code?: unknown })?.code;
+  if (code === status.UNAVAILABLE) return 503;
+  if (code === status.DEADLINE_EXCEEDED) return 504;
+  return undefined;
+}
+
+/**
+ * Every error as RFC 9457 application/problem+json with a stable `code` (the domain's, or a
+ * gematik code where one exists) and the domain's details; internals never reach the client.
+ */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  constructor(private readonly log?: Logger) {}
+
+  catch(e: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<{ status(n: number): { setHeader(k: string, v: string): void; json(b: unknown): void }; setHeader(k: string, v: string): void }>();
+    let body: { status: number; code: string; title: string; detail: string; details?: Record<string, string> };
+    if (e instanceof DomainError) {
+      body = { status: httpStatusOf(e), code: e.code, title: e.code, detail: e.message, details: e.details };
+      if (e.code === "LOGIN_RATE_LIMITED" && e.details["retryAfter"]) res.setHeader("Retry-After", e.details["retryAfter"]);
+    } else if (e instanceof HttpException) {
+      const s = e.getStatus();
+      body = { status: s, code: s === 404 ? "NOT_FOUND" : s === 400 ? "BAD_REQUEST" : `HTTP_${s}`, title: e.message, detail: e.message };
+    } else if (transportStatus(e)) {
+      const s = transportStatus(e)!;
+      body = { status: s, code: s === 503 ? "SERVICE_UNAVAILABLE" : "SERVICE_TIMEOUT", title: "a backend service did not answer", detail: "a backend service did not answer; try again" };
+      this.log?.warn({ err: e }, "backend call failed");
+    } else {
+      body = { status: 500, code: "INTERNAL", title: "internal error", detail: "internal error" };
+      this.log?.error({ err: e }, "unexpected error");
+    }
+    res.setHeader("Content-Type", "application/problem+json");
+    res.status(body.status).json({ type: "about:blank", ...body });
+  }
+}

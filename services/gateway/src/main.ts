@@ -1,0 +1,42 @@
+/**
+ * The gateway as its own process (cluster mode). Start with
+ * `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
+ */
+import { createLogger, exitOnConfigError, int, loadConfig, postgresSql, str, url } from "@tigw/platform";
+import { startGateway } from "./app.js";
+
+const cfg = exitOnConfigError(() =>
+  loadConfig({
+    DATABASE_URL: url(["postgres:", "postgresql:"]),
+    TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
+    TIGW_HTTP_HOST: str({ default: "127.0.0.1" }),
+    TIGW_HTTP_PORT: int({ default: 8080, min: 0, max: 65535 }),
+    TIGW_ADMIN_PASSWORD: str({ optional: true }),
+    TIGW_TOKEN_SECRET: str({ optional: true }),
+    TIGW_TOKEN_TTL_SECONDS: int({ default: 900, min: 30, max: 86_400 }),
+  }),
+);
+
+async function main(): Promise<void> {
+  const log = createLogger("gateway");
+  const gw = await startGateway({
+    sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
+    tenancyAddress: cfg.TIGW_TENANCY_ADDR,
+    host: cfg.TIGW_HTTP_HOST,
+    port: cfg.TIGW_HTTP_PORT,
+    adminPassword: cfg.TIGW_ADMIN_PASSWORD,
+    tokenSecret: cfg.TIGW_TOKEN_SECRET,
+    tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
+    logger: log,
+  });
+  log.info({ url: gw.url }, "gateway serving /api/v1");
+  // Shown once, on the very first start, on the terminal only (not in the JSON log).
+  if (gw.generatedAdminPassword) process.stdout.write(`\nFirst start: user admin, password ${gw.generatedAdminPassword}\n(shown once; set TIGW_ADMIN_PASSWORD to choose it)\n\n`);
+  const stop = () => void gw.close().finally(() => process.exit(0));
+  process.once("SIGTERM", stop).once("SIGINT", stop);
+}
+
+main().catch((e: unknown) => {
+  console.error("gateway failed to start:", e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+/** Nest injection token of the tenancy gRPC client. */
+export const TENANCY = Symbol("TenancyApi");

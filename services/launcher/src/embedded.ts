@@ -1,0 +1,86 @@
+/**
+ * `npm start`: every service in one process in embedded mode. PGlite databases (one per service)
+ * and the in-process bus live under TIGW_DATA_DIR (default ./.tigw); a restart keeps all state.
+ * `npm start -- --demo` seeds a small fleet. Telemetry comes from the --require preload.
+ */
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createLogger, EmbeddedBus, embeddedSql, exitOnConfigError, int, loadConfig, str, SystemClock } from "@tigw/platform";
+import { startGateway } from "@tigw/gateway";
+import { loadProfiles, readVendorKeys, startTenancy } from "@tigw/tenancy";
+import { seedDemoFleet } from "./demo.js";
+import { ensureDemoVendorKey } from "./vendor-key.js";
+
+const cfg = exitOnConfigError(() =>
+  loadConfig({
+    TIGW_DATA_DIR: str({ default: "./.tigw" }),
+    TIGW_HTTP_HOST: str({ default: "127.0.0.1" }),
+    TIGW_HTTP_PORT: int({ default: 8080, min: 0, max: 65535 }),
+    TIGW_ADMIN_PASSWORD: str({ optional: true }),
+    TIGW_TOKEN_TTL_SECONDS: int({ default: 900, min: 30, max: 86_400 }),
+    TIGW_VENDOR_PUBLIC_KEY_FILE: str({ optional: true }),
+    TIGW_PROFILES_FILE: str({ optional: true }),
+    TIGW_METRICS_PORT: int({ default: 9464, min: 0, max: 65535 }),
+  }),
+);
+
+async function main(): Promise<void> {
+  const demo = process.argv.includes("--demo");
+  const log = createLogger("ti-gateway");
+  const dataDir = resolve(cfg.TIGW_DATA_DIR);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const vendor = ensureDemoVendorKey(dataDir);
+  const extraKeys = cfg.TIGW_VENDOR_PUBLIC_KEY_FILE ? cfg.TIGW_VENDOR_PUBLIC_KEY_FILE.split(",") : [];
+
+  const [busSql, tenancySql, gatewaySql] = await Promise.all(["bus", "tenancy", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
+  const bus = await EmbeddedBus.open(busSql!);
+  const tenancy = await startTenancy({
+    sql: tenancySql!,
+    bus,
+    clock: new SystemClock(),
+    profiles: loadProfiles(cfg.TIGW_PROFILES_FILE || undefined),
+    vendorKeys: readVendorKeys([vendor.publicKeyFile, ...extraKeys]),
+    logger: log,
+  });
+  const gateway = await startGateway({
+    sql: gatewaySql!,
+    tenancyAddress: tenancy.address,
+    host: cfg.TIGW_HTTP_HOST,
+    port: cfg.TIGW_HTTP_PORT,
+    adminPassword: cfg.TIGW_ADMIN_PASSWORD,
+    tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
+    logger: log,
+  });
+  const seeded = demo ? await seedDemoFleet(tenancy.tenancy, vendor.privateKeyFile) : [];
+
+  const lines = [
+    "",
+    `ti-gateway (embedded) is up: ${gateway.url}`,
+    `  API        ${gateway.url}/api/v1   (OpenAPI: ${gateway.url}/api/docs)`,
+    `  metrics    http://127.0.0.1:${cfg.TIGW_METRICS_PORT}/metrics`,
+    `  data       ${dataDir}`,
+    `  vendor key ${vendor.privateKeyFile}  (signs demo licences: tigw licence issue --key ...)`,
+  ];
+  if (gateway.generatedAdminPassword) lines.push(`  login      user admin, password ${gateway.generatedAdminPassword}   (shown once)`);
+  else if (cfg.TIGW_ADMIN_PASSWORD) lines.push("  login      user admin, password from TIGW_ADMIN_PASSWORD");
+  if (demo) lines.push(seeded.length ? `  demo fleet ${seeded.join(", ")}` : "  demo fleet already present");
+  lines.push(`  CLI        TIGW_URL=${gateway.url} npx tigw login --user admin --password ...`, "");
+  process.stdout.write(lines.join("\n") + "\n");
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await gateway.close();
+    await tenancy.stop();
+    await bus.close();
+    for (const sql of [busSql, tenancySql, gatewaySql]) await sql!.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop()).once("SIGINT", () => void stop());
+}
+
+main().catch((e: unknown) => {
+  console.error("ti-gateway failed to start:", e instanceof Error ? e.message : e);
+  process.exit(1);
+});
