@@ -1,0 +1,240 @@
+import { createPrivateKey } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { issueLicence } from "@tigw/tenancy";
+import { Api, ApiError } from "./client.js";
+import { Credentials } from "./credentials.js";
+import { fields, table } from "./output.js";
+
+const USAGE = `tigw: operate a ti-gateway fleet
+
+  tigw login --user U --password P        (or TIGW_PASSWORD); the token is stored per user
+  tigw logout | whoami
+  tigw fleet                              fleet overview with totals
+  tigw unit create --serial S --profile rz|einbox [--firmware V] [--produced YYYY-MM-DD]
+  tigw unit list | show UNIT              UNIT = unit id or serial number
+  tigw unit activate|block|unblock|decommission UNIT [--reason R]
+  tigw mandant add UNIT --id M --name N [--bsnr B] [--iccsn SMC-B-ICCSN]
+  tigw mandant list UNIT
+  tigw licence issue --serial S --kt-per-compute-unit N [--feature PTV5 --feature LZV] --key FILE --out FILE
+  tigw licence import UNIT FILE
+  tigw profile list
+  tigw user list | add --user U --role viewer|operator|admin --password P
+
+Options: -o table|json (default table), --url URL (default $TIGW_URL or http://127.0.0.1:8080),
+         --as USER (use that user's stored token). Exit code 0 ok, 1 refused or failed, 2 usage.`;
+
+class UsageError extends Error {}
+
+interface Unit {
+  unitId: string;
+  serial: string;
+  profile: string;
+  firmware: string;
+  producedOn: string;
+  state: string;
+  licence: { licenceId: string; ktPerComputeUnit: number; features: string[]; source: string; keyId: string };
+  computeUnits: { index: number; ktsUsed: number; ktsLimit: number }[];
+  mandantenCount: number;
+  mandantenLimit: number;
+  ktsRecommended: number;
+  mandanten: Mandant[];
+  createdAt: string;
+}
+interface Mandant {
+  mandantId: string;
+  name: string;
+  bsnr: string;
+  smcbIccsn: string;
+  addedAt: string;
+}
+
+const kts = (u: Unit) => u.computeUnits.map((c) => `${c.ktsUsed}/${c.ktsLimit}`).join(" ");
+const unitRows = (units: Unit[]) =>
+  table(
+    ["SERIAL", "PROFILE", "STATE", "FIRMWARE", "PRODUCED", "MANDANTEN", "KTS PER COMPUTE UNIT"],
+    units.map((u) => [u.serial, u.profile, u.state, u.firmware, u.producedOn, `${u.mandantenCount}/${u.mandantenLimit}`, kts(u)]),
+  );
+const mandantRows = (ms: Mandant[]) => table(["ID", "NAME", "BSNR", "SMC-B ICCSN"], ms.map((m) => [m.mandantId, m.name, m.bsnr || "-", m.smcbIccsn || "-"]));
+
+function unitDetail(u: Unit): string {
+  const lic = u.licence.source === "file" ? `${u.licence.ktPerComputeUnit} KTs per compute unit, features ${u.licence.features.join(", ") || "-"} (licence ${u.licence.licenceId}, key ${u.licence.keyId})` : `${u.licence.ktPerComputeUnit} KTs per compute unit (profile base licence)`;
+  return [
+    fields([
+      ["Unit", u.unitId],
+      ["Serial", u.serial],
+      ["Profile", u.profile],
+      ["State", u.state],
+      ["Firmware", u.firmware],
+      ["Produced", u.producedOn],
+      ["Licence", lic],
+      ["KTs", u.computeUnits.map((c) => `compute unit ${c.index}: ${c.ktsUsed}/${c.ktsLimit}`).join(", ") + ` (recommended ${u.ktsRecommended})`],
+      ["Mandanten", `${u.mandantenCount}/${u.mandantenLimit}`],
+    ]),
+    ...(u.mandanten.length ? ["", mandantRows(u.mandanten)] : []),
+  ].join("\n");
+}
+
+function need(v: string | undefined, flag: string): string {
+  if (!v) throw new UsageError(`missing ${flag}`);
+  return v;
+}
+
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + "\n"), err: (s: string) => void = (s) => process.stderr.write(s + "\n")): Promise<number> {
+  try {
+    const { values: o, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        output: { type: "string", short: "o", default: "table" },
+        url: { type: "string" },
+        as: { type: "string" },
+        user: { type: "string" },
+        password: { type: "string" },
+        serial: { type: "string" },
+        profile: { type: "string" },
+        firmware: { type: "string" },
+        produced: { type: "string" },
+        reason: { type: "string" },
+        id: { type: "string" },
+        name: { type: "string" },
+        bsnr: { type: "string" },
+        iccsn: { type: "string" },
+        role: { type: "string" },
+        "kt-per-compute-unit": { type: "string" },
+        feature: { type: "string", multiple: true },
+        key: { type: "string" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    const [group, verb, arg1, arg2] = positionals;
+    if (o.help || !group) {
+      out(USAGE);
+      return o.help ? 0 : 2;
+    }
+    if (o.output !== "table" && o.output !== "json") throw new UsageError(`-o must be table or json, not ${o.output}`);
+    const json = o.output === "json";
+    const url = (o.url ?? process.env["TIGW_URL"] ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+    const creds = new Credentials();
+    const show = (data: unknown, human: () => string) => out(json ? JSON.stringify(data, null, 2) : human());
+
+    // Commands that need no server or no token.
+    if (group === "login") {
+      const user = need(o.user, "--user");
+      const password = o.password ?? process.env["TIGW_PASSWORD"];
+      if (!password) throw new UsageError("missing --password (or TIGW_PASSWORD)");
+      const r = await new Api(url).post<{ token: string; expiresAt: string; role: string }>("/api/v1/auth/login", { username: user, password });
+      creds.save(url, user, { token: r.token, expiresAt: r.expiresAt, role: r.role });
+      show({ username: user, role: r.role, expiresAt: r.expiresAt }, () => `logged in to ${url} as ${user} (${r.role}); token valid until ${r.expiresAt}`);
+      return 0;
+    }
+    if (group === "logout") {
+      const who = creds.forget(url, o.as);
+      out(who ? `logged out ${who}` : "not logged in");
+      return 0;
+    }
+    if (group === "licence" && verb === "issue") {
+      const n = Number(need(o["kt-per-compute-unit"], "--kt-per-compute-unit"));
+      const key = createPrivateKey(readFileSync(need(o.key, "--key")));
+      const file = issueLicence(key, { serial: need(o.serial, "--serial"), ktPerComputeUnit: n, features: o.feature ?? [] });
+      writeFileSync(need(o.out, "--out"), JSON.stringify(file, null, 2) + "\n");
+      show(file, () => `licence ${file.licence.licenceId} for ${file.licence.serial}: ${n} KTs per compute unit${file.licence.features.length ? `, ${file.licence.features.join(", ")}` : ""}; signed with key ${file.signature.keyId}; written to ${o.out}`);
+      return 0;
+    }
+
+    const stored = creds.get(url, o.as);
+    if (!stored) throw new ApiError(401, "UNAUTHENTICATED", `not logged in to ${url}: run tigw login --user U --password P`);
+    const api = new Api(url, stored.token);
+    const unitPath = (u: string | undefined) => `/api/v1/units/${encodeURIComponent(need(u, "UNIT"))}`;
+
+    switch (`${group} ${verb ?? ""}`.trim()) {
+      case "whoami": {
+        const me = await api.get<{ username: string; role: string; expiresAt: string }>("/api/v1/auth/me");
+        show(me, () => `${me.username} (${me.role}) at ${url}; token valid until ${me.expiresAt}`);
+        return 0;
+      }
+      case "fleet": {
+        const f = await api.get<{ totals: { units: number; byState: Record<string, number>; ktsUsed: number; ktsLimit: number }; units: Unit[] }>("/api/v1/fleet");
+        const states = Object.entries(f.totals.byState).map(([s, n]) => `${n} ${s}`).join(", ");
+        show(f, () => `${f.totals.units} units (${states || "none"}); KT slots ${f.totals.ktsUsed}/${f.totals.ktsLimit}\n\n${unitRows(f.units)}`);
+        return 0;
+      }
+      case "unit create": {
+        const u = await api.post<Unit>("/api/v1/units", { serial: need(o.serial, "--serial"), profile: need(o.profile, "--profile"), firmware: o.firmware, producedOn: o.produced });
+        show(u, () => `created unit ${u.serial} (${u.unitId})\n\n${unitDetail(u)}`);
+        return 0;
+      }
+      case "unit list": {
+        const r = await api.get<{ units: Unit[] }>("/api/v1/units");
+        show(r, () => (r.units.length ? unitRows(r.units) : "no units yet: tigw unit create --serial S --profile rz"));
+        return 0;
+      }
+      case "unit show": {
+        const u = await api.get<Unit>(unitPath(arg1));
+        show(u, () => unitDetail(u));
+        return 0;
+      }
+      case "unit activate":
+      case "unit block":
+      case "unit unblock":
+      case "unit decommission": {
+        const u = await api.post<Unit>(`${unitPath(arg1)}/state`, { action: verb, reason: o.reason });
+        show(u, () => `unit ${u.serial} is ${u.state}`);
+        return 0;
+      }
+      case "mandant add": {
+        const m = await api.post<Mandant>(`${unitPath(arg1)}/mandanten`, { mandantId: need(o.id, "--id"), name: need(o.name, "--name"), bsnr: o.bsnr, smcbIccsn: o.iccsn });
+        show(m, () => `added Mandant ${m.mandantId} (${m.name}) to ${arg1}`);
+        return 0;
+      }
+      case "mandant list": {
+        const r = await api.get<{ mandanten: Mandant[] }>(`${unitPath(arg1)}/mandanten`);
+        show(r, () => (r.mandanten.length ? mandantRows(r.mandanten) : "no Mandanten on this unit"));
+        return 0;
+      }
+      case "licence import": {
+        const text = readFileSync(need(arg2, "FILE"), "utf8");
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          throw new ApiError(0, "LICENCE_INVALID", `${arg2} is not a licence file (not JSON)`);
+        }
+        const u = await api.post<Unit>(`${unitPath(arg1)}/licence`, body);
+        show(u, () => `licence imported: ${u.serial} now has ${u.licence.ktPerComputeUnit} KTs per compute unit (${u.computeUnits.length * u.licence.ktPerComputeUnit} in total)${u.licence.features.length ? `, features ${u.licence.features.join(", ")}` : ""}`);
+        return 0;
+      }
+      case "profile list": {
+        const r = await api.get<{ profiles: { name: string; computeUnits: number; ktPerComputeUnit: number; recommendedKts: number; maxMandanten: number; description: string }[] }>("/api/v1/profiles");
+        show(r, () => table(["NAME", "COMPUTE UNITS", "KTS PER CU", "RECOMMENDED", "MANDANTEN", "DESCRIPTION"], r.profiles.map((p) => [p.name, p.computeUnits, p.ktPerComputeUnit, p.recommendedKts, p.maxMandanten, p.description])));
+        return 0;
+      }
+      case "user list": {
+        const r = await api.get<{ users: { username: string; role: string; createdAt: string }[] }>("/api/v1/users");
+        show(r, () => table(["USER", "ROLE", "CREATED"], r.users.map((u) => [u.username, u.role, u.createdAt])));
+        return 0;
+      }
+      case "user add": {
+        const u = await api.post<{ username: string; role: string }>("/api/v1/users", { username: need(o.user, "--user"), role: need(o.role, "--role"), password: need(o.password, "--password") });
+        show(u, () => `created user ${u.username} (${u.role})`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command: tigw ${positionals.join(" ")}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith?.("ERR_PARSE_ARGS")) {
+      err(`usage error: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof ApiError) {
+      const facts = Object.entries(e.details).map(([k, v]) => `${k}=${v}`).join(", ");
+      err(`error ${e.code}: ${e.message}${facts ? ` (${facts})` : ""}`);
+      if (e.code === "UNAUTHENTICATED") err("hint: tigw login --user U --password P");
+      return 1;
+    }
+    err(`error: ${(e as Error).message}`);
+    return 1;
+  }
+}
