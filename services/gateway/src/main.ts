@@ -7,7 +7,7 @@ import { startGateway } from "./app.js";
 
 const cfg = exitOnConfigError(() =>
   loadConfig({
-    DATABASE_URL: url(["postgres:", "postgresql:"]),
+    DATABASE_URL: url(["postgres", "postgresql"]),
     TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
     TIGW_HTTP_HOST: str({ default: "127.0.0.1" }),
     TIGW_HTTP_PORT: int({ default: 8080, min: 0, max: 65535 }),

@@ -8,7 +8,7 @@ import { readVendorKeys, startTenancy } from "./service.js";
 
 const cfg = exitOnConfigError(() =>
   loadConfig({
-    DATABASE_URL: url(["postgres:", "postgresql:"]),
+    DATABASE_URL: url(["postgres", "postgresql"]),
     KAFKA_BROKERS: hostPorts(),
     TIGW_TENANCY_GRPC_HOST: str({ default: "127.0.0.1" }),
     TIGW_TENANCY_GRPC_PORT: int({ default: 50051, min: 0, max: 65535 }),

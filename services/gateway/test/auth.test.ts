@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { EmbeddedBus, embeddedSql, SystemClock, type Sql } from "@tigw/platform";
+import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
+import { startGateway, TokenIssuer, type RunningGateway } from "../src/index.js";
+
+const SECRET = "test-secret-of-at-least-some-length";
+const ADMIN_PW = "correct horse battery";
+
+interface Route {
+  method: string;
+  path: string;
+  role: string;
+}
+
+describe("gateway authentication and authorisation (every route of the OpenAPI document)", () => {
+  let tenancy: RunningTenancy;
+  let gw: RunningGateway;
+  let gatewaySql: Sql;
+  const tokens: Record<string, string> = {};
+  let routes: Route[] = [];
+
+  const req = async (method: string, path: string, token?: string, body?: unknown) => {
+    const res = await fetch(`${gw.url}${path}`, {
+      method: method.toUpperCase(),
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get("content-type") ?? "", headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+  const login = async (username: string, password: string) => req("post", "/api/v1/auth/login", undefined, { username, password });
+  // Concrete paths for the templates; bodies that pass validation where a role may call the route.
+  const concrete = (p: string) => p.replace("{unit}", "AUTH-0001");
+
+  before(async () => {
+    tenancy = await startTenancy({ sql: await embeddedSql(), bus: await EmbeddedBus.open(await embeddedSql()), clock: new SystemClock(), profiles: loadProfiles(), vendorKeys: [] });
+    gatewaySql = await embeddedSql();
+    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { maxFailures: 5, windowMs: 60_000 } });
+    tokens["admin"] = String((await login("admin", ADMIN_PW)).body["token"]);
+    for (const role of ["viewer", "operator"]) {
+      const created = await req("post", "/api/v1/users", tokens["admin"], { username: role, password: `${role}-password-123`, role });
+      assert.equal(created.status, 201);
+      assert.equal(created.body["password"], undefined, "no password in the answer");
+      tokens[role] = String((await login(role, `${role}-password-123`)).body["token"]);
+    }
+    await req("post", "/api/v1/units", tokens["operator"], { serial: "AUTH-0001", profile: "rz" });
+    const doc = await req("get", "/api/docs", tokens["viewer"]);
+    assert.equal(doc.status, 200);
+    const paths = doc.body["paths"] as Record<string, Record<string, { "x-tigw-role": string }>>;
+    routes = Object.entries(paths).flatMap(([path, ms]) => Object.entries(ms).map(([method, op]) => ({ method, path, role: op["x-tigw-role"] })));
+  });
+  after(async () => {
+    await gw.close();
+    await tenancy.stop();
+  });
+
+  it("the document lists the admin API: health and login public, every other route protected", () => {
+    const publicRoutes = routes.filter((r) => r.role === "public").map((r) => `${r.method} ${r.path}`);
+    assert.deepEqual(publicRoutes.sort(), ["get /api/v1/health", "post /api/v1/auth/login"]);
+    assert.ok(routes.length >= 14, `only ${routes.length} routes`);
+    for (const must of ["post /api/v1/units", "get /api/v1/fleet", "post /api/v1/units/{unit}/mandanten", "post /api/v1/units/{unit}/licence", "get /api/docs"]) {
+      assert.ok(routes.some((r) => `${r.method} ${r.path}` === must), `missing ${must}`);
+    }
+  });
+
+  it("refuses every protected route without a token, with a forged token and with an expired token (401 problem+json)", async () => {
+    const forged = new TokenIssuer(Buffer.from("another secret"), 900).issue("admin", "admin").token;
+    const expired = new TokenIssuer(Buffer.from(SECRET), 60, () => Date.now() - 3_600_000).issue("admin", "admin").token;
+    for (const r of routes.filter((x) => x.role !== "public")) {
+      for (const [what, token] of [["no token", undefined], ["forged", forged], ["expired", expired]] as const) {
+        const res = await req(r.method, concrete(r.path), token, r.method === "post" ? {} : undefined);
+        assert.equal(res.status, 401, `${r.method} ${r.path} with ${what}`);
+        assert.match(res.type, /^application\/problem\+json/);
+        assert.equal(res.body["code"], "UNAUTHENTICATED");
+      }
+    }
+  });
+
+  it("refuses every route to a role below the one it needs (403), and lets that role through", async () => {
+    const below: Record<string, string[]> = { viewer: [], operator: ["viewer"], admin: ["viewer", "operator"] };
+    for (const r of routes.filter((x) => x.role !== "public")) {
+      for (const role of below[r.role]!) {
+        const res = await req(r.method, concrete(r.path), tokens[role], r.method === "post" ? {} : undefined);
+        assert.equal(res.status, 403, `${role} on ${r.method} ${r.path}`);
+        assert.equal(res.body["code"], "PERMISSION_DENIED");
+      }
+      const res = await req(r.method, concrete(r.path), tokens[r.role], r.method === "post" ? {} : undefined);
+      assert.ok(![401, 403].includes(res.status), `${r.role} on ${r.method} ${r.path} got ${res.status}`);
+    }
+  });
+
+  it("answers public routes without a token", async () => {
+    assert.equal((await req("get", "/api/v1/health")).status, 200);
+  });
+
+  it("bad input comes back as problem+json with the domain code naming the field", async () => {
+    const res = await req("post", "/api/v1/units/AUTH-0001/mandanten", tokens["operator"], { mandantId: "p1", name: "Praxis", bsnr: "12ab" });
+    assert.equal(res.status, 400);
+    assert.equal(res.body["code"], "INVALID_BSNR");
+    assert.equal((res.body["details"] as Record<string, string>)["field"], "bsnr");
+    const missing = await req("post", "/api/v1/units", tokens["operator"], { profile: "rz" });
+    assert.deepEqual([missing.status, missing.body["code"], (missing.body["details"] as Record<string, string>)["field"]], [400, "INVALID_REQUEST", "serial"]);
+    const unknown = await req("get", "/api/v1/units/NOPE-0000", tokens["viewer"]);
+    assert.deepEqual([unknown.status, unknown.body["code"]], [404, "UNIT_NOT_FOUND"]);
+  });
+
+  it("rate-limits failed logins: after 5 failures even the right password is refused for a while (429, Retry-After)", async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await login("operator", "wrong-password-x")).status, 401);
+    const limited = await login("operator", "operator-password-123");
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body["code"], "LOGIN_RATE_LIMITED");
+    assert.ok(Number(limited.headers.get("retry-after")) > 0);
+  });
+
+  it("creates admin with a generated password on the first start only, and shows it once", async () => {
+    const sql = await embeddedSql();
+    const first = await startGateway({ sql, tenancyAddress: tenancy.address, port: 0 });
+    try {
+      assert.ok(first.generatedAdminPassword && first.generatedAdminPassword.length >= 20);
+      const res = await fetch(`${first.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: first.generatedAdminPassword }) });
+      assert.equal(res.status, 200);
+    } finally {
+      await first.close();
+    }
+    const second = await startGateway({ sql, tenancyAddress: tenancy.address, port: 0 });
+    assert.equal(second.generatedAdminPassword, undefined);
+    await second.close();
+    const [row] = await sql.query<{ password_hash: string }>("SELECT password_hash FROM gateway.operators WHERE username = 'admin'");
+    assert.match(row!.password_hash, /^scrypt\$/);
+    assert.ok(!row!.password_hash.includes(first.generatedAdminPassword!));
+  });
+});

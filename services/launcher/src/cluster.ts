@@ -1,0 +1,70 @@
+/**
+ * `npm run start:cluster`: one process per service on real PostgreSQL and Kafka. Brings the local
+ * infrastructure up with deploy/local/up.sh unless DATABASE_URL and KAFKA_BROKERS are set, starts
+ * tenancy, waits for its grpc.health.v1, then the gateway. Stops everything when one exits.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { checkHealth } from "@tigw/platform";
+import { ensureDemoVendorKey } from "./vendor-key.js";
+
+const root = resolve(__dirname, "../../../..");
+const register = join(root, "services/platform/dist/src/telemetry/register.js");
+
+function infrastructure(): Record<string, string> {
+  if (process.env["DATABASE_URL"] && process.env["KAFKA_BROKERS"]) return { DATABASE_URL: process.env["DATABASE_URL"], KAFKA_BROKERS: process.env["KAFKA_BROKERS"] };
+  process.stdout.write("bringing up PostgreSQL and Kafka (deploy/local/up.sh) ...\n");
+  const exports = execFileSync("bash", [join(root, "deploy/local/up.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const env: Record<string, string> = {};
+  for (const m of exports.matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = m[2]!;
+  return env;
+}
+
+async function main(): Promise<void> {
+  const infra = infrastructure();
+  const dataDir = resolve(process.env["TIGW_DATA_DIR"] ?? "./.tigw-cluster");
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const vendor = ensureDemoVendorKey(dataDir);
+  const grpcPort = process.env["TIGW_TENANCY_GRPC_PORT"] ?? "50051";
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stopAll = (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of children) c.kill("SIGTERM");
+    setTimeout(() => process.exit(code), 3000).unref();
+    void Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r))))).then(() => process.exit(code));
+  };
+  const run = (name: string, script: string, env: Record<string, string>) => {
+    const child = spawn(process.execPath, ["--require", register, join(root, script)], { env: { ...process.env, ...infra, TIGW_SERVICE_NAME: name, ...env }, stdio: ["ignore", "inherit", "inherit"] });
+    child.once("exit", (code) => {
+      if (!stopping) process.stderr.write(`${name} exited (${code}); stopping the cluster\n`);
+      stopAll(code ?? 1);
+    });
+    children.push(child);
+  };
+  process.once("SIGINT", () => stopAll(0)).once("SIGTERM", () => stopAll(0));
+
+  run("tenancy", "services/tenancy/dist/src/main.js", {
+    TIGW_TENANCY_GRPC_PORT: grpcPort,
+    TIGW_METRICS_PORT: process.env["TIGW_TENANCY_METRICS_PORT"] ?? "9464",
+    TIGW_VENDOR_PUBLIC_KEY_FILE: [vendor.publicKeyFile, process.env["TIGW_VENDOR_PUBLIC_KEY_FILE"]].filter(Boolean).join(","),
+  });
+  const address = `127.0.0.1:${grpcPort}`;
+  for (let i = 0; ; i++) {
+    if ((await checkHealth(address).catch(() => "")) === "SERVING") break;
+    if (i > 120 || stopping) throw new Error(`tenancy did not become healthy at ${address}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  run("gateway", "services/gateway/dist/src/main.js", {
+    TIGW_TENANCY_ADDR: address,
+    TIGW_METRICS_PORT: process.env["TIGW_GATEWAY_METRICS_PORT"] ?? "9465",
+  });
+  process.stdout.write(`ti-gateway (cluster): tenancy gRPC ${address}, gateway http://127.0.0.1:${process.env["TIGW_HTTP_PORT"] ?? 8080}, demo vendor key ${vendor.privateKeyFile}\n`);
+}
+
+main().catch((e: unknown) => {
+  console.error("cluster start failed:", e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { freePort, root, startProcess, stopProcess, tigw, type CliResult } from "./support.js";
+
+/**
+ * As an operator would: start ti-gateway in embedded mode as a child process, drive it only with
+ * the tigw CLI, kill it with SIGKILL, start it again and find everything as before.
+ */
+describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "tigw-e2e-"));
+  const work = mkdtempSync(join(tmpdir(), "tigw-e2e-work-"));
+  let stop: (() => Promise<void>) | undefined;
+  after(async () => stop?.());
+
+  const start = async (port: number) => {
+    const p = await startProcess(
+      ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js")],
+      { TIGW_DATA_DIR: dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_ADMIN_PASSWORD: "" },
+      /CLI\s+TIGW_URL=/,
+    );
+    stop = () => stopProcess(p.child);
+    return p;
+  };
+  const ok = (r: CliResult, what: string) => assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+
+  it("serves the API, the CLI flows work, and all state survives a SIGKILL", async () => {
+    const port = await freePort();
+    const env = { TIGW_URL: `http://127.0.0.1:${port}`, TIGW_CONFIG_DIR: join(work, "config") };
+    const first = await start(port);
+    const password = /user admin, password (\S+)\s+\(shown once\)/.exec(first.output())?.[1];
+    assert.ok(password, `the first start prints the generated admin password:\n${first.output()}`);
+
+    assert.equal((await tigw(env, "unit", "list")).code, 1, "not logged in yet");
+    const wrong = await tigw(env, "login", "--user", "admin", "--password", "not-the-password");
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /INVALID_CREDENTIALS/);
+    ok(await tigw(env, "login", "--user", "admin", "--password", password), "login");
+
+    ok(await tigw(env, "unit", "create", "--serial", "RZK-E2E-0001", "--profile", "rz"), "create rz");
+    ok(await tigw(env, "unit", "create", "--serial", "EBK-E2E-0002", "--profile", "einbox", "--firmware", "5.50.3:2.0.0", "--produced", "2020-11-03"), "create einbox");
+    const bad = await tigw(env, "unit", "create", "--serial", "RZK-E2E-0003", "--profile", "tower");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /UNKNOWN_PROFILE.*field=profile/);
+    for (let i = 1; i <= 10; i++) ok(await tigw(env, "mandant", "add", "RZK-E2E-0001", "--id", `praxis-${i}`, "--name", `Praxis ${i}`, "--bsnr", `${100000000 + i}`), `mandant ${i}`);
+    const eleventh = await tigw(env, "mandant", "add", "RZK-E2E-0001", "--id", "praxis-11", "--name", "Praxis 11");
+    assert.equal(eleventh.code, 1);
+    assert.match(eleventh.stderr, /error MANDANT_LIMIT_REACHED: .*limit=10/);
+
+    const key = join(dataDir, "vendor", "demo-vendor.key.pem");
+    const licence = join(work, "licence.json");
+    ok(await tigw(env, "licence", "issue", "--serial", "EBK-E2E-0002", "--kt-per-compute-unit", "75", "--feature", "LZV", "--key", key, "--out", licence), "licence issue");
+    const tampered = join(work, "tampered.json");
+    writeFileSync(tampered, readFileSync(licence, "utf8").replace('"ktPerComputeUnit": 75', '"ktPerComputeUnit": 500'));
+    const refused = await tigw(env, "licence", "import", "EBK-E2E-0002", tampered);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /error LICENCE_INVALID/);
+    const mismatch = await tigw(env, "licence", "import", "RZK-E2E-0001", licence);
+    assert.match(mismatch.stderr, /error LICENCE_SERIAL_MISMATCH/);
+    ok(await tigw(env, "licence", "import", "EBK-E2E-0002", licence), "licence import");
+
+    const before = JSON.parse((await tigw(env, "unit", "list", "-o", "json")).stdout) as { units: unknown[] };
+    assert.equal(before.units.length, 2);
+    const table = await tigw(env, "unit", "list");
+    assert.match(table.stdout, /RZK-E2E-0001\s+rz\s+provisioned\s+5\.50\.4:2\.0\.0\s+\d{4}-\d\d-\d\d\s+10\/10\s+0\/50 0\/50/);
+    assert.match(table.stdout, /EBK-E2E-0002\s+einbox\s+provisioned\s+5\.50\.3:2\.0\.0\s+2020-11-03\s+0\/10\s+0\/75/);
+
+    await stopProcess(first.child, "SIGKILL");
+    const second = await start(port);
+    assert.doesNotMatch(second.output(), /shown once/, "the admin password is shown on the first start only");
+
+    // The stored token still works: the signing secret survived with the accounts.
+    const after = JSON.parse((await tigw(env, "unit", "list", "-o", "json")).stdout) as { units: unknown[] };
+    assert.deepEqual(after.units, before.units);
+    const mandanten = JSON.parse((await tigw(env, "mandant", "list", "RZK-E2E-0001", "-o", "json")).stdout) as { mandanten: { mandantId: string }[] };
+    assert.deepEqual(mandanten.mandanten.map((m) => m.mandantId).sort(), Array.from({ length: 10 }, (_, i) => `praxis-${i + 1}`).sort());
+    const einbox = JSON.parse((await tigw(env, "unit", "show", "EBK-E2E-0002", "-o", "json")).stdout) as { licence: { ktPerComputeUnit: number; features: string[] } };
+    assert.deepEqual([einbox.licence.ktPerComputeUnit, einbox.licence.features], [75, ["LZV"]]);
+    ok(await tigw(env, "unit", "activate", "RZK-E2E-0001"), "activate after restart");
+  });
+});
