@@ -11,4 +11,6 @@ export default tseslint.config(
     },
   },
   { files: ["**/*.mjs", "**/*.js"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
+  // CommonJS launchers (the tigw bin shim) load the compiled CLI with require().
+  { files: ["**/bin/*.js"], languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } }, rules: { "@typescript-eslint/no-require-imports": "off" } },
 );
