@@ -1,4 +1,4 @@
-import { fold, type Decider, type DomainEvent } from "./decider.js";
+import type { Decider, DomainEvent } from "./decider.js";
 import { VersionConflictError } from "./errors.js";
 import type { AppendResult, EventStore, NewEvent } from "./store/event-store.js";
 
@@ -22,15 +22,34 @@ export interface HandleResult<S> extends AppendResult {
  * most `maxAttempts` times; then the conflict reaches the caller.
  */
 export class CommandHandler<S, C, E extends DomainEvent> {
+  /**
+   * Folded states by stream (when enabled): a load then reads only the events appended since,
+   * instead of the whole stream. Safe because streams only grow and states are never mutated
+   * (evolve returns a new state); bounded, the oldest entry goes first.
+   */
+  private readonly states = new Map<string, { state: S; version: number }>();
+
   constructor(
     private readonly store: EventStore,
     private readonly decider: Decider<S, C, E>,
     private readonly maxAttempts = 5,
+    private readonly cacheSize = 0,
   ) {}
 
   async load(streamId: string): Promise<{ state: S; version: number }> {
-    const { version, events } = await this.store.readStream(streamId);
-    return { state: fold(this.decider, events.map((e) => ({ type: e.type, data: e.data }) as E)), version };
+    const cached = this.states.get(streamId);
+    const { version, events } = await this.store.readStream(streamId, cached?.version ?? 0);
+    let state = cached?.state ?? this.decider.initialState();
+    for (const e of events) state = this.decider.evolve(state, { type: e.type, data: e.data } as E);
+    this.remember(streamId, state, version);
+    return { state, version };
+  }
+
+  private remember(streamId: string, state: S, version: number): void {
+    if (this.cacheSize <= 0 || version === 0) return;
+    this.states.delete(streamId);
+    this.states.set(streamId, { state, version });
+    if (this.states.size > this.cacheSize) this.states.delete(this.states.keys().next().value!);
   }
 
   async handle(streamId: string, command: C, opts: HandleOptions = {}): Promise<HandleResult<S>> {
@@ -47,7 +66,9 @@ export class CommandHandler<S, C, E extends DomainEvent> {
       }));
       try {
         const result = await this.store.append(streamId, version, events, opts.occurredAt);
-        return { ...result, state: decided.reduce(this.decider.evolve, state) };
+        const next = decided.reduce(this.decider.evolve, state);
+        this.remember(streamId, next, result.nextExpectedVersion);
+        return { ...result, state: next };
       } catch (e) {
         if (!(e instanceof VersionConflictError) || attempt >= this.maxAttempts) throw e;
         // Back off a little, with jitter, so racing writers do not collide in lockstep.

@@ -32,6 +32,9 @@ for (const adapter of storeAdapters()) {
       assert.equal(events[0]!.unitId, "unit-1");
       assert.equal(events[2]!.mandantId, "m1");
       assert.deepEqual(await store.readStream("no-such-stream"), { version: 0, events: [] });
+      const tail = await store.readStream("unit-1", 1);
+      assert.deepEqual([tail.version, tail.events.map((e) => e.type)], [3, ["B", "C"]]);
+      assert.deepEqual(await store.readStream("unit-1", 3), { version: 3, events: [] });
     });
 
     it("rejects a stale expected version and leaves the stream as it was", async () => {

@@ -55,7 +55,8 @@ export interface AppendResult {
 export interface EventStore {
   readonly context: string;
   append(streamId: string, expectedVersion: number, events: NewEvent[], occurredAt?: Date): Promise<AppendResult>;
-  readStream(streamId: string): Promise<{ version: number; events: RecordedEvent[] }>;
+  /** The stream's events after `afterVersion` (default: all) and its version. */
+  readStream(streamId: string, afterVersion?: number): Promise<{ version: number; events: RecordedEvent[] }>;
   readAll(after?: AllCursor, limit?: number): Promise<RecordedEvent[]>;
   /** Called after every successful append (the outbox relay uses it to wake up at once). */
   onAppended(listener: () => void): () => void;

@@ -117,13 +117,14 @@ SELECT * FROM ev ORDER BY stream_version`;
     return { nextExpectedVersion: expectedVersion + events.length, events: rows.map((r) => toRecorded(this.context, r)) };
   }
 
-  async readStream(streamId: string): Promise<{ version: number; events: RecordedEvent[] }> {
+  async readStream(streamId: string, afterVersion = 0): Promise<{ version: number; events: RecordedEvent[] }> {
     const rows = await this.sql.query<EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM ${this.schema}.events WHERE stream_id = $1 ORDER BY stream_version`,
-      [streamId],
+      `SELECT ${EVENT_COLUMNS} FROM ${this.schema}.events WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version`,
+      [streamId, afterVersion],
+      `tigw_read_stream_${this.schema}`,
     );
     const events = rows.map((r) => toRecorded(this.context, r));
-    return { version: events.at(-1)?.streamVersion ?? 0, events };
+    return { version: events.at(-1)?.streamVersion ?? afterVersion, events };
   }
 
   async readAll(after: AllCursor = START, limit = 1000): Promise<RecordedEvent[]> {

@@ -41,7 +41,7 @@ export class Tenancy {
   readonly schema: string;
 
   private constructor(private readonly deps: TenancyDeps) {
-    this.handler = new CommandHandler(deps.store, unitDecider, 10);
+    this.handler = new CommandHandler(deps.store, unitDecider, 10, 10_000);
     this.schema = deps.store.schema;
     this.projection = new StoreProjectionRunner(deps.store, new FleetProjection(this.schema));
     this.refresh = new Coalescer(() => this.projection.catchUp());
@@ -62,8 +62,20 @@ export class Tenancy {
     return this.deps.clock.now().toISOString();
   }
 
+  /** Names (ids and serials) already resolved: a unit's id and serial never change. */
+  private readonly known = new Map<string, string>();
+
   /** A unit named by id or serial number -> its id; UNIT_NOT_FOUND otherwise. */
   async resolve(unit: string): Promise<string> {
+    const hit = this.known.get(unit);
+    if (hit) return hit;
+    const unitId = await this.lookup(unit);
+    if (this.known.size > 20_000) this.known.clear();
+    this.known.set(unit, unitId);
+    return unitId;
+  }
+
+  private async lookup(unit: string): Promise<string> {
     const notFound = () => new DomainError("UNIT_NOT_FOUND", `no unit with id or serial "${unit}"`, { field: "unit", value: unit });
     if (!unit) throw notFound();
     if (UUID.test(unit)) {
