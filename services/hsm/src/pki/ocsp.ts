@@ -1,0 +1,122 @@
+import { createHash, verify, type KeyObject } from "node:crypto";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import {
+  BasicOCSPResponse,
+  CertID,
+  CertStatus,
+  id_pkix_ocsp_basic,
+  OCSPRequest,
+  OCSPResponse,
+  OCSPResponseStatus,
+  Request,
+  ResponderID,
+  ResponseBytes,
+  ResponseData,
+  RevokedInfo,
+  SingleResponse,
+  TBSRequest,
+} from "@peculiar/asn1-ocsp";
+import { AlgorithmIdentifier, Certificate, CRLReason, CRLReasons, Extension } from "@peculiar/asn1-x509";
+import { keyHash, signatureAlgorithm, signDer } from "./x509.js";
+
+const SHA1 = "1.3.14.3.2.26";
+const NONCE = "1.3.6.1.5.5.7.48.1.2";
+
+export type OcspStatus = { status: "good" } | { status: "revoked"; revokedAt: Date; reason: string } | { status: "unknown" };
+
+/** An issuing CA as the OCSP responder sees it: its certificate, key and how to look up status. */
+export interface OcspIssuer {
+  certDer: Buffer;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** Status of a certificate this CA issued, by serial (upper-case hex). */
+  status(serialHex: string): OcspStatus;
+}
+
+const serialHexOf = (serial: ArrayBuffer) => Buffer.from(serial).toString("hex").toUpperCase().replace(/^(00)+(?=.)/, "");
+const nameHash = (certDer: Buffer) => createHash("sha1").update(Buffer.from(AsnConvert.serialize(AsnConvert.parse(certDer, Certificate).tbsCertificate.subject))).digest();
+
+const REASONS: Record<string, CRLReasons> = {
+  unspecified: CRLReasons.unspecified,
+  keyCompromise: CRLReasons.keyCompromise,
+  superseded: CRLReasons.superseded,
+  cessationOfOperation: CRLReasons.cessationOfOperation,
+  certificateHold: CRLReasons.certificateHold,
+};
+
+/**
+ * Answers an RFC 6960 OCSP request (DER) with a BasicOCSPResponse signed by the CA that issued
+ * the certificates asked about (so clients need no delegated responder certificate). A request
+ * for a CA we do not run gets "unknown"; a request that does not parse gets malformedRequest.
+ */
+export function answerOcsp(requestDer: Buffer, issuers: OcspIssuer[], now: Date): Buffer {
+  let req: OCSPRequest;
+  try {
+    req = AsnConvert.parse(requestDer, OCSPRequest);
+  } catch {
+    return Buffer.from(AsnConvert.serialize(new OCSPResponse({ responseStatus: OCSPResponseStatus.malformedRequest })));
+  }
+  const list = req.tbsRequest.requestList;
+  const first = list[0]?.reqCert;
+  const issuer = first && issuers.find((i) => Buffer.from(first.issuerKeyHash.buffer).equals(keyHash(i.publicKey)) && Buffer.from(first.issuerNameHash.buffer).equals(nameHash(i.certDer)));
+  // All answers of one response are signed by one CA: answer "unknown" for others.
+  const responses = list.map(({ reqCert }) => {
+    const mine = issuer && Buffer.from(reqCert.issuerKeyHash.buffer).equals(keyHash(issuer.publicKey));
+    const st: OcspStatus = mine ? issuer.status(serialHexOf(reqCert.serialNumber)) : { status: "unknown" };
+    const certStatus =
+      st.status === "good"
+        ? new CertStatus({ good: null })
+        : st.status === "revoked"
+          ? new CertStatus({ revoked: new RevokedInfo({ revocationTime: st.revokedAt, revocationReason: new CRLReason(REASONS[st.reason] ?? CRLReasons.unspecified) }) })
+          : new CertStatus({ unknown: null });
+    return new SingleResponse({ certID: reqCert, certStatus, thisUpdate: now, nextUpdate: new Date(now.getTime() + 3_600_000) });
+  });
+  const signer = issuer ?? issuers[0]!;
+  const nonce = req.tbsRequest.requestExtensions?.find((e) => e.extnID === NONCE);
+  const data = new ResponseData({
+    responderID: new ResponderID({ byKey: new OctetString(keyHash(signer.publicKey)) }),
+    producedAt: now,
+    responses,
+    responseExtensions: nonce ? [new Extension({ extnID: NONCE, critical: false, extnValue: nonce.extnValue })] : undefined,
+  });
+  const tbs = Buffer.from(AsnConvert.serialize(data));
+  const basic = new BasicOCSPResponse({
+    tbsResponseData: data,
+    signatureAlgorithm: signatureAlgorithm(signer.privateKey),
+    signature: signDer(tbs, signer.privateKey),
+    certs: [AsnConvert.parse(signer.certDer, Certificate)],
+  });
+  return Buffer.from(
+    AsnConvert.serialize(
+      new OCSPResponse({
+        responseStatus: OCSPResponseStatus.successful,
+        responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
+      }),
+    ),
+  );
+}
+
+/** An OCSP request (DER) for one certificate, as a client builds it. */
+export function ocspRequest(certDer: Buffer, issuerCertDer: Buffer, issuerPublicKey: KeyObject): Buffer {
+  const cert = AsnConvert.parse(certDer, Certificate);
+  const reqCert = new CertID({
+    hashAlgorithm: new AlgorithmIdentifier({ algorithm: SHA1, parameters: null }),
+    issuerNameHash: new OctetString(nameHash(issuerCertDer)),
+    issuerKeyHash: new OctetString(keyHash(issuerPublicKey)),
+    serialNumber: cert.tbsCertificate.serialNumber,
+  });
+  return Buffer.from(AsnConvert.serialize(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert })] }) })));
+}
+
+/** The status in an OCSP response (DER), after checking its signature with the issuer's key. */
+export function readOcspResponse(der: Buffer, issuerPublicKey: KeyObject): OcspStatus {
+  const res = AsnConvert.parse(der, OCSPResponse);
+  if (res.responseStatus !== OCSPResponseStatus.successful || !res.responseBytes) throw new Error(`OCSP responder answered ${OCSPResponseStatus[res.responseStatus]}`);
+  const basic = AsnConvert.parse(res.responseBytes.response.buffer, BasicOCSPResponse);
+  const tbs = Buffer.from(AsnConvert.serialize(basic.tbsResponseData));
+  if (!verify("sha256", tbs, issuerPublicKey, Buffer.from(basic.signature))) throw new Error("OCSP response signature invalid");
+  const s = basic.tbsResponseData.responses[0]!.certStatus;
+  if (s.revoked) return { status: "revoked", revokedAt: s.revoked.revocationTime, reason: s.revoked.revocationReason ? CRLReasons[s.revoked.revocationReason.reason] ?? "unspecified" : "unspecified" };
+  if (s.good !== undefined) return { status: "good" };
+  return { status: "unknown" };
+}
