@@ -16,6 +16,7 @@ export * from "./bus/embedded-bus.js";
 export * from "./bus/envelope.js";
 export * from "./bus/outbox-relay.js";
 export * from "./projection.js";
+export * from "./document-projection.js";
 export * from "./serial.js";
 export * from "./grpc/errors.js";
 export * from "./grpc/server.js";

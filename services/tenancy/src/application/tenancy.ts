@@ -13,7 +13,7 @@ import {
 import { parseLicenceFile } from "../domain/licence.js";
 import type { Profile } from "../domain/profiles.js";
 import { initialUnitState, unitDecider, type UnitCommand, type UnitState } from "../domain/unit.js";
-import { FleetProjection, findUnit, listUnits, type UnitView } from "./fleet-projection.js";
+import { fleetProjection, type UnitView } from "./fleet-projection.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const unitStream = (unitId: string) => `unit-${unitId}`;
@@ -37,13 +37,15 @@ export class Tenancy {
   private readonly handler: CommandHandler<UnitState, UnitCommand, ReturnType<typeof unitDecider.decide>[number]>;
   private readonly perUnit = new KeyedSerializer();
   private readonly projection: StoreProjectionRunner;
+  private readonly fleet: ReturnType<typeof fleetProjection>;
   private readonly refresh: Coalescer;
   readonly schema: string;
 
   private constructor(private readonly deps: TenancyDeps) {
     this.handler = new CommandHandler(deps.store, unitDecider, 10, 10_000);
     this.schema = deps.store.schema;
-    this.projection = new StoreProjectionRunner(deps.store, new FleetProjection(this.schema));
+    this.fleet = fleetProjection(this.schema);
+    this.projection = new StoreProjectionRunner(deps.store, this.fleet);
     this.refresh = new Coalescer(() => this.projection.catchUp());
   }
 
@@ -154,7 +156,7 @@ export class Tenancy {
   async getUnit(unit: string): Promise<UnitView> {
     const unitId = await this.resolve(unit);
     await this.refresh.trigger();
-    const view = await findUnit(this.deps.store.sql, this.schema, unitId);
+    const view = await this.fleet.get(this.deps.store.sql, unitId);
     if (view) return view;
     // Created a moment ago by another command whose projection is not through yet.
     const { state, version } = await this.handler.load(unitStream(unitId));
@@ -163,7 +165,7 @@ export class Tenancy {
 
   async listUnits(): Promise<UnitView[]> {
     await this.refresh.trigger();
-    return listUnits(this.deps.store.sql, this.schema);
+    return this.fleet.list(this.deps.store.sql, "serial");
   }
 
   /** Empties the read model and replays every event (operators: after a projection change). */
