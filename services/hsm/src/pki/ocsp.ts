@@ -30,7 +30,7 @@ export interface OcspIssuer {
   privateKey: KeyObject;
   publicKey: KeyObject;
   /** Status of a certificate this CA issued, by serial (upper-case hex). */
-  status(serialHex: string): OcspStatus;
+  status(serialHex: string): Promise<OcspStatus>;
 }
 
 const serialHexOf = (serial: ArrayBuffer) => Buffer.from(serial).toString("hex").toUpperCase().replace(/^(00)+(?=.)/, "");
@@ -49,7 +49,7 @@ const REASONS: Record<string, CRLReasons> = {
  * the certificates asked about (so clients need no delegated responder certificate). A request
  * for a CA we do not run gets "unknown"; a request that does not parse gets malformedRequest.
  */
-export function answerOcsp(requestDer: Buffer, issuers: OcspIssuer[], now: Date): Buffer {
+export async function answerOcsp(requestDer: Buffer, issuers: OcspIssuer[], now: Date): Promise<Buffer> {
   let req: OCSPRequest;
   try {
     req = AsnConvert.parse(requestDer, OCSPRequest);
@@ -60,17 +60,18 @@ export function answerOcsp(requestDer: Buffer, issuers: OcspIssuer[], now: Date)
   const first = list[0]?.reqCert;
   const issuer = first && issuers.find((i) => Buffer.from(first.issuerKeyHash.buffer).equals(keyHash(i.publicKey)) && Buffer.from(first.issuerNameHash.buffer).equals(nameHash(i.certDer)));
   // All answers of one response are signed by one CA: answer "unknown" for others.
-  const responses = list.map(({ reqCert }) => {
+  const responses: SingleResponse[] = [];
+  for (const { reqCert } of list) {
     const mine = issuer && Buffer.from(reqCert.issuerKeyHash.buffer).equals(keyHash(issuer.publicKey));
-    const st: OcspStatus = mine ? issuer.status(serialHexOf(reqCert.serialNumber)) : { status: "unknown" };
+    const st: OcspStatus = mine ? await issuer.status(serialHexOf(reqCert.serialNumber)) : { status: "unknown" };
     const certStatus =
       st.status === "good"
         ? new CertStatus({ good: null })
         : st.status === "revoked"
           ? new CertStatus({ revoked: new RevokedInfo({ revocationTime: st.revokedAt, revocationReason: new CRLReason(REASONS[st.reason] ?? CRLReasons.unspecified) }) })
           : new CertStatus({ unknown: null });
-    return new SingleResponse({ certID: reqCert, certStatus, thisUpdate: now, nextUpdate: new Date(now.getTime() + 3_600_000) });
-  });
+    responses.push(new SingleResponse({ certID: reqCert, certStatus, thisUpdate: now, nextUpdate: new Date(now.getTime() + 3_600_000) }));
+  }
   const signer = issuer ?? issuers[0]!;
   const nonce = req.tbsRequest.requestExtensions?.find((e) => e.extnID === NONCE);
   const data = new ResponseData({

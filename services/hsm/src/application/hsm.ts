@@ -1,0 +1,315 @@
+import { createHash, createPublicKey, randomBytes, sign, verify, X509Certificate } from "node:crypto";
+import { Coalescer, CommandHandler, DocumentProjection, DomainError, KeyedSerializer, StoreProjectionRunner, ValidationError, type Clock, type SqlEventStore } from "@tigw/platform";
+import {
+  daysLeft,
+  EXCHANGE_DAYS,
+  IDENTITIES,
+  initialSecurityModule,
+  LZV_UNTIL,
+  lzvBlocker,
+  securityModuleDecider,
+  type IdentitySpec,
+  type Renewal,
+  type SecurityModuleCommand,
+  type SecurityModuleEvent,
+  type SecurityModuleState,
+} from "../domain/security-module.js";
+import type { CertificateState } from "../domain/certificate.js";
+import { parseCertificate, type KeyType } from "../pki/x509.js";
+import type { CaKind, TestPki } from "../pki/test-pki.js";
+import type { KeyVault } from "../vault.js";
+
+const smStream = (unitId: string) => `sm-${unitId}`;
+/** Calendar years: a gSMC-K made on 2020-06-01 expires on 2025-06-01. */
+const addYears = (d: Date, years: number): Date => {
+  const x = new Date(d);
+  x.setUTCFullYear(x.getUTCFullYear() + years);
+  return x;
+};
+
+/** ICCSN of a unit's gSMC-K (20 digits, 80276 = health care, Germany), derived from its id. */
+export function gsmckIccsn(unitId: string): string {
+  const digits = BigInt(`0x${createHash("sha256").update(unitId).digest("hex").slice(0, 15)}`).toString().padStart(15, "0").slice(-15);
+  return `80276${digits}`;
+}
+
+export interface Expiry {
+  unitId: string;
+  serial: string;
+  identity: string;
+  notAfter: string;
+  daysToExpiry: number;
+  lzvApplies: boolean;
+  lzvReason: string;
+  exchangeDue: boolean;
+  tiAccess: boolean;
+  expired: boolean;
+}
+
+export const CARD_TYPES: Record<string, { ca: CaKind; label: string }> = {
+  SMCB: { ca: "SMCB", label: "SMC-B" },
+  HBA: { ca: "HBA", label: "HBA" },
+  EGK: { ca: "EGK", label: "eGK" },
+  GSMC_KT: { ca: "KOMP", label: "gSMC-KT" },
+};
+
+/**
+ * The hsm application: provisions a gSMC-K per unit, runs the expiry clock and LZV over the
+ * SecurityModule streams, and offers the crypto operations (sign, verify, card-to-card) without
+ * ever handing out a private key.
+ */
+export class Hsm {
+  private readonly modules: CommandHandler<SecurityModuleState, SecurityModuleCommand, SecurityModuleEvent>;
+  private readonly perUnit = new KeyedSerializer();
+  readonly projection: DocumentProjection<SecurityModuleState>;
+  private readonly runner: StoreProjectionRunner;
+  private readonly refresh: Coalescer;
+  /** Outcomes of LZV attempts, for metrics. */
+  readonly lzvOutcomes = new Map<string, number>();
+
+  private constructor(
+    private readonly store: SqlEventStore,
+    readonly pki: TestPki,
+    private readonly vault: KeyVault,
+    readonly clock: Clock,
+    private readonly keyType: KeyType,
+  ) {
+    this.modules = new CommandHandler(store, securityModuleDecider, 10, 10_000);
+    this.projection = new DocumentProjection<SecurityModuleState>({
+      name: "security-modules",
+      schema: store.schema,
+      table: "rm_security_modules",
+      streamPrefix: "sm",
+      initial: initialSecurityModule,
+      evolve: (s, e) => securityModuleDecider.evolve(s, e as SecurityModuleEvent),
+      columns: { serial: (s) => s.serial },
+    });
+    this.runner = new StoreProjectionRunner(store, this.projection);
+    this.refresh = new Coalescer(() => this.runner.catchUp());
+  }
+
+  static async open(o: { store: SqlEventStore; pki: TestPki; vault: KeyVault; clock: Clock; keyType?: KeyType }): Promise<Hsm> {
+    const h = new Hsm(o.store, o.pki, o.vault, o.clock, o.keyType ?? "ecc");
+    await h.runner.setup();
+    await h.runner.catchUp();
+    return h;
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+
+  private async run(unitId: string, command: SecurityModuleCommand): Promise<{ state: SecurityModuleState; events: SecurityModuleEvent[] }> {
+    const r = await this.perUnit.run(unitId, () => this.modules.handle(smStream(unitId), command, { unitId }));
+    await this.refresh.trigger();
+    return { state: r.state, events: r.events.map((e) => ({ type: e.type, data: e.data }) as SecurityModuleEvent) };
+  }
+
+  async module(unitId: string): Promise<SecurityModuleState> {
+    const { state } = await this.modules.load(smStream(unitId));
+    if (!state.exists) throw new DomainError("SECURITY_MODULE_NOT_FOUND", `no gSMC-K for unit ${unitId} (yet: it is provisioned when tenancy announces the unit)`, { field: "unit", value: unitId });
+    return state;
+  }
+
+  /**
+   * Provisions the gSMC-K of a new unit: C.NK.VPN, C.AK.AUT and C.SAK.AUT, each with its own key,
+   * certificates valid 5 years from the production date. Idempotent (redelivered events).
+   */
+  async provision(unit: { unitId: string; serial: string; producedOn: string }): Promise<SecurityModuleState> {
+    const existing = (await this.modules.load(smStream(unit.unitId))).state;
+    if (existing.exists) return existing;
+    const iccsn = gsmckIccsn(unit.unitId);
+    const notBefore = new Date(`${unit.producedOn}T00:00:00Z`);
+    const notAfter = addYears(notBefore, 5);
+    const identities: IdentitySpec[] = [];
+    for (const name of IDENTITIES) {
+      const c = await this.pki.issue({
+        ca: "KOMP",
+        keyType: this.keyType,
+        subject: { cn: `${unit.serial} ${name}`, o: "ti-gateway hosted Konnektor", ou: name, iccsn },
+        notBefore,
+        notAfter,
+        owner: { kind: "unit", id: unit.unitId },
+      });
+      identities.push({ name, certSerial: c.serialHex, keyRef: c.keyRef, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() });
+    }
+    const { state } = await this.run(unit.unitId, { type: "Provision", unitId: unit.unitId, serial: unit.serial, iccsn, identities, at: this.now() });
+    await this.tickUnit(unit.unitId);
+    return state;
+  }
+
+  async recordLicence(unitId: string, features: string[]): Promise<void> {
+    await this.run(unitId, { type: "RecordLicence", features, at: this.now() });
+  }
+
+  /** Announces crossed expiry marks and expiries of one unit; returns the events it produced. */
+  async tickUnit(unitId: string): Promise<SecurityModuleEvent[]> {
+    return (await this.run(unitId, { type: "Tick", at: this.now() })).events;
+  }
+
+  /**
+   * The daily job: expiry marks for every unit, then LZV for units inside the LZV window whose
+   * licence carries LZV and that were not tried today.
+   */
+  async tick(): Promise<number> {
+    let n = 0;
+    const today = this.now().slice(0, 10);
+    for (const sm of await this.projection.list(this.store.sql)) {
+      n += (await this.tickUnit(sm.unitId)).length;
+      const fresh = await this.module(sm.unitId);
+      if (!lzvBlocker(fresh, this.now()) && fresh.lzvLastAttempt.slice(0, 10) !== today) {
+        await this.attemptLzv(sm.unitId).catch(() => undefined);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * LZV: checks eligibility, has the PKI issue C.NK.VPN, C.AK.AUT and C.SAK.AUT anew for the same
+   * keys and ICCSN valid until 2025-12-31, checks each renewed certificate (ICCSN, later expiry,
+   * key, OCSP) and records success or the reason of failure as an event. Throws on failure.
+   */
+  async attemptLzv(unitId: string): Promise<SecurityModuleState> {
+    const sm = await this.module(unitId);
+    const at = this.now();
+    const fail = async (code: string, reason: string): Promise<never> => {
+      await this.run(unitId, { type: "RecordLzvFailure", code, reason, at });
+      this.count(code);
+      throw new DomainError(code, `LZV refused: ${reason}`, { unitId });
+    };
+    const blocker = lzvBlocker(sm, at);
+    if (blocker) return fail(blocker.code, blocker.reason);
+    const renewals: Renewal[] = [];
+    for (const name of IDENTITIES) {
+      const id = sm.identities[name]!;
+      const old = await this.pki.certificate(id.certSerial);
+      const c = await this.pki.issue({
+        ca: "KOMP",
+        keyType: createPublicKey(old.pem).asymmetricKeyType === "rsa" ? "rsa" : "ecc",
+        subject: { cn: `${sm.serial} ${name}`, o: "ti-gateway hosted Konnektor", ou: name, iccsn: sm.iccsn },
+        notBefore: new Date(at),
+        notAfter: new Date(LZV_UNTIL),
+        owner: { kind: "unit", id: unitId },
+        keyRef: id.keyRef,
+      });
+      const parsed = parseCertificate(c.pem);
+      const keyMatches = createPublicKey(c.pem).export({ type: "spki", format: "der" }).equals(createPublicKey(old.pem).export({ type: "spki", format: "der" }));
+      const ocsp = [await this.pki.status(c.serialHex), await this.pki.status(old.serialHex)];
+      renewals.push({ name, certSerial: c.serialHex, notBefore: parsed.notBefore, notAfter: parsed.notAfter, iccsn: parsed.iccsn, keyMatches, ocspRevoked: ocsp.some((o) => o.status === "revoked") });
+    }
+    const { state, events } = await this.run(unitId, { type: "CompleteLzv", renewals, at });
+    const failed = events.find((e) => e.type === "LzvFailed");
+    if (failed && failed.type === "LzvFailed") {
+      // The renewed certificates are not used: withdraw them.
+      for (const r of renewals) await this.pki.revoke(r.certSerial, "superseded");
+      this.count(failed.data.code);
+      throw new DomainError(failed.data.code, `LZV refused: ${failed.data.reason}`, { unitId });
+    }
+    this.count("SUCCESS");
+    return state;
+  }
+
+  private count(outcome: string): void {
+    this.lzvOutcomes.set(outcome, (this.lzvOutcomes.get(outcome) ?? 0) + 1);
+  }
+
+  /** Sperrung: revokes every identity certificate of the unit's gSMC-K. */
+  async revokeUnit(unitId: string, reason: string): Promise<SecurityModuleState> {
+    const sm = await this.module(unitId);
+    for (const id of Object.values(sm.identities)) await this.pki.revoke(id.certSerial, reason || "keyCompromise");
+    return (await this.run(unitId, { type: "RecordRevocation", reason: reason || "keyCompromise", at: this.now() })).state;
+  }
+
+  async expiries(withinDays = 0): Promise<Expiry[]> {
+    await this.refresh.trigger();
+    const now = this.now();
+    const list = (await this.projection.list(this.store.sql)).map((sm): Expiry => {
+      const vpn = sm.identities["C.NK.VPN"]!;
+      const left = daysLeft(vpn.notAfter, now);
+      const blocker = lzvBlocker(sm, now);
+      // LZV "applies" when the unit can be extended now or once inside the window.
+      const applies = !blocker || blocker.code === "LZV_TOO_EARLY";
+      return {
+        unitId: sm.unitId,
+        serial: sm.serial,
+        identity: "C.NK.VPN",
+        notAfter: vpn.notAfter,
+        daysToExpiry: left,
+        lzvApplies: applies,
+        lzvReason: applies ? "" : blocker!.code,
+        exchangeDue: left < EXCHANGE_DAYS,
+        tiAccess: sm.tiAccess,
+        expired: vpn.expired || now >= vpn.notAfter,
+      };
+    });
+    return list.filter((e) => !withinDays || e.daysToExpiry <= withinDays).sort((a, b) => a.daysToExpiry - b.daysToExpiry || a.serial.localeCompare(b.serial));
+  }
+
+  // ---- crypto operations -------------------------------------------------------------------
+
+  async sign(certSerial: string, data: Buffer): Promise<{ signature: Buffer; algorithm: string }> {
+    const cert = await this.pki.certificate(certSerial);
+    if (cert.owner.kind === "ca") throw new DomainError("KEY_NOT_USABLE", "CA keys sign certificates only", { field: "certSerial" });
+    const key = await this.vault.get(cert.keyRef);
+    return { signature: sign("sha256", data, key), algorithm: key.asymmetricKeyType === "rsa" ? "SHA256withRSA" : "SHA256withECDSA" };
+  }
+
+  async verify(certSerial: string, data: Buffer, signature: Buffer): Promise<boolean> {
+    const cert = await this.pki.certificate(certSerial);
+    try {
+      return verify("sha256", data, createPublicKey(cert.pem), signature);
+    } catch {
+      return false;
+    }
+  }
+
+  async issueCard(r: { cardType: string; keyType: string; holder: string; iccsn?: string; notBefore?: string; validityYears?: number }): Promise<CertificateState> {
+    const type = CARD_TYPES[r.cardType];
+    if (!type) throw new ValidationError("INVALID_CARD_TYPE", "cardType", `card type must be one of ${Object.keys(CARD_TYPES).join(", ")}`);
+    const keyType = (r.keyType || "ecc") as KeyType;
+    if (keyType !== "ecc" && keyType !== "rsa") throw new ValidationError("INVALID_KEY_TYPE", "keyType", "key type must be ecc or rsa");
+    const iccsn = r.iccsn || `80276${BigInt(`0x${randomBytes(8).toString("hex")}`).toString().padStart(15, "0").slice(-15)}`;
+    if (!/^\d{20}$/.test(iccsn)) throw new ValidationError("INVALID_ICCSN", "iccsn", "an ICCSN has 20 digits");
+    const notBefore = r.notBefore ? new Date(r.notBefore) : this.clock.now();
+    if (Number.isNaN(notBefore.getTime())) throw new ValidationError("INVALID_DATE", "notBefore", "notBefore is not a date");
+    const years = r.validityYears || 5;
+    const issued = await this.pki.issue({
+      ca: type.ca,
+      keyType,
+      subject: { cn: r.holder || `${type.label} ${iccsn}`, o: "ti-gateway test card", ou: type.label, iccsn },
+      notBefore,
+      notAfter: addYears(notBefore, years),
+      owner: { kind: "card", id: iccsn },
+    });
+    return this.pki.certificate(issued.serialHex);
+  }
+
+  /**
+   * Card-to-card authentication (as VSDM does between eGK and SMC-B): each card proves its key
+   * by signing a fresh challenge of the other; each certificate must chain to the test PKI, be
+   * within its validity and not revoked. 4056: the source card failed, 4057: the target card.
+   */
+  async cardToCard(sourceSerial: string, targetSerial: string): Promise<string[]> {
+    const steps: string[] = [];
+    const now = this.clock.now();
+    const prove = async (serial: string, code: string, role: string) => {
+      const fail = (why: string) => new DomainError(code, `card-to-card authentication failed (${role} card): ${why}`, { certSerial: serial });
+      const cert = await this.pki.certificate(serial).catch(() => {
+        throw fail("unknown certificate");
+      });
+      const x = new X509Certificate(cert.pem);
+      if (!x.verify(this.pki.caOf(cert).publicKey)) throw fail("certificate does not chain to the TI PKI");
+      if (now < new Date(x.validFrom) || now > new Date(x.validTo)) throw fail(`certificate not valid at ${now.toISOString()}`);
+      const status = await this.pki.status(serial);
+      if (status.status !== "good") throw fail(`OCSP status ${status.status}`);
+      const challenge = randomBytes(32);
+      const { signature } = await this.sign(serial, challenge);
+      if (!verify("sha256", challenge, x.publicKey, signature)) throw fail("signature over the challenge does not verify");
+      steps.push(`${role} ${cert.iccsn || serial}: certificate chains, valid, OCSP good, challenge signed and verified`);
+    };
+    await prove(sourceSerial, "4056", "source");
+    await prove(targetSerial, "4057", "target");
+    return steps;
+  }
+}

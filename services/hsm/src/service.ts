@@ -1,0 +1,89 @@
+import { fromBusMessage, OutboxRelay, SqlEventStore, startGrpcServer, topicOf, type EventBus, type Logger, type RunningGrpcServer, type Sql, type Subscription } from "@tigw/platform";
+import { hsmGrpc } from "./api/grpc.js";
+import { startOcspServer } from "./api/ocsp-http.js";
+import type { ClockControl } from "./application/clock.js";
+import { Hsm } from "./application/hsm.js";
+import { registerHsmMetrics } from "./application/metrics.js";
+import { TestPki } from "./pki/test-pki.js";
+import type { KeyType } from "./pki/x509.js";
+import { KeyVault } from "./vault.js";
+
+export interface HsmServiceOptions {
+  sql: Sql;
+  bus: EventBus;
+  clock: ClockControl;
+  masterKey: Buffer;
+  keyType?: KeyType;
+  grpc?: { host?: string; port?: number };
+  /** The OCSP responder; `url` is what certificates name (default http://host:port/ocsp). */
+  ocsp?: { host?: string; port?: number; url?: string };
+  /** How often expiry marks and LZV are checked (the clock advance also triggers it). */
+  tickMs?: number;
+  logger?: Logger;
+  context?: string;
+  /** Where tenancy's events come from (default tigw.tenancy.events.v1). */
+  tenancyTopic?: string;
+}
+
+export interface RunningHsm {
+  hsm: Hsm;
+  grpc: RunningGrpcServer;
+  address: string;
+  ocspUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The hsm service: its store, vault and test PKI, the OCSP responder, the gRPC API, a consumer
+ * of tenancy's events (UnitCreated provisions a gSMC-K, LicenceImported records LZV), the
+ * expiry tick and metrics.
+ */
+export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
+  const context = o.context ?? "hsm";
+  const store = await SqlEventStore.open(o.sql, context);
+  const vault = await KeyVault.open(o.sql, store.schema, o.masterKey);
+  let pki: TestPki | undefined;
+  const ocsp = await startOcspServer(() => pki!, { host: o.ocsp?.host, port: o.ocsp?.port });
+  const ocspUrl = o.ocsp?.url ?? `http://${o.ocsp?.host ?? "127.0.0.1"}:${ocsp.port}/ocsp`;
+  pki = await TestPki.open({ store, vault, clock: o.clock, ocspUrl });
+  const hsm = await Hsm.open({ store, pki, vault, clock: o.clock, keyType: o.keyType });
+  const relay = new OutboxRelay(store, o.bus, { onError: (e) => o.logger?.warn({ err: e }, "outbox relay: publish failed, retrying") });
+  relay.start();
+
+  const sub: Subscription = await o.bus.subscribe({
+    groupId: `${context}-tenancy-events`,
+    topics: [o.tenancyTopic ?? topicOf("tenancy")],
+    fromBeginning: true,
+    handler: async (m) => {
+      const e = fromBusMessage(m);
+      const d = e.data as { unitId?: string; serial?: string; producedOn?: string; features?: string[] };
+      if (e.type === "UnitCreated") await hsm.provision({ unitId: d.unitId!, serial: d.serial!, producedOn: d.producedOn! });
+      else if (e.type === "LicenceImported") await hsm.recordLicence(d.unitId!, d.features ?? []);
+    },
+  });
+
+  let ticking = Promise.resolve();
+  const timer = setInterval(() => {
+    ticking = ticking.then(() => hsm.tick().then(() => undefined)).catch((e: unknown) => o.logger?.warn({ err: e }, "expiry tick failed"));
+  }, o.tickMs ?? 60_000);
+  timer.unref();
+  const unregister = registerHsmMetrics(hsm);
+  const grpc = await startGrpcServer([hsmGrpc(hsm, o.clock)], o.grpc);
+  const host = o.grpc?.host ?? "127.0.0.1";
+  return {
+    hsm,
+    grpc,
+    address: `${host === "0.0.0.0" ? "127.0.0.1" : host}:${grpc.port}`,
+    ocspUrl,
+    stop: async () => {
+      clearInterval(timer);
+      await grpc.shutdown();
+      await sub.stop();
+      await ticking;
+      unregister();
+      await relay.stop();
+      await ocsp.close();
+      await store.close();
+    },
+  };
+}
