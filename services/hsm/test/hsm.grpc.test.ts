@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createPublicKey, generateKeyPairSync, randomBytes, verify } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { call, createClient, createLogger, DomainError, topicOf, type EventBus, type Sql } from "@tigw/platform";
+import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { busAdapters, eventually, freshContext, storeAdapters } from "@tigw/platform/dist/test/support/adapters.js";
+import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
+import { ClockControl, startHsm, type RunningHsm } from "../src/index.js";
+
+/**
+ * The hsm service over gRPC next to tenancy (units come from tenancy's events), with a simulated
+ * clock starting 2025-03-01: certificates checked with openssl, OCSP with openssl ocsp,
+ * signatures with node:crypto, expiry marks, LZV and Sperrung, and a scan for leaked secrets.
+ */
+const stores = storeAdapters();
+const buses = busAdapters();
+const setups = [{ store: stores[0]!, bus: buses[0]! }];
+if (stores[1] && buses[1]) setups.push({ store: stores[1], bus: buses[1] });
+
+/** openssl as a child process; asynchronous, since the OCSP responder it may call runs in this process. */
+const openssl = (...args: string[]): Promise<string> =>
+  new Promise((resolve, reject) => execFile("openssl", args, { timeout: 30_000 }, (e, stdout, stderr) => (e ? reject(new Error(`openssl ${args[0]}: ${stderr || e.message}`)) : resolve(stdout))));
+
+async function refusal(p: Promise<unknown>): Promise<DomainError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof DomainError, `expected a DomainError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail("expected a refusal");
+}
+
+for (const setup of setups) {
+  describe(`hsm over gRPC (${setup.store.name} store, ${setup.bus.name} bus)`, () => {
+    const dir = mkdtempSync(join(tmpdir(), "tigw-hsm-"));
+    const vendor = generateKeyPairSync("ed25519");
+    const masterKey = randomBytes(32);
+    const logs: string[] = [];
+    const logger = createLogger("hsm-test", { destination: new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }) });
+    const tenancyContext = freshContext("tenancy");
+    const hsmContext = freshContext("hsm");
+    let bus: EventBus;
+    let sql: Sql;
+    let tenancy: RunningTenancy;
+    let hsm: RunningHsm;
+    let h: HsmServiceClient;
+    let t: TenancyServiceClient;
+    const rpc = <Res>(c: object, m: string, req: object) => call<object, Res>((c as Record<string, (...a: never[]) => unknown>)[m]!.bind(c) as never, req);
+    type Sm = { securityModule: { unitId: string; iccsn: string; tiAccess: boolean; lzvLicensed: boolean; identities: { name: string; daysToExpiry: number; warnings: number[]; extendedByLzv: boolean; certificate: { certSerial: string; pem: string; notAfter: string; iccsn: string; ocspStatus: string } }[] } };
+    const sm = (unitId: string) => rpc<Sm>(h, "getSecurityModule", { unitId }).then((r) => r.securityModule);
+    const createUnit = async (serial: string, producedOn: string) => {
+      const { unit } = await rpc<{ unit: { unitId: string } }>(t, "createUnit", { serial, profile: "rz", firmware: "", producedOn });
+      await eventually(() => sm(unit.unitId).then(() => true, () => false), 60_000, `gSMC-K of ${serial}`);
+      return unit.unitId;
+    };
+
+    before(async () => {
+      sql = await setup.store.sql();
+      bus = await setup.bus.bus();
+      const clock = await ClockControl.simulated(sql, hsmContext, new Date("2025-03-01T00:00:00Z"));
+      tenancy = await startTenancy({ sql, bus, clock, profiles: loadProfiles(), vendorKeys: [vendor.publicKey], context: tenancyContext, logger });
+      hsm = await startHsm({ sql, bus, clock, masterKey, context: hsmContext, tenancyTopic: topicOf(tenancyContext), logger, tickMs: 3_600_000 });
+      h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
+      t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 30_000 });
+      const anchors = await rpc<{ rootPems: string[]; subCaPems: string[] }>(h, "getTrustAnchors", {});
+      writeFileSync(join(dir, "roots.pem"), anchors.rootPems.join(""));
+      writeFileSync(join(dir, "subs.pem"), anchors.subCaPems.join(""));
+      writeFileSync(join(dir, "chain.pem"), [...anchors.subCaPems, ...anchors.rootPems].join(""));
+    });
+    after(async () => {
+      h.close();
+      t.close();
+      await hsm.stop();
+      await tenancy.stop();
+      await bus.close();
+    });
+
+    /** openssl verify at the simulated time (the certificates live in 2025). */
+    const verifyWithOpenssl = async (pem: string, name: string) => {
+      const f = join(dir, `${name}.pem`);
+      writeFileSync(f, pem);
+      const at = String(Math.floor(hsm.hsm.clock.now().getTime() / 1000));
+      assert.equal((await openssl("verify", "-attime", at, "-CAfile", join(dir, "roots.pem"), "-untrusted", join(dir, "subs.pem"), f)).trim(), `${f}: OK`);
+    };
+    const card = (cardType: string, keyType: string, holder: string) =>
+      rpc<{ certificate: { pem: string; keyType: string; iccsn: string; certSerial: string } }>(h, "issueCard", { cardType, keyType, holder, iccsn: "", notBefore: "", validityYears: 0 }).then((r) => r.certificate);
+
+    it("provisions a gSMC-K when tenancy announces a unit: three identities valid 5 years from production, verified by openssl", async () => {
+      const unitId = await createUnit("RZK-HSM-0001", "2020-06-01");
+      const m = await sm(unitId);
+      assert.deepEqual(m.identities.map((i) => i.name), ["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"]);
+      for (const i of m.identities) {
+        assert.equal(i.certificate.notAfter, "2025-06-01T00:00:00.000Z");
+        assert.equal(i.certificate.iccsn, m.iccsn);
+        assert.equal(i.daysToExpiry, 92);
+        assert.deepEqual(i.warnings, [180], "the 180-day mark was crossed before provisioning: announced once");
+        await verifyWithOpenssl(i.certificate.pem, `${i.name}-${unitId}`);
+      }
+      assert.match(await openssl("x509", "-noout", "-text", "-in", join(dir, `C.NK.VPN-${unitId}.pem`)), /brainpoolP256r1/);
+    });
+
+    it("issues test cards of every kind on brainpoolP256r1 and RSA 2048, each verified by openssl", async () => {
+      for (const cardType of ["SMCB", "HBA", "EGK", "GSMC_KT"]) {
+        for (const keyType of ["ecc", "rsa"]) {
+          const certificate = await card(cardType, keyType, `Test ${cardType}`);
+          assert.equal(certificate.keyType, keyType === "rsa" ? "RSA 2048" : "ECC brainpoolP256r1");
+          assert.match(certificate.iccsn, /^80276\d{15}$/);
+          await verifyWithOpenssl(certificate.pem, `${cardType}-${keyType}`);
+        }
+      }
+      assert.equal((await refusal(card("XYZ", "ecc", "x"))).code, "INVALID_CARD_TYPE");
+    });
+
+    it("answers OCSP (RFC 6960) that openssl ocsp parses: good, revoked after revocation, unknown for a serial it never issued", async () => {
+      const certificate = await card("SMCB", "ecc", "Praxis OCSP");
+      const leaf = join(dir, "ocsp-leaf.pem");
+      writeFileSync(leaf, certificate.pem);
+      const issuer = join(dir, "ocsp-issuer.pem");
+      const anchors = await rpc<{ subCaPems: string[] }>(h, "getTrustAnchors", {});
+      for (const p of anchors.subCaPems) if ((await openssl("x509", "-noout", "-subject", "-in", writeTmp(p))).includes("SMCB-CA-TIGW-TEST-ECC")) writeFileSync(issuer, p);
+      const at = String(Math.floor(hsm.hsm.clock.now().getTime() / 1000));
+      const ask = (...target: string[]) => openssl("ocsp", "-issuer", issuer, ...target, "-url", hsm.ocspUrl, "-CAfile", join(dir, "chain.pem"), "-attime", at, "-validity_period", "1000000000");
+      assert.match(await ask("-cert", leaf), /ocsp-leaf\.pem: good/);
+      await rpc(h, "revokeCertificate", { certSerial: certificate.certSerial, reason: "keyCompromise" });
+      const revoked = await ask("-cert", leaf);
+      assert.match(revoked, /ocsp-leaf\.pem: revoked/);
+      assert.match(revoked, /Reason: keyCompromise/);
+      assert.match(await ask("-serial", "0x1234567890ABCDEF"), /0x1234567890ABCDEF: unknown/);
+      assert.equal((await rpc<{ status: string }>(h, "getOcspStatus", { certSerial: certificate.certSerial })).status, "revoked");
+    });
+
+    function writeTmp(pem: string): string {
+      const f = join(dir, `tmp-${randomBytes(4).toString("hex")}.pem`);
+      writeFileSync(f, pem);
+      return f;
+    }
+
+    it("signs through the API; node:crypto verifies with the certificate's key and rejects a flipped bit", async () => {
+      for (const keyType of ["ecc", "rsa"]) {
+        const certificate = await card("HBA", keyType, "Dr. Sign");
+        const data = randomBytes(64);
+        const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: certificate.certSerial, data });
+        const key = createPublicKey(certificate.pem);
+        assert.ok(verify("sha256", data, key, signature), `${keyType} signature verifies`);
+        const flipped = Buffer.from(data);
+        flipped[7]! ^= 0x01;
+        assert.equal(verify("sha256", flipped, key, signature), false);
+        assert.equal((await rpc<{ valid: boolean }>(h, "verify", { certSerial: certificate.certSerial, data: flipped, signature })).valid, false);
+        assert.equal((await rpc<{ valid: boolean }>(h, "verify", { certSerial: certificate.certSerial, data, signature })).valid, true);
+      }
+    });
+
+    it("authenticates an eGK and an SMC-B card to card; a revoked SMC-B fails with 4057", async () => {
+      const egk = await card("EGK", "ecc", "Versicherte Person");
+      const smcb = await card("SMCB", "ecc", "Praxis C2C");
+      const ok = await rpc<{ authenticated: boolean; steps: string[] }>(h, "cardToCardAuthenticate", { sourceCertSerial: egk.certSerial, targetCertSerial: smcb.certSerial });
+      assert.equal(ok.authenticated, true);
+      assert.equal(ok.steps.length, 2);
+      await rpc(h, "revokeCertificate", { certSerial: smcb.certSerial, reason: "keyCompromise" });
+      assert.equal((await refusal(rpc(h, "cardToCardAuthenticate", { sourceCertSerial: egk.certSerial, targetCertSerial: smcb.certSerial }))).code, "4057");
+    });
+
+    it("simulated time: the 90- and 30-day marks arrive once each; the fleet query puts the unit first with the exchange flag", async () => {
+      const unitId = (await rpc<{ unit: { unitId: string } }>(t, "getUnit", { unit: "RZK-HSM-0001" })).unit.unitId;
+      await rpc(h, "advanceClock", { duration: "3d" });
+      assert.deepEqual((await sm(unitId)).identities[0]!.warnings, [180, 90]);
+      await rpc(h, "advanceClock", { duration: "1d" });
+      assert.deepEqual((await sm(unitId)).identities[0]!.warnings, [180, 90], "no second announcement");
+      const { expiries } = await rpc<{ expiries: { serial: string; daysToExpiry: number; exchangeDue: boolean; lzvApplies: boolean; lzvReason: string }[] }>(h, "listExpiries", { withinDays: 90 });
+      const mine = expiries.find((e) => e.serial === "RZK-HSM-0001")!;
+      assert.deepEqual([mine.daysToExpiry, mine.exchangeDue, mine.lzvApplies, mine.lzvReason], [88, true, false, "LZV_NOT_LICENSED"]);
+      assert.deepEqual(expiries.map((e) => e.daysToExpiry), [...expiries.map((e) => e.daysToExpiry)].sort((a, b) => a - b));
+    });
+
+    it("LZV: refused without the licence feature, then extends to 2025-12-31 with the same keys and ICCSN once licensed", async () => {
+      const unitId = (await rpc<{ unit: { unitId: string } }>(t, "getUnit", { unit: "RZK-HSM-0001" })).unit.unitId;
+      assert.equal((await refusal(rpc(h, "attemptLzv", { unitId }))).code, "LZV_NOT_LICENSED");
+      const before = await sm(unitId);
+      const licence = issueLicence(vendor.privateKey, { serial: "RZK-HSM-0001", ktPerComputeUnit: 50, features: ["PTV5", "LZV"] });
+      await rpc(t, "importLicence", { unit: "RZK-HSM-0001", licenceFile: JSON.stringify(licence) });
+      await eventually(() => sm(unitId).then((m) => m.lzvLicensed), 60_000, "LZV licence seen by hsm");
+      const after = (await rpc<Sm>(h, "attemptLzv", { unitId })).securityModule;
+      for (const [i, id] of after.identities.entries()) {
+        const old = before.identities[i]!;
+        assert.equal(id.certificate.notAfter, "2025-12-31T23:59:59.000Z");
+        assert.equal(id.certificate.iccsn, old.certificate.iccsn);
+        assert.notEqual(id.certificate.certSerial, old.certificate.certSerial);
+        assert.ok(createPublicKey(id.certificate.pem).export({ type: "spki", format: "der" }).equals(createPublicKey(old.certificate.pem).export({ type: "spki", format: "der" })), `${id.name} keeps its key`);
+        assert.equal(id.extendedByLzv, true);
+        await verifyWithOpenssl(id.certificate.pem, `lzv-${id.name}`);
+      }
+      assert.equal((await refusal(rpc(h, "attemptLzv", { unitId }))).code, "LZV_ALREADY_EXTENDED");
+    });
+
+    it("LZV is refused for certificates issued from 2021 on; Sperrung revokes the gSMC-K (OCSP revoked, no TI access)", async () => {
+      const unitId = await createUnit("RZK-HSM-0002", "2021-03-01");
+      await rpc(t, "importLicence", { unit: "RZK-HSM-0002", licenceFile: JSON.stringify(issueLicence(vendor.privateKey, { serial: "RZK-HSM-0002", ktPerComputeUnit: 50, features: ["LZV"] })) });
+      await eventually(() => sm(unitId).then((m) => m.lzvLicensed), 60_000, "licence");
+      assert.equal((await refusal(rpc(h, "attemptLzv", { unitId }))).code, "LZV_NOT_ELIGIBLE");
+      const revoked = (await rpc<Sm>(h, "revokeUnit", { unitId, reason: "keyCompromise" })).securityModule;
+      assert.equal(revoked.tiAccess, false);
+      assert.ok(revoked.identities.every((i) => i.certificate.ocspStatus === "revoked"));
+      assert.equal((await refusal(rpc(h, "attemptLzv", { unitId }))).code, "LZV_CERT_REVOKED");
+    });
+
+    it("advancing the clock is refused on the system clock", async () => {
+      const sys = ClockControl.system({ now: () => new Date(), simulated: false });
+      assert.equal((await refusal(sys.advance("1d"))).code, "CLOCK_NOT_SIMULATED");
+    });
+
+    it("no private key, PEM key block or master key appears in any event or log line", async () => {
+      const events = [...(await hsm.hsm.pki.store.readAll(undefined, 100_000))].map((e) => JSON.stringify(e)).join("\n");
+      const tenancyEvents = (await sql.query<{ data: unknown }>(`SELECT data FROM ${tenancyContext.replaceAll("-", "_")}.events`)).map((r) => JSON.stringify(r.data)).join("\n");
+      const haystack = `${events}\n${tenancyEvents}\n${logs.join("")}`;
+      assert.ok(events.length > 1000, "events were scanned");
+      assert.doesNotMatch(haystack, /PRIVATE KEY/);
+      for (const needle of [masterKey.toString("base64"), masterKey.toString("hex")]) assert.ok(!haystack.includes(needle), "master key leaked");
+      const keyRefs = (await sql.query<{ key_ref: string }>(`SELECT key_ref FROM ${hsmContext}.vault_keys`)).map((r) => r.key_ref);
+      assert.ok(keyRefs.length > 20);
+      const vault = (hsm.hsm as unknown as { vault: { get(ref: string): Promise<import("node:crypto").KeyObject> } }).vault;
+      for (const ref of keyRefs) {
+        const der = (await vault.get(ref)).export({ type: "pkcs8", format: "der" });
+        for (const needle of [der.toString("base64"), der.toString("hex"), der.subarray(der.length - 32).toString("base64")]) assert.ok(!haystack.includes(needle), `key ${ref} leaked`);
+      }
+      const stored = await sql.query<{ ciphertext: string }>(`SELECT ciphertext FROM ${hsmContext}.vault_keys LIMIT 1`);
+      assert.doesNotMatch(Buffer.from(stored[0]!.ciphertext, "base64").toString("latin1"), /BEGIN/, "keys are stored encrypted");
+    });
+  });
+}
