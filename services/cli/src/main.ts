@@ -18,6 +18,11 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw mandant list UNIT
   tigw licence issue --serial S --kt-per-compute-unit N [--feature PTV5 --feature LZV] --key FILE --out FILE
   tigw licence import UNIT FILE
+  tigw unit certs UNIT                    the gSMC-K identities, certificates, expiry, OCSP, LZV
+  tigw unit lzv UNIT                      run the LZV (Laufzeitverlängerung) now
+  tigw unit revoke UNIT [--reason R]      Sperrung: revoke every gSMC-K certificate of the unit
+  tigw fleet expiries [--within 90d]      units by days to gSMC-K expiry, most urgent first
+  tigw clock show | advance 30d           the clock (advance: simulated clock only)
   tigw profile list
   tigw user list | add --user U --role viewer|operator|admin --password P
 
@@ -40,6 +45,8 @@ interface Unit {
   ktsRecommended: number;
   mandanten: Mandant[];
   createdAt: string;
+  /** Present in the fleet overview: the gSMC-K's C.NK.VPN expiry. */
+  gsmck?: { notAfter: string; daysToExpiry: number; exchangeDue: boolean; lzvApplies: boolean; tiAccess: boolean } | null;
 }
 interface Mandant {
   mandantId: string;
@@ -49,11 +56,69 @@ interface Mandant {
   addedAt: string;
 }
 
+interface Cert {
+  certSerial: string;
+  commonName: string;
+  iccsn: string;
+  notBefore: string;
+  notAfter: string;
+  keyType: string;
+  ocspStatus: string;
+}
+interface SecurityModule {
+  serial: string;
+  iccsn: string;
+  tiAccess: boolean;
+  lzvLicensed: boolean;
+  lzvLastAttempt: string;
+  lzvLastOutcome: string;
+  identities: { name: string; certificate: Cert; daysToExpiry: number; warnings: number[]; expired: boolean; extendedByLzv: boolean }[];
+}
+interface Expiry {
+  serial: string;
+  identity: string;
+  notAfter: string;
+  daysToExpiry: number;
+  lzvApplies: boolean;
+  lzvReason: string;
+  exchangeDue: boolean;
+  tiAccess: boolean;
+  expired: boolean;
+}
+
+const day = (iso: string) => iso.slice(0, 10);
+function securityModuleText(m: SecurityModule): string {
+  return [
+    fields([
+      ["Unit", m.serial],
+      ["gSMC-K ICCSN", m.iccsn],
+      ["TI access", m.tiAccess ? "yes" : "NO"],
+      ["LZV licensed", m.lzvLicensed ? "yes" : "no"],
+      ["LZV last try", m.lzvLastAttempt ? `${day(m.lzvLastAttempt)} ${m.lzvLastOutcome}` : "-"],
+    ]),
+    "",
+    table(
+      ["IDENTITY", "SERIAL", "KEY", "VALID FROM", "VALID UNTIL", "DAYS LEFT", "OCSP", "NOTE"],
+      m.identities.map((i) => [
+        i.name,
+        i.certificate.certSerial,
+        i.certificate.keyType,
+        day(i.certificate.notBefore),
+        day(i.certificate.notAfter),
+        i.daysToExpiry,
+        i.certificate.ocspStatus,
+        [i.expired ? "EXPIRED" : "", i.extendedByLzv ? "extended by LZV" : "", i.warnings.length ? `warned at ${i.warnings.join("/")} days` : ""].filter(Boolean).join(", ") || "-",
+      ]),
+    ),
+  ].join("\n");
+}
+
 const kts = (u: Unit) => u.computeUnits.map((c) => `${c.ktsUsed}/${c.ktsLimit}`).join(" ");
+const gsmck = (u: Unit) => (u.gsmck ? `${day(u.gsmck.notAfter)} (${u.gsmck.daysToExpiry} d)${u.gsmck.exchangeDue ? " EXCHANGE" : ""}${u.gsmck.tiAccess ? "" : " NO TI"}` : "-");
 const unitRows = (units: Unit[]) =>
   table(
-    ["SERIAL", "PROFILE", "STATE", "FIRMWARE", "PRODUCED", "MANDANTEN", "KTS PER COMPUTE UNIT"],
-    units.map((u) => [u.serial, u.profile, u.state, u.firmware, u.producedOn, `${u.mandantenCount}/${u.mandantenLimit}`, kts(u)]),
+    ["SERIAL", "PROFILE", "STATE", "FIRMWARE", "PRODUCED", "MANDANTEN", "KTS PER COMPUTE UNIT", ...(units.some((u) => u.gsmck !== undefined) ? ["GSMC-K EXPIRES"] : [])],
+    units.map((u) => [u.serial, u.profile, u.state, u.firmware, u.producedOn, `${u.mandantenCount}/${u.mandantenLimit}`, kts(u), ...(u.gsmck !== undefined ? [gsmck(u)] : [])]),
   );
 const mandantRows = (ms: Mandant[]) => table(["ID", "NAME", "BSNR", "SMC-B ICCSN"], ms.map((m) => [m.mandantId, m.name, m.bsnr || "-", m.smcbIccsn || "-"]));
 
@@ -105,6 +170,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         feature: { type: "string", multiple: true },
         key: { type: "string" },
         out: { type: "string" },
+        within: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -203,6 +269,44 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         }
         const u = await api.post<Unit>(`${unitPath(arg1)}/licence`, body);
         show(u, () => `licence imported: ${u.serial} now has ${u.licence.ktPerComputeUnit} KTs per compute unit (${u.computeUnits.length * u.licence.ktPerComputeUnit} in total)${u.licence.features.length ? `, features ${u.licence.features.join(", ")}` : ""}`);
+        return 0;
+      }
+      case "unit certs": {
+        const m = await api.get<SecurityModule>(`${unitPath(arg1)}/certs`);
+        show(m, () => securityModuleText(m));
+        return 0;
+      }
+      case "unit lzv": {
+        const m = await api.post<SecurityModule>(`${unitPath(arg1)}/lzv`, {});
+        show(m, () => `LZV done: ${m.serial}'s certificates now valid until ${day(m.identities[0]!.certificate.notAfter)} (same keys, ICCSN ${m.iccsn})\n\n${securityModuleText(m)}`);
+        return 0;
+      }
+      case "unit revoke": {
+        const m = await api.post<SecurityModule>(`${unitPath(arg1)}/revoke`, { reason: o.reason });
+        show(m, () => `revoked every gSMC-K certificate of ${m.serial}; TI access ${m.tiAccess ? "still on" : "off"}`);
+        return 0;
+      }
+      case "fleet expiries": {
+        const r = await api.get<{ expiries: Expiry[]; now: string }>(`/api/v1/fleet/expiries${o.within ? `?within=${encodeURIComponent(o.within)}` : ""}`);
+        show(r, () =>
+          r.expiries.length
+            ? `as of ${day(r.now)}\n\n` +
+              table(
+                ["SERIAL", "IDENTITY", "EXPIRES", "DAYS LEFT", "EXCHANGE DUE", "LZV", "TI ACCESS"],
+                r.expiries.map((e) => [e.serial, e.identity, day(e.notAfter), e.expired ? `${e.daysToExpiry} (expired)` : e.daysToExpiry, e.exchangeDue ? "YES" : "no", e.lzvApplies ? "applies" : `no (${e.lzvReason})`, e.tiAccess ? "yes" : "NO"]),
+              )
+            : `no unit's gSMC-K expires${o.within ? ` within ${o.within}` : ""}`,
+        );
+        return 0;
+      }
+      case "clock show": {
+        const c = await api.get<{ now: string; simulated: boolean }>("/api/v1/clock");
+        show(c, () => `${c.now} (${c.simulated ? "simulated clock" : "system clock"})`);
+        return 0;
+      }
+      case "clock advance": {
+        const c = await api.post<{ now: string }>("/api/v1/clock/advance", { duration: need(arg1, "DURATION (e.g. 30d)") });
+        show(c, () => `simulated clock now ${c.now}; expiry checks ran`);
         return 0;
       }
       case "profile list": {

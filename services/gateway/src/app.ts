@@ -9,12 +9,13 @@ import { API_CONTROLLERS } from "./http/controllers.js";
 import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
-import { tenancyApi } from "./tenancy-client.js";
-import { TENANCY } from "./tokens.js";
+import { hsmApi, tenancyApi } from "./grpc-clients.js";
+import { HSM, TENANCY } from "./tokens.js";
 
 export interface GatewayOptions {
   sql: Sql;
   tenancyAddress: string;
+  hsmAddress: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -42,6 +43,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const generatedAdminPassword = await operators.ensureAdmin(o.adminPassword);
   const tokens = new TokenIssuer(await operators.tokenSecret(o.tokenSecret), o.tokenTtlSeconds ?? 15 * 60);
   const tenancy = tenancyApi(o.tenancyAddress);
+  const hsm = hsmApi(o.hsmAddress);
   const limiter = new LoginLimiter(o.loginLimit?.maxFailures, o.loginLimit?.windowMs);
 
   @Module({
@@ -51,6 +53,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: TokenIssuer, useValue: tokens },
       { provide: LoginLimiter, useValue: limiter },
       { provide: TENANCY, useValue: tenancy },
+      { provide: HSM, useValue: hsm },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -69,6 +72,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     close: async () => {
       await app.close();
       tenancy.close();
+      hsm.close();
     },
   };
 }

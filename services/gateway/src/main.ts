@@ -9,6 +9,7 @@ const cfg = exitOnConfigError(() =>
   loadConfig({
     DATABASE_URL: url(["postgres", "postgresql"]),
     TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
+    TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
     TIGW_HTTP_HOST: str({ default: "127.0.0.1" }),
     TIGW_HTTP_PORT: int({ default: 8080, min: 0, max: 65535 }),
     TIGW_ADMIN_PASSWORD: str({ optional: true }),
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   const gw = await startGateway({
     sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
+    hsmAddress: cfg.TIGW_HSM_ADDR,
     host: cfg.TIGW_HTTP_HOST,
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,

@@ -1,2 +1,3 @@
-/** Nest injection token of the tenancy gRPC client. */
+/** Nest injection tokens of the services' gRPC clients. */
 export const TENANCY = Symbol("TenancyApi");
+export const HSM = Symbol("HsmApi");

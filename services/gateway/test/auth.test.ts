@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { EmbeddedBus, embeddedSql, SystemClock, type Sql } from "@tigw/platform";
+import { randomBytes } from "node:crypto";
+import { EmbeddedBus, embeddedSql, type Sql } from "@tigw/platform";
+import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
 import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
 import { startGateway, TokenIssuer, type RunningGateway } from "../src/index.js";
 
@@ -15,6 +17,7 @@ interface Route {
 
 describe("gateway authentication and authorisation (every route of the OpenAPI document)", () => {
   let tenancy: RunningTenancy;
+  let hsm: RunningHsm;
   let gw: RunningGateway;
   let gatewaySql: Sql;
   const tokens: Record<string, string> = {};
@@ -34,9 +37,13 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
   const concrete = (p: string) => p.replace("{unit}", "AUTH-0001");
 
   before(async () => {
-    tenancy = await startTenancy({ sql: await embeddedSql(), bus: await EmbeddedBus.open(await embeddedSql()), clock: new SystemClock(), profiles: loadProfiles(), vendorKeys: [] });
+    const bus = await EmbeddedBus.open(await embeddedSql());
+    const hsmSql = await embeddedSql();
+    const clock = await ClockControl.simulated(hsmSql, "hsm_clock", new Date("2025-03-01T00:00:00Z"));
+    tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
+    hsm = await startHsm({ sql: hsmSql, bus, clock, masterKey: randomBytes(32) });
     gatewaySql = await embeddedSql();
-    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { maxFailures: 5, windowMs: 60_000 } });
+    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { maxFailures: 5, windowMs: 60_000 } });
     tokens["admin"] = String((await login("admin", ADMIN_PW)).body["token"]);
     for (const role of ["viewer", "operator"]) {
       const created = await req("post", "/api/v1/users", tokens["admin"], { username: role, password: `${role}-password-123`, role });
@@ -52,6 +59,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
   });
   after(async () => {
     await gw.close();
+    await hsm.stop();
     await tenancy.stop();
   });
 
@@ -115,7 +123,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
 
   it("creates admin with a generated password on the first start only, and shows it once", async () => {
     const sql = await embeddedSql();
-    const first = await startGateway({ sql, tenancyAddress: tenancy.address, port: 0 });
+    const first = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, port: 0 });
     try {
       assert.ok(first.generatedAdminPassword && first.generatedAdminPassword.length >= 20);
       const res = await fetch(`${first.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: first.generatedAdminPassword }) });
@@ -123,7 +131,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     } finally {
       await first.close();
     }
-    const second = await startGateway({ sql, tenancyAddress: tenancy.address, port: 0 });
+    const second = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, port: 0 });
     assert.equal(second.generatedAdminPassword, undefined);
     await second.close();
     const [row] = await sql.query<{ password_hash: string }>("SELECT password_hash FROM gateway.operators WHERE username = 'admin'");

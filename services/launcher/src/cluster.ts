@@ -7,6 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { checkHealth } from "@tigw/platform";
+import { loadMasterKey } from "@tigw/hsm";
 import { ensureDemoVendorKey } from "./vendor-key.js";
 
 const root = resolve(__dirname, "../../../..");
@@ -19,6 +20,14 @@ function infrastructure(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const m of exports.matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = m[2]!;
   return env;
+}
+
+async function healthy(name: string, address: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    if ((await checkHealth(address).catch(() => "")) === "SERVING") return;
+    if (i > 240) throw new Error(`${name} did not become healthy at ${address}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 async function main(): Promise<void> {
@@ -52,16 +61,21 @@ async function main(): Promise<void> {
     TIGW_VENDOR_PUBLIC_KEY_FILE: [vendor.publicKeyFile, process.env["TIGW_VENDOR_PUBLIC_KEY_FILE"]].filter(Boolean).join(","),
   });
   const address = `127.0.0.1:${grpcPort}`;
-  for (let i = 0; ; i++) {
-    if ((await checkHealth(address).catch(() => "")) === "SERVING") break;
-    if (i > 120 || stopping) throw new Error(`tenancy did not become healthy at ${address}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await healthy("tenancy", address);
+  const hsmPort = process.env["TIGW_HSM_GRPC_PORT"] ?? "50052";
+  run("hsm", "services/hsm/dist/src/main.js", {
+    TIGW_HSM_GRPC_PORT: hsmPort,
+    TIGW_METRICS_PORT: process.env["TIGW_HSM_METRICS_PORT"] ?? "9466",
+    TIGW_HSM_MASTER_KEY: process.env["TIGW_HSM_MASTER_KEY"] ?? loadMasterKey({ file: join(dataDir, "secrets", "hsm-master.key") }).toString("base64"),
+  });
+  const hsmAddress = `127.0.0.1:${hsmPort}`;
+  await healthy("hsm", hsmAddress);
   run("gateway", "services/gateway/dist/src/main.js", {
     TIGW_TENANCY_ADDR: address,
+    TIGW_HSM_ADDR: hsmAddress,
     TIGW_METRICS_PORT: process.env["TIGW_GATEWAY_METRICS_PORT"] ?? "9465",
   });
-  process.stdout.write(`ti-gateway (cluster): tenancy gRPC ${address}, gateway http://127.0.0.1:${process.env["TIGW_HTTP_PORT"] ?? 8080}, demo vendor key ${vendor.privateKeyFile}\n`);
+  process.stdout.write(`ti-gateway (cluster): tenancy gRPC ${address}, hsm gRPC ${hsmAddress}, gateway http://127.0.0.1:${process.env["TIGW_HTTP_PORT"] ?? 8080}, demo vendor key ${vendor.privateKeyFile}\n`);
 }
 
 main().catch((e: unknown) => {

@@ -16,11 +16,15 @@ interface DemoUnit {
 
 const praxis = (n: number, name: string) => ({ id: `btrs-${String(n).padStart(2, "0")}`, name, bsnr: String(100000000 + n * 7919).slice(0, 9), iccsn: `80276883110000${String(100000 + n).slice(-6)}` });
 
-/** A small, realistic fleet: two hosted RZ units, older Einbox units (one expiring soon, one stolen), one new. */
+/**
+ * A small, realistic fleet: two hosted RZ units (one full, licence raised to 75), an Einbox unit
+ * from 2020 whose gSMC-K expires in 2025 and whose licence carries LZV, a stolen (blocked) one,
+ * and a new one.
+ */
 const FLEET: DemoUnit[] = [
   { serial: "RZK-DEMO-0001", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2024-05-14", state: "active", kts: 37, mandanten: [praxis(1, "Hausarztpraxis Dr. Ort"), praxis(2, "MVZ Friedrichstraße"), praxis(3, "Zahnarztpraxis Weiß"), praxis(4, "Physiotherapie am Park")] },
   { serial: "RZK-DEMO-0002", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2023-02-01", state: "active", kts: 120, licenceKt: 75, mandanten: Array.from({ length: 10 }, (_, i) => praxis(10 + i, `Praxisverbund Nord, Standort ${i + 1}`)) },
-  { serial: "EBK-DEMO-0003", profile: "einbox", firmware: "5.50.3:2.0.0", producedOn: "2020-11-03", state: "active", kts: 18, mandanten: [praxis(30, "Kinderarztpraxis Sonnenschein")] },
+  { serial: "EBK-DEMO-0003", profile: "einbox", firmware: "5.50.3:2.0.0", producedOn: "2020-11-03", state: "active", kts: 18, licenceKt: 50, mandanten: [praxis(30, "Kinderarztpraxis Sonnenschein")] },
   { serial: "EBK-DEMO-0004", profile: "einbox", firmware: "5.1.3", producedOn: "2021-06-10", state: "blocked", kts: 0, mandanten: [praxis(40, "Apotheke am Markt")] },
   { serial: "RZK-DEMO-0005", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "", state: "provisioned", kts: 0, mandanten: [] },
 ];

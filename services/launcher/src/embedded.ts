@@ -5,8 +5,9 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createLogger, EmbeddedBus, embeddedSql, exitOnConfigError, int, loadConfig, str, SystemClock } from "@tigw/platform";
+import { createLogger, EmbeddedBus, embeddedSql, exitOnConfigError, int, loadConfig, oneOf, str, SystemClock } from "@tigw/platform";
 import { startGateway } from "@tigw/gateway";
+import { ClockControl, loadMasterKey, startHsm } from "@tigw/hsm";
 import { loadProfiles, readVendorKeys, startTenancy } from "@tigw/tenancy";
 import { seedDemoFleet } from "./demo.js";
 import { ensureDemoVendorKey } from "./vendor-key.js";
@@ -21,8 +22,22 @@ const cfg = exitOnConfigError(() =>
     TIGW_VENDOR_PUBLIC_KEY_FILE: str({ optional: true }),
     TIGW_PROFILES_FILE: str({ optional: true }),
     TIGW_METRICS_PORT: int({ default: 9464, min: 0, max: 65535 }),
+    TIGW_OCSP_PORT: int({ default: 8081, min: 0, max: 65535 }),
+    TIGW_CLOCK: oneOf(["system", "simulated"] as const, { default: "system" }),
+    TIGW_CLOCK_START: str({ optional: true }),
+    TIGW_HSM_MASTER_KEY: str({ optional: true }),
+    TIGW_HSM_TICK_SECONDS: int({ default: 60, min: 1 }),
   }),
 );
+
+function startOf(text: string | undefined): Date {
+  const d = new Date(text ?? Date.now());
+  if (Number.isNaN(d.getTime())) {
+    process.stderr.write(`configuration error: TIGW_CLOCK_START: not a date: "${text}"\n`);
+    process.exit(2);
+  }
+  return d;
+}
 
 async function main(): Promise<void> {
   const demo = process.argv.includes("--demo");
@@ -32,19 +47,32 @@ async function main(): Promise<void> {
   const vendor = ensureDemoVendorKey(dataDir);
   const extraKeys = cfg.TIGW_VENDOR_PUBLIC_KEY_FILE ? cfg.TIGW_VENDOR_PUBLIC_KEY_FILE.split(",") : [];
 
-  const [busSql, tenancySql, gatewaySql] = await Promise.all(["bus", "tenancy", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
+  const [busSql, tenancySql, hsmSql, gatewaySql] = await Promise.all(["bus", "tenancy", "hsm", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
   const bus = await EmbeddedBus.open(busSql!);
+  // One clock for every service; a simulated one keeps its time in the hsm database.
+  const clock =
+    cfg.TIGW_CLOCK === "simulated" ? await ClockControl.simulated(hsmSql!, "hsm", startOf(cfg.TIGW_CLOCK_START)) : ClockControl.system(new SystemClock());
   const tenancy = await startTenancy({
     sql: tenancySql!,
     bus,
-    clock: new SystemClock(),
+    clock,
     profiles: loadProfiles(cfg.TIGW_PROFILES_FILE || undefined),
     vendorKeys: readVendorKeys([vendor.publicKeyFile, ...extraKeys]),
+    logger: log,
+  });
+  const hsm = await startHsm({
+    sql: hsmSql!,
+    bus,
+    clock,
+    masterKey: loadMasterKey({ value: cfg.TIGW_HSM_MASTER_KEY, file: join(dataDir, "secrets", "hsm-master.key") }),
+    ocsp: { port: cfg.TIGW_OCSP_PORT },
+    tickMs: cfg.TIGW_HSM_TICK_SECONDS * 1000,
     logger: log,
   });
   const gateway = await startGateway({
     sql: gatewaySql!,
     tenancyAddress: tenancy.address,
+    hsmAddress: hsm.address,
     host: cfg.TIGW_HTTP_HOST,
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,
@@ -58,6 +86,8 @@ async function main(): Promise<void> {
     `ti-gateway (embedded) is up: ${gateway.url}`,
     `  API        ${gateway.url}/api/v1   (OpenAPI: ${gateway.url}/api/docs)`,
     `  metrics    http://127.0.0.1:${cfg.TIGW_METRICS_PORT}/metrics`,
+    `  OCSP       ${hsm.ocspUrl}`,
+    `  clock      ${clock.simulated ? `simulated, now ${clock.now().toISOString()} (tigw clock advance 30d)` : "system"}`,
     `  data       ${dataDir}`,
     `  vendor key ${vendor.privateKeyFile}  (signs demo licences: tigw licence issue --key ...)`,
   ];
@@ -72,9 +102,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await gateway.close();
+    await hsm.stop();
     await tenancy.stop();
     await bus.close();
-    for (const sql of [busSql, tenancySql, gatewaySql]) await sql!.close();
+    for (const sql of [busSql, tenancySql, hsmSql, gatewaySql]) await sql!.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop()).once("SIGINT", () => void stop());

@@ -22,7 +22,7 @@ describe("cluster mode: tenancy and gateway as separate processes on PostgreSQL 
   });
 
   it("starts, and the CLI creates and lists a unit through it", async () => {
-    const [http, grpc] = [await freePort(), await freePort()];
+    const [http, grpc, hsmGrpc] = [await freePort(), await freePort(), await freePort()];
     await admin!.exec(`CREATE DATABASE ${db}`);
     const url = new URL(process.env["DATABASE_URL"]!);
     url.pathname = `/${db}`;
@@ -33,6 +33,9 @@ describe("cluster mode: tenancy and gateway as separate processes on PostgreSQL 
         TIGW_DATA_DIR: mkdtempSync(join(tmpdir(), "tigw-cluster-")),
         TIGW_HTTP_PORT: String(http),
         TIGW_TENANCY_GRPC_PORT: String(grpc),
+        TIGW_HSM_GRPC_PORT: String(hsmGrpc),
+        TIGW_HSM_METRICS_PORT: "0",
+        TIGW_OCSP_PORT: "0",
         TIGW_TENANCY_METRICS_PORT: "0",
         TIGW_GATEWAY_METRICS_PORT: "0",
         TIGW_ADMIN_PASSWORD: "cluster-admin-password",

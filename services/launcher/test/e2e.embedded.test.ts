@@ -18,7 +18,7 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
   const start = async (port: number) => {
     const p = await startProcess(
       ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js")],
-      { TIGW_DATA_DIR: dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_ADMIN_PASSWORD: "" },
+      { TIGW_DATA_DIR: dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: "", TIGW_CLOCK: "" },
       /CLI\s+TIGW_URL=/,
     );
     stop = () => stopProcess(p.child);
@@ -79,5 +79,72 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     const einbox = JSON.parse((await tigw(env, "unit", "show", "EBK-E2E-0002", "-o", "json")).stdout) as { licence: { ktPerComputeUnit: number; features: string[] } };
     assert.deepEqual([einbox.licence.ktPerComputeUnit, einbox.licence.features], [75, ["LZV"]]);
     ok(await tigw(env, "unit", "activate", "RZK-E2E-0001"), "activate after restart");
+    const clock = await tigw(env, "clock", "advance", "30d");
+    assert.equal(clock.code, 1);
+    assert.match(clock.stderr, /CLOCK_NOT_SIMULATED/);
+  });
+});
+
+/**
+ * The certificate story of the hsm issue, as an operator tells it: a unit with an old production
+ * date, its expiry in the fleet view, simulated time advanced, the warnings, LZV where allowed,
+ * Sperrung; only the CLI, on the one-command start.
+ */
+describe("end to end: gSMC-K expiry, LZV and Sperrung through the tigw CLI (simulated clock)", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "tigw-e2e-hsm-"));
+  const work = mkdtempSync(join(tmpdir(), "tigw-e2e-hsm-work-"));
+  let stop: (() => Promise<void>) | undefined;
+  after(async () => stop?.());
+  const ok = (r: CliResult, what: string) => {
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  it("shows the expiry coming, warns at 180 and 90 days, refuses LZV until licensed, extends by LZV, refuses it for a 2021 unit, and revokes", async () => {
+    const port = await freePort();
+    const p = await startProcess(
+      ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js")],
+      { TIGW_DATA_DIR: dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: "e2e-admin-password", TIGW_CLOCK: "simulated", TIGW_CLOCK_START: "2025-03-01T00:00:00Z" },
+      /CLI\s+TIGW_URL=/,
+    );
+    stop = () => stopProcess(p.child);
+    const env = { TIGW_URL: `http://127.0.0.1:${port}`, TIGW_CONFIG_DIR: join(work, "config") };
+    ok(await tigw(env, "login", "--user", "admin", "--password", "e2e-admin-password"), "login");
+    ok(await tigw(env, "unit", "create", "--serial", "EBK-OLD-0001", "--profile", "einbox", "--produced", "2020-07-15"), "old unit");
+    ok(await tigw(env, "unit", "create", "--serial", "EBK-NEW-0002", "--profile", "einbox", "--produced", "2021-04-01"), "newer unit");
+    // The gSMC-K is provisioned from tenancy's event: wait for it.
+    for (let i = 0; i < 100 && (await tigw(env, "unit", "certs", "EBK-NEW-0002")).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+
+    assert.match(ok(await tigw(env, "fleet"), "fleet"), /EBK-OLD-0001 .* 2025-07-15 \(136 d\)/);
+    const certs = JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-OLD-0001", "-o", "json"), "certs")) as { identities: { name: string; warnings: number[]; certificate: { notAfter: string } }[] };
+    assert.deepEqual(certs.identities.map((i) => [i.name, i.certificate.notAfter.slice(0, 10), i.warnings]), [
+      ["C.NK.VPN", "2025-07-15", [180]],
+      ["C.AK.AUT", "2025-07-15", [180]],
+      ["C.SAK.AUT", "2025-07-15", [180]],
+    ]);
+
+    ok(await tigw(env, "clock", "advance", "50d"), "advance to 86 days before expiry");
+    const expiries = JSON.parse(ok(await tigw(env, "fleet", "expiries", "--within", "90d", "-o", "json"), "expiries")) as { expiries: { serial: string; daysToExpiry: number; exchangeDue: boolean; lzvReason: string }[] };
+    assert.deepEqual(expiries.expiries.map((e) => [e.serial, e.daysToExpiry, e.exchangeDue, e.lzvReason]), [["EBK-OLD-0001", 86, true, "LZV_NOT_LICENSED"]]);
+    const warned = JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-OLD-0001", "-o", "json"), "certs")) as { identities: { warnings: number[] }[] };
+    assert.deepEqual(warned.identities[0]!.warnings, [180, 90]);
+
+    const refused = await tigw(env, "unit", "lzv", "EBK-OLD-0001");
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /error LZV_NOT_LICENSED/);
+    const licence = join(work, "lzv.json");
+    ok(await tigw(env, "licence", "issue", "--serial", "EBK-OLD-0001", "--kt-per-compute-unit", "50", "--feature", "LZV", "--key", join(dataDir, "vendor", "demo-vendor.key.pem"), "--out", licence), "issue");
+    ok(await tigw(env, "licence", "import", "EBK-OLD-0001", licence), "import");
+    for (let i = 0; i < 100 && !(JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-OLD-0001", "-o", "json"), "certs")) as { lzvLicensed: boolean }).lzvLicensed; i++) await new Promise((r) => setTimeout(r, 200));
+    assert.match(ok(await tigw(env, "unit", "lzv", "EBK-OLD-0001"), "lzv"), /valid until 2025-12-31/);
+
+    ok(await tigw(env, "clock", "advance", "60d"), "advance");
+    const newer = await tigw(env, "unit", "lzv", "EBK-NEW-0002");
+    assert.match(newer.stderr, /error LZV_NOT_ELIGIBLE/);
+    assert.match(ok(await tigw(env, "unit", "revoke", "EBK-NEW-0002", "--reason", "keyCompromise"), "revoke"), /TI access off/);
+    const after = JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-NEW-0002", "-o", "json"), "certs")) as { tiAccess: boolean; identities: { certificate: { ocspStatus: string } }[] };
+    assert.equal(after.tiAccess, false);
+    assert.ok(after.identities.every((i) => i.certificate.ocspStatus === "revoked"));
+    assert.match(ok(await tigw(env, "clock", "show"), "clock"), /^2025-06-19T00:00:00\.000Z \(simulated clock\)/);
   });
 });

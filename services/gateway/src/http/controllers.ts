@@ -1,10 +1,10 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req } from "@nestjs/common";
-import { DomainError } from "@tigw/platform";
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from "@nestjs/common";
+import { DomainError, ValidationError } from "@tigw/platform";
 import { LoginLimiter } from "../auth/login-limiter.js";
 import { OperatorStore } from "../auth/operators.js";
 import { TokenIssuer, type Role } from "../auth/tokens.js";
-import { TENANCY } from "../tokens.js";
-import type { TenancyApi } from "../tenancy-client.js";
+import { HSM, TENANCY } from "../tokens.js";
+import type { HsmApi, TenancyApi } from "../grpc-clients.js";
 import { Access } from "./access.js";
 import { field, stringsBody } from "./body.js";
 import type { AuthedRequest } from "./guard.js";
@@ -70,7 +70,10 @@ export class UsersController {
 
 @Controller("api/v1")
 export class FleetController {
-  constructor(@Inject(TENANCY) private readonly tenancy: TenancyApi) {}
+  constructor(
+    @Inject(TENANCY) private readonly tenancy: TenancyApi,
+    @Inject(HSM) private readonly hsm: HsmApi,
+  ) {}
 
   @Get("profiles")
   @Access({ role: "viewer", summary: "Product profiles (vendor figures) units can be created with" })
@@ -79,9 +82,14 @@ export class FleetController {
   }
 
   @Get("fleet")
-  @Access({ role: "viewer", summary: "Fleet overview: totals and every unit with state, firmware, Mandanten n/limit, KTs used/limit per compute unit" })
+  @Access({ role: "viewer", summary: "Fleet overview: totals and every unit with state, firmware, Mandanten n/limit, KTs used/limit per compute unit, gSMC-K expiry" })
   async fleet() {
-    const { units } = await this.tenancy.listUnits({});
+    const [{ units: list }, expiries] = await Promise.all([this.tenancy.listUnits({}), this.hsm.listExpiries({ withinDays: 0 })]);
+    const byUnit = new Map(expiries.expiries.map((e) => [e.unitId, e]));
+    const units = list.map((u) => {
+      const e = byUnit.get(u.unitId);
+      return { ...u, gsmck: e ? { notAfter: e.notAfter, daysToExpiry: e.daysToExpiry, exchangeDue: e.exchangeDue, lzvApplies: e.lzvApplies, tiAccess: e.tiAccess } : null };
+    });
     const byState: Record<string, number> = {};
     for (const u of units) byState[u.state] = (byState[u.state] ?? 0) + 1;
     const kts = units.flatMap((u) => u.computeUnits);
@@ -137,4 +145,75 @@ export class FleetController {
   }
 }
 
-export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController];
+/** Durations such as 90d for ?within=. */
+function days(within: string | undefined): number {
+  if (!within) return 0;
+  const m = /^(\d+)d?$/.exec(within);
+  if (!m) throw new ValidationError("INVALID_REQUEST", "within", `within must be a number of days such as 90d, not "${within}"`);
+  return Number(m[1]);
+}
+
+@Controller("api/v1")
+export class CertificatesController {
+  constructor(
+    @Inject(TENANCY) private readonly tenancy: TenancyApi,
+    @Inject(HSM) private readonly hsm: HsmApi,
+  ) {}
+
+  private async unitId(unit: string): Promise<string> {
+    return (await this.tenancy.getUnit({ unit })).unit!.unitId;
+  }
+
+  @Get("units/:unit/certs")
+  @Access({ role: "viewer", summary: "The unit's gSMC-K: identities C.NK.VPN, C.AK.AUT, C.SAK.AUT with certificates, days to expiry, OCSP status, LZV state" })
+  async certs(@Param("unit") unit: string) {
+    return (await this.hsm.getSecurityModule({ unitId: await this.unitId(unit) })).securityModule;
+  }
+
+  @Post("units/:unit/lzv")
+  @HttpCode(200)
+  @Access({ role: "operator", summary: "Run the LZV (Laufzeitverlängerung) of the unit's certificates now; refusals carry the LZV_* code" })
+  async lzv(@Param("unit") unit: string) {
+    return (await this.hsm.attemptLzv({ unitId: await this.unitId(unit) })).securityModule;
+  }
+
+  @Post("units/:unit/revoke")
+  @HttpCode(200)
+  @Access({ role: "operator", summary: "Revoke (Sperrung) every certificate of the unit's gSMC-K, e.g. after theft", body: stringsBody([], ["reason"]) })
+  async revoke(@Param("unit") unit: string, @Body() body: unknown) {
+    return (await this.hsm.revokeUnit({ unitId: await this.unitId(unit), reason: field(body, "reason", { optional: true }) })).securityModule;
+  }
+
+  @Get("fleet/expiries")
+  @Access({ role: "viewer", summary: "Units by days to gSMC-K expiry, most urgent first, with LZV applicability and the exchange flag; ?within=90d" })
+  expiries(@Query("within") within?: string) {
+    return this.hsm.listExpiries({ withinDays: days(within) });
+  }
+
+  @Get("certificates/:serial")
+  @Access({ role: "viewer", summary: "A certificate of the test PKI by serial (hex) with its OCSP status" })
+  async certificate(@Param("serial") serial: string) {
+    return (await this.hsm.getCertificate({ certSerial: serial })).certificate;
+  }
+
+  @Get("pki/trust-anchors")
+  @Access({ role: "viewer", summary: "Root and sub-CA certificates of the test PKI and the OCSP responder URL" })
+  trustAnchors() {
+    return this.hsm.getTrustAnchors({});
+  }
+
+  @Get("clock")
+  @Access({ role: "viewer", summary: "The clock ti-gateway runs on (system or simulated)" })
+  clock() {
+    return this.hsm.getClock({});
+  }
+
+  @Post("clock/advance")
+  @HttpCode(200)
+  @Access({ role: "operator", summary: "Advance the simulated clock (e.g. 30d) and run the expiry checks; refused on the system clock", body: stringsBody(["duration"]) })
+  advance(@Body() body: unknown) {
+    return this.hsm.advanceClock({ duration: field(body, "duration") });
+  }
+}
+
+export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController];
