@@ -42,10 +42,11 @@ export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
   const context = o.context ?? "hsm";
   const store = await SqlEventStore.open(o.sql, context);
   const vault = await KeyVault.open(o.sql, store.schema, o.masterKey);
-  let pki: TestPki | undefined;
-  const ocsp = await startOcspServer(() => pki!, { host: o.ocsp?.host, port: o.ocsp?.port });
+  // The responder must listen before the PKI opens: certificates name its URL.
+  const ref: { pki?: TestPki } = {};
+  const ocsp = await startOcspServer(() => ref.pki!, { host: o.ocsp?.host, port: o.ocsp?.port });
   const ocspUrl = o.ocsp?.url ?? `http://${o.ocsp?.host ?? "127.0.0.1"}:${ocsp.port}/ocsp`;
-  pki = await TestPki.open({ store, vault, clock: o.clock, ocspUrl });
+  const pki = (ref.pki = await TestPki.open({ store, vault, clock: o.clock, ocspUrl }));
   const hsm = await Hsm.open({ store, pki, vault, clock: o.clock, keyType: o.keyType });
   const relay = new OutboxRelay(store, o.bus, { onError: (e) => o.logger?.warn({ err: e }, "outbox relay: publish failed, retrying") });
   relay.start();
