@@ -1,6 +1,7 @@
 import { createPrivateKey } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import type { Expiry } from "@tigw/hsm";
 import { issueLicence } from "@tigw/tenancy";
 import { Api, ApiError } from "./client.js";
 import { Credentials } from "./credentials.js";
@@ -73,17 +74,6 @@ interface SecurityModule {
   lzvLastAttempt: string;
   lzvLastOutcome: string;
   identities: { name: string; certificate: Cert; daysToExpiry: number; warnings: number[]; expired: boolean; extendedByLzv: boolean }[];
-}
-interface Expiry {
-  serial: string;
-  identity: string;
-  notAfter: string;
-  daysToExpiry: number;
-  lzvApplies: boolean;
-  lzvReason: string;
-  exchangeDue: boolean;
-  tiAccess: boolean;
-  expired: boolean;
 }
 
 const day = (iso: string) => iso.slice(0, 10);

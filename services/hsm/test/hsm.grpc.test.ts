@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { call, createClient, createLogger, DomainError, topicOf, type EventBus, type Sql } from "@tigw/platform";
+import { call, createClient, createLogger, topicOf, type EventBus, type Sql } from "@tigw/platform";
 import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { busAdapters, eventually, freshContext, storeAdapters } from "@tigw/platform/dist/test/support/adapters.js";
+import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
 import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
 import { ClockControl, startHsm, type RunningHsm } from "../src/index.js";
 
@@ -18,24 +18,12 @@ import { ClockControl, startHsm, type RunningHsm } from "../src/index.js";
  * clock starting 2025-03-01: certificates checked with openssl, OCSP with openssl ocsp,
  * signatures with node:crypto, expiry marks, LZV and Sperrung, and a scan for leaked secrets.
  */
-const stores = storeAdapters();
-const buses = busAdapters();
-const setups = [{ store: stores[0]!, bus: buses[0]! }];
-if (stores[1] && buses[1]) setups.push({ store: stores[1], bus: buses[1] });
+const setups = serviceSetups();
 
 /** openssl as a child process; asynchronous, since the OCSP responder it may call runs in this process. */
 const openssl = (...args: string[]): Promise<string> =>
   new Promise((resolve, reject) => execFile("openssl", args, { timeout: 30_000 }, (e, stdout, stderr) => (e ? reject(new Error(`openssl ${args[0]}: ${stderr || e.message}`)) : resolve(stdout))));
 
-async function refusal(p: Promise<unknown>): Promise<DomainError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof DomainError, `expected a DomainError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a refusal");
-}
 
 for (const setup of setups) {
   describe(`hsm over gRPC (${setup.store.name} store, ${setup.bus.name} bus)`, () => {

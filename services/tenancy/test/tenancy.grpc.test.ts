@@ -1,29 +1,17 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { call, createClient, DomainError, SystemClock, topicOf, type EventBus } from "@tigw/platform";
+import { call, createClient, SystemClock, topicOf, type DomainError, type EventBus } from "@tigw/platform";
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { busAdapters, eventually, freshContext, storeAdapters } from "@tigw/platform/dist/test/support/adapters.js";
+import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
 import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from "../src/index.js";
 
 /**
  * The tenancy service over real gRPC, on the embedded adapters always and on real PostgreSQL and
  * Kafka when DATABASE_URL and KAFKA_BROKERS are set (CI).
  */
-const stores = storeAdapters();
-const buses = busAdapters();
-const setups = [{ store: stores[0]!, bus: buses[0]! }];
-if (stores[1] && buses[1]) setups.push({ store: stores[1], bus: buses[1] });
+const setups = serviceSetups();
 
-async function refusal(p: Promise<unknown>): Promise<DomainError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof DomainError, `expected a DomainError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a refusal");
-}
 
 for (const setup of setups) {
   describe(`tenancy over gRPC (${setup.store.name} store, ${setup.bus.name} bus)`, () => {

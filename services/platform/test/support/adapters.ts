@@ -1,5 +1,6 @@
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { EmbeddedBus, embeddedSql, KafkaBus, postgresSql, SqlEventStore, type EventBus, type Sql } from "../../src/index.js";
+import { DomainError, EmbeddedBus, embeddedSql, KafkaBus, postgresSql, SqlEventStore, type EventBus, type Sql } from "../../src/index.js";
 
 /** A fresh context name per test, so runs against a shared PostgreSQL or Kafka never collide. */
 export const freshContext = (prefix = "t"): string => `${prefix}_${randomBytes(5).toString("hex")}`;
@@ -42,4 +43,24 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Store and bus pairs a service suite runs on: embedded always, PostgreSQL with Kafka in CI. */
+export function serviceSetups(): { store: StoreAdapter; bus: BusAdapter }[] {
+  const stores = storeAdapters();
+  const buses = busAdapters();
+  const setups = [{ store: stores[0]!, bus: buses[0]! }];
+  if (stores[1] && buses[1]) setups.push({ store: stores[1], bus: buses[1] });
+  return setups;
+}
+
+/** Awaits a call that must be refused and returns the DomainError it was refused with. */
+export async function refusal(p: Promise<unknown>): Promise<DomainError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof DomainError, `expected a DomainError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail("expected a refusal");
 }
