@@ -198,6 +198,22 @@ for (const setup of setups) {
       assert.equal((await refusal(rpc(h, "attemptLzv", { unitId }))).code, "LZV_CERT_REVOKED");
     });
 
+    it("advancing simulated time through the 180/90/30-day marks and the expiry records each event once", async () => {
+      const unitId = await createUnit("RZK-HSM-0003", "2020-10-01");
+      for (let i = 0; i < 8; i++) await rpc(h, "advanceClock", { duration: "30d" });
+      const { events } = await hsm.hsm.pki.store.readStream(`sm-${unitId}`);
+      const count = (type: string, f: (d: Record<string, unknown>) => boolean = () => true) => events.filter((e) => e.type === type && f(e.data as Record<string, unknown>)).length;
+      for (const identity of ["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"]) {
+        for (const mark of [180, 90, 30]) assert.equal(count("CertificateExpiryApproaching", (d) => d["identity"] === identity && d["daysBefore"] === mark), 1, `${identity} ${mark}`);
+        assert.equal(count("CertificateExpired", (d) => d["identity"] === identity), 1);
+      }
+      assert.equal(count("TiAccessLost"), 1);
+      const m = await sm(unitId);
+      assert.equal(m.tiAccess, false);
+      const { expiries } = await rpc<{ expiries: { serial: string; expired: boolean; tiAccess: boolean }[] }>(h, "listExpiries", { withinDays: 0 });
+      assert.deepEqual(expiries[0], { ...expiries[0], serial: "RZK-HSM-0003", expired: true, tiAccess: false }, "the expired unit comes first");
+    });
+
     it("advancing the clock is refused on the system clock", async () => {
       const sys = ClockControl.system({ now: () => new Date(), simulated: false });
       assert.equal((await refusal(sys.advance("1d"))).code, "CLOCK_NOT_SIMULATED");

@@ -131,7 +131,7 @@ function decide(c: SecurityModuleCommand, s: SecurityModuleState): SecurityModul
         }
         const left = daysLeft(id.notAfter, c.at);
         for (const mark of WARNING_MARKS) {
-          if (left < mark && !id.marks.includes(mark)) {
+          if (left <= mark && !id.marks.includes(mark)) {
             out.push({ type: "CertificateExpiryApproaching", data: { unitId, identity: id.name, daysBefore: mark, daysLeft: left, notAfter: id.notAfter, at: c.at } });
           }
         }
