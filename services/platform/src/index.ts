@@ -18,6 +18,7 @@ export * from "./bus/outbox-relay.js";
 export * from "./projection.js";
 export * from "./document-projection.js";
 export * from "./serial.js";
+export * from "./secret-vault.js";
 export * from "./grpc/errors.js";
 export * from "./grpc/server.js";
 export * from "./grpc/client.js";
