@@ -1,0 +1,2 @@
+export * from "./domain/terminal.js";
+export * from "./domain/infomodell.js";
