@@ -1,0 +1,271 @@
+import { createHmac, createPublicKey, randomBytes, randomUUID, timingSafeEqual, verify } from "node:crypto";
+import {
+  Coalescer,
+  CommandHandler,
+  DocumentProjection,
+  DomainError,
+  KeyedSerializer,
+  StoreProjectionRunner,
+  ValidationError,
+  type Clock,
+  type SecretVault,
+  type SqlEventStore,
+} from "@tigw/platform";
+import { checkAccess, infomodellDecider, initialInfomodell, type CallContext, type InfomodellCommand, type InfomodellEvent, type InfomodellState } from "../domain/infomodell.js";
+import { initialTerminal, terminalDecider, type CardInSlot, type TerminalCommand, type TerminalEvent, type TerminalState } from "../domain/terminal.js";
+import type { HsmPort, TenancyPort } from "./ports.js";
+
+const ktStream = (ctId: string) => `kt-${ctId}`;
+const infoStream = (unitId: string) => `infomodell-${unitId}`;
+const CHALLENGE_TTL_MS = 60_000;
+
+export type TerminalView = TerminalState & { version: number };
+export type CardView = CardInSlot & { slot: number; ctId: string };
+
+/** Observations for metrics: pairing and connect latency, refused connects by reason. */
+export interface CardTerminalObserver {
+  paired?(ms: number): void;
+  connected?(ms: number): void;
+  refused?(reason: string): void;
+}
+
+/**
+ * The card-terminal application. Terminals are assigned to units through tenancy's slot
+ * reservation (so tenancy's count and this one agree), paired with a gSMC-KT certificate of the
+ * test PKI (hsm) and a secret kept in the vault, and connect by proving both on a fresh challenge.
+ */
+export class CardTerminals {
+  private readonly terminals: CommandHandler<TerminalState, TerminalCommand, TerminalEvent>;
+  private readonly infomodelle: CommandHandler<InfomodellState, InfomodellCommand, InfomodellEvent>;
+  private readonly serial = new KeyedSerializer();
+  private readonly challenges = new Map<string, { challenge: Buffer; expires: number }>();
+  private readonly lastSeen = new Map<string, string>();
+  /** Transient eGK sessions: card handle -> workplace (gemSpec_Kon: bound to one workplace). */
+  private readonly egkSessions = new Map<string, string>();
+  readonly projection: DocumentProjection<TerminalState>;
+  private readonly runner: StoreProjectionRunner;
+  private readonly refresh: Coalescer;
+
+  private constructor(
+    private readonly store: SqlEventStore,
+    private readonly vault: SecretVault,
+    private readonly clock: Clock,
+    private readonly tenancy: TenancyPort,
+    private readonly hsm: HsmPort,
+    private readonly observe: CardTerminalObserver,
+  ) {
+    this.terminals = new CommandHandler(store, terminalDecider, 10, 50_000);
+    this.infomodelle = new CommandHandler(store, infomodellDecider, 10, 10_000);
+    this.projection = new DocumentProjection<TerminalState>({
+      name: "terminals",
+      schema: store.schema,
+      table: "rm_terminals",
+      streamPrefix: "kt",
+      initial: initialTerminal,
+      evolve: (s, e) => terminalDecider.evolve(s, e as TerminalEvent),
+      columns: { unit_id: (s) => s.unitId, correlation: (s) => s.correlation },
+    });
+    this.runner = new StoreProjectionRunner(store, this.projection);
+    this.refresh = new Coalescer(() => this.runner.catchUp());
+  }
+
+  static async open(o: { store: SqlEventStore; vault: SecretVault; clock: Clock; tenancy: TenancyPort; hsm: HsmPort; observe?: CardTerminalObserver }): Promise<CardTerminals> {
+    const c = new CardTerminals(o.store, o.vault, o.clock, o.tenancy, o.hsm, o.observe ?? {});
+    await c.runner.setup();
+    await c.runner.catchUp();
+    return c;
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+
+  private async run(ctId: string, command: TerminalCommand): Promise<TerminalView> {
+    const r = await this.serial.run(ctId, () => this.terminals.handle(ktStream(ctId), command, { unitId: "unitId" in command ? command.unitId : undefined }));
+    await this.refresh.trigger();
+    return { ...r.state, version: r.nextExpectedVersion };
+  }
+
+  async terminal(ctId: string): Promise<TerminalView> {
+    const { state, version } = await this.terminals.load(ktStream(ctId));
+    if (!state.exists) throw new DomainError("TERMINAL_NOT_FOUND", `no terminal ${ctId}`, { field: "ctId", value: ctId });
+    return { ...state, version };
+  }
+
+  async add(t: { ctId: string; mac: string; address: string; vendor: string; model: string; firmware: string }): Promise<TerminalView> {
+    return this.run(t.ctId, { type: "AddTerminal", ...t, at: this.now() });
+  }
+
+  /**
+   * Assigns (reserving a slot in tenancy, whose refusal reaches the caller unchanged) and pairs.
+   * Returns the new pairing secret: the only time it leaves the vault.
+   */
+  async pair(ctId: string, unit: string, certSerial: string): Promise<{ terminal: TerminalView; secret: Buffer }> {
+    const t0 = performance.now();
+    const t = await this.terminal(ctId);
+    const { unitId } = await this.tenancy.unit(unit);
+    const cert = await this.hsm.certificate(certSerial);
+    const now = this.now();
+    if (!cert.subject.includes("gSMC-KT")) throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} is not a gSMC-KT (C.SMKT.AUT) certificate`, { field: "certSerial" });
+    if (cert.ocspStatus !== "good") throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} is ${cert.ocspStatus} per OCSP`, { field: "certSerial" });
+    if (now < cert.notBefore || now > cert.notAfter) throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} is not valid at ${now}`, { field: "certSerial" });
+    if (t.correlation === "bekannt") {
+      const computeUnit = await this.tenancy.reserveSlot(unitId, ctId);
+      try {
+        await this.run(ctId, { type: "Assign", unitId, computeUnit, at: now });
+      } catch (e) {
+        await this.tenancy.releaseSlot(unitId, ctId).catch(() => undefined);
+        throw e;
+      }
+    } else if (t.unitId !== unitId) {
+      throw new DomainError("INVALID_TERMINAL_STATE", `terminal ${ctId} belongs to another unit: unpair it first`, { ctId, correlation: t.correlation });
+    }
+    const secret = randomBytes(32);
+    const secretRef = `pairing:${ctId}:${randomUUID()}`;
+    await this.vault.put(secretRef, secret, `kt:${ctId}`);
+    const terminal = await this.run(ctId, { type: "Pair", certSerial, certPem: (await this.hsm.certificate(certSerial)).pem, secretRef, at: now });
+    this.observe.paired?.(performance.now() - t0);
+    return { terminal, secret };
+  }
+
+  async beginConnect(ctId: string): Promise<Buffer> {
+    const t = await this.terminal(ctId);
+    if (t.correlation !== "gepairt" && t.correlation !== "aktiv") await this.refuse(t, "NOT_PAIRED");
+    const challenge = randomBytes(32);
+    this.challenges.set(ctId, { challenge, expires: Date.now() + CHALLENGE_TTL_MS });
+    return challenge;
+  }
+
+  private async refuse(t: TerminalView, reason: "NOT_PAIRED" | "WRONG_KEY" | "WRONG_SECRET" | "CERT_INVALID"): Promise<never> {
+    await this.run(t.ctId, { type: "RefuseConnect", reason, at: this.now() });
+    this.observe.refused?.(reason);
+    throw new DomainError("CONNECT_REFUSED", `terminal ${t.ctId} refused: ${reason}`, { ctId: t.ctId, reason });
+  }
+
+  /** Checks the terminal's proof of its gSMC-KT key and of the pairing secret. */
+  async completeConnect(ctId: string, challenge: Buffer, signature: Buffer, secretProof: Buffer): Promise<TerminalView> {
+    const t0 = performance.now();
+    const t = await this.terminal(ctId);
+    const pending = this.challenges.get(ctId);
+    this.challenges.delete(ctId);
+    if (!pending || pending.expires < Date.now() || !pending.challenge.equals(challenge)) {
+      throw new DomainError("CONNECT_REFUSED", `terminal ${ctId}: no such challenge (expired or never issued); begin the connect again`, { ctId, reason: "NO_CHALLENGE" });
+    }
+    if (t.correlation !== "gepairt" && t.correlation !== "aktiv") return this.refuse(t, "NOT_PAIRED");
+    let keyOk = false;
+    try {
+      keyOk = verify("sha256", challenge, createPublicKey(t.certPem), signature);
+    } catch {
+      keyOk = false;
+    }
+    if (!keyOk) return this.refuse(t, "WRONG_KEY");
+    const secret = await this.vault.get(t.secretRef);
+    const expected = createHmac("sha256", secret).update(challenge).digest();
+    if (secretProof.length !== expected.length || !timingSafeEqual(secretProof, expected)) return this.refuse(t, "WRONG_SECRET");
+    const view = await this.run(ctId, { type: "RecordConnect", at: this.now() });
+    this.lastSeen.set(ctId, this.now());
+    this.observe.connected?.(performance.now() - t0);
+    return view;
+  }
+
+  async heartbeat(ctId: string): Promise<string> {
+    const t = await this.terminal(ctId);
+    if (!t.connected) throw new DomainError("TERMINAL_NOT_CONNECTED", `terminal ${ctId} is not connected`, { ctId });
+    const at = this.now();
+    this.lastSeen.set(ctId, at);
+    return at;
+  }
+
+  async disconnect(ctId: string): Promise<TerminalView> {
+    return this.run(ctId, { type: "Disconnect", at: this.now() });
+  }
+
+  /** Unpairing: the terminal can no longer connect, its secret is destroyed, its slot freed. */
+  async unpair(ctId: string, reason: string): Promise<TerminalView> {
+    const before = await this.terminal(ctId);
+    const view = await this.run(ctId, { type: "Unpair", reason, at: this.now() });
+    if (before.unitId) await this.tenancy.releaseSlot(before.unitId, ctId);
+    if (before.secretRef) await this.vault.delete(before.secretRef);
+    for (const card of Object.values(before.cards)) this.egkSessions.delete(card.handle);
+    return view;
+  }
+
+  async insertCard(ctId: string, c: { slot: number; cardType: string; iccsn: string; certSerial: string }): Promise<CardView> {
+    const handle = randomUUID();
+    const view = await this.run(ctId, { type: "InsertCard", ...c, handle, at: this.now() });
+    return { ...view.cards[String(c.slot)]!, slot: c.slot, ctId };
+  }
+
+  async removeCard(ctId: string, slot: number): Promise<boolean> {
+    const before = await this.terminal(ctId);
+    const card = before.cards[String(slot)];
+    await this.run(ctId, { type: "RemoveCard", slot, at: this.now() });
+    if (card) this.egkSessions.delete(card.handle);
+    return Boolean(card);
+  }
+
+  async list(unitId?: string): Promise<TerminalView[]> {
+    await this.refresh.trigger();
+    const all = await this.projection.list(this.store.sql, "id");
+    return unitId ? all.filter((t) => t.unitId === unitId) : all;
+  }
+
+  async cards(unitId: string): Promise<CardView[]> {
+    return (await this.list(unitId)).flatMap((t) => Object.entries(t.cards).map(([slot, c]) => ({ ...c, slot: Number(slot), ctId: t.ctId })));
+  }
+
+  // ---- Infomodell -------------------------------------------------------------------------
+
+  async infomodell(unitId: string): Promise<InfomodellState> {
+    const { state } = await this.infomodelle.load(infoStream(unitId));
+    return state.unitId ? state : { ...initialInfomodell(), unitId };
+  }
+
+  async configure(unit: string, r: { action: string; mandantId: string; clientSystemId: string; workplaceId: string; clientSystemIds: string[]; ctId: string; kind: string; iccsn: string }): Promise<InfomodellState> {
+    const { unitId, mandanten } = await this.tenancy.unit(unit);
+    const at = this.now();
+    let command: InfomodellCommand;
+    switch (r.action) {
+      case "mandant":
+        if (!mandanten.includes(r.mandantId)) throw new DomainError("4004", `Mandant ${r.mandantId} is not hosted on this unit (tigw mandant add first)`, { field: "mandantId", value: r.mandantId });
+        command = { type: "RegisterMandant", unitId, mandantId: r.mandantId, at };
+        break;
+      case "client-system":
+        command = { type: "AssignClientSystem", mandantId: r.mandantId, clientSystemId: r.clientSystemId, at };
+        break;
+      case "workplace":
+        command = { type: "AssignWorkplace", mandantId: r.mandantId, workplaceId: r.workplaceId, clientSystemIds: r.clientSystemIds, at };
+        break;
+      case "terminal":
+      case "workplace-terminal": {
+        const t = await this.terminal(r.ctId);
+        if (t.unitId !== unitId) throw new DomainError("4007", `terminal ${r.ctId} is not paired with this unit`, { field: "ctId", value: r.ctId });
+        command = r.action === "terminal" ? { type: "AssignTerminalToMandant", mandantId: r.mandantId, ctId: r.ctId, at } : { type: "SetWorkplaceTerminal", workplaceId: r.workplaceId, ctId: r.ctId, kind: r.kind as "local", at };
+        break;
+      }
+      case "smb":
+        command = { type: "ManageSmb", mandantId: r.mandantId, iccsn: r.iccsn, at };
+        break;
+      default:
+        throw new ValidationError("INVALID_REQUEST", "action", "action is mandant, client-system, workplace, terminal, workplace-terminal or smb");
+    }
+    return (await this.serial.run(`info:${unitId}`, () => this.infomodelle.handle(infoStream(unitId), command, { unitId }))).state;
+  }
+
+  /** TUC_KON_000 for a call; on success an eGK access binds the card's session to the workplace. */
+  async checkAccess(unit: string, ctx: CallContext, target: { ctId?: string; cardHandle?: string; workplaceRequired?: boolean }): Promise<CardView | undefined> {
+    const { unitId } = await this.tenancy.unit(unit);
+    const [info, terminals] = await Promise.all([this.infomodell(unitId), this.list(unitId)]);
+    const card = target.cardHandle ? (await this.cards(unitId)).find((c) => c.handle === target.cardHandle) : undefined;
+    checkAccess(info, ctx, {
+      ctId: target.ctId || undefined,
+      cardHandle: target.cardHandle || undefined,
+      card: target.cardHandle ? (card ? { cardType: card.cardType, iccsn: card.iccsn, ctId: card.ctId } : null) : undefined,
+      workplaceRequired: target.workplaceRequired,
+      egkSessionWorkplace: card ? this.egkSessions.get(card.handle) : undefined,
+      knownTerminals: terminals.filter((t) => t.correlation !== "bekannt").map((t) => t.ctId),
+    });
+    if (card && (card.cardType === "EGK" || card.cardType === "PRUEFKARTE_EGK")) this.egkSessions.set(card.handle, ctx.workplaceId);
+    return card;
+  }
+}

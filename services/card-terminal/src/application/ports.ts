@@ -1,0 +1,40 @@
+import { call, createClient } from "@tigw/platform";
+import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import type * as hsm from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+
+/** What card-terminal needs of tenancy: the unit (id, Mandanten) and its KT slots. */
+export interface TenancyPort {
+  unit(unit: string): Promise<{ unitId: string; mandanten: string[] }>;
+  reserveSlot(unitId: string, ctId: string): Promise<number>;
+  releaseSlot(unitId: string, ctId: string): Promise<void>;
+  close(): void;
+}
+
+/** What card-terminal needs of hsm: a certificate of the test PKI with its OCSP status. */
+export interface HsmPort {
+  certificate(serial: string): Promise<{ pem: string; commonName: string; subject: string; iccsn: string; notBefore: string; notAfter: string; ocspStatus: string }>;
+  close(): void;
+}
+
+export function tenancyOverGrpc(address: string): TenancyPort {
+  const c = createClient(TenancyServiceClient, address, { deadlineMs: 30_000 });
+  return {
+    unit: async (unit) => {
+      const r = await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(c.getUnit.bind(c), { unit });
+      return { unitId: r.unit!.unitId, mandanten: r.unit!.mandanten.map((m) => m.mandantId) };
+    },
+    reserveSlot: async (unit, ctId) => (await call<tenancy.ReserveKtSlotRequest, tenancy.ReserveKtSlotResponse>(c.reserveKtSlot.bind(c), { unit, ctId })).slot!.computeUnit,
+    releaseSlot: async (unit, ctId) => void (await call<tenancy.ReleaseKtSlotRequest, tenancy.ReleaseKtSlotResponse>(c.releaseKtSlot.bind(c), { unit, ctId })),
+    close: () => c.close(),
+  };
+}
+
+export function hsmOverGrpc(address: string): HsmPort {
+  const c = createClient(HsmServiceClient, address, { deadlineMs: 30_000 });
+  return {
+    certificate: async (certSerial) => (await call<hsm.GetCertificateRequest, hsm.GetCertificateResponse>(c.getCertificate.bind(c), { certSerial })).certificate!,
+    close: () => c.close(),
+  };
+}

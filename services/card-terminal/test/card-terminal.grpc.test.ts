@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { createHmac, randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { call, createClient, SystemClock, topicOf, type EventBus, type Sql } from "@tigw/platform";
+import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
+import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
+import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
+import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
+import { startCardTerminal, type RunningCardTerminal } from "../src/index.js";
+
+/**
+ * card-terminal over gRPC with tenancy (slots) and hsm (gSMC-KT certificates, signatures) as
+ * real services: pairing under concurrency, the connect proof, unpairing, cards, the access check.
+ */
+for (const setup of serviceSetups()) {
+  describe(`card-terminal over gRPC (${setup.store.name} store, ${setup.bus.name} bus)`, () => {
+    const ctx = { tenancy: freshContext("tenancy"), hsm: freshContext("hsm"), kt: freshContext("kt") };
+    let sql: Sql;
+    let bus: EventBus;
+    let tenancy: RunningTenancy;
+    let hsm: RunningHsm;
+    let kt: RunningCardTerminal;
+    let t: TenancyServiceClient;
+    let h: HsmServiceClient;
+    let c: CardTerminalServiceClient;
+    const rpc = <Res>(client: object, m: string, req: object) => call<object, Res>((client as Record<string, (...a: never[]) => unknown>)[m]!.bind(client) as never, req);
+    type Terminal = { ctId: string; correlation: string; connected: boolean; refusedConnects: number; unitId: string };
+
+    /** A terminal with a real gSMC-KT from the test PKI, registered (bekannt). */
+    const newTerminal = async (ctId: string) => {
+      const { certificate } = await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType: "GSMC_KT", keyType: "ecc", holder: `gSMC-KT ${ctId}`, iccsn: "", notBefore: "", validityYears: 5 });
+      await rpc(c, "addTerminal", { ctId, mac: `00:0D:F8:${randomBytes(3).toString("hex").match(/../g)!.join(":")}`, address: "127.0.0.1", vendor: "ORGA", model: "6141 online", firmware: "3.9.0" });
+      return certificate.certSerial;
+    };
+    const pair = (ctId: string, unit: string, certSerial: string) => rpc<{ terminal: Terminal; pairingSecret: Buffer }>(c, "pairTerminal", { ctId, unit, certSerial });
+    /** The terminal's side of a connect: sign the challenge with its gSMC-KT key (in hsm), prove the secret. */
+    const connect = async (ctId: string, signWith: string, secret: Buffer) => {
+      const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId });
+      const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: signWith, data: challenge });
+      const secretProof = createHmac("sha256", secret).update(challenge).digest();
+      return rpc<{ terminal: Terminal }>(c, "completeConnect", { ctId, challenge, signature, secretProof }).then((r) => r.terminal);
+    };
+    const slotsUsed = async (unit: string) => (await rpc<{ unit: { computeUnits: { ktsUsed: number }[] } }>(t, "getUnit", { unit })).unit.computeUnits.reduce((a, x) => a + x.ktsUsed, 0);
+
+    before(async () => {
+      sql = await setup.store.sql();
+      bus = await setup.bus.bus();
+      const clock = ClockControl.system(new SystemClock());
+      tenancy = await startTenancy({ sql, bus, clock, profiles: loadProfiles(), vendorKeys: [], context: ctx.tenancy });
+      hsm = await startHsm({ sql, bus, clock, masterKey: randomBytes(32), context: ctx.hsm, tenancyTopic: topicOf(ctx.tenancy) });
+      kt = await startCardTerminal({ sql, bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address, context: ctx.kt });
+      t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 60_000 });
+      h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
+      c = createClient(CardTerminalServiceClient, kt.address, { deadlineMs: 60_000 });
+      await rpc(t, "createUnit", { serial: "RZK-KT-0001", profile: "rz", firmware: "", producedOn: "" });
+      await rpc(t, "createUnit", { serial: "RZK-KT-0002", profile: "rz", firmware: "", producedOn: "" });
+    });
+    after(async () => {
+      for (const x of [t, h, c]) x.close();
+      await kt.stop();
+      await hsm.stop();
+      await tenancy.stop();
+      await bus.close();
+    });
+
+    it("pairs a terminal (bekannt -> gepairt), connects it with its gSMC-KT and the secret (aktiv), keeps it alive, takes cards", async () => {
+      const cert = await newTerminal("KT-A");
+      const { terminal, pairingSecret } = await pair("KT-A", "RZK-KT-0001", cert);
+      assert.deepEqual([terminal.correlation, terminal.connected], ["gepairt", false]);
+      assert.equal(pairingSecret.length, 32);
+      const connected = await connect("KT-A", cert, pairingSecret);
+      assert.deepEqual([connected.correlation, connected.connected], ["aktiv", true]);
+      assert.ok((await rpc<{ seenAt: string }>(c, "heartbeat", { ctId: "KT-A" })).seenAt);
+      const { card } = await rpc<{ card: { cardHandle: string; slot: number } }>(c, "insertCard", { ctId: "KT-A", slot: 1, cardType: "EGK", iccsn: "80276883110000000001", certSerial: "" });
+      assert.ok(card.cardHandle);
+      const { cards } = await rpc<{ cards: { cardHandle: string }[] }>(c, "listCards", { unit: "RZK-KT-0001" });
+      assert.deepEqual(cards.map((x) => x.cardHandle), [card.cardHandle]);
+      assert.equal((await rpc<{ removed: boolean }>(c, "removeCard", { ctId: "KT-A", slot: 1 })).removed, true);
+    });
+
+    it("of 150 simultaneous pairings onto a unit with 100 free slots exactly 100 are admitted; tenancy and card-terminal agree", async () => {
+      const ids = Array.from({ length: 150 }, (_, i) => `KT-B-${String(i).padStart(3, "0")}`);
+      const certs = new Map<string, string>();
+      for (const id of ids) certs.set(id, await newTerminal(id));
+      const results = await Promise.allSettled(ids.map((id) => pair(id, "RZK-KT-0002", certs.get(id)!)));
+      const ok = results.filter((r) => r.status === "fulfilled").length;
+      const codes = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => (r.reason as { code?: string }).code);
+      assert.equal(ok, 100);
+      assert.deepEqual([...new Set(codes)], ["KT_LIMIT_REACHED"], "tenancy's refusal reaches the caller unchanged");
+      const { terminals } = await rpc<{ terminals: Terminal[] }>(c, "listTerminals", { unit: "RZK-KT-0002", mandantId: "" });
+      assert.equal(terminals.filter((x) => x.correlation === "gepairt").length, 100);
+      assert.equal(await slotsUsed("RZK-KT-0002"), 100);
+    });
+
+    it("refuses a right certificate with a wrong secret and a copied secret with another key; records both; an unpaired terminal cannot reconnect and frees its slot", async () => {
+      const cert = await newTerminal("KT-C");
+      const other = await newTerminal("KT-D");
+      const { pairingSecret } = await pair("KT-C", "RZK-KT-0001", cert);
+      const wrongSecret = await refusal(connect("KT-C", cert, randomBytes(32)));
+      assert.deepEqual([wrongSecret.code, wrongSecret.details["reason"]], ["CONNECT_REFUSED", "WRONG_SECRET"]);
+      const wrongKey = await refusal(connect("KT-C", other, pairingSecret));
+      assert.deepEqual([wrongKey.code, wrongKey.details["reason"]], ["CONNECT_REFUSED", "WRONG_KEY"]);
+      const after = (await rpc<{ terminal: Terminal }>(c, "getTerminal", { ctId: "KT-C" })).terminal;
+      assert.deepEqual([after.connected, after.refusedConnects], [false, 2]);
+      const events = await kt.cardTerminals.projection.get(sql, "KT-C");
+      assert.equal(events?.refusedConnects, 2);
+
+      await connect("KT-C", cert, pairingSecret);
+      const before = await slotsUsed("RZK-KT-0001");
+      const unpaired = (await rpc<{ terminal: Terminal }>(c, "unpairTerminal", { ctId: "KT-C", reason: "Diebstahl" })).terminal;
+      assert.deepEqual([unpaired.correlation, unpaired.connected, unpaired.unitId], ["bekannt", false, ""]);
+      assert.equal(await slotsUsed("RZK-KT-0001"), before - 1, "the slot is released in tenancy");
+      const again = await refusal(connect("KT-C", cert, pairingSecret));
+      assert.deepEqual([again.code, again.details["reason"]], ["CONNECT_REFUSED", "NOT_PAIRED"]);
+    });
+
+    it("configures the Infomodell and checks access: allowed for a local eGK, 4016 from a remote terminal", async () => {
+      await rpc(t, "addMandant", { unit: "RZK-KT-0001", mandantId: "M1", name: "Praxis M1", bsnr: "", smcbIccsn: "" });
+      const cert = await newTerminal("KT-E");
+      const { pairingSecret } = await pair("KT-E", "RZK-KT-0001", cert);
+      await connect("KT-E", cert, pairingSecret);
+      const conf = (action: string, over: object) => rpc(c, "configureInfomodell", { unit: "RZK-KT-0001", action, mandantId: "M1", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...over });
+      assert.equal((await refusal(conf("mandant", { mandantId: "M9" }))).code, "4004");
+      await conf("mandant", {});
+      await conf("client-system", { clientSystemId: "PVS1" });
+      await conf("workplace", { workplaceId: "AP1", clientSystemIds: ["PVS1"] });
+      await conf("workplace", { workplaceId: "AP2", clientSystemIds: ["PVS1"] });
+      await conf("terminal", { ctId: "KT-E" });
+      await conf("workplace-terminal", { workplaceId: "AP1", ctId: "KT-E", kind: "local" });
+      await conf("workplace-terminal", { workplaceId: "AP2", ctId: "KT-E", kind: "remote" });
+      const { card } = await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: "KT-E", slot: 1, cardType: "EGK", iccsn: "80276883110000000002", certSerial: "" });
+      const check = (workplaceId: string) => rpc<{ allowed: boolean }>(c, "checkAccess", { unit: "RZK-KT-0001", mandantId: "M1", clientSystemId: "PVS1", workplaceId, userId: "", ctId: "", cardHandle: card.cardHandle, workplaceRequired: true });
+      assert.equal((await check("AP1")).allowed, true);
+      assert.equal((await refusal(check("AP2"))).code, "4016");
+    });
+
+    it("keeps pairing secrets out of the events", async () => {
+      const cert = await newTerminal("KT-F");
+      const { pairingSecret } = await pair("KT-F", "RZK-KT-0001", cert);
+      const rows = await sql.query<{ data: unknown }>(`SELECT data FROM ${ctx.kt}.events`);
+      const text = rows.map((r) => JSON.stringify(r.data)).join("\n");
+      for (const needle of [pairingSecret.toString("base64"), pairingSecret.toString("hex"), pairingSecret.toString("base64url")]) assert.ok(!text.includes(needle));
+    });
+  });
+}
