@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import type { Expiry } from "@tigw/hsm";
 import { issueLicence } from "@tigw/tenancy";
 import { Api, ApiError } from "./client.js";
+import { simulateTerminals } from "./sim/kt-simulator.js";
 import { Credentials } from "./credentials.js";
 import { fields, table } from "./output.js";
 
@@ -24,6 +25,15 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw unit revoke UNIT [--reason R]      Sperrung: revoke every gSMC-K certificate of the unit
   tigw fleet expiries [--within 90d]      units by days to gSMC-K expiry, most urgent first
   tigw clock show | advance 30d           the clock (advance: simulated clock only)
+  tigw kt add --ct-id KT --mac MAC [--address A --vendor V --model M --firmware F]
+  tigw kt pair KT --unit UNIT --cert GSMC-KT-CERT-SERIAL   (prints the pairing secret once)
+  tigw kt unpair KT [--reason R] | list [--unit U] [--mandant M] | show KT
+  tigw infomodell show UNIT
+  tigw infomodell UNIT mandant|client-system|workplace|terminal|workplace-terminal|smb
+        [--mandant M] [--client-system CS] [--workplace W] [--ct-id KT] [--kind local|remote] [--iccsn I]
+  tigw card list UNIT
+  tigw sim kt --unit U [--mandant M] --count N [--prefix P] [--hold 30s]
+  tigw sim card insert KT --type EGK|HBA|SMC-B|PRUEFKARTE_EGK [--slot N] [--iccsn I] | remove KT --slot N
   tigw profile list
   tigw user list | add --user U --role viewer|operator|admin --password P
 
@@ -74,6 +84,50 @@ interface SecurityModule {
   lzvLastAttempt: string;
   lzvLastOutcome: string;
   identities: { name: string; certificate: Cert; daysToExpiry: number; warnings: number[]; expired: boolean; extendedByLzv: boolean }[];
+}
+
+interface Card {
+  slot: number;
+  cardHandle: string;
+  cardType: string;
+  iccsn: string;
+  ctId: string;
+  insertedAt: string;
+}
+interface Terminal {
+  ctId: string;
+  mac: string;
+  vendor: string;
+  model: string;
+  firmware: string;
+  unitId: string;
+  computeUnit: number;
+  correlation: string;
+  connected: boolean;
+  certSerial: string;
+  cards: Card[];
+  refusedConnects: number;
+}
+interface Infomodell {
+  unitId: string;
+  mandanten: { mandantId: string; clientSystems: string[]; workplaces: string[]; terminals: string[]; smbs: string[] }[];
+  workplaces: { workplaceId: string; clientSystems: string[]; localTerminals: string[]; remoteTerminals: string[] }[];
+}
+const list = (xs: string[]) => xs.join(", ") || "-";
+const terminalRows = (ts: Terminal[]) =>
+  table(["CT-ID", "STATE", "CONNECTED", "UNIT", "CU", "MAC", "CARDS"], ts.map((t) => [t.ctId, t.correlation, t.connected ? "yes" : "no", t.unitId || "-", t.computeUnit || "-", t.mac, t.cards.length]));
+const cardRows = (cs: Card[]) => table(["CT-ID", "SLOT", "TYPE", "ICCSN", "HANDLE", "INSERTED"], cs.map((c) => [c.ctId, c.slot, c.cardType, c.iccsn, c.cardHandle, c.insertedAt]));
+const infomodellText = (i: Infomodell) =>
+  [
+    table(["MANDANT", "CLIENT SYSTEMS", "WORKPLACES", "TERMINALS", "SM-B"], i.mandanten.map((m) => [m.mandantId, list(m.clientSystems), list(m.workplaces), list(m.terminals), list(m.smbs)])),
+    "",
+    table(["WORKPLACE", "CLIENT SYSTEMS", "LOCAL TERMINALS", "REMOTE TERMINALS"], i.workplaces.map((w) => [w.workplaceId, list(w.clientSystems), list(w.localTerminals), list(w.remoteTerminals)])),
+  ].join("\n");
+const UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+function parseDurationMs(text: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(text);
+  if (!m) throw new UsageError(`not a duration: ${text} (e.g. 30s, 5m)`);
+  return Number(m[1]) * UNITS_MS[m[2]!]!;
 }
 
 const day = (iso: string) => iso.slice(0, 10);
@@ -161,6 +215,22 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         key: { type: "string" },
         out: { type: "string" },
         within: { type: "string" },
+        "ct-id": { type: "string" },
+        mac: { type: "string" },
+        address: { type: "string" },
+        vendor: { type: "string" },
+        model: { type: "string" },
+        unit: { type: "string" },
+        cert: { type: "string" },
+        mandant: { type: "string" },
+        "client-system": { type: "string" },
+        workplace: { type: "string" },
+        kind: { type: "string" },
+        count: { type: "string" },
+        prefix: { type: "string" },
+        hold: { type: "string" },
+        type: { type: "string" },
+        slot: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -203,6 +273,25 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     if (!stored) throw new ApiError(401, "UNAUTHENTICATED", `not logged in to ${url}: run tigw login --user U --password P`);
     const api = new Api(url, stored.token);
     const unitPath = (u: string | undefined) => `/api/v1/units/${encodeURIComponent(need(u, "UNIT"))}`;
+
+    if (group === "infomodell") {
+      if (verb === "show") {
+        const i = await api.get<Infomodell>(`${unitPath(arg1)}/infomodell`);
+        show(i, () => infomodellText(i));
+        return 0;
+      }
+      const i = await api.post<Infomodell>(`${unitPath(verb)}/infomodell`, {
+        action: need(arg1, "ACTION"),
+        mandantId: o.mandant,
+        clientSystemId: o["client-system"],
+        workplaceId: o.workplace,
+        ctId: o["ct-id"],
+        kind: o.kind,
+        iccsn: o.iccsn,
+      });
+      show(i, () => infomodellText(i));
+      return 0;
+    }
 
     switch (`${group} ${verb ?? ""}`.trim()) {
       case "whoami": {
@@ -298,6 +387,69 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const c = await api.post<{ now: string }>("/api/v1/clock/advance", { duration: need(arg1, "DURATION (e.g. 30d)") });
         show(c, () => `simulated clock now ${c.now}; expiry checks ran`);
         return 0;
+      }
+      case "kt add": {
+        const k = await api.post<Terminal>("/api/v1/terminals", { ctId: need(o["ct-id"], "--ct-id"), mac: need(o.mac, "--mac"), address: o.address, vendor: o.vendor, model: o.model, firmware: o.firmware });
+        show(k, () => `registered terminal ${k.ctId} (${k.mac}), state ${k.correlation}`);
+        return 0;
+      }
+      case "kt pair": {
+        const r = await api.post<{ terminal: Terminal; pairingSecret: string }>(`/api/v1/terminals/${encodeURIComponent(need(arg1, "KT"))}/pair`, { unit: need(o.unit, "--unit"), certSerial: need(o.cert, "--cert") });
+        show(r, () => `paired ${r.terminal.ctId} with unit ${o.unit} (compute unit ${r.terminal.computeUnit}); pairing secret for the terminal (shown once): ${r.pairingSecret}`);
+        return 0;
+      }
+      case "kt unpair": {
+        const k = await api.post<Terminal>(`/api/v1/terminals/${encodeURIComponent(need(arg1, "KT"))}/unpair`, { reason: o.reason });
+        show(k, () => `unpaired ${k.ctId}: it can no longer connect; its slot is free`);
+        return 0;
+      }
+      case "kt list": {
+        const q = new URLSearchParams({ ...(o.unit ? { unit: o.unit } : {}), ...(o.mandant ? { mandant: o.mandant } : {}) }).toString();
+        const r = await api.get<{ terminals: Terminal[] }>(`/api/v1/terminals${q ? `?${q}` : ""}`);
+        show(r, () => (r.terminals.length ? terminalRows(r.terminals) : "no terminals"));
+        return 0;
+      }
+      case "kt show": {
+        const k = await api.get<Terminal>(`/api/v1/terminals/${encodeURIComponent(need(arg1, "KT"))}`);
+        show(k, () => [fields([["Terminal", k.ctId], ["MAC", k.mac], ["Device", `${k.vendor} ${k.model} ${k.firmware}`.trim()], ["Unit", k.unitId || "-"], ["State", `${k.correlation}${k.connected ? ", connected" : ""}`], ["gSMC-KT", k.certSerial || "-"], ["Refused connects", k.refusedConnects]]), ...(k.cards.length ? ["", cardRows(k.cards)] : [])].join("\n"));
+        return 0;
+      }
+      case "card list": {
+        const r = await api.get<{ cards: Card[] }>(`${unitPath(arg1)}/cards`);
+        show(r, () => (r.cards.length ? cardRows(r.cards) : "no cards inserted"));
+        return 0;
+      }
+      case "sim kt": {
+        const count = Number(need(o.count, "--count"));
+        if (!Number.isInteger(count) || count < 1 || count > 2000) throw new UsageError("--count must be 1-2000");
+        const { result, terminals } = await simulateTerminals(api, { unit: need(o.unit, "--unit"), mandant: o.mandant, count, prefix: o.prefix ?? `SIM-${Date.now().toString(36).toUpperCase()}-` });
+        const sorted = [...result.pairingMs].sort((a, b) => a - b);
+        const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!.toFixed(0) : "-");
+        show(result, () => `${result.admitted.length} terminals paired and connected, ${result.refused.length} refused${result.refused.length ? ` (${[...new Set(result.refused.map((r) => r.code))].join(", ")})` : ""}; pairing p50 ${pct(50)} ms, p95 ${pct(95)} ms`);
+        if (o.hold) {
+          const until = Date.now() + parseDurationMs(o.hold);
+          while (Date.now() < until) {
+            await Promise.all(terminals.map((t) => t.heartbeat()));
+            await new Promise((r) => setTimeout(r, 5_000));
+          }
+        }
+        return 0;
+      }
+      case "sim card": {
+        const kt = need(arg2, "KT");
+        if (arg1 === "insert") {
+          const type = need(o.type, "--type");
+          const iccsn = o.iccsn ?? `80276${String(Date.now()).slice(-15).padStart(15, "0")}`;
+          const c = await api.post<Card>(`/api/v1/terminals/${encodeURIComponent(kt)}/cards`, { slot: Number(o.slot ?? 1), cardType: type, iccsn });
+          show(c, () => `inserted ${c.cardType} ${c.iccsn} into ${kt} slot ${c.slot}; card handle ${c.cardHandle}`);
+          return 0;
+        }
+        if (arg1 === "remove") {
+          const r = await api.post<{ removed: boolean }>(`/api/v1/terminals/${encodeURIComponent(kt)}/cards/${Number(need(o.slot, "--slot"))}/remove`, {});
+          show(r, () => (r.removed ? `removed the card from ${kt} slot ${o.slot}` : `slot ${o.slot} of ${kt} was empty`));
+          return 0;
+        }
+        throw new UsageError("tigw sim card insert|remove KT ...");
       }
       case "profile list": {
         const r = await api.get<{ profiles: { name: string; computeUnits: number; ktPerComputeUnit: number; recommendedKts: number; maxMandanten: number; description: string }[] }>("/api/v1/profiles");

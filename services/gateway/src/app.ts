@@ -9,13 +9,14 @@ import { API_CONTROLLERS } from "./http/controllers.js";
 import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
-import { hsmApi, tenancyApi } from "./grpc-clients.js";
-import { HSM, TENANCY } from "./tokens.js";
+import { cardTerminalApi, hsmApi, tenancyApi } from "./grpc-clients.js";
+import { CARD_TERMINAL, HSM, TENANCY } from "./tokens.js";
 
 export interface GatewayOptions {
   sql: Sql;
   tenancyAddress: string;
   hsmAddress: string;
+  cardTerminalAddress: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -44,6 +45,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const tokens = new TokenIssuer(await operators.tokenSecret(o.tokenSecret), o.tokenTtlSeconds ?? 15 * 60);
   const tenancy = tenancyApi(o.tenancyAddress);
   const hsm = hsmApi(o.hsmAddress);
+  const cardTerminal = cardTerminalApi(o.cardTerminalAddress);
   const limiter = new LoginLimiter(o.loginLimit?.maxFailures, o.loginLimit?.windowMs);
 
   @Module({
@@ -54,6 +56,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: LoginLimiter, useValue: limiter },
       { provide: TENANCY, useValue: tenancy },
       { provide: HSM, useValue: hsm },
+      { provide: CARD_TERMINAL, useValue: cardTerminal },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -73,6 +76,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       await app.close();
       tenancy.close();
       hsm.close();
+      cardTerminal.close();
     },
   };
 }

@@ -3,6 +3,8 @@ import { call, createClient } from "@tigw/platform";
 import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import type * as hsm from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
+import type * as kt from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
 import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
 
 type Rpc<Req, Res> = (req: Req) => Promise<Res>;
@@ -42,11 +44,52 @@ export interface HsmApi {
   getTrustAnchors: Rpc<hsm.GetTrustAnchorsRequest, hsm.GetTrustAnchorsResponse>;
   getClock: Rpc<hsm.GetClockRequest, hsm.GetClockResponse>;
   advanceClock: Rpc<hsm.AdvanceClockRequest, hsm.AdvanceClockResponse>;
+  issueCard: Rpc<hsm.IssueCardRequest, hsm.IssueCardResponse>;
+  sign: Rpc<hsm.SignRequest, hsm.SignResponse>;
+  close(): void;
+}
+
+/** The gateway's view of tigw.cardterminal.v1.CardTerminalService. */
+export interface CardTerminalApi {
+  addTerminal: Rpc<kt.AddTerminalRequest, kt.AddTerminalResponse>;
+  pairTerminal: Rpc<kt.PairTerminalRequest, kt.PairTerminalResponse>;
+  beginConnect: Rpc<kt.BeginConnectRequest, kt.BeginConnectResponse>;
+  completeConnect: Rpc<kt.CompleteConnectRequest, kt.CompleteConnectResponse>;
+  heartbeat: Rpc<kt.HeartbeatRequest, kt.HeartbeatResponse>;
+  disconnect: Rpc<kt.DisconnectRequest, kt.DisconnectResponse>;
+  unpairTerminal: Rpc<kt.UnpairTerminalRequest, kt.UnpairTerminalResponse>;
+  getTerminal: Rpc<kt.GetTerminalRequest, kt.GetTerminalResponse>;
+  listTerminals: Rpc<kt.ListTerminalsRequest, kt.ListTerminalsResponse>;
+  insertCard: Rpc<kt.InsertCardRequest, kt.InsertCardResponse>;
+  removeCard: Rpc<kt.RemoveCardRequest, kt.RemoveCardResponse>;
+  listCards: Rpc<kt.ListCardsRequest, kt.ListCardsResponse>;
+  configureInfomodell: Rpc<kt.ConfigureInfomodellRequest, kt.ConfigureInfomodellResponse>;
+  getInfomodell: Rpc<kt.GetInfomodellRequest, kt.GetInfomodellResponse>;
+  checkAccess: Rpc<kt.CheckAccessRequest, kt.CheckAccessResponse>;
   close(): void;
 }
 
 const TENANCY_METHODS = ["createUnit", "changeUnitState", "getUnit", "listUnits", "addMandant", "listMandanten", "importLicence", "listProfiles"] as const;
-const HSM_METHODS = ["getSecurityModule", "listExpiries", "attemptLzv", "revokeUnit", "getCertificate", "getTrustAnchors", "getClock", "advanceClock"] as const;
+const HSM_METHODS = ["getSecurityModule", "listExpiries", "attemptLzv", "revokeUnit", "getCertificate", "getTrustAnchors", "getClock", "advanceClock", "issueCard", "sign"] as const;
+const CARD_TERMINAL_METHODS = [
+  "addTerminal",
+  "pairTerminal",
+  "beginConnect",
+  "completeConnect",
+  "heartbeat",
+  "disconnect",
+  "unpairTerminal",
+  "getTerminal",
+  "listTerminals",
+  "insertCard",
+  "removeCard",
+  "listCards",
+  "configureInfomodell",
+  "getInfomodell",
+  "checkAccess",
+] as const;
 
 export const tenancyApi = (address: string, deadlineMs = 10_000): TenancyApi => promiseApi<TenancyApi>(TenancyServiceClient as unknown as ClientCtor, address, TENANCY_METHODS, deadlineMs);
 export const hsmApi = (address: string, deadlineMs = 30_000): HsmApi => promiseApi<HsmApi>(HsmServiceClient as unknown as ClientCtor, address, HSM_METHODS, deadlineMs);
+export const cardTerminalApi = (address: string, deadlineMs = 30_000): CardTerminalApi =>
+  promiseApi<CardTerminalApi>(CardTerminalServiceClient as unknown as ClientCtor, address, CARD_TERMINAL_METHODS, deadlineMs);

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { randomBytes } from "node:crypto";
 import { EmbeddedBus, embeddedSql, type Sql } from "@tigw/platform";
 import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
+import { startCardTerminal, type RunningCardTerminal } from "@tigw/card-terminal";
 import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
 import { startGateway, TokenIssuer, type RunningGateway } from "../src/index.js";
 
@@ -18,6 +19,7 @@ interface Route {
 describe("gateway authentication and authorisation (every route of the OpenAPI document)", () => {
   let tenancy: RunningTenancy;
   let hsm: RunningHsm;
+  let kt: RunningCardTerminal;
   let gw: RunningGateway;
   let gatewaySql: Sql;
   const tokens: Record<string, string> = {};
@@ -34,7 +36,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
   };
   const login = async (username: string, password: string) => req("post", "/api/v1/auth/login", undefined, { username, password });
   // Concrete paths for the templates; bodies that pass validation where a role may call the route.
-  const concrete = (p: string) => p.replace("{unit}", "AUTH-0001");
+  const concrete = (p: string) => p.replace("{unit}", "AUTH-0001").replace("{ctId}", "KT-AUTH").replace("{slot}", "1").replace("{serial}", "00");
 
   before(async () => {
     const bus = await EmbeddedBus.open(await embeddedSql());
@@ -42,8 +44,9 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     const clock = await ClockControl.simulated(hsmSql, "hsm_clock", new Date("2025-03-01T00:00:00Z"));
     tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
     hsm = await startHsm({ sql: hsmSql, bus, clock, masterKey: randomBytes(32) });
+    kt = await startCardTerminal({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
     gatewaySql = await embeddedSql();
-    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { maxFailures: 5, windowMs: 60_000 } });
+    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { maxFailures: 5, windowMs: 60_000 } });
     tokens["admin"] = String((await login("admin", ADMIN_PW)).body["token"]);
     for (const role of ["viewer", "operator"]) {
       const created = await req("post", "/api/v1/users", tokens["admin"], { username: role, password: `${role}-password-123`, role });
@@ -59,6 +62,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
   });
   after(async () => {
     await gw.close();
+    await kt.stop();
     await hsm.stop();
     await tenancy.stop();
   });
@@ -123,7 +127,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
 
   it("creates admin with a generated password on the first start only, and shows it once", async () => {
     const sql = await embeddedSql();
-    const first = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, port: 0 });
+    const first = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, port: 0 });
     try {
       assert.ok(first.generatedAdminPassword && first.generatedAdminPassword.length >= 20);
       const res = await fetch(`${first.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: first.generatedAdminPassword }) });
@@ -131,7 +135,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     } finally {
       await first.close();
     }
-    const second = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, port: 0 });
+    const second = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, port: 0 });
     assert.equal(second.generatedAdminPassword, undefined);
     await second.close();
     const [row] = await sql.query<{ password_hash: string }>("SELECT password_hash FROM gateway.operators WHERE username = 'admin'");

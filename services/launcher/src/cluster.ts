@@ -70,9 +70,20 @@ async function main(): Promise<void> {
   });
   const hsmAddress = `127.0.0.1:${hsmPort}`;
   await healthy("hsm", hsmAddress);
+  const ktPort = process.env["TIGW_CARD_TERMINAL_GRPC_PORT"] ?? "50053";
+  run("card-terminal", "services/card-terminal/dist/src/main.js", {
+    TIGW_CARD_TERMINAL_GRPC_PORT: ktPort,
+    TIGW_METRICS_PORT: process.env["TIGW_CARD_TERMINAL_METRICS_PORT"] ?? "9467",
+    TIGW_TENANCY_ADDR: address,
+    TIGW_HSM_ADDR: hsmAddress,
+    TIGW_CARD_TERMINAL_MASTER_KEY: process.env["TIGW_CARD_TERMINAL_MASTER_KEY"] ?? loadMasterKey({ file: join(dataDir, "secrets", "card-terminal-master.key") }).toString("base64"),
+  });
+  const ktAddress = `127.0.0.1:${ktPort}`;
+  await healthy("card-terminal", ktAddress);
   run("gateway", "services/gateway/dist/src/main.js", {
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,
+    TIGW_CARD_TERMINAL_ADDR: ktAddress,
     TIGW_METRICS_PORT: process.env["TIGW_GATEWAY_METRICS_PORT"] ?? "9465",
   });
   process.stdout.write(`ti-gateway (cluster): tenancy gRPC ${address}, hsm gRPC ${hsmAddress}, gateway http://127.0.0.1:${process.env["TIGW_HTTP_PORT"] ?? 8080}, demo vendor key ${vendor.privateKeyFile}\n`);

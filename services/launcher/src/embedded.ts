@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { createLogger, EmbeddedBus, embeddedSql, exitOnConfigError, int, loadConfig, oneOf, str, SystemClock } from "@tigw/platform";
 import { startGateway } from "@tigw/gateway";
 import { ClockControl, loadMasterKey, startHsm } from "@tigw/hsm";
+import { startCardTerminal } from "@tigw/card-terminal";
 import { loadProfiles, readVendorKeys, startTenancy } from "@tigw/tenancy";
 import { seedDemoFleet } from "./demo.js";
 import { ensureDemoVendorKey } from "./vendor-key.js";
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   const vendor = ensureDemoVendorKey(dataDir);
   const extraKeys = cfg.TIGW_VENDOR_PUBLIC_KEY_FILE ? cfg.TIGW_VENDOR_PUBLIC_KEY_FILE.split(",") : [];
 
-  const [busSql, tenancySql, hsmSql, gatewaySql] = await Promise.all(["bus", "tenancy", "hsm", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
+  const [busSql, tenancySql, hsmSql, ktSql, gatewaySql] = await Promise.all(["bus", "tenancy", "hsm", "card-terminal", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
   const bus = await EmbeddedBus.open(busSql!);
   // One clock for every service; a simulated one keeps its time in the hsm database.
   const clock =
@@ -69,10 +70,20 @@ async function main(): Promise<void> {
     tickMs: cfg.TIGW_HSM_TICK_SECONDS * 1000,
     logger: log,
   });
+  const cardTerminal = await startCardTerminal({
+    sql: ktSql!,
+    bus,
+    clock,
+    masterKey: loadMasterKey({ file: join(dataDir, "secrets", "card-terminal-master.key") }),
+    tenancyAddress: tenancy.address,
+    hsmAddress: hsm.address,
+    logger: log,
+  });
   const gateway = await startGateway({
     sql: gatewaySql!,
     tenancyAddress: tenancy.address,
     hsmAddress: hsm.address,
+    cardTerminalAddress: cardTerminal.address,
     host: cfg.TIGW_HTTP_HOST,
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,
@@ -102,10 +113,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await gateway.close();
+    await cardTerminal.stop();
     await hsm.stop();
     await tenancy.stop();
     await bus.close();
-    for (const sql of [busSql, tenancySql, hsmSql, gatewaySql]) await sql!.close();
+    for (const sql of [busSql, tenancySql, hsmSql, ktSql, gatewaySql]) await sql!.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop()).once("SIGINT", () => void stop());

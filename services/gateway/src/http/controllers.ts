@@ -6,6 +6,7 @@ import { TokenIssuer, type Role } from "../auth/tokens.js";
 import { HSM, TENANCY } from "../tokens.js";
 import type { HsmApi, TenancyApi } from "../grpc-clients.js";
 import { Access } from "./access.js";
+import { SimulatorController, TerminalsController } from "./terminals.js";
 import { field, stringsBody } from "./body.js";
 import type { AuthedRequest } from "./guard.js";
 
@@ -216,4 +217,4 @@ export class CertificatesController {
   }
 }
 
-export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController];
+export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController];
