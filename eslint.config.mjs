@@ -11,6 +11,8 @@ export default tseslint.config(
     },
   },
   { files: ["**/*.mjs", "**/*.js"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
+  // k6 scripts run in k6's JavaScript runtime, which provides __ENV.
+  { files: ["loadtests/**/*.js"], languageOptions: { sourceType: "module", globals: { __ENV: "readonly" } } },
   // CommonJS launchers (the tigw bin shim) load the compiled CLI with require().
   { files: ["**/bin/*.js"], languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } }, rules: { "@typescript-eslint/no-require-imports": "off" } },
 );
