@@ -73,7 +73,7 @@ for (const setup of serviceSetups()) {
       const connected = await connect("KT-A", cert, pairingSecret);
       assert.deepEqual([connected.correlation, connected.connected], ["aktiv", true]);
       assert.ok((await rpc<{ seenAt: string }>(c, "heartbeat", { ctId: "KT-A" })).seenAt);
-      const { card } = await rpc<{ card: { cardHandle: string; slot: number } }>(c, "insertCard", { ctId: "KT-A", slot: 1, cardType: "EGK", iccsn: "80276883110000000001", certSerial: "" });
+      const { card } = await rpc<{ card: { cardHandle: string; slot: number } }>(c, "insertCard", { ctId: "KT-A", slot: 1, cardType: "EGK", iccsn: "80276883110000000001", certSerial: "", pin: "" });
       assert.ok(card.cardHandle);
       const { cards } = await rpc<{ cards: { cardHandle: string }[] }>(c, "listCards", { unit: "RZK-KT-0001" });
       assert.deepEqual(cards.map((x) => x.cardHandle), [card.cardHandle]);
@@ -130,10 +130,30 @@ for (const setup of serviceSetups()) {
       await conf("terminal", { ctId: "KT-E" });
       await conf("workplace-terminal", { workplaceId: "AP1", ctId: "KT-E", kind: "local" });
       await conf("workplace-terminal", { workplaceId: "AP2", ctId: "KT-E", kind: "remote" });
-      const { card } = await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: "KT-E", slot: 1, cardType: "EGK", iccsn: "80276883110000000002", certSerial: "" });
+      const { card } = await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: "KT-E", slot: 1, cardType: "EGK", iccsn: "80276883110000000002", certSerial: "", pin: "" });
       const check = (workplaceId: string) => rpc<{ allowed: boolean }>(c, "checkAccess", { unit: "RZK-KT-0001", mandantId: "M1", clientSystemId: "PVS1", workplaceId, userId: "", ctId: "", cardHandle: card.cardHandle, workplaceRequired: true });
       assert.equal((await check("AP1")).allowed, true);
       assert.equal((await refusal(check("AP2"))).code, "4016");
+    });
+
+    it("an SMC-B's PIN: rejected with tries counting down, verified for this insertion only, blocked after three wrong", async () => {
+      const iccsn = "80276001234500000001";
+      const insert = async (slot: number, pin = "") => (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: "KT-E", slot, cardType: "SMC-B", iccsn, certSerial: "", pin })).card.cardHandle;
+      const verifyPin = (cardHandle: string, pin: string) => rpc<{ result: string; leftTries: number }>(c, "verifyPin", { cardHandle, pin });
+      const status = (cardHandle: string) => rpc<{ status: string; leftTries: number }>(c, "getPinStatus", { cardHandle });
+      let handle = await insert(2, "123456");
+      assert.deepEqual(await verifyPin(handle, "000000"), { result: "REJECTED", leftTries: 2 });
+      assert.deepEqual(await verifyPin(handle, "123456"), { result: "OK", leftTries: 3 });
+      assert.equal((await status(handle)).status, "VERIFIED");
+      await rpc(c, "removeCard", { ctId: "KT-E", slot: 2 });
+      handle = await insert(2);
+      assert.deepEqual(await status(handle), { status: "VERIFIABLE", leftTries: 3 }, "a new insertion must be verified again");
+      for (const left of [2, 1]) assert.deepEqual(await verifyPin(handle, "999999"), { result: "REJECTED", leftTries: left });
+      assert.equal((await verifyPin(handle, "999999")).result, "NOWBLOCKED");
+      assert.equal((await verifyPin(handle, "123456")).result, "WASBLOCKED");
+      assert.equal((await status(handle)).status, "BLOCKED");
+      const rows = await sql.query<{ data: unknown }>(`SELECT data FROM ${ctx.kt}.events WHERE type LIKE 'Pin%' OR type = 'CardPersonalised'`);
+      assert.ok(rows.length >= 7 && !rows.some((r) => JSON.stringify(r.data).includes("123456")), "no PIN in the events");
     });
 
     it("keeps pairing secrets out of the events", async () => {

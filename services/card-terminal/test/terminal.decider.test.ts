@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DomainError, spec } from "@tigw/platform";
-import { checkAccess, infomodellDecider, terminalDecider as d, type AccessTarget, type CallContext, type InfomodellEvent, type TerminalEvent } from "../src/index.js";
+import { cardPinDecider, checkAccess, infomodellDecider, pinResult, terminalDecider as d, type AccessTarget, type CallContext, type CardPinEvent, type InfomodellEvent, type TerminalEvent } from "../src/index.js";
 
 const at = "2026-11-23T10:00:00.000Z";
 const ctId = "KT-0001";
@@ -129,5 +129,26 @@ describe("Access check TUC_KON_000: one case per gematik code", () => {
   it("the Infomodell refuses a workplace for a client system of another Mandant (4010) and an unknown Mandant (4004)", () => {
     spec(infomodellDecider).given(ev).when({ type: "AssignWorkplace", mandantId: "M1", workplaceId: "AP3", clientSystemIds: ["CS2"], at }).thenThrows("4010");
     spec(infomodellDecider).given(ev).when({ type: "AssignClientSystem", mandantId: "M7", clientSystemId: "CS7", at }).thenThrows("4004");
+  });
+});
+
+describe("Card PIN decider (SMC-B, HBA)", () => {
+  const iccsn = "80276001111111111111";
+  const personalised: CardPinEvent = { type: "CardPersonalised", data: { iccsn, cardType: "SMC-B", pinRef: "pin:1", at } };
+  const wrong = (leftTries: number): CardPinEvent => ({ type: "PinRejected", data: { iccsn, handle: "h1", leftTries, at } });
+  it("verifies a right PIN for this insertion; a wrong one counts down; the third blocks", () => {
+    spec(cardPinDecider).given([personalised]).when({ type: "Verify", handle: "h1", correct: true, at }).then([{ type: "PinVerified", data: { iccsn, handle: "h1", at } }]);
+    spec(cardPinDecider).given([personalised]).when({ type: "Verify", handle: "h1", correct: false, at }).then([wrong(2)]);
+    spec(cardPinDecider).given([personalised, wrong(2), wrong(1)]).when({ type: "Verify", handle: "h1", correct: false, at }).then([wrong(0), { type: "PinBlocked", data: { iccsn, at } }]);
+  });
+  it("a blocked card stays blocked, even for the right PIN (WASBLOCKED)", () => {
+    const blocked = [personalised, wrong(2), wrong(1), wrong(0), { type: "PinBlocked", data: { iccsn, at } } as CardPinEvent];
+    spec(cardPinDecider).given(blocked).when({ type: "Verify", handle: "h1", correct: true, at }).then([]);
+    assert.equal(pinResult([], blocked.reduce(cardPinDecider.evolve, cardPinDecider.initialState())), "WASBLOCKED");
+  });
+  it("a right PIN restores the tries; a card without PIN cannot be verified", () => {
+    const s = [personalised, wrong(2), { type: "PinVerified", data: { iccsn, handle: "h1", at } } as CardPinEvent].reduce(cardPinDecider.evolve, cardPinDecider.initialState());
+    assert.deepEqual([s.leftTries, s.verifiedHandle], [3, "h1"]);
+    spec(cardPinDecider).given([]).when({ type: "Verify", handle: "h1", correct: true, at }).thenThrows("PIN_NOT_SET");
   });
 });

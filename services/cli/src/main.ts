@@ -31,9 +31,9 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw infomodell show UNIT
   tigw infomodell UNIT mandant|client-system|workplace|terminal|workplace-terminal|smb
         [--mandant M] [--client-system CS] [--workplace W] [--ct-id KT] [--kind local|remote] [--iccsn I]
-  tigw card list UNIT
+  tigw card list UNIT | pin verify HANDLE --pin P | pin status HANDLE
   tigw sim kt --unit U [--mandant M] --count N [--prefix P] [--hold 30s]
-  tigw sim card insert KT --type EGK|HBA|SMC-B|PRUEFKARTE_EGK [--slot N] [--iccsn I] | remove KT --slot N
+  tigw sim card insert KT --type EGK|HBA|SMC-B|PRUEFKARTE_EGK [--slot N] [--iccsn I] [--pin P] | remove KT --slot N
   tigw profile list
   tigw user list | add --user U --role viewer|operator|admin --password P
 
@@ -229,6 +229,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         count: { type: "string" },
         prefix: { type: "string" },
         hold: { type: "string" },
+        pin: { type: "string" },
         type: { type: "string" },
         slot: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -414,6 +415,17 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         show(k, () => [fields([["Terminal", k.ctId], ["MAC", k.mac], ["Device", `${k.vendor} ${k.model} ${k.firmware}`.trim()], ["Unit", k.unitId || "-"], ["State", `${k.correlation}${k.connected ? ", connected" : ""}`], ["gSMC-KT", k.certSerial || "-"], ["Refused connects", k.refusedConnects]]), ...(k.cards.length ? ["", cardRows(k.cards)] : [])].join("\n"));
         return 0;
       }
+      case "card pin": {
+        const handle = need(arg2, "HANDLE");
+        if (arg1 === "verify") {
+          const r = await api.post<{ result: string; leftTries: number }>(`/api/v1/cards/${encodeURIComponent(handle)}/verify-pin`, { pin: need(o.pin, "--pin") });
+          show(r, () => `PIN ${r.result}${r.result === "REJECTED" ? ` (${r.leftTries} tries left)` : ""}`);
+          return r.result === "OK" ? 0 : 1;
+        }
+        const r = await api.get<{ status: string; leftTries: number }>(`/api/v1/cards/${encodeURIComponent(handle)}/pin-status`);
+        show(r, () => `PIN ${r.status}${r.status === "VERIFIABLE" ? ` (${r.leftTries} tries left)` : ""}`);
+        return 0;
+      }
       case "card list": {
         const r = await api.get<{ cards: Card[] }>(`${unitPath(arg1)}/cards`);
         show(r, () => (r.cards.length ? cardRows(r.cards) : "no cards inserted"));
@@ -440,7 +452,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         if (arg1 === "insert") {
           const type = need(o.type, "--type");
           const iccsn = o.iccsn ?? `80276${String(Date.now()).slice(-15).padStart(15, "0")}`;
-          const c = await api.post<Card>(`/api/v1/terminals/${encodeURIComponent(kt)}/cards`, { slot: Number(o.slot ?? 1), cardType: type, iccsn });
+          const c = await api.post<Card>(`/api/v1/terminals/${encodeURIComponent(kt)}/cards`, { slot: Number(o.slot ?? 1), cardType: type, iccsn, pin: o.pin });
           show(c, () => `inserted ${c.cardType} ${c.iccsn} into ${kt} slot ${c.slot}; card handle ${c.cardHandle}`);
           return 0;
         }

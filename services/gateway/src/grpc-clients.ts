@@ -66,6 +66,8 @@ export interface CardTerminalApi {
   configureInfomodell: Rpc<kt.ConfigureInfomodellRequest, kt.ConfigureInfomodellResponse>;
   getInfomodell: Rpc<kt.GetInfomodellRequest, kt.GetInfomodellResponse>;
   checkAccess: Rpc<kt.CheckAccessRequest, kt.CheckAccessResponse>;
+  verifyPin: Rpc<kt.VerifyPinRequest, kt.VerifyPinResponse>;
+  getPinStatus: Rpc<kt.GetPinStatusRequest, kt.GetPinStatusResponse>;
   close(): void;
 }
 
@@ -87,6 +89,8 @@ const CARD_TERMINAL_METHODS = [
   "configureInfomodell",
   "getInfomodell",
   "checkAccess",
+  "verifyPin",
+  "getPinStatus",
 ] as const;
 
 export const tenancyApi = (address: string, deadlineMs = 10_000): TenancyApi => promiseApi<TenancyApi>(TenancyServiceClient as unknown as ClientCtor, address, TENANCY_METHODS, deadlineMs);

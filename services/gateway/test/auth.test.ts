@@ -36,7 +36,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
   };
   const login = async (username: string, password: string) => req("post", "/api/v1/auth/login", undefined, { username, password });
   // Concrete paths for the templates; bodies that pass validation where a role may call the route.
-  const concrete = (p: string) => p.replace("{unit}", "AUTH-0001").replace("{ctId}", "KT-AUTH").replace("{slot}", "1").replace("{serial}", "00");
+  const concrete = (p: string) => p.replace("{unit}", "AUTH-0001").replace("{ctId}", "KT-AUTH").replace("{slot}", "1").replace("{serial}", "00").replace("{handle}", "no-such-handle");
 
   before(async () => {
     const bus = await EmbeddedBus.open(await embeddedSql());

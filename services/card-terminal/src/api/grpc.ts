@@ -53,8 +53,10 @@ export function cardTerminalGrpc(c: CardTerminals, resolveUnit: (unit: string) =
       }
       return { terminals: list.map(toTerminal) };
     }),
-    insertCard: unary(async (r: pb.InsertCardRequest) => ({ card: toCard(await c.insertCard(r.ctId, r)) })),
+    insertCard: unary(async (r: pb.InsertCardRequest) => ({ card: toCard(await c.insertCard(r.ctId, { ...r, pin: r.pin || undefined })) })),
     removeCard: unary(async (r: pb.RemoveCardRequest) => ({ removed: await c.removeCard(r.ctId, r.slot) })),
+    verifyPin: unary(async (r: pb.VerifyPinRequest) => await c.verifyPin(r.cardHandle, r.pin)),
+    getPinStatus: unary(async (r: pb.GetPinStatusRequest) => await c.pinStatus(r.cardHandle)),
     listCards: unary(async (r: pb.ListCardsRequest) => ({ cards: (await c.cards(await resolveUnit(r.unit))).map(toCard) })),
     configureInfomodell: unary(async (r: pb.ConfigureInfomodellRequest) => ({ infomodell: toInfomodell(await c.configure(r.unit, r)) })),
     getInfomodell: unary(async (r: pb.GetInfomodellRequest) => ({ infomodell: toInfomodell(await c.infomodell(await resolveUnit(r.unit))) })),

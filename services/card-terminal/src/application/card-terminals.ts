@@ -12,6 +12,7 @@ import {
   type SqlEventStore,
 } from "@tigw/platform";
 import { checkAccess, infomodellDecider, initialInfomodell, type CallContext, type InfomodellCommand, type InfomodellEvent, type InfomodellState } from "../domain/infomodell.js";
+import { cardPinDecider, pinResult, type CardPinCommand, type CardPinEvent, type CardPinState, type PinResult } from "../domain/card-pin.js";
 import { initialTerminal, terminalDecider, type CardInSlot, type TerminalCommand, type TerminalEvent, type TerminalState } from "../domain/terminal.js";
 import type { HsmPort, TenancyPort } from "./ports.js";
 
@@ -37,6 +38,7 @@ export interface CardTerminalObserver {
 export class CardTerminals {
   private readonly terminals: CommandHandler<TerminalState, TerminalCommand, TerminalEvent>;
   private readonly infomodelle: CommandHandler<InfomodellState, InfomodellCommand, InfomodellEvent>;
+  private readonly pins: CommandHandler<CardPinState, CardPinCommand, CardPinEvent>;
   private readonly serial = new KeyedSerializer();
   private readonly challenges = new Map<string, { challenge: Buffer; expires: number }>();
   private readonly lastSeen = new Map<string, string>();
@@ -56,6 +58,7 @@ export class CardTerminals {
   ) {
     this.terminals = new CommandHandler(store, terminalDecider, 10, 50_000);
     this.infomodelle = new CommandHandler(store, infomodellDecider, 10, 10_000);
+    this.pins = new CommandHandler(store, cardPinDecider, 10, 10_000);
     this.projection = new DocumentProjection<TerminalState>({
       name: "terminals",
       schema: store.schema,
@@ -190,10 +193,56 @@ export class CardTerminals {
     return view;
   }
 
-  async insertCard(ctId: string, c: { slot: number; cardType: string; iccsn: string; certSerial: string }): Promise<CardView> {
+  /**
+   * Inserts a card. An SMC-B or HBA seen for the first time with a PIN is personalised with it
+   * (the PIN goes to the vault); later insertions keep its PIN state (tries, blocked).
+   */
+  async insertCard(ctId: string, c: { slot: number; cardType: string; iccsn: string; certSerial: string; pin?: string }): Promise<CardView> {
     const handle = randomUUID();
-    const view = await this.run(ctId, { type: "InsertCard", ...c, handle, at: this.now() });
+    const { pin, ...card } = c;
+    if (pin && !/^\d{4,8}$/.test(pin)) throw new ValidationError("INVALID_PIN", "pin", "a PIN has 4 to 8 digits");
+    const view = await this.run(ctId, { type: "InsertCard", ...card, handle, at: this.now() });
+    if (pin && (c.cardType === "SMC-B" || c.cardType === "HBA")) {
+      const stream = `card-${c.iccsn}`;
+      if (!(await this.pins.load(stream)).state.exists) {
+        const pinRef = `pin:${c.iccsn}:${randomUUID()}`;
+        await this.vault.put(pinRef, Buffer.from(pin), `card:${c.iccsn}`);
+        await this.serial.run(stream, () => this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, at: this.now() }));
+      }
+    }
     return { ...view.cards[String(c.slot)]!, slot: c.slot, ctId };
+  }
+
+  private async cardByHandle(handle: string): Promise<CardView> {
+    await this.refresh.trigger();
+    for (const t of await this.projection.list(this.store.sql)) {
+      for (const [slot, c] of Object.entries(t.cards)) if (c.handle === handle) return { ...c, slot: Number(slot), ctId: t.ctId };
+    }
+    throw new DomainError("4008", `no card with handle ${handle} is inserted`, { field: "cardHandle", value: handle });
+  }
+
+  /** VerifyPin of an inserted SMC-B or HBA: OK, REJECTED (tries left), NOWBLOCKED, WASBLOCKED. */
+  async verifyPin(handle: string, pin: string): Promise<{ result: PinResult; leftTries: number }> {
+    const card = await this.cardByHandle(handle);
+    const stream = `card-${card.iccsn}`;
+    return this.serial.run(stream, async () => {
+      const { state } = await this.pins.load(stream);
+      if (!state.exists) throw new DomainError("PIN_NOT_SET", `card ${card.iccsn} has no PIN`, { field: "cardHandle" });
+      const expected = await this.vault.get(state.pinRef);
+      const given = Buffer.from(pin);
+      const correct = given.length === expected.length && timingSafeEqual(given, expected);
+      const r = await this.pins.handle(stream, { type: "Verify", handle, correct, at: this.now() });
+      return { result: pinResult(r.events.map((e) => ({ type: e.type, data: e.data }) as CardPinEvent), r.state), leftTries: r.state.leftTries };
+    });
+  }
+
+  /** GetPinStatus: VERIFIED (in this insertion), VERIFIABLE with the tries left, or BLOCKED. */
+  async pinStatus(handle: string): Promise<{ status: "VERIFIED" | "VERIFIABLE" | "BLOCKED" | "EMPTY_PIN"; leftTries: number }> {
+    const card = await this.cardByHandle(handle);
+    const { state } = await this.pins.load(`card-${card.iccsn}`);
+    if (!state.exists) return { status: "EMPTY_PIN", leftTries: 0 };
+    if (state.blocked) return { status: "BLOCKED", leftTries: 0 };
+    return { status: state.verifiedHandle === handle ? "VERIFIED" : "VERIFIABLE", leftTries: state.leftTries };
   }
 
   async removeCard(ctId: string, slot: number): Promise<boolean> {

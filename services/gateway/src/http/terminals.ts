@@ -80,10 +80,24 @@ export class TerminalsController {
   }
 
   @Post("terminals/:ctId/cards")
-  @Access({ role: "operator", summary: "Insert a card into a slot (EGK, HBA, SMC-B, PRUEFKARTE_EGK)", body: stringsBody(["cardType", "iccsn"], ["slot", "certSerial"]), status: 201 })
+  @Access({ role: "operator", summary: "Insert a card into a slot (EGK, HBA, SMC-B, PRUEFKARTE_EGK); an SMC-B/HBA seen first time takes its PIN", body: stringsBody(["cardType", "iccsn"], ["slot", "certSerial", "pin"]), status: 201 })
   async insert(@Param("ctId") ctId: string, @Body() body: unknown) {
     const slot = Number((body as { slot?: unknown })?.slot ?? 1);
-    return (await this.kt.insertCard({ ctId, slot, cardType: field(body, "cardType"), iccsn: field(body, "iccsn"), certSerial: field(body, "certSerial", { optional: true }) })).card;
+    const o = { optional: true };
+    return (await this.kt.insertCard({ ctId, slot, cardType: field(body, "cardType"), iccsn: field(body, "iccsn"), certSerial: field(body, "certSerial", o), pin: field(body, "pin", o) })).card;
+  }
+
+  @Post("cards/:handle/verify-pin")
+  @HttpCode(200)
+  @Access({ role: "operator", summary: "VerifyPin of an inserted SMC-B or HBA: OK, REJECTED (tries left), NOWBLOCKED, WASBLOCKED", body: stringsBody(["pin"]) })
+  verifyPin(@Param("handle") handle: string, @Body() body: unknown) {
+    return this.kt.verifyPin({ cardHandle: handle, pin: field(body, "pin") });
+  }
+
+  @Get("cards/:handle/pin-status")
+  @Access({ role: "viewer", summary: "GetPinStatus of an inserted card: VERIFIED, VERIFIABLE (tries left), BLOCKED, EMPTY_PIN" })
+  pinStatus(@Param("handle") handle: string) {
+    return this.kt.getPinStatus({ cardHandle: handle });
   }
 
   @Post("terminals/:ctId/cards/:slot/remove")

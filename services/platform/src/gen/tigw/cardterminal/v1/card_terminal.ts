@@ -145,6 +145,27 @@ export interface InsertCardRequest {
   cardType: string;
   iccsn: string;
   certSerial: string;
+  /** SMC-B/HBA seen for the first time: its PIN (4-8 digits), kept in the vault. */
+  pin: string;
+}
+
+export interface VerifyPinRequest {
+  cardHandle: string;
+  pin: string;
+}
+
+export interface VerifyPinResponse {
+  result: string;
+  leftTries: number;
+}
+
+export interface GetPinStatusRequest {
+  cardHandle: string;
+}
+
+export interface GetPinStatusResponse {
+  status: string;
+  leftTries: number;
 }
 
 export interface InsertCardResponse {
@@ -2235,7 +2256,7 @@ export const ListTerminalsResponse: MessageFns<ListTerminalsResponse> = {
 };
 
 function createBaseInsertCardRequest(): InsertCardRequest {
-  return { ctId: "", slot: 0, cardType: "", iccsn: "", certSerial: "" };
+  return { ctId: "", slot: 0, cardType: "", iccsn: "", certSerial: "", pin: "" };
 }
 
 export const InsertCardRequest: MessageFns<InsertCardRequest> = {
@@ -2254,6 +2275,9 @@ export const InsertCardRequest: MessageFns<InsertCardRequest> = {
     }
     if (message.certSerial !== "") {
       writer.uint32(42).string(message.certSerial);
+    }
+    if (message.pin !== "") {
+      writer.uint32(50).string(message.pin);
     }
     return writer;
   },
@@ -2311,6 +2335,14 @@ export const InsertCardRequest: MessageFns<InsertCardRequest> = {
             message.certSerial = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2342,6 +2374,7 @@ export const InsertCardRequest: MessageFns<InsertCardRequest> = {
         : isSet(object.cert_serial)
         ? globalThis.String(object.cert_serial)
         : "",
+      pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
     };
   },
 
@@ -2362,6 +2395,9 @@ export const InsertCardRequest: MessageFns<InsertCardRequest> = {
     if (message.certSerial !== "") {
       obj.certSerial = message.certSerial;
     }
+    if (message.pin !== "") {
+      obj.pin = message.pin;
+    }
     return obj;
   },
 
@@ -2375,6 +2411,347 @@ export const InsertCardRequest: MessageFns<InsertCardRequest> = {
     message.cardType = object.cardType ?? "";
     message.iccsn = object.iccsn ?? "";
     message.certSerial = object.certSerial ?? "";
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBaseVerifyPinRequest(): VerifyPinRequest {
+  return { cardHandle: "", pin: "" };
+}
+
+export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
+  encode(message: VerifyPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardHandle !== "") {
+      writer.uint32(10).string(message.cardHandle);
+    }
+    if (message.pin !== "") {
+      writer.uint32(18).string(message.pin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardHandle = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyPinRequest {
+    return {
+      cardHandle: isSet(object.cardHandle)
+        ? globalThis.String(object.cardHandle)
+        : isSet(object.card_handle)
+        ? globalThis.String(object.card_handle)
+        : "",
+      pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+    };
+  },
+
+  toJSON(message: VerifyPinRequest): unknown {
+    const obj: any = {};
+    if (message.cardHandle !== "") {
+      obj.cardHandle = message.cardHandle;
+    }
+    if (message.pin !== "") {
+      obj.pin = message.pin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyPinRequest>, I>>(base?: I): VerifyPinRequest {
+    return VerifyPinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyPinRequest>, I>>(object: I): VerifyPinRequest {
+    const message = createBaseVerifyPinRequest();
+    message.cardHandle = object.cardHandle ?? "";
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBaseVerifyPinResponse(): VerifyPinResponse {
+  return { result: "", leftTries: 0 };
+}
+
+export const VerifyPinResponse: MessageFns<VerifyPinResponse> = {
+  encode(message: VerifyPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== "") {
+      writer.uint32(10).string(message.result);
+    }
+    if (message.leftTries !== 0) {
+      writer.uint32(16).uint32(message.leftTries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.leftTries = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyPinResponse {
+    return {
+      result: isSet(object.result) ? globalThis.String(object.result) : "",
+      leftTries: isSet(object.leftTries)
+        ? globalThis.Number(object.leftTries)
+        : isSet(object.left_tries)
+        ? globalThis.Number(object.left_tries)
+        : 0,
+    };
+  },
+
+  toJSON(message: VerifyPinResponse): unknown {
+    const obj: any = {};
+    if (message.result !== "") {
+      obj.result = message.result;
+    }
+    if (message.leftTries !== 0) {
+      obj.leftTries = Math.round(message.leftTries);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyPinResponse>, I>>(base?: I): VerifyPinResponse {
+    return VerifyPinResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyPinResponse>, I>>(object: I): VerifyPinResponse {
+    const message = createBaseVerifyPinResponse();
+    message.result = object.result ?? "";
+    message.leftTries = object.leftTries ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetPinStatusRequest(): GetPinStatusRequest {
+  return { cardHandle: "" };
+}
+
+export const GetPinStatusRequest: MessageFns<GetPinStatusRequest> = {
+  encode(message: GetPinStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardHandle !== "") {
+      writer.uint32(10).string(message.cardHandle);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPinStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPinStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardHandle = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPinStatusRequest {
+    return {
+      cardHandle: isSet(object.cardHandle)
+        ? globalThis.String(object.cardHandle)
+        : isSet(object.card_handle)
+        ? globalThis.String(object.card_handle)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPinStatusRequest): unknown {
+    const obj: any = {};
+    if (message.cardHandle !== "") {
+      obj.cardHandle = message.cardHandle;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPinStatusRequest>, I>>(base?: I): GetPinStatusRequest {
+    return GetPinStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPinStatusRequest>, I>>(object: I): GetPinStatusRequest {
+    const message = createBaseGetPinStatusRequest();
+    message.cardHandle = object.cardHandle ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPinStatusResponse(): GetPinStatusResponse {
+  return { status: "", leftTries: 0 };
+}
+
+export const GetPinStatusResponse: MessageFns<GetPinStatusResponse> = {
+  encode(message: GetPinStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== "") {
+      writer.uint32(10).string(message.status);
+    }
+    if (message.leftTries !== 0) {
+      writer.uint32(16).uint32(message.leftTries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPinStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPinStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.leftTries = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPinStatusResponse {
+    return {
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      leftTries: isSet(object.leftTries)
+        ? globalThis.Number(object.leftTries)
+        : isSet(object.left_tries)
+        ? globalThis.Number(object.left_tries)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetPinStatusResponse): unknown {
+    const obj: any = {};
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.leftTries !== 0) {
+      obj.leftTries = Math.round(message.leftTries);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPinStatusResponse>, I>>(base?: I): GetPinStatusResponse {
+    return GetPinStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPinStatusResponse>, I>>(object: I): GetPinStatusResponse {
+    const message = createBaseGetPinStatusResponse();
+    message.status = object.status ?? "";
+    message.leftTries = object.leftTries ?? 0;
     return message;
   },
 };
@@ -3995,6 +4372,27 @@ export const CardTerminalServiceService = {
     responseSerialize: (value: ListCardsResponse): Buffer => Buffer.from(ListCardsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListCardsResponse => ListCardsResponse.decode(value),
   },
+  /** VerifyPin of an inserted SMC-B or HBA: OK | REJECTED | NOWBLOCKED | WASBLOCKED, tries left. */
+  verifyPin: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/VerifyPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyPinRequest): Buffer => Buffer.from(VerifyPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyPinRequest => VerifyPinRequest.decode(value),
+    responseSerialize: (value: VerifyPinResponse): Buffer => Buffer.from(VerifyPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyPinResponse => VerifyPinResponse.decode(value),
+  },
+  /** GetPinStatus: VERIFIED | VERIFIABLE | BLOCKED | EMPTY_PIN, tries left. */
+  getPinStatus: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/GetPinStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPinStatusRequest): Buffer => Buffer.from(GetPinStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPinStatusRequest => GetPinStatusRequest.decode(value),
+    responseSerialize: (value: GetPinStatusResponse): Buffer =>
+      Buffer.from(GetPinStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPinStatusResponse => GetPinStatusResponse.decode(value),
+  },
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell: {
     path: "/tigw.cardterminal.v1.CardTerminalService/ConfigureInfomodell" as const,
@@ -4054,6 +4452,10 @@ export interface CardTerminalServiceServer extends UntypedServiceImplementation 
   insertCard: handleUnaryCall<InsertCardRequest, InsertCardResponse>;
   removeCard: handleUnaryCall<RemoveCardRequest, RemoveCardResponse>;
   listCards: handleUnaryCall<ListCardsRequest, ListCardsResponse>;
+  /** VerifyPin of an inserted SMC-B or HBA: OK | REJECTED | NOWBLOCKED | WASBLOCKED, tries left. */
+  verifyPin: handleUnaryCall<VerifyPinRequest, VerifyPinResponse>;
+  /** GetPinStatus: VERIFIED | VERIFIABLE | BLOCKED | EMPTY_PIN, tries left. */
+  getPinStatus: handleUnaryCall<GetPinStatusRequest, GetPinStatusResponse>;
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell: handleUnaryCall<ConfigureInfomodellRequest, ConfigureInfomodellResponse>;
   getInfomodell: handleUnaryCall<GetInfomodellRequest, GetInfomodellResponse>;
@@ -4253,6 +4655,38 @@ export interface CardTerminalServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListCardsResponse) => void,
+  ): ClientUnaryCall;
+  /** VerifyPin of an inserted SMC-B or HBA: OK | REJECTED | NOWBLOCKED | WASBLOCKED, tries left. */
+  verifyPin(
+    request: VerifyPinRequest,
+    callback: (error: ServiceError | null, response: VerifyPinResponse) => void,
+  ): ClientUnaryCall;
+  verifyPin(
+    request: VerifyPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyPinResponse) => void,
+  ): ClientUnaryCall;
+  verifyPin(
+    request: VerifyPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyPinResponse) => void,
+  ): ClientUnaryCall;
+  /** GetPinStatus: VERIFIED | VERIFIABLE | BLOCKED | EMPTY_PIN, tries left. */
+  getPinStatus(
+    request: GetPinStatusRequest,
+    callback: (error: ServiceError | null, response: GetPinStatusResponse) => void,
+  ): ClientUnaryCall;
+  getPinStatus(
+    request: GetPinStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPinStatusResponse) => void,
+  ): ClientUnaryCall;
+  getPinStatus(
+    request: GetPinStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPinStatusResponse) => void,
   ): ClientUnaryCall;
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell(
