@@ -1,4 +1,4 @@
-import { OutboxRelay, SecretVault, SqlEventStore, startGrpcServer, type Clock, type EventBus, type Logger, type RunningGrpcServer, type Sql } from "@tigw/platform";
+import { SecretVault, SqlEventStore, startServiceHost, type Clock, type EventBus, type Logger, type RunningGrpcServer, type Sql } from "@tigw/platform";
 import { cardTerminalGrpc } from "./api/grpc.js";
 import { CardTerminals } from "./application/card-terminals.js";
 import { cardTerminalMetrics } from "./application/metrics.js";
@@ -32,22 +32,17 @@ export async function startCardTerminal(o: CardTerminalServiceOptions): Promise<
   const hsm = hsmOverGrpc(o.hsmAddress);
   const metrics = cardTerminalMetrics();
   const cardTerminals = await CardTerminals.open({ store, vault, clock: o.clock, tenancy, hsm, observe: metrics.observer });
-  const relay = new OutboxRelay(store, o.bus, { onError: (e) => o.logger?.warn({ err: e }, "outbox relay: publish failed, retrying") });
-  relay.start();
   const unregister = metrics.register(cardTerminals);
-  const grpc = await startGrpcServer([cardTerminalGrpc(cardTerminals, async (unit) => (await tenancy.unit(unit)).unitId)], o.grpc);
-  const host = o.grpc?.host ?? "127.0.0.1";
+  const host = await startServiceHost({ store, bus: o.bus, services: [cardTerminalGrpc(cardTerminals, async (unit) => (await tenancy.unit(unit)).unitId)], grpc: o.grpc, logger: o.logger });
   return {
     cardTerminals,
-    grpc,
-    address: `${host === "0.0.0.0" ? "127.0.0.1" : host}:${grpc.port}`,
+    grpc: host.grpc,
+    address: host.address,
     stop: async () => {
-      await grpc.shutdown();
       unregister();
-      await relay.stop();
+      await host.stop();
       tenancy.close();
       hsm.close();
-      await store.close();
     },
   };
 }

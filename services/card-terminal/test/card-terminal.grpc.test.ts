@@ -78,6 +78,10 @@ for (const setup of serviceSetups()) {
       const { cards } = await rpc<{ cards: { cardHandle: string }[] }>(c, "listCards", { unit: "RZK-KT-0001" });
       assert.deepEqual(cards.map((x) => x.cardHandle), [card.cardHandle]);
       assert.equal((await rpc<{ removed: boolean }>(c, "removeCard", { ctId: "KT-A", slot: 1 })).removed, true);
+      const updating = await rpc<{ terminal: Terminal }>(c, "updateFirmware", { ctId: "KT-A", phase: "start", firmware: "3.10.0", succeeded: false });
+      assert.equal(updating.terminal.correlation, "aktualisierend");
+      const updated = await rpc<{ terminal: Terminal & { firmware: string } }>(c, "updateFirmware", { ctId: "KT-A", phase: "finish", firmware: "", succeeded: true });
+      assert.deepEqual([updated.terminal.correlation, updated.terminal.firmware], ["aktiv", "3.10.0"]);
     });
 
     it("of 150 simultaneous pairings onto a unit with 100 free slots exactly 100 are admitted; tenancy and card-terminal agree", async () => {

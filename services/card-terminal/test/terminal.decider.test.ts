@@ -52,6 +52,22 @@ describe("Terminal decider: correlation states", () => {
   });
 });
 
+describe("Terminal decider: firmware update (aktualisierend)", () => {
+  it("an aktiv terminal goes aktualisierend during an update and back to aktiv with the new firmware", () => {
+    spec(d).given([added, assigned, paired, connected]).when({ type: "StartFirmwareUpdate", targetFirmware: "3.10.0", at }).then([{ type: "FirmwareUpdateStarted", data: { ...base, from: "3.9.0", to: "3.10.0" } }]);
+    const started: TerminalEvent = { type: "FirmwareUpdateStarted", data: { ...base, from: "3.9.0", to: "3.10.0" } };
+    spec(d).given([added, assigned, paired, connected, started]).when({ type: "FinishFirmwareUpdate", succeeded: true, at }).then([{ type: "FirmwareUpdateFinished", data: { ...base, firmware: "3.10.0", succeeded: true } }]);
+    const s = [added, assigned, paired, connected, started, { type: "FirmwareUpdateFinished", data: { ...base, firmware: "3.10.0", succeeded: true } } as TerminalEvent].reduce(d.evolve, d.initialState());
+    assert.deepEqual([s.correlation, s.firmware], ["aktiv", "3.10.0"]);
+  });
+  it("a failed update keeps the old firmware; an unpaired terminal cannot be updated", () => {
+    const started: TerminalEvent = { type: "FirmwareUpdateStarted", data: { ...base, from: "3.9.0", to: "3.10.0" } };
+    spec(d).given([added, assigned, paired, connected, started]).when({ type: "FinishFirmwareUpdate", succeeded: false, at }).then([{ type: "FirmwareUpdateFinished", data: { ...base, firmware: "3.9.0", succeeded: false } }]);
+    spec(d).given([added]).when({ type: "StartFirmwareUpdate", targetFirmware: "3.10.0", at }).thenThrows("INVALID_TERMINAL_STATE");
+    spec(d).given([added, assigned, paired]).when({ type: "FinishFirmwareUpdate", succeeded: true, at }).thenThrows("INVALID_TERMINAL_STATE");
+  });
+});
+
 describe("Terminal decider: cards", () => {
   const insert = (slot: number, cardType = "EGK", iccsn = "80276001234567890123") => ({ type: "InsertCard" as const, slot, handle: `h${slot}`, cardType, iccsn, certSerial: "", at });
   it("inserts and removes cards in slots of a connected terminal", () => {

@@ -1,4 +1,4 @@
-import { fromBusMessage, OutboxRelay, SqlEventStore, startGrpcServer, topicOf, type EventBus, type Logger, type RunningGrpcServer, type Sql, type Subscription } from "@tigw/platform";
+import { fromBusMessage, SqlEventStore, startServiceHost, topicOf, type EventBus, type Logger, type RunningGrpcServer, type Sql, type Subscription } from "@tigw/platform";
 import { hsmGrpc } from "./api/grpc.js";
 import { startOcspServer } from "./api/ocsp-http.js";
 import type { ClockControl } from "./application/clock.js";
@@ -48,8 +48,6 @@ export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
   const ocspUrl = o.ocsp?.url ?? `http://${o.ocsp?.host ?? "127.0.0.1"}:${ocsp.port}/ocsp`;
   const pki = (ref.pki = await TestPki.open({ store, vault, clock: o.clock, ocspUrl }));
   const hsm = await Hsm.open({ store, pki, vault, clock: o.clock, keyType: o.keyType });
-  const relay = new OutboxRelay(store, o.bus, { onError: (e) => o.logger?.warn({ err: e }, "outbox relay: publish failed, retrying") });
-  relay.start();
 
   const sub: Subscription = await o.bus.subscribe({
     groupId: `${context}-tenancy-events`,
@@ -69,22 +67,19 @@ export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
   }, o.tickMs ?? 60_000);
   timer.unref();
   const unregister = registerHsmMetrics(hsm);
-  const grpc = await startGrpcServer([hsmGrpc(hsm, o.clock)], o.grpc);
-  const host = o.grpc?.host ?? "127.0.0.1";
+  const host = await startServiceHost({ store, bus: o.bus, services: [hsmGrpc(hsm, o.clock)], grpc: o.grpc, logger: o.logger });
   return {
     hsm,
-    grpc,
-    address: `${host === "0.0.0.0" ? "127.0.0.1" : host}:${grpc.port}`,
+    grpc: host.grpc,
+    address: host.address,
     ocspUrl,
     stop: async () => {
       clearInterval(timer);
-      await grpc.shutdown();
       await sub.stop();
       await ticking;
       unregister();
-      await relay.stop();
       await ocsp.close();
-      await store.close();
+      await host.stop();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { OutboxRelay, SqlEventStore, startGrpcServer, type Clock, type EventBus, type Logger, type RunningGrpcServer, type Sql } from "@tigw/platform";
+import { SqlEventStore, startServiceHost, type Clock, type EventBus, type Logger, type RunningGrpcServer, type Sql } from "@tigw/platform";
 import { tenancyGrpc } from "./api/grpc.js";
 import { registerFleetMetrics } from "./application/metrics.js";
 import { Tenancy } from "./application/tenancy.js";
@@ -34,20 +34,15 @@ export function readVendorKeys(files: string[]): KeyObject[] {
 export async function startTenancy(o: TenancyServiceOptions): Promise<RunningTenancy> {
   const store = await SqlEventStore.open(o.sql, o.context ?? "tenancy");
   const tenancy = await Tenancy.open({ store, clock: o.clock, profiles: o.profiles, vendorKeys: o.vendorKeys });
-  const relay = new OutboxRelay(store, o.bus, { onError: (e) => o.logger?.warn({ err: e }, "outbox relay: publish failed, retrying") });
-  relay.start();
   const unregister = registerFleetMetrics(tenancy);
-  const grpc = await startGrpcServer([tenancyGrpc(tenancy)], o.grpc);
-  const host = o.grpc?.host ?? "127.0.0.1";
+  const host = await startServiceHost({ store, bus: o.bus, services: [tenancyGrpc(tenancy)], grpc: o.grpc, logger: o.logger });
   return {
     tenancy,
-    grpc,
-    address: `${host === "0.0.0.0" ? "127.0.0.1" : host}:${grpc.port}`,
+    grpc: host.grpc,
+    address: host.address,
     stop: async () => {
-      await grpc.shutdown();
       unregister();
-      await relay.stop();
-      await store.close();
+      await host.stop();
     },
   };
 }

@@ -43,6 +43,7 @@ export function cardTerminalGrpc(c: CardTerminals, resolveUnit: (unit: string) =
     heartbeat: unary(async (r: pb.HeartbeatRequest) => ({ seenAt: await c.heartbeat(r.ctId) })),
     disconnect: unary(async (r: pb.DisconnectRequest) => ({ terminal: toTerminal(await c.disconnect(r.ctId)) })),
     unpairTerminal: unary(async (r: pb.UnpairTerminalRequest) => ({ terminal: toTerminal(await c.unpair(r.ctId, r.reason)) })),
+    updateFirmware: unary(async (r: pb.UpdateFirmwareRequest) => ({ terminal: toTerminal(await c.updateFirmware(r.ctId, r.phase, r.firmware, r.succeeded)) })),
     getTerminal: unary(async (r: pb.GetTerminalRequest) => ({ terminal: toTerminal(await c.terminal(r.ctId)) })),
     listTerminals: unary(async (r: pb.ListTerminalsRequest) => {
       const unitId = r.unit ? await resolveUnit(r.unit) : undefined;

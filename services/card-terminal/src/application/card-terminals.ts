@@ -179,6 +179,12 @@ export class CardTerminals {
     return at;
   }
 
+  async updateFirmware(ctId: string, phase: string, firmware: string, succeeded: boolean): Promise<TerminalView> {
+    if (phase === "start") return this.run(ctId, { type: "StartFirmwareUpdate", targetFirmware: firmware, at: this.now() });
+    if (phase === "finish") return this.run(ctId, { type: "FinishFirmwareUpdate", succeeded, at: this.now() });
+    throw new ValidationError("INVALID_REQUEST", "phase", "phase is start or finish");
+  }
+
   async disconnect(ctId: string): Promise<TerminalView> {
     return this.run(ctId, { type: "Disconnect", at: this.now() });
   }

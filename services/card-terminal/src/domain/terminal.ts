@@ -36,6 +36,8 @@ export interface TerminalState {
   secretRef: string;
   cards: Record<string, CardInSlot>;
   refusedConnects: number;
+  /** Firmware being installed while aktualisierend. */
+  targetFirmware: string;
 }
 
 export type TerminalCommand =
@@ -47,7 +49,9 @@ export type TerminalCommand =
   | { type: "Disconnect"; at: string }
   | { type: "Unpair"; reason: string; at: string }
   | { type: "InsertCard"; slot: number; handle: string; cardType: string; iccsn: string; certSerial: string; at: string }
-  | { type: "RemoveCard"; slot: number; at: string };
+  | { type: "RemoveCard"; slot: number; at: string }
+  | { type: "StartFirmwareUpdate"; targetFirmware: string; at: string }
+  | { type: "FinishFirmwareUpdate"; succeeded: boolean; at: string };
 
 export type TerminalEvent =
   | { type: "TerminalAdded"; data: { ctId: string; mac: string; address: string; vendor: string; model: string; firmware: string; at: string } }
@@ -58,7 +62,9 @@ export type TerminalEvent =
   | { type: "TerminalDisconnected"; data: { ctId: string; unitId: string; at: string } }
   | { type: "TerminalUnpaired"; data: { ctId: string; unitId: string; reason: string; at: string } }
   | { type: "CardInserted"; data: { ctId: string; unitId: string; slot: number; handle: string; cardType: CardType; iccsn: string; certSerial: string; at: string } }
-  | { type: "CardRemoved"; data: { ctId: string; unitId: string; slot: number; handle: string; cardType: CardType; iccsn: string; at: string } };
+  | { type: "CardRemoved"; data: { ctId: string; unitId: string; slot: number; handle: string; cardType: CardType; iccsn: string; at: string } }
+  | { type: "FirmwareUpdateStarted"; data: { ctId: string; unitId: string; from: string; to: string; at: string } }
+  | { type: "FirmwareUpdateFinished"; data: { ctId: string; unitId: string; firmware: string; succeeded: boolean; at: string } };
 
 export const initialTerminal = (): TerminalState => ({
   exists: false,
@@ -77,6 +83,7 @@ export const initialTerminal = (): TerminalState => ({
   secretRef: "",
   cards: {},
   refusedConnects: 0,
+  targetFirmware: "",
 });
 
 const MAC = /^[0-9A-F]{2}(:[0-9A-F]{2}){5}$/;
@@ -106,7 +113,7 @@ function decide(c: TerminalCommand, s: TerminalState): TerminalEvent[] {
       if (s.correlation !== "zugewiesen") throw wrongState(s, "pair");
       return [{ type: "TerminalPaired", data: { ...base, certSerial: c.certSerial, certPem: c.certPem, secretRef: c.secretRef } }];
     case "RecordConnect":
-      if (s.correlation !== "gepairt" && s.correlation !== "aktiv") throw wrongState(s, "connect");
+      if (s.correlation !== "gepairt" && s.correlation !== "aktiv" && s.correlation !== "aktualisierend") throw wrongState(s, "connect");
       return s.connected ? [] : [{ type: "TerminalConnected", data: base }];
     case "RefuseConnect":
       return [{ type: "TerminalConnectRefused", data: { ...base, reason: c.reason } }];
@@ -133,6 +140,14 @@ function decide(c: TerminalCommand, s: TerminalState): TerminalEvent[] {
       if (!card) return [];
       return [{ type: "CardRemoved", data: { ...base, slot: c.slot, handle: card.handle, cardType: card.cardType, iccsn: card.iccsn } }];
     }
+    case "StartFirmwareUpdate":
+      // Only a terminal that is at least paired can be updated (gemSpec_Kon, KSR).
+      if (s.correlation !== "aktiv" && s.correlation !== "gepairt") throw wrongState(s, "update its firmware");
+      if (!/^\d+(\.\d+){1,3}$/.test(c.targetFirmware)) throw new ValidationError("INVALID_FIRMWARE_VERSION", "firmware", `firmware "${c.targetFirmware}" is not a version`);
+      return [{ type: "FirmwareUpdateStarted", data: { ...base, from: s.firmware, to: c.targetFirmware } }];
+    case "FinishFirmwareUpdate":
+      if (s.correlation !== "aktualisierend") throw wrongState(s, "finish a firmware update");
+      return [{ type: "FirmwareUpdateFinished", data: { ...base, firmware: c.succeeded ? s.targetFirmware : s.firmware, succeeded: c.succeeded } }];
   }
 }
 
@@ -163,6 +178,10 @@ function evolve(s: TerminalState, e: TerminalEvent): TerminalState {
       delete cards[String(e.data.slot)];
       return { ...s, cards };
     }
+    case "FirmwareUpdateStarted":
+      return { ...s, correlation: "aktualisierend", targetFirmware: e.data.to };
+    case "FirmwareUpdateFinished":
+      return { ...s, correlation: "aktiv", firmware: e.data.firmware, targetFirmware: "" };
   }
 }
 

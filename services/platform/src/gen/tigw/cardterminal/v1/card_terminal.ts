@@ -120,6 +120,20 @@ export interface UnpairTerminalResponse {
   terminal: Terminal | undefined;
 }
 
+export interface UpdateFirmwareRequest {
+  ctId: string;
+  /** start | finish */
+  phase: string;
+  /** start: the version being installed. */
+  firmware: string;
+  /** finish: whether it was installed. */
+  succeeded: boolean;
+}
+
+export interface UpdateFirmwareResponse {
+  terminal: Terminal | undefined;
+}
+
 export interface GetTerminalRequest {
   ctId: string;
 }
@@ -1946,6 +1960,196 @@ export const UnpairTerminalResponse: MessageFns<UnpairTerminalResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<UnpairTerminalResponse>, I>>(object: I): UnpairTerminalResponse {
     const message = createBaseUnpairTerminalResponse();
+    message.terminal = (object.terminal !== undefined && object.terminal !== null)
+      ? Terminal.fromPartial(object.terminal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateFirmwareRequest(): UpdateFirmwareRequest {
+  return { ctId: "", phase: "", firmware: "", succeeded: false };
+}
+
+export const UpdateFirmwareRequest: MessageFns<UpdateFirmwareRequest> = {
+  encode(message: UpdateFirmwareRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ctId !== "") {
+      writer.uint32(10).string(message.ctId);
+    }
+    if (message.phase !== "") {
+      writer.uint32(18).string(message.phase);
+    }
+    if (message.firmware !== "") {
+      writer.uint32(26).string(message.firmware);
+    }
+    if (message.succeeded !== false) {
+      writer.uint32(32).bool(message.succeeded);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateFirmwareRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateFirmwareRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ctId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.firmware = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.succeeded = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateFirmwareRequest {
+    return {
+      ctId: isSet(object.ctId)
+        ? globalThis.String(object.ctId)
+        : isSet(object.ct_id)
+        ? globalThis.String(object.ct_id)
+        : "",
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      firmware: isSet(object.firmware) ? globalThis.String(object.firmware) : "",
+      succeeded: isSet(object.succeeded) ? globalThis.Boolean(object.succeeded) : false,
+    };
+  },
+
+  toJSON(message: UpdateFirmwareRequest): unknown {
+    const obj: any = {};
+    if (message.ctId !== "") {
+      obj.ctId = message.ctId;
+    }
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
+    if (message.firmware !== "") {
+      obj.firmware = message.firmware;
+    }
+    if (message.succeeded !== false) {
+      obj.succeeded = message.succeeded;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateFirmwareRequest>, I>>(base?: I): UpdateFirmwareRequest {
+    return UpdateFirmwareRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateFirmwareRequest>, I>>(object: I): UpdateFirmwareRequest {
+    const message = createBaseUpdateFirmwareRequest();
+    message.ctId = object.ctId ?? "";
+    message.phase = object.phase ?? "";
+    message.firmware = object.firmware ?? "";
+    message.succeeded = object.succeeded ?? false;
+    return message;
+  },
+};
+
+function createBaseUpdateFirmwareResponse(): UpdateFirmwareResponse {
+  return { terminal: undefined };
+}
+
+export const UpdateFirmwareResponse: MessageFns<UpdateFirmwareResponse> = {
+  encode(message: UpdateFirmwareResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminal !== undefined) {
+      Terminal.encode(message.terminal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateFirmwareResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateFirmwareResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminal = Terminal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateFirmwareResponse {
+    return { terminal: isSet(object.terminal) ? Terminal.fromJSON(object.terminal) : undefined };
+  },
+
+  toJSON(message: UpdateFirmwareResponse): unknown {
+    const obj: any = {};
+    if (message.terminal !== undefined) {
+      obj.terminal = Terminal.toJSON(message.terminal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateFirmwareResponse>, I>>(base?: I): UpdateFirmwareResponse {
+    return UpdateFirmwareResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateFirmwareResponse>, I>>(object: I): UpdateFirmwareResponse {
+    const message = createBaseUpdateFirmwareResponse();
     message.terminal = (object.terminal !== undefined && object.terminal !== null)
       ? Terminal.fromPartial(object.terminal)
       : undefined;
@@ -4326,6 +4530,21 @@ export const CardTerminalServiceService = {
       Buffer.from(UnpairTerminalResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UnpairTerminalResponse => UnpairTerminalResponse.decode(value),
   },
+  /**
+   * Firmware update of a paired terminal (KSR will drive it): start -> aktualisierend,
+   * finish -> aktiv with the new firmware (or the old one when it failed).
+   */
+  updateFirmware: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/UpdateFirmware" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateFirmwareRequest): Buffer =>
+      Buffer.from(UpdateFirmwareRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateFirmwareRequest => UpdateFirmwareRequest.decode(value),
+    responseSerialize: (value: UpdateFirmwareResponse): Buffer =>
+      Buffer.from(UpdateFirmwareResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateFirmwareResponse => UpdateFirmwareResponse.decode(value),
+  },
   getTerminal: {
     path: "/tigw.cardterminal.v1.CardTerminalService/GetTerminal" as const,
     requestStream: false as const,
@@ -4447,6 +4666,11 @@ export interface CardTerminalServiceServer extends UntypedServiceImplementation 
   disconnect: handleUnaryCall<DisconnectRequest, DisconnectResponse>;
   /** Removes the pairing (theft, loss, exchange): the terminal cannot connect, its slot is freed. */
   unpairTerminal: handleUnaryCall<UnpairTerminalRequest, UnpairTerminalResponse>;
+  /**
+   * Firmware update of a paired terminal (KSR will drive it): start -> aktualisierend,
+   * finish -> aktiv with the new firmware (or the old one when it failed).
+   */
+  updateFirmware: handleUnaryCall<UpdateFirmwareRequest, UpdateFirmwareResponse>;
   getTerminal: handleUnaryCall<GetTerminalRequest, GetTerminalResponse>;
   listTerminals: handleUnaryCall<ListTerminalsRequest, ListTerminalsResponse>;
   insertCard: handleUnaryCall<InsertCardRequest, InsertCardResponse>;
@@ -4580,6 +4804,25 @@ export interface CardTerminalServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UnpairTerminalResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Firmware update of a paired terminal (KSR will drive it): start -> aktualisierend,
+   * finish -> aktiv with the new firmware (or the old one when it failed).
+   */
+  updateFirmware(
+    request: UpdateFirmwareRequest,
+    callback: (error: ServiceError | null, response: UpdateFirmwareResponse) => void,
+  ): ClientUnaryCall;
+  updateFirmware(
+    request: UpdateFirmwareRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateFirmwareResponse) => void,
+  ): ClientUnaryCall;
+  updateFirmware(
+    request: UpdateFirmwareRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateFirmwareResponse) => void,
   ): ClientUnaryCall;
   getTerminal(
     request: GetTerminalRequest,
