@@ -24,7 +24,10 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     stop = () => stopProcess(p.child);
     return p;
   };
-  const ok = (r: CliResult, what: string) => assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+  const ok = (r: CliResult, what: string) => {
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    return r.stdout;
+  };
 
   it("serves the API, the CLI flows work, and all state survives a SIGKILL", async () => {
     const port = await freePort();
@@ -37,7 +40,7 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     const wrong = await tigw(env, "login", "--user", "admin", "--password", "not-the-password");
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /INVALID_CREDENTIALS/);
-    ok(await tigw(env, "login", "--user", "admin", "--password", password), "login");
+    ok(await tigw(env, "login", "--user", "admin", `--password=${password}`), "login");
 
     ok(await tigw(env, "unit", "create", "--serial", "RZK-E2E-0001", "--profile", "rz"), "create rz");
     ok(await tigw(env, "unit", "create", "--serial", "EBK-E2E-0002", "--profile", "einbox", "--firmware", "5.50.3:2.0.0", "--produced", "2020-11-03"), "create einbox");
@@ -82,6 +85,23 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     const clock = await tigw(env, "clock", "advance", "30d");
     assert.equal(clock.code, 1);
     assert.match(clock.stderr, /CLOCK_NOT_SIMULATED/);
+
+    // Card terminals with the KT simulator, an SMC-B with its PIN, unpairing.
+    const sim = await tigw(env, "sim", "kt", "--unit", "EBK-E2E-0002", "--mandant", "praxis-e2e", "--count", "3", "--prefix", "E2E-KT-");
+    assert.equal(sim.code, 1, "the Mandant must exist in tenancy first");
+    assert.match(sim.stderr, /error 4004/);
+    ok(await tigw(env, "mandant", "add", "EBK-E2E-0002", "--id", "praxis-e2e", "--name", "Praxis E2E"), "mandant on einbox");
+    assert.match(ok(await tigw(env, "sim", "kt", "--unit", "EBK-E2E-0002", "--mandant", "praxis-e2e", "--count", "3", "--prefix", "E2E-KT-"), "sim kt"), /^3 terminals paired and connected, 0 refused/);
+    const kts = JSON.parse(ok(await tigw(env, "kt", "list", "--unit", "EBK-E2E-0002", "--mandant", "praxis-e2e", "-o", "json"), "kt list")) as { terminals: { ctId: string; correlation: string; connected: boolean }[] };
+    assert.deepEqual(kts.terminals.map((t) => [t.ctId, t.correlation, t.connected]), [["E2E-KT-001", "aktiv", true], ["E2E-KT-002", "aktiv", true], ["E2E-KT-003", "aktiv", true]]);
+    const inserted = JSON.parse(ok(await tigw(env, "sim", "card", "insert", "E2E-KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "insert")) as { cardHandle: string };
+    const wrongPin = await tigw(env, "card", "pin", "verify", inserted.cardHandle, "--pin", "000000");
+    assert.deepEqual([wrongPin.code, wrongPin.stdout.trim()], [1, "PIN REJECTED (2 tries left)"]);
+    assert.match(ok(await tigw(env, "card", "pin", "verify", inserted.cardHandle, "--pin", "123456"), "pin"), /PIN OK/);
+    assert.match(ok(await tigw(env, "card", "list", "EBK-E2E-0002"), "cards"), /E2E-KT-001\s+2\s+SMC-B/);
+    ok(await tigw(env, "kt", "unpair", "E2E-KT-003", "--reason", "Diebstahl"), "unpair");
+    const unit = JSON.parse(ok(await tigw(env, "unit", "show", "EBK-E2E-0002", "-o", "json"), "unit")) as { computeUnits: { ktsUsed: number }[] };
+    assert.equal(unit.computeUnits[0]!.ktsUsed, 2, "the unpaired terminal's slot is free again");
   });
 });
 

@@ -39,7 +39,8 @@ export class OperatorStore {
   async ensureAdmin(password?: string): Promise<string | undefined> {
     const [row] = await this.sql.query<{ n: string }>("SELECT count(*) AS n FROM gateway.operators");
     if (Number(row?.n ?? 0) > 0) return undefined;
-    const generated = password ? undefined : randomBytes(18).toString("base64url");
+    // Letters and digits only: a password starting with "-" would read as an option on a command line.
+    const generated = password ? undefined : randomBytes(32).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 24);
     await this.create("admin", password ?? generated!, "admin");
     return generated;
   }
