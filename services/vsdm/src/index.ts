@@ -1,0 +1,3 @@
+export * from "./population/kvnr.js";
+export * from "./population/insured.js";
+export * from "./population/vsd-xml.js";

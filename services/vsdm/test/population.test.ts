@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { validateXML } from "xmllint-wasm";
+import { generatePopulation, isValidKvnr, kvnr, pruefkarte, toIso885915, vsdDocuments, type InsuredPerson } from "../src/index.js";
+
+const XSD = readFileSync(join(__dirname, "../../xsd/Schema_VSD.xsd"));
+
+/**
+ * libxml2 in WebAssembly has no iconv, so it cannot decode ISO-8859-15 by name. toIso885915 refuses
+ * every character whose byte differs between ISO-8859-15 and ISO-8859-1, so the very same bytes
+ * are validated under an ISO-8859-1 declaration, which libxml2 decodes natively.
+ */
+const forValidator = (xml: string) => toIso885915(xml.replace('encoding="ISO-8859-15"', 'encoding="ISO-8859-1"'));
+
+async function validate(p: InsuredPerson): Promise<void> {
+  const docs = vsdDocuments(p);
+  for (const [name, xml] of Object.entries(docs)) {
+    const r = await validateXML({ xml: [{ fileName: `${name}.xml`, contents: forValidator(xml) }], schema: [{ fileName: "Schema_VSD.xsd", contents: XSD }] });
+    assert.ok(r.valid, `${p.kvnr} ${name}: ${r.errors.map((e) => e.message).join("; ")}`);
+  }
+}
+
+describe("insured population and Prüfkarten eGK", () => {
+  it("computes KVNR check digits (letter as 01-26, weights 1-2, cross sums, mod 10)", () => {
+    assert.equal(kvnr("A", "12345678"), "A123456780"); // the example KVNR of the specifications
+    assert.ok(isValidKvnr(kvnr("X", "00000001")));
+    assert.equal(isValidKvnr("A123456782"), false);
+  });
+
+  it("generates the same people from the same seed, with valid KVNRs and unique ICCSNs", () => {
+    const a = generatePopulation(2000, 7);
+    assert.deepEqual(generatePopulation(2000, 7), a);
+    assert.notDeepEqual(generatePopulation(50, 8), a.slice(0, 50));
+    assert.ok(a.every((p) => isValidKvnr(p.kvnr) && /^\d{20}$/.test(p.card.iccsn)));
+    assert.equal(new Set(a.map((p) => p.card.iccsn)).size, 2000);
+    const share = (f: (p: InsuredPerson) => boolean) => a.filter(f).length / a.length;
+    assert.ok(share((p) => p.card.generation === "G1") > 0.01, "some outdated cards (113)");
+    assert.ok(share((p) => p.card.certificate !== "valid") > 0.01, "some invalid AUT certificates (106/107)");
+    assert.ok(share((p) => p.card.healthApplicationBlocked) > 0.002, "some blocked health applications (114)");
+  });
+
+  it("every VSD document of the population validates against Schema_VSD.xsd", async () => {
+    for (const p of generatePopulation(150, 3)) await validate(p);
+  });
+
+  it("Prüfkarte 0001 carries exactly seed 004's data, and its documents validate", async () => {
+    const p = pruefkarte(1);
+    assert.equal(p.kvnr.slice(0, 9), "X00000001");
+    assert.ok(isValidKvnr(p.kvnr));
+    const d = vsdDocuments(p);
+    for (const fragment of ["<Nachname>Ort</Nachname>", "<Vorname>Dienstleister</Vorname>", "<Vorsatzwort>vor</Vorsatzwort>", "<Geburtsdatum>19800101</Geburtsdatum>", "<Geschlecht>X</Geschlecht>", "<Strasse>Friedrichstraße</Strasse>", "<Hausnummer>136</Hausnummer>", "<Postleitzahl>10117</Postleitzahl>", "<Ort>Berlin</Ort>"]) {
+      assert.ok(d.persoenlicheVersichertendaten.includes(fragment), fragment);
+    }
+    for (const fragment of ["<Beginn>20000101</Beginn>", "<Kostentraegerkennung>109500969</Kostentraegerkennung>", "<Kostentraegerlaendercode>D</Kostentraegerlaendercode>", "<Name>Test GKV-SV</Name>", "<Versichertenart>1</Versichertenart>", "<AerztlicheVersorgung>0</AerztlicheVersorgung>", "<WOP>83</WOP>"]) {
+      assert.ok(d.allgemeineVersicherungsdaten.includes(fragment), fragment);
+    }
+    assert.ok(d.geschuetzteVersichertendaten.includes("<Status>0</Status>"));
+    assert.ok(d.geschuetzteVersichertendaten.includes("<Aerztlich>9</Aerztlich><Zahnaerztlich>9</Zahnaerztlich><Art>0000</Art>"));
+    assert.ok(!/Titel|Namenszusatz|PostfachAdresse|Ende|DMP|BesonderePersonengruppe/.test(Object.values(d).join("")), "everything else empty");
+    await validate(p);
+    await validate(pruefkarte(5000));
+    assert.throws(() => pruefkarte(5001), RangeError);
+  });
+
+  it("the schema check is real: a document missing a mandatory element is refused", async () => {
+    const xml = vsdDocuments(pruefkarte(1)).allgemeineVersicherungsdaten.replace("<WOP>83</WOP>", "");
+    const r = await validateXML({ xml: [{ fileName: "broken.xml", contents: forValidator(xml) }], schema: [{ fileName: "Schema_VSD.xsd", contents: XSD }] });
+    assert.equal(r.valid, false);
+  });
+});
