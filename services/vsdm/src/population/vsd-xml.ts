@@ -37,6 +37,9 @@ export function vsdDocuments(p: InsuredPerson): VsdDocuments {
 
 /** ISO-8859-15 bytes of a text made of Latin-1 letters (all the population uses: ä, ö, ü, ß). */
 export function toIso885915(text: string): Buffer {
-  if (/[^\u0000-\u00ff]/.test(text) || /[\u00a4\u00a6\u00a8\u00b4\u00b8\u00bc-\u00be]/.test(text)) throw new Error("text has characters that differ between Latin-1 and ISO-8859-15");
+  // The eight code points where ISO-8859-15 differs from Latin-1, and anything beyond Latin-1.
+  if ([...text].some((ch) => ch.charCodeAt(0) > 0xff || "\u00a4\u00a6\u00a8\u00b4\u00b8\u00bc\u00bd\u00be".includes(ch))) {
+    throw new Error("text has characters that differ between Latin-1 and ISO-8859-15");
+  }
   return Buffer.from(text, "latin1");
 }
