@@ -1,3 +1,4 @@
 export * from "./population/kvnr.js";
 export * from "./population/insured.js";
 export * from "./population/vsd-xml.js";
+export * from "./fachmodul/pruefungsnachweis.js";

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { validateXML } from "xmllint-wasm";
-import { generatePopulation, isValidKvnr, kvnr, pruefkarte, toIso885915, vsdDocuments, type InsuredPerson } from "../src/index.js";
+import { generatePopulation, isValidKvnr, kvnr, pruefkarte, pruefungsnachweisXml, toIso885915, vsdDocuments, type InsuredPerson } from "../src/index.js";
 
 const XSD = readFileSync(join(__dirname, "../../xsd/Schema_VSD.xsd"));
 
@@ -68,5 +68,20 @@ describe("insured population and Prüfkarten eGK", () => {
     const xml = vsdDocuments(pruefkarte(1)).allgemeineVersicherungsdaten.replace("<WOP>83</WOP>", "");
     const r = await validateXML({ xml: [{ fileName: "broken.xml", contents: forValidator(xml) }], schema: [{ fileName: "Schema_VSD.xsd", contents: XSD }] });
     assert.equal(r.valid, false);
+  });
+});
+
+describe("Prüfungsnachweis", () => {
+  const PNW_XSD = readFileSync(join(__dirname, "../../xsd/Pruefungsnachweis.xsd"));
+  const valid = async (xml: string) =>
+    (await validateXML({ xml: [{ fileName: "pn.xml", contents: toIso885915(xml.replace('encoding="ISO-8859-15"', 'encoding="ISO-8859-1"')) }], schema: [{ fileName: "Pruefungsnachweis.xsd", contents: PNW_XSD }] })).valid;
+
+  it("validates against Pruefungsnachweis.xsd for results 1-6, with the Fachdienst code and Prüfziffer where given", async () => {
+    const at = new Date("2026-11-23T09:05:07Z");
+    assert.match(pruefungsnachweisXml({ at, result: 3 }), /<TS>20261123090507<\/TS><E>3<\/E><\/PN>$/);
+    for (const result of [1, 2, 3, 4, 5, 6] as const) assert.ok(await valid(pruefungsnachweisXml({ at, result })), `result ${result}`);
+    assert.ok(await valid(pruefungsnachweisXml({ at, result: 3, errorCode: 11101, pruefziffer: Buffer.alloc(47, 7) })));
+    assert.throws(() => pruefungsnachweisXml({ at, result: 7 as 1 }), RangeError);
+    assert.equal(await valid(pruefungsnachweisXml({ at, result: 3 }).replace("<E>3</E>", "<E>33</E>")), false, "the schema check is real");
   });
 });
