@@ -1,0 +1,191 @@
+import { gzipSync } from "node:zlib";
+import { call, CommandHandler, createClient, DomainError, KeyedSerializer, type Clock, type Decider, type SqlEventStore } from "@tigw/platform";
+import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
+import type * as kt from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
+import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import type * as hsm from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { decideRead, type ReadFacts } from "../fachmodul/outcome.js";
+import { FachdienstSimulator } from "../fachmodul/fachdienst.js";
+import { pruefungsnachweisXml } from "../fachmodul/pruefungsnachweis.js";
+import { generatePopulation, pruefkarte, type InsuredPerson } from "../population/insured.js";
+import { toIso885915, vsdDocuments } from "../population/vsd-xml.js";
+
+export interface ProtocolEntry {
+  at: string;
+  unitId: string;
+  mandantId: string;
+  workplaceId: string;
+  ctId: string;
+  /** KVNR may be logged (as the real Fachmodul does); names and addresses never are. */
+  kvnr: string;
+  steps: { name: string; ms: number; detail: string }[];
+  ocsp: string;
+  outcome: "ok" | "warning" | "error";
+  code: string;
+  result: number;
+}
+
+type ProtocolEvent = { type: "VsdReadProtocolled"; data: ProtocolEntry };
+/** The protocol of a unit: an append-only stream of read entries. */
+const protocolDecider: Decider<null, ProtocolEntry, ProtocolEvent> = { initialState: () => null, evolve: (s) => s, decide: (entry) => [{ type: "VsdReadProtocolled", data: entry }] };
+
+export interface ReadRequest {
+  unit: string;
+  context: { mandantId: string; clientSystemId: string; workplaceId: string; userId: string };
+  ehcHandle: string;
+  hpcHandle: string;
+  performOnlineCheck: boolean;
+  readOnlineReceipt: boolean;
+}
+
+export interface ReadAnswer {
+  persoenlicheVersichertendaten: Buffer;
+  allgemeineVersicherungsdaten: Buffer;
+  geschuetzteVersichertendaten: Buffer;
+  vsdStatus: { status: string; timestamp: string; version: string };
+  pruefungsnachweis: Buffer;
+  result: number;
+  errorCode: number;
+}
+
+const gzipIso = (xml: string) => gzipSync(toIso885915(xml));
+
+/**
+ * The VSDM Fachmodul: ReadVSD through the access check (card-terminal), the SMC-B's PIN state,
+ * the OCSP status and validity of the eGK's C.CH.AUT and card-to-card authentication (hsm), the
+ * online check with the simulated Fachdienst, and a protocol entry for every read.
+ */
+export class Vsdm {
+  private readonly byIccsn = new Map<string, InsuredPerson>();
+  private readonly byKvnr = new Map<string, InsuredPerson>();
+  private readonly protocol: CommandHandler<null, ProtocolEntry, ProtocolEvent>;
+  private readonly serial = new KeyedSerializer();
+  private readonly kt: CardTerminalServiceClient;
+  private readonly hsm: HsmServiceClient;
+  private readonly tenancy: TenancyServiceClient;
+
+  constructor(
+    private readonly store: SqlEventStore,
+    private readonly clock: Clock,
+    readonly fachdienst: FachdienstSimulator,
+    addresses: { cardTerminal: string; hsm: string; tenancy: string },
+    population: { size: number; seed: number },
+    private readonly opts = { fachdienstTimeoutMs: 2_000, maxOfflineDays: 90 },
+  ) {
+    for (const p of generatePopulation(population.size, population.seed)) {
+      this.byIccsn.set(p.card.iccsn, p);
+      this.byKvnr.set(p.kvnr, p);
+    }
+    this.protocol = new CommandHandler(store, protocolDecider, 20);
+    this.kt = createClient(CardTerminalServiceClient, addresses.cardTerminal, { deadlineMs: 30_000 });
+    this.hsm = createClient(HsmServiceClient, addresses.hsm, { deadlineMs: 30_000 });
+    this.tenancy = createClient(TenancyServiceClient, addresses.tenancy, { deadlineMs: 30_000 });
+  }
+
+  close(): void {
+    for (const c of [this.kt, this.hsm, this.tenancy]) c.close();
+  }
+
+  person(kvnr: string): InsuredPerson | undefined {
+    return this.byKvnr.get(kvnr);
+  }
+
+  /** Issues the eGK of a person (or Prüfkarte n) in the test PKI, in the certificate state the population gives it. */
+  async prepareEgk(r: { kvnr: string; pruefkarte: number }): Promise<{ iccsn: string; certSerial: string; kvnr: string; name: string }> {
+    const p = r.pruefkarte ? pruefkarte(r.pruefkarte) : this.byKvnr.get(r.kvnr);
+    if (!p) throw new DomainError("UNKNOWN_INSURED", `no insured person with KVNR ${r.kvnr} in the simulated population`, { field: "kvnr" });
+    this.byIccsn.set(p.card.iccsn, p);
+    const now = this.clock.now();
+    const notBefore = p.card.certificate === "expired" ? new Date(now.getTime() - 6 * 365 * 86_400_000) : now;
+    const issued = await call<hsm.IssueCardRequest, hsm.IssueCardResponse>(this.hsm.issueCard.bind(this.hsm), {
+      cardType: "EGK",
+      keyType: "ecc",
+      holder: p.pruefkarte ? `Prüfkarte eGK ${p.kvnr}` : `eGK ${p.kvnr}`,
+      iccsn: p.card.iccsn,
+      notBefore: notBefore.toISOString(),
+      validityYears: 5,
+    });
+    const certSerial = issued.certificate!.certSerial;
+    if (p.card.certificate === "revoked") await call<hsm.RevokeCertificateRequest, hsm.RevokeCertificateResponse>(this.hsm.revokeCertificate.bind(this.hsm), { certSerial, reason: "keyCompromise" });
+    return { iccsn: p.card.iccsn, certSerial, kvnr: p.kvnr, name: `${p.givenName} ${p.surname}` };
+  }
+
+  async read(r: ReadRequest): Promise<ReadAnswer> {
+    const steps: ProtocolEntry["steps"] = [];
+    const step = async <T>(name: string, fn: () => Promise<T>, detail = (_: T) => ""): Promise<T> => {
+      const t0 = performance.now();
+      const v = await fn();
+      steps.push({ name, ms: Math.round(performance.now() - t0), detail: detail(v) });
+      return v;
+    };
+    const unitId = (await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(this.tenancy.getUnit.bind(this.tenancy), { unit: r.unit })).unit!.unitId;
+    const entry: ProtocolEntry = { at: this.clock.now().toISOString(), unitId, mandantId: r.context.mandantId, workplaceId: r.context.workplaceId, ctId: "", kvnr: "", steps, ocsp: "", outcome: "error", code: "", result: 0 };
+    try {
+      const access = (cardHandle: string) =>
+        call<kt.CheckAccessRequest, kt.CheckAccessResponse>(this.kt.checkAccess.bind(this.kt), { unit: r.unit, ...r.context, ctId: "", cardHandle, workplaceRequired: true });
+      const egk = (await step("access check eGK", () => access(r.ehcHandle))).card!;
+      entry.ctId = egk.ctId;
+      if (egk.cardType !== "EGK" && egk.cardType !== "PRUEFKARTE_EGK") throw new DomainError("4008", `card ${r.ehcHandle} is not an eGK`);
+      const smcb = (await step("access check SMC-B", () => access(r.hpcHandle))).card!;
+      if (smcb.cardType !== "SMC-B" && smcb.cardType !== "HBA") throw new DomainError("4009", `card ${r.hpcHandle} is neither SMC-B nor HBA`);
+      const pin = await step("PIN status SMC-B", () => call<kt.GetPinStatusRequest, kt.GetPinStatusResponse>(this.kt.getPinStatus.bind(this.kt), { cardHandle: r.hpcHandle }), (x) => x.status);
+      if (pin.status !== "VERIFIED") throw new DomainError(smcb.cardType === "HBA" ? "3042" : "3041", `the ${smcb.cardType} is not unlocked (PIN ${pin.status})`, { cardHandle: r.hpcHandle });
+      const person = this.byIccsn.get(egk.iccsn);
+      if (!person) throw new DomainError("105", "the eGK cannot be read (unknown card)");
+      entry.kvnr = person.kvnr;
+      const aut = await step("OCSP C.CH.AUT", () => this.autStatus(egk.certSerial), (x) => x);
+      entry.ocsp = aut === "good" ? "ok" : aut;
+      if (aut === "good") {
+        await step("card-to-card eGK/SMC-B", () =>
+          call<hsm.CardToCardAuthenticateRequest, hsm.CardToCardAuthenticateResponse>(this.hsm.cardToCardAuthenticate.bind(this.hsm), { sourceCertSerial: egk.certSerial, targetCertSerial: smcb.certSerial }),
+        );
+      }
+      const facts: ReadFacts = { person, performOnlineCheck: r.performOnlineCheck, autCertificate: aut, daysOffline: 0, maxOfflineDays: this.opts.maxOfflineDays };
+      if (r.performOnlineCheck && aut === "good") facts.fachdienst = await step("online check Fachdienst", () => this.fachdienst.check(person, this.opts.fachdienstTimeoutMs), (a) => a.kind);
+      const outcome = decideRead(facts);
+      if (outcome.kind === "fault") {
+        entry.result = outcome.result ?? 0;
+        throw new DomainError(String(outcome.code), outcome.message, outcome.result ? { pruefungsnachweis: String(outcome.result) } : {});
+      }
+      const docs = vsdDocuments(outcome.person);
+      const pn = r.readOnlineReceipt && outcome.result ? gzipIso(pruefungsnachweisXml({ at: this.clock.now(), result: outcome.result, errorCode: outcome.errorCode, pruefziffer: outcome.pruefziffer })) : Buffer.alloc(0);
+      entry.outcome = outcome.result && outcome.result >= 3 ? "warning" : "ok";
+      entry.result = outcome.result ?? 0;
+      entry.code = outcome.errorCode ? String(outcome.errorCode) : "";
+      return {
+        persoenlicheVersichertendaten: gzipIso(docs.persoenlicheVersichertendaten),
+        allgemeineVersicherungsdaten: gzipIso(docs.allgemeineVersicherungsdaten),
+        geschuetzteVersichertendaten: gzipIso(docs.geschuetzteVersichertendaten),
+        vsdStatus: { status: outcome.updated || outcome.result === 2 ? "0" : "1", timestamp: this.clock.now().toISOString(), version: "5.2.0" },
+        pruefungsnachweis: pn,
+        result: outcome.result ?? 0,
+        errorCode: outcome.errorCode ?? 0,
+      };
+    } catch (e) {
+      entry.outcome = "error";
+      entry.code = e instanceof DomainError ? e.code : "103";
+      throw e;
+    } finally {
+      await this.serial.run(unitId, () => this.protocol.handle(`protocol-${unitId}`, entry, { unitId, mandantId: r.context.mandantId }));
+    }
+  }
+
+  private async autStatus(certSerial: string): Promise<ReadFacts["autCertificate"]> {
+    try {
+      const { certificate } = await call<hsm.GetCertificateRequest, hsm.GetCertificateResponse>(this.hsm.getCertificate.bind(this.hsm), { certSerial });
+      if (certificate!.ocspStatus === "revoked") return "revoked";
+      if (certificate!.ocspStatus !== "good") return "unknown";
+      return this.clock.now().toISOString() > certificate!.notAfter ? "expired" : "good";
+    } catch {
+      return "unreachable";
+    }
+  }
+
+  async protocolOf(unit: string, outcome?: string): Promise<ProtocolEntry[]> {
+    const unitId = (await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(this.tenancy.getUnit.bind(this.tenancy), { unit })).unit!.unitId;
+    const { events } = await this.store.readStream(`protocol-${unitId}`);
+    return events.map((e) => e.data as ProtocolEntry).filter((x) => !outcome || x.outcome === outcome);
+  }
+}

@@ -1,0 +1,48 @@
+import { SqlEventStore, startServiceHost, type Clock, type EventBus, type Logger, type RunningGrpcServer, type Sql } from "@tigw/platform";
+import { vsdmGrpc } from "./api/grpc.js";
+import { Vsdm } from "./application/vsdm.js";
+import { FachdienstSimulator } from "./fachmodul/fachdienst.js";
+
+export interface VsdmServiceOptions {
+  sql: Sql;
+  bus: EventBus;
+  clock: Clock;
+  tenancyAddress: string;
+  hsmAddress: string;
+  cardTerminalAddress: string;
+  population?: { size: number; seed: number };
+  fachdienst?: { latencyMs?: number; timeoutMs?: number };
+  grpc?: { host?: string; port?: number };
+  logger?: Logger;
+  context?: string;
+}
+
+export interface RunningVsdm {
+  vsdm: Vsdm;
+  grpc: RunningGrpcServer;
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** The vsdm service: the Fachmodul with its simulated Fachdienst and population, over gRPC. */
+export async function startVsdm(o: VsdmServiceOptions): Promise<RunningVsdm> {
+  const store = await SqlEventStore.open(o.sql, o.context ?? "vsdm");
+  const vsdm = new Vsdm(
+    store,
+    o.clock,
+    new FachdienstSimulator({ latencyMs: o.fachdienst?.latencyMs }),
+    { cardTerminal: o.cardTerminalAddress, hsm: o.hsmAddress, tenancy: o.tenancyAddress },
+    o.population ?? { size: 5000, seed: 1 },
+    { fachdienstTimeoutMs: o.fachdienst?.timeoutMs ?? 2_000, maxOfflineDays: 90 },
+  );
+  const host = await startServiceHost({ store, bus: o.bus, services: [vsdmGrpc(vsdm)], grpc: o.grpc, logger: o.logger });
+  return {
+    vsdm,
+    grpc: host.grpc,
+    address: host.address,
+    stop: async () => {
+      await host.stop();
+      vsdm.close();
+    },
+  };
+}
