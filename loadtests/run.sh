@@ -15,8 +15,8 @@ export TIGW_DATA_DIR="$WORK/data" TIGW_HTTP_PORT=$HTTP TIGW_METRICS_PORT=$METRIC
 npm run -s build
 if [ "$MODE" = cluster ]; then
   eval "$(bash deploy/local/up.sh)"
-  export TIGW_TENANCY_GRPC_PORT=$(free_port) TIGW_HSM_GRPC_PORT=$(free_port) TIGW_CARD_TERMINAL_GRPC_PORT=$(free_port)
-  export TIGW_TENANCY_METRICS_PORT=$(free_port) TIGW_HSM_METRICS_PORT=$(free_port) TIGW_CARD_TERMINAL_METRICS_PORT=$METRICS TIGW_GATEWAY_METRICS_PORT=$(free_port)
+  export TIGW_TENANCY_GRPC_PORT=$(free_port) TIGW_HSM_GRPC_PORT=$(free_port) TIGW_CARD_TERMINAL_GRPC_PORT=$(free_port) TIGW_VSDM_GRPC_PORT=$(free_port)
+  export TIGW_TENANCY_METRICS_PORT=$(free_port) TIGW_HSM_METRICS_PORT=$(free_port) TIGW_CARD_TERMINAL_METRICS_PORT=$METRICS TIGW_GATEWAY_METRICS_PORT=$(free_port) TIGW_VSDM_METRICS_PORT=$(free_port)
   # A database of its own, so the first-start admin password is the one set here.
   DB="tigw_load_$(date +%s)"
   psql "$DATABASE_URL" -qc "CREATE DATABASE $DB" >/dev/null

@@ -34,6 +34,11 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw card list UNIT | pin verify HANDLE --pin P | pin status HANDLE
   tigw sim kt --unit U [--mandant M] --count N [--prefix P] [--hold 30s]
   tigw sim card insert KT --type EGK|HBA|SMC-B|PRUEFKARTE_EGK [--slot N] [--iccsn I] [--pin P] | remove KT --slot N
+  tigw vsd read --unit U --mandant M --workplace W --ct-id KT --slot N [--client-system CS]
+        [--online-check] [--receipt]       ReadVSD of the eGK in that slot, with the Mandant's SMC-B
+  tigw vsd log UNIT [--outcome ok|warning|error]
+  tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)   an insured person's eGK or a Prüfkarte
+  tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow
   tigw profile list
   tigw user list | add --user U --role viewer|operator|admin --password P
 
@@ -128,6 +133,61 @@ function parseDurationMs(text: string): number {
   const m = /^(\d+)(s|m|h)$/.exec(text);
   if (!m) throw new UsageError(`not a duration: ${text} (e.g. 30s, 5m)`);
   return Number(m[1]) * UNITS_MS[m[2]!]!;
+}
+
+interface XmlDoc {
+  base64: string;
+  xml: string;
+}
+interface VsdAnswer {
+  persoenlicheVersichertendaten: XmlDoc;
+  allgemeineVersicherungsdaten: XmlDoc;
+  geschuetzteVersichertendaten: XmlDoc;
+  pruefungsnachweis: XmlDoc;
+  vsdStatus: { status: string };
+  result: number;
+  errorCode: number;
+}
+interface ProtocolEntry {
+  at: string;
+  mandantId: string;
+  workplaceId: string;
+  ctId: string;
+  kvnr: string;
+  ocsp: string;
+  outcome: string;
+  code: string;
+  result: number;
+  steps: { name: string; ms: number }[];
+}
+const xmlField = (xml: string, name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1] ?? "";
+const RESULTS: Record<number, string> = {
+  1: "update done",
+  2: "no update needed",
+  3: "update technically impossible",
+  4: "eGK authentication certificate invalid",
+  5: "online check technically impossible",
+  6: "update impossible, maximum offline period exceeded",
+};
+function vsdText(r: VsdAnswer): string {
+  const p = r.persoenlicheVersichertendaten.xml;
+  const a = r.allgemeineVersicherungsdaten.xml;
+  const date = (d: string) => (d.length === 8 ? `${d.slice(6)}.${d.slice(4, 6)}.${d.slice(0, 4)}` : d);
+  return [
+    fields([
+      ["Versicherten_ID", xmlField(p, "Versicherten_ID")],
+      ["Name", [xmlField(p, "Vorname"), xmlField(p, "Vorsatzwort"), xmlField(p, "Nachname")].filter(Boolean).join(" ")],
+      ["Geburtsdatum", date(xmlField(p, "Geburtsdatum"))],
+      ["Geschlecht", xmlField(p, "Geschlecht")],
+      ["Anschrift", `${xmlField(p, "Strasse")} ${xmlField(p, "Hausnummer")}, ${xmlField(p, "Postleitzahl")} ${xmlField(p, "Ort")}`],
+      ["Versichert seit", date(xmlField(a, "Beginn"))],
+      ["Kostenträger", `${xmlField(a, "Kostentraegerkennung")} ${xmlField(a, "Name")}`],
+      ["Versichertenart", xmlField(a, "Versichertenart")],
+      ["WOP", xmlField(a, "WOP")],
+    ]),
+    "",
+    r.result ? `Prüfungsnachweis: ${r.result} (${RESULTS[r.result] ?? "?"})${r.errorCode ? `, Fachdienst code ${r.errorCode}` : ""}` : "no Prüfungsnachweis (no online check)",
+  ].join("\n");
 }
 
 const day = (iso: string) => iso.slice(0, 10);
@@ -230,6 +290,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         prefix: { type: "string" },
         hold: { type: "string" },
         pin: { type: "string" },
+        kvnr: { type: "string" },
+        pruefkarte: { type: "string" },
+        "online-check": { type: "boolean" },
+        receipt: { type: "boolean" },
+        outcome: { type: "string" },
         type: { type: "string" },
         slot: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -451,8 +516,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const kt = need(arg2, "KT");
         if (arg1 === "insert") {
           const type = need(o.type, "--type");
-          const iccsn = o.iccsn ?? `80276${String(Date.now()).slice(-15).padStart(15, "0")}`;
-          const c = await api.post<Card>(`/api/v1/terminals/${encodeURIComponent(kt)}/cards`, { slot: Number(o.slot ?? 1), cardType: type, iccsn, pin: o.pin });
+          // SMC-B and HBA come from the test PKI (key and certificate in hsm), so card-to-card works.
+          const pki = type === "SMC-B" || type === "HBA" ? await api.post<{ iccsn: string; certSerial: string }>("/api/v1/sim/cards", { cardType: type === "SMC-B" ? "SMCB" : "HBA", keyType: "ecc", iccsn: o.iccsn }) : undefined;
+          const iccsn = pki?.iccsn ?? o.iccsn ?? `80276${String(Date.now()).slice(-15).padStart(15, "0")}`;
+          const c = await api.post<Card>(`/api/v1/terminals/${encodeURIComponent(kt)}/cards`, { slot: Number(o.slot ?? 1), cardType: type, iccsn, certSerial: pki?.certSerial, pin: o.pin });
           show(c, () => `inserted ${c.cardType} ${c.iccsn} into ${kt} slot ${c.slot}; card handle ${c.cardHandle}`);
           return 0;
         }
@@ -462,6 +529,52 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
           return 0;
         }
         throw new UsageError("tigw sim card insert|remove KT ...");
+      }
+      case "vsd read": {
+        const unit = need(o.unit, "--unit");
+        const mandantId = need(o.mandant, "--mandant");
+        const ctId = need(o["ct-id"], "--ct-id");
+        const slot = Number(need(o.slot, "--slot"));
+        const [{ cards }, info] = await Promise.all([api.get<{ cards: Card[] }>(`${unitPath(unit)}/cards`), api.get<Infomodell>(`${unitPath(unit)}/infomodell`)]);
+        const egk = cards.find((c) => c.ctId === ctId && c.slot === slot);
+        if (!egk) throw new ApiError(0, "4008", `no card in ${ctId} slot ${slot}`);
+        const mine = info.mandanten.find((m) => m.mandantId === mandantId);
+        const smcb = cards.find((c) => (c.cardType === "SMC-B" || c.cardType === "HBA") && (mine?.smbs.includes(c.iccsn) ?? false)) ?? cards.find((c) => c.cardType === "SMC-B");
+        if (!smcb) throw new ApiError(0, "4009", "no SMC-B of this Mandant is inserted");
+        const r = await api.post<VsdAnswer>("/api/v1/vsd/read", {
+          unit,
+          mandantId,
+          clientSystemId: o["client-system"] ?? mine?.clientSystems[0] ?? "",
+          workplaceId: need(o.workplace, "--workplace"),
+          ehcHandle: egk.cardHandle,
+          hpcHandle: smcb.cardHandle,
+          performOnlineCheck: o["online-check"] === true,
+          readOnlineReceipt: o.receipt === true,
+        });
+        show(r, () => vsdText(r));
+        return 0;
+      }
+      case "vsd log": {
+        const r = await api.get<{ entries: ProtocolEntry[] }>(`${unitPath(arg1)}/vsd-log${o.outcome ? `?outcome=${encodeURIComponent(o.outcome)}` : ""}`);
+        show(r, () =>
+          r.entries.length
+            ? table(["TIME", "MANDANT", "WORKPLACE", "CT-ID", "KVNR", "OCSP", "OUTCOME", "CODE", "RESULT", "MS"], r.entries.map((e) => [e.at, e.mandantId, e.workplaceId, e.ctId || "-", e.kvnr || "-", e.ocsp || "-", e.outcome, e.code || "-", e.result || "-", e.steps.reduce((a, s) => a + s.ms, 0)]))
+            : "no reads protocolled",
+        );
+        return 0;
+      }
+      case "sim egk": {
+        if (arg1 !== "insert") throw new UsageError("tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)");
+        const kt = need(arg2, "KT");
+        const e = await api.post<{ iccsn: string; certSerial: string; kvnr: string; name: string }>("/api/v1/sim/egk", { kvnr: o.kvnr, pruefkarte: o.pruefkarte ? Number(o.pruefkarte) : 0 });
+        const c = await api.post<Card>(`/api/v1/terminals/${encodeURIComponent(kt)}/cards`, { slot: Number(o.slot ?? 1), cardType: o.pruefkarte ? "PRUEFKARTE_EGK" : "EGK", iccsn: e.iccsn, certSerial: e.certSerial });
+        show({ ...c, kvnr: e.kvnr }, () => `inserted the ${o.pruefkarte ? "Prüfkarte eGK" : "eGK"} of ${e.name} (KVNR ${e.kvnr}) into ${kt} slot ${c.slot}; card handle ${c.cardHandle}`);
+        return 0;
+      }
+      case "sim fachdienst": {
+        await api.post("/api/v1/sim/fachdienst", { ik: need(arg1, "IK"), behaviour: need(arg2, "BEHAVIOUR") });
+        show({ ik: arg1, behaviour: arg2 }, () => `Fachdienst of IK ${arg1}: ${arg2}`);
+        return 0;
       }
       case "profile list": {
         const r = await api.get<{ profiles: { name: string; computeUnits: number; ktPerComputeUnit: number; recommendedKts: number; maxMandanten: number; description: string }[] }>("/api/v1/profiles");

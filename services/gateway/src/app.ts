@@ -9,14 +9,15 @@ import { API_CONTROLLERS } from "./http/controllers.js";
 import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
-import { cardTerminalApi, hsmApi, tenancyApi } from "./grpc-clients.js";
-import { CARD_TERMINAL, HSM, TENANCY } from "./tokens.js";
+import { cardTerminalApi, hsmApi, tenancyApi, vsdmApi } from "./grpc-clients.js";
+import { CARD_TERMINAL, HSM, TENANCY, VSDM } from "./tokens.js";
 
 export interface GatewayOptions {
   sql: Sql;
   tenancyAddress: string;
   hsmAddress: string;
   cardTerminalAddress: string;
+  vsdmAddress: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -46,6 +47,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const tenancy = tenancyApi(o.tenancyAddress);
   const hsm = hsmApi(o.hsmAddress);
   const cardTerminal = cardTerminalApi(o.cardTerminalAddress);
+  const vsdm = vsdmApi(o.vsdmAddress);
   const limiter = new LoginLimiter(o.loginLimit?.maxFailures, o.loginLimit?.windowMs);
 
   @Module({
@@ -57,6 +59,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: TENANCY, useValue: tenancy },
       { provide: HSM, useValue: hsm },
       { provide: CARD_TERMINAL, useValue: cardTerminal },
+      { provide: VSDM, useValue: vsdm },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -77,6 +80,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       tenancy.close();
       hsm.close();
       cardTerminal.close();
+      vsdm.close();
     },
   };
 }

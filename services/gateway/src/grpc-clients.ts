@@ -5,6 +5,8 @@ import type * as hsm from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
 import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
 import type * as kt from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
+import { VsdmServiceClient } from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
+import type * as vsdm from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
 import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
 
 type Rpc<Req, Res> = (req: Req) => Promise<Res>;
@@ -97,3 +99,15 @@ export const tenancyApi = (address: string, deadlineMs = 10_000): TenancyApi => 
 export const hsmApi = (address: string, deadlineMs = 30_000): HsmApi => promiseApi<HsmApi>(HsmServiceClient as unknown as ClientCtor, address, HSM_METHODS, deadlineMs);
 export const cardTerminalApi = (address: string, deadlineMs = 30_000): CardTerminalApi =>
   promiseApi<CardTerminalApi>(CardTerminalServiceClient as unknown as ClientCtor, address, CARD_TERMINAL_METHODS, deadlineMs);
+
+/** The gateway's view of tigw.vsdm.v1.VsdmService. */
+export interface VsdmApi {
+  readVsd: Rpc<vsdm.ReadVsdRequest, vsdm.ReadVsdResponse>;
+  prepareEgk: Rpc<vsdm.PrepareEgkRequest, vsdm.PrepareEgkResponse>;
+  listProtocol: Rpc<vsdm.ListProtocolRequest, vsdm.ListProtocolResponse>;
+  setFachdienst: Rpc<vsdm.SetFachdienstRequest, vsdm.SetFachdienstResponse>;
+  close(): void;
+}
+
+export const vsdmApi = (address: string, deadlineMs = 30_000): VsdmApi =>
+  promiseApi<VsdmApi>(VsdmServiceClient as unknown as ClientCtor, address, ["readVsd", "prepareEgk", "listProtocol", "setFachdienst"], deadlineMs);

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { EmbeddedBus, embeddedSql, type Sql } from "@tigw/platform";
 import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
 import { startCardTerminal, type RunningCardTerminal } from "@tigw/card-terminal";
+import { startVsdm, type RunningVsdm } from "@tigw/vsdm";
 import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
 import { startGateway, TokenIssuer, type RunningGateway } from "../src/index.js";
 
@@ -20,6 +21,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
   let tenancy: RunningTenancy;
   let hsm: RunningHsm;
   let kt: RunningCardTerminal;
+  let vsdm: RunningVsdm;
   let gw: RunningGateway;
   let gatewaySql: Sql;
   const tokens: Record<string, string> = {};
@@ -45,8 +47,9 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
     hsm = await startHsm({ sql: hsmSql, bus, clock, masterKey: randomBytes(32) });
     kt = await startCardTerminal({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
+    vsdm = await startVsdm({ sql: await embeddedSql(), bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, population: { size: 10, seed: 1 } });
     gatewaySql = await embeddedSql();
-    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { maxFailures: 5, windowMs: 60_000 } });
+    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { maxFailures: 5, windowMs: 60_000 } });
     tokens["admin"] = String((await login("admin", ADMIN_PW)).body["token"]);
     for (const role of ["viewer", "operator"]) {
       const created = await req("post", "/api/v1/users", tokens["admin"], { username: role, password: `${role}-password-123`, role });
@@ -62,6 +65,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
   });
   after(async () => {
     await gw.close();
+    await vsdm.stop();
     await kt.stop();
     await hsm.stop();
     await tenancy.stop();
@@ -127,7 +131,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
 
   it("creates admin with a generated password on the first start only, and shows it once", async () => {
     const sql = await embeddedSql();
-    const first = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, port: 0 });
+    const first = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0 });
     try {
       assert.ok(first.generatedAdminPassword && first.generatedAdminPassword.length >= 20);
       const res = await fetch(`${first.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: first.generatedAdminPassword }) });
@@ -135,7 +139,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     } finally {
       await first.close();
     }
-    const second = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, port: 0 });
+    const second = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0 });
     assert.equal(second.generatedAdminPassword, undefined);
     await second.close();
     const [row] = await sql.query<{ password_hash: string }>("SELECT password_hash FROM gateway.operators WHERE username = 'admin'");

@@ -80,7 +80,18 @@ async function main(): Promise<void> {
   });
   const ktAddress = `127.0.0.1:${ktPort}`;
   await healthy("card-terminal", ktAddress);
+  const vsdmPort = process.env["TIGW_VSDM_GRPC_PORT"] ?? "50054";
+  run("vsdm", "services/vsdm/dist/src/main.js", {
+    TIGW_VSDM_GRPC_PORT: vsdmPort,
+    TIGW_METRICS_PORT: process.env["TIGW_VSDM_METRICS_PORT"] ?? "9468",
+    TIGW_TENANCY_ADDR: address,
+    TIGW_HSM_ADDR: hsmAddress,
+    TIGW_CARD_TERMINAL_ADDR: ktAddress,
+  });
+  const vsdmAddress = `127.0.0.1:${vsdmPort}`;
+  await healthy("vsdm", vsdmAddress);
   run("gateway", "services/gateway/dist/src/main.js", {
+    TIGW_VSDM_ADDR: vsdmAddress,
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,
     TIGW_CARD_TERMINAL_ADDR: ktAddress,

@@ -9,6 +9,7 @@ import { createLogger, EmbeddedBus, embeddedSql, exitOnConfigError, int, loadCon
 import { startGateway } from "@tigw/gateway";
 import { ClockControl, loadMasterKey, startHsm } from "@tigw/hsm";
 import { startCardTerminal } from "@tigw/card-terminal";
+import { startVsdm } from "@tigw/vsdm";
 import { loadProfiles, readVendorKeys, startTenancy } from "@tigw/tenancy";
 import { seedDemoFleet } from "./demo.js";
 import { ensureDemoVendorKey } from "./vendor-key.js";
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   const vendor = ensureDemoVendorKey(dataDir);
   const extraKeys = cfg.TIGW_VENDOR_PUBLIC_KEY_FILE ? cfg.TIGW_VENDOR_PUBLIC_KEY_FILE.split(",") : [];
 
-  const [busSql, tenancySql, hsmSql, ktSql, gatewaySql] = await Promise.all(["bus", "tenancy", "hsm", "card-terminal", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
+  const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql] = await Promise.all(["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
   const bus = await EmbeddedBus.open(busSql!);
   // One clock for every service; a simulated one keeps its time in the hsm database.
   const clock =
@@ -79,11 +80,21 @@ async function main(): Promise<void> {
     hsmAddress: hsm.address,
     logger: log,
   });
+  const vsdm = await startVsdm({
+    sql: vsdmSql!,
+    bus,
+    clock,
+    tenancyAddress: tenancy.address,
+    hsmAddress: hsm.address,
+    cardTerminalAddress: cardTerminal.address,
+    logger: log,
+  });
   const gateway = await startGateway({
     sql: gatewaySql!,
     tenancyAddress: tenancy.address,
     hsmAddress: hsm.address,
     cardTerminalAddress: cardTerminal.address,
+    vsdmAddress: vsdm.address,
     host: cfg.TIGW_HTTP_HOST,
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,
@@ -113,11 +124,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await gateway.close();
+    await vsdm.stop();
     await cardTerminal.stop();
     await hsm.stop();
     await tenancy.stop();
     await bus.close();
-    for (const sql of [busSql, tenancySql, hsmSql, ktSql, gatewaySql]) await sql!.close();
+    for (const sql of [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql]) await sql!.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop()).once("SIGINT", () => void stop());

@@ -22,7 +22,7 @@ describe("cluster mode: tenancy and gateway as separate processes on PostgreSQL 
   });
 
   it("starts, and the CLI creates and lists a unit through it", async () => {
-    const [http, grpc, hsmGrpc, ktGrpc] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [http, grpc, hsmGrpc, ktGrpc, vsdmGrpc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     await admin!.exec(`CREATE DATABASE ${db}`);
     const url = new URL(process.env["DATABASE_URL"]!);
     url.pathname = `/${db}`;
@@ -37,6 +37,8 @@ describe("cluster mode: tenancy and gateway as separate processes on PostgreSQL 
         TIGW_HSM_METRICS_PORT: "0",
         TIGW_CARD_TERMINAL_GRPC_PORT: String(ktGrpc),
         TIGW_CARD_TERMINAL_METRICS_PORT: "0",
+        TIGW_VSDM_GRPC_PORT: String(vsdmGrpc),
+        TIGW_VSDM_METRICS_PORT: "0",
         TIGW_OCSP_PORT: "0",
         TIGW_TENANCY_METRICS_PORT: "0",
         TIGW_GATEWAY_METRICS_PORT: "0",

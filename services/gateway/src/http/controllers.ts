@@ -7,6 +7,7 @@ import { HSM, TENANCY } from "../tokens.js";
 import type { HsmApi, TenancyApi } from "../grpc-clients.js";
 import { Access } from "./access.js";
 import { SimulatorController, TerminalsController } from "./terminals.js";
+import { VsdController } from "./vsd.js";
 import { field, stringsBody } from "./body.js";
 import type { AuthedRequest } from "./guard.js";
 
@@ -217,4 +218,4 @@ export class CertificatesController {
   }
 }
 
-export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController];
+export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController, VsdController];

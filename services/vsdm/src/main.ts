@@ -1,0 +1,45 @@
+/**
+ * The vsdm service as its own process (cluster mode): real PostgreSQL and Kafka.
+ * Start with `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
+ */
+import { createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, postgresSql, str, SystemClock, url } from "@tigw/platform";
+import { startVsdm } from "./service.js";
+
+const cfg = exitOnConfigError(() =>
+  loadConfig({
+    DATABASE_URL: url(["postgres", "postgresql"]),
+    KAFKA_BROKERS: hostPorts(),
+    TIGW_VSDM_GRPC_HOST: str({ default: "127.0.0.1" }),
+    TIGW_VSDM_GRPC_PORT: int({ default: 50054, min: 0, max: 65535 }),
+    TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
+    TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
+    TIGW_CARD_TERMINAL_ADDR: str({ default: "127.0.0.1:50053" }),
+    TIGW_VSDM_POPULATION: int({ default: 5000, min: 1, max: 1_000_000 }),
+    TIGW_VSDM_POPULATION_SEED: int({ default: 1 }),
+    TIGW_FACHDIENST_LATENCY_MS: int({ default: 0, min: 0 }),
+  }),
+);
+
+async function main(): Promise<void> {
+  const log = createLogger("vsdm");
+  const running = await startVsdm({
+    sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
+    bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-vsdm" }),
+    clock: new SystemClock(),
+    tenancyAddress: cfg.TIGW_TENANCY_ADDR,
+    hsmAddress: cfg.TIGW_HSM_ADDR,
+    cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
+    population: { size: cfg.TIGW_VSDM_POPULATION, seed: cfg.TIGW_VSDM_POPULATION_SEED },
+    fachdienst: { latencyMs: cfg.TIGW_FACHDIENST_LATENCY_MS },
+    grpc: { host: cfg.TIGW_VSDM_GRPC_HOST, port: cfg.TIGW_VSDM_GRPC_PORT },
+    logger: log,
+  });
+  log.info({ address: running.address }, "vsdm serving gRPC");
+  const stop = () => void running.stop().finally(() => process.exit(0));
+  process.once("SIGTERM", stop).once("SIGINT", stop);
+}
+
+main().catch((e: unknown) => {
+  console.error("vsdm failed to start:", e instanceof Error ? e.message : e);
+  process.exit(1);
+});
