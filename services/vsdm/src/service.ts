@@ -2,6 +2,7 @@ import { SqlEventStore, startServiceHost, type Clock, type EventBus, type Logger
 import { vsdmGrpc } from "./api/grpc.js";
 import { Vsdm } from "./application/vsdm.js";
 import { FachdienstSimulator } from "./fachmodul/fachdienst.js";
+import { vsdmMetrics } from "./application/metrics.js";
 
 export interface VsdmServiceOptions {
   sql: Sql;
@@ -34,6 +35,7 @@ export async function startVsdm(o: VsdmServiceOptions): Promise<RunningVsdm> {
     { cardTerminal: o.cardTerminalAddress, hsm: o.hsmAddress, tenancy: o.tenancyAddress },
     o.population ?? { size: 5000, seed: 1 },
     { fachdienstTimeoutMs: o.fachdienst?.timeoutMs ?? 2_000, maxOfflineDays: 90 },
+    vsdmMetrics(),
   );
   const host = await startServiceHost({ store, bus: o.bus, services: [vsdmGrpc(vsdm)], grpc: o.grpc, logger: o.logger });
   return {

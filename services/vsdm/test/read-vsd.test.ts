@@ -126,6 +126,71 @@ describe("ReadVSD across the services (embedded)", () => {
     }
   });
 
+  const population = generatePopulation(2000, 1);
+  const ordinary = population.filter((p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked);
+  /** Inserts the person's eGK into slot 1, reads, removes the card again. */
+  const readPerson = async (kvnr: string, during?: () => Promise<void>) => {
+    const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr, pruefkarte: 0 });
+    const handle = await insert(1, "EGK", egk.iccsn, egk.certSerial);
+    try {
+      const reading = read(handle);
+      if (during) await during();
+      return await reading;
+    } finally {
+      await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
+    }
+  };
+  const fachdienst = (ik: string, behaviour: string) => rpc(v, "setFachdienst", { ik, behaviour });
+
+  it("result 2: no update needed; result 1: the pending update is written (VSD status current)", async () => {
+    const p = ordinary[0]!;
+    assert.equal((await readPerson(p.kvnr)).result, 2);
+    await fachdienst(p.insurer.ik, "update-pending");
+    try {
+      const r = await readPerson(p.kvnr);
+      assert.equal(r.result, 1);
+      assert.match(gunzipSync(r.persoenlicheVersichertendaten).toString("latin1"), /<Strasse>Neue Straße<\/Strasse>/);
+    } finally {
+      await fachdienst(p.insurer.ik, "no-update");
+    }
+  });
+
+  it("result 5: the Fachdienst is unreachable (VSD still returned)", async () => {
+    const p = ordinary[1]!;
+    await fachdienst(p.insurer.ik, "unreachable");
+    try {
+      const r = await readPerson(p.kvnr);
+      assert.equal(r.result, 5);
+      assert.ok(r.persoenlicheVersichertendaten.length > 0);
+    } finally {
+      await fachdienst(p.insurer.ik, "no-update");
+    }
+  });
+
+  it("113: an outdated eGK generation (G1); 106 with Prüfungsnachweis 4: a revoked C.CH.AUT", async () => {
+    const g1 = population.find((p) => p.card.generation === "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked)!;
+    assert.equal((await refusal(readPerson(g1.kvnr))).code, "113");
+    const revoked = population.find((p) => p.card.generation !== "G1" && p.card.certificate === "revoked" && !p.card.healthApplicationBlocked)!;
+    const e = await refusal(readPerson(revoked.kvnr));
+    assert.deepEqual([e.code, e.details["pruefungsnachweis"]], ["106", "4"]);
+    const { entries } = await rpc<{ entries: { kvnr: string; ocsp: string; code: string }[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "error" });
+    assert.deepEqual(entries.filter((x) => x.kvnr === revoked.kvnr).map((x) => [x.ocsp, x.code]), [["revoked", "106"]]);
+  });
+
+  it("12105: the eGK is pulled while the online check runs", async () => {
+    const p = ordinary[2]!;
+    await fachdienst(p.insurer.ik, "slow");
+    try {
+      const e = await refusal(readPerson(p.kvnr, async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
+      }));
+      assert.equal(e.code, "12105");
+    } finally {
+      await fachdienst(p.insurer.ik, "no-update");
+    }
+  });
+
   it("tenant isolation: Mandant M2 reading on M1's terminal is refused by the access check and no VSD leaks", async () => {
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: "", pruefkarte: 3 });
     const handle = await insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);

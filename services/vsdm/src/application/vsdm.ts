@@ -73,6 +73,8 @@ export class Vsdm {
     addresses: { cardTerminal: string; hsm: string; tenancy: string },
     population: { size: number; seed: number },
     private readonly opts = { fachdienstTimeoutMs: 2_000, maxOfflineDays: 90 },
+    /** Sees every protocol entry (metrics). */
+    private readonly observe?: (entry: ProtocolEntry) => void,
   ) {
     for (const p of generatePopulation(population.size, population.seed)) {
       this.byIccsn.set(p.card.iccsn, p);
@@ -143,7 +145,15 @@ export class Vsdm {
         );
       }
       const facts: ReadFacts = { person, performOnlineCheck: r.performOnlineCheck, autCertificate: aut, daysOffline: 0, maxOfflineDays: this.opts.maxOfflineDays };
-      if (r.performOnlineCheck && aut === "good") facts.fachdienst = await step("online check Fachdienst", () => this.fachdienst.check(person, this.opts.fachdienstTimeoutMs), (a) => a.kind);
+      if (r.performOnlineCheck && aut === "good") {
+        facts.fachdienst = await step("online check Fachdienst", () => this.fachdienst.check(person, this.opts.fachdienstTimeoutMs), (a) => a.kind);
+        // The update is written to the card: it must still be there (pulled too early: 12105).
+        const still = await access(r.ehcHandle).then(
+          () => true,
+          (e: unknown) => (e instanceof DomainError && e.code === "4008" ? false : Promise.reject(e)),
+        );
+        if (!still) throw new DomainError("12105", "the eGK was removed during the read (pulled too early); insert it and read again");
+      }
       const outcome = decideRead(facts);
       if (outcome.kind === "fault") {
         entry.result = outcome.result ?? 0;
@@ -168,6 +178,7 @@ export class Vsdm {
       entry.code = e instanceof DomainError ? e.code : "103";
       throw e;
     } finally {
+      this.observe?.(entry);
       await this.serial.run(unitId, () => this.protocol.handle(`protocol-${unitId}`, entry, { unitId, mandantId: r.context.mandantId }));
     }
   }
