@@ -168,3 +168,49 @@ describe("end to end: gSMC-K expiry, LZV and Sperrung through the tigw CLI (simu
     assert.match(ok(await tigw(env, "clock", "show"), "clock"), /^2025-06-19T00:00:00\.000Z \(simulated clock\)/);
   });
 });
+
+/** Seed 004's technician check on the one-command start, only through the tigw CLI. */
+describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "tigw-e2e-vsd-"));
+  const work = mkdtempSync(join(tmpdir(), "tigw-e2e-vsd-work-"));
+  let stop: (() => Promise<void>) | undefined;
+  after(async () => stop?.());
+  const ok = (r: CliResult, what: string) => {
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  it("pairs a terminal, unlocks the SMC-B, inserts Prüfkarte 0001, reads: the fictitious identity, result 3 and the protocol entry", async () => {
+    const port = await freePort();
+    const p = await startProcess(
+      ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js")],
+      { TIGW_DATA_DIR: dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: "e2e-admin-password", TIGW_CLOCK: "" },
+      /CLI\s+TIGW_URL=/,
+    );
+    stop = () => stopProcess(p.child);
+    const env = { TIGW_URL: `http://127.0.0.1:${port}`, TIGW_CONFIG_DIR: join(work, "config") };
+    const t = (...args: string[]) => tigw(env, ...args);
+    ok(await t("login", "--user", "admin", "--password", "e2e-admin-password"), "login");
+    ok(await t("unit", "create", "--serial", "RZK-PRAXIS-01", "--profile", "rz"), "unit");
+    ok(await t("mandant", "add", "RZK-PRAXIS-01", "--id", "praxis-1", "--name", "Hausarztpraxis"), "mandant");
+    ok(await t("sim", "kt", "--unit", "RZK-PRAXIS-01", "--mandant", "praxis-1", "--count", "1", "--prefix", "KT-"), "terminal");
+    ok(await t("infomodell", "RZK-PRAXIS-01", "client-system", "--mandant", "praxis-1", "--client-system", "PVS1"), "client system");
+    ok(await t("infomodell", "RZK-PRAXIS-01", "workplace", "--mandant", "praxis-1", "--workplace", "AP1", "--client-system", "PVS1"), "workplace");
+    ok(await t("infomodell", "RZK-PRAXIS-01", "workplace-terminal", "--workplace", "AP1", "--ct-id", "KT-001", "--kind", "local"), "local terminal");
+    const smcb = JSON.parse(ok(await t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B")) as { cardHandle: string; iccsn: string };
+    ok(await t("infomodell", "RZK-PRAXIS-01", "smb", "--mandant", "praxis-1", "--iccsn", smcb.iccsn), "managed SM-B");
+    ok(await t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1"), "Prüfkarte");
+    const read = ["vsd", "read", "--unit", "RZK-PRAXIS-01", "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check", "--receipt"];
+    const locked = await t(...read);
+    assert.equal(locked.code, 1);
+    assert.match(locked.stderr, /error 3041/);
+    ok(await t("card", "pin", "verify", smcb.cardHandle, "--pin", "123456"), "PIN");
+    const out = ok(await t(...read), "read");
+    assert.match(out, /Name:\s+Dienstleister vor Ort/);
+    assert.match(out, /Geburtsdatum:\s+01\.01\.1980/);
+    assert.match(out, /Anschrift:\s+Friedrichstraße 136, 10117 Berlin/);
+    assert.match(out, /Kostenträger:\s+109500969 Test GKV-SV/);
+    assert.match(out, /Prüfungsnachweis: 3 \(update technically impossible\)/);
+    assert.match(ok(await t("vsd", "log", "RZK-PRAXIS-01"), "log"), /KT-001\s+X000000012\s+ok\s+warning\s+11101\s+3/);
+  });
+});
