@@ -4,7 +4,7 @@ import { decideRead, FachdienstSimulator, generatePopulation, pruefkarte, type I
 
 const person = (over: Partial<InsuredPerson["card"]> = {}): InsuredPerson => {
   const p = generatePopulation(1, 42)[0]!;
-  return { ...p, card: { ...p.card, generation: "G2.1", certificate: "valid", healthApplicationBlocked: false, ...over } };
+  return { ...p, card: { ...p.card, generation: "G2.1", certificate: "valid", healthApplicationBlocked: false, vsdInconsistent: false, ...over } };
 };
 const facts = (over: Partial<ReadFacts> = {}): ReadFacts => ({
   person: person(),
@@ -41,6 +41,7 @@ describe("ReadVSD decisions (VSDM Fachmodul)", () => {
     assert.deepEqual(summary(facts({ person: person({ generation: "G1" }) })), { fault: 113, result: undefined });
     assert.deepEqual(summary(facts({ person: person({ healthApplicationBlocked: true }) })), { fault: 114, result: undefined });
   });
+  it("3001: inconsistent VSD on the eGK", () => assert.deepEqual(summary(facts({ person: person({ vsdInconsistent: true }) })), { fault: 3001, result: undefined }));
   it("without an online check: the VSD, no Prüfungsnachweis", () => assert.deepEqual(summary(facts({ performOnlineCheck: false, fachdienst: undefined })), { result: undefined, ec: undefined, updated: false }));
 });
 

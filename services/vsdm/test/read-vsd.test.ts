@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
-import { call, createClient, EmbeddedBus, embeddedSql, SystemClock, type EventBus } from "@tigw/platform";
+import { call, createClient, EmbeddedBus, embeddedSql, type EventBus } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
 import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
@@ -45,7 +45,8 @@ describe("ReadVSD across the services (embedded)", () => {
 
   before(async () => {
     bus = await EmbeddedBus.open(await embeddedSql());
-    const clock = ClockControl.system(new SystemClock());
+    // A simulated clock (starting now), so a test can let the maximum offline period pass.
+    const clock = await ClockControl.simulated(await embeddedSql(), "clock", new Date());
     tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
     hsm = await startHsm({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32) });
     ktSvc = await startCardTerminal({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
@@ -127,7 +128,7 @@ describe("ReadVSD across the services (embedded)", () => {
   });
 
   const population = generatePopulation(2000, 1);
-  const ordinary = population.filter((p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked);
+  const ordinary = population.filter((p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent);
   /** Inserts the person's eGK into slot 1, reads, removes the card again. */
   const readPerson = async (kvnr: string, during?: () => Promise<void>) => {
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr, pruefkarte: 0 });
@@ -168,9 +169,9 @@ describe("ReadVSD across the services (embedded)", () => {
   });
 
   it("113: an outdated eGK generation (G1); 106 with Prüfungsnachweis 4: a revoked C.CH.AUT", async () => {
-    const g1 = population.find((p) => p.card.generation === "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked)!;
+    const g1 = population.find((p) => p.card.generation === "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent)!;
     assert.equal((await refusal(readPerson(g1.kvnr))).code, "113");
-    const revoked = population.find((p) => p.card.generation !== "G1" && p.card.certificate === "revoked" && !p.card.healthApplicationBlocked)!;
+    const revoked = population.find((p) => p.card.generation !== "G1" && p.card.certificate === "revoked" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent)!;
     const e = await refusal(readPerson(revoked.kvnr));
     assert.deepEqual([e.code, e.details["pruefungsnachweis"]], ["106", "4"]);
     const { entries } = await rpc<{ entries: { kvnr: string; ocsp: string; code: string }[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "error" });
@@ -186,6 +187,24 @@ describe("ReadVSD across the services (embedded)", () => {
         await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
       }));
       assert.equal(e.code, "12105");
+    } finally {
+      await fachdienst(p.insurer.ik, "no-update");
+    }
+  });
+
+  it("3001: the VSD on the eGK are inconsistent", async () => {
+    const p = population.find((x) => x.card.vsdInconsistent && x.card.generation !== "G1" && x.card.certificate === "valid" && !x.card.healthApplicationBlocked)!;
+    assert.equal((await refusal(readPerson(p.kvnr))).code, "3001");
+  });
+
+  it("result 6: the Fachdienst is unreachable and the card's last online check is beyond the maximum offline period", async () => {
+    const p = ordinary[3]!;
+    assert.equal((await readPerson(p.kvnr)).result, 2);
+    await fachdienst(p.insurer.ik, "unreachable");
+    try {
+      assert.equal((await readPerson(p.kvnr)).result, 5, "within the offline period");
+      await rpc(h, "advanceClock", { duration: "91d" });
+      assert.equal((await readPerson(p.kvnr)).result, 6);
     } finally {
       await fachdienst(p.insurer.ik, "no-update");
     }

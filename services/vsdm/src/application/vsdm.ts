@@ -60,6 +60,8 @@ const gzipIso = (xml: string) => gzipSync(toIso885915(xml));
 export class Vsdm {
   private readonly byIccsn = new Map<string, InsuredPerson>();
   private readonly byKvnr = new Map<string, InsuredPerson>();
+  /** When each card (ICCSN) last passed an online check: the offline period for result 6. */
+  private readonly lastOnline = new Map<string, number>();
   private readonly protocol: CommandHandler<null, ProtocolEntry, ProtocolEvent>;
   private readonly serial = new KeyedSerializer();
   private readonly kt: CardTerminalServiceClient;
@@ -144,7 +146,9 @@ export class Vsdm {
           call<hsm.CardToCardAuthenticateRequest, hsm.CardToCardAuthenticateResponse>(this.hsm.cardToCardAuthenticate.bind(this.hsm), { sourceCertSerial: egk.certSerial, targetCertSerial: smcb.certSerial }),
         );
       }
-      const facts: ReadFacts = { person, performOnlineCheck: r.performOnlineCheck, autCertificate: aut, daysOffline: 0, maxOfflineDays: this.opts.maxOfflineDays };
+      const now = this.clock.now().getTime();
+      const daysOffline = Math.floor((now - (this.lastOnline.get(person.card.iccsn) ?? now)) / 86_400_000);
+      const facts: ReadFacts = { person, performOnlineCheck: r.performOnlineCheck, autCertificate: aut, daysOffline, maxOfflineDays: this.opts.maxOfflineDays };
       if (r.performOnlineCheck && aut === "good") {
         facts.fachdienst = await step("online check Fachdienst", () => this.fachdienst.check(person, this.opts.fachdienstTimeoutMs), (a) => a.kind);
         // The update is written to the card: it must still be there (pulled too early: 12105).
@@ -159,6 +163,7 @@ export class Vsdm {
         entry.result = outcome.result ?? 0;
         throw new DomainError(String(outcome.code), outcome.message, outcome.result ? { pruefungsnachweis: String(outcome.result) } : {});
       }
+      if (outcome.result === 1 || outcome.result === 2) this.lastOnline.set(person.card.iccsn, now);
       const docs = vsdDocuments(outcome.person);
       const pn = r.readOnlineReceipt && outcome.result ? gzipIso(pruefungsnachweisXml({ at: this.clock.now(), result: outcome.result, errorCode: outcome.errorCode, pruefziffer: outcome.pruefziffer })) : Buffer.alloc(0);
       entry.outcome = outcome.result && outcome.result >= 3 ? "warning" : "ok";

@@ -23,7 +23,7 @@ export type ReadOutcome =
 
 /**
  * The decisions of the VSDM Fachmodul after card access worked (gemSpec_SST_PS_VSDM, DOMAIN.md):
- * outdated generation 113, blocked health application 114, invalid AUT certificate 106 (online)
+ * outdated generation 113, blocked health application 114, inconsistent VSD 3001, invalid AUT certificate 106 (online)
  * or 107 (offline) with result 4, online check results 1 (updated), 2 (no update), 3 (not
  * possible: Prüfkarte, UFS error code in EC), 5 (online check impossible) or 6 (as 3, maximum
  * offline period exceeded). Pure.
@@ -32,6 +32,7 @@ export function decideRead(f: ReadFacts): ReadOutcome {
   const p = f.person;
   if (p.card.generation === "G1") return { kind: "fault", code: 113, message: "the eGK generation is outdated (older than G1+)" };
   if (p.card.healthApplicationBlocked) return { kind: "fault", code: 114, message: "the health application (Gesundheitsanwendung) on the eGK is blocked" };
+  if (p.card.vsdInconsistent) return { kind: "fault", code: 3001, message: "the VSD on the eGK are inconsistent; read the card again" };
   if (f.autCertificate === "revoked" || f.autCertificate === "expired") {
     return { kind: "fault", code: f.performOnlineCheck ? 106 : 107, message: `the eGK's authentication certificate C.CH.AUT is ${f.autCertificate}`, result: 4 };
   }

@@ -33,6 +33,8 @@ export interface InsuredPerson {
     /** State of C.CH.AUT the simulators give this card. */
     certificate: "valid" | "expired" | "revoked";
     healthApplicationBlocked: boolean;
+    /** The VSD containers on the card contradict each other (VSDM answers 3001: read again). */
+    vsdInconsistent: boolean;
   };
   pruefkarte: boolean;
 }
@@ -113,10 +115,14 @@ export function generatePopulation(count: number, seed = 1): InsuredPerson[] {
         iccsn: `80276${pad(seed % 1000, 3)}${pad(i + 1, 12)}`,
         certificate: c < 0.02 ? "expired" : c < 0.04 ? "revoked" : "valid",
         healthApplicationBlocked: rnd() < 0.01,
+        vsdInconsistent: false,
       },
       pruefkarte: false,
     });
   }
+  // Every 150th person's card holds inconsistent VSD (3001); chosen by position so the random
+  // draws, and so every other person, stay as they were.
+  for (let i = 149; i < people.length; i += 150) people[i]!.card.vsdInconsistent = true;
   return people;
 }
 
@@ -147,7 +153,7 @@ export function pruefkarte(n: number): InsuredPerson {
     zuzahlungsbefreit: false,
     selektivvertraege: { aerztlich: 9, zahnaerztlich: 9, art: "0000" },
     // IIN 8027600311 (gemSpec_PK_eGK) followed by the card number.
-    card: { generation: "G2.1", iccsn: `8027600311${pad(n, 10)}`, certificate: "valid", healthApplicationBlocked: false },
+    card: { generation: "G2.1", iccsn: `8027600311${pad(n, 10)}`, certificate: "valid", healthApplicationBlocked: false, vsdInconsistent: false },
     pruefkarte: true,
   };
 }
