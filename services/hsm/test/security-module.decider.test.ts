@@ -20,6 +20,14 @@ const renewals = (over: Partial<Renewal> = {}): Renewal[] =>
   (["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"] as const).map((name, i) => ({ name, certSerial: `R${i}`, notBefore: "2025-03-01T00:00:00.000Z", notAfter: LZV_UNTIL, iccsn, keyMatches: true, ocspRevoked: false, ...over }));
 
 describe("SecurityModule decider: expiry", () => {
+  it("provisioning an old unit announces the marks it already crossed, in the same decision", () => {
+    const at = "2025-03-04T00:00:00.000Z"; // 89 days before 2025-06-01
+    const p = provisioned();
+    spec(d)
+      .given([])
+      .when({ type: "Provision", unitId, serial: "RZK-1", iccsn, identities: identities("2020-06-01T00:00:00.000Z", "2025-06-01T00:00:00.000Z"), at })
+      .then([{ type: "SecurityModuleProvisioned", data: { ...p.data, at } } as SecurityModuleEvent, ...allWarn(180, 89, at).map((w, i) => [w, allWarn(90, 89, at)[i]!]).flat()]);
+  });
   it("announces 180 days before expiry once, then 90, then 30", () => {
     const at1 = "2024-12-10T00:00:00.000Z"; // 173 days left
     spec(d).given([provisioned()]).when({ type: "Tick", at: at1 }).then(allWarn(180, 173, at1));

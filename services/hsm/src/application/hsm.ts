@@ -133,9 +133,7 @@ export class Hsm {
       });
       identities.push({ name, certSerial: c.serialHex, keyRef: c.keyRef, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() });
     }
-    const { state } = await this.run(unit.unitId, { type: "Provision", unitId: unit.unitId, serial: unit.serial, iccsn, identities, at: this.now() });
-    await this.tickUnit(unit.unitId);
-    return state;
+    return (await this.run(unit.unitId, { type: "Provision", unitId: unit.unitId, serial: unit.serial, iccsn, identities, at: this.now() })).state;
   }
 
   async recordLicence(unitId: string, features: string[]): Promise<void> {

@@ -111,7 +111,9 @@ export function lzvBlocker(s: SecurityModuleState, now: string): { code: string;
 function decide(c: SecurityModuleCommand, s: SecurityModuleState): SecurityModuleEvent[] {
   if (c.type === "Provision") {
     if (s.exists) return [];
-    return [{ type: "SecurityModuleProvisioned", data: { unitId: c.unitId, serial: c.serial, iccsn: c.iccsn, identities: c.identities, at: c.at } }];
+    const provisioned: SecurityModuleEvent = { type: "SecurityModuleProvisioned", data: { unitId: c.unitId, serial: c.serial, iccsn: c.iccsn, identities: c.identities, at: c.at } };
+    // Marks already crossed (an old unit) are announced with the provisioning, in the same append.
+    return [provisioned, ...decide({ type: "Tick", at: c.at }, evolve(s, provisioned))];
   }
   if (!s.exists) throw new DomainError("SECURITY_MODULE_NOT_FOUND", "no security module for this unit (yet)", { field: "unit" });
   const unitId = s.unitId;
