@@ -1,38 +1,25 @@
 import assert from "node:assert/strict";
-import { createHmac, randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
-import { call, createClient, EmbeddedBus, embeddedSql, type EventBus } from "@tigw/platform";
-import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { VsdmServiceClient } from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
+import type { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
+import type { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import type { VsdmServiceClient } from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
 import { refusal } from "@tigw/platform/dist/test/support/adapters.js";
-import { startCardTerminal, type RunningCardTerminal } from "@tigw/card-terminal";
-import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
-import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
-import { generatePopulation, startVsdm, type RunningVsdm } from "../src/index.js";
+import { generatePopulation } from "../src/index.js";
+import { rpc, setUpPractice, type Practice } from "./support/practice.js";
 
 /**
  * ReadVSD through tenancy, hsm, card-terminal and vsdm as real gRPC services (embedded
- * adapters): a technician's Prüfkarte check (seed 004), a blocked health application, and a
- * Mandant reading another Mandant's terminal.
+ * adapters): a technician's Prüfkarte check (seed 004), every outcome provoked through the
+ * simulators, and a Mandant reading another Mandant's terminal.
  */
 describe("ReadVSD across the services (embedded)", () => {
-  let bus: EventBus;
-  let tenancy: RunningTenancy;
-  let hsm: RunningHsm;
-  let ktSvc: RunningCardTerminal;
-  let vsdm: RunningVsdm;
-  let t: TenancyServiceClient;
+  let practice: Practice;
   let h: HsmServiceClient;
   let c: CardTerminalServiceClient;
   let v: VsdmServiceClient;
-  const rpc = <Res>(client: object, m: string, req: object) => call<object, Res>((client as Record<string, (...a: never[]) => unknown>)[m]!.bind(client) as never, req);
-  const conf = (action: string, over: object) => rpc(c, "configureInfomodell", { unit: "RZK-VSD-0001", action, mandantId: "", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...over });
-  const insert = async (slot: number, cardType: string, iccsn: string, certSerial: string, pin = "") =>
-    (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: "KT-VSD-1", slot, cardType, iccsn, certSerial, pin })).card.cardHandle;
   let smcbHandle = "";
+  const insert = (slot: number, cardType: string, iccsn: string, certSerial: string, pin = "") => practice.insert(slot, cardType, iccsn, certSerial, pin);
   const read = (ehcHandle: string, ctx = { mandantId: "M1", clientSystemId: "PVS1", workplaceId: "AP1", userId: "" }) =>
     rpc<{ persoenlicheVersichertendaten: Buffer; allgemeineVersicherungsdaten: Buffer; pruefungsnachweis: Buffer; result: number; errorCode: number }>(v, "readVsd", {
       unit: "RZK-VSD-0001",
@@ -44,50 +31,11 @@ describe("ReadVSD across the services (embedded)", () => {
     });
 
   before(async () => {
-    bus = await EmbeddedBus.open(await embeddedSql());
-    // A simulated clock (starting now), so a test can let the maximum offline period pass.
-    const clock = await ClockControl.simulated(await embeddedSql(), "clock", new Date());
-    tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
-    hsm = await startHsm({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32) });
-    ktSvc = await startCardTerminal({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
-    vsdm = await startVsdm({ sql: await embeddedSql(), bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: ktSvc.address, population: { size: 2000, seed: 1 } });
-    t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 60_000 });
-    h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
-    c = createClient(CardTerminalServiceClient, ktSvc.address, { deadlineMs: 60_000 });
-    v = createClient(VsdmServiceClient, vsdm.address, { deadlineMs: 60_000 });
-
-    await rpc(t, "createUnit", { serial: "RZK-VSD-0001", profile: "rz", firmware: "", producedOn: "" });
-    for (const m of ["M1", "M2"]) await rpc(t, "addMandant", { unit: "RZK-VSD-0001", mandantId: m, name: `Praxis ${m}`, bsnr: "", smcbIccsn: "" });
-    // A paired, connected terminal (gSMC-KT from the test PKI).
-    const gsmckt = (await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType: "GSMC_KT", keyType: "ecc", holder: "KT-VSD-1", iccsn: "", notBefore: "", validityYears: 5 })).certificate.certSerial;
-    await rpc(c, "addTerminal", { ctId: "KT-VSD-1", mac: "00:0D:F8:00:00:01", address: "", vendor: "ORGA", model: "6141", firmware: "3.9.0" });
-    const { pairingSecret } = await rpc<{ pairingSecret: Buffer }>(c, "pairTerminal", { ctId: "KT-VSD-1", unit: "RZK-VSD-0001", certSerial: gsmckt });
-    const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId: "KT-VSD-1" });
-    const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: gsmckt, data: challenge });
-    await rpc(c, "completeConnect", { ctId: "KT-VSD-1", challenge, signature, secretProof: createHmac("sha256", pairingSecret).update(challenge).digest() });
-    // Infomodell: M1 with PVS1 at AP1 (KT-VSD-1 local), M2 with PVS2 at AP9.
-    await conf("mandant", { mandantId: "M1" });
-    await conf("mandant", { mandantId: "M2" });
-    await conf("client-system", { mandantId: "M1", clientSystemId: "PVS1" });
-    await conf("client-system", { mandantId: "M2", clientSystemId: "PVS2" });
-    await conf("workplace", { mandantId: "M1", workplaceId: "AP1", clientSystemIds: ["PVS1"] });
-    await conf("workplace", { mandantId: "M2", workplaceId: "AP9", clientSystemIds: ["PVS2"] });
-    await conf("terminal", { mandantId: "M1", ctId: "KT-VSD-1" });
-    await conf("workplace-terminal", { workplaceId: "AP1", ctId: "KT-VSD-1", kind: "local" });
-    await conf("workplace-terminal", { workplaceId: "AP9", ctId: "KT-VSD-1", kind: "remote" });
-    // The practice's SMC-B, managed by M1, unlocked with its PIN.
-    const smcb = (await rpc<{ certificate: { certSerial: string; iccsn: string } }>(h, "issueCard", { cardType: "SMCB", keyType: "ecc", holder: "Praxis M1", iccsn: "", notBefore: "", validityYears: 5 })).certificate;
-    await conf("smb", { mandantId: "M1", iccsn: smcb.iccsn });
-    smcbHandle = await insert(2, "SMC-B", smcb.iccsn, smcb.certSerial, "123456");
+    practice = await setUpPractice();
+    ({ h, c, v } = practice.clients);
+    smcbHandle = practice.smcbHandle;
   });
-  after(async () => {
-    for (const x of [t, h, c, v]) x.close();
-    await vsdm.stop();
-    await ktSvc.stop();
-    await hsm.stop();
-    await tenancy.stop();
-    await bus.close();
-  });
+  after(async () => practice.stop());
 
   it("refuses a read while the SMC-B is locked (3041)", async () => {
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: "", pruefkarte: 2 });
