@@ -41,7 +41,6 @@ export class CardTerminals {
   private readonly pins: CommandHandler<CardPinState, CardPinCommand, CardPinEvent>;
   private readonly serial = new KeyedSerializer();
   private readonly challenges = new Map<string, { challenge: Buffer; expires: number }>();
-  private readonly lastSeen = new Map<string, string>();
   /** Transient eGK sessions: card handle -> workplace (gemSpec_Kon: bound to one workplace). */
   private readonly egkSessions = new Map<string, string>();
   readonly projection: DocumentProjection<TerminalState>;
@@ -126,7 +125,7 @@ export class CardTerminals {
     const secret = randomBytes(32);
     const secretRef = `pairing:${ctId}:${randomUUID()}`;
     await this.vault.put(secretRef, secret, `kt:${ctId}`);
-    const terminal = await this.run(ctId, { type: "Pair", certSerial, certPem: (await this.hsm.certificate(certSerial)).pem, secretRef, at: now });
+    const terminal = await this.run(ctId, { type: "Pair", certSerial, certPem: cert.pem, secretRef, at: now });
     this.observe.paired?.(performance.now() - t0);
     return { terminal, secret };
   }
@@ -166,7 +165,6 @@ export class CardTerminals {
     const expected = createHmac("sha256", secret).update(challenge).digest();
     if (secretProof.length !== expected.length || !timingSafeEqual(secretProof, expected)) return this.refuse(t, "WRONG_SECRET");
     const view = await this.run(ctId, { type: "RecordConnect", at: this.now() });
-    this.lastSeen.set(ctId, this.now());
     this.observe.connected?.(performance.now() - t0);
     return view;
   }
@@ -174,9 +172,7 @@ export class CardTerminals {
   async heartbeat(ctId: string): Promise<string> {
     const t = await this.terminal(ctId);
     if (!t.connected) throw new DomainError("TERMINAL_NOT_CONNECTED", `terminal ${ctId} is not connected`, { ctId });
-    const at = this.now();
-    this.lastSeen.set(ctId, at);
-    return at;
+    return this.now();
   }
 
   async updateFirmware(ctId: string, phase: string, firmware: string, succeeded: boolean): Promise<TerminalView> {

@@ -1,25 +1,21 @@
-import { createHash, verify, type KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import {
   BasicOCSPResponse,
-  CertID,
   CertStatus,
   id_pkix_ocsp_basic,
   OCSPRequest,
   OCSPResponse,
   OCSPResponseStatus,
-  Request,
   ResponderID,
   ResponseBytes,
   ResponseData,
   RevokedInfo,
   SingleResponse,
-  TBSRequest,
 } from "@peculiar/asn1-ocsp";
-import { AlgorithmIdentifier, Certificate, CRLReason, CRLReasons, Extension } from "@peculiar/asn1-x509";
+import { Certificate, CRLReason, CRLReasons, Extension } from "@peculiar/asn1-x509";
 import { keyHash, signatureAlgorithm, signDer } from "./x509.js";
 
-const SHA1 = "1.3.14.3.2.26";
 const NONCE = "1.3.6.1.5.5.7.48.1.2";
 
 export type OcspStatus = { status: "good" } | { status: "revoked"; revokedAt: Date; reason: string } | { status: "unknown" };
@@ -95,29 +91,4 @@ export async function answerOcsp(requestDer: Buffer, issuers: OcspIssuer[], now:
       }),
     ),
   );
-}
-
-/** An OCSP request (DER) for one certificate, as a client builds it. */
-export function ocspRequest(certDer: Buffer, issuerCertDer: Buffer, issuerPublicKey: KeyObject): Buffer {
-  const cert = AsnConvert.parse(certDer, Certificate);
-  const reqCert = new CertID({
-    hashAlgorithm: new AlgorithmIdentifier({ algorithm: SHA1, parameters: null }),
-    issuerNameHash: new OctetString(nameHash(issuerCertDer)),
-    issuerKeyHash: new OctetString(keyHash(issuerPublicKey)),
-    serialNumber: cert.tbsCertificate.serialNumber,
-  });
-  return Buffer.from(AsnConvert.serialize(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert })] }) })));
-}
-
-/** The status in an OCSP response (DER), after checking its signature with the issuer's key. */
-export function readOcspResponse(der: Buffer, issuerPublicKey: KeyObject): OcspStatus {
-  const res = AsnConvert.parse(der, OCSPResponse);
-  if (res.responseStatus !== OCSPResponseStatus.successful || !res.responseBytes) throw new Error(`OCSP responder answered ${OCSPResponseStatus[res.responseStatus]}`);
-  const basic = AsnConvert.parse(res.responseBytes.response.buffer, BasicOCSPResponse);
-  const tbs = Buffer.from(AsnConvert.serialize(basic.tbsResponseData));
-  if (!verify("sha256", tbs, issuerPublicKey, Buffer.from(basic.signature))) throw new Error("OCSP response signature invalid");
-  const s = basic.tbsResponseData.responses[0]!.certStatus;
-  if (s.revoked) return { status: "revoked", revokedAt: s.revoked.revocationTime, reason: s.revoked.revocationReason ? CRLReasons[s.revoked.revocationReason.reason] ?? "unspecified" : "unspecified" };
-  if (s.good !== undefined) return { status: "good" };
-  return { status: "unknown" };
 }

@@ -92,10 +92,6 @@ export class Vsdm {
     for (const c of [this.kt, this.hsm, this.tenancy]) c.close();
   }
 
-  person(kvnr: string): InsuredPerson | undefined {
-    return this.byKvnr.get(kvnr);
-  }
-
   /** Issues the eGK of a person (or Prüfkarte n) in the test PKI, in the certificate state the population gives it. */
   async prepareEgk(r: { kvnr: string; pruefkarte: number }): Promise<{ iccsn: string; certSerial: string; kvnr: string; name: string }> {
     const p = r.pruefkarte ? pruefkarte(r.pruefkarte) : this.byKvnr.get(r.kvnr);
