@@ -105,7 +105,7 @@ export class CardTerminals {
   async pair(ctId: string, unit: string, certSerial: string): Promise<{ terminal: TerminalView; secret: Buffer }> {
     const t0 = performance.now();
     const t = await this.terminal(ctId);
-    const { unitId } = await this.tenancy.unit(unit);
+    const unitId = await this.tenancy.unitId(unit);
     const cert = await this.hsm.certificate(certSerial);
     const now = this.now();
     if (!cert.subject.includes("gSMC-KT")) throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} is not a gSMC-KT (C.SMKT.AUT) certificate`, { field: "certSerial" });
@@ -305,7 +305,7 @@ export class CardTerminals {
 
   /** TUC_KON_000 for a call; on success an eGK access binds the card's session to the workplace. */
   async checkAccess(unit: string, ctx: CallContext, target: { ctId?: string; cardHandle?: string; workplaceRequired?: boolean }): Promise<CardView | undefined> {
-    const { unitId } = await this.tenancy.unit(unit);
+    const unitId = await this.tenancy.unitId(unit);
     const [info, terminals] = await Promise.all([this.infomodell(unitId), this.list(unitId)]);
     const card = target.cardHandle ? (await this.cards(unitId)).find((c) => c.handle === target.cardHandle) : undefined;
     checkAccess(info, ctx, {

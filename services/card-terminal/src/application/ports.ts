@@ -7,6 +7,8 @@ import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenan
 /** What card-terminal needs of tenancy: the unit (id, Mandanten) and its KT slots. */
 export interface TenancyPort {
   unit(unit: string): Promise<{ unitId: string; mandanten: string[] }>;
+  /** A unit's id from its id or serial; remembered, as neither ever changes. */
+  unitId(unit: string): Promise<string>;
   reserveSlot(unitId: string, ctId: string): Promise<number>;
   releaseSlot(unitId: string, ctId: string): Promise<void>;
   close(): void;
@@ -20,11 +22,15 @@ export interface HsmPort {
 
 export function tenancyOverGrpc(address: string): TenancyPort {
   const c = createClient(TenancyServiceClient, address, { deadlineMs: 30_000 });
+  const ids = new Map<string, string>();
+  const unit = async (name: string) => {
+    const r = await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(c.getUnit.bind(c), { unit: name });
+    ids.set(name, r.unit!.unitId);
+    return { unitId: r.unit!.unitId, mandanten: r.unit!.mandanten.map((m) => m.mandantId) };
+  };
   return {
-    unit: async (unit) => {
-      const r = await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(c.getUnit.bind(c), { unit });
-      return { unitId: r.unit!.unitId, mandanten: r.unit!.mandanten.map((m) => m.mandantId) };
-    },
+    unit,
+    unitId: async (name) => ids.get(name) ?? (await unit(name)).unitId,
     reserveSlot: async (unit, ctId) => (await call<tenancy.ReserveKtSlotRequest, tenancy.ReserveKtSlotResponse>(c.reserveKtSlot.bind(c), { unit, ctId })).slot!.computeUnit,
     releaseSlot: async (unit, ctId) => void (await call<tenancy.ReleaseKtSlotRequest, tenancy.ReleaseKtSlotResponse>(c.releaseKtSlot.bind(c), { unit, ctId })),
     close: () => c.close(),

@@ -67,6 +67,8 @@ export class Vsdm {
   private readonly kt: CardTerminalServiceClient;
   private readonly hsm: HsmServiceClient;
   private readonly tenancy: TenancyServiceClient;
+  /** Unit ids by id or serial: they never change, so each is asked of tenancy once. */
+  private readonly unitIds = new Map<string, string>();
 
   constructor(
     private readonly store: SqlEventStore,
@@ -120,7 +122,7 @@ export class Vsdm {
       steps.push({ name, ms: Math.round(performance.now() - t0), detail: detail(v) });
       return v;
     };
-    const unitId = (await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(this.tenancy.getUnit.bind(this.tenancy), { unit: r.unit })).unit!.unitId;
+    const unitId = await this.unitId(r.unit);
     const entry: ProtocolEntry = { at: this.clock.now().toISOString(), unitId, mandantId: r.context.mandantId, workplaceId: r.context.workplaceId, ctId: "", kvnr: "", steps, ocsp: "", outcome: "error", code: "", result: 0 };
     try {
       const access = (cardHandle: string) =>
@@ -195,8 +197,17 @@ export class Vsdm {
     }
   }
 
+  private async unitId(unit: string): Promise<string> {
+    let id = this.unitIds.get(unit);
+    if (!id) {
+      id = (await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(this.tenancy.getUnit.bind(this.tenancy), { unit })).unit!.unitId;
+      this.unitIds.set(unit, id);
+    }
+    return id;
+  }
+
   async protocolOf(unit: string, outcome?: string): Promise<ProtocolEntry[]> {
-    const unitId = (await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(this.tenancy.getUnit.bind(this.tenancy), { unit })).unit!.unitId;
+    const unitId = await this.unitId(unit);
     const { events } = await this.store.readStream(`protocol-${unitId}`);
     return events.map((e) => e.data as ProtocolEntry).filter((x) => !outcome || x.outcome === outcome);
   }
