@@ -2,7 +2,7 @@
  * The gateway as its own process (cluster mode). Start with
  * `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
  */
-import { createLogger, exitOnConfigError, int, loadConfig, postgresSql, str, url } from "@tigw/platform";
+import { runServiceProcess, createLogger, exitOnConfigError, int, loadConfig, postgresSql, str, url } from "@tigw/platform";
 import { startGateway } from "./app.js";
 
 const cfg = exitOnConfigError(() =>
@@ -20,7 +20,7 @@ const cfg = exitOnConfigError(() =>
   }),
 );
 
-async function main(): Promise<void> {
+async function main(): Promise<{ stop(): Promise<void> }> {
   const log = createLogger("gateway");
   const gw = await startGateway({
     sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
@@ -38,11 +38,7 @@ async function main(): Promise<void> {
   log.info({ url: gw.url }, "gateway serving /api/v1");
   // Shown once, on the very first start, on the terminal only (not in the JSON log).
   if (gw.generatedAdminPassword) process.stdout.write(`\nFirst start: user admin, password ${gw.generatedAdminPassword}\n(shown once; set TIGW_ADMIN_PASSWORD to choose it)\n\n`);
-  const stop = () => void gw.close().finally(() => process.exit(0));
-  process.once("SIGTERM", stop).once("SIGINT", stop);
+  return { stop: () => gw.close() };
 }
 
-main().catch((e: unknown) => {
-  console.error("gateway failed to start:", e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runServiceProcess("gateway", main);

@@ -2,10 +2,9 @@
  * The hsm service as its own process (cluster mode): real PostgreSQL and Kafka.
  * Start with `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
  */
-import { ConfigError, createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, oneOf, postgresSql, str, SystemClock, url } from "@tigw/platform";
+import { createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, oneOf, postgresSql, runServiceProcess, secretKey, str, SystemClock, url } from "@tigw/platform";
 import { ClockControl } from "./application/clock.js";
 import { startHsm } from "./service.js";
-import { loadMasterKey } from "./vault.js";
 
 const cfg = exitOnConfigError(() =>
   loadConfig({
@@ -14,7 +13,7 @@ const cfg = exitOnConfigError(() =>
     TIGW_HSM_GRPC_HOST: str({ default: "127.0.0.1" }),
     TIGW_HSM_GRPC_PORT: int({ default: 50052, min: 0, max: 65535 }),
     /** 32 bytes, base64 or 64 hex digits. */
-    TIGW_HSM_MASTER_KEY: str(),
+    TIGW_HSM_MASTER_KEY: secretKey(),
     TIGW_HSM_KEY_TYPE: oneOf(["ecc", "rsa"] as const, { default: "ecc" }),
     TIGW_OCSP_HOST: str({ default: "127.0.0.1" }),
     TIGW_OCSP_PORT: int({ default: 8081, min: 0, max: 65535 }),
@@ -25,23 +24,16 @@ const cfg = exitOnConfigError(() =>
   }),
 );
 
-async function main(): Promise<void> {
+async function main(): Promise<{ stop(): Promise<void> }> {
   const log = createLogger("hsm");
   const sql = postgresSql(cfg.DATABASE_URL, { max: 20 });
-  const masterKey = exitOnConfigError(() => {
-    try {
-      return loadMasterKey({ value: cfg.TIGW_HSM_MASTER_KEY });
-    } catch (e) {
-      throw new ConfigError("TIGW_HSM_MASTER_KEY", (e as Error).message);
-    }
-  });
   const clock =
     cfg.TIGW_CLOCK === "simulated" ? await ClockControl.simulated(sql, "hsm", new Date(cfg.TIGW_CLOCK_START || Date.now())) : ClockControl.system(new SystemClock());
   const running = await startHsm({
     sql,
     bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-hsm" }),
     clock,
-    masterKey,
+    masterKey: cfg.TIGW_HSM_MASTER_KEY,
     keyType: cfg.TIGW_HSM_KEY_TYPE as "ecc" | "rsa",
     grpc: { host: cfg.TIGW_HSM_GRPC_HOST, port: cfg.TIGW_HSM_GRPC_PORT },
     ocsp: { host: cfg.TIGW_OCSP_HOST, port: cfg.TIGW_OCSP_PORT, url: cfg.TIGW_OCSP_URL },
@@ -49,11 +41,7 @@ async function main(): Promise<void> {
     logger: log,
   });
   log.info({ address: running.address, ocsp: running.ocspUrl, clock: clock.simulated ? "simulated" : "system" }, "hsm serving gRPC");
-  const stop = () => void running.stop().finally(() => process.exit(0));
-  process.once("SIGTERM", stop).once("SIGINT", stop);
+  return running;
 }
 
-main().catch((e: unknown) => {
-  console.error("hsm failed to start:", e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runServiceProcess("hsm", main);

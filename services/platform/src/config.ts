@@ -1,3 +1,5 @@
+import { loadMasterKey } from "./secret-vault.js";
+
 /**
  * Configuration from environment variables, validated once at start. A bad or missing value
  * raises a ConfigError naming the variable; `exitOnConfigError` turns that into a clear message
@@ -56,6 +58,17 @@ export const url = (protocols: string[], opts: { default?: string; optional?: bo
     }
     if (!protocols.includes(u.protocol.replace(/:$/, ""))) throw new ConfigError(name, `scheme must be ${protocols.join(" or ")}, got "${u.protocol}"`);
     return raw;
+  },
+});
+
+/** A 32-byte key given as 64 hex digits or base64 (master keys). */
+export const secretKey = (): Spec<Buffer> => ({
+  parse(raw, name) {
+    try {
+      return loadMasterKey({ value: raw, variable: name });
+    } catch (e) {
+      throw new ConfigError(name, (e as Error).message);
+    }
   },
 });
 

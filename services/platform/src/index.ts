@@ -20,6 +20,7 @@ export * from "./document-projection.js";
 export * from "./serial.js";
 export * from "./secret-vault.js";
 export * from "./service-host.js";
+export * from "./service-process.js";
 export * from "./grpc/errors.js";
 export * from "./grpc/server.js";
 export * from "./grpc/client.js";

@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { ConfigError, hostPorts, int, loadConfig, oneOf, parseDuration, SimulatedClock, str, SystemClock, url } from "../src/index.js";
+import { ConfigError, hostPorts, int, loadConfig, oneOf, parseDuration, secretKey, SimulatedClock, str, SystemClock, url } from "../src/index.js";
 
 describe("config from environment variables", () => {
+  it("reads a 32-byte master key as hex or base64 and refuses another length, naming the variable", () => {
+    const key = Buffer.alloc(32, 7);
+    assert.ok(loadConfig({ K: secretKey() }, { K: key.toString("hex") }).K.equals(key));
+    assert.ok(loadConfig({ K: secretKey() }, { K: key.toString("base64") }).K.equals(key));
+    assert.throws(() => loadConfig({ K: secretKey() }, { K: Buffer.alloc(16).toString("base64") }), (e: unknown) => e instanceof ConfigError && e.variable === "K" && /32 bytes/.test(e.message));
+  });
+
   const spec = {
     TIGW_MODE: oneOf(["embedded", "cluster"] as const, { default: "embedded" }),
     TIGW_GRPC_PORT: int({ default: 50051, min: 0, max: 65535 }),

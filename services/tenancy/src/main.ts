@@ -2,7 +2,7 @@
  * The tenancy service as its own process (cluster mode): real PostgreSQL and Kafka.
  * Start with `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
  */
-import { createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, postgresSql, str, SystemClock, url } from "@tigw/platform";
+import { runServiceProcess, createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, postgresSql, str, SystemClock, url } from "@tigw/platform";
 import { loadProfiles } from "./domain/profiles.js";
 import { readVendorKeys, startTenancy } from "./service.js";
 
@@ -18,7 +18,7 @@ const cfg = exitOnConfigError(() =>
   }),
 );
 
-async function main(): Promise<void> {
+async function main(): Promise<{ stop(): Promise<void> }> {
   const log = createLogger("tenancy");
   const running = await startTenancy({
     sql: postgresSql(cfg.DATABASE_URL, { max: 20 }),
@@ -30,11 +30,7 @@ async function main(): Promise<void> {
     logger: log,
   });
   log.info({ address: running.address }, "tenancy serving gRPC");
-  const stop = () => void running.stop().finally(() => process.exit(0));
-  process.once("SIGTERM", stop).once("SIGINT", stop);
+  return running;
 }
 
-main().catch((e: unknown) => {
-  console.error("tenancy failed to start:", e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runServiceProcess("tenancy", main);
