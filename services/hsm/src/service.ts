@@ -1,6 +1,6 @@
 import { fromBusMessage, SqlEventStore, startServiceHost, topicOf, type EventBus, type Logger, type RunningGrpcServer, type Sql, type Subscription } from "@tigw/platform";
 import { hsmGrpc } from "./api/grpc.js";
-import { startOcspServer } from "./api/ocsp-http.js";
+import { startOcspServer, type OcspServer } from "./api/ocsp-http.js";
 import type { ClockControl } from "./application/clock.js";
 import { Hsm } from "./application/hsm.js";
 import { registerHsmMetrics } from "./application/metrics.js";
@@ -30,6 +30,8 @@ export interface RunningHsm {
   grpc: RunningGrpcServer;
   address: string;
   ocspUrl: string;
+  /** The OCSP responder: pause() and resume() rehearse its outage. */
+  ocsp: Pick<OcspServer, "pause" | "resume">;
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
     grpc: host.grpc,
     address: host.address,
     ocspUrl,
+    ocsp,
     stop: async () => {
       clearInterval(timer);
       await sub.stop();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createPublicKey, generateKeyPairSync, randomBytes, verify } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomBytes, verify, X509Certificate } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
 import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
 import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
-import { ClockControl, startHsm, type RunningHsm } from "../src/index.js";
+import { askOcsp, ClockControl, OcspUnreachable, startHsm, type RunningHsm } from "../src/index.js";
 
 /**
  * The hsm service over gRPC next to tenancy (units come from tenancy's events), with a simulated
@@ -122,6 +122,24 @@ for (const setup of setups) {
       assert.match(revoked, /Reason: keyCompromise/);
       assert.match(await ask("-serial", "0x1234567890ABCDEF"), /0x1234567890ABCDEF: unknown/);
       assert.equal((await rpc<{ status: string }>(h, "getOcspStatus", { certSerial: certificate.certSerial })).status, "revoked");
+    });
+
+    it("askOcsp, the relying party's client: good, revoked, unknown for a wrong issuer, OcspUnreachable while the responder is down", async () => {
+      const certificate = await card("EGK", "ecc", "eGK OCSP client");
+      const anchors = await rpc<{ subCaPems: string[]; rootPems: string[] }>(h, "getTrustAnchors", {});
+      const issuer = anchors.subCaPems.find((p) => new X509Certificate(certificate.pem).checkIssued(new X509Certificate(p)))!;
+      assert.ok(issuer, "the eGK's sub-CA is among the trust anchors");
+      assert.deepEqual(await askOcsp(certificate.pem, issuer, { timeoutMs: 5_000 }), { status: "good" });
+      assert.deepEqual(await askOcsp(certificate.pem, anchors.rootPems[0]!, { timeoutMs: 5_000 }), { status: "unknown" }, "an answer about another CA's certificate is not trusted");
+      await hsm.ocsp.pause();
+      try {
+        await assert.rejects(askOcsp(certificate.pem, issuer, { timeoutMs: 5_000 }), OcspUnreachable);
+      } finally {
+        await hsm.ocsp.resume();
+      }
+      await rpc(h, "revokeCertificate", { certSerial: certificate.certSerial, reason: "keyCompromise" });
+      const revoked = await askOcsp(certificate.pem, issuer, { timeoutMs: 5_000 });
+      assert.deepEqual([revoked.status, revoked.status === "revoked" && revoked.reason], ["revoked", "keyCompromise"]);
     });
 
     function writeTmp(pem: string): string {

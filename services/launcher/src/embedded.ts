@@ -29,6 +29,7 @@ const cfg = exitOnConfigError(() =>
     TIGW_CLOCK_START: str({ optional: true }),
     TIGW_HSM_MASTER_KEY: str({ optional: true }),
     TIGW_HSM_TICK_SECONDS: int({ default: 60, min: 1 }),
+    TIGW_VSDM_MAX_OFFLINE_DAYS: int({ default: 90, min: 0, max: 3650 }),
   }),
 );
 
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
     tenancyAddress: tenancy.address,
     hsmAddress: hsm.address,
     cardTerminalAddress: cardTerminal.address,
+    maxOfflineDays: cfg.TIGW_VSDM_MAX_OFFLINE_DAYS,
     logger: log,
   });
   const gateway = await startGateway({

@@ -17,6 +17,7 @@ const cfg = exitOnConfigError(() =>
     TIGW_VSDM_POPULATION: int({ default: 5000, min: 1, max: 1_000_000 }),
     TIGW_VSDM_POPULATION_SEED: int({ default: 1 }),
     TIGW_FACHDIENST_LATENCY_MS: int({ default: 0, min: 0 }),
+    TIGW_VSDM_MAX_OFFLINE_DAYS: int({ default: 90, min: 0, max: 3650 }),
   }),
 );
 
@@ -31,6 +32,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
     population: { size: cfg.TIGW_VSDM_POPULATION, seed: cfg.TIGW_VSDM_POPULATION_SEED },
     fachdienst: { latencyMs: cfg.TIGW_FACHDIENST_LATENCY_MS },
+    maxOfflineDays: cfg.TIGW_VSDM_MAX_OFFLINE_DAYS,
     grpc: { host: cfg.TIGW_VSDM_GRPC_HOST, port: cfg.TIGW_VSDM_GRPC_PORT },
     logger: log,
   });

@@ -13,6 +13,9 @@ export interface VsdmServiceOptions {
   cardTerminalAddress: string;
   population?: { size: number; seed: number };
   fachdienst?: { latencyMs?: number; timeoutMs?: number };
+  /** Maximum offline period in days (result 6 beyond it); default 90. */
+  maxOfflineDays?: number;
+  ocspTimeoutMs?: number;
   grpc?: { host?: string; port?: number };
   logger?: Logger;
   context?: string;
@@ -34,7 +37,7 @@ export async function startVsdm(o: VsdmServiceOptions): Promise<RunningVsdm> {
     new FachdienstSimulator({ latencyMs: o.fachdienst?.latencyMs }),
     { cardTerminal: o.cardTerminalAddress, hsm: o.hsmAddress, tenancy: o.tenancyAddress },
     o.population ?? { size: 5000, seed: 1 },
-    { fachdienstTimeoutMs: o.fachdienst?.timeoutMs ?? 2_000, maxOfflineDays: 90 },
+    { fachdienstTimeoutMs: o.fachdienst?.timeoutMs ?? 2_000, maxOfflineDays: o.maxOfflineDays ?? 90, ocspTimeoutMs: o.ocspTimeoutMs ?? 2_000 },
     vsdmMetrics(),
   );
   const host = await startServiceHost({ store, bus: o.bus, services: [vsdmGrpc(vsdm)], grpc: o.grpc, logger: o.logger });

@@ -145,9 +145,24 @@ describe("ReadVSD across the services (embedded)", () => {
     assert.equal((await refusal(readPerson(p.kvnr))).code, "3001");
   });
 
-  it("result 6: the Fachdienst is unreachable and the card's last online check is beyond the maximum offline period", async () => {
+  it("result 5 with OCSP 'unreachable' in the protocol: the OCSP responder of C.CH.AUT cannot be reached", async () => {
+    const p = ordinary[4]!;
+    await practice.hsm.ocsp.pause();
+    try {
+      const r = await readPerson(p.kvnr);
+      assert.equal(r.result, 5);
+      assert.ok(r.persoenlicheVersichertendaten.length > 0, "VSD still returned");
+    } finally {
+      await practice.hsm.ocsp.resume();
+    }
+    const { entries } = await rpc<{ entries: { kvnr: string; ocsp: string; result: number }[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "" });
+    assert.deepEqual(entries.filter((x) => x.kvnr === p.kvnr).map((x) => [x.ocsp, x.result]), [["unreachable", 5]]);
+  });
+
+  it("result 6: the Fachdienst is unreachable and the card's last online check (kept across a restart of vsdm) is beyond the maximum offline period", async () => {
     const p = ordinary[3]!;
     assert.equal((await readPerson(p.kvnr)).result, 2);
+    v = await practice.restartVsdm();
     await fachdienst(p.insurer.ik, "unreachable");
     try {
       assert.equal((await readPerson(p.kvnr)).result, 5, "within the offline period");

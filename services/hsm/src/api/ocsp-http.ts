@@ -5,7 +5,16 @@ import type { TestPki } from "../pki/test-pki.js";
  * The OCSP responder over HTTP (RFC 6960 appendix A): POST with an application/ocsp-request
  * body, or GET /ocsp/<base64 of the request>. Answers application/ocsp-response.
  */
-export async function startOcspServer(pki: () => TestPki, opts: { host?: string; port?: number }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export interface OcspServer {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+  /** Stops listening (open connections dropped) until resume(): rehearses an unreachable responder. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
+export async function startOcspServer(pki: () => TestPki, opts: { host?: string; port?: number }): Promise<OcspServer> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => {
@@ -29,7 +38,14 @@ export async function startOcspServer(pki: () => TestPki, opts: { host?: string;
         );
     });
   });
-  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(opts.port ?? 0, opts.host ?? "127.0.0.1", resolve));
+  const listen = (port: number) => new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, opts.host ?? "127.0.0.1", resolve));
+  const close = () =>
+    new Promise<void>((r) => {
+      if (!server.listening) return r();
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+  await listen(opts.port ?? 0);
   const port = (server.address() as { port: number }).port;
-  return { server, port, close: () => new Promise((r) => server.close(() => r())) };
+  return { server, port, close, pause: close, resume: () => (server.listening ? Promise.resolve() : listen(port)) };
 }

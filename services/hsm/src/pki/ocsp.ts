@@ -30,7 +30,8 @@ export interface OcspIssuer {
 }
 
 const serialHexOf = (serial: ArrayBuffer) => Buffer.from(serial).toString("hex").toUpperCase().replace(/^(00)+(?=.)/, "");
-const nameHash = (certDer: Buffer) => createHash("sha1").update(Buffer.from(AsnConvert.serialize(AsnConvert.parse(certDer, Certificate).tbsCertificate.subject))).digest();
+/** SHA-1 of a CA certificate's subject, as OCSP's CertID names the issuer. */
+export const nameHash = (certDer: Buffer) => createHash("sha1").update(Buffer.from(AsnConvert.serialize(AsnConvert.parse(certDer, Certificate).tbsCertificate.subject))).digest();
 
 const REASONS: Record<string, CRLReasons> = {
   unspecified: CRLReasons.unspecified,

@@ -1,4 +1,6 @@
+import { X509Certificate } from "node:crypto";
 import { gzipSync } from "node:zlib";
+import { askOcsp, OcspUnreachable } from "@tigw/hsm/dist/src/pki/ocsp-client.js";
 import { call, CommandHandler, createClient, DomainError, KeyedSerializer, type Clock, type Decider, type SqlEventStore } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
 import type * as kt from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
@@ -31,6 +33,26 @@ type ProtocolEvent = { type: "VsdReadProtocolled"; data: ProtocolEntry };
 /** The protocol of a unit: an append-only stream of read entries. */
 const protocolDecider: Decider<null, ProtocolEntry, ProtocolEvent> = { initialState: () => null, evolve: (s) => s, decide: (entry) => [{ type: "VsdReadProtocolled", data: entry }] };
 
+type OnlineCheckEvent = { type: "OnlineCheckSucceeded"; data: { at: string } };
+/**
+ * When an eGK last passed an online check (result 1 or 2), one stream per card (ICCSN): the
+ * offline period that turns result 5 or 3 into 6. Survives restarts.
+ */
+const onlineCheckDecider: Decider<string | null, { at: string }, OnlineCheckEvent> = {
+  initialState: () => null,
+  evolve: (_, e) => e.data.at,
+  decide: (c) => [{ type: "OnlineCheckSucceeded", data: c }],
+};
+
+export interface VsdmSettings {
+  /** How long the Fachdienst may take before the online check counts as impossible (result 5). */
+  fachdienstTimeoutMs: number;
+  /** Maximum offline period (days since a card's last successful online check) before result 6. */
+  maxOfflineDays: number;
+  /** How long the OCSP responder may take before the AUT check counts as impossible (result 5). */
+  ocspTimeoutMs: number;
+}
+
 export interface ReadRequest {
   unit: string;
   context: { mandantId: string; clientSystemId: string; workplaceId: string; userId: string };
@@ -60,9 +82,10 @@ const gzipIso = (xml: string) => gzipSync(toIso885915(xml));
 export class Vsdm {
   private readonly byIccsn = new Map<string, InsuredPerson>();
   private readonly byKvnr = new Map<string, InsuredPerson>();
-  /** When each card (ICCSN) last passed an online check: the offline period for result 6. */
-  private readonly lastOnline = new Map<string, number>();
   private readonly protocol: CommandHandler<null, ProtocolEntry, ProtocolEvent>;
+  private readonly onlineChecks: CommandHandler<string | null, { at: string }, OnlineCheckEvent>;
+  /** The sub-CA certificates of the TI PKI, asked of hsm once: the issuers of the eGKs' C.CH.AUT. */
+  private subCas?: Promise<X509Certificate[]>;
   private readonly serial = new KeyedSerializer();
   private readonly kt: CardTerminalServiceClient;
   private readonly hsm: HsmServiceClient;
@@ -76,7 +99,7 @@ export class Vsdm {
     readonly fachdienst: FachdienstSimulator,
     addresses: { cardTerminal: string; hsm: string; tenancy: string },
     population: { size: number; seed: number },
-    private readonly opts = { fachdienstTimeoutMs: 2_000, maxOfflineDays: 90 },
+    private readonly opts: VsdmSettings = { fachdienstTimeoutMs: 2_000, maxOfflineDays: 90, ocspTimeoutMs: 2_000 },
     /** Sees every protocol entry (metrics). */
     private readonly observe?: (entry: ProtocolEntry) => void,
   ) {
@@ -85,6 +108,7 @@ export class Vsdm {
       this.byKvnr.set(p.kvnr, p);
     }
     this.protocol = new CommandHandler(store, protocolDecider, 20);
+    this.onlineChecks = new CommandHandler(store, onlineCheckDecider, 20, 10_000);
     this.kt = createClient(CardTerminalServiceClient, addresses.cardTerminal, { deadlineMs: 30_000 });
     this.hsm = createClient(HsmServiceClient, addresses.hsm, { deadlineMs: 30_000 });
     this.tenancy = createClient(TenancyServiceClient, addresses.tenancy, { deadlineMs: 30_000 });
@@ -144,8 +168,9 @@ export class Vsdm {
           call<hsm.CardToCardAuthenticateRequest, hsm.CardToCardAuthenticateResponse>(this.hsm.cardToCardAuthenticate.bind(this.hsm), { sourceCertSerial: egk.certSerial, targetCertSerial: smcb.certSerial }),
         );
       }
-      const now = this.clock.now().getTime();
-      const daysOffline = Math.floor((now - (this.lastOnline.get(person.card.iccsn) ?? now)) / 86_400_000);
+      const now = this.clock.now();
+      const lastOnline = (await this.onlineChecks.load(`egk-${person.card.iccsn}`)).state;
+      const daysOffline = lastOnline ? Math.floor((now.getTime() - Date.parse(lastOnline)) / 86_400_000) : 0;
       const facts: ReadFacts = { person, performOnlineCheck: r.performOnlineCheck, autCertificate: aut, daysOffline, maxOfflineDays: this.opts.maxOfflineDays };
       if (r.performOnlineCheck && aut === "good") {
         facts.fachdienst = await step("online check Fachdienst", () => this.fachdienst.check(person, this.opts.fachdienstTimeoutMs), (a) => a.kind);
@@ -161,7 +186,7 @@ export class Vsdm {
         entry.result = outcome.result ?? 0;
         throw new DomainError(String(outcome.code), outcome.message, outcome.result ? { pruefungsnachweis: String(outcome.result) } : {});
       }
-      if (outcome.result === 1 || outcome.result === 2) this.lastOnline.set(person.card.iccsn, now);
+      if (outcome.result === 1 || outcome.result === 2) await this.onlineChecks.handle(`egk-${person.card.iccsn}`, { at: now.toISOString() });
       const docs = vsdDocuments(outcome.person);
       const pn = r.readOnlineReceipt && outcome.result ? gzipIso(pruefungsnachweisXml({ at: this.clock.now(), result: outcome.result, errorCode: outcome.errorCode, pruefziffer: outcome.pruefziffer })) : Buffer.alloc(0);
       entry.outcome = outcome.result && outcome.result >= 3 ? "warning" : "ok";
@@ -186,15 +211,37 @@ export class Vsdm {
     }
   }
 
+  /**
+   * The state of the eGK's C.CH.AUT as the Fachmodul checks it: issued by a sub-CA of the TI PKI,
+   * within its validity period, and "good" at the OCSP responder its AIA extension names (asked
+   * over HTTP, RFC 6960). A responder that cannot be reached makes the check impossible.
+   */
   private async autStatus(certSerial: string): Promise<ReadFacts["autCertificate"]> {
+    // The certificate as read from the eGK (the simulated cards keep theirs in hsm).
+    const { certificate } = await call<hsm.GetCertificateRequest, hsm.GetCertificateResponse>(this.hsm.getCertificate.bind(this.hsm), { certSerial });
+    const aut = new X509Certificate(certificate!.pem);
+    const issuer = (await this.trustedSubCas()).find((ca) => aut.checkIssued(ca) && aut.verify(ca.publicKey));
+    if (!issuer) return "unknown";
+    const now = this.clock.now();
+    if (now < new Date(aut.validFrom) || now > new Date(aut.validTo)) return "expired";
     try {
-      const { certificate } = await call<hsm.GetCertificateRequest, hsm.GetCertificateResponse>(this.hsm.getCertificate.bind(this.hsm), { certSerial });
-      if (certificate!.ocspStatus === "revoked") return "revoked";
-      if (certificate!.ocspStatus !== "good") return "unknown";
-      return this.clock.now().toISOString() > certificate!.notAfter ? "expired" : "good";
-    } catch {
-      return "unreachable";
+      const answer = await askOcsp(aut.toString(), issuer.toString(), { timeoutMs: this.opts.ocspTimeoutMs });
+      return answer.status;
+    } catch (e) {
+      if (e instanceof OcspUnreachable) return "unreachable";
+      throw e;
     }
+  }
+
+  private trustedSubCas(): Promise<X509Certificate[]> {
+    this.subCas ??= call<hsm.GetTrustAnchorsRequest, hsm.GetTrustAnchorsResponse>(this.hsm.getTrustAnchors.bind(this.hsm), {}).then(
+      (a) => a.subCaPems.map((pem) => new X509Certificate(pem)),
+      (e: unknown) => {
+        this.subCas = undefined; // ask again next time
+        throw e;
+      },
+    );
+    return this.subCas;
   }
 
   private async unitId(unit: string): Promise<string> {

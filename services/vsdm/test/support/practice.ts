@@ -24,6 +24,8 @@ export interface Practice {
   /** Handle of the Mandant M1's SMC-B (PIN 123456, not yet verified) in slot 2 of KT-VSD-1. */
   smcbHandle: string;
   insert(slot: number, cardType: string, iccsn: string, certSerial: string, pin?: string): Promise<string>;
+  /** Stops vsdm and starts it again on the same database (clients.v is replaced). */
+  restartVsdm(): Promise<VsdmServiceClient>;
   stop(): Promise<void>;
 }
 
@@ -39,11 +41,13 @@ export async function setUpPractice(o: { populationSize?: number } = {}): Promis
   const tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
   const hsm = await startHsm({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32) });
   const cardTerminal = await startCardTerminal({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
-  const vsdm = await startVsdm({ sql: await embeddedSql(), bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: cardTerminal.address, population: { size: o.populationSize ?? 2000, seed: 1 } });
+  const vsdmSql = await embeddedSql();
+  const startVsdmHere = () => startVsdm({ sql: vsdmSql, bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: cardTerminal.address, population: { size: o.populationSize ?? 2000, seed: 1 } });
+  let vsdm = await startVsdmHere();
   const t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 60_000 });
   const h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
   const c = createClient(CardTerminalServiceClient, cardTerminal.address, { deadlineMs: 60_000 });
-  const v = createClient(VsdmServiceClient, vsdm.address, { deadlineMs: 60_000 });
+  let v = createClient(VsdmServiceClient, vsdm.address, { deadlineMs: 60_000 });
   const conf = (action: string, over: object) => rpc(c, "configureInfomodell", { unit: UNIT, action, mandantId: "", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...over });
   const insert = async (slot: number, cardType: string, iccsn: string, certSerial: string, pin = "") =>
     (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: KT, slot, cardType, iccsn, certSerial, pin })).card.cardHandle;
@@ -68,7 +72,7 @@ export async function setUpPractice(o: { populationSize?: number } = {}): Promis
   const smcb = (await rpc<{ certificate: { certSerial: string; iccsn: string } }>(h, "issueCard", { cardType: "SMCB", keyType: "ecc", holder: "Praxis M1", iccsn: "", notBefore: "", validityYears: 5 })).certificate;
   await conf("smb", { mandantId: "M1", iccsn: smcb.iccsn });
   const smcbHandle = await insert(2, "SMC-B", smcb.iccsn, smcb.certSerial, "123456");
-  return {
+  const practice: Practice = {
     tenancy,
     hsm,
     cardTerminal,
@@ -76,6 +80,13 @@ export async function setUpPractice(o: { populationSize?: number } = {}): Promis
     clients: { t, h, c, v },
     smcbHandle,
     insert,
+    restartVsdm: async () => {
+      v.close();
+      await vsdm.stop();
+      practice.vsdm = vsdm = await startVsdmHere();
+      practice.clients.v = v = createClient(VsdmServiceClient, vsdm.address, { deadlineMs: 60_000 });
+      return v;
+    },
     stop: async () => {
       for (const x of [t, h, c, v]) x.close();
       await vsdm.stop();
@@ -85,4 +96,5 @@ export async function setUpPractice(o: { populationSize?: number } = {}): Promis
       await bus.close();
     },
   };
+  return practice;
 }
