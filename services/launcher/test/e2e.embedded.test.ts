@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { gunzipSync } from "node:zlib";
+import { schemaErrors } from "@tigw/vsdm/dist/test/support/gematik-xsd.js";
 import { freePort, root, startProcess, stopProcess, tigw, type CliResult } from "./support.js";
 
 /**
@@ -199,7 +201,7 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
     ok(await t("infomodell", "RZK-PRAXIS-01", "workplace-terminal", "--workplace", "AP1", "--ct-id", "KT-001", "--kind", "local"), "local terminal");
     const smcb = JSON.parse(ok(await t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B")) as { cardHandle: string; iccsn: string };
     ok(await t("infomodell", "RZK-PRAXIS-01", "smb", "--mandant", "praxis-1", "--iccsn", smcb.iccsn), "managed SM-B");
-    ok(await t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1"), "Prüfkarte");
+    const egk = JSON.parse(ok(await t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1", "-o", "json"), "Prüfkarte")) as { cardHandle: string };
     const read = ["vsd", "read", "--unit", "RZK-PRAXIS-01", "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check", "--receipt"];
     const locked = await t(...read);
     assert.equal(locked.code, 1);
@@ -212,5 +214,26 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
     assert.match(out, /Kostenträger:\s+109500969 Test GKV-SV/);
     assert.match(out, /Prüfungsnachweis: 3 \(update technically impossible\)/);
     assert.match(ok(await t("vsd", "log", "RZK-PRAXIS-01"), "log"), /KT-001\s+X000000012\s+ok\s+warning\s+11101\s+3/);
+
+    // A Primärsystem's view: the gematik XML shapes through REST with Accept: application/xml.
+    const { token } = (await (await fetch(`${env.TIGW_URL}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "e2e-admin-password" }) })).json()) as { token: string };
+    const readXml = (ehcHandle: string) =>
+      fetch(`${env.TIGW_URL}/api/v1/vsd/read`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/xml", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ unit: "RZK-PRAXIS-01", mandantId: "praxis-1", clientSystemId: "PVS1", workplaceId: "AP1", ehcHandle, hpcHandle: smcb.cardHandle, performOnlineCheck: true, readOnlineReceipt: true }),
+      });
+    const answer = await readXml(egk.cardHandle);
+    assert.equal(answer.status, 200);
+    assert.match(answer.headers.get("content-type") ?? "", /^application\/xml/);
+    const xml = await answer.text();
+    assert.deepEqual(await schemaErrors("ReadVSDResponse", xml), []);
+    const pn = Buffer.from(/<VSD:Pruefungsnachweis>([^<]+)</.exec(xml)![1]!, "base64");
+    assert.match(gunzipSync(pn).toString("latin1"), /<E>3<\/E><EC>11101<\/EC>/);
+    const fault = await readXml("no-such-card");
+    assert.equal(fault.status, 409);
+    const gerror = await fault.text();
+    assert.deepEqual(await schemaErrors("Error", gerror), []);
+    assert.match(gerror, /<GERROR:Code>4008<\/GERROR:Code>/);
   });
 });

@@ -4,5 +4,6 @@ export * from "./population/vsd-xml.js";
 export * from "./fachmodul/pruefungsnachweis.js";
 export * from "./fachmodul/fachdienst.js";
 export * from "./fachmodul/outcome.js";
+export * from "./fachmodul/gematik-xml.js";
 export * from "./application/vsdm.js";
 export * from "./service.js";

@@ -1,24 +1,12 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { validateXML } from "xmllint-wasm";
-import { generatePopulation, isValidKvnr, kvnr, pruefkarte, pruefungsnachweisXml, toIso885915, vsdDocuments, type InsuredPerson } from "../src/index.js";
-
-const XSD = readFileSync(join(__dirname, "../../xsd/Schema_VSD.xsd"));
-
-/**
- * libxml2 in WebAssembly has no iconv, so it cannot decode ISO-8859-15 by name. toIso885915 refuses
- * every character whose byte differs between ISO-8859-15 and ISO-8859-1, so the very same bytes
- * are validated under an ISO-8859-1 declaration, which libxml2 decodes natively.
- */
-const forValidator = (xml: string) => toIso885915(xml.replace('encoding="ISO-8859-15"', 'encoding="ISO-8859-1"'));
+import { schemaErrors } from "./support/gematik-xsd.js";
+import { gematikErrorXml, generatePopulation, isValidKvnr, kvnr, pruefkarte, pruefungsnachweisXml, readVsdResponseXml, traitsOf, toIso885915, vsdDocuments, type InsuredPerson } from "../src/index.js";
 
 async function validate(p: InsuredPerson): Promise<void> {
   const docs = vsdDocuments(p);
   for (const [name, xml] of Object.entries(docs)) {
-    const r = await validateXML({ xml: [{ fileName: `${name}.xml`, contents: forValidator(xml) }], schema: [{ fileName: "Schema_VSD.xsd", contents: XSD }] });
-    assert.ok(r.valid, `${p.kvnr} ${name}: ${r.errors.map((e) => e.message).join("; ")}`);
+    assert.deepEqual(await schemaErrors("VSD", toIso885915(xml)), [], `${p.kvnr} ${name}`);
   }
 }
 
@@ -66,15 +54,12 @@ describe("insured population and Prüfkarten eGK", () => {
 
   it("the schema check is real: a document missing a mandatory element is refused", async () => {
     const xml = vsdDocuments(pruefkarte(1)).allgemeineVersicherungsdaten.replace("<WOP>83</WOP>", "");
-    const r = await validateXML({ xml: [{ fileName: "broken.xml", contents: forValidator(xml) }], schema: [{ fileName: "Schema_VSD.xsd", contents: XSD }] });
-    assert.equal(r.valid, false);
+    assert.notDeepEqual(await schemaErrors("VSD", toIso885915(xml)), []);
   });
 });
 
 describe("Prüfungsnachweis", () => {
-  const PNW_XSD = readFileSync(join(__dirname, "../../xsd/Pruefungsnachweis.xsd"));
-  const valid = async (xml: string) =>
-    (await validateXML({ xml: [{ fileName: "pn.xml", contents: toIso885915(xml.replace('encoding="ISO-8859-15"', 'encoding="ISO-8859-1"')) }], schema: [{ fileName: "Pruefungsnachweis.xsd", contents: PNW_XSD }] })).valid;
+  const valid = async (xml: string) => (await schemaErrors("Pruefungsnachweis", toIso885915(xml))).length === 0;
 
   it("validates against Pruefungsnachweis.xsd for results 1-6, with the Fachdienst code and Prüfziffer where given", async () => {
     const at = new Date("2026-11-23T09:05:07Z");
@@ -83,5 +68,27 @@ describe("Prüfungsnachweis", () => {
     assert.ok(await valid(pruefungsnachweisXml({ at, result: 3, errorCode: 11101, pruefziffer: Buffer.alloc(47, 7) })));
     assert.throws(() => pruefungsnachweisXml({ at, result: 7 as 1 }), RangeError);
     assert.equal(await valid(pruefungsnachweisXml({ at, result: 3 }).replace("<E>3</E>", "<E>33</E>")), false, "the schema check is real");
+  });
+});
+
+describe("the gematik shapes of ReadVSD's answers", () => {
+  const docs = { persoenlicheVersichertendaten: Buffer.from("p"), allgemeineVersicherungsdaten: Buffer.from("a"), geschuetzteVersichertendaten: Buffer.alloc(0), pruefungsnachweis: Buffer.alloc(0) };
+  const status = { status: "0", timestamp: "2026-11-23T09:05:07.000Z", version: "5.2.0" };
+
+  it("ReadVSDResponse leaves out empty optional parts; the schema check is real (status 2 is refused)", async () => {
+    const xml = readVsdResponseXml({ ...docs, vsdStatus: status });
+    assert.ok(!xml.includes("Pruefungsnachweis") && !xml.includes("GeschuetzteVersichertendaten"));
+    assert.deepEqual(await schemaErrors("ReadVSDResponse", xml), []);
+    assert.notDeepEqual(await schemaErrors("ReadVSDResponse", readVsdResponseXml({ ...docs, vsdStatus: { ...status, status: "2" } })), []);
+  });
+
+  it("GERROR: component and error type by code, text escaped, only gematik codes", async () => {
+    assert.deepEqual(traitsOf(4012), { compType: "KON", severity: "Error", errorType: "Security" });
+    assert.deepEqual(traitsOf(3001), { compType: "FM", severity: "Error", errorType: "Technical" });
+    const xml = gematikErrorXml({ code: "114", message: "blocked <&> health application" }, { messageId: "m1", at: new Date("2026-11-23T09:05:07Z") });
+    assert.ok(xml.includes("<GERROR:ErrorText>blocked &#60;&#38;&#62; health application</GERROR:ErrorText>"));
+    assert.deepEqual(await schemaErrors("Error", xml), []);
+    assert.notDeepEqual(await schemaErrors("Error", xml.replace("<GERROR:Code>114</GERROR:Code>", "<GERROR:Code>x</GERROR:Code>")), [], "the schema check is real");
+    assert.throws(() => gematikErrorXml({ code: "UNIT_NOT_FOUND", message: "" }, { messageId: "", at: new Date() }), RangeError);
   });
 });

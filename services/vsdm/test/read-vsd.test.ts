@@ -5,7 +5,8 @@ import type { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw
 import type { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import type { VsdmServiceClient } from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
 import { refusal } from "@tigw/platform/dist/test/support/adapters.js";
-import { generatePopulation } from "../src/index.js";
+import { gematikErrorXml, generatePopulation, readVsdResponseXml, type ReadVsdShape } from "../src/index.js";
+import { schemaErrors } from "./support/gematik-xsd.js";
 import { rpc, setUpPractice, type Practice } from "./support/practice.js";
 
 /**
@@ -13,6 +14,26 @@ import { rpc, setUpPractice, type Practice } from "./support/practice.js";
  * adapters): a technician's Prüfkarte check (seed 004), every outcome provoked through the
  * simulators, and a Mandant reading another Mandant's terminal.
  */
+type Answer = ReadVsdShape & { persoenlicheVersichertendaten: Buffer; allgemeineVersicherungsdaten: Buffer; pruefungsnachweis: Buffer; result: number; errorCode: number };
+
+/** The answer as ReadVSDResponse, its three documents and its Prüfungsnachweis, each valid against its gematik XSD. */
+async function assertSchemaValid(r: Answer): Promise<Answer> {
+  assert.deepEqual(await schemaErrors("ReadVSDResponse", readVsdResponseXml(r)), [], "ReadVSDResponse");
+  for (const d of [r.persoenlicheVersichertendaten, r.allgemeineVersicherungsdaten, r.geschuetzteVersichertendaten]) assert.deepEqual(await schemaErrors("VSD", gunzipSync(d)), [], "VSD document");
+  if (r.result) assert.deepEqual(await schemaErrors("Pruefungsnachweis", gunzipSync(r.pruefungsnachweis)), [], "Prüfungsnachweis");
+  return r;
+}
+
+/** The refusal as the GERROR Error of a SOAP fault, valid against TelematikError.xsd, with its code. */
+async function assertFault(p: Promise<unknown>, code: string): Promise<Awaited<ReturnType<typeof refusal>>> {
+  const e = await refusal(p);
+  assert.equal(e.code, code);
+  const xml = gematikErrorXml(e, { messageId: "test-message", at: new Date() });
+  assert.deepEqual(await schemaErrors("Error", xml), [], "GERROR:Error");
+  assert.ok(xml.includes(`<GERROR:Code>${code}</GERROR:Code>`));
+  return e;
+}
+
 describe("ReadVSD across the services (embedded)", () => {
   let practice: Practice;
   let h: HsmServiceClient;
@@ -21,14 +42,14 @@ describe("ReadVSD across the services (embedded)", () => {
   let smcbHandle = "";
   const insert = (slot: number, cardType: string, iccsn: string, certSerial: string, pin = "") => practice.insert(slot, cardType, iccsn, certSerial, pin);
   const read = (ehcHandle: string, ctx = { mandantId: "M1", clientSystemId: "PVS1", workplaceId: "AP1", userId: "" }) =>
-    rpc<{ persoenlicheVersichertendaten: Buffer; allgemeineVersicherungsdaten: Buffer; pruefungsnachweis: Buffer; result: number; errorCode: number }>(v, "readVsd", {
+    rpc<Answer>(v, "readVsd", {
       unit: "RZK-VSD-0001",
       context: ctx,
       ehcHandle,
       hpcHandle: smcbHandle,
       performOnlineCheck: true,
       readOnlineReceipt: true,
-    });
+    }).then(assertSchemaValid);
 
   before(async () => {
     practice = await setUpPractice();
@@ -41,7 +62,8 @@ describe("ReadVSD across the services (embedded)", () => {
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: "", pruefkarte: 2 });
     const handle = await insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
     try {
-      assert.equal((await refusal(read(handle))).code, "3041");
+      const e = await assertFault(read(handle), "3041");
+      assert.match(gematikErrorXml(e, { messageId: "m", at: new Date() }), new RegExp(`<GERROR:Detail>${smcbHandle}</GERROR:Detail>`), "the detail carries the SMC-B's CardHandle");
     } finally {
       await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
     }
@@ -69,7 +91,7 @@ describe("ReadVSD across the services (embedded)", () => {
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: blocked.kvnr, pruefkarte: 0 });
     const handle = await insert(1, "EGK", egk.iccsn, egk.certSerial);
     try {
-      assert.equal((await refusal(read(handle))).code, "114");
+      await assertFault(read(handle), "114");
     } finally {
       await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
     }
@@ -118,10 +140,10 @@ describe("ReadVSD across the services (embedded)", () => {
 
   it("113: an outdated eGK generation (G1); 106 with Prüfungsnachweis 4: a revoked C.CH.AUT", async () => {
     const g1 = population.find((p) => p.card.generation === "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent)!;
-    assert.equal((await refusal(readPerson(g1.kvnr))).code, "113");
+    await assertFault(readPerson(g1.kvnr), "113");
     const revoked = population.find((p) => p.card.generation !== "G1" && p.card.certificate === "revoked" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent)!;
-    const e = await refusal(readPerson(revoked.kvnr));
-    assert.deepEqual([e.code, e.details["pruefungsnachweis"]], ["106", "4"]);
+    const e = await assertFault(readPerson(revoked.kvnr), "106");
+    assert.equal(e.details["pruefungsnachweis"], "4");
     const { entries } = await rpc<{ entries: { kvnr: string; ocsp: string; code: string }[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "error" });
     assert.deepEqual(entries.filter((x) => x.kvnr === revoked.kvnr).map((x) => [x.ocsp, x.code]), [["revoked", "106"]]);
   });
@@ -130,11 +152,13 @@ describe("ReadVSD across the services (embedded)", () => {
     const p = ordinary[2]!;
     await fachdienst(p.insurer.ik, "slow");
     try {
-      const e = await refusal(readPerson(p.kvnr, async () => {
-        await new Promise((r) => setTimeout(r, 300));
-        await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
-      }));
-      assert.equal(e.code, "12105");
+      await assertFault(
+        readPerson(p.kvnr, async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
+        }),
+        "12105",
+      );
     } finally {
       await fachdienst(p.insurer.ik, "no-update");
     }
@@ -142,7 +166,7 @@ describe("ReadVSD across the services (embedded)", () => {
 
   it("3001: the VSD on the eGK are inconsistent", async () => {
     const p = population.find((x) => x.card.vsdInconsistent && x.card.generation !== "G1" && x.card.certificate === "valid" && !x.card.healthApplicationBlocked)!;
-    assert.equal((await refusal(readPerson(p.kvnr))).code, "3001");
+    await assertFault(readPerson(p.kvnr), "3001");
   });
 
   it("result 5 with OCSP 'unreachable' in the protocol: the OCSP responder of C.CH.AUT cannot be reached", async () => {
@@ -176,8 +200,7 @@ describe("ReadVSD across the services (embedded)", () => {
   it("tenant isolation: Mandant M2 reading on M1's terminal is refused by the access check and no VSD leaks", async () => {
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: "", pruefkarte: 3 });
     const handle = await insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
-    const e = await refusal(read(handle, { mandantId: "M2", clientSystemId: "PVS2", workplaceId: "AP9", userId: "" }));
-    assert.equal(e.code, "4012");
+    const e = await assertFault(read(handle, { mandantId: "M2", clientSystemId: "PVS2", workplaceId: "AP9", userId: "" }), "4012");
     assert.ok(!/Dienstleister|Friedrich/.test(`${e.message} ${JSON.stringify(e.details)}`));
     const { entries } = await rpc<{ entries: object[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "error" });
     assert.ok(!/Dienstleister|Friedrich|Ort"/.test(JSON.stringify(entries)), "no names or addresses in the protocol");

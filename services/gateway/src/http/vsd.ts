@@ -1,9 +1,20 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from "@nestjs/common";
+import { randomUUID } from "node:crypto";
 import { gunzipSync } from "node:zlib";
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from "@nestjs/common";
+import { DomainError } from "@tigw/platform";
+import { gematikErrorXml, isGematikCode, readVsdResponseXml } from "@tigw/vsdm/dist/src/fachmodul/gematik-xml.js";
 import type { VsdmApi } from "../grpc-clients.js";
 import { VSDM } from "../tokens.js";
 import { Access } from "./access.js";
 import { field, stringsBody } from "./body.js";
+import { httpStatusOf } from "./problem.js";
+
+/** What a client asking for XML gets: the status and content type to set, and the body. */
+interface XmlReply {
+  status(n: number): unknown;
+  type(t: string): unknown;
+}
+const wantsXml = (accept: string | undefined) => /\b(application|text)\/xml\b/.test(accept ?? "");
 
 /** The documents as the WSDL carries them (gzip, Base64) and decoded for people. */
 const doc = (gz: Uint8Array) => ({ base64: Buffer.from(gz).toString("base64"), xml: gz.length ? gunzipSync(gz).toString("latin1") : "" });
@@ -16,12 +27,14 @@ export class VsdController {
   @HttpCode(200)
   @Access({
     role: "operator",
-    summary: "ReadVSD with a call context (Mandant, client system, workplace), the eGK and SMC-B card handles; refusals carry the gematik code",
+    summary:
+      "ReadVSD with a call context (Mandant, client system, workplace), the eGK and SMC-B card handles; refusals carry the gematik code. " +
+      "With Accept: application/xml the answer is the gematik ReadVSDResponse (VSDService.xsd v5.2) and a refusal with a gematik code the GERROR Error (TelematikError.xsd)",
     body: stringsBody(["unit", "mandantId", "clientSystemId", "workplaceId", "ehcHandle", "hpcHandle"], ["performOnlineCheck", "readOnlineReceipt"]),
   })
-  async read(@Body() body: unknown) {
+  async read(@Body() body: unknown, @Headers("accept") accept: string | undefined, @Res({ passthrough: true }) res: XmlReply) {
     const b = body as { performOnlineCheck?: unknown; readOnlineReceipt?: unknown };
-    const r = await this.vsdm.readVsd({
+    const reading = this.vsdm.readVsd({
       unit: field(body, "unit"),
       context: { mandantId: field(body, "mandantId"), clientSystemId: field(body, "clientSystemId"), workplaceId: field(body, "workplaceId"), userId: "" },
       ehcHandle: field(body, "ehcHandle"),
@@ -29,6 +42,15 @@ export class VsdController {
       performOnlineCheck: b?.performOnlineCheck === true,
       readOnlineReceipt: b?.readOnlineReceipt === true,
     });
+    if (wantsXml(accept)) {
+      res.type("application/xml");
+      return reading.then(readVsdResponseXml, (e: unknown) => {
+        if (!(e instanceof DomainError) || !isGematikCode(e.code)) throw e; // problem+json: no gematik form
+        res.status(httpStatusOf(e));
+        return gematikErrorXml(e, { messageId: randomUUID(), at: new Date() });
+      });
+    }
+    const r = await reading;
     return {
       persoenlicheVersichertendaten: doc(r.persoenlicheVersichertendaten),
       allgemeineVersicherungsdaten: doc(r.allgemeineVersicherungsdaten),
