@@ -4,26 +4,58 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
 import { postgresSql } from "@tigw/platform";
-import { freePort, root, startProcess, stopProcess, tigw } from "./support.js";
+import { eventually } from "@tigw/platform/dist/test/support/adapters.js";
+import { freePort, pruefkarteCheck, root, startProcess, stopProcess, tigw } from "./support.js";
+
+interface ExportedSpan {
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+}
+
+/** An OTLP/HTTP (JSON) trace receiver, standing in for the collector: keeps every span it is sent. */
+async function otlpReceiver(): Promise<{ server: Server; url: string; spans: ExportedSpan[] }> {
+  type Body = { resourceSpans?: { resource?: { attributes?: { key: string; value: { stringValue?: string } }[] }; scopeSpans?: { spans?: Omit<ExportedSpan, "service">[] }[] }[] };
+  const spans: ExportedSpan[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c)).on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString() || "{}") as Body;
+      for (const rs of body.resourceSpans ?? []) {
+        const service = rs.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue ?? "";
+        for (const ss of rs.scopeSpans ?? []) for (const sp of ss.spans ?? []) spans.push({ service, traceId: sp.traceId, spanId: sp.spanId, parentSpanId: sp.parentSpanId, name: sp.name });
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, spans };
+}
 
 /** `npm run start:cluster`'s launcher: one process per service on real PostgreSQL and Kafka (CI). */
 const enabled = Boolean(process.env["DATABASE_URL"] && process.env["KAFKA_BROKERS"]);
 
-describe("cluster mode: tenancy and gateway as separate processes on PostgreSQL and Kafka", { skip: !enabled && "needs DATABASE_URL and KAFKA_BROKERS" }, () => {
+describe("cluster mode: every service a process of its own on PostgreSQL and Kafka, traced over OTLP", { skip: !enabled && "needs DATABASE_URL and KAFKA_BROKERS" }, () => {
   let stop: (() => Promise<void>) | undefined;
   // A database of its own, so the first-start admin and the fleet begin empty on every run.
   const admin = enabled ? postgresSql(process.env["DATABASE_URL"]!, { max: 1 }) : undefined;
   const db = `tigw_cluster_${randomBytes(4).toString("hex")}`;
+  let otlp: Awaited<ReturnType<typeof otlpReceiver>> | undefined;
   after(async () => {
     await stop?.();
+    otlp?.server.close();
     await admin?.exec(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await admin?.close();
   });
 
-  it("starts, and the CLI creates and lists a unit through it", async () => {
+  it("starts; the CLI creates and lists a unit, and runs seed 004's Prüfkarte check in one trace across the services", async () => {
     const [http, grpc, hsmGrpc, ktGrpc, vsdmGrpc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     await admin!.exec(`CREATE DATABASE ${db}`);
+    otlp = await otlpReceiver();
     const url = new URL(process.env["DATABASE_URL"]!);
     url.pathname = `/${db}`;
     const p = await startProcess(
@@ -43,6 +75,8 @@ describe("cluster mode: tenancy and gateway as separate processes on PostgreSQL 
         TIGW_TENANCY_METRICS_PORT: "0",
         TIGW_GATEWAY_METRICS_PORT: "0",
         TIGW_ADMIN_PASSWORD: "cluster-admin-password",
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        OTEL_BSP_SCHEDULE_DELAY: "200",
       },
       /gateway serving/,
     );
@@ -56,5 +90,24 @@ describe("cluster mode: tenancy and gateway as separate processes on PostgreSQL 
     const shown = JSON.parse((await tigw(env, "unit", "show", serial, "-o", "json")).stdout) as { serial: string; computeUnits: unknown[] };
     assert.equal(shown.serial, serial);
     assert.equal(shown.computeUnits.length, 2);
+
+    // Seed 004's check across the processes; the successful read is one trace from the REST call
+    // through vsdm, card-terminal and hsm to the Fachdienst.
+    const { readOutput } = await pruefkarteCheck((...args) => tigw(env, ...args), `CLU-VSD-${Date.now()}`);
+    assert.match(readOutput, /Prüfungsnachweis: 3 \(update technically impossible\)/);
+    const spans = otlp!.spans;
+    const traceOfRead = () => {
+      const reads = spans.filter((s) => s.service === "vsdm" && s.name === "VSDM online check Fachdienst");
+      return reads.length ? spans.filter((s) => s.traceId === reads.at(-1)!.traceId) : [];
+    };
+    await eventually(() => ["gateway", "vsdm", "card-terminal", "hsm"].every((svc) => traceOfRead().some((s) => s.service === svc)), 30_000, "the read's spans from every service");
+    const trace = traceOfRead();
+    const roots = trace.filter((s) => !s.parentSpanId);
+    assert.deepEqual(roots.map((s) => s.service), ["gateway"], "one root: the gateway's HTTP request");
+    assert.ok(trace.some((s) => s.service === "vsdm" && /VsdmService\/ReadVsd/.test(s.name)));
+    assert.ok(trace.some((s) => s.service === "card-terminal" && /CardTerminalService\/CheckAccess/.test(s.name)));
+    assert.ok(trace.some((s) => s.service === "hsm" && /HsmService\/CardToCardAuthenticate/.test(s.name)));
+    const ids = new Set(trace.map((s) => s.spanId));
+    assert.ok(trace.every((s) => !s.parentSpanId || ids.has(s.parentSpanId)), "every span's parent is in the same trace");
   });
 });

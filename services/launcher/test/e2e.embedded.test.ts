@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { schemaErrors } from "@tigw/vsdm/dist/test/support/gematik-xsd.js";
-import { freePort, root, startProcess, stopProcess, tigw, type CliResult } from "./support.js";
+import { freePort, ok, pruefkarteCheck, root, startProcess, stopProcess, tigw } from "./support.js";
 
 /**
  * As an operator would: start ti-gateway in embedded mode as a child process, drive it only with
@@ -26,11 +26,6 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     stop = () => stopProcess(p.child);
     return p;
   };
-  const ok = (r: CliResult, what: string) => {
-    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-    return r.stdout;
-  };
-
   it("serves the API, the CLI flows work, and all state survives a SIGKILL", async () => {
     const port = await freePort();
     const env = { TIGW_URL: `http://127.0.0.1:${port}`, TIGW_CONFIG_DIR: join(work, "config") };
@@ -117,11 +112,6 @@ describe("end to end: gSMC-K expiry, LZV and Sperrung through the tigw CLI (simu
   const work = mkdtempSync(join(tmpdir(), "tigw-e2e-hsm-work-"));
   let stop: (() => Promise<void>) | undefined;
   after(async () => stop?.());
-  const ok = (r: CliResult, what: string) => {
-    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-    return r.stdout;
-  };
-
   it("shows the expiry coming, warns at 180 and 90 days, refuses LZV until licensed, extends by LZV, refuses it for a 2021 unit, and revokes", async () => {
     const port = await freePort();
     const p = await startProcess(
@@ -177,11 +167,6 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
   const work = mkdtempSync(join(tmpdir(), "tigw-e2e-vsd-work-"));
   let stop: (() => Promise<void>) | undefined;
   after(async () => stop?.());
-  const ok = (r: CliResult, what: string) => {
-    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-    return r.stdout;
-  };
-
   it("pairs a terminal, unlocks the SMC-B, inserts Prüfkarte 0001, reads: the fictitious identity, result 3 and the protocol entry", async () => {
     const port = await freePort();
     const p = await startProcess(
@@ -193,21 +178,7 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
     const env = { TIGW_URL: `http://127.0.0.1:${port}`, TIGW_CONFIG_DIR: join(work, "config") };
     const t = (...args: string[]) => tigw(env, ...args);
     ok(await t("login", "--user", "admin", "--password", "e2e-admin-password"), "login");
-    ok(await t("unit", "create", "--serial", "RZK-PRAXIS-01", "--profile", "rz"), "unit");
-    ok(await t("mandant", "add", "RZK-PRAXIS-01", "--id", "praxis-1", "--name", "Hausarztpraxis"), "mandant");
-    ok(await t("sim", "kt", "--unit", "RZK-PRAXIS-01", "--mandant", "praxis-1", "--count", "1", "--prefix", "KT-"), "terminal");
-    ok(await t("infomodell", "RZK-PRAXIS-01", "client-system", "--mandant", "praxis-1", "--client-system", "PVS1"), "client system");
-    ok(await t("infomodell", "RZK-PRAXIS-01", "workplace", "--mandant", "praxis-1", "--workplace", "AP1", "--client-system", "PVS1"), "workplace");
-    ok(await t("infomodell", "RZK-PRAXIS-01", "workplace-terminal", "--workplace", "AP1", "--ct-id", "KT-001", "--kind", "local"), "local terminal");
-    const smcb = JSON.parse(ok(await t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B")) as { cardHandle: string; iccsn: string };
-    ok(await t("infomodell", "RZK-PRAXIS-01", "smb", "--mandant", "praxis-1", "--iccsn", smcb.iccsn), "managed SM-B");
-    const egk = JSON.parse(ok(await t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1", "-o", "json"), "Prüfkarte")) as { cardHandle: string };
-    const read = ["vsd", "read", "--unit", "RZK-PRAXIS-01", "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check", "--receipt"];
-    const locked = await t(...read);
-    assert.equal(locked.code, 1);
-    assert.match(locked.stderr, /error 3041/);
-    ok(await t("card", "pin", "verify", smcb.cardHandle, "--pin", "123456"), "PIN");
-    const out = ok(await t(...read), "read");
+    const { egkHandle, smcbHandle, readOutput: out } = await pruefkarteCheck(t, "RZK-PRAXIS-01");
     assert.match(out, /Name:\s+Dienstleister vor Ort/);
     assert.match(out, /Geburtsdatum:\s+01\.01\.1980/);
     assert.match(out, /Anschrift:\s+Friedrichstraße 136, 10117 Berlin/);
@@ -221,9 +192,9 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
       fetch(`${env.TIGW_URL}/api/v1/vsd/read`, {
         method: "POST",
         headers: { "content-type": "application/json", accept: "application/xml", authorization: `Bearer ${token}` },
-        body: JSON.stringify({ unit: "RZK-PRAXIS-01", mandantId: "praxis-1", clientSystemId: "PVS1", workplaceId: "AP1", ehcHandle, hpcHandle: smcb.cardHandle, performOnlineCheck: true, readOnlineReceipt: true }),
+        body: JSON.stringify({ unit: "RZK-PRAXIS-01", mandantId: "praxis-1", clientSystemId: "PVS1", workplaceId: "AP1", ehcHandle, hpcHandle: smcbHandle, performOnlineCheck: true, readOnlineReceipt: true }),
       });
-    const answer = await readXml(egk.cardHandle);
+    const answer = await readXml(egkHandle);
     assert.equal(answer.status, 200);
     assert.match(answer.headers.get("content-type") ?? "", /^application\/xml/);
     const xml = await answer.text();

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -58,4 +59,34 @@ export function tigw(env: Record<string, string>, ...args: string[]): Promise<Cl
       res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** The CLI's stdout, after asserting it succeeded. */
+export function ok(r: CliResult, what: string): string {
+  assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Seed 004's technician check through the tigw CLI (logged in already): a unit with a Mandant,
+ * a paired terminal with a local workplace, the SMC-B (first read refused with 3041, then
+ * unlocked), Prüfkarte 0001 read with online check and receipt. Returns the handles and the
+ * printed read.
+ */
+export async function pruefkarteCheck(t: (...args: string[]) => Promise<CliResult>, unit: string): Promise<{ egkHandle: string; smcbHandle: string; readOutput: string }> {
+  ok(await t("unit", "create", "--serial", unit, "--profile", "rz"), "unit");
+  ok(await t("mandant", "add", unit, "--id", "praxis-1", "--name", "Hausarztpraxis"), "mandant");
+  ok(await t("sim", "kt", "--unit", unit, "--mandant", "praxis-1", "--count", "1", "--prefix", "KT-"), "terminal");
+  ok(await t("infomodell", unit, "client-system", "--mandant", "praxis-1", "--client-system", "PVS1"), "client system");
+  ok(await t("infomodell", unit, "workplace", "--mandant", "praxis-1", "--workplace", "AP1", "--client-system", "PVS1"), "workplace");
+  ok(await t("infomodell", unit, "workplace-terminal", "--workplace", "AP1", "--ct-id", "KT-001", "--kind", "local"), "local terminal");
+  const smcb = JSON.parse(ok(await t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B")) as { cardHandle: string; iccsn: string };
+  ok(await t("infomodell", unit, "smb", "--mandant", "praxis-1", "--iccsn", smcb.iccsn), "managed SM-B");
+  const egk = JSON.parse(ok(await t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1", "-o", "json"), "Prüfkarte")) as { cardHandle: string };
+  const read = ["vsd", "read", "--unit", unit, "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check", "--receipt"];
+  const locked = await t(...read);
+  assert.equal(locked.code, 1);
+  assert.match(locked.stderr, /error 3041/);
+  ok(await t("card", "pin", "verify", smcb.cardHandle, "--pin", "123456"), "PIN");
+  return { egkHandle: egk.cardHandle, smcbHandle: smcb.cardHandle, readOutput: ok(await t(...read), "read") };
 }

@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { gzipSync } from "node:zlib";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { askOcsp, OcspUnreachable } from "@tigw/hsm/dist/src/pki/ocsp-client.js";
 import { call, CommandHandler, createClient, DomainError, KeyedSerializer, type Clock, type Decider, type SqlEventStore } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
@@ -73,6 +74,7 @@ export interface ReadAnswer {
 }
 
 const gzipIso = (xml: string) => gzipSync(toIso885915(xml));
+const tracer = trace.getTracer("tigw.vsdm");
 
 /**
  * The VSDM Fachmodul: ReadVSD through the access check (card-terminal), the SMC-B's PIN state,
@@ -140,12 +142,23 @@ export class Vsdm {
 
   async read(r: ReadRequest): Promise<ReadAnswer> {
     const steps: ProtocolEntry["steps"] = [];
-    const step = async <T>(name: string, fn: () => Promise<T>, detail = (_: T) => ""): Promise<T> => {
-      const t0 = performance.now();
-      const v = await fn();
-      steps.push({ name, ms: Math.round(performance.now() - t0), detail: detail(v) });
-      return v;
-    };
+    /** One step of the read: timed for the protocol, and a span of the read's trace. */
+    const step = <T>(name: string, fn: () => Promise<T>, detail = (_: T) => ""): Promise<T> =>
+      tracer.startActiveSpan(`VSDM ${name}`, async (span) => {
+        const t0 = performance.now();
+        try {
+          const v = await fn();
+          const d = detail(v);
+          steps.push({ name, ms: Math.round(performance.now() - t0), detail: d });
+          if (d) span.setAttribute("tigw.vsdm.detail", d);
+          return v;
+        } catch (e) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+          throw e;
+        } finally {
+          span.end();
+        }
+      });
     const unitId = await this.unitId(r.unit);
     const entry: ProtocolEntry = { at: this.clock.now().toISOString(), unitId, mandantId: r.context.mandantId, workplaceId: r.context.workplaceId, ctId: "", kvnr: "", steps, ocsp: "", outcome: "error", code: "", result: 0 };
     try {
