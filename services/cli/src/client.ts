@@ -10,6 +10,17 @@ export class ApiError extends Error {
   }
 }
 
+/** The problem+json answer of a failed call as an ApiError. */
+function problemOf(res: Response, text: string): ApiError {
+  let p: { code?: string; detail?: string; details?: Record<string, string> } = {};
+  try {
+    p = text ? (JSON.parse(text) as typeof p) : {};
+  } catch {
+    // not JSON (a proxy's error page): status line only
+  }
+  return new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText, p.details ?? {});
+}
+
 /** The REST admin API at `url`, with the bearer token when there is one. */
 export class Api {
   constructor(
@@ -17,25 +28,35 @@ export class Api {
     private readonly token?: string,
   ) {}
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+  private async send(method: string, path: string, body: unknown, accept: string): Promise<Response> {
     try {
-      res = await fetch(`${this.url}${path}`, {
+      return await fetch(`${this.url}${path}`, {
         method,
-        headers: { accept: "application/json", ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        headers: { accept, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(30_000),
       });
     } catch (e) {
       throw new ApiError(0, "UNREACHABLE", `cannot reach ${this.url} (${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}); is ti-gateway running? (npm start)`);
     }
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.send(method, path, body, "application/json");
     const text = await res.text();
-    const data = text ? (JSON.parse(text) as unknown) : undefined;
-    if (!res.ok) {
-      const p = (data ?? {}) as { code?: string; detail?: string; details?: Record<string, string> };
-      throw new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText, p.details ?? {});
-    }
-    return data as T;
+    if (!res.ok) throw problemOf(res, text);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * A POST answered in the gematik XML shapes: the document on success, the GERROR Error of a
+   * refusal with a gematik code; other failures as ApiError like every call.
+   */
+  async postXml(path: string, body: unknown): Promise<{ ok: boolean; text: string }> {
+    const res = await this.send("POST", path, body, "application/xml");
+    const text = await res.text();
+    if (/xml/.test(res.headers.get("content-type") ?? "")) return { ok: res.ok, text };
+    throw problemOf(res, text);
   }
 
   get = <T>(path: string) => this.request<T>("GET", path);

@@ -36,6 +36,7 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw sim card insert KT --type EGK|HBA|SMC-B|PRUEFKARTE_EGK [--slot N] [--iccsn I] [--pin P] | remove KT --slot N
   tigw vsd read --unit U --mandant M --workplace W --ct-id KT --slot N [--client-system CS]
         [--online-check] [--receipt]       ReadVSD of the eGK in that slot, with the Mandant's SMC-B
+        (-o xml: the gematik ReadVSDResponse, or the GERROR Error of a refusal)
   tigw vsd log UNIT [--outcome ok|warning|error]
   tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)   an insured person's eGK or a Prüfkarte
   tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow
@@ -305,7 +306,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       out(USAGE);
       return o.help ? 0 : 2;
     }
-    if (o.output !== "table" && o.output !== "json") throw new UsageError(`-o must be table or json, not ${o.output}`);
+    if (o.output !== "table" && o.output !== "json" && !(o.output === "xml" && group === "vsd" && verb === "read")) throw new UsageError(`-o must be table or json (xml for vsd read), not ${o.output}`);
     const json = o.output === "json";
     const url = (o.url ?? process.env["TIGW_URL"] ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
     const creds = new Credentials();
@@ -541,7 +542,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const mine = info.mandanten.find((m) => m.mandantId === mandantId);
         const smcb = cards.find((c) => (c.cardType === "SMC-B" || c.cardType === "HBA") && (mine?.smbs.includes(c.iccsn) ?? false)) ?? cards.find((c) => c.cardType === "SMC-B");
         if (!smcb) throw new ApiError(0, "4009", "no SMC-B of this Mandant is inserted");
-        const r = await api.post<VsdAnswer>("/api/v1/vsd/read", {
+        const request = {
           unit,
           mandantId,
           clientSystemId: o["client-system"] ?? mine?.clientSystems[0] ?? "",
@@ -550,7 +551,13 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
           hpcHandle: smcb.cardHandle,
           performOnlineCheck: o["online-check"] === true,
           readOnlineReceipt: o.receipt === true,
-        });
+        };
+        if (o.output === "xml") {
+          const x = await api.postXml("/api/v1/vsd/read", request);
+          out(x.text);
+          return x.ok ? 0 : 1;
+        }
+        const r = await api.post<VsdAnswer>("/api/v1/vsd/read", request);
         show(r, () => vsdText(r));
         return 0;
       }

@@ -201,6 +201,8 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
     assert.deepEqual(await schemaErrors("ReadVSDResponse", xml), []);
     const pn = Buffer.from(/<VSD:Pruefungsnachweis>([^<]+)</.exec(xml)![1]!, "base64");
     assert.match(gunzipSync(pn).toString("latin1"), /<E>3<\/E><EC>11101<\/EC>/);
+    const cliXml = ok(await t("vsd", "read", "--unit", "RZK-PRAXIS-01", "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check", "-o", "xml"), "vsd read -o xml");
+    assert.deepEqual(await schemaErrors("ReadVSDResponse", cliXml.trim()), [], "tigw vsd read -o xml");
     const fault = await readXml("no-such-card");
     assert.equal(fault.status, 409);
     const gerror = await fault.text();
