@@ -1,12 +1,14 @@
 /**
  * npm run bench (ReadVSD): one technician's read of the Prüfkarte eGK (online check, receipt)
  * with the Fachdienst at zero latency, through the gateway (REST) and through vsdm (gRPC), each
- * beside the bare gRPC round trips the read makes to the other services, measured in the same
- * run: what is left is the system's own work (decisions, XML, gzip, protocol append).
+ * beside the bare round trips the read makes to the other services (gRPC and the OCSP responder),
+ * measured in the same run: what is left is the system's own work (certificate checks, decisions,
+ * XML, gzip, protocol append).
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { embeddedSql } from "@tigw/platform";
 import { startGateway } from "@tigw/gateway";
+import { ocspQuery, postOcsp } from "@tigw/hsm";
 import { rpc, setUpPractice, UNIT } from "@tigw/vsdm/dist/test/support/practice.js";
 
 const N = Number(process.env["BENCH_READS"] ?? 300);
@@ -34,7 +36,7 @@ const fmt = (f: { perSec: number; p50: number; p99: number }) => `${f.perSec.toF
 async function main(): Promise<void> {
   const practice = await setUpPractice({ populationSize: 100 });
   const adminPassword = `bench-${randomBytes(8).toString("hex")}`;
-  const { t, h, c, v } = practice.clients;
+  const { h, c, v } = practice.clients;
   const gw = await startGateway({
     sql: await embeddedSql(),
     tenancyAddress: practice.tenancy.address,
@@ -56,14 +58,19 @@ async function main(): Promise<void> {
     const { token } = (await login.json()) as { token: string };
     const body = JSON.stringify({ unit: UNIT, ...context, ehcHandle, hpcHandle: practice.smcbHandle, performOnlineCheck: true, readOnlineReceipt: true });
 
-    // The gRPC calls one read makes to other services, one after another, without any work around them.
+    // The calls one read makes to other services, one after another, without any work around
+    // them: six gRPC calls and the OCSP request (prepared once) to the responder.
+    const aut = (await rpc<{ certificate: { pem: string } }>(h, "getCertificate", { certSerial: egk.certSerial })).certificate.pem;
+    const { subCaPems } = await rpc<{ subCaPems: string[] }>(h, "getTrustAnchors", {});
+    const autX509 = new X509Certificate(aut);
+    const ocsp = ocspQuery(autX509, new X509Certificate(subCaPems.find((p) => autX509.checkIssued(new X509Certificate(p)))!));
     const access = (cardHandle: string) => rpc(c, "checkAccess", { unit: UNIT, ...context, ctId: "", cardHandle, workplaceRequired: true });
     const bare = async () => {
-      await rpc(t, "getUnit", { unit: UNIT });
       await access(ehcHandle);
       await access(practice.smcbHandle);
       await rpc(c, "getPinStatus", { cardHandle: practice.smcbHandle });
       await rpc(h, "getCertificate", { certSerial: egk.certSerial });
+      await postOcsp(ocsp.url, ocsp.der, 5_000);
       await rpc(h, "cardToCardAuthenticate", { sourceCertSerial: egk.certSerial, targetCertSerial: smcbCert });
       await access(ehcHandle);
     };
@@ -78,9 +85,14 @@ async function main(): Promise<void> {
     const g = await timed(N, viaGrpc);
     const r = await timed(N, viaGateway);
     console.log(`ReadVSD (Prüfkarte, online check + receipt, Fachdienst latency 0), ${N} reads each, embedded adapters`);
-    console.log(`bare gRPC round trips of the path (7 calls): ${fmt(b)}`);
+    console.log(`bare round trips of the path (6 gRPC, 1 OCSP): ${fmt(b)}`);
     console.log(`ReadVSD via vsdm gRPC:                      ${fmt(g)}   ratio ${(g.perSec / b.perSec).toFixed(2)} of bare`);
     console.log(`ReadVSD via gateway REST:                   ${fmt(r)}   ratio ${(r.perSec / b.perSec).toFixed(2)} of bare`);
+    // Where a read's time goes, from the Ablaufprotokoll's step durations (ms, whole numbers).
+    const { entries } = await rpc<{ entries: { steps: { name: string; ms: number }[] }[] }>(v, "listProtocol", { unit: UNIT, outcome: "" });
+    const byStep = new Map<string, number[]>();
+    for (const e of entries) for (const st of e.steps) byStep.set(st.name, [...(byStep.get(st.name) ?? []), st.ms]);
+    console.log(`steps, median of ${entries.length} reads: ${[...byStep].map(([name, ms]) => `${name} ${pct(ms.sort((a, b) => a - b), 50)} ms`).join(", ")}`);
   } finally {
     await gw.close();
     await practice.stop();

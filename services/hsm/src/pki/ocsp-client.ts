@@ -23,12 +23,16 @@ export function ocspUrlOf(cert: X509Certificate): string {
  * counts as "unknown"; a responder that cannot be reached throws OcspUnreachable.
  */
 export async function askOcsp(certPem: string, issuerPem: string, o: { timeoutMs: number }): Promise<OcspStatus> {
-  const cert = new X509Certificate(certPem);
   const issuer = new X509Certificate(issuerPem);
-  const url = ocspUrlOf(cert);
-  if (!url) return { status: "unknown" };
+  const q = ocspQuery(new X509Certificate(certPem), issuer);
+  if (!q.url) return { status: "unknown" };
+  return readAnswer(await postOcsp(q.url, q.der, o.timeoutMs), q.certId, q.nonce, issuer);
+}
+
+/** The request for one certificate, with a fresh nonce, and the responder URL the certificate names. */
+export function ocspQuery(cert: X509Certificate, issuer: X509Certificate): { url: string; der: Buffer; certId: CertID; nonce: Buffer } {
   const nonce = randomBytes(16);
-  const reqCert = new CertID({
+  const certId = new CertID({
     hashAlgorithm: new AlgorithmIdentifier({ algorithm: SHA1, parameters: null }),
     issuerNameHash: new OctetString(nameHash(issuer.raw)),
     issuerKeyHash: new OctetString(keyHash(issuer.publicKey)),
@@ -36,24 +40,22 @@ export async function askOcsp(certPem: string, issuerPem: string, o: { timeoutMs
   });
   const request = new OCSPRequest({
     tbsRequest: new TBSRequest({
-      requestList: [new Request({ reqCert })],
+      requestList: [new Request({ reqCert: certId })],
       requestExtensions: [new Extension({ extnID: NONCE, critical: false, extnValue: new OctetString(AsnConvert.serialize(new OctetString(nonce))) })],
     }),
   });
-  let body: Buffer;
+  return { url: ocspUrlOf(cert), der: Buffer.from(AsnConvert.serialize(request)), certId, nonce };
+}
+
+/** POSTs a DER request to an OCSP responder (RFC 6960 appendix A) and returns its DER answer. */
+export async function postOcsp(url: string, der: Buffer, timeoutMs: number): Promise<Buffer> {
   try {
-    const res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/ocsp-request" },
-      body: Buffer.from(AsnConvert.serialize(request)),
-      signal: AbortSignal.timeout(o.timeoutMs),
-    });
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: der, signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    body = Buffer.from(await res.arrayBuffer());
+    return Buffer.from(await res.arrayBuffer());
   } catch (e) {
     throw new OcspUnreachable(`OCSP responder ${url} not reachable: ${(e as Error).message}`);
   }
-  return readAnswer(body, reqCert, nonce, issuer);
 }
 
 function readAnswer(der: Buffer, asked: CertID, nonce: Buffer, issuer: X509Certificate): OcspStatus {
