@@ -37,7 +37,8 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw vsd read --unit U --mandant M --workplace W --ct-id KT --slot N [--client-system CS]
         [--online-check] [--receipt]       ReadVSD of the eGK in that slot, with the Mandant's SMC-B
         (-o xml: the gematik ReadVSDResponse, or the GERROR Error of a refusal)
-  tigw vsd log UNIT [--outcome ok|warning|error]
+  tigw vsd log UNIT [--mandant M] [--outcome ok|warning|error] [--from T] [--to T] [--limit N]
+        (T: ISO 8601 time, or a span back from now such as 24h or 7d)
   tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)   an insured person's eGK or a Prüfkarte
   tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow
   tigw profile list
@@ -129,11 +130,16 @@ const infomodellText = (i: Infomodell) =>
     "",
     table(["WORKPLACE", "CLIENT SYSTEMS", "LOCAL TERMINALS", "REMOTE TERMINALS"], i.workplaces.map((w) => [w.workplaceId, list(w.clientSystems), list(w.localTerminals), list(w.remoteTerminals)])),
   ].join("\n");
-const UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 function parseDurationMs(text: string): number {
-  const m = /^(\d+)(s|m|h)$/.exec(text);
-  if (!m) throw new UsageError(`not a duration: ${text} (e.g. 30s, 5m)`);
+  const m = /^(\d+)(s|m|h|d)$/.exec(text);
+  if (!m) throw new UsageError(`not a duration: ${text} (e.g. 30s, 5m, 24h, 7d)`);
   return Number(m[1]) * UNITS_MS[m[2]!]!;
+}
+/** A time option: ISO 8601 as given, or a span back from now (24h, 7d) as an ISO time. */
+function timeArg(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  return /^\d+[smhd]$/.test(text) ? new Date(Date.now() - parseDurationMs(text)).toISOString() : text;
 }
 
 interface XmlDoc {
@@ -296,6 +302,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         "online-check": { type: "boolean" },
         receipt: { type: "boolean" },
         outcome: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        limit: { type: "string" },
         type: { type: "string" },
         slot: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -562,7 +571,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return 0;
       }
       case "vsd log": {
-        const r = await api.get<{ entries: ProtocolEntry[] }>(`${unitPath(arg1)}/vsd-log${o.outcome ? `?outcome=${encodeURIComponent(o.outcome)}` : ""}`);
+        const query = new URLSearchParams();
+        for (const [k, v] of [["mandant", o.mandant], ["outcome", o.outcome], ["from", timeArg(o.from)], ["to", timeArg(o.to)], ["limit", o.limit]] as const) if (v) query.set(k, v);
+        const r = await api.get<{ entries: ProtocolEntry[] }>(`${unitPath(arg1)}/vsd-log${query.size ? `?${query}` : ""}`);
         show(r, () =>
           r.entries.length
             ? table(["TIME", "MANDANT", "WORKPLACE", "CT-ID", "KVNR", "OCSP", "OUTCOME", "CODE", "RESULT", "MS"], r.entries.map((e) => [e.at, e.mandantId, e.workplaceId, e.ctId || "-", e.kvnr || "-", e.ocsp || "-", e.outcome, e.code || "-", e.result || "-", e.steps.reduce((a, s) => a + s.ms, 0)]))

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     console.log(`ReadVSD via vsdm gRPC:                      ${fmt(g)}   ratio ${(g.perSec / b.perSec).toFixed(2)} of bare`);
     console.log(`ReadVSD via gateway REST:                   ${fmt(r)}   ratio ${(r.perSec / b.perSec).toFixed(2)} of bare`);
     // Where a read's time goes, from the Ablaufprotokoll's step durations (ms, whole numbers).
-    const { entries } = await rpc<{ entries: { steps: { name: string; ms: number }[] }[] }>(v, "listProtocol", { unit: UNIT, outcome: "" });
+    const { entries } = await rpc<{ entries: { steps: { name: string; ms: number }[] }[] }>(v, "listProtocol", { unit: UNIT, outcome: "", mandantId: "", from: "", to: "", limit: 10_000 });
     const byStep = new Map<string, number[]>();
     for (const e of entries) for (const st of e.steps) byStep.set(st.name, [...(byStep.get(st.name) ?? []), st.ms]);
     console.log(`steps, median of ${entries.length} reads: ${[...byStep].map(([name, ms]) => `${name} ${pct(ms.sort((a, b) => a - b), 50)} ms`).join(", ")}`);

@@ -185,6 +185,10 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
     assert.match(out, /Kostenträger:\s+109500969 Test GKV-SV/);
     assert.match(out, /Prüfungsnachweis: 3 \(update technically impossible\)/);
     assert.match(ok(await t("vsd", "log", "RZK-PRAXIS-01"), "log"), /KT-001\s+X000000012\s+ok\s+warning\s+11101\s+3/);
+    const errors = ok(await t("vsd", "log", "RZK-PRAXIS-01", "--mandant", "praxis-1", "--outcome", "error", "--from", "1h"), "log of errors");
+    assert.match(errors, /praxis-1\s+AP1\s+KT-001\s+-\s+-\s+error\s+3041/, "the locked SMC-B's read, before any OCSP");
+    assert.doesNotMatch(errors, /warning/);
+    assert.match(ok(await t("vsd", "log", "RZK-PRAXIS-01", "--to", "1h"), "log before an hour ago"), /no reads protocolled/);
 
     // A Primärsystem's view: the gematik XML shapes through REST with Accept: application/xml.
     const { token } = (await (await fetch(`${env.TIGW_URL}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "e2e-admin-password" }) })).json()) as { token: string };

@@ -40,6 +40,7 @@ export async function startVsdm(o: VsdmServiceOptions): Promise<RunningVsdm> {
     { fachdienstTimeoutMs: o.fachdienst?.timeoutMs ?? 2_000, maxOfflineDays: o.maxOfflineDays ?? 90, ocspTimeoutMs: o.ocspTimeoutMs ?? 2_000 },
     vsdmMetrics(),
   );
+  await vsdm.open();
   const host = await startServiceHost({ store, bus: o.bus, services: [vsdmGrpc(vsdm)], grpc: o.grpc, logger: o.logger });
   return {
     vsdm,

@@ -51,6 +51,10 @@ describe("ReadVSD across the services (embedded)", () => {
       readOnlineReceipt: true,
     }).then(assertSchemaValid);
 
+  type Entry = { kvnr: string; mandantId: string; ocsp: string; outcome: string; result: number; code: string; at: string; steps: { name: string }[] };
+  /** The unit's protocol, filtered as `over` says (a ts-proto request must name every field). */
+  const protocol = (over: object = {}) => rpc<{ entries: Entry[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "", mandantId: "", from: "", to: "", limit: 0, ...over }).then((r) => r.entries);
+
   before(async () => {
     practice = await setUpPractice();
     ({ h, c, v } = practice.clients);
@@ -79,7 +83,7 @@ describe("ReadVSD across the services (embedded)", () => {
     for (const f of ["<Nachname>Ort</Nachname>", "<Vorname>Dienstleister</Vorname>", "<Vorsatzwort>vor</Vorsatzwort>", "<Strasse>Friedrichstraße</Strasse>", `<Versicherten_ID>${egk.kvnr}</Versicherten_ID>`]) assert.ok(pd.includes(f), f);
     assert.match(gunzipSync(r.allgemeineVersicherungsdaten).toString("latin1"), /<Kostentraegerkennung>109500969<\/Kostentraegerkennung>/);
     assert.match(gunzipSync(r.pruefungsnachweis).toString("latin1"), /<E>3<\/E><EC>11101<\/EC>/);
-    const { entries } = await rpc<{ entries: { kvnr: string; ocsp: string; outcome: string; result: number; steps: { name: string }[] }[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "" });
+    const entries = await protocol();
     const last = entries.at(-1)!;
     assert.deepEqual([last.kvnr, last.ocsp, last.outcome, last.result], [egk.kvnr, "ok", "warning", 3]);
     assert.ok(last.steps.some((s) => s.name === "online check Fachdienst"));
@@ -144,7 +148,7 @@ describe("ReadVSD across the services (embedded)", () => {
     const revoked = population.find((p) => p.card.generation !== "G1" && p.card.certificate === "revoked" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent)!;
     const e = await assertFault(readPerson(revoked.kvnr), "106");
     assert.equal(e.details["pruefungsnachweis"], "4");
-    const { entries } = await rpc<{ entries: { kvnr: string; ocsp: string; code: string }[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "error" });
+    const entries = await protocol({ outcome: "error" });
     assert.deepEqual(entries.filter((x) => x.kvnr === revoked.kvnr).map((x) => [x.ocsp, x.code]), [["revoked", "106"]]);
   });
 
@@ -179,7 +183,7 @@ describe("ReadVSD across the services (embedded)", () => {
     } finally {
       await practice.hsm.ocsp.resume();
     }
-    const { entries } = await rpc<{ entries: { kvnr: string; ocsp: string; result: number }[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "" });
+    const entries = await protocol();
     assert.deepEqual(entries.filter((x) => x.kvnr === p.kvnr).map((x) => [x.ocsp, x.result]), [["unreachable", 5]]);
   });
 
@@ -202,8 +206,26 @@ describe("ReadVSD across the services (embedded)", () => {
     const handle = await insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
     const e = await assertFault(read(handle, { mandantId: "M2", clientSystemId: "PVS2", workplaceId: "AP9", userId: "" }), "4012");
     assert.ok(!/Dienstleister|Friedrich/.test(`${e.message} ${JSON.stringify(e.details)}`));
-    const { entries } = await rpc<{ entries: object[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "error" });
+    const entries = await protocol({ outcome: "error" });
     assert.ok(!/Dienstleister|Friedrich|Ort"/.test(JSON.stringify(entries)), "no names or addresses in the protocol");
     await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
+  });
+
+  it("the protocol read model answers by Mandant, outcome, time range and limit; bad filters are named", async () => {
+    const list = protocol;
+    const all = await list({});
+    assert.ok(all.length >= 10, `every read of this suite is protocolled (${all.length})`);
+    const m2 = await list({ mandantId: "M2" });
+    assert.deepEqual(m2.map((e) => [e.mandantId, e.outcome, e.code]), [["M2", "error", "4012"]], "only Mandant M2's read");
+    assert.ok((await list({ mandantId: "M1", outcome: "error" })).every((e) => e.mandantId === "M1" && e.outcome === "error"));
+    const middle = all[Math.floor(all.length / 2)]!.at;
+    const before = await list({ to: middle });
+    const since = await list({ from: middle });
+    assert.equal(before.length + since.length, all.length, "[from, to) ranges split the protocol without overlap");
+    assert.ok(before.every((e) => e.at < middle) && since.every((e) => e.at >= middle));
+    assert.deepEqual(await list({ limit: 2 }), all.slice(-2), "the newest two, oldest first");
+    const bad = await refusal(list({ from: "yesterday" }));
+    assert.deepEqual([bad.code, bad.details["field"]], ["INVALID_ARGUMENT", "from"]);
+    assert.equal((await refusal(list({ outcome: "fine" }))).details["field"], "outcome");
   });
 });

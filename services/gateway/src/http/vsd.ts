@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from "@nestjs/common";
-import { DomainError } from "@tigw/platform";
+import { DomainError, ValidationError } from "@tigw/platform";
 import { gematikErrorXml, isGematikCode, readVsdResponseXml } from "@tigw/vsdm/dist/src/fachmodul/gematik-xml.js";
 import type { VsdmApi } from "../grpc-clients.js";
 import { VSDM } from "../tokens.js";
@@ -63,9 +63,14 @@ export class VsdController {
   }
 
   @Get("units/:unit/vsd-log")
-  @Access({ role: "viewer", summary: "Ablauf- and Fehlerprotokoll of the VSDM Fachmodul (?outcome=ok|warning|error)" })
-  log(@Param("unit") unit: string, @Query("outcome") outcome?: string) {
-    return this.vsdm.listProtocol({ unit, outcome: outcome ?? "" });
+  @Access({
+    role: "viewer",
+    summary: "Ablauf- and Fehlerprotokoll of the VSDM Fachmodul (?mandant=M&outcome=ok|warning|error&from=ISO&to=ISO&limit=N; the newest N, default 1000, oldest first)",
+  })
+  log(@Param("unit") unit: string, @Query("outcome") outcome?: string, @Query("mandant") mandant?: string, @Query("from") from?: string, @Query("to") to?: string, @Query("limit") limit?: string) {
+    const n = limit === undefined ? 0 : Number(limit);
+    if (!Number.isInteger(n) || n < 0) throw new ValidationError("INVALID_ARGUMENT", "limit", `limit must be a whole number, not "${limit}"`);
+    return this.vsdm.listProtocol({ unit, outcome: outcome ?? "", mandantId: mandant ?? "", from: from ?? "", to: to ?? "", limit: n });
   }
 
   @Post("sim/egk")

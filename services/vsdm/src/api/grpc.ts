@@ -17,7 +17,7 @@ export function vsdmGrpc(v: Vsdm): GrpcServiceBinding {
       }),
     ),
     prepareEgk: unary(async (r: pb.PrepareEgkRequest) => v.prepareEgk(r)),
-    listProtocol: unary(async (r: pb.ListProtocolRequest) => ({ entries: await v.protocolOf(r.unit, r.outcome || undefined) })),
+    listProtocol: unary(async (r: pb.ListProtocolRequest) => ({ entries: await v.protocolOf(r) })),
     setFachdienst: unary(async (r: pb.SetFachdienstRequest) => {
       v.fachdienst.set(r.ik, r.behaviour as FachdienstBehaviour);
       return {};

@@ -2,7 +2,7 @@ import { X509Certificate } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { askOcsp, OcspUnreachable } from "@tigw/hsm/dist/src/pki/ocsp-client.js";
-import { call, CommandHandler, createClient, DomainError, KeyedSerializer, type Clock, type Decider, type SqlEventStore } from "@tigw/platform";
+import { call, Coalescer, CommandHandler, createClient, DomainError, KeyedSerializer, StoreProjectionRunner, ValidationError, type Clock, type Decider, type SqlEventStore } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
 import type * as kt from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
 import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
@@ -14,6 +14,7 @@ import { FachdienstSimulator } from "../fachmodul/fachdienst.js";
 import { pruefungsnachweisXml } from "../fachmodul/pruefungsnachweis.js";
 import { generatePopulation, pruefkarte, type InsuredPerson } from "../population/insured.js";
 import { toIso885915, vsdDocuments } from "../population/vsd-xml.js";
+import { ProtocolProjection } from "./protocol-projection.js";
 
 export interface ProtocolEntry {
   at: string;
@@ -85,6 +86,10 @@ export class Vsdm {
   private readonly byIccsn = new Map<string, InsuredPerson>();
   private readonly byKvnr = new Map<string, InsuredPerson>();
   private readonly protocol: CommandHandler<null, ProtocolEntry, ProtocolEvent>;
+  private readonly protocolView: ProtocolProjection;
+  private readonly protocolRunner: StoreProjectionRunner;
+  /** Brings the protocol read model up to date (concurrent callers share one catch-up). */
+  private readonly refreshProtocol: Coalescer;
   private readonly onlineChecks: CommandHandler<string | null, { at: string }, OnlineCheckEvent>;
   /** The sub-CA certificates of the TI PKI, asked of hsm once: the issuers of the eGKs' C.CH.AUT. */
   private subCas?: Promise<X509Certificate[]>;
@@ -110,10 +115,19 @@ export class Vsdm {
       this.byKvnr.set(p.kvnr, p);
     }
     this.protocol = new CommandHandler(store, protocolDecider, 20);
+    this.protocolView = new ProtocolProjection(store.schema);
+    this.protocolRunner = new StoreProjectionRunner(store, this.protocolView);
+    this.refreshProtocol = new Coalescer(() => this.protocolRunner.catchUp());
     this.onlineChecks = new CommandHandler(store, onlineCheckDecider, 20, 10_000);
     this.kt = createClient(CardTerminalServiceClient, addresses.cardTerminal, { deadlineMs: 30_000 });
     this.hsm = createClient(HsmServiceClient, addresses.hsm, { deadlineMs: 30_000 });
     this.tenancy = createClient(TenancyServiceClient, addresses.tenancy, { deadlineMs: 30_000 });
+  }
+
+  /** Creates the protocol read model and catches it up with the protocol events. */
+  async open(): Promise<void> {
+    await this.protocolRunner.setup();
+    await this.protocolRunner.catchUp();
   }
 
   close(): void {
@@ -266,9 +280,23 @@ export class Vsdm {
     return id;
   }
 
-  async protocolOf(unit: string, outcome?: string): Promise<ProtocolEntry[]> {
-    const unitId = await this.unitId(unit);
-    const { events } = await this.store.readStream(`protocol-${unitId}`);
-    return events.map((e) => e.data as ProtocolEntry).filter((x) => !outcome || x.outcome === outcome);
+  /**
+   * The Ablauf- and Fehlerprotokoll of a unit, optionally of one Mandant, one outcome and a time
+   * range [from, to), the newest `limit` entries oldest first.
+   */
+  async protocolOf(q: { unit: string; mandantId?: string; outcome?: string; from?: string; to?: string; limit?: number }): Promise<ProtocolEntry[]> {
+    if (q.outcome && !["ok", "warning", "error"].includes(q.outcome)) throw new ValidationError("INVALID_ARGUMENT", "outcome", `outcome must be ok, warning or error, not "${q.outcome}"`);
+    const time = (field: "from" | "to") => {
+      const text = q[field];
+      if (!text) return undefined;
+      const d = new Date(text);
+      if (Number.isNaN(d.getTime())) throw new ValidationError("INVALID_ARGUMENT", field, `${field} is not a time: "${text}" (ISO 8601, e.g. 2026-11-23T08:00:00Z)`);
+      return d;
+    };
+    const limit = q.limit || 1000;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new ValidationError("INVALID_ARGUMENT", "limit", `limit must be 1-10000, not ${limit}`);
+    const query = { unitId: await this.unitId(q.unit), mandantId: q.mandantId, outcome: q.outcome, from: time("from"), to: time("to"), limit };
+    await this.refreshProtocol.trigger();
+    return this.protocolView.list(this.store.sql, query);
   }
 }

@@ -71,8 +71,15 @@ export interface PrepareEgkResponse {
 
 export interface ListProtocolRequest {
   unit: string;
-  /** Empty: all outcomes. */
+  /** ok | warning | error; empty: all outcomes. */
   outcome: string;
+  /** Empty: every Mandant of the unit. */
+  mandantId: string;
+  /** Time range [from, to) of the reads, ISO 8601; empty: open. */
+  from: string;
+  to: string;
+  /** The newest this many entries, listed oldest first; 0: 1000. */
+  limit: number;
 }
 
 export interface ProtocolStep {
@@ -920,7 +927,7 @@ export const PrepareEgkResponse: MessageFns<PrepareEgkResponse> = {
 };
 
 function createBaseListProtocolRequest(): ListProtocolRequest {
-  return { unit: "", outcome: "" };
+  return { unit: "", outcome: "", mandantId: "", from: "", to: "", limit: 0 };
 }
 
 export const ListProtocolRequest: MessageFns<ListProtocolRequest> = {
@@ -930,6 +937,18 @@ export const ListProtocolRequest: MessageFns<ListProtocolRequest> = {
     }
     if (message.outcome !== "") {
       writer.uint32(18).string(message.outcome);
+    }
+    if (message.mandantId !== "") {
+      writer.uint32(26).string(message.mandantId);
+    }
+    if (message.from !== "") {
+      writer.uint32(34).string(message.from);
+    }
+    if (message.to !== "") {
+      writer.uint32(42).string(message.to);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(48).uint32(message.limit);
     }
     return writer;
   },
@@ -963,6 +982,38 @@ export const ListProtocolRequest: MessageFns<ListProtocolRequest> = {
             message.outcome = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mandantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -979,6 +1030,14 @@ export const ListProtocolRequest: MessageFns<ListProtocolRequest> = {
     return {
       unit: isSet(object.unit) ? globalThis.String(object.unit) : "",
       outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      mandantId: isSet(object.mandantId)
+        ? globalThis.String(object.mandantId)
+        : isSet(object.mandant_id)
+        ? globalThis.String(object.mandant_id)
+        : "",
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
     };
   },
 
@@ -990,6 +1049,18 @@ export const ListProtocolRequest: MessageFns<ListProtocolRequest> = {
     if (message.outcome !== "") {
       obj.outcome = message.outcome;
     }
+    if (message.mandantId !== "") {
+      obj.mandantId = message.mandantId;
+    }
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
     return obj;
   },
 
@@ -1000,6 +1071,10 @@ export const ListProtocolRequest: MessageFns<ListProtocolRequest> = {
     const message = createBaseListProtocolRequest();
     message.unit = object.unit ?? "";
     message.outcome = object.outcome ?? "";
+    message.mandantId = object.mandantId ?? "";
+    message.from = object.from ?? "";
+    message.to = object.to ?? "";
+    message.limit = object.limit ?? 0;
     return message;
   },
 };
