@@ -10,8 +10,10 @@ import { fields, table } from "./output.js";
 
 const USAGE = `tigw: operate a ti-gateway fleet
 
-  tigw login --user U --password P        (or TIGW_PASSWORD); the token is stored per user
-  tigw logout | whoami
+  tigw login --user U --password P [--totp CODE]   (or TIGW_PASSWORD, TIGW_TOTP); the token is stored per user
+  tigw logout | whoami                    logout ends the token at the gateway too
+  tigw passwd --password OLD --new-password NEW   change your password (other sessions end)
+  tigw totp enroll | confirm CODE | disable CODE   a second factor (authenticator app, RFC 6238)
   tigw fleet                              fleet overview with totals
   tigw unit create --serial S --profile rz|einbox [--firmware V] [--produced YYYY-MM-DD]
   tigw unit list | show UNIT              UNIT = unit id or serial number
@@ -42,7 +44,8 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)   an insured person's eGK or a Prüfkarte
   tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow
   tigw profile list
-  tigw user list | add --user U --role viewer|operator|admin --password P
+  tigw user list | add --user U --role viewer|operator|admin --password P | remove U
+  tigw user role U --role R | reset-password U --password P | reset-totp U
 
 Options: -o table|json (default table), --url URL (default $TIGW_URL or http://127.0.0.1:8080),
          --as USER (use that user's stored token). Exit code 0 ok, 1 refused or failed, 2 usage.`;
@@ -305,6 +308,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         from: { type: "string" },
         to: { type: "string" },
         limit: { type: "string" },
+        totp: { type: "string" },
+        "new-password": { type: "string" },
         type: { type: "string" },
         slot: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -326,12 +331,16 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       const user = need(o.user, "--user");
       const password = o.password ?? process.env["TIGW_PASSWORD"];
       if (!password) throw new UsageError("missing --password (or TIGW_PASSWORD)");
-      const r = await new Api(url).post<{ token: string; expiresAt: string; role: string }>("/api/v1/auth/login", { username: user, password });
+      const totp = o.totp ?? process.env["TIGW_TOTP"];
+      const r = await new Api(url).post<{ token: string; expiresAt: string; role: string }>("/api/v1/auth/login", { username: user, password, ...(totp ? { totp } : {}) });
       creds.save(url, user, { token: r.token, expiresAt: r.expiresAt, role: r.role });
       show({ username: user, role: r.role, expiresAt: r.expiresAt }, () => `logged in to ${url} as ${user} (${r.role}); token valid until ${r.expiresAt}`);
       return 0;
     }
     if (group === "logout") {
+      const token = creds.get(url, o.as)?.token;
+      // Ends the token at the gateway as well; an expired token or an unreachable gateway only forgets it here.
+      if (token) await new Api(url, token).post("/api/v1/auth/logout", {}).catch(() => undefined);
       const who = creds.forget(url, o.as);
       out(who ? `logged out ${who}` : "not logged in");
       return 0;
@@ -349,6 +358,26 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     if (!stored) throw new ApiError(401, "UNAUTHENTICATED", `not logged in to ${url}: run tigw login --user U --password P`);
     const api = new Api(url, stored.token);
     const unitPath = (u: string | undefined) => `/api/v1/units/${encodeURIComponent(need(u, "UNIT"))}`;
+
+    if (group === "passwd") {
+      const r = await api.post<{ token: string; expiresAt: string; role: string }>("/api/v1/auth/password", { currentPassword: need(o.password, "--password"), newPassword: need(o["new-password"], "--new-password") });
+      creds.save(url, stored.user, { token: r.token, expiresAt: r.expiresAt, role: r.role });
+      show({ username: stored.user }, () => `password of ${stored.user} changed; other sessions have ended`);
+      return 0;
+    }
+    if (group === "totp") {
+      if (verb === "enroll") {
+        const r = await api.post<{ secret: string; otpauthUri: string }>("/api/v1/auth/totp", {});
+        show(r, () => `add this to an authenticator app, then run tigw totp confirm CODE:\n  secret ${r.secret}\n  ${r.otpauthUri}`);
+        return 0;
+      }
+      if (verb === "confirm" || verb === "disable") {
+        const r = await api.post<{ totpEnabled: boolean }>(`/api/v1/auth/totp/${verb}`, { code: need(arg1, "CODE") });
+        show(r, () => (r.totpEnabled ? "TOTP on: tigw login now needs --totp CODE" : "TOTP off"));
+        return 0;
+      }
+      throw new UsageError("tigw totp enroll | confirm CODE | disable CODE");
+    }
 
     if (group === "infomodell") {
       if (verb === "show") {
@@ -600,8 +629,28 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return 0;
       }
       case "user list": {
-        const r = await api.get<{ users: { username: string; role: string; createdAt: string }[] }>("/api/v1/users");
-        show(r, () => table(["USER", "ROLE", "CREATED"], r.users.map((u) => [u.username, u.role, u.createdAt])));
+        const r = await api.get<{ users: { username: string; role: string; createdAt: string; totpEnabled: boolean }[] }>("/api/v1/users");
+        show(r, () => table(["USER", "ROLE", "TOTP", "CREATED"], r.users.map((u) => [u.username, u.role, u.totpEnabled ? "yes" : "no", u.createdAt])));
+        return 0;
+      }
+      case "user remove": {
+        const r = await api.request<{ username: string }>("DELETE", `/api/v1/users/${encodeURIComponent(need(arg1, "USER"))}`);
+        show(r, () => `removed user ${r.username}; its tokens no longer work`);
+        return 0;
+      }
+      case "user role": {
+        const r = await api.post<{ username: string; role: string }>(`/api/v1/users/${encodeURIComponent(need(arg1, "USER"))}/role`, { role: need(o.role, "--role") });
+        show(r, () => `${r.username} is now ${r.role}; it logs in again`);
+        return 0;
+      }
+      case "user reset-password": {
+        const r = await api.post<{ username: string }>(`/api/v1/users/${encodeURIComponent(need(arg1, "USER"))}/password`, { password: need(o.password, "--password") });
+        show(r, () => `password of ${r.username} reset; its tokens no longer work`);
+        return 0;
+      }
+      case "user reset-totp": {
+        const r = await api.post<{ username: string }>(`/api/v1/users/${encodeURIComponent(need(arg1, "USER"))}/totp/reset`, {});
+        show(r, () => `TOTP of ${r.username} turned off; it may enrol again`);
         return 0;
       }
       case "user add": {

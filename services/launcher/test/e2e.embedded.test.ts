@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
+import { base32Decode, totpAt } from "@tigw/gateway/dist/src/auth/totp.js";
 import { schemaErrors } from "@tigw/vsdm/dist/test/support/gematik-xsd.js";
 import { freePort, ok, pruefkarteCheck, root, startProcess, stopProcess, tigw } from "./support.js";
 
@@ -99,6 +100,24 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     ok(await tigw(env, "kt", "unpair", "E2E-KT-003", "--reason", "Diebstahl"), "unpair");
     const unit = JSON.parse(ok(await tigw(env, "unit", "show", "EBK-E2E-0002", "-o", "json"), "unit")) as { computeUnits: { ktsUsed: number }[] };
     assert.equal(unit.computeUnits[0]!.ktsUsed, 2, "the unpaired terminal's slot is free again");
+
+    // Operator accounts: a second admin with TOTP, a password change, logout, removal.
+    const dana = { ...env, TIGW_CONFIG_DIR: join(work, "config-dana") };
+    ok(await tigw(env, "user", "add", "--user", "dana", "--role", "admin", "--password", "dana-password-1"), "user add");
+    ok(await tigw(dana, "login", "--user", "dana", "--password", "dana-password-1"), "dana login");
+    const enrol = JSON.parse(ok(await tigw(dana, "totp", "enroll", "-o", "json"), "totp enroll")) as { secret: string };
+    const secret = base32Decode(enrol.secret);
+    ok(await tigw(dana, "totp", "confirm", totpAt(secret, Date.now())), "totp confirm");
+    const noCode = await tigw(dana, "login", "--user", "dana", "--password", "dana-password-1");
+    assert.match(noCode.stderr, /TOTP_REQUIRED/);
+    ok(await tigw(dana, "login", "--user", "dana", "--password", "dana-password-1", "--totp", totpAt(secret, Date.now() + 30_000)), "login with TOTP");
+    ok(await tigw(dana, "passwd", "--password", "dana-password-1", "--new-password", "dana-password-2"), "passwd");
+    ok(await tigw(dana, "unit", "list"), "the new token is stored");
+    assert.match(ok(await tigw(env, "user", "list"), "user list"), /dana\s+admin\s+yes/);
+    ok(await tigw(dana, "logout"), "logout");
+    ok(await tigw(env, "user", "remove", "dana"), "user remove");
+    const removed = await tigw(env, "user", "remove", "admin");
+    assert.match(removed.stderr, /LAST_ADMIN/, "the last admin stays");
   });
 });
 

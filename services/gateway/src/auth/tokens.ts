@@ -12,14 +12,18 @@ export interface TokenClaims {
   iat: number;
   exp: number;
   jti: string;
+  /** The account's token generation at issue: a password or role change raises it and ends the token. */
+  gen: number;
 }
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString("base64url");
 const unauthenticated = (why: string) => new DomainError("UNAUTHENTICATED", why);
 
 /**
- * Short-lived bearer tokens: "tigw1.<claims>.<HMAC-SHA256>". Stateless, so every gateway
- * replica (and a restarted one) accepts them as long as they share the secret.
+ * Short-lived bearer tokens: "tigw1.<claims>.<HMAC-SHA256>". The signature is checked without
+ * state, so every gateway replica (and a restarted one) accepts them as long as they share the
+ * secret; the guard then asks the account store whether the token was ended (logout, password
+ * or role change, removal).
  */
 export class TokenIssuer {
   constructor(
@@ -32,9 +36,9 @@ export class TokenIssuer {
     return createHmac("sha256", this.secret).update(`tigw1.${body}`).digest();
   }
 
-  issue(sub: string, role: Role): { token: string; expiresAt: string } {
+  issue(sub: string, role: Role, gen = 0): { token: string; expiresAt: string } {
     const iat = Math.floor(this.now() / 1000);
-    const claims: TokenClaims = { sub, role, iat, exp: iat + this.ttlSeconds, jti: randomUUID() };
+    const claims: TokenClaims = { sub, role, iat, exp: iat + this.ttlSeconds, jti: randomUUID(), gen };
     const body = b64(JSON.stringify(claims));
     return { token: `tigw1.${body}.${b64(this.mac(body))}`, expiresAt: new Date(claims.exp * 1000).toISOString() };
   }
@@ -47,6 +51,6 @@ export class TokenIssuer {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw unauthenticated("invalid token signature");
     const claims = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as TokenClaims;
     if (claims.exp * 1000 <= this.now()) throw unauthenticated("token expired: log in again");
-    return claims;
+    return { ...claims, gen: claims.gen ?? 0 };
   }
 }

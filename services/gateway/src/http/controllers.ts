@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from "@nestjs/common";
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req } from "@nestjs/common";
 import { DomainError, ValidationError } from "@tigw/platform";
 import { LoginLimiter } from "../auth/login-limiter.js";
 import { OperatorStore } from "../auth/operators.js";
@@ -30,19 +30,29 @@ export class AuthController {
 
   @Post("login")
   @HttpCode(200)
-  @Access({ role: "public", summary: "Log in: returns a short-lived bearer token (failed attempts are rate-limited)", body: stringsBody(["username", "password"]) })
+  @Access({
+    role: "public",
+    summary: "Log in: returns a short-lived bearer token; with TOTP enrolled the current code is needed too (totp). Failed attempts are rate-limited",
+    body: stringsBody(["username", "password"], ["totp"]),
+  })
   async login(@Body() body: unknown, @Req() req: { ip?: string }) {
     const username = field(body, "username");
     const password = field(body, "password");
+    const totp = field(body, "totp", { optional: true });
     const client = req.ip ?? "?";
     this.limiter.check(username, client);
     const op = await this.operators.authenticate(username, password);
-    if (!op) {
+    const refuse = (e: DomainError) => {
       this.limiter.failed(username, client);
-      throw new DomainError("INVALID_CREDENTIALS", "user name or password wrong");
+      throw e;
+    };
+    if (!op) return refuse(new DomainError("INVALID_CREDENTIALS", "user name or password wrong"));
+    if (op.totpEnabled) {
+      if (!totp) return refuse(new DomainError("TOTP_REQUIRED", "this account needs the code of its authenticator app (totp)", { field: "totp" }));
+      if (!(await this.operators.checkTotp(username, totp, Date.now()))) return refuse(new DomainError("INVALID_CREDENTIALS", "user name, password or TOTP code wrong (each code works once)"));
     }
     this.limiter.succeeded(username);
-    return { ...this.tokens.issue(op.username, op.role), username: op.username, role: op.role };
+    return { ...this.tokens.issue(op.username, op.role, op.generation), username: op.username, role: op.role };
   }
 
   @Get("me")
@@ -50,6 +60,49 @@ export class AuthController {
   me(@Req() req: AuthedRequest) {
     const { sub, role, exp } = req.operator!;
     return { username: sub, role, expiresAt: new Date(exp * 1000).toISOString() };
+  }
+
+  @Post("logout")
+  @HttpCode(200)
+  @Access({ role: "viewer", summary: "Log out: this token is refused from now on (other sessions stay)" })
+  async logout(@Req() req: AuthedRequest) {
+    const { jti, exp } = req.operator!;
+    await this.operators.revokeToken(jti, new Date(exp * 1000));
+    return { loggedOut: true };
+  }
+
+  @Post("password")
+  @HttpCode(200)
+  @Access({ role: "viewer", summary: "Change your password: every older token of the account ends; the answer carries a new one", body: stringsBody(["currentPassword", "newPassword"]) })
+  async changePassword(@Body() body: unknown, @Req() req: AuthedRequest) {
+    const { sub, role } = req.operator!;
+    if (!(await this.operators.authenticate(sub, field(body, "currentPassword")))) throw new DomainError("INVALID_CREDENTIALS", "the current password is wrong", { field: "currentPassword" });
+    const generation = await this.operators.setPassword(sub, field(body, "newPassword"));
+    return { ...this.tokens.issue(sub, role, generation), username: sub, role };
+  }
+
+  @Post("totp")
+  @Access({ role: "viewer", summary: "Start TOTP enrolment: a secret (and otpauth URI) for an authenticator app; active after confirm", status: 201 })
+  beginTotp(@Req() req: AuthedRequest) {
+    return this.operators.beginTotp(req.operator!.sub);
+  }
+
+  @Post("totp/confirm")
+  @HttpCode(200)
+  @Access({ role: "viewer", summary: "Confirm TOTP enrolment with a current code; from then on login needs a code", body: stringsBody(["code"]) })
+  async confirmTotp(@Body() body: unknown, @Req() req: AuthedRequest) {
+    await this.operators.confirmTotp(req.operator!.sub, field(body, "code"), Date.now());
+    return { totpEnabled: true };
+  }
+
+  @Post("totp/disable")
+  @HttpCode(200)
+  @Access({ role: "viewer", summary: "Turn TOTP off with a current code", body: stringsBody(["code"]) })
+  async disableTotp(@Body() body: unknown, @Req() req: AuthedRequest) {
+    const user = req.operator!.sub;
+    if (!(await this.operators.checkTotp(user, field(body, "code"), Date.now()))) throw new ValidationError("INVALID_TOTP", "code", "the code is not current (or was used already)");
+    await this.operators.disableTotp(user);
+    return { totpEnabled: false };
   }
 }
 
@@ -67,6 +120,36 @@ export class UsersController {
   @Access({ role: "admin", summary: "Create an operator account (role viewer, operator or admin)", body: stringsBody(["username", "password", "role"]), status: 201 })
   async create(@Body() body: unknown) {
     return this.operators.create(field(body, "username"), field(body, "password"), field(body, "role") as Role);
+  }
+
+  @Post(":username/role")
+  @HttpCode(200)
+  @Access({ role: "admin", summary: "Change an account's role (never the last admin's); its tokens end", body: stringsBody(["role"]) })
+  setRole(@Param("username") username: string, @Body() body: unknown) {
+    return this.operators.setRole(username, field(body, "role") as Role);
+  }
+
+  @Post(":username/password")
+  @HttpCode(200)
+  @Access({ role: "admin", summary: "Reset an account's password; its tokens end", body: stringsBody(["password"]) })
+  async resetPassword(@Param("username") username: string, @Body() body: unknown) {
+    await this.operators.setPassword(username, field(body, "password"));
+    return { username, passwordReset: true };
+  }
+
+  @Post(":username/totp/reset")
+  @HttpCode(200)
+  @Access({ role: "admin", summary: "Turn an account's TOTP off (a lost phone); the user may enrol again" })
+  async resetTotp(@Param("username") username: string) {
+    await this.operators.disableTotp(username);
+    return { username, totpEnabled: false };
+  }
+
+  @Delete(":username")
+  @Access({ role: "admin", summary: "Remove an account (never the last admin); its tokens end" })
+  async remove(@Param("username") username: string) {
+    await this.operators.remove(username);
+    return { username, removed: true };
   }
 }
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from "@nestjs/common";
 import { Reflector } from "@nestjs/core";
 import { DomainError } from "@tigw/platform";
+import { OperatorStore } from "../auth/operators.js";
 import { roleAtLeast, TokenIssuer, type TokenClaims } from "../auth/tokens.js";
 import { ACCESS, type AccessMeta } from "./access.js";
 
@@ -18,9 +19,10 @@ export class AuthGuard implements CanActivate {
   constructor(
     @Inject(Reflector) private readonly reflector: Reflector,
     @Inject(TokenIssuer) private readonly tokens: TokenIssuer,
+    @Inject(OperatorStore) private readonly operators: OperatorStore,
   ) {}
 
-  canActivate(ctx: ExecutionContext): boolean {
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const meta = this.reflector.get<AccessMeta | undefined>(ACCESS, ctx.getHandler());
     if (!meta) throw new DomainError("PERMISSION_DENIED", "route has no access rule");
     if (meta.role === "public") return true;
@@ -29,6 +31,9 @@ export class AuthGuard implements CanActivate {
     const m = typeof header === "string" ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!m) throw new DomainError("UNAUTHENTICATED", "log in first: send Authorization: Bearer <token>");
     const claims = this.tokens.verify(m[1]!);
+    if (!(await this.operators.tokenValid(claims.sub, claims.gen, claims.jti))) {
+      throw new DomainError("UNAUTHENTICATED", "this token has ended (logged out, password or role changed, or account removed): log in again");
+    }
     if (!roleAtLeast(claims.role, meta.role)) {
       throw new DomainError("PERMISSION_DENIED", `needs role ${meta.role}; ${claims.sub} has ${claims.role}`, { need: meta.role, have: claims.role });
     }

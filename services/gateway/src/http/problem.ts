@@ -15,7 +15,7 @@ const HTTP_OF_GRPC: Partial<Record<status, number>> = {
 /** The HTTP status of a domain refusal (the same classification as its gRPC status). */
 export function httpStatusOf(e: DomainError): number {
   if (e.code === "LOGIN_RATE_LIMITED") return 429;
-  if (e.code === "INVALID_CREDENTIALS") return 401;
+  if (e.code === "INVALID_CREDENTIALS" || e.code === "TOTP_REQUIRED") return 401;
   if (e.code.startsWith("LICENCE_")) return 422;
   return HTTP_OF_GRPC[grpcStatusOf(e)] ?? 409;
 }
