@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import { postgresSql } from "@tigw/platform";
 import { eventually } from "@tigw/platform/dist/test/support/adapters.js";
 import { freePort, pruefkarteCheck, root, startProcess, stopProcess, tigw } from "./support.js";
+import { signalOf, signals } from "./support/observability.js";
 
 interface ExportedSpan {
   service: string;
@@ -54,6 +55,8 @@ describe("cluster mode: every service a process of its own on PostgreSQL and Kaf
 
   it("starts; the CLI creates and lists a unit, and runs seed 004's Prüfkarte check in one trace across the services", async () => {
     const [http, grpc, hsmGrpc, ktGrpc, vsdmGrpc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const metricsPorts: Record<string, number> = {};
+    for (const service of ["tenancy", "gateway", "hsm", "card-terminal", "vsdm"]) metricsPorts[service] = await freePort();
     await admin!.exec(`CREATE DATABASE ${db}`);
     otlp = await otlpReceiver();
     const url = new URL(process.env["DATABASE_URL"]!);
@@ -66,14 +69,14 @@ describe("cluster mode: every service a process of its own on PostgreSQL and Kaf
         TIGW_HTTP_PORT: String(http),
         TIGW_TENANCY_GRPC_PORT: String(grpc),
         TIGW_HSM_GRPC_PORT: String(hsmGrpc),
-        TIGW_HSM_METRICS_PORT: "0",
+        TIGW_HSM_METRICS_PORT: String(metricsPorts["hsm"]),
         TIGW_CARD_TERMINAL_GRPC_PORT: String(ktGrpc),
-        TIGW_CARD_TERMINAL_METRICS_PORT: "0",
+        TIGW_CARD_TERMINAL_METRICS_PORT: String(metricsPorts["card-terminal"]),
         TIGW_VSDM_GRPC_PORT: String(vsdmGrpc),
-        TIGW_VSDM_METRICS_PORT: "0",
+        TIGW_VSDM_METRICS_PORT: String(metricsPorts["vsdm"]),
         TIGW_OCSP_PORT: "0",
-        TIGW_TENANCY_METRICS_PORT: "0",
-        TIGW_GATEWAY_METRICS_PORT: "0",
+        TIGW_TENANCY_METRICS_PORT: String(metricsPorts["tenancy"]),
+        TIGW_GATEWAY_METRICS_PORT: String(metricsPorts["gateway"]),
         TIGW_ADMIN_PASSWORD: "cluster-admin-password",
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
         OTEL_BSP_SCHEDULE_DELAY: "200",
@@ -109,5 +112,13 @@ describe("cluster mode: every service a process of its own on PostgreSQL and Kaf
     assert.ok(trace.some((s) => s.service === "hsm" && /HsmService\/CardToCardAuthenticate/.test(s.name)));
     const ids = new Set(trace.map((s) => s.spanId));
     assert.ok(trace.every((s) => !s.parentSpanId || ids.has(s.parentSpanId)), "every span's parent is in the same trace");
+
+    // Each process serves the metrics deploy/prometheus/signals.json promises it (those that need
+    // no particular event first), so the dashboards and alert rules have data.
+    for (const [service, list] of Object.entries(signals())) {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPorts[service]}/metrics`)).text();
+      const served = new Set([...text.matchAll(/^([a-z_]+)[{ ]/gm)].map((m) => signalOf(m[1]!)));
+      for (const s of list.filter((x) => !x.after)) assert.ok(served.has(s.name), `${service} serves ${s.name}`);
+    }
   });
 });
