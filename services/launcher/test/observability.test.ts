@@ -73,6 +73,12 @@ describe("dashboards, alert rules and the signals table (deploy/)", () => {
     assert.deepEqual(scrape.scrape_configs[0]!.static_configs.map((c) => c.labels.service).sort(), Object.keys(table).sort(), "one target per service of the table");
   });
 
+  it("every alert rule has a promtool unit test in which it fires (deploy/prometheus/alerts.test.yml)", () => {
+    const tests = yamlFile("prometheus", "alerts.test.yml") as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
+    const firing = new Set(tests.tests.flatMap((t) => t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
+    for (const r of alertRules()) assert.ok(firing.has(r.alert), `${r.alert} is never seen firing in a test`);
+  });
+
   it("every signal is shown on some dashboard", () => {
     const shown = new Set(names(dashboards().flatMap(({ dashboard }) => dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)))));
     for (const name of known) if (name !== "up") assert.ok(shown.has(name), `${name} is on no dashboard`);
