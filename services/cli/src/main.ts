@@ -22,6 +22,8 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw mandant list UNIT
   tigw licence issue --serial S --kt-per-compute-unit N [--feature PTV5 --feature LZV] --key FILE --out FILE
   tigw licence import UNIT FILE
+  tigw unit check UNIT                    functional check: state, TI access, terminals, SM-B, reads
+                                          (exit 1 when a check fails)
   tigw unit certs UNIT                    the gSMC-K identities, certificates, expiry, OCSP, LZV
   tigw unit lzv UNIT                      run the LZV (Laufzeitverlängerung) now
   tigw unit revoke UNIT [--reason R]      Sperrung: revoke every gSMC-K certificate of the unit
@@ -454,6 +456,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const u = await api.post<Unit>(`${unitPath(arg1)}/licence`, body);
         show(u, () => `licence imported: ${u.serial} now has ${u.licence.ktPerComputeUnit} KTs per compute unit (${u.computeUnits.length * u.licence.ktPerComputeUnit} in total)${u.licence.features.length ? `, features ${u.licence.features.join(", ")}` : ""}`);
         return 0;
+      }
+      case "unit check": {
+        const r = await api.get<{ status: string; checks: { check: string; status: string; detail: string }[] }>(`${unitPath(arg1)}/check`);
+        show(r, () => `${table(["CHECK", "STATUS", "DETAIL"], r.checks.map((c) => [c.check, c.status, c.detail]))}\n\noverall: ${r.status}`);
+        return r.status === "error" ? 1 : 0;
       }
       case "unit certs": {
         const m = await api.get<SecurityModule>(`${unitPath(arg1)}/certs`);

@@ -209,6 +209,17 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
     assert.doesNotMatch(errors, /warning/);
     assert.match(ok(await t("vsd", "log", "RZK-PRAXIS-01", "--to", "1h"), "log before an hour ago"), /no reads protocolled/);
 
+    // The functional check a technician runs before leaving: the unit was never activated, and
+    // one of the reads was refused (3041); everything else is in order.
+    const check = await t("unit", "check", "RZK-PRAXIS-01");
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, /unit state\s+warning\s+provisioned, not yet active/);
+    assert.match(check.stdout, /TI access \(gSMC-K\)\s+ok/);
+    assert.match(check.stdout, /card terminals\s+ok\s+1 paired and connected/);
+    assert.match(check.stdout, /SM-B of praxis-1\s+ok\s+inserted and unlocked in KT-001/);
+    assert.match(check.stdout, /VSDM \(last 24 h\)\s+warning\s+\d+ reads, 1 refused.*codes 3041/);
+    assert.match(check.stdout, /overall: warning/);
+
     // A Primärsystem's view: the gematik XML shapes through REST with Accept: application/xml.
     const { token } = (await (await fetch(`${env.TIGW_URL}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "e2e-admin-password" }) })).json()) as { token: string };
     const readXml = (ehcHandle: string) =>

@@ -8,6 +8,7 @@ import type { HsmApi, TenancyApi } from "../grpc-clients.js";
 import { Access } from "./access.js";
 import { SimulatorController, TerminalsController } from "./terminals.js";
 import { VsdController } from "./vsd.js";
+import { UnitCheckController } from "./check.js";
 import { field, stringsBody } from "./body.js";
 import type { AuthedRequest } from "./guard.js";
 
@@ -301,4 +302,4 @@ export class CertificatesController {
   }
 }
 
-export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController, VsdController];
+export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController, VsdController, UnitCheckController];
