@@ -1,5 +1,6 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import globals from "globals";
 
 export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "**/src/gen/**"] },
@@ -13,6 +14,8 @@ export default tseslint.config(
   { files: ["**/*.mjs", "**/*.js"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
   // k6 scripts run in k6's JavaScript runtime, which provides __ENV.
   { files: ["loadtests/**/*.js"], languageOptions: { sourceType: "module", globals: { __ENV: "readonly" } } },
+  // The admin web UI runs in the browser (served as static ES modules by the gateway).
+  { files: ["services/gateway/admin/**/*.js"], languageOptions: { sourceType: "module", globals: globals.browser } },
   // CommonJS launchers (the tigw bin shim) load the compiled CLI with require().
   { files: ["**/bin/*.js"], languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } }, rules: { "@typescript-eslint/no-require-imports": "off" } },
 );

@@ -1,6 +1,8 @@
 import "reflect-metadata";
 import { Module, type INestApplication } from "@nestjs/common";
+import { join } from "node:path";
 import { APP_GUARD, NestFactory } from "@nestjs/core";
+import type { NestExpressApplication } from "@nestjs/platform-express";
 import type { Logger, Sql } from "@tigw/platform";
 import { LoginLimiter } from "./auth/login-limiter.js";
 import { OperatorStore } from "./auth/operators.js";
@@ -39,6 +41,30 @@ export interface RunningGateway {
 
 export const CONTROLLERS = [...API_CONTROLLERS, docsController(API_CONTROLLERS)];
 
+/** Content-Security-Policy of the admin UI: its own scripts, styles and API only. */
+const ADMIN_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/**
+ * The admin web UI (services/gateway/admin, static files, no build step) at /admin/; "/" leads
+ * there. The files are public; every datum they show comes from /api/v1 with the operator's token.
+ */
+function serveAdminUi(app: NestExpressApplication): void {
+  const http = app.getHttpAdapter().getInstance() as {
+    disable(k: string): void;
+    get(path: string, h: (req: unknown, res: { redirect(code: number, to: string): void }) => void): void;
+    use(path: string, h: (req: unknown, res: { setHeader(k: string, v: string): void }, next: () => void) => void): void;
+  };
+  http.disable("x-powered-by");
+  http.get("/", (_req, res) => res.redirect(302, "/admin/"));
+  http.use("/admin", (_req, res, next) => {
+    res.setHeader("Content-Security-Policy", ADMIN_CSP);
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("Referrer-Policy", "no-referrer");
+    next();
+  });
+  app.useStaticAssets(join(__dirname, "../../admin"), { prefix: "/admin/", index: "index.html", redirect: true });
+}
+
 /** The gateway: operator accounts and the REST admin API /api/v1 on NestJS (Express). */
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const operators = await OperatorStore.open(o.sql);
@@ -65,9 +91,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   })
   class GatewayModule {}
 
-  const app = await NestFactory.create(GatewayModule, { logger: false });
+  const app = await NestFactory.create<NestExpressApplication>(GatewayModule, { logger: false });
   app.useGlobalFilters(new ProblemFilter(o.logger));
-  (app.getHttpAdapter().getInstance() as { disable(k: string): void }).disable("x-powered-by");
+  serveAdminUi(app);
   await app.listen(o.port ?? 8080, o.host ?? "127.0.0.1");
   const address = app.getHttpServer().address() as { port: number };
   const host = o.host && o.host !== "0.0.0.0" ? o.host : "127.0.0.1";

@@ -108,6 +108,7 @@ async function main(): Promise<void> {
   const lines = [
     "",
     `ti-gateway (embedded) is up: ${gateway.url}`,
+    `  admin UI   ${gateway.url}/admin/`,
     `  API        ${gateway.url}/api/v1   (OpenAPI: ${gateway.url}/api/docs)`,
     `  metrics    http://127.0.0.1:${cfg.TIGW_METRICS_PORT}/metrics`,
     `  OCSP       ${hsm.ocspUrl}`,

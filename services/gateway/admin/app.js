@@ -1,0 +1,139 @@
+// The admin web UI: a thin client of the REST API /api/v1 (the same one the tigw CLI uses).
+// The token lives in sessionStorage (this tab only); every text is set with textContent.
+const TOKEN = "tigw-token";
+const main = document.getElementById("main");
+
+/** An element with attributes and children (strings become text nodes, never HTML). */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (v !== false && v !== undefined) el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) el.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
+  return el;
+}
+
+const table = (head, rows) => h("table", {}, h("thead", {}, h("tr", {}, head.map((c) => h("th", {}, c)))), h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  const token = sessionStorage.getItem(TOKEN);
+  const res = await fetch(path, {
+    method,
+    headers: { accept: "application/json", ...(body ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let data = {};
+  try {
+    data = text ? JSON.parse(text) : {};
+  } catch {
+    // not JSON: the status line says enough
+  }
+  if (!res.ok) throw new ApiError(res.status, data.code ?? `HTTP_${res.status}`, data.detail ?? res.statusText);
+  return data;
+}
+
+function show(...nodes) {
+  main.replaceChildren(...nodes);
+}
+
+function loginView() {
+  document.getElementById("nav").hidden = true;
+  const alert = h("p", { role: "alert" });
+  const totp = h("label", { hidden: true }, "Code of your authenticator app", h("input", { name: "totp", inputmode: "numeric", autocomplete: "one-time-code" }));
+  const form = h(
+    "form",
+    { class: "login", onsubmit: (e) => submit(e) },
+    h("label", {}, "User", h("input", { name: "username", autocomplete: "username", required: true })),
+    h("label", {}, "Password", h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
+    totp,
+    h("button", { type: "submit" }, "Log in"),
+    alert,
+  );
+  async function submit(e) {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      const r = await api("POST", "/api/v1/auth/login", { username: f.get("username"), password: f.get("password"), ...(f.get("totp") ? { totp: f.get("totp") } : {}) });
+      sessionStorage.setItem(TOKEN, r.token);
+      location.hash = "#/fleet";
+    } catch (err) {
+      if (err.code === "TOTP_REQUIRED") totp.hidden = false;
+      alert.textContent = err.message;
+    }
+  }
+  show(h("h1", {}, "Log in"), form);
+}
+
+async function fleetView() {
+  const { units } = await api("GET", "/api/v1/fleet");
+  const days = (g) => (g ? h("span", { class: g.daysToExpiry <= 0 ? "error" : g.daysToExpiry < 90 ? "warning" : "ok" }, `${g.daysToExpiry} d`) : "-");
+  show(
+    h("h1", {}, "Fleet"),
+    table(
+      ["Unit", "Profile", "State", "Firmware", "Mandanten", "KTs per compute unit", "gSMC-K expiry", "TI access"],
+      units.map((u) => [
+        h("a", { href: `#/unit/${encodeURIComponent(u.serial)}` }, u.serial),
+        u.profile,
+        u.state,
+        u.firmware,
+        `${u.mandantenCount}/${u.mandantenLimit}`,
+        u.computeUnits.map((c) => `${c.ktsUsed}/${c.ktsLimit}`).join(" "),
+        days(u.gsmck),
+        u.gsmck ? (u.gsmck.tiAccess ? "yes" : "no") : "-",
+      ]),
+    ),
+  );
+}
+
+async function unitView(unit) {
+  const path = `/api/v1/units/${encodeURIComponent(unit)}`;
+  const [check, { terminals }, log] = await Promise.all([api("GET", `${path}/check`), api("GET", `/api/v1/terminals?unit=${encodeURIComponent(unit)}`), api("GET", `${path}/vsd-log?limit=20`)]);
+  const badge = (s) => h("span", { class: `status ${s}` }, s);
+  show(
+    h("h1", {}, unit, " ", badge(check.status)),
+    h("h2", {}, "Functional check"),
+    table(["Check", "Status", "Detail"], check.checks.map((c) => [c.check, badge(c.status), c.detail])),
+    h("h2", {}, "Card terminals"),
+    terminals.length ? table(["ctId", "State", "Connected", "Compute unit", "Cards"], terminals.map((t) => [t.ctId, t.correlation, t.connected ? "yes" : "no", t.computeUnit || "-", t.cards.map((c) => `${c.slot}: ${c.cardType}`).join(", ")])) : h("p", {}, "No terminals."),
+    h("h2", {}, "VSDM protocol (newest 20)"),
+    log.entries.length
+      ? table(["Time", "Mandant", "Workplace", "ctId", "KVNR", "OCSP", "Outcome", "Code", "Result"], log.entries.map((e) => [e.at, e.mandantId, e.workplaceId, e.ctId || "-", e.kvnr || "-", e.ocsp || "-", badge(e.outcome), e.code || "-", e.result || "-"]))
+      : h("p", {}, "No reads."),
+  );
+}
+
+async function route() {
+  const [, view, arg] = location.hash.split("/");
+  if (!sessionStorage.getItem(TOKEN) || view === "login") return loginView();
+  try {
+    const me = await api("GET", "/api/v1/auth/me");
+    document.getElementById("who").textContent = `${me.username} (${me.role})`;
+    document.getElementById("nav").hidden = false;
+    if (view === "unit" && arg) await unitView(decodeURIComponent(arg));
+    else await fleetView();
+  } catch (err) {
+    if (err.status === 401) {
+      sessionStorage.removeItem(TOKEN);
+      return loginView();
+    }
+    show(h("h1", {}, "Error"), h("p", { role: "alert" }, `${err.code}: ${err.message}`));
+  }
+}
+
+document.getElementById("logout").addEventListener("click", async () => {
+  await api("POST", "/api/v1/auth/logout").catch(() => undefined);
+  sessionStorage.removeItem(TOKEN);
+  location.hash = "#/login";
+});
+window.addEventListener("hashchange", route);
+route();

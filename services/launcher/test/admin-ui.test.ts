@@ -1,0 +1,92 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Browser, Page } from "puppeteer-core" with { "resolution-mode": "import" };
+import { freePort, root, startProcess, stopProcess } from "./support.js";
+
+// puppeteer-core is ESM with a CommonJS build beside it: required, typed by its ESM declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const puppeteer = (require("puppeteer-core") as typeof import("puppeteer-core", { with: { "resolution-mode": "import" } })).default;
+
+/** Debian's Chromium (deploy/local/up.sh installs it); CHROMIUM_PATH overrides. */
+const chromium = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
+
+/**
+ * The admin web UI in a real browser (headless Chromium) against `npm start --demo`: log in
+ * (a wrong password is refused on the page), the fleet, a unit's functional check, terminals and
+ * protocol, and logging out ends the token at the gateway.
+ */
+// Skipped on a developer machine without Chromium; in CI (CI=true) a missing browser fails.
+describe("admin web UI in Chromium", { skip: !existsSync(chromium) && !process.env["CI"] && `no Chromium at ${chromium} (bash deploy/local/up.sh installs it)` }, () => {
+  let stop: (() => Promise<void>) | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let url = "";
+  const text = (selector: string) => page.$eval(selector, (el) => el.textContent ?? "");
+
+  before(async () => {
+    const port = await freePort();
+    const p = await startProcess(
+      [join(root, "services/launcher/dist/src/embedded.js"), "--demo"],
+      { TIGW_DATA_DIR: mkdtempSync(join(tmpdir(), "tigw-ui-")), TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: "ui-admin-password", TIGW_CLOCK: "" },
+      /CLI\s+TIGW_URL=/,
+    );
+    stop = () => stopProcess(p.child);
+    url = `http://127.0.0.1:${port}`;
+    // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    page = await browser.newPage();
+  });
+  after(async () => {
+    await browser?.close();
+    await stop?.();
+  });
+
+  it("serves the UI with a strict Content-Security-Policy, and / leads to it", async () => {
+    const res = await page.goto(`${url}/`, { waitUntil: "networkidle0" });
+    assert.equal(new URL(page.url()).pathname, "/admin/");
+    assert.match(res!.headers()["content-security-policy"] ?? "", /script-src 'self'/);
+    await page.waitForSelector("form.login");
+  });
+
+  it("refuses a wrong password on the page, then logs in and lists the demo fleet", async () => {
+    await page.type("input[name=username]", "admin");
+    await page.type("input[name=password]", "not-the-password");
+    await page.click("button[type=submit]");
+    await page.waitForFunction(() => (document.querySelector("[role=alert]")?.textContent ?? "").length > 0);
+    assert.match(await text("[role=alert]"), /user name or password wrong/);
+    await page.$eval("input[name=password]", (el) => ((el as HTMLInputElement).value = ""));
+    await page.type("input[name=password]", "ui-admin-password");
+    await page.click("button[type=submit]");
+    await page.waitForSelector("table a[href='#/unit/RZK-DEMO-0001']");
+    assert.match(await text("#who"), /admin \(admin\)/);
+    const rows = await page.$$eval("tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+    const demo = rows.find((r) => r[0] === "RZK-DEMO-0001");
+    assert.ok(demo, `RZK-DEMO-0001 in ${JSON.stringify(rows)}`);
+    assert.equal(demo[2], "active");
+    assert.ok(rows.some((r) => r[0] === "EBK-DEMO-0004" && r[2] === "blocked"));
+  });
+
+  it("opens a unit: its functional check, terminals and VSDM protocol", async () => {
+    await page.click("table a[href='#/unit/RZK-DEMO-0001']");
+    await page.waitForFunction(() => document.querySelector("h1")?.textContent?.startsWith("RZK-DEMO-0001"));
+    const checks = await page.$$eval("table:first-of-type tbody tr", (trs) => trs.map((tr) => tr.querySelector("td")?.textContent));
+    for (const c of ["unit state", "TI access (gSMC-K)", "KT slots", "card terminals", "VSDM (last 24 h)"]) assert.ok(checks.includes(c), `${c} in ${JSON.stringify(checks)}`);
+    const headings = await page.$$eval("h2", (hs) => hs.map((x) => x.textContent));
+    assert.deepEqual(headings, ["Functional check", "Card terminals", "VSDM protocol (newest 20)"]);
+    await page.screenshot({ path: join(tmpdir(), "tigw-admin-unit.png"), fullPage: true });
+  });
+
+  it("logs out: back at the login form, and the token no longer works", async () => {
+    const token = await page.evaluate(() => sessionStorage.getItem("tigw-token"));
+    assert.ok(token);
+    await page.click("#logout");
+    await page.waitForSelector("form.login");
+    const me = await fetch(`${url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(me.status, 401);
+  });
+});
