@@ -1,5 +1,7 @@
-import { createPrivateKey } from "node:crypto";
+import { createHmac, createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { CardTerminals } from "@tigw/card-terminal";
+import type { Hsm } from "@tigw/hsm";
 import { DomainError } from "@tigw/platform";
 import { issueLicence, type Tenancy } from "@tigw/tenancy";
 
@@ -22,16 +24,29 @@ const praxis = (n: number, name: string) => ({ id: `btrs-${String(n).padStart(2,
  * and a new one.
  */
 const FLEET: DemoUnit[] = [
-  { serial: "RZK-DEMO-0001", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2024-05-14", state: "active", kts: 37, mandanten: [praxis(1, "Hausarztpraxis Dr. Ort"), praxis(2, "MVZ Friedrichstraße"), praxis(3, "Zahnarztpraxis Weiß"), praxis(4, "Physiotherapie am Park")] },
-  { serial: "RZK-DEMO-0002", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2023-02-01", state: "active", kts: 120, licenceKt: 75, mandanten: Array.from({ length: 10 }, (_, i) => praxis(10 + i, `Praxisverbund Nord, Standort ${i + 1}`)) },
-  { serial: "EBK-DEMO-0003", profile: "einbox", firmware: "5.50.3:2.0.0", producedOn: "2020-11-03", state: "active", kts: 18, licenceKt: 50, mandanten: [praxis(30, "Kinderarztpraxis Sonnenschein")] },
+  { serial: "RZK-DEMO-0001", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2024-05-14", state: "active", kts: 12, mandanten: [praxis(1, "Hausarztpraxis Dr. Ort"), praxis(2, "MVZ Friedrichstraße"), praxis(3, "Zahnarztpraxis Weiß"), praxis(4, "Physiotherapie am Park")] },
+  { serial: "RZK-DEMO-0002", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2023-02-01", state: "active", kts: 30, licenceKt: 75, mandanten: Array.from({ length: 10 }, (_, i) => praxis(10 + i, `Praxisverbund Nord, Standort ${i + 1}`)) },
+  { serial: "EBK-DEMO-0003", profile: "einbox", firmware: "5.50.3:2.0.0", producedOn: "2020-11-03", state: "active", kts: 6, licenceKt: 50, mandanten: [praxis(30, "Kinderarztpraxis Sonnenschein")] },
   { serial: "EBK-DEMO-0004", profile: "einbox", firmware: "5.1.3", producedOn: "2021-06-10", state: "blocked", kts: 0, mandanten: [praxis(40, "Apotheke am Markt")] },
   { serial: "RZK-DEMO-0005", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "", state: "provisioned", kts: 0, mandanten: [] },
 ];
 
-/** Seeds the demo fleet; units that exist already are left as they are. Returns the serials created. */
-export async function seedDemoFleet(t: Tenancy, vendorPrivateKeyFile: string): Promise<string[]> {
+/** The services the demo goes through, in process: the same calls the simulators make over the API. */
+export interface DemoServices {
+  tenancy: Tenancy;
+  cardTerminals: CardTerminals;
+  hsm: Hsm;
+}
+
+/**
+ * Seeds the demo fleet; units that exist already are left as they are. Terminals are real: a
+ * gSMC-KT from the test PKI, paired (which reserves the KT slot in tenancy), connected with the
+ * signature and pairing-secret proof, and assigned round-robin to the unit's Mandanten, each of
+ * which also gets its SMC-B inserted (PIN 123456, not yet verified). Returns the serials created.
+ */
+export async function seedDemoFleet(s: DemoServices, vendorPrivateKeyFile: string): Promise<string[]> {
   const key = createPrivateKey(readFileSync(vendorPrivateKeyFile));
+  const t = s.tenancy;
   const created: string[] = [];
   for (const u of FLEET) {
     try {
@@ -43,9 +58,40 @@ export async function seedDemoFleet(t: Tenancy, vendorPrivateKeyFile: string): P
     created.push(u.serial);
     for (const m of u.mandanten) await t.addMandant(u.serial, { mandantId: m.id, name: m.name, bsnr: m.bsnr, smcbIccsn: m.iccsn });
     if (u.licenceKt) await t.importLicence(u.serial, JSON.stringify(issueLicence(key, { serial: u.serial, ktPerComputeUnit: u.licenceKt, features: ["PTV5", "LZV"] })));
-    for (let i = 1; i <= u.kts; i++) await t.reserveKtSlot(u.serial, `${u.serial}-KT${String(i).padStart(3, "0")}`);
+    const ctIds = Array.from({ length: u.kts }, (_, i) => `${u.serial}-KT${String(i + 1).padStart(3, "0")}`);
+    for (const [i, ctId] of ctIds.entries()) await connectTerminal(s, u.serial, ctId, i);
+    await arrangePractices(s, u, ctIds);
     if (u.state === "active") await t.changeState(u.serial, "activate");
     if (u.state === "blocked") await t.changeState(u.serial, "block", "Diebstahl gemeldet");
   }
   return created;
+}
+
+async function connectTerminal(s: DemoServices, unit: string, ctId: string, i: number): Promise<void> {
+  const gsmckt = await s.hsm.issueCard({ cardType: "GSMC_KT", keyType: "ecc", holder: ctId });
+  const mac = `02:4B:36:${[i >> 16, i >> 8, i].map((b) => (b & 0xff).toString(16).padStart(2, "0")).join(":")}`.toUpperCase();
+  await s.cardTerminals.add({ ctId, mac, address: "", vendor: "ORGA", model: "6141 online", firmware: "3.9.0" });
+  const { secret } = await s.cardTerminals.pair(ctId, unit, gsmckt.serialHex);
+  const challenge = await s.cardTerminals.beginConnect(ctId);
+  const { signature } = await s.hsm.sign(gsmckt.serialHex, challenge);
+  await s.cardTerminals.completeConnect(ctId, challenge, signature, createHmac("sha256", secret).update(challenge).digest());
+}
+
+/** Each Mandant: in the Infomodell with a client system, a workplace, its terminals and its SMC-B. */
+async function arrangePractices(s: DemoServices, u: DemoUnit, ctIds: string[]): Promise<void> {
+  const conf = (r: Partial<Parameters<CardTerminals["configure"]>[1]>) =>
+    s.cardTerminals.configure(u.serial, { action: "", mandantId: "", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...r });
+  if (ctIds.length === 0) return;
+  for (const [n, m] of u.mandanten.entries()) {
+    const own = ctIds.filter((_, i) => i % u.mandanten.length === n);
+    if (own.length === 0) continue;
+    await conf({ action: "mandant", mandantId: m.id });
+    await conf({ action: "client-system", mandantId: m.id, clientSystemId: `PVS-${m.id}` });
+    await conf({ action: "workplace", mandantId: m.id, workplaceId: `AP1-${m.id}`, clientSystemIds: [`PVS-${m.id}`] });
+    for (const ctId of own) await conf({ action: "terminal", mandantId: m.id, ctId });
+    await conf({ action: "workplace-terminal", workplaceId: `AP1-${m.id}`, ctId: own[0]!, kind: "local" });
+    const smcb = await s.hsm.issueCard({ cardType: "SMCB", keyType: "ecc", holder: m.name, iccsn: m.iccsn });
+    await conf({ action: "smb", mandantId: m.id, iccsn: m.iccsn });
+    await s.cardTerminals.insertCard(own[0]!, { slot: 2, cardType: "SMC-B", iccsn: m.iccsn, certSerial: smcb.serialHex, pin: "123456" });
+  }
 }

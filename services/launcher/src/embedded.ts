@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
     logger: log,
   });
-  const seeded = demo ? await seedDemoFleet(tenancy.tenancy, vendor.privateKeyFile) : [];
+  const seeded = demo ? await seedDemoFleet({ tenancy: tenancy.tenancy, cardTerminals: cardTerminal.cardTerminals, hsm: hsm.hsm }, vendor.privateKeyFile) : [];
 
   const lines = [
     "",
