@@ -95,16 +95,52 @@ async function fleetView() {
   );
 }
 
+/** The operator's role allows changes (viewers only look). */
+let canChange = false;
+
+/** A button that runs an action after the operator confirmed it, then shows the page again (or the error). */
+function action(label, question, run) {
+  return h("button", {
+    type: "button",
+    onclick: async () => {
+      const answer = window.prompt(question);
+      if (answer === null) return;
+      try {
+        await run(answer);
+        await route();
+      } catch (err) {
+        document.getElementById("problem").textContent = `${err.code}: ${err.message}`;
+      }
+    },
+  }, label);
+}
+
+function unitActions(unit, state) {
+  if (!canChange) return [];
+  const path = `/api/v1/units/${encodeURIComponent(unit)}/state`;
+  const change = (a, label) => action(label, `${label} ${unit}? Reason:`, (reason) => api("POST", path, { action: a, reason }));
+  if (state === "provisioned") return [change("activate", "Activate")];
+  if (state === "active") return [change("block", "Block (Sperrung)")];
+  if (state === "blocked") return [change("unblock", "Unblock")];
+  return [];
+}
+
 async function unitView(unit) {
   const path = `/api/v1/units/${encodeURIComponent(unit)}`;
-  const [check, { terminals }, log] = await Promise.all([api("GET", `${path}/check`), api("GET", `/api/v1/terminals?unit=${encodeURIComponent(unit)}`), api("GET", `${path}/vsd-log?limit=20`)]);
+  const [check, { terminals }, log, u] = await Promise.all([api("GET", `${path}/check`), api("GET", `/api/v1/terminals?unit=${encodeURIComponent(unit)}`), api("GET", `${path}/vsd-log?limit=20`), api("GET", path)]);
   const badge = (s) => h("span", { class: `status ${s}` }, s);
+  // Theft or loss of a terminal: unpairing means it can never connect again with its old pairing.
+  const unpair = (ctId) => (canChange ? action("Unpair", `Unpair ${ctId} (theft, loss, exchange)? Reason:`, (reason) => api("POST", `/api/v1/terminals/${encodeURIComponent(ctId)}/unpair`, { reason })) : "");
   show(
     h("h1", {}, unit, " ", badge(check.status)),
+    h("p", {}, `State: ${u.state}. `, ...unitActions(unit, u.state)),
+    h("p", { role: "alert", id: "problem" }),
     h("h2", {}, "Functional check"),
     table(["Check", "Status", "Detail"], check.checks.map((c) => [c.check, badge(c.status), c.detail])),
     h("h2", {}, "Card terminals"),
-    terminals.length ? table(["ctId", "State", "Connected", "Compute unit", "Cards"], terminals.map((t) => [t.ctId, t.correlation, t.connected ? "yes" : "no", t.computeUnit || "-", t.cards.map((c) => `${c.slot}: ${c.cardType}`).join(", ")])) : h("p", {}, "No terminals."),
+    terminals.length
+      ? table(["ctId", "State", "Connected", "Compute unit", "Cards", ""], terminals.map((t) => [t.ctId, t.correlation, t.connected ? "yes" : "no", t.computeUnit || "-", t.cards.map((c) => `${c.slot}: ${c.cardType}`).join(", "), t.correlation === "bekannt" ? "" : unpair(t.ctId)]))
+      : h("p", {}, "No terminals."),
     h("h2", {}, "VSDM protocol (newest 20)"),
     log.entries.length
       ? table(["Time", "Mandant", "Workplace", "ctId", "KVNR", "OCSP", "Outcome", "Code", "Result"], log.entries.map((e) => [e.at, e.mandantId, e.workplaceId, e.ctId || "-", e.kvnr || "-", e.ocsp || "-", badge(e.outcome), e.code || "-", e.result || "-"]))
@@ -118,6 +154,7 @@ async function route() {
   try {
     const me = await api("GET", "/api/v1/auth/me");
     document.getElementById("who").textContent = `${me.username} (${me.role})`;
+    canChange = me.role === "operator" || me.role === "admin";
     document.getElementById("nav").hidden = false;
     if (view === "unit" && arg) await unitView(decodeURIComponent(arg));
     else await fleetView();

@@ -81,6 +81,29 @@ describe("admin web UI in Chromium", { skip: !existsSync(chromium) && !process.e
     await page.screenshot({ path: join(tmpdir(), "tigw-admin-unit.png"), fullPage: true });
   });
 
+  it("an operator unpairs a stolen terminal and blocks the unit from the page (each confirmed with a reason)", async () => {
+    page.on("dialog", (d) => void d.accept("Diebstahl"));
+    const row = async (ctId: string) => page.$$eval("tbody tr", (trs, id) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === id), ctId);
+    assert.equal((await row("RZK-DEMO-0001-KT012"))?.[1], "aktiv");
+    const buttons = await page.$$("tbody tr button");
+    let clicked = false;
+    for (const b of buttons) {
+      if ((await b.evaluate((el) => el.closest("tr")?.querySelector("td")?.textContent)) === "RZK-DEMO-0001-KT012") {
+        await b.click();
+        clicked = true;
+        break;
+      }
+    }
+    assert.ok(clicked, "an Unpair button on KT012's row");
+    // Unpaired, the terminal is back to "bekannt" and no longer belongs to the unit.
+    await page.waitForFunction(() => ![...document.querySelectorAll("tbody tr")].some((tr) => tr.querySelector("td")?.textContent === "RZK-DEMO-0001-KT012"));
+    assert.match(await text("main"), /card terminals\s*ok\s*11 paired and connected/);
+    const [block] = await page.$$("xpath/.//button[contains(., 'Block')]");
+    await block!.click();
+    await page.waitForFunction(() => document.body.textContent?.includes("State: blocked."));
+    assert.match(await text("main"), /unit state\s*error\s*blocked: practices cannot work with this unit/);
+  });
+
   it("logs out: back at the login form, and the token no longer works", async () => {
     const token = await page.evaluate(() => sessionStorage.getItem("tigw-token"));
     assert.ok(token);
