@@ -148,6 +148,54 @@ async function unitView(unit) {
   );
 }
 
+/** Operator accounts (admins): add, change role, reset password or TOTP, remove. */
+async function usersView() {
+  const { users } = await api("GET", "/api/v1/users");
+  const path = (u) => `/api/v1/users/${encodeURIComponent(u)}`;
+  const alert = h("p", { role: "alert", id: "problem" });
+  const form = h(
+    "form",
+    { class: "login", onsubmit: (e) => add(e) },
+    h("label", {}, "User", h("input", { name: "username", required: true })),
+    h("label", {}, "Initial password (12 characters or more)", h("input", { name: "password", type: "password", autocomplete: "new-password", required: true })),
+    h("label", {}, "Role", h("select", { name: "role" }, ["viewer", "operator", "admin"].map((r) => h("option", { value: r }, r)))),
+    h("button", { type: "submit" }, "Add user"),
+  );
+  async function add(e) {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      await api("POST", "/api/v1/users", { username: f.get("username"), password: f.get("password"), role: f.get("role") });
+      await route();
+    } catch (err) {
+      alert.textContent = `${err.code}: ${err.message}`;
+    }
+  }
+  show(
+    h("h1", {}, "Operator accounts"),
+    alert,
+    table(
+      ["User", "Role", "TOTP", "Created", ""],
+      users.map((u) => [
+        u.username,
+        u.role,
+        u.totpEnabled ? "yes" : "no",
+        u.createdAt,
+        h(
+          "span",
+          {},
+          action("Role", `New role of ${u.username} (viewer, operator, admin):`, (role) => api("POST", `${path(u.username)}/role`, { role })),
+          action("Reset password", `New password for ${u.username}:`, (password) => api("POST", `${path(u.username)}/password`, { password })),
+          u.totpEnabled ? action("Reset TOTP", `Turn off TOTP of ${u.username} (lost phone)? Type yes:`, () => api("POST", `${path(u.username)}/totp/reset`)) : "",
+          action("Remove", `Remove ${u.username}? Type yes:`, (yes) => (yes === "yes" ? api("DELETE", path(u.username)) : Promise.resolve())),
+        ),
+      ]),
+    ),
+    h("h2", {}, "Add a user"),
+    form,
+  );
+}
+
 async function route() {
   const [, view, arg] = location.hash.split("/");
   if (!sessionStorage.getItem(TOKEN) || view === "login") return loginView();
@@ -156,7 +204,9 @@ async function route() {
     document.getElementById("who").textContent = `${me.username} (${me.role})`;
     canChange = me.role === "operator" || me.role === "admin";
     document.getElementById("nav").hidden = false;
+    document.getElementById("users-link").hidden = me.role !== "admin";
     if (view === "unit" && arg) await unitView(decodeURIComponent(arg));
+    else if (view === "users" && me.role === "admin") await usersView();
     else await fleetView();
   } catch (err) {
     if (err.status === 401) {

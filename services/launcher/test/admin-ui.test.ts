@@ -104,6 +104,25 @@ describe("admin web UI in Chromium", { skip: !existsSync(chromium) && !process.e
     assert.match(await text("main"), /unit state\s*error\s*blocked: practices cannot work with this unit/);
   });
 
+  it("an admin adds an operator account and changes its role on the users page", async () => {
+    await page.click("#users-link");
+    await page.waitForSelector("form.login select[name=role]");
+    await page.type("input[name=username]", "erika");
+    await page.type("input[name=password]", "erika-password-1");
+    await page.select("select[name=role]", "operator");
+    await page.click("form.login button[type=submit]");
+    await page.waitForFunction(() => [...document.querySelectorAll("tbody tr")].some((tr) => tr.querySelector("td")?.textContent === "erika"));
+    const roleOf = (user: string) => page.$$eval("tbody tr", (trs, u) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === u)?.[1], user);
+    assert.equal(await roleOf("erika"), "operator");
+    const login = await fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "erika", password: "erika-password-1" }) });
+    assert.equal(login.status, 200, "the new account logs in");
+    // The dialog handler answers every prompt with "Diebstahl", which is no role: refused, shown.
+    const [roleButton] = await page.$$("xpath/.//tr[td[1][.='erika']]//button[.='Role']");
+    await roleButton!.click();
+    await page.waitForFunction(() => (document.getElementById("problem")?.textContent ?? "").includes("INVALID_ROLE"));
+    assert.equal(await roleOf("erika"), "operator");
+  });
+
   it("logs out: back at the login form, and the token no longer works", async () => {
     const token = await page.evaluate(() => sessionStorage.getItem("tigw-token"));
     assert.ok(token);
