@@ -196,6 +196,56 @@ async function usersView() {
   );
 }
 
+/** The operator's own account: password change and TOTP (second factor). */
+async function accountView() {
+  const me = await api("GET", "/api/v1/auth/me");
+  const alert = h("p", { role: "alert", id: "problem" });
+  const done = h("p", { id: "done" });
+  const report = (fn) => async (e) => {
+    e.preventDefault();
+    alert.textContent = "";
+    try {
+      done.textContent = await fn(new FormData(e.target));
+    } catch (err) {
+      alert.textContent = `${err.code}: ${err.message}`;
+    }
+  };
+  const password = h(
+    "form",
+    { class: "login", id: "password-form", onsubmit: report(async (f) => {
+      const r = await api("POST", "/api/v1/auth/password", { currentPassword: f.get("current"), newPassword: f.get("next") });
+      sessionStorage.setItem(TOKEN, r.token);
+      return "Password changed; your other sessions have ended.";
+    }) },
+    h("label", {}, "Current password", h("input", { name: "current", type: "password", autocomplete: "current-password", required: true })),
+    h("label", {}, "New password (12 characters or more)", h("input", { name: "next", type: "password", autocomplete: "new-password", required: true })),
+    h("button", { type: "submit" }, "Change password"),
+  );
+  const secret = h("code", { id: "totp-secret" });
+  const confirm = h(
+    "form",
+    { class: "login", id: "totp-form", hidden: true, onsubmit: report(async (f) => {
+      await api("POST", "/api/v1/auth/totp/confirm", { code: f.get("code") });
+      confirm.hidden = true;
+      return "TOTP is on: logging in now needs the app's code.";
+    }) },
+    h("p", {}, "Add this secret to your authenticator app, then enter its current code: ", secret),
+    h("label", {}, "Code", h("input", { name: "code", inputmode: "numeric", autocomplete: "one-time-code", required: true })),
+    h("button", { type: "submit" }, "Turn TOTP on"),
+  );
+  const enrol = h("button", { type: "button", id: "totp-enrol", onclick: async () => {
+    try {
+      const r = await api("POST", "/api/v1/auth/totp");
+      secret.textContent = r.secret;
+      secret.title = r.otpauthUri;
+      confirm.hidden = false;
+    } catch (err) {
+      alert.textContent = `${err.code}: ${err.message}`;
+    }
+  } }, "Set up TOTP");
+  show(h("h1", {}, `Account ${me.username} (${me.role})`), alert, done, h("h2", {}, "Password"), password, h("h2", {}, "Second factor (TOTP)"), enrol, confirm);
+}
+
 async function route() {
   const [, view, arg] = location.hash.split("/");
   if (!sessionStorage.getItem(TOKEN) || view === "login") return loginView();
@@ -207,6 +257,7 @@ async function route() {
     document.getElementById("users-link").hidden = me.role !== "admin";
     if (view === "unit" && arg) await unitView(decodeURIComponent(arg));
     else if (view === "users" && me.role === "admin") await usersView();
+    else if (view === "account") await accountView();
     else await fleetView();
   } catch (err) {
     if (err.status === 401) {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "puppeteer-core" with { "resolution-mode": "import" };
+import { base32Decode, totpAt } from "@tigw/gateway/dist/src/auth/totp.js";
 import { freePort, root, startProcess, stopProcess } from "./support.js";
 
 // puppeteer-core is ESM with a CommonJS build beside it: required, typed by its ESM declarations.
@@ -130,5 +131,31 @@ describe("admin web UI in Chromium", { skip: !existsSync(chromium) && !process.e
     await page.waitForSelector("form.login");
     const me = await fetch(`${url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(me.status, 401);
+  });
+
+  it("an operator turns on TOTP on the account page; the login page then asks for the app's code", async () => {
+    const login = async (user: string, password: string) => {
+      await page.waitForSelector("form.login input[name=username]");
+      await page.type("input[name=username]", user);
+      await page.type("input[name=password]", password);
+      await page.click("button[type=submit]");
+    };
+    await login("erika", "erika-password-1");
+    await page.waitForFunction(() => document.getElementById("who")?.textContent === "erika (operator)");
+    await page.click("#who");
+    await page.waitForSelector("#totp-enrol");
+    await page.click("#totp-enrol");
+    await page.waitForFunction(() => (document.getElementById("totp-secret")?.textContent ?? "").length > 0);
+    const secret = base32Decode(await text("#totp-secret"));
+    await page.type("#totp-form input[name=code]", totpAt(secret, Date.now()));
+    await page.click("#totp-form button[type=submit]");
+    await page.waitForFunction(() => document.getElementById("done")?.textContent?.startsWith("TOTP is on"));
+    await page.click("#logout");
+    await login("erika", "erika-password-1");
+    await page.waitForFunction(() => (document.querySelector("[role=alert]")?.textContent ?? "").includes("authenticator"));
+    assert.equal(await page.$eval("input[name=totp]", (el) => (el.closest("label") as HTMLElement).hidden), false, "the code field appears");
+    await page.type("input[name=totp]", totpAt(secret, Date.now() + 30_000));
+    await page.click("button[type=submit]");
+    await page.waitForFunction(() => document.getElementById("who")?.textContent === "erika (operator)");
   });
 });
