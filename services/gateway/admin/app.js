@@ -125,9 +125,24 @@ function unitActions(unit, state) {
   return [];
 }
 
-async function unitView(unit) {
+/** The protocol filter of the unit page (outcome), kept in the hash: #/unit/SERIAL/error. */
+const OUTCOMES = ["", "ok", "warning", "error"];
+
+async function unitView(unit, outcome = "") {
   const path = `/api/v1/units/${encodeURIComponent(unit)}`;
-  const [check, { terminals }, log, u] = await Promise.all([api("GET", `${path}/check`), api("GET", `/api/v1/terminals?unit=${encodeURIComponent(unit)}`), api("GET", `${path}/vsd-log?limit=20`), api("GET", path)]);
+  const [check, { terminals }, log, u, infomodell] = await Promise.all([
+    api("GET", `${path}/check`),
+    api("GET", `/api/v1/terminals?unit=${encodeURIComponent(unit)}`),
+    api("GET", `${path}/vsd-log?limit=20${outcome ? `&outcome=${outcome}` : ""}`),
+    api("GET", path),
+    api("GET", `${path}/infomodell`),
+  ]);
+  const list = (xs) => (xs && xs.length ? xs.join(", ") : "-");
+  const filter = h(
+    "select",
+    { id: "outcome", onchange: (e) => (location.hash = `#/unit/${encodeURIComponent(unit)}${e.target.value ? `/${e.target.value}` : ""}`) },
+    OUTCOMES.map((o) => h("option", { value: o, selected: o === outcome }, o || "all outcomes")),
+  );
   const badge = (s) => h("span", { class: `status ${s}` }, s);
   // Theft or loss of a terminal: unpairing means it can never connect again with its old pairing.
   const unpair = (ctId) => (canChange ? action("Unpair", `Unpair ${ctId} (theft, loss, exchange)? Reason:`, (reason) => api("POST", `/api/v1/terminals/${encodeURIComponent(ctId)}/unpair`, { reason })) : "");
@@ -141,7 +156,10 @@ async function unitView(unit) {
     terminals.length
       ? table(["ctId", "State", "Connected", "Compute unit", "Cards", ""], terminals.map((t) => [t.ctId, t.correlation, t.connected ? "yes" : "no", t.computeUnit || "-", t.cards.map((c) => `${c.slot}: ${c.cardType}`).join(", "), t.correlation === "bekannt" ? "" : unpair(t.ctId)]))
       : h("p", {}, "No terminals."),
-    h("h2", {}, "VSDM protocol (newest 20)"),
+    h("h2", {}, "Infomodell"),
+    table(["Mandant", "Client systems", "Workplaces", "Terminals", "SM-B (ICCSN)"], (infomodell.mandanten ?? []).map((m) => [m.mandantId, list(m.clientSystems), list(m.workplaces), list(m.terminals), list(m.smbs)])),
+    table(["Workplace", "Client systems", "Local terminals", "Remote terminals"], (infomodell.workplaces ?? []).map((w) => [w.workplaceId, list(w.clientSystems), list(w.localTerminals), list(w.remoteTerminals)])),
+    h("h2", {}, "VSDM protocol (newest 20) ", filter),
     log.entries.length
       ? table(["Time", "Mandant", "Workplace", "ctId", "KVNR", "OCSP", "Outcome", "Code", "Result"], log.entries.map((e) => [e.at, e.mandantId, e.workplaceId, e.ctId || "-", e.kvnr || "-", e.ocsp || "-", badge(e.outcome), e.code || "-", e.result || "-"]))
       : h("p", {}, "No reads."),
@@ -247,7 +265,7 @@ async function accountView() {
 }
 
 async function route() {
-  const [, view, arg] = location.hash.split("/");
+  const [, view, arg, rest = ""] = location.hash.split("/");
   if (!sessionStorage.getItem(TOKEN) || view === "login") return loginView();
   try {
     const me = await api("GET", "/api/v1/auth/me");
@@ -255,7 +273,7 @@ async function route() {
     canChange = me.role === "operator" || me.role === "admin";
     document.getElementById("nav").hidden = false;
     document.getElementById("users-link").hidden = me.role !== "admin";
-    if (view === "unit" && arg) await unitView(decodeURIComponent(arg));
+    if (view === "unit" && arg) await unitView(decodeURIComponent(arg), OUTCOMES.includes(rest) ? rest : "");
     else if (view === "users" && me.role === "admin") await usersView();
     else if (view === "account") await accountView();
     else await fleetView();

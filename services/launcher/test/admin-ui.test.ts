@@ -77,8 +77,12 @@ describe("admin web UI in Chromium", { skip: !existsSync(chromium) && !process.e
     await page.waitForFunction(() => document.querySelector("h1")?.textContent?.startsWith("RZK-DEMO-0001"));
     const checks = await page.$$eval("table:first-of-type tbody tr", (trs) => trs.map((tr) => tr.querySelector("td")?.textContent));
     for (const c of ["unit state", "TI access (gSMC-K)", "KT slots", "card terminals", "VSDM (last 24 h)"]) assert.ok(checks.includes(c), `${c} in ${JSON.stringify(checks)}`);
-    const headings = await page.$$eval("h2", (hs) => hs.map((x) => x.textContent));
-    assert.deepEqual(headings, ["Functional check", "Card terminals", "VSDM protocol (newest 20)"]);
+    const headings = await page.$$eval("h2", (hs) => hs.map((x) => x.firstChild?.textContent?.trim()));
+    assert.deepEqual(headings, ["Functional check", "Card terminals", "Infomodell", "VSDM protocol (newest 20)"]);
+    const infomodell = await page.$$eval("tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === "btrs-01"));
+    assert.deepEqual(infomodell?.slice(0, 3), ["btrs-01", "PVS-btrs-01", "AP1-btrs-01"], "the demo Mandant's client system and workplace");
+    await page.select("#outcome", "error");
+    await page.waitForFunction(() => location.hash === "#/unit/RZK-DEMO-0001/error" && (document.getElementById("outcome") as HTMLSelectElement | null)?.value === "error");
     await page.screenshot({ path: join(tmpdir(), "tigw-admin-unit.png"), fullPage: true });
   });
 
