@@ -1,5 +1,5 @@
 /**
- * `npm run start:cluster`: one process per service on real PostgreSQL and Kafka. Brings the local
+ * `npm run start:cluster [-- --demo]`: one process per service on real PostgreSQL and Kafka. Brings the local
  * infrastructure up with deploy/local/up.sh unless DATABASE_URL and KAFKA_BROKERS are set, starts
  * tenancy, waits for its grpc.health.v1, then the gateway. Stops everything when one exits.
  */
@@ -8,6 +8,8 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { checkHealth } from "@tigw/platform";
 import { loadMasterKey } from "@tigw/hsm";
+import { seedDemoFleet } from "./demo.js";
+import { grpcDemo } from "./demo-grpc.js";
 import { ensureDemoVendorKey } from "./vendor-key.js";
 
 const root = resolve(__dirname, "../../../..");
@@ -97,6 +99,15 @@ async function main(): Promise<void> {
     TIGW_CARD_TERMINAL_ADDR: ktAddress,
     TIGW_METRICS_PORT: process.env["TIGW_GATEWAY_METRICS_PORT"] ?? "9465",
   });
+  if (process.argv.includes("--demo")) {
+    const ports = grpcDemo({ tenancy: address, hsm: hsmAddress, cardTerminal: ktAddress });
+    try {
+      const seeded = await seedDemoFleet(ports, vendor.privateKeyFile);
+      process.stdout.write(seeded.length ? `demo fleet ${seeded.join(", ")}\n` : "demo fleet already present\n");
+    } finally {
+      ports.close();
+    }
+  }
   process.stdout.write(`ti-gateway (cluster): tenancy gRPC ${address}, hsm gRPC ${hsmAddress}, gateway http://127.0.0.1:${process.env["TIGW_HTTP_PORT"] ?? 8080}, demo vendor key ${vendor.privateKeyFile}\n`);
 }
 

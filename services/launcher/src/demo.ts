@@ -31,11 +31,46 @@ const FLEET: DemoUnit[] = [
   { serial: "RZK-DEMO-0005", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "", state: "provisioned", kts: 0, mandanten: [] },
 ];
 
-/** The services the demo goes through, in process: the same calls the simulators make over the API. */
-export interface DemoServices {
-  tenancy: Tenancy;
-  cardTerminals: CardTerminals;
-  hsm: Hsm;
+/**
+ * What the demo does to the services: the calls an operator and the simulators make. In process
+ * for `npm start` (inProcessDemo), over gRPC for `npm run start:cluster` (demo-grpc.ts).
+ */
+export interface DemoPorts {
+  /** Refuses with DomainError SERIAL_EXISTS when the unit exists. */
+  createUnit(u: { serial: string; profile: string; firmware: string; producedOn: string }): Promise<unknown>;
+  addMandant(unit: string, m: { mandantId: string; name: string; bsnr: string; smcbIccsn: string }): Promise<unknown>;
+  importLicence(unit: string, licenceFile: string): Promise<unknown>;
+  changeState(unit: string, action: string, reason: string): Promise<unknown>;
+  /** A card from the test PKI: its certificate serial. */
+  issueCard(cardType: string, holder: string, iccsn: string): Promise<string>;
+  sign(certSerial: string, data: Buffer): Promise<Buffer>;
+  addTerminal(t: { ctId: string; mac: string; address: string; vendor: string; model: string; firmware: string }): Promise<unknown>;
+  /** Pairs and returns the pairing secret. */
+  pair(ctId: string, unit: string, certSerial: string): Promise<Buffer>;
+  beginConnect(ctId: string): Promise<Buffer>;
+  completeConnect(ctId: string, challenge: Buffer, signature: Buffer, secretProof: Buffer): Promise<unknown>;
+  configure(unit: string, r: InfomodellChange): Promise<unknown>;
+  insertCard(ctId: string, c: { slot: number; cardType: string; iccsn: string; certSerial: string; pin: string }): Promise<unknown>;
+}
+
+export type InfomodellChange = { action: string; mandantId: string; clientSystemId: string; workplaceId: string; clientSystemIds: string[]; ctId: string; kind: string; iccsn: string };
+
+/** The demo's ports on the application objects of the embedded start. */
+export function inProcessDemo(s: { tenancy: Tenancy; cardTerminals: CardTerminals; hsm: Hsm }): DemoPorts {
+  return {
+    createUnit: (u) => s.tenancy.createUnit(u),
+    addMandant: (unit, m) => s.tenancy.addMandant(unit, m),
+    importLicence: (unit, file) => s.tenancy.importLicence(unit, file),
+    changeState: (unit, action, reason) => s.tenancy.changeState(unit, action, reason),
+    issueCard: async (cardType, holder, iccsn) => (await s.hsm.issueCard({ cardType, keyType: "ecc", holder, iccsn })).serialHex,
+    sign: async (certSerial, data) => (await s.hsm.sign(certSerial, data)).signature,
+    addTerminal: (t) => s.cardTerminals.add(t),
+    pair: async (ctId, unit, certSerial) => (await s.cardTerminals.pair(ctId, unit, certSerial)).secret,
+    beginConnect: (ctId) => s.cardTerminals.beginConnect(ctId),
+    completeConnect: (ctId, challenge, signature, proof) => s.cardTerminals.completeConnect(ctId, challenge, signature, proof),
+    configure: (unit, r) => s.cardTerminals.configure(unit, r),
+    insertCard: (ctId, c) => s.cardTerminals.insertCard(ctId, c),
+  };
 }
 
 /**
@@ -44,43 +79,40 @@ export interface DemoServices {
  * signature and pairing-secret proof, and assigned round-robin to the unit's Mandanten, each of
  * which also gets its SMC-B inserted (PIN 123456, not yet verified). Returns the serials created.
  */
-export async function seedDemoFleet(s: DemoServices, vendorPrivateKeyFile: string): Promise<string[]> {
+export async function seedDemoFleet(p: DemoPorts, vendorPrivateKeyFile: string): Promise<string[]> {
   const key = createPrivateKey(readFileSync(vendorPrivateKeyFile));
-  const t = s.tenancy;
   const created: string[] = [];
   for (const u of FLEET) {
     try {
-      await t.createUnit({ serial: u.serial, profile: u.profile, firmware: u.firmware, producedOn: u.producedOn });
+      await p.createUnit({ serial: u.serial, profile: u.profile, firmware: u.firmware, producedOn: u.producedOn });
     } catch (e) {
       if (e instanceof DomainError && e.code === "SERIAL_EXISTS") continue;
       throw e;
     }
     created.push(u.serial);
-    for (const m of u.mandanten) await t.addMandant(u.serial, { mandantId: m.id, name: m.name, bsnr: m.bsnr, smcbIccsn: m.iccsn });
-    if (u.licenceKt) await t.importLicence(u.serial, JSON.stringify(issueLicence(key, { serial: u.serial, ktPerComputeUnit: u.licenceKt, features: ["PTV5", "LZV"] })));
+    for (const m of u.mandanten) await p.addMandant(u.serial, { mandantId: m.id, name: m.name, bsnr: m.bsnr, smcbIccsn: m.iccsn });
+    if (u.licenceKt) await p.importLicence(u.serial, JSON.stringify(issueLicence(key, { serial: u.serial, ktPerComputeUnit: u.licenceKt, features: ["PTV5", "LZV"] })));
     const ctIds = Array.from({ length: u.kts }, (_, i) => `${u.serial}-KT${String(i + 1).padStart(3, "0")}`);
-    for (const [i, ctId] of ctIds.entries()) await connectTerminal(s, u.serial, ctId, i);
-    await arrangePractices(s, u, ctIds);
-    if (u.state === "active") await t.changeState(u.serial, "activate");
-    if (u.state === "blocked") await t.changeState(u.serial, "block", "Diebstahl gemeldet");
+    for (const [i, ctId] of ctIds.entries()) await connectTerminal(p, u.serial, ctId, i);
+    await arrangePractices(p, u, ctIds);
+    if (u.state === "active") await p.changeState(u.serial, "activate", "");
+    if (u.state === "blocked") await p.changeState(u.serial, "block", "Diebstahl gemeldet");
   }
   return created;
 }
 
-async function connectTerminal(s: DemoServices, unit: string, ctId: string, i: number): Promise<void> {
-  const gsmckt = await s.hsm.issueCard({ cardType: "GSMC_KT", keyType: "ecc", holder: ctId });
+async function connectTerminal(p: DemoPorts, unit: string, ctId: string, i: number): Promise<void> {
+  const gsmckt = await p.issueCard("GSMC_KT", ctId, "");
   const mac = `02:4B:36:${[i >> 16, i >> 8, i].map((b) => (b & 0xff).toString(16).padStart(2, "0")).join(":")}`.toUpperCase();
-  await s.cardTerminals.add({ ctId, mac, address: "", vendor: "ORGA", model: "6141 online", firmware: "3.9.0" });
-  const { secret } = await s.cardTerminals.pair(ctId, unit, gsmckt.serialHex);
-  const challenge = await s.cardTerminals.beginConnect(ctId);
-  const { signature } = await s.hsm.sign(gsmckt.serialHex, challenge);
-  await s.cardTerminals.completeConnect(ctId, challenge, signature, createHmac("sha256", secret).update(challenge).digest());
+  await p.addTerminal({ ctId, mac, address: "", vendor: "ORGA", model: "6141 online", firmware: "3.9.0" });
+  const secret = await p.pair(ctId, unit, gsmckt);
+  const challenge = await p.beginConnect(ctId);
+  await p.completeConnect(ctId, challenge, await p.sign(gsmckt, challenge), createHmac("sha256", secret).update(challenge).digest());
 }
 
 /** Each Mandant: in the Infomodell with a client system, a workplace, its terminals and its SMC-B. */
-async function arrangePractices(s: DemoServices, u: DemoUnit, ctIds: string[]): Promise<void> {
-  const conf = (r: Partial<Parameters<CardTerminals["configure"]>[1]>) =>
-    s.cardTerminals.configure(u.serial, { action: "", mandantId: "", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...r });
+async function arrangePractices(p: DemoPorts, u: DemoUnit, ctIds: string[]): Promise<void> {
+  const conf = (r: Partial<InfomodellChange>) => p.configure(u.serial, { action: "", mandantId: "", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...r });
   if (ctIds.length === 0) return;
   for (const [n, m] of u.mandanten.entries()) {
     const own = ctIds.filter((_, i) => i % u.mandanten.length === n);
@@ -90,8 +122,8 @@ async function arrangePractices(s: DemoServices, u: DemoUnit, ctIds: string[]): 
     await conf({ action: "workplace", mandantId: m.id, workplaceId: `AP1-${m.id}`, clientSystemIds: [`PVS-${m.id}`] });
     for (const ctId of own) await conf({ action: "terminal", mandantId: m.id, ctId });
     await conf({ action: "workplace-terminal", workplaceId: `AP1-${m.id}`, ctId: own[0]!, kind: "local" });
-    const smcb = await s.hsm.issueCard({ cardType: "SMCB", keyType: "ecc", holder: m.name, iccsn: m.iccsn });
+    const smcb = await p.issueCard("SMCB", m.name, m.iccsn);
     await conf({ action: "smb", mandantId: m.id, iccsn: m.iccsn });
-    await s.cardTerminals.insertCard(own[0]!, { slot: 2, cardType: "SMC-B", iccsn: m.iccsn, certSerial: smcb.serialHex, pin: "123456" });
+    await p.insertCard(own[0]!, { slot: 2, cardType: "SMC-B", iccsn: m.iccsn, certSerial: smcb, pin: "123456" });
   }
 }

@@ -11,7 +11,7 @@ import { ClockControl, loadMasterKey, startHsm } from "@tigw/hsm";
 import { startCardTerminal } from "@tigw/card-terminal";
 import { startVsdm } from "@tigw/vsdm";
 import { loadProfiles, readVendorKeys, startTenancy } from "@tigw/tenancy";
-import { seedDemoFleet } from "./demo.js";
+import { inProcessDemo, seedDemoFleet } from "./demo.js";
 import { ensureDemoVendorKey } from "./vendor-key.js";
 
 const cfg = exitOnConfigError(() =>
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
     logger: log,
   });
-  const seeded = demo ? await seedDemoFleet({ tenancy: tenancy.tenancy, cardTerminals: cardTerminal.cardTerminals, hsm: hsm.hsm }, vendor.privateKeyFile) : [];
+  const seeded = demo ? await seedDemoFleet(inProcessDemo({ tenancy: tenancy.tenancy, cardTerminals: cardTerminal.cardTerminals, hsm: hsm.hsm }), vendor.privateKeyFile) : [];
 
   const lines = [
     "",

@@ -62,7 +62,7 @@ describe("cluster mode: every service a process of its own on PostgreSQL and Kaf
     const url = new URL(process.env["DATABASE_URL"]!);
     url.pathname = `/${db}`;
     const p = await startProcess(
-      [join(root, "services/launcher/dist/src/cluster.js")],
+      [join(root, "services/launcher/dist/src/cluster.js"), "--demo"],
       {
         DATABASE_URL: url.toString(),
         TIGW_DATA_DIR: mkdtempSync(join(tmpdir(), "tigw-cluster-")),
@@ -81,12 +81,15 @@ describe("cluster mode: every service a process of its own on PostgreSQL and Kaf
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
         OTEL_BSP_SCHEDULE_DELAY: "200",
       },
-      /gateway serving/,
+      /demo fleet/,
     );
     stop = () => stopProcess(p.child);
     const env = { TIGW_URL: `http://127.0.0.1:${http}`, TIGW_CONFIG_DIR: mkdtempSync(join(tmpdir(), "tigw-cfg-")) };
     const login = await tigw(env, "login", "--user", "admin", "--password", "cluster-admin-password");
     assert.equal(login.code, 0, login.stderr);
+    // --demo seeded the fleet over gRPC, with real terminals.
+    const demoKts = JSON.parse((await tigw(env, "kt", "list", "--unit", "RZK-DEMO-0001", "-o", "json")).stdout) as { terminals: { correlation: string; connected: boolean }[] };
+    assert.equal(demoKts.terminals.filter((k) => k.correlation === "aktiv" && k.connected).length, 12);
     const serial = `CLU-${Date.now()}`;
     const created = await tigw(env, "unit", "create", "--serial", serial, "--profile", "rz");
     assert.equal(created.code, 0, created.stderr);

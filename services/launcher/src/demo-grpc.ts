@@ -1,0 +1,33 @@
+import { call, createClient } from "@tigw/platform";
+import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
+import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import type { DemoPorts } from "./demo.js";
+
+/** A unary call by method name (ts-proto requests must name every field, as below). */
+const rpc = <Res>(client: object, method: string, req: object) => call<object, Res>((client as Record<string, (...a: never[]) => unknown>)[method]!.bind(client) as never, req);
+
+/** The demo's ports over gRPC, for `npm run start:cluster -- --demo`. close() ends the clients. */
+export function grpcDemo(a: { tenancy: string; hsm: string; cardTerminal: string }): DemoPorts & { close(): void } {
+  const t = createClient(TenancyServiceClient, a.tenancy, { deadlineMs: 30_000 });
+  const h = createClient(HsmServiceClient, a.hsm, { deadlineMs: 30_000 });
+  const c = createClient(CardTerminalServiceClient, a.cardTerminal, { deadlineMs: 30_000 });
+  return {
+    createUnit: (u) => rpc(t, "createUnit", u),
+    addMandant: (unit, m) => rpc(t, "addMandant", { unit, ...m }),
+    importLicence: (unit, licenceFile) => rpc(t, "importLicence", { unit, licenceFile }),
+    changeState: (unit, action, reason) => rpc(t, "changeUnitState", { unit, action, reason }),
+    issueCard: async (cardType, holder, iccsn) =>
+      (await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType, keyType: "ecc", holder, iccsn, notBefore: "", validityYears: 5 })).certificate.certSerial,
+    sign: async (certSerial, data) => Buffer.from((await rpc<{ signature: Uint8Array }>(h, "sign", { certSerial, data })).signature),
+    addTerminal: (x) => rpc(c, "addTerminal", x),
+    pair: async (ctId, unit, certSerial) => Buffer.from((await rpc<{ pairingSecret: Uint8Array }>(c, "pairTerminal", { ctId, unit, certSerial })).pairingSecret),
+    beginConnect: async (ctId) => Buffer.from((await rpc<{ challenge: Uint8Array }>(c, "beginConnect", { ctId })).challenge),
+    completeConnect: (ctId, challenge, signature, secretProof) => rpc(c, "completeConnect", { ctId, challenge, signature, secretProof }),
+    configure: (unit, r) => rpc(c, "configureInfomodell", { unit, ...r }),
+    insertCard: (ctId, x) => rpc(c, "insertCard", { ctId, ...x }),
+    close: () => {
+      for (const x of [t, h, c]) x.close();
+    },
+  };
+}
