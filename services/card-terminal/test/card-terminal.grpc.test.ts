@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { call, createClient, SystemClock, topicOf, type EventBus, type Sql } from "@tigw/platform";
+import { callByName, createClient, SystemClock, topicOf, type EventBus, type Sql } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
 import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
@@ -25,7 +25,7 @@ for (const setup of serviceSetups()) {
     let t: TenancyServiceClient;
     let h: HsmServiceClient;
     let c: CardTerminalServiceClient;
-    const rpc = <Res>(client: object, m: string, req: object) => call<object, Res>((client as Record<string, (...a: never[]) => unknown>)[m]!.bind(client) as never, req);
+    const rpc = callByName;
     type Terminal = { ctId: string; correlation: string; connected: boolean; refusedConnects: number; unitId: string };
 
     /** A terminal with a real gSMC-KT from the test PKI, registered (bekannt). */

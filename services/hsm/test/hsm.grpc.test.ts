@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { call, createClient, createLogger, topicOf, type EventBus, type Sql } from "@tigw/platform";
+import { callByName, createClient, createLogger, topicOf, type EventBus, type Sql } from "@tigw/platform";
 import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
 import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
@@ -40,7 +40,7 @@ for (const setup of setups) {
     let hsm: RunningHsm;
     let h: HsmServiceClient;
     let t: TenancyServiceClient;
-    const rpc = <Res>(c: object, m: string, req: object) => call<object, Res>((c as Record<string, (...a: never[]) => unknown>)[m]!.bind(c) as never, req);
+    const rpc = callByName;
     type Sm = { securityModule: { unitId: string; iccsn: string; tiAccess: boolean; lzvLicensed: boolean; identities: { name: string; daysToExpiry: number; warnings: number[]; extendedByLzv: boolean; certificate: { certSerial: string; pem: string; notAfter: string; iccsn: string; ocspStatus: string } }[] } };
     const sm = (unitId: string) => rpc<Sm>(h, "getSecurityModule", { unitId }).then((r) => r.securityModule);
     const createUnit = async (serial: string, producedOn: string) => {

@@ -1,11 +1,8 @@
-import { call, createClient } from "@tigw/platform";
+import { callByName as rpc, createClient } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
 import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
 import type { DemoPorts } from "./demo.js";
-
-/** A unary call by method name (ts-proto requests must name every field, as below). */
-const rpc = <Res>(client: object, method: string, req: object) => call<object, Res>((client as Record<string, (...a: never[]) => unknown>)[method]!.bind(client) as never, req);
 
 /** The demo's ports over gRPC, for `npm run start:cluster -- --demo`. close() ends the clients. */
 export function grpcDemo(a: { tenancy: string; hsm: string; cardTerminal: string }): DemoPorts & { close(): void } {

@@ -23,6 +23,16 @@ export function call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, opti
   );
 }
 
+/**
+ * A unary call by method name, for tools and tests that drive many methods of a ts-proto client
+ * (the request must still name every field: ts-proto encodes a missing string badly).
+ */
+export function callByName<Res>(client: object, method: string, request: object): Promise<Res> {
+  const fn = (client as Record<string, UnaryMethod<object, Res> | undefined>)[method];
+  if (typeof fn !== "function") throw new TypeError(`no gRPC method ${method} on this client`);
+  return call<object, Res>(fn.bind(client), request);
+}
+
 const HealthClient = makeGenericClientConstructor(healthService, "Health");
 
 /** Asks a server's grpc.health.v1 for the status of `service` ("" = the whole server). */

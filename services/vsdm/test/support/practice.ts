@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { call, createClient, EmbeddedBus, embeddedSql } from "@tigw/platform";
+import { callByName, createClient, EmbeddedBus, embeddedSql } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
 import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
 import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
@@ -13,7 +13,7 @@ export const UNIT = "RZK-VSD-0001";
 export const KT = "KT-VSD-1";
 
 export type Rpc = <Res>(client: object, method: string, req: object) => Promise<Res>;
-export const rpc: Rpc = <Res>(client: object, m: string, req: object) => call<object, Res>((client as Record<string, (...a: never[]) => unknown>)[m]!.bind(client) as never, req);
+export const rpc: Rpc = callByName;
 
 export interface Practice {
   tenancy: RunningTenancy;
