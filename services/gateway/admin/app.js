@@ -76,13 +76,16 @@ function loginView() {
 
 async function fleetView() {
   const { units } = await api("GET", "/api/v1/fleet");
+  // Each unit's functional check, so the units that need attention stand out.
+  const checks = await Promise.all(units.map((u) => api("GET", `/api/v1/units/${encodeURIComponent(u.serial)}/check`).then((c) => c.status, () => "?")));
   const days = (g) => (g ? h("span", { class: g.daysToExpiry <= 0 ? "error" : g.daysToExpiry < 90 ? "warning" : "ok" }, `${g.daysToExpiry} d`) : "-");
-  show(
+  return [
     h("h1", {}, "Fleet"),
     table(
-      ["Unit", "Profile", "State", "Firmware", "Mandanten", "KTs per compute unit", "gSMC-K expiry", "TI access"],
-      units.map((u) => [
+      ["Unit", "Check", "Profile", "State", "Firmware", "Mandanten", "KTs per compute unit", "gSMC-K expiry", "TI access"],
+      units.map((u, i) => [
         h("a", { href: `#/unit/${encodeURIComponent(u.serial)}` }, u.serial),
+        h("span", { class: `status ${checks[i]}` }, checks[i]),
         u.profile,
         u.state,
         u.firmware,
@@ -92,7 +95,7 @@ async function fleetView() {
         u.gsmck ? (u.gsmck.tiAccess ? "yes" : "no") : "-",
       ]),
     ),
-  );
+  ];
 }
 
 /** The operator's role allows changes (viewers only look). */
@@ -146,7 +149,7 @@ async function unitView(unit, outcome = "") {
   const badge = (s) => h("span", { class: `status ${s}` }, s);
   // Theft or loss of a terminal: unpairing means it can never connect again with its old pairing.
   const unpair = (ctId) => (canChange ? action("Unpair", `Unpair ${ctId} (theft, loss, exchange)? Reason:`, (reason) => api("POST", `/api/v1/terminals/${encodeURIComponent(ctId)}/unpair`, { reason })) : "");
-  show(
+  return [
     h("h1", {}, unit, " ", badge(check.status)),
     h("p", {}, `State: ${u.state}. `, ...unitActions(unit, u.state)),
     h("p", { role: "alert", id: "problem" }),
@@ -163,7 +166,7 @@ async function unitView(unit, outcome = "") {
     log.entries.length
       ? table(["Time", "Mandant", "Workplace", "ctId", "KVNR", "OCSP", "Outcome", "Code", "Result"], log.entries.map((e) => [e.at, e.mandantId, e.workplaceId, e.ctId || "-", e.kvnr || "-", e.ocsp || "-", badge(e.outcome), e.code || "-", e.result || "-"]))
       : h("p", {}, "No reads."),
-  );
+  ];
 }
 
 /** Operator accounts (admins): add, change role, reset password or TOTP, remove. */
@@ -189,7 +192,7 @@ async function usersView() {
       alert.textContent = `${err.code}: ${err.message}`;
     }
   }
-  show(
+  return [
     h("h1", {}, "Operator accounts"),
     alert,
     table(
@@ -211,7 +214,7 @@ async function usersView() {
     ),
     h("h2", {}, "Add a user"),
     form,
-  );
+  ];
 }
 
 /** The operator's own account: password change and TOTP (second factor). */
@@ -261,10 +264,14 @@ async function accountView() {
       alert.textContent = `${err.code}: ${err.message}`;
     }
   } }, "Set up TOTP");
-  show(h("h1", {}, `Account ${me.username} (${me.role})`), alert, done, h("h2", {}, "Password"), password, h("h2", {}, "Second factor (TOTP)"), enrol, confirm);
+  return [h("h1", {}, `Account ${me.username} (${me.role})`), alert, done, h("h2", {}, "Password"), password, h("h2", {}, "Second factor (TOTP)"), enrol, confirm];
 }
 
+/** Counts navigations: a page that finishes loading after the operator moved on is not shown. */
+let navigation = 0;
+
 async function route() {
+  const mine = ++navigation;
   const [, view, arg, rest = ""] = location.hash.split("/");
   if (!sessionStorage.getItem(TOKEN) || view === "login") return loginView();
   try {
@@ -273,10 +280,15 @@ async function route() {
     canChange = me.role === "operator" || me.role === "admin";
     document.getElementById("nav").hidden = false;
     document.getElementById("users-link").hidden = me.role !== "admin";
-    if (view === "unit" && arg) await unitView(decodeURIComponent(arg), OUTCOMES.includes(rest) ? rest : "");
-    else if (view === "users" && me.role === "admin") await usersView();
-    else if (view === "account") await accountView();
-    else await fleetView();
+    const page =
+      view === "unit" && arg
+        ? await unitView(decodeURIComponent(arg), OUTCOMES.includes(rest) ? rest : "")
+        : view === "users" && me.role === "admin"
+          ? await usersView()
+          : view === "account"
+            ? await accountView()
+            : await fleetView();
+    if (mine === navigation) show(...page);
   } catch (err) {
     if (err.status === 401) {
       sessionStorage.removeItem(TOKEN);

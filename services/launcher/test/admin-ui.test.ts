@@ -68,8 +68,8 @@ describe("admin web UI in Chromium", { skip: !existsSync(chromium) && !process.e
     const rows = await page.$$eval("tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
     const demo = rows.find((r) => r[0] === "RZK-DEMO-0001");
     assert.ok(demo, `RZK-DEMO-0001 in ${JSON.stringify(rows)}`);
-    assert.equal(demo[2], "active");
-    assert.ok(rows.some((r) => r[0] === "EBK-DEMO-0004" && r[2] === "blocked"));
+    assert.deepEqual([demo[1], demo[3]], ["warning", "active"], "check and state columns");
+    assert.ok(rows.some((r) => r[0] === "EBK-DEMO-0004" && r[1] === "error" && r[3] === "blocked"), "a blocked unit fails its check");
   });
 
   it("opens a unit: its functional check, terminals and VSDM protocol", async () => {
