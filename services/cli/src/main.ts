@@ -28,6 +28,8 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw unit lzv UNIT                      run the LZV (Laufzeitverlängerung) now
   tigw unit revoke UNIT [--reason R]      Sperrung: revoke every gSMC-K certificate of the unit
   tigw fleet expiries [--within 90d]      units by days to gSMC-K expiry, most urgent first
+  tigw fleet check                        every unit's functional check; the ones needing attention
+                                          first, with what is not ok (exit 1 when a unit fails)
   tigw clock show | advance 30d           the clock (advance: simulated clock only)
   tigw kt add --ct-id KT --mac MAC [--address A --vendor V --model M --firmware F]
   tigw kt pair KT --unit UNIT --cert GSMC-KT-CERT-SERIAL   (prints the pairing secret once)
@@ -476,6 +478,16 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const m = await api.post<SecurityModule>(`${unitPath(arg1)}/revoke`, { reason: o.reason });
         show(m, () => `revoked every gSMC-K certificate of ${m.serial}; TI access ${m.tiAccess ? "still on" : "off"}`);
         return 0;
+      }
+      case "fleet check": {
+        type Check = { unit: string; status: string; checks: { check: string; status: string; detail: string }[] };
+        const { units } = await api.get<{ units: Unit[] }>("/api/v1/units");
+        const results = await Promise.all(units.map((u) => api.get<Check>(`${unitPath(u.serial)}/check`)));
+        const rank: Record<string, number> = { error: 0, warning: 1, ok: 2 };
+        results.sort((a, b) => (rank[a.status] ?? 3) - (rank[b.status] ?? 3) || a.unit.localeCompare(b.unit));
+        const notOk = (c: Check) => c.checks.filter((x) => x.status !== "ok").map((x) => `${x.check}: ${x.detail}`).join("; ");
+        show({ units: results }, () => table(["UNIT", "STATUS", "NOT OK"], results.map((r) => [r.unit, r.status, notOk(r) || "-"])));
+        return results.some((r) => r.status === "error") ? 1 : 0;
       }
       case "fleet expiries": {
         const r = await api.get<{ expiries: Expiry[]; now: string }>(`/api/v1/fleet/expiries${o.within ? `?within=${encodeURIComponent(o.within)}` : ""}`);

@@ -219,6 +219,9 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
     assert.match(check.stdout, /SM-B of praxis-1\s+ok\s+inserted and unlocked in KT-001/);
     assert.match(check.stdout, /VSDM \(last 24 h\)\s+warning\s+\d+ reads, 1 refused.*codes 3041/);
     assert.match(check.stdout, /overall: warning/);
+    const fleet = await t("fleet", "check");
+    assert.equal(fleet.code, 0, fleet.stderr);
+    assert.match(fleet.stdout, /RZK-PRAXIS-01\s+warning\s+unit state: provisioned, not yet active/);
 
     // A Primärsystem's view: the gematik XML shapes through REST with Accept: application/xml.
     const { token } = (await (await fetch(`${env.TIGW_URL}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "e2e-admin-password" }) })).json()) as { token: string };
