@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "puppeteer-core" with { "resolution-mode": "import" };
 import { base32Decode, totpAt } from "@tigw/gateway/dist/src/auth/totp.js";
-import { freePort, root, startProcess, stopProcess } from "./support.js";
+import { startEmbedded, stopProcess } from "./support.js";
 
 // puppeteer-core is ESM with a CommonJS build beside it: required, typed by its ESM declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -30,14 +30,9 @@ describe("admin web UI in Chromium", { skip: !existsSync(chromium) && !process.e
   const text = (selector: string) => page.$eval(selector, (el) => el.textContent ?? "");
 
   before(async () => {
-    const port = await freePort();
-    const p = await startProcess(
-      [join(root, "services/launcher/dist/src/embedded.js"), "--demo"],
-      { TIGW_DATA_DIR: mkdtempSync(join(tmpdir(), "tigw-ui-")), TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: "ui-admin-password", TIGW_CLOCK: "" },
-      /CLI\s+TIGW_URL=/,
-    );
+    const p = await startEmbedded({ dataDir: mkdtempSync(join(tmpdir(), "tigw-ui-")), adminPassword: "ui-admin-password", args: ["--demo"] });
     stop = () => stopProcess(p.child);
-    url = `http://127.0.0.1:${port}`;
+    url = p.url;
     // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
     browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
     page = await browser.newPage();

@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { base32Decode, totpAt } from "@tigw/gateway/dist/src/auth/totp.js";
 import { schemaErrors } from "@tigw/vsdm/dist/test/support/gematik-xsd.js";
-import { freePort, ok, pruefkarteCheck, root, startProcess, stopProcess, tigw } from "./support.js";
+import { freePort, ok, pruefkarteCheck, startEmbedded, stopProcess, tigw } from "./support.js";
 
 /**
  * As an operator would: start ti-gateway in embedded mode as a child process, drive it only with
@@ -19,11 +19,7 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
   after(async () => stop?.());
 
   const start = async (port: number) => {
-    const p = await startProcess(
-      ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js")],
-      { TIGW_DATA_DIR: dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: "", TIGW_CLOCK: "" },
-      /CLI\s+TIGW_URL=/,
-    );
+    const p = await startEmbedded({ dataDir, adminPassword: "", port });
     stop = () => stopProcess(p.child);
     return p;
   };
@@ -132,13 +128,9 @@ describe("end to end: gSMC-K expiry, LZV and Sperrung through the tigw CLI (simu
   let stop: (() => Promise<void>) | undefined;
   after(async () => stop?.());
   it("shows the expiry coming, warns at 180 and 90 days, refuses LZV until licensed, extends by LZV, refuses it for a 2021 unit, and revokes", async () => {
-    const port = await freePort();
-    const p = await startProcess(
-      ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js")],
-      { TIGW_DATA_DIR: dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: "e2e-admin-password", TIGW_CLOCK: "simulated", TIGW_CLOCK_START: "2025-03-01T00:00:00Z" },
-      /CLI\s+TIGW_URL=/,
-    );
+    const p = await startEmbedded({ dataDir, adminPassword: "e2e-admin-password", env: { TIGW_CLOCK: "simulated", TIGW_CLOCK_START: "2025-03-01T00:00:00Z" } });
     stop = () => stopProcess(p.child);
+    const port = p.port;
     const env = { TIGW_URL: `http://127.0.0.1:${port}`, TIGW_CONFIG_DIR: join(work, "config") };
     ok(await tigw(env, "login", "--user", "admin", "--password", "e2e-admin-password"), "login");
     ok(await tigw(env, "unit", "create", "--serial", "EBK-OLD-0001", "--profile", "einbox", "--produced", "2020-07-15"), "old unit");
@@ -187,13 +179,9 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
   let stop: (() => Promise<void>) | undefined;
   after(async () => stop?.());
   it("pairs a terminal, unlocks the SMC-B, inserts Prüfkarte 0001, reads: the fictitious identity, result 3 and the protocol entry", async () => {
-    const port = await freePort();
-    const p = await startProcess(
-      ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js")],
-      { TIGW_DATA_DIR: dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: "e2e-admin-password", TIGW_CLOCK: "" },
-      /CLI\s+TIGW_URL=/,
-    );
+    const p = await startEmbedded({ dataDir, adminPassword: "e2e-admin-password" });
     stop = () => stopProcess(p.child);
+    const port = p.port;
     const env = { TIGW_URL: `http://127.0.0.1:${port}`, TIGW_CONFIG_DIR: join(work, "config") };
     const t = (...args: string[]) => tigw(env, ...args);
     ok(await t("login", "--user", "admin", "--password", "e2e-admin-password"), "login");

@@ -38,6 +38,20 @@ export function startProcess(args: string[], env: Record<string, string>, ready:
   });
 }
 
+/**
+ * `npm start`'s launcher as a child (telemetry preloaded as in production) on `port` (default a free one), with
+ * the metrics and OCSP ports free too; resolves once it printed its banner.
+ */
+export async function startEmbedded(o: { dataDir: string; adminPassword: string; port?: number; env?: Record<string, string>; args?: string[] }): Promise<{ url: string; port: number; child: ChildProcess; output: () => string }> {
+  const port = o.port ?? (await freePort());
+  const p = await startProcess(
+    ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js"), ...(o.args ?? [])],
+    { TIGW_DATA_DIR: o.dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: o.adminPassword, TIGW_CLOCK: "", ...o.env },
+    /CLI\s+TIGW_URL=/,
+  );
+  return { ...p, port, url: `http://127.0.0.1:${port}` };
+}
+
 export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
