@@ -106,7 +106,13 @@ describe("cluster mode: every service a process of its own on PostgreSQL and Kaf
       const reads = spans.filter((s) => s.service === "vsdm" && s.name === "VSDM online check Fachdienst");
       return reads.length ? spans.filter((s) => s.traceId === reads.at(-1)!.traceId) : [];
     };
-    await eventually(() => ["gateway", "vsdm", "card-terminal", "hsm"].every((svc) => traceOfRead().some((s) => s.service === svc)), 30_000, "the read's spans from every service");
+    // Each process exports in its own batches, and the root (the gateway's HTTP request) ends last:
+    // wait until every service's spans and the root have arrived.
+    await eventually(
+      () => ["gateway", "vsdm", "card-terminal", "hsm"].every((svc) => traceOfRead().some((s) => s.service === svc)) && traceOfRead().some((s) => !s.parentSpanId),
+      30_000,
+      "the read's spans from every service, and its root",
+    );
     const trace = traceOfRead();
     const roots = trace.filter((s) => !s.parentSpanId);
     assert.deepEqual(roots.map((s) => s.service), ["gateway"], "one root: the gateway's HTTP request");
