@@ -1,13 +1,13 @@
 import type { Client } from "@grpc/grpc-js";
 import { call, createClient } from "@tigw/platform";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import type * as hsm from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import type * as kt from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import { VsdmServiceClient } from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
-import type * as vsdm from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
-import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import type * as hsm from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
+import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
+import { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
+import type * as vsdm from "@tigw/contracts/vsdm/v1/vsdm";
+import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
 
 type Rpc<Req, Res> = (req: Req) => Promise<Res>;
 type ClientCtor = new (address: string, creds: never, options?: object) => Client;

@@ -1,6 +1,6 @@
 /**
  * The gateway as its own process (cluster mode). Start with
- * `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
+ * `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
 import { runServiceProcess, createLogger, exitOnConfigError, int, loadConfig, postgresSql, str, url } from "@tigw/platform";
 import { startGateway } from "./app.js";

@@ -1,6 +1,6 @@
 /**
  * The hsm service as its own process (cluster mode): real PostgreSQL and Kafka.
- * Start with `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
+ * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
 import { createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, oneOf, postgresSql, runServiceProcess, secretKey, str, SystemClock, url } from "@tigw/platform";
 import { ClockControl } from "./application/clock.js";

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { callByName, createClient, createLogger, topicOf, type EventBus, type Sql } from "@tigw/platform";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
 import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
 import { askOcsp, ClockControl, OcspUnreachable, startHsm, type RunningHsm } from "../src/index.js";
 

@@ -9,7 +9,7 @@ import { randomBytes, X509Certificate } from "node:crypto";
 import { embeddedSql } from "@tigw/platform";
 import { startGateway } from "@tigw/gateway";
 import { ocspQuery, postOcsp } from "@tigw/hsm";
-import { rpc, setUpPractice, UNIT } from "@tigw/vsdm/dist/test/support/practice.js";
+import { rpc, setUpPractice, UNIT } from "@tigw/vsdm/testing";
 
 const N = Number(process.env["BENCH_READS"] ?? 300);
 

@@ -1,7 +1,7 @@
 import { callByName as rpc, createClient } from "@tigw/platform";
-import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
 import type { DemoPorts } from "./demo.js";
 
 /** The demo's ports over gRPC, for `npm run start:cluster -- --demo`. close() ends the clients. */

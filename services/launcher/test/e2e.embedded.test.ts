@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { base32Decode, totpAt } from "@tigw/gateway/dist/src/auth/totp.js";
-import { schemaErrors } from "@tigw/vsdm/dist/test/support/gematik-xsd.js";
+import { base32Decode, totpAt } from "@tigw/gateway";
+import { schemaErrors } from "@tigw/vsdm/testing";
 import { freePort, ok, pruefkarteCheck, startEmbedded, stopProcess, tigw } from "./support.js";
 
 /**

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { call, createClient, SystemClock, topicOf, type DomainError, type EventBus } from "@tigw/platform";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
 import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from "../src/index.js";
 
 /**

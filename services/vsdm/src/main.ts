@@ -1,6 +1,6 @@
 /**
  * The vsdm service as its own process (cluster mode): real PostgreSQL and Kafka.
- * Start with `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
+ * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
 import { runServiceProcess, createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, postgresSql, str, SystemClock, url } from "@tigw/platform";
 import { startVsdm } from "./service.js";

@@ -1,8 +1,8 @@
 import { call, createClient } from "@tigw/platform";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import type * as hsm from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import type * as hsm from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
 
 /** What card-terminal needs of tenancy: the unit (id, Mandanten) and its KT slots. */
 export interface TenancyPort {

@@ -1,5 +1,5 @@
 import { unary, type GrpcServiceBinding } from "@tigw/platform";
-import * as pb from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import * as pb from "@tigw/contracts/hsm/v1/hsm";
 import { daysLeft, type SecurityModuleState } from "../domain/security-module.js";
 import type { CertificateState } from "../domain/certificate.js";
 import type { ClockControl } from "../application/clock.js";

@@ -1,6 +1,6 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { DomainError, ValidationError, VersionConflictError } from "../errors.js";
-import { ErrorDetail } from "../gen/tigw/errors/v1/error.js";
+import { ErrorDetail } from "@tigw/contracts/errors/v1/error";
 
 const DETAIL_KEY = "tigw-error-bin";
 

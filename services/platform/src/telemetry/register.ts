@@ -1,5 +1,5 @@
 /**
- * Preload for services: `node --require @tigw/platform/dist/src/telemetry/register.js main.js`
+ * Preload for services: `node --require @tigw/platform/telemetry/register main.js`
  * starts telemetry before anything loads @grpc/grpc-js, pg or kafkajs. Reads
  * TIGW_SERVICE_NAME and TIGW_METRICS_PORT (the Prometheus /metrics port).
  */

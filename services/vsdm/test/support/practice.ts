@@ -1,9 +1,9 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { callByName, createClient, EmbeddedBus, embeddedSql } from "@tigw/platform";
-import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { VsdmServiceClient } from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
+import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
 import { startCardTerminal, type RunningCardTerminal } from "@tigw/card-terminal";
 import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
 import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
