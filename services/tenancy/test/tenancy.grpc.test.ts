@@ -107,6 +107,23 @@ for (const setup of setups) {
       assert.deepEqual([e.code, e.details["computeUnit"], e.details["limit"]], ["KT_LIMIT_REACHED", "1", "75"]);
     });
 
+    it("a licence cannot be rolled back: an older one, or one replaced earlier, is refused with LICENCE_OUTDATED and the unit keeps the newer", async () => {
+      await create("EBK-5001", "einbox");
+      const issued = (ktPerComputeUnit: number, day: string) => JSON.stringify(issueLicence(vendor.privateKey, { serial: "EBK-5001", ktPerComputeUnit, issuedAt: new Date(`${day}T09:00:00.000Z`) }));
+      const licenceOf = async () => ((await rpc(client.getUnit, { unit: "EBK-5001" })) as { unit: { licence: { ktPerComputeUnit: number; issuedAt: string } } }).unit.licence;
+      const march = issued(80, "2026-03-01");
+      await rpc(client.importLicence, { unit: "EBK-5001", licenceFile: march });
+      const older = await refusal(rpc(client.importLicence, { unit: "EBK-5001", licenceFile: issued(100, "2026-01-01") }));
+      assert.deepEqual([older.code, older.details["currentIssuedAt"]], ["LICENCE_OUTDATED", "2026-03-01T09:00:00.000Z"]);
+      assert.match(older.message, /issued 2026-01-01T09:00:00.000Z, not after/);
+      const kept = await licenceOf();
+      assert.deepEqual([kept.ktPerComputeUnit, kept.issuedAt], [80, "2026-03-01T09:00:00.000Z"], "the unit keeps the March licence");
+      await rpc(client.importLicence, { unit: "EBK-5001", licenceFile: issued(60, "2026-06-01") });
+      assert.equal((await refusal(rpc(client.importLicence, { unit: "EBK-5001", licenceFile: march }))).code, "LICENCE_OUTDATED", "the replaced March licence stays replaced");
+      const june = await licenceOf();
+      assert.deepEqual([june.ktPerComputeUnit, june.issuedAt], [60, "2026-06-01T09:00:00.000Z"]);
+    });
+
     it("publishes its events on tigw.<context>.events.v1 keyed by unit id", async () => {
       const seen: { type: string; key: string }[] = [];
       const sub = await bus.subscribe({ groupId: `${context}-probe`, topics: [topicOf(context)], fromBeginning: true, handler: async (m) => void seen.push({ type: m.headers["event-type"] ?? "", key: m.key }) });

@@ -225,7 +225,7 @@ export class FleetController {
 
   @Post("units/:unit/licence")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Import a signed licence file (the file's JSON as body); refused: LICENCE_INVALID, LICENCE_SERIAL_MISMATCH", body: { type: "object", required: ["format", "licence", "signature"] } })
+  @Access({ role: "operator", summary: "Import a signed licence file (the file's JSON as body); refused: LICENCE_INVALID, LICENCE_SERIAL_MISMATCH, LICENCE_OUTDATED (not issued after the current licence), LICENCE_BELOW_USAGE", body: { type: "object", required: ["format", "licence", "signature"] } })
   async importLicence(@Param("unit") unit: string, @Body() body: unknown) {
     return (await this.tenancy.importLicence({ unit, licenceFile: JSON.stringify(body ?? null) })).unit;
   }
