@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { APP_GUARD, NestFactory } from "@nestjs/core";
 import type { NestExpressApplication } from "@nestjs/platform-express";
 import type { Logger, Sql } from "@tigw/platform";
-import { LoginLimiter } from "./auth/login-limiter.js";
+import { LoginLimiter, type LoginLimits } from "./auth/login-limiter.js";
 import { OperatorStore } from "./auth/operators.js";
 import { TokenIssuer } from "./auth/tokens.js";
 import { API_CONTROLLERS } from "./http/controllers.js";
@@ -28,7 +28,8 @@ export interface GatewayOptions {
   tokenSecret?: string;
   tokenTtlSeconds?: number;
   logger?: Logger;
-  loginLimit?: { maxFailures: number; windowMs: number };
+  /** Login throttling (defaults: DEFAULT_LOGIN_LIMITS). */
+  loginLimit?: Partial<LoginLimits>;
 }
 
 export interface RunningGateway {
@@ -74,7 +75,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const hsm = hsmApi(o.hsmAddress);
   const cardTerminal = cardTerminalApi(o.cardTerminalAddress);
   const vsdm = vsdmApi(o.vsdmAddress);
-  const limiter = new LoginLimiter(o.loginLimit?.maxFailures, o.loginLimit?.windowMs);
+  const limiter = new LoginLimiter(o.loginLimit);
 
   @Module({
     controllers: CONTROLLERS,

@@ -3,3 +3,4 @@ export * from "./http/openapi.js";
 export * from "./auth/tokens.js";
 export * from "./auth/passwords.js";
 export * from "./auth/totp.js";
+export * from "./auth/login-limiter.js";
