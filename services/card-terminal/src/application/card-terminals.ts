@@ -83,7 +83,7 @@ export class CardTerminals {
   }
 
   private async run(ctId: string, command: TerminalCommand): Promise<TerminalView> {
-    const r = await this.serial.run(ctId, () => this.terminals.handle(ktStream(ctId), command, { unitId: "unitId" in command ? command.unitId : undefined }));
+    const r = await this.serial.run(ctId, () => this.terminals.handle(ktStream(ctId), command, { unitId: "unitId" in command ? command.unitId : undefined, occurredAt: new Date(command.at) }));
     await this.refresh.trigger();
     return { ...r.state, version: r.nextExpectedVersion };
   }
@@ -209,7 +209,8 @@ export class CardTerminals {
       if (!(await this.pins.load(stream)).state.exists) {
         const pinRef = `pin:${c.iccsn}:${randomUUID()}`;
         await this.vault.put(pinRef, Buffer.from(pin), `card:${c.iccsn}`);
-        await this.serial.run(stream, () => this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, at: this.now() }));
+        const at = this.now();
+        await this.serial.run(stream, () => this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, at }, { occurredAt: new Date(at) }));
       }
     }
     return { ...view.cards[String(c.slot)]!, slot: c.slot, ctId };
@@ -233,7 +234,8 @@ export class CardTerminals {
       const expected = await this.vault.get(state.pinRef);
       const given = Buffer.from(pin);
       const correct = given.length === expected.length && timingSafeEqual(given, expected);
-      const r = await this.pins.handle(stream, { type: "Verify", handle, correct, at: this.now() });
+      const at = this.now();
+      const r = await this.pins.handle(stream, { type: "Verify", handle, correct, at }, { occurredAt: new Date(at) });
       return { result: pinResult(r.events.map((e) => ({ type: e.type, data: e.data }) as CardPinEvent), r.state), leftTries: r.state.leftTries };
     });
   }
@@ -300,7 +302,7 @@ export class CardTerminals {
       default:
         throw new ValidationError("INVALID_REQUEST", "action", "action is mandant, client-system, workplace, terminal, workplace-terminal or smb");
     }
-    return (await this.serial.run(`info:${unitId}`, () => this.infomodelle.handle(infoStream(unitId), command, { unitId }))).state;
+    return (await this.serial.run(`info:${unitId}`, () => this.infomodelle.handle(infoStream(unitId), command, { unitId, occurredAt: new Date(command.at) }))).state;
   }
 
   /** TUC_KON_000 for a call; on success an eGK access binds the card's session to the workplace. */

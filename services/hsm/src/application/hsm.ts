@@ -100,7 +100,7 @@ export class Hsm {
   }
 
   private async run(unitId: string, command: SecurityModuleCommand): Promise<{ state: SecurityModuleState; events: SecurityModuleEvent[] }> {
-    const r = await this.perUnit.run(unitId, () => this.modules.handle(smStream(unitId), command, { unitId }));
+    const r = await this.perUnit.run(unitId, () => this.modules.handle(smStream(unitId), command, { unitId, occurredAt: new Date(command.at) }));
     await this.refresh.trigger();
     return { state: r.state, events: r.events.map((e) => ({ type: e.type, data: e.data }) as SecurityModuleEvent) };
   }

@@ -100,7 +100,7 @@ export class TestPki {
       await this.vault.put(keyRef, key.privateKey, `ca:${name}`);
       await this.record(serial, parent?.name ?? name, toPem(der), keyRef, "", { kind: "ca", id: name }, new Date("2015-01-01T00:00:00Z"), new Date(parent ? "2044-12-31T23:59:59Z" : "2049-12-31T23:59:59Z"));
       try {
-        await this.store.append(caStream(name), NO_STREAM, [{ type: "CaCreated", data: { name, serialHex: serial } }]);
+        await this.store.append(caStream(name), NO_STREAM, [{ type: "CaCreated", data: { name, serialHex: serial } }], this.clock.now());
       } catch (e) {
         if (!(e instanceof VersionConflictError)) throw e; // another replica won: use its CA
       }
@@ -108,10 +108,11 @@ export class TestPki {
   }
 
   private async record(serialHex: string, ca: string, pem: string, keyRef: string, iccsn: string, owner: CertificateOwner, notBefore: Date, notAfter: Date): Promise<void> {
+    const at = this.clock.now();
     await this.certs.handle(
       certStream(serialHex),
-      { type: "RecordIssued", serialHex, ca, pem, keyRef, iccsn, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), owner, at: this.clock.now().toISOString() },
-      { unitId: owner.kind === "unit" ? owner.id : undefined },
+      { type: "RecordIssued", serialHex, ca, pem, keyRef, iccsn, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), owner, at: at.toISOString() },
+      { unitId: owner.kind === "unit" ? owner.id : undefined, occurredAt: at },
     );
   }
 
@@ -150,7 +151,8 @@ export class TestPki {
 
   async revoke(serialHex: string, reason: string): Promise<CertificateState> {
     await this.certificate(serialHex);
-    return (await this.certs.handle(certStream(serialHex.toUpperCase()), { type: "Revoke", reason, at: this.clock.now().toISOString() })).state;
+    const at = this.clock.now();
+    return (await this.certs.handle(certStream(serialHex.toUpperCase()), { type: "Revoke", reason, at: at.toISOString() }, { occurredAt: at })).state;
   }
 
   /** OCSP status; with `issuedBy`, a certificate of another CA is "unknown". */

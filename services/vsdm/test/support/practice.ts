@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { callByName, createClient, EmbeddedBus, embeddedSql } from "@tigw/platform";
+import { callByName, createClient, EmbeddedBus, embeddedSql, type Sql } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
@@ -21,6 +21,9 @@ export interface Practice {
   cardTerminal: RunningCardTerminal;
   vsdm: RunningVsdm;
   clients: { t: TenancyServiceClient; h: HsmServiceClient; c: CardTerminalServiceClient; v: VsdmServiceClient };
+  /** The services' databases (vsdm's in the schema `vsdmContext`). */
+  sql: { tenancy: Sql; hsm: Sql; cardTerminal: Sql; vsdm: Sql };
+  vsdmContext: string;
   /** Handle of the Mandant M1's SMC-B (PIN 123456, not yet verified) in slot 2 of KT-VSD-1. */
   smcbHandle: string;
   insert(slot: number, cardType: string, iccsn: string, certSerial: string, pin?: string): Promise<string>;
@@ -34,15 +37,16 @@ export interface Practice {
  * and M2, a paired and connected terminal (local to M1's workplace AP1, remote to M2's AP9),
  * M1's SMC-B inserted. Used by the ReadVSD tests and the ReadVSD benchmark.
  */
-export async function setUpPractice(o: { populationSize?: number } = {}): Promise<Practice> {
+export async function setUpPractice(o: { populationSize?: number; vsdm?: { sql: Sql; context: string } } = {}): Promise<Practice> {
   const bus = await EmbeddedBus.open(await embeddedSql());
   // A simulated clock (starting now), so a test can let the maximum offline period pass.
   const clock = await ClockControl.simulated(await embeddedSql(), "clock", new Date());
-  const tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
-  const hsm = await startHsm({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32) });
-  const cardTerminal = await startCardTerminal({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
-  const vsdmSql = await embeddedSql();
-  const startVsdmHere = () => startVsdm({ sql: vsdmSql, bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: cardTerminal.address, population: { size: o.populationSize ?? 2000, seed: 1 } });
+  const sql = { tenancy: await embeddedSql(), hsm: await embeddedSql(), cardTerminal: await embeddedSql(), vsdm: o.vsdm?.sql ?? (await embeddedSql()) };
+  const vsdmContext = o.vsdm?.context ?? "vsdm";
+  const tenancy = await startTenancy({ sql: sql.tenancy, bus, clock, profiles: loadProfiles(), vendorKeys: [] });
+  const hsm = await startHsm({ sql: sql.hsm, bus, clock, masterKey: randomBytes(32) });
+  const cardTerminal = await startCardTerminal({ sql: sql.cardTerminal, bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
+  const startVsdmHere = () => startVsdm({ sql: sql.vsdm, context: vsdmContext, bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: cardTerminal.address, population: { size: o.populationSize ?? 2000, seed: 1 } });
   let vsdm = await startVsdmHere();
   const t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 60_000 });
   const h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
@@ -78,6 +82,8 @@ export async function setUpPractice(o: { populationSize?: number } = {}): Promis
     cardTerminal,
     vsdm,
     clients: { t, h, c, v },
+    sql,
+    vsdmContext,
     smcbHandle,
     insert,
     restartVsdm: async () => {
