@@ -84,14 +84,15 @@ function clientErrorAnswer(e: NodeJS.ErrnoException): { status: number; text: st
 }
 
 /**
- * Limits every HTTP listener shares (header size: node's 16 KiB, answered 431): time to send headers
- * and the whole request, and an answer naming the problem for requests node:http cannot parse.
+ * What every HTTP listener shares: requests node:http cannot parse (malformed, header fields over
+ * its 16 KiB, too slow) are answered 400/431/408 naming the problem instead of a bare status.
+ * node's own timeouts stay (headers 60 s, request 300 s): a slow backend must not cut off requests.
  */
 export function hardenHttpServer(server: Server): Server {
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
   server.on("clientError", (e: NodeJS.ErrnoException, socket: Socket) => {
-    if (e.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+    // As node does: no answer of our own once an answer on this connection has begun.
+    const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (e.code === "ECONNRESET" || !socket.writable || answering) return void socket.destroy();
     const { status, text } = clientErrorAnswer(e);
     const reason = status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request";
     socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text) + 1}\r\nconnection: close\r\n\r\n${text}\n`);
