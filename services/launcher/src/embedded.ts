@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     `  API        ${gateway.url}/api/v1   (OpenAPI: ${gateway.url}/api/docs)`,
     `  metrics    http://127.0.0.1:${cfg.TIGW_METRICS_PORT}/metrics`,
     `  OCSP       ${hsm.ocspUrl}`,
+    `  gRPC       tenancy ${tenancy.address}, hsm ${hsm.address}, card-terminal ${cardTerminal.address}, vsdm ${vsdm.address}`,
     `  clock      ${clock.simulated ? `simulated, now ${clock.now().toISOString()} (tigw clock advance 30d)` : "system"}`,
     `  data       ${dataDir}`,
     `  vendor key ${vendor.privateKeyFile}  (signs demo licences: tigw licence issue --key ...)`,
