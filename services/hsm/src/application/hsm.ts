@@ -16,7 +16,8 @@ import {
 } from "../domain/security-module.js";
 import type { CertificateState } from "../domain/certificate.js";
 import { parseCertificate, type KeyType } from "../pki/x509.js";
-import type { CaKind, TestPki } from "../pki/test-pki.js";
+import type { TestPki } from "../pki/test-pki.js";
+import type { ProfileName } from "../pki/card-certificates.js";
 import type { KeyVault } from "../vault.js";
 
 const smStream = (unitId: string) => `sm-${unitId}`;
@@ -46,11 +47,12 @@ export interface Expiry {
   expired: boolean;
 }
 
-export const CARD_TYPES: Record<string, { ca: CaKind; label: string }> = {
-  SMCB: { ca: "SMCB", label: "SMC-B" },
-  HBA: { ca: "HBA", label: "HBA" },
-  EGK: { ca: "EGK", label: "eGK" },
-  GSMC_KT: { ca: "KOMP", label: "gSMC-KT" },
+/** The simulated cards hsm issues, with the profile of their AUT certificate. */
+export const CARD_TYPES: Record<string, { profile: ProfileName; label: string }> = {
+  SMCB: { profile: "C.HCI.AUT", label: "SMC-B" },
+  HBA: { profile: "C.HP.AUT", label: "HBA" },
+  EGK: { profile: "C.CH.AUT", label: "eGK" },
+  GSMC_KT: { profile: "C.SMKT.AUT", label: "gSMC-KT" },
 };
 
 /**
@@ -124,7 +126,7 @@ export class Hsm {
     const identities: IdentitySpec[] = [];
     for (const name of IDENTITIES) {
       const c = await this.pki.issue({
-        ca: "KOMP",
+        profile: name,
         keyType: this.keyType,
         subject: { cn: `${unit.serial} ${name}`, o: "ti-gateway hosted Konnektor", ou: name, iccsn },
         notBefore,
@@ -183,7 +185,7 @@ export class Hsm {
       const id = sm.identities[name]!;
       const old = await this.pki.certificate(id.certSerial);
       const c = await this.pki.issue({
-        ca: "KOMP",
+        profile: name,
         keyType: createPublicKey(old.pem).asymmetricKeyType === "rsa" ? "rsa" : "ecc",
         subject: { cn: `${sm.serial} ${name}`, o: "ti-gateway hosted Konnektor", ou: name, iccsn: sm.iccsn },
         notBefore: new Date(at),
@@ -273,7 +275,7 @@ export class Hsm {
     if (Number.isNaN(notBefore.getTime())) throw new ValidationError("INVALID_DATE", "notBefore", "notBefore is not a date");
     const years = r.validityYears || 5;
     const issued = await this.pki.issue({
-      ca: type.ca,
+      profile: type.profile,
       keyType,
       subject: { cn: r.holder || `${type.label} ${iccsn}`, o: "ti-gateway test card", ou: type.label, iccsn },
       notBefore,
