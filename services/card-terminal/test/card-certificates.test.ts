@@ -37,7 +37,7 @@ for (const setup of serviceSetups()) {
     const pair = (ctId: string, certSerial: string) => rpc<{ terminal: Terminal; pairingSecret: Buffer }>(c, "pairTerminal", { ctId, unit: UNIT, certSerial });
     const connect = async (ctId: string, certSerial: string, secret: Buffer) => {
       const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId });
-      const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial, data: challenge });
+      const { signature } = await rpc<{ signature: Buffer }>(h, "proveTerminalKey", { certSerial, ctId, challenge });
       return (await rpc<{ terminal: Terminal }>(c, "completeConnect", { ctId, challenge, signature, secretProof: createHmac("sha256", secret).update(challenge).digest() })).terminal;
     };
     /** A terminal paired with a fresh gSMC-KT (valid `years` from now) and connected once. */

@@ -101,3 +101,10 @@ export async function checkCurrent(cert: X509Certificate, issuer: X509Certificat
   if (status.status !== "good") throw new CertificateRejected("OCSP_UNKNOWN", `OCSP does not know certificate ${cert.serialNumber}`);
 }
 
+/**
+ * What a card terminal signs with its gSMC-KT key to prove it on connect: the challenge bound to
+ * the terminal and to this purpose, so the proof is no signature over data of the caller's choosing.
+ */
+export function ktConnectMessage(ctId: string, challenge: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`tigw.kt.connect.v1\0${ctId}\0`, "utf8"), challenge]);
+}
