@@ -35,10 +35,10 @@ for (const setup of serviceSetups()) {
       return certificate.certSerial;
     };
     const pair = (ctId: string, unit: string, certSerial: string) => rpc<{ terminal: Terminal; pairingSecret: Buffer }>(c, "pairTerminal", { ctId, unit, certSerial });
-    /** The terminal's side of a connect: sign the challenge with its gSMC-KT key (in hsm), prove the secret. */
+    /** The terminal's side of a connect: its gSMC-KT (in hsm) proves the key on the challenge, then the secret. */
     const connect = async (ctId: string, signWith: string, secret: Buffer) => {
       const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId });
-      const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: signWith, data: challenge });
+      const { signature } = await rpc<{ signature: Buffer }>(h, "proveTerminalKey", { certSerial: signWith, ctId, challenge });
       const secretProof = createHmac("sha256", secret).update(challenge).digest();
       return rpc<{ terminal: Terminal }>(c, "completeConnect", { ctId, challenge, signature, secretProof }).then((r) => r.terminal);
     };

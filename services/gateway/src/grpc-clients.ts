@@ -48,6 +48,7 @@ export interface HsmApi {
   advanceClock: Rpc<hsm.AdvanceClockRequest, hsm.AdvanceClockResponse>;
   issueCard: Rpc<hsm.IssueCardRequest, hsm.IssueCardResponse>;
   sign: Rpc<hsm.SignRequest, hsm.SignResponse>;
+  proveTerminalKey: Rpc<hsm.ProveTerminalKeyRequest, hsm.ProveTerminalKeyResponse>;
   close(): void;
 }
 
@@ -74,7 +75,7 @@ export interface CardTerminalApi {
 }
 
 const TENANCY_METHODS = ["createUnit", "changeUnitState", "getUnit", "listUnits", "addMandant", "listMandanten", "importLicence", "listProfiles"] as const;
-const HSM_METHODS = ["getSecurityModule", "listExpiries", "attemptLzv", "revokeUnit", "getCertificate", "getTrustAnchors", "getClock", "advanceClock", "issueCard", "sign"] as const;
+const HSM_METHODS = ["getSecurityModule", "listExpiries", "attemptLzv", "revokeUnit", "getCertificate", "getTrustAnchors", "getClock", "advanceClock", "issueCard", "sign", "proveTerminalKey"] as const;
 const CARD_TERMINAL_METHODS = [
   "addTerminal",
   "pairTerminal",

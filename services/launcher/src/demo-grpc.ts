@@ -16,7 +16,7 @@ export function grpcDemo(a: { tenancy: string; hsm: string; cardTerminal: string
     changeState: (unit, action, reason) => rpc(t, "changeUnitState", { unit, action, reason }),
     issueCard: async (cardType, holder, iccsn) =>
       (await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType, keyType: "ecc", holder, iccsn, notBefore: "", validityYears: 5 })).certificate.certSerial,
-    sign: async (certSerial, data) => Buffer.from((await rpc<{ signature: Uint8Array }>(h, "sign", { certSerial, data })).signature),
+    proveTerminalKey: async (certSerial, ctId, challenge) => Buffer.from((await rpc<{ signature: Uint8Array }>(h, "proveTerminalKey", { certSerial, ctId, challenge })).signature),
     addTerminal: (x) => rpc(c, "addTerminal", x),
     pair: async (ctId, unit, certSerial) => Buffer.from((await rpc<{ pairingSecret: Uint8Array }>(c, "pairTerminal", { ctId, unit, certSerial })).pairingSecret),
     beginConnect: async (ctId) => Buffer.from((await rpc<{ challenge: Uint8Array }>(c, "beginConnect", { ctId })).challenge),

@@ -2,11 +2,11 @@ import { createPublicKey, generateKeyPairSync, randomUUID, X509Certificate, type
 import { CommandHandler, DomainError, NO_STREAM, VersionConflictError, type Clock, type SqlEventStore } from "@tigw/platform";
 import { certificateDecider, type CertificateOwner, type CertificateState } from "../domain/certificate.js";
 import type { KeyVault } from "../vault.js";
+import { OID_GEM_OR_CP, PROFILES, type CaKind, type ProfileName } from "./card-certificates.js";
 import { answerOcsp, type OcspIssuer, type OcspStatus } from "./ocsp.js";
 import { issueCertificate, nameOf, toPem, type KeyType, type NameSpec } from "./x509.js";
 
 /** Sub-CAs of the test TI PKI, as in the TI: components (Konnektor, KT), SMC-B, HBA, eGK. */
-export type CaKind = "KOMP" | "SMCB" | "HBA" | "EGK";
 export const CA_KINDS: readonly CaKind[] = ["KOMP", "SMCB", "HBA", "EGK"];
 export const KEY_TYPES: readonly KeyType[] = ["ecc", "rsa"];
 
@@ -29,7 +29,8 @@ const certStream = (serialHex: string) => `cert-${serialHex}`;
 const caStream = (name: string) => `ca-${name}`;
 
 export interface IssueLeaf {
-  ca: CaKind;
+  /** The certificate type: decides the issuing sub-CA and the policy OIDs the certificate carries. */
+  profile: ProfileName;
   keyType: KeyType;
   subject: NameSpec;
   notBefore: Date;
@@ -118,7 +119,8 @@ export class TestPki {
 
   /** Issues a leaf certificate from a sub-CA, with a new key pair or for an existing key. */
   async issue(r: IssueLeaf): Promise<Issued> {
-    const ca = this.cas.get(subName(r.ca, r.keyType))!;
+    const profile = PROFILES[r.profile];
+    const ca = this.cas.get(subName(profile.ca, r.keyType))!;
     let keyRef = r.keyRef;
     let publicKey: KeyObject;
     if (keyRef) {
@@ -137,6 +139,7 @@ export class TestPki {
       notAfter: r.notAfter,
       usage: r.usage ?? ["digitalSignature", "keyAgreement"],
       ocspUrl: this.ocspUrl,
+      policies: [profile.oid, OID_GEM_OR_CP],
     });
     const pem = toPem(der);
     await this.record(serialHex, ca.name, pem, keyRef, r.subject.iccsn ?? "", r.owner, r.notBefore, r.notAfter);

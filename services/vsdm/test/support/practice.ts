@@ -62,7 +62,7 @@ export async function setUpPractice(o: { populationSize?: number; vsdm?: { sql: 
   await rpc(c, "addTerminal", { ctId: KT, mac: "00:0D:F8:00:00:01", address: "", vendor: "ORGA", model: "6141", firmware: "3.9.0" });
   const { pairingSecret } = await rpc<{ pairingSecret: Buffer }>(c, "pairTerminal", { ctId: KT, unit: UNIT, certSerial: gsmckt });
   const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId: KT });
-  const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: gsmckt, data: challenge });
+  const { signature } = await rpc<{ signature: Buffer }>(h, "proveTerminalKey", { certSerial: gsmckt, ctId: KT, challenge });
   await rpc(c, "completeConnect", { ctId: KT, challenge, signature, secretProof: createHmac("sha256", pairingSecret).update(challenge).digest() });
   await conf("mandant", { mandantId: "M1" });
   await conf("mandant", { mandantId: "M2" });
