@@ -1,5 +1,5 @@
 import { createHmac, createPublicKey, randomBytes, randomUUID, timingSafeEqual, verify, X509Certificate } from "node:crypto";
-import { CertificateRejected, checkBinding, checkCurrent, type ProfileName } from "@tigw/hsm";
+import { CertificateRejected, checkBinding, checkCurrent, ktConnectMessage, type ProfileName } from "@tigw/hsm";
 import {
   Coalescer,
   CommandHandler,
@@ -180,7 +180,7 @@ export class CardTerminals {
 
   /**
    * Checks the terminal's gSMC-KT certificate again (valid now, not revoked: CERT_INVALID), its
-   * proof of the gSMC-KT key and of the pairing secret.
+   * proof of the gSMC-KT key over the connect message and of the pairing secret.
    */
   async completeConnect(ctId: string, challenge: Buffer, signature: Buffer, secretProof: Buffer): Promise<TerminalView> {
     const t0 = performance.now();
@@ -195,7 +195,7 @@ export class CardTerminals {
     if (certProblem) return this.refuse(t, "CERT_INVALID", certProblem);
     let keyOk = false;
     try {
-      keyOk = verify("sha256", challenge, createPublicKey(t.certPem), signature);
+      keyOk = verify("sha256", ktConnectMessage(ctId, challenge), createPublicKey(t.certPem), signature);
     } catch {
       keyOk = false;
     }
