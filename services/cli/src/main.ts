@@ -19,9 +19,25 @@ import { vsd } from "./commands/vsd.js";
  * The command table (the Command pattern): one module per command group under commands/, each a
  * CommandGroup naming its first words, its usage lines and how it runs. main only parses the command
  * line, looks the first word up here and hands over. A new group is one line in this list (and its
- * import); its usage lines join the help text in this order.
+ * import); its usage lines join the help text in this order. One group per line (prettier-ignore
+ * keeps it so), so adding a group is a one-line change that merges cleanly.
  */
-export const GROUPS: CommandGroup[] = [account, fleet, unit, mandant, licence, clock, kt, infomodell, card, sim, vsd, profile, user];
+// prettier-ignore
+export const GROUPS: CommandGroup[] = [
+  account,
+  fleet,
+  unit,
+  mandant,
+  licence,
+  clock,
+  kt,
+  infomodell,
+  card,
+  sim,
+  vsd,
+  profile,
+  user,
+];
 
 export const USAGE = `tigw: operate a ti-gateway fleet
 
@@ -33,7 +49,11 @@ Options: -o table|json (default table), --url URL (default $TIGW_URL or http://1
 const byName = new Map(GROUPS.flatMap((g) => g.names.map((n) => [n, g] as const)));
 const xmlCommands = GROUPS.flatMap((g) => (g.xmlVerbs ?? []).map((v) => `${g.names[0]} ${v}`));
 
-export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + "\n"), err: (s: string) => void = (s) => process.stderr.write(s + "\n")): Promise<number> {
+export async function main(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s + "\n"),
+  err: (s: string) => void = (s) => process.stderr.write(s + "\n"),
+): Promise<number> {
   try {
     const { values: o, positionals } = parseCommandLine(argv);
     const [word, verb, ...args] = positionals;
@@ -44,7 +64,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     const unknown = () => new UsageError(`unknown command: tigw ${positionals.join(" ")}`);
     const group = byName.get(word);
     if (!group) throw unknown();
-    if (o.output !== "table" && o.output !== "json" && !(o.output === "xml" && group.xmlVerbs?.includes(verb ?? ""))) throw new UsageError(`-o must be table or json (xml for ${xmlCommands.join(", ")}), not ${o.output}`);
+    if (o.output !== "table" && o.output !== "json" && !(o.output === "xml" && group.xmlVerbs?.includes(verb ?? "")))
+      throw new UsageError(`-o must be table or json (xml for ${xmlCommands.join(", ")}), not ${o.output}`);
     const url = (o.url ?? process.env["TIGW_URL"] ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
     const creds = new Credentials();
     const ctx: Context = {
@@ -70,7 +91,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       return 2;
     }
     if (e instanceof ApiError) {
-      const facts = Object.entries(e.details).map(([k, v]) => `${k}=${v}`).join(", ");
+      const facts = Object.entries(e.details)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ");
       err(`error ${e.code}: ${e.message}${facts ? ` (${facts})` : ""}`);
       if (e.code === "UNAUTHENTICATED") err("hint: tigw login --user U --password P");
       return 1;

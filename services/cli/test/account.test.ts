@@ -9,10 +9,16 @@ describe("tigw login, logout, whoami, passwd, totp", () => {
     gw = await fakeGateway({
       "POST /api/v1/auth/login": (r) => {
         const b = r.body as { username: string; password: string; totp?: string };
-        return b.password === "right" ? { token: `token-of-${b.username}`, expiresAt: "2030-01-01T00:00:00.000Z", role: "operator" } : answer(401, { code: "UNAUTHENTICATED", detail: "wrong user or password" });
+        return b.password === "right"
+          ? { token: `token-of-${b.username}`, expiresAt: "2030-01-01T00:00:00.000Z", role: "operator" }
+          : answer(401, { code: "UNAUTHENTICATED", detail: "wrong user or password" });
       },
       "POST /api/v1/auth/logout": () => ({}),
-      "GET /api/v1/auth/me": (r) => ({ username: r.authorization === "Bearer token-of-anna" ? "anna" : "?", role: "operator", expiresAt: "2030-01-01T00:00:00.000Z" }),
+      "GET /api/v1/auth/me": (r) => ({
+        username: r.authorization === "Bearer token-of-anna" ? "anna" : "?",
+        role: "operator",
+        expiresAt: "2030-01-01T00:00:00.000Z",
+      }),
       "POST /api/v1/auth/password": () => ({ token: "token-after-passwd", expiresAt: "2031-01-01T00:00:00.000Z", role: "operator" }),
       "POST /api/v1/auth/totp": () => ({ secret: "JBSWY3DP", otpauthUri: "otpauth://totp/tigw:anna?secret=JBSWY3DP" }),
       "POST /api/v1/auth/totp/confirm": () => ({ totpEnabled: true }),
@@ -61,7 +67,10 @@ describe("tigw login, logout, whoami, passwd, totp", () => {
     assert.equal(p.out, "password of dora changed; other sessions have ended");
     assert.equal(new Credentials().get(gw.url, "dora")?.token, "token-after-passwd");
     const enroll = await tigw(gw.url, "totp", "enroll", "--as", "dora");
-    assert.equal(enroll.out, "add this to an authenticator app, then run tigw totp confirm CODE:\n  secret JBSWY3DP\n  otpauth://totp/tigw:anna?secret=JBSWY3DP");
+    assert.equal(
+      enroll.out,
+      "add this to an authenticator app, then run tigw totp confirm CODE:\n  secret JBSWY3DP\n  otpauth://totp/tigw:anna?secret=JBSWY3DP",
+    );
     assert.equal((await tigw(gw.url, "totp", "confirm", "123456", "--as", "dora")).out, "TOTP on: tigw login now needs --totp CODE");
     assert.deepEqual(gw.last.body, { code: "123456" });
     assert.equal((await tigw(gw.url, "totp", "disable", "654321", "--as", "dora")).out, "TOTP off");

@@ -7,7 +7,10 @@ describe("tigw clock", () => {
   before(async () => {
     gw = await fakeGateway({
       "GET /api/v1/clock": () => ({ now: "2025-03-01T00:00:00.000Z", simulated: false }),
-      "POST /api/v1/clock/advance": (r) => ((r.body as { duration: string }).duration === "30d" ? { now: "2025-03-31T00:00:00.000Z" } : answer(400, { code: "INVALID_REQUEST", detail: "not a duration" })),
+      "POST /api/v1/clock/advance": (r) =>
+        (r.body as { duration: string }).duration === "30d"
+          ? { now: "2025-03-31T00:00:00.000Z" }
+          : answer(400, { code: "INVALID_REQUEST", detail: "not a duration" }),
     });
     loggedIn(gw.url);
   });

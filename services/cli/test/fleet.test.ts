@@ -21,12 +21,38 @@ describe("tigw fleet", () => {
       "GET /api/v1/units": () => ({ units: [unitFixture({ serial: "A" }), unitFixture({ serial: "B" }), unitFixture({ serial: "C" })] }),
       "GET /api/v1/units/A/check": () => check("A", "ok"),
       "GET /api/v1/units/B/check": () => check("B", "warning", [{ check: "terminals", detail: "1 of 2 connected" }]),
-      "GET /api/v1/units/C/check": () => check("C", "error", [{ check: "ti-access", detail: "revoked" }, { check: "smb", detail: "none" }]),
+      "GET /api/v1/units/C/check": () =>
+        check("C", "error", [
+          { check: "ti-access", detail: "revoked" },
+          { check: "smb", detail: "none" },
+        ]),
       "GET /api/v1/fleet/expiries?within=90d": () => ({
         now: "2025-03-04T00:00:00.000Z",
         expiries: [
-          { unitId: "u-3", serial: "RZK-0003", identity: "C.NK.VPN", notAfter: "2025-02-01T00:00:00.000Z", daysToExpiry: -31, lzvApplies: false, lzvReason: "LZV_NOT_ELIGIBLE", exchangeDue: true, tiAccess: false, expired: true },
-          { unitId: "u-1", serial: "RZK-0001", identity: "C.NK.VPN", notAfter: "2025-06-01T00:00:00.000Z", daysToExpiry: 88, lzvApplies: true, lzvReason: "", exchangeDue: true, tiAccess: true, expired: false },
+          {
+            unitId: "u-3",
+            serial: "RZK-0003",
+            identity: "C.NK.VPN",
+            notAfter: "2025-02-01T00:00:00.000Z",
+            daysToExpiry: -31,
+            lzvApplies: false,
+            lzvReason: "LZV_NOT_ELIGIBLE",
+            exchangeDue: true,
+            tiAccess: false,
+            expired: true,
+          },
+          {
+            unitId: "u-1",
+            serial: "RZK-0001",
+            identity: "C.NK.VPN",
+            notAfter: "2025-06-01T00:00:00.000Z",
+            daysToExpiry: 88,
+            lzvApplies: true,
+            lzvReason: "",
+            exchangeDue: true,
+            tiAccess: true,
+            expired: false,
+          },
         ],
       }),
       "GET /api/v1/fleet/expiries?within=7d": () => ({ now: "2025-03-04T00:00:00.000Z", expiries: [] }),
@@ -53,9 +79,15 @@ describe("tigw fleet", () => {
   it("check: every unit's check, those needing attention first; exit 1 when one fails", async () => {
     const r = await tigw(gw.url, "fleet", "check");
     assert.equal(r.code, 1);
-    assert.equal(r.out, ["UNIT  STATUS   NOT OK", "C     error    ti-access: revoked; smb: none", "B     warning  terminals: 1 of 2 connected", "A     ok       -"].join("\n"));
+    assert.equal(
+      r.out,
+      ["UNIT  STATUS   NOT OK", "C     error    ti-access: revoked; smb: none", "B     warning  terminals: 1 of 2 connected", "A     ok       -"].join("\n"),
+    );
     const json = JSON.parse((await tigw(gw.url, "fleet", "check", "-o", "json")).out) as { units: { unit: string }[] };
-    assert.deepEqual(json.units.map((u) => u.unit), ["C", "B", "A"]);
+    assert.deepEqual(
+      json.units.map((u) => u.unit),
+      ["C", "B", "A"],
+    );
   });
 
   it("expiries --within: passed on; the most urgent first as the gateway ordered them", async () => {

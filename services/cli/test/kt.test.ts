@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type FakeGateway, fakeGateway, loggedIn, tigw } from "./support.js";
 
-const card = { slot: 1, cardHandle: "h-1", cardType: "SMC-B", iccsn: "80276883110000000001", certSerial: "", insertedAt: "2025-03-01T10:00:00.000Z", ctId: "KT-1" };
+const card = {
+  slot: 1,
+  cardHandle: "h-1",
+  cardType: "SMC-B",
+  iccsn: "80276883110000000001",
+  certSerial: "",
+  insertedAt: "2025-03-01T10:00:00.000Z",
+  ctId: "KT-1",
+};
 const terminal = (over: Record<string, unknown> = {}) => ({
   ctId: "KT-1",
   mac: "00:11:22:33:44:55",
@@ -28,9 +36,12 @@ describe("tigw kt", () => {
       "POST /api/v1/terminals": (r) => terminal(r.body as Record<string, unknown>),
       "POST /api/v1/terminals/KT-1/pair": () => ({ terminal: terminal({ unitId: "u-1", computeUnit: 2, correlation: "gepairt" }), pairingSecret: "ps-123" }),
       "POST /api/v1/terminals/KT-1/unpair": () => terminal(),
-      "GET /api/v1/terminals?unit=RZK-0001&mandant=m1": () => ({ terminals: [terminal({ unitId: "u-1", computeUnit: 1, correlation: "aktiv", connected: true, cards: [card] }), terminal({ ctId: "KT-2" })] }),
+      "GET /api/v1/terminals?unit=RZK-0001&mandant=m1": () => ({
+        terminals: [terminal({ unitId: "u-1", computeUnit: 1, correlation: "aktiv", connected: true, cards: [card] }), terminal({ ctId: "KT-2" })],
+      }),
       "GET /api/v1/terminals": () => ({ terminals: [] }),
-      "GET /api/v1/terminals/KT-1": () => terminal({ unitId: "u-1", correlation: "aktiv", connected: true, certSerial: "0F0F", refusedConnects: 2, cards: [card] }),
+      "GET /api/v1/terminals/KT-1": () =>
+        terminal({ unitId: "u-1", correlation: "aktiv", connected: true, certSerial: "0F0F", refusedConnects: 2, cards: [card] }),
     });
     loggedIn(gw.url);
   });
@@ -52,7 +63,14 @@ describe("tigw kt", () => {
   });
   it("list: filters as query; a table; none: says so", async () => {
     const r = await tigw(gw.url, "kt", "list", "--unit", "RZK-0001", "--mandant", "m1");
-    assert.equal(r.out, ["CT-ID  STATE    CONNECTED  UNIT  CU  MAC                CARDS", "KT-1   aktiv    yes        u-1   1   00:11:22:33:44:55  1", "KT-2   bekannt  no         -     -   00:11:22:33:44:55  0"].join("\n"));
+    assert.equal(
+      r.out,
+      [
+        "CT-ID  STATE    CONNECTED  UNIT  CU  MAC                CARDS",
+        "KT-1   aktiv    yes        u-1   1   00:11:22:33:44:55  1",
+        "KT-2   bekannt  no         -     -   00:11:22:33:44:55  0",
+      ].join("\n"),
+    );
     assert.equal((await tigw(gw.url, "kt", "list")).out, "no terminals");
   });
   it("show: the terminal and its cards", async () => {

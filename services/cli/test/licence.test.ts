@@ -11,7 +11,8 @@ describe("tigw licence", () => {
   let gw: FakeGateway;
   before(async () => {
     gw = await fakeGateway({
-      "POST /api/v1/units/RZK-0001/licence": () => unitFixture({ licence: { licenceId: "l1", ktPerComputeUnit: 80, features: ["LZV"], issuedAt: "", source: "file", keyId: "k" } }),
+      "POST /api/v1/units/RZK-0001/licence": () =>
+        unitFixture({ licence: { licenceId: "l1", ktPerComputeUnit: 80, features: ["LZV"], issuedAt: "", source: "file", keyId: "k" } }),
     });
     loggedIn(gw.url);
   });
@@ -21,11 +22,37 @@ describe("tigw licence", () => {
     const key = join(dir, "vendor.pem");
     writeFileSync(key, generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
     const file = join(dir, "licence.json");
-    const issued = await tigw(undefined, "licence", "issue", "--serial", "RZK-0001", "--kt-per-compute-unit", "80", "--feature", "PTV5", "--feature", "LZV", "--key", key, "--out", file);
+    const issued = await tigw(
+      undefined,
+      "licence",
+      "issue",
+      "--serial",
+      "RZK-0001",
+      "--kt-per-compute-unit",
+      "80",
+      "--feature",
+      "PTV5",
+      "--feature",
+      "LZV",
+      "--key",
+      key,
+      "--out",
+      file,
+    );
     assert.equal(issued.code, 0, issued.err);
-    const written = JSON.parse(readFileSync(file, "utf8")) as { licence: { licenceId: string; serial: string; ktPerComputeUnit: number; features: string[] }; signature: { keyId: string } };
-    assert.deepEqual([written.licence.serial, written.licence.ktPerComputeUnit, written.licence.features], ["RZK-0001", 80, ["LZV", "PTV5"]], "features sorted");
-    assert.equal(issued.out, `licence ${written.licence.licenceId} for RZK-0001: 80 KTs per compute unit, LZV, PTV5; signed with key ${written.signature.keyId}; written to ${file}`);
+    const written = JSON.parse(readFileSync(file, "utf8")) as {
+      licence: { licenceId: string; serial: string; ktPerComputeUnit: number; features: string[] };
+      signature: { keyId: string };
+    };
+    assert.deepEqual(
+      [written.licence.serial, written.licence.ktPerComputeUnit, written.licence.features],
+      ["RZK-0001", 80, ["LZV", "PTV5"]],
+      "features sorted",
+    );
+    assert.equal(
+      issued.out,
+      `licence ${written.licence.licenceId} for RZK-0001: 80 KTs per compute unit, LZV, PTV5; signed with key ${written.signature.keyId}; written to ${file}`,
+    );
 
     const imported = await tigw(gw.url, "licence", "import", "RZK-0001", file);
     assert.deepEqual(gw.last.body, written);

@@ -17,7 +17,26 @@ describe("tigw: the command table and what every command shares", () => {
     for (const g of GROUPS) assert.ok(USAGE.includes(g.usage), `usage of ${g.names.join("/")}`);
     const words = GROUPS.flatMap((g) => g.names);
     assert.equal(new Set(words).size, words.length, "no word belongs to two groups");
-    assert.deepEqual([...words].sort(), ["card", "clock", "fleet", "infomodell", "kt", "licence", "login", "logout", "mandant", "passwd", "profile", "sim", "totp", "unit", "user", "vsd", "whoami"]);
+    const today = [
+      "login",
+      "logout",
+      "whoami",
+      "passwd",
+      "totp",
+      "fleet",
+      "unit",
+      "mandant",
+      "licence",
+      "clock",
+      "kt",
+      "infomodell",
+      "card",
+      "sim",
+      "vsd",
+      "profile",
+      "user",
+    ];
+    for (const word of today) assert.ok(words.includes(word), `tigw ${word} has its group`);
   });
 
   it("an unknown command or option is a usage error (exit 2) naming it", async () => {
@@ -51,7 +70,9 @@ describe("tigw: the command table and what every command shares", () => {
   });
 
   it("a refusal prints the problem's code, text and details (exit 1); an unreachable gateway says so", async () => {
-    const gw = await fakeGateway({ "GET /api/v1/units/X": () => answer(404, { code: "UNIT_NOT_FOUND", detail: "no unit X", details: { unit: "X" } }, "application/problem+json") });
+    const gw = await fakeGateway({
+      "GET /api/v1/units/X": () => answer(404, { code: "UNIT_NOT_FOUND", detail: "no unit X", details: { unit: "X" } }, "application/problem+json"),
+    });
     try {
       loggedIn(gw.url);
       const r = await tigw(gw.url, "unit", "show", "X");

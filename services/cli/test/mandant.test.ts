@@ -7,7 +7,9 @@ describe("tigw mandant", () => {
   before(async () => {
     gw = await fakeGateway({
       "POST /api/v1/units/RZK-0001/mandanten": (r) => ({ ...(r.body as object), addedAt: "2025-01-01T00:00:00.000Z" }),
-      "GET /api/v1/units/RZK-0001/mandanten": () => ({ mandanten: [{ mandantId: "m1", name: "Praxis Eins", bsnr: "", smcbIccsn: "80276883110000000001", addedAt: "" }] }),
+      "GET /api/v1/units/RZK-0001/mandanten": () => ({
+        mandanten: [{ mandantId: "m1", name: "Praxis Eins", bsnr: "", smcbIccsn: "80276883110000000001", addedAt: "" }],
+      }),
       "GET /api/v1/units/RZK-0002/mandanten": () => ({ mandanten: [] }),
     });
     loggedIn(gw.url);

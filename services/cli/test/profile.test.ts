@@ -21,7 +21,11 @@ describe("tigw profile", () => {
     const r = await tigw(gw.url, "profile", "list");
     assert.equal(
       r.out,
-      ["NAME    COMPUTE UNITS  KTS PER CU  RECOMMENDED  MANDANTEN  DESCRIPTION", "rz      2              50          80           200        Rechenzentrumskonnektor", "einbox  1              10          10           5          Einboxkonnektor"].join("\n"),
+      [
+        "NAME    COMPUTE UNITS  KTS PER CU  RECOMMENDED  MANDANTEN  DESCRIPTION",
+        "rz      2              50          80           200        Rechenzentrumskonnektor",
+        "einbox  1              10          10           5          Einboxkonnektor",
+      ].join("\n"),
     );
   });
   it("another verb: usage error", async () => {

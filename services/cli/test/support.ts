@@ -34,9 +34,12 @@ export async function fakeGateway(routes: Record<string, (req: Recorded) => Answ
     const r: Recorded = { method: req.method!, path: req.url!, body: await read(req), authorization: req.headers.authorization };
     requests.push(r);
     const route = routes[`${r.method} ${r.path}`];
-    const a = route ? (route(r) as { status?: number; body?: unknown; type?: string; [ANSWER]?: boolean }) : answer(404, { code: "NOT_FOUND", detail: `no route ${r.method} ${r.path}` });
+    const a = route
+      ? (route(r) as { status?: number; body?: unknown; type?: string; [ANSWER]?: boolean })
+      : answer(404, { code: "NOT_FOUND", detail: `no route ${r.method} ${r.path}` });
     const [status, body, type] = a && a[ANSWER] ? [a.status!, a.body, a.type!] : [200, a, "application/json"];
-    res.writeHead(status, { "content-type": type });
+    // No keep-alive: a socket the server closes when idle must not be reused by the next command (ECONNRESET on a loaded machine).
+    res.writeHead(status, { "content-type": type, connection: "close" });
     res.end(typeof body === "string" ? body : JSON.stringify(body));
   });
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
@@ -62,7 +65,11 @@ export function loggedIn(url: string, user = "op", token = "token-of-op"): void 
 export async function tigw(url: string | undefined, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(url ? [...argv, "--url", url] : argv, (s) => out.push(s), (s) => err.push(s));
+  const code = await main(
+    url ? [...argv, "--url", url] : argv,
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 

@@ -13,7 +13,13 @@ const securityModule = {
   identities: [
     {
       name: "C.NK.VPN",
-      certificate: { certSerial: "0A1B", notBefore: "2024-05-01T00:00:00.000Z", notAfter: "2029-04-30T23:59:59.000Z", keyType: "ECC brainpoolP256r1", ocspStatus: "good" },
+      certificate: {
+        certSerial: "0A1B",
+        notBefore: "2024-05-01T00:00:00.000Z",
+        notAfter: "2029-04-30T23:59:59.000Z",
+        keyType: "ECC brainpoolP256r1",
+        ocspStatus: "good",
+      },
       daysToExpiry: 1500,
       warnings: [],
       expired: false,
@@ -21,7 +27,13 @@ const securityModule = {
     },
     {
       name: "C.AK.AUT",
-      certificate: { certSerial: "0A1C", notBefore: "2024-05-01T00:00:00.000Z", notAfter: "2025-04-30T23:59:59.000Z", keyType: "RSA 2048", ocspStatus: "revoked" },
+      certificate: {
+        certSerial: "0A1C",
+        notBefore: "2024-05-01T00:00:00.000Z",
+        notAfter: "2025-04-30T23:59:59.000Z",
+        keyType: "RSA 2048",
+        ocspStatus: "revoked",
+      },
       daysToExpiry: -3,
       warnings: [180, 90, 30],
       expired: true,
@@ -36,9 +48,17 @@ describe("tigw unit", () => {
     gw = await fakeGateway({
       "POST /api/v1/units": (r) => unitFixture({ serial: (r.body as { serial: string }).serial, mandanten: [], mandantenCount: 0, state: "provisioned" }),
       "GET /api/v1/units": () => ({ units: [unitFixture(), unitFixture({ serial: "RZK-0002", state: "blocked", mandantenCount: 0 })] }),
-      "GET /api/v1/units/RZK%200001": () => unitFixture({ licence: { licenceId: "lic-9", ktPerComputeUnit: 80, features: ["PTV5", "LZV"], source: "file", keyId: "k1" } }),
+      "GET /api/v1/units/RZK%200001": () =>
+        unitFixture({ licence: { licenceId: "lic-9", ktPerComputeUnit: 80, features: ["PTV5", "LZV"], source: "file", keyId: "k1" } }),
       "POST /api/v1/units/RZK-0001/state": (r) => unitFixture({ state: (r.body as { action: string }).action === "block" ? "blocked" : "active" }),
-      "GET /api/v1/units/RZK-0001/check": () => ({ unit: "RZK-0001", status: "error", checks: [{ check: "state", status: "ok", detail: "active" }, { check: "ti-access", status: "error", detail: "C.NK.VPN revoked" }] }),
+      "GET /api/v1/units/RZK-0001/check": () => ({
+        unit: "RZK-0001",
+        status: "error",
+        checks: [
+          { check: "state", status: "ok", detail: "active" },
+          { check: "ti-access", status: "error", detail: "C.NK.VPN revoked" },
+        ],
+      }),
       "GET /api/v1/units/RZK-0002/check": () => ({ unit: "RZK-0002", status: "ok", checks: [{ check: "state", status: "ok", detail: "active" }] }),
       "GET /api/v1/units/RZK-0001/certs": () => securityModule,
       "POST /api/v1/units/RZK-0001/lzv": () => answer(409, { code: "LZV_NOT_LICENSED", detail: "the unit's licence has no LZV" }),

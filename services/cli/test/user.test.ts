@@ -6,7 +6,12 @@ describe("tigw user", () => {
   let gw: FakeGateway;
   before(async () => {
     gw = await fakeGateway({
-      "GET /api/v1/users": () => ({ users: [{ username: "admin", role: "admin", createdAt: "2025-01-01T00:00:00.000Z", totpEnabled: true }, { username: "eva", role: "viewer", createdAt: "2025-02-01T00:00:00.000Z", totpEnabled: false }] }),
+      "GET /api/v1/users": () => ({
+        users: [
+          { username: "admin", role: "admin", createdAt: "2025-01-01T00:00:00.000Z", totpEnabled: true },
+          { username: "eva", role: "viewer", createdAt: "2025-02-01T00:00:00.000Z", totpEnabled: false },
+        ],
+      }),
       "POST /api/v1/users": (r) => r.body,
       "DELETE /api/v1/users/eva%2Fx": () => ({ username: "eva/x" }),
       "POST /api/v1/users/eva/role": (r) => ({ username: "eva", ...(r.body as object) }),
@@ -18,7 +23,10 @@ describe("tigw user", () => {
   after(() => gw.close());
 
   it("list: a table", async () => {
-    assert.equal((await tigw(gw.url, "user", "list")).out, ["USER   ROLE    TOTP  CREATED", "admin  admin   yes   2025-01-01T00:00:00.000Z", "eva    viewer  no    2025-02-01T00:00:00.000Z"].join("\n"));
+    assert.equal(
+      (await tigw(gw.url, "user", "list")).out,
+      ["USER   ROLE    TOTP  CREATED", "admin  admin   yes   2025-01-01T00:00:00.000Z", "eva    viewer  no    2025-02-01T00:00:00.000Z"].join("\n"),
+    );
   });
   it("add: user, role and password; each is required", async () => {
     const r = await tigw(gw.url, "user", "add", "--user", "eva", "--role", "viewer", "--password", "s3cret-s3cret");

@@ -4,8 +4,10 @@ import { timeArg } from "../src/commands/command.js";
 import { answer, type FakeGateway, fakeGateway, loggedIn, tigw } from "./support.js";
 
 const doc = (xml: string) => ({ base64: "", xml });
-const persoenlich = "<Versicherten_ID>X110411675</Versicherten_ID><Geburtsdatum>19640812</Geburtsdatum><Vorname>Erika</Vorname><Nachname>Mustermann</Nachname><Vorsatzwort>von</Vorsatzwort><Geschlecht>W</Geschlecht><Postleitzahl>10117</Postleitzahl><Ort>Berlin</Ort><Strasse>Friedrichstraße</Strasse><Hausnummer>136</Hausnummer>";
-const allgemein = "<Beginn>20240101</Beginn><Kostentraegerkennung>109500969</Kostentraegerkennung><Name>Test GKV-SV</Name><Versichertenart>1</Versichertenart><WOP>72</WOP>";
+const persoenlich =
+  "<Versicherten_ID>X110411675</Versicherten_ID><Geburtsdatum>19640812</Geburtsdatum><Vorname>Erika</Vorname><Nachname>Mustermann</Nachname><Vorsatzwort>von</Vorsatzwort><Geschlecht>W</Geschlecht><Postleitzahl>10117</Postleitzahl><Ort>Berlin</Ort><Strasse>Friedrichstraße</Strasse><Hausnummer>136</Hausnummer>";
+const allgemein =
+  "<Beginn>20240101</Beginn><Kostentraegerkennung>109500969</Kostentraegerkennung><Name>Test GKV-SV</Name><Versichertenart>1</Versichertenart><WOP>72</WOP>";
 const cards = [
   { slot: 1, cardHandle: "h-smcb", cardType: "SMC-B", iccsn: "80276883110000000001", certSerial: "", insertedAt: "", ctId: "KT-1" },
   { slot: 2, cardHandle: "h-egk", cardType: "EGK", iccsn: "80276001010000000007", certSerial: "", insertedAt: "", ctId: "KT-1" },
@@ -16,13 +18,42 @@ describe("tigw vsd", () => {
   before(async () => {
     gw = await fakeGateway({
       "GET /api/v1/units/RZK-0001/cards": () => ({ cards }),
-      "GET /api/v1/units/RZK-0001/infomodell": () => ({ unitId: "u-1", mandanten: [{ mandantId: "m1", clientSystems: ["cs1"], workplaces: ["wp1"], terminals: ["KT-1"], smbs: ["80276883110000000001"] }], workplaces: [] }),
+      "GET /api/v1/units/RZK-0001/infomodell": () => ({
+        unitId: "u-1",
+        mandanten: [{ mandantId: "m1", clientSystems: ["cs1"], workplaces: ["wp1"], terminals: ["KT-1"], smbs: ["80276883110000000001"] }],
+        workplaces: [],
+      }),
       "POST /api/v1/vsd/read": (r) =>
         (r.body as { performOnlineCheck: boolean }).performOnlineCheck
-          ? { persoenlicheVersichertendaten: doc(persoenlich), allgemeineVersicherungsdaten: doc(allgemein), geschuetzteVersichertendaten: doc(""), pruefungsnachweis: doc(""), vsdStatus: { status: "0" }, result: 3, errorCode: 12103 }
+          ? {
+              persoenlicheVersichertendaten: doc(persoenlich),
+              allgemeineVersicherungsdaten: doc(allgemein),
+              geschuetzteVersichertendaten: doc(""),
+              pruefungsnachweis: doc(""),
+              vsdStatus: { status: "0" },
+              result: 3,
+              errorCode: 12103,
+            }
           : answer(200, "<ReadVSDResponse/>", "application/xml"),
       "GET /api/v1/units/RZK-0001/vsd-log?mandant=m1&outcome=error&limit=5": () => ({
-        entries: [{ at: "2025-03-01T10:00:00.000Z", unitId: "u-1", mandantId: "m1", workplaceId: "wp1", ctId: "KT-1", kvnr: "", steps: [{ name: "a", ms: 12, detail: "" }, { name: "b", ms: 30, detail: "" }], ocsp: "", outcome: "error", code: "114", result: 0 }],
+        entries: [
+          {
+            at: "2025-03-01T10:00:00.000Z",
+            unitId: "u-1",
+            mandantId: "m1",
+            workplaceId: "wp1",
+            ctId: "KT-1",
+            kvnr: "",
+            steps: [
+              { name: "a", ms: 12, detail: "" },
+              { name: "b", ms: 30, detail: "" },
+            ],
+            ocsp: "",
+            outcome: "error",
+            code: "114",
+            result: 0,
+          },
+        ],
       }),
     });
     loggedIn(gw.url);
@@ -30,9 +61,33 @@ describe("tigw vsd", () => {
   after(() => gw.close());
 
   it("read: finds the eGK in the slot and the Mandant's SMC-B; prints the insured person and the Prüfungsnachweis", async () => {
-    const r = await tigw(gw.url, "vsd", "read", "--unit", "RZK-0001", "--mandant", "m1", "--workplace", "wp1", "--ct-id", "KT-1", "--slot", "2", "--online-check");
+    const r = await tigw(
+      gw.url,
+      "vsd",
+      "read",
+      "--unit",
+      "RZK-0001",
+      "--mandant",
+      "m1",
+      "--workplace",
+      "wp1",
+      "--ct-id",
+      "KT-1",
+      "--slot",
+      "2",
+      "--online-check",
+    );
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(gw.last.body, { unit: "RZK-0001", mandantId: "m1", clientSystemId: "cs1", workplaceId: "wp1", ehcHandle: "h-egk", hpcHandle: "h-smcb", performOnlineCheck: true, readOnlineReceipt: false });
+    assert.deepEqual(gw.last.body, {
+      unit: "RZK-0001",
+      mandantId: "m1",
+      clientSystemId: "cs1",
+      workplaceId: "wp1",
+      ehcHandle: "h-egk",
+      hpcHandle: "h-smcb",
+      performOnlineCheck: true,
+      readOnlineReceipt: false,
+    });
     assert.equal(
       r.out,
       [
@@ -64,7 +119,13 @@ describe("tigw vsd", () => {
   });
   it("log: filters as query; the entries with the summed step times", async () => {
     const r = await tigw(gw.url, "vsd", "log", "RZK-0001", "--mandant", "m1", "--outcome", "error", "--limit", "5");
-    assert.equal(r.out, ["TIME                      MANDANT  WORKPLACE  CT-ID  KVNR  OCSP  OUTCOME  CODE  RESULT  MS", "2025-03-01T10:00:00.000Z  m1       wp1        KT-1   -     -     error    114   -       42"].join("\n"));
+    assert.equal(
+      r.out,
+      [
+        "TIME                      MANDANT  WORKPLACE  CT-ID  KVNR  OCSP  OUTCOME  CODE  RESULT  MS",
+        "2025-03-01T10:00:00.000Z  m1       wp1        KT-1   -     -     error    114   -       42",
+      ].join("\n"),
+    );
   });
 
   it("log --from/--to: an ISO time as given, a span such as 24h or 7d back from now", () => {

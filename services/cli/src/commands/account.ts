@@ -40,7 +40,10 @@ export const account: CommandGroup = {
         return 0;
       }
       case "passwd": {
-        const r = await api().post<Session>("/api/v1/auth/password", { currentPassword: need(o.password, "--password"), newPassword: need(o["new-password"], "--new-password") });
+        const r = await api().post<Session>("/api/v1/auth/password", {
+          currentPassword: need(o.password, "--password"),
+          newPassword: need(o["new-password"], "--new-password"),
+        });
         const user = creds.get(url, o.as)!.user;
         creds.save(url, user, { token: r.token, expiresAt: r.expiresAt, role: r.role });
         show({ username: user }, () => `password of ${user} changed; other sessions have ended`);

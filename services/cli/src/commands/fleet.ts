@@ -14,8 +14,12 @@ export const fleet: CommandGroup = {
   async run({ unknown, verb, o, show, api }) {
     switch (verb) {
       case undefined: {
-        const f = await api().get<{ totals: { units: number; byState: Record<string, number>; ktsUsed: number; ktsLimit: number }; units: FleetUnit[] }>("/api/v1/fleet");
-        const states = Object.entries(f.totals.byState).map(([s, n]) => `${n} ${s}`).join(", ");
+        const f = await api().get<{ totals: { units: number; byState: Record<string, number>; ktsUsed: number; ktsLimit: number }; units: FleetUnit[] }>(
+          "/api/v1/fleet",
+        );
+        const states = Object.entries(f.totals.byState)
+          .map(([s, n]) => `${n} ${s}`)
+          .join(", ");
         show(f, () => `${f.totals.units} units (${states || "none"}); KT slots ${f.totals.ktsUsed}/${f.totals.ktsLimit}\n\n${unitRows(f.units)}`);
         return 0;
       }
@@ -24,8 +28,17 @@ export const fleet: CommandGroup = {
         const results = await Promise.all(units.map((u) => api().get<UnitCheck>(`${unitPath(u.serial)}/check`)));
         const rank: Record<string, number> = { error: 0, warning: 1, ok: 2 };
         results.sort((a, b) => (rank[a.status] ?? 3) - (rank[b.status] ?? 3) || a.unit.localeCompare(b.unit));
-        const notOk = (c: UnitCheck) => c.checks.filter((x) => x.status !== "ok").map((x) => `${x.check}: ${x.detail}`).join("; ");
-        show({ units: results }, () => table(["UNIT", "STATUS", "NOT OK"], results.map((r) => [r.unit, r.status, notOk(r) || "-"])));
+        const notOk = (c: UnitCheck) =>
+          c.checks
+            .filter((x) => x.status !== "ok")
+            .map((x) => `${x.check}: ${x.detail}`)
+            .join("; ");
+        show({ units: results }, () =>
+          table(
+            ["UNIT", "STATUS", "NOT OK"],
+            results.map((r) => [r.unit, r.status, notOk(r) || "-"]),
+          ),
+        );
         return results.some((r) => r.status === "error") ? 1 : 0;
       }
       case "expiries": {
@@ -35,7 +48,15 @@ export const fleet: CommandGroup = {
             ? `as of ${day(r.now)}\n\n` +
               table(
                 ["SERIAL", "IDENTITY", "EXPIRES", "DAYS LEFT", "EXCHANGE DUE", "LZV", "TI ACCESS"],
-                r.expiries.map((e) => [e.serial, e.identity, day(e.notAfter), e.expired ? `${e.daysToExpiry} (expired)` : e.daysToExpiry, e.exchangeDue ? "YES" : "no", e.lzvApplies ? "applies" : `no (${e.lzvReason})`, e.tiAccess ? "yes" : "NO"]),
+                r.expiries.map((e) => [
+                  e.serial,
+                  e.identity,
+                  day(e.notAfter),
+                  e.expired ? `${e.daysToExpiry} (expired)` : e.daysToExpiry,
+                  e.exchangeDue ? "YES" : "no",
+                  e.lzvApplies ? "applies" : `no (${e.lzvReason})`,
+                  e.tiAccess ? "yes" : "NO",
+                ]),
               )
             : `no unit's gSMC-K expires${o.within ? ` within ${o.within}` : ""}`,
         );

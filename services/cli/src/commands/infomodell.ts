@@ -5,9 +5,15 @@ import { type CommandGroup, need, unitPath } from "./command.js";
 const list = (xs: string[]) => xs.join(", ") || "-";
 export const infomodellText = (i: Infomodell) =>
   [
-    table(["MANDANT", "CLIENT SYSTEMS", "WORKPLACES", "TERMINALS", "SM-B"], i.mandanten.map((m) => [m.mandantId, list(m.clientSystems), list(m.workplaces), list(m.terminals), list(m.smbs)])),
+    table(
+      ["MANDANT", "CLIENT SYSTEMS", "WORKPLACES", "TERMINALS", "SM-B"],
+      i.mandanten.map((m) => [m.mandantId, list(m.clientSystems), list(m.workplaces), list(m.terminals), list(m.smbs)]),
+    ),
     "",
-    table(["WORKPLACE", "CLIENT SYSTEMS", "LOCAL TERMINALS", "REMOTE TERMINALS"], i.workplaces.map((w) => [w.workplaceId, list(w.clientSystems), list(w.localTerminals), list(w.remoteTerminals)])),
+    table(
+      ["WORKPLACE", "CLIENT SYSTEMS", "LOCAL TERMINALS", "REMOTE TERMINALS"],
+      i.workplaces.map((w) => [w.workplaceId, list(w.clientSystems), list(w.localTerminals), list(w.remoteTerminals)]),
+    ),
   ].join("\n");
 
 /** A unit's Infomodell: Mandanten, client systems, workplaces, terminals, SM-Bs and how they relate. */

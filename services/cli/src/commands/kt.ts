@@ -3,8 +3,15 @@ import { fields, table } from "../output.js";
 import { type CommandGroup, need } from "./command.js";
 
 export const terminalRows = (ts: Terminal[]) =>
-  table(["CT-ID", "STATE", "CONNECTED", "UNIT", "CU", "MAC", "CARDS"], ts.map((t) => [t.ctId, t.correlation, t.connected ? "yes" : "no", t.unitId || "-", t.computeUnit || "-", t.mac, t.cards.length]));
-export const cardRows = (cs: Card[]) => table(["CT-ID", "SLOT", "TYPE", "ICCSN", "HANDLE", "INSERTED"], cs.map((c) => [c.ctId, c.slot, c.cardType, c.iccsn, c.cardHandle, c.insertedAt]));
+  table(
+    ["CT-ID", "STATE", "CONNECTED", "UNIT", "CU", "MAC", "CARDS"],
+    ts.map((t) => [t.ctId, t.correlation, t.connected ? "yes" : "no", t.unitId || "-", t.computeUnit || "-", t.mac, t.cards.length]),
+  );
+export const cardRows = (cs: Card[]) =>
+  table(
+    ["CT-ID", "SLOT", "TYPE", "ICCSN", "HANDLE", "INSERTED"],
+    cs.map((c) => [c.ctId, c.slot, c.cardType, c.iccsn, c.cardHandle, c.insertedAt]),
+  );
 const ktPath = (kt: string | undefined) => `/api/v1/terminals/${encodeURIComponent(need(kt, "KT"))}`;
 
 /** Card terminals (KTs): register, pair with a unit, unpair, list, show. */
@@ -16,13 +23,27 @@ export const kt: CommandGroup = {
   async run({ unknown, verb, args: [id], o, show, api }) {
     switch (verb) {
       case "add": {
-        const k = await api().post<Terminal>("/api/v1/terminals", { ctId: need(o["ct-id"], "--ct-id"), mac: need(o.mac, "--mac"), address: o.address, vendor: o.vendor, model: o.model, firmware: o.firmware });
+        const k = await api().post<Terminal>("/api/v1/terminals", {
+          ctId: need(o["ct-id"], "--ct-id"),
+          mac: need(o.mac, "--mac"),
+          address: o.address,
+          vendor: o.vendor,
+          model: o.model,
+          firmware: o.firmware,
+        });
         show(k, () => `registered terminal ${k.ctId} (${k.mac}), state ${k.correlation}`);
         return 0;
       }
       case "pair": {
-        const r = await api().post<{ terminal: Terminal; pairingSecret: string }>(`${ktPath(id)}/pair`, { unit: need(o.unit, "--unit"), certSerial: need(o.cert, "--cert") });
-        show(r, () => `paired ${r.terminal.ctId} with unit ${o.unit} (compute unit ${r.terminal.computeUnit}); pairing secret for the terminal (shown once): ${r.pairingSecret}`);
+        const r = await api().post<{ terminal: Terminal; pairingSecret: string }>(`${ktPath(id)}/pair`, {
+          unit: need(o.unit, "--unit"),
+          certSerial: need(o.cert, "--cert"),
+        });
+        show(
+          r,
+          () =>
+            `paired ${r.terminal.ctId} with unit ${o.unit} (compute unit ${r.terminal.computeUnit}); pairing secret for the terminal (shown once): ${r.pairingSecret}`,
+        );
         return 0;
       }
       case "unpair": {

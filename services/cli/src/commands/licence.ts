@@ -17,7 +17,11 @@ export const licence: CommandGroup = {
         const key = createPrivateKey(readFileSync(need(o.key, "--key")));
         const f = issueLicence(key, { serial: need(o.serial, "--serial"), ktPerComputeUnit: n, features: o.feature ?? [] });
         writeFileSync(need(o.out, "--out"), JSON.stringify(f, null, 2) + "\n");
-        show(f, () => `licence ${f.licence.licenceId} for ${f.licence.serial}: ${n} KTs per compute unit${f.licence.features.length ? `, ${f.licence.features.join(", ")}` : ""}; signed with key ${f.signature.keyId}; written to ${o.out}`);
+        show(
+          f,
+          () =>
+            `licence ${f.licence.licenceId} for ${f.licence.serial}: ${n} KTs per compute unit${f.licence.features.length ? `, ${f.licence.features.join(", ")}` : ""}; signed with key ${f.signature.keyId}; written to ${o.out}`,
+        );
         return 0;
       }
       case "import": {
@@ -31,7 +35,11 @@ export const licence: CommandGroup = {
         }
         const u = await gateway.post<Unit>(`${unitPath(unit)}/licence`, body);
         const l = u.licence!;
-        show(u, () => `licence imported: ${u.serial} now has ${l.ktPerComputeUnit} KTs per compute unit (${u.computeUnits.length * l.ktPerComputeUnit} in total)${l.features.length ? `, features ${l.features.join(", ")}` : ""}`);
+        show(
+          u,
+          () =>
+            `licence imported: ${u.serial} now has ${l.ktPerComputeUnit} KTs per compute unit (${u.computeUnits.length * l.ktPerComputeUnit} in total)${l.features.length ? `, features ${l.features.join(", ")}` : ""}`,
+        );
         return 0;
       }
     }

@@ -2,7 +2,11 @@ import type { Mandant } from "@tigw/contracts/tenancy/v1/tenancy";
 import { table } from "../output.js";
 import { type CommandGroup, need, unitPath } from "./command.js";
 
-export const mandantRows = (ms: Mandant[]) => table(["ID", "NAME", "BSNR", "SMC-B ICCSN"], ms.map((m) => [m.mandantId, m.name, m.bsnr || "-", m.smcbIccsn || "-"]));
+export const mandantRows = (ms: Mandant[]) =>
+  table(
+    ["ID", "NAME", "BSNR", "SMC-B ICCSN"],
+    ms.map((m) => [m.mandantId, m.name, m.bsnr || "-", m.smcbIccsn || "-"]),
+  );
 
 /** The Mandanten (BTRS) of a unit. */
 export const mandant: CommandGroup = {
@@ -12,7 +16,12 @@ export const mandant: CommandGroup = {
   async run({ unknown, verb, args: [unit], o, show, api }) {
     switch (verb) {
       case "add": {
-        const m = await api().post<Mandant>(`${unitPath(unit)}/mandanten`, { mandantId: need(o.id, "--id"), name: need(o.name, "--name"), bsnr: o.bsnr, smcbIccsn: o.iccsn });
+        const m = await api().post<Mandant>(`${unitPath(unit)}/mandanten`, {
+          mandantId: need(o.id, "--id"),
+          name: need(o.name, "--name"),
+          bsnr: o.bsnr,
+          smcbIccsn: o.iccsn,
+        });
         show(m, () => `added Mandant ${m.mandantId} (${m.name}) to ${unit}`);
         return 0;
       }

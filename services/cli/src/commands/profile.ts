@@ -9,7 +9,12 @@ export const profile: CommandGroup = {
   async run({ unknown, verb, show, api }) {
     if (verb !== "list") throw unknown();
     const r = await api().get<{ profiles: Profile[] }>("/api/v1/profiles");
-    show(r, () => table(["NAME", "COMPUTE UNITS", "KTS PER CU", "RECOMMENDED", "MANDANTEN", "DESCRIPTION"], r.profiles.map((p) => [p.name, p.computeUnits, p.ktPerComputeUnit, p.recommendedKts, p.maxMandanten, p.description])));
+    show(r, () =>
+      table(
+        ["NAME", "COMPUTE UNITS", "KTS PER CU", "RECOMMENDED", "MANDANTEN", "DESCRIPTION"],
+        r.profiles.map((p) => [p.name, p.computeUnits, p.ktPerComputeUnit, p.recommendedKts, p.maxMandanten, p.description]),
+      ),
+    );
     return 0;
   },
 };

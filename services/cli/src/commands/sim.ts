@@ -17,10 +17,19 @@ export const sim: CommandGroup = {
         const gateway = api();
         const count = Number(need(o.count, "--count"));
         if (!Number.isInteger(count) || count < 1 || count > 2000) throw new UsageError("--count must be 1-2000");
-        const { result, terminals } = await simulateTerminals(gateway, { unit: need(o.unit, "--unit"), mandant: o.mandant, count, prefix: o.prefix ?? `SIM-${Date.now().toString(36).toUpperCase()}-` });
+        const { result, terminals } = await simulateTerminals(gateway, {
+          unit: need(o.unit, "--unit"),
+          mandant: o.mandant,
+          count,
+          prefix: o.prefix ?? `SIM-${Date.now().toString(36).toUpperCase()}-`,
+        });
         const sorted = [...result.pairingMs].sort((a, b) => a - b);
         const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!.toFixed(0) : "-");
-        show(result, () => `${result.admitted.length} terminals paired and connected, ${result.refused.length} refused${result.refused.length ? ` (${[...new Set(result.refused.map((r) => r.code))].join(", ")})` : ""}; pairing p50 ${pct(50)} ms, p95 ${pct(95)} ms`);
+        show(
+          result,
+          () =>
+            `${result.admitted.length} terminals paired and connected, ${result.refused.length} refused${result.refused.length ? ` (${[...new Set(result.refused.map((r) => r.code))].join(", ")})` : ""}; pairing p50 ${pct(50)} ms, p95 ${pct(95)} ms`,
+        );
         if (o.hold) {
           const until = Date.now() + parseDurationMs(o.hold);
           while (Date.now() < until) {
@@ -36,7 +45,14 @@ export const sim: CommandGroup = {
         if (arg1 === "insert") {
           const type = need(o.type, "--type");
           // SMC-B and HBA come from the test PKI (key and certificate in hsm), so card-to-card works.
-          const pki = type === "SMC-B" || type === "HBA" ? await gateway.post<{ iccsn: string; certSerial: string }>("/api/v1/sim/cards", { cardType: type === "SMC-B" ? "SMCB" : "HBA", keyType: "ecc", iccsn: o.iccsn }) : undefined;
+          const pki =
+            type === "SMC-B" || type === "HBA"
+              ? await gateway.post<{ iccsn: string; certSerial: string }>("/api/v1/sim/cards", {
+                  cardType: type === "SMC-B" ? "SMCB" : "HBA",
+                  keyType: "ecc",
+                  iccsn: o.iccsn,
+                })
+              : undefined;
           const iccsn = pki?.iccsn ?? o.iccsn ?? `80276${String(Date.now()).slice(-15).padStart(15, "0")}`;
           const c = await gateway.post<Card>(cardsPath(kt), { slot: Number(o.slot ?? 1), cardType: type, iccsn, certSerial: pki?.certSerial, pin: o.pin });
           show(c, () => `inserted ${c.cardType} ${c.iccsn} into ${kt} slot ${c.slot}; card handle ${c.cardHandle}`);
@@ -53,9 +69,20 @@ export const sim: CommandGroup = {
         const gateway = api();
         if (arg1 !== "insert") throw new UsageError("tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)");
         const kt = need(arg2, "KT");
-        const e = await gateway.post<{ iccsn: string; certSerial: string; kvnr: string; name: string }>("/api/v1/sim/egk", { kvnr: o.kvnr, pruefkarte: o.pruefkarte ? Number(o.pruefkarte) : 0 });
-        const c = await gateway.post<Card>(cardsPath(kt), { slot: Number(o.slot ?? 1), cardType: o.pruefkarte ? "PRUEFKARTE_EGK" : "EGK", iccsn: e.iccsn, certSerial: e.certSerial });
-        show({ ...c, kvnr: e.kvnr }, () => `inserted the ${o.pruefkarte ? "Prüfkarte eGK" : "eGK"} of ${e.name} (KVNR ${e.kvnr}) into ${kt} slot ${c.slot}; card handle ${c.cardHandle}`);
+        const e = await gateway.post<{ iccsn: string; certSerial: string; kvnr: string; name: string }>("/api/v1/sim/egk", {
+          kvnr: o.kvnr,
+          pruefkarte: o.pruefkarte ? Number(o.pruefkarte) : 0,
+        });
+        const c = await gateway.post<Card>(cardsPath(kt), {
+          slot: Number(o.slot ?? 1),
+          cardType: o.pruefkarte ? "PRUEFKARTE_EGK" : "EGK",
+          iccsn: e.iccsn,
+          certSerial: e.certSerial,
+        });
+        show(
+          { ...c, kvnr: e.kvnr },
+          () => `inserted the ${o.pruefkarte ? "Prüfkarte eGK" : "eGK"} of ${e.name} (KVNR ${e.kvnr}) into ${kt} slot ${c.slot}; card handle ${c.cardHandle}`,
+        );
         return 0;
       }
       case "fachdienst": {

@@ -15,16 +15,38 @@ export interface UnitCheck {
 }
 
 const kts = (u: Unit) => u.computeUnits.map((c) => `${c.ktsUsed}/${c.ktsLimit}`).join(" ");
-const gsmck = (u: FleetUnit) => (u.gsmck ? `${day(u.gsmck.notAfter)} (${u.gsmck.daysToExpiry} d)${u.gsmck.exchangeDue ? " EXCHANGE" : ""}${u.gsmck.tiAccess ? "" : " NO TI"}` : "-");
+const gsmck = (u: FleetUnit) =>
+  u.gsmck ? `${day(u.gsmck.notAfter)} (${u.gsmck.daysToExpiry} d)${u.gsmck.exchangeDue ? " EXCHANGE" : ""}${u.gsmck.tiAccess ? "" : " NO TI"}` : "-";
 export const unitRows = (units: FleetUnit[]) =>
   table(
-    ["SERIAL", "PROFILE", "STATE", "FIRMWARE", "PRODUCED", "MANDANTEN", "KTS PER COMPUTE UNIT", ...(units.some((u) => u.gsmck !== undefined) ? ["GSMC-K EXPIRES"] : [])],
-    units.map((u) => [u.serial, u.profile, u.state, u.firmware, u.producedOn, `${u.mandantenCount}/${u.mandantenLimit}`, kts(u), ...(u.gsmck !== undefined ? [gsmck(u)] : [])]),
+    [
+      "SERIAL",
+      "PROFILE",
+      "STATE",
+      "FIRMWARE",
+      "PRODUCED",
+      "MANDANTEN",
+      "KTS PER COMPUTE UNIT",
+      ...(units.some((u) => u.gsmck !== undefined) ? ["GSMC-K EXPIRES"] : []),
+    ],
+    units.map((u) => [
+      u.serial,
+      u.profile,
+      u.state,
+      u.firmware,
+      u.producedOn,
+      `${u.mandantenCount}/${u.mandantenLimit}`,
+      kts(u),
+      ...(u.gsmck !== undefined ? [gsmck(u)] : []),
+    ]),
   );
 
 export function unitDetail(u: Unit): string {
   const l = u.licence!;
-  const lic = l.source === "file" ? `${l.ktPerComputeUnit} KTs per compute unit, features ${l.features.join(", ") || "-"} (licence ${l.licenceId}, key ${l.keyId})` : `${l.ktPerComputeUnit} KTs per compute unit (profile base licence)`;
+  const lic =
+    l.source === "file"
+      ? `${l.ktPerComputeUnit} KTs per compute unit, features ${l.features.join(", ") || "-"} (licence ${l.licenceId}, key ${l.keyId})`
+      : `${l.ktPerComputeUnit} KTs per compute unit (profile base licence)`;
   return [
     fields([
       ["Unit", u.unitId],
@@ -61,7 +83,9 @@ export function securityModuleText(m: SecurityModule): string {
         day(i.certificate!.notAfter),
         i.daysToExpiry,
         i.certificate!.ocspStatus,
-        [i.expired ? "EXPIRED" : "", i.extendedByLzv ? "extended by LZV" : "", i.warnings.length ? `warned at ${i.warnings.join("/")} days` : ""].filter(Boolean).join(", ") || "-",
+        [i.expired ? "EXPIRED" : "", i.extendedByLzv ? "extended by LZV" : "", i.warnings.length ? `warned at ${i.warnings.join("/")} days` : ""]
+          .filter(Boolean)
+          .join(", ") || "-",
       ]),
     ),
   ].join("\n");
@@ -81,7 +105,12 @@ export const unit: CommandGroup = {
   async run({ unknown, verb, args: [id], o, show, api }) {
     switch (verb) {
       case "create": {
-        const u = await api().post<Unit>("/api/v1/units", { serial: need(o.serial, "--serial"), profile: need(o.profile, "--profile"), firmware: o.firmware, producedOn: o.produced });
+        const u = await api().post<Unit>("/api/v1/units", {
+          serial: need(o.serial, "--serial"),
+          profile: need(o.profile, "--profile"),
+          firmware: o.firmware,
+          producedOn: o.produced,
+        });
         show(u, () => `created unit ${u.serial} (${u.unitId})\n\n${unitDetail(u)}`);
         return 0;
       }
@@ -105,7 +134,14 @@ export const unit: CommandGroup = {
       }
       case "check": {
         const r = await api().get<UnitCheck>(`${unitPath(id)}/check`);
-        show(r, () => `${table(["CHECK", "STATUS", "DETAIL"], r.checks.map((c) => [c.check, c.status, c.detail]))}\n\noverall: ${r.status}`);
+        show(
+          r,
+          () =>
+            `${table(
+              ["CHECK", "STATUS", "DETAIL"],
+              r.checks.map((c) => [c.check, c.status, c.detail]),
+            )}\n\noverall: ${r.status}`,
+        );
         return r.status === "error" ? 1 : 0;
       }
       case "certs": {
@@ -115,7 +151,11 @@ export const unit: CommandGroup = {
       }
       case "lzv": {
         const m = await api().post<SecurityModule>(`${unitPath(id)}/lzv`, {});
-        show(m, () => `LZV done: ${m.serial}'s certificates now valid until ${day(m.identities[0]!.certificate!.notAfter)} (same keys, ICCSN ${m.iccsn})\n\n${securityModuleText(m)}`);
+        show(
+          m,
+          () =>
+            `LZV done: ${m.serial}'s certificates now valid until ${day(m.identities[0]!.certificate!.notAfter)} (same keys, ICCSN ${m.iccsn})\n\n${securityModuleText(m)}`,
+        );
         return 0;
       }
       case "revoke": {

@@ -11,11 +11,20 @@ export const user: CommandGroup = {
     switch (verb) {
       case "list": {
         const r = await api().get<{ users: { username: string; role: string; createdAt: string; totpEnabled: boolean }[] }>("/api/v1/users");
-        show(r, () => table(["USER", "ROLE", "TOTP", "CREATED"], r.users.map((u) => [u.username, u.role, u.totpEnabled ? "yes" : "no", u.createdAt])));
+        show(r, () =>
+          table(
+            ["USER", "ROLE", "TOTP", "CREATED"],
+            r.users.map((u) => [u.username, u.role, u.totpEnabled ? "yes" : "no", u.createdAt]),
+          ),
+        );
         return 0;
       }
       case "add": {
-        const u = await api().post<{ username: string; role: string }>("/api/v1/users", { username: need(o.user, "--user"), role: need(o.role, "--role"), password: need(o.password, "--password") });
+        const u = await api().post<{ username: string; role: string }>("/api/v1/users", {
+          username: need(o.user, "--user"),
+          role: need(o.role, "--role"),
+          password: need(o.password, "--password"),
+        });
         show(u, () => `created user ${u.username} (${u.role})`);
         return 0;
       }

@@ -45,7 +45,9 @@ export function vsdText(r: VsdAnswer): string {
       ["WOP", xmlField(a, "WOP")],
     ]),
     "",
-    r.result ? `Prüfungsnachweis: ${r.result} (${RESULTS[r.result] ?? "?"})${r.errorCode ? `, Fachdienst code ${r.errorCode}` : ""}` : "no Prüfungsnachweis (no online check)",
+    r.result
+      ? `Prüfungsnachweis: ${r.result} (${RESULTS[r.result] ?? "?"})${r.errorCode ? `, Fachdienst code ${r.errorCode}` : ""}`
+      : "no Prüfungsnachweis (no online check)",
   ].join("\n");
 }
 
@@ -66,11 +68,16 @@ export const vsd: CommandGroup = {
         const mandantId = need(o.mandant, "--mandant");
         const ctId = need(o["ct-id"], "--ct-id");
         const slot = Number(need(o.slot, "--slot"));
-        const [{ cards }, info] = await Promise.all([gateway.get<{ cards: Card[] }>(`${unitPath(unit)}/cards`), gateway.get<Infomodell>(`${unitPath(unit)}/infomodell`)]);
+        const [{ cards }, info] = await Promise.all([
+          gateway.get<{ cards: Card[] }>(`${unitPath(unit)}/cards`),
+          gateway.get<Infomodell>(`${unitPath(unit)}/infomodell`),
+        ]);
         const egk = cards.find((c) => c.ctId === ctId && c.slot === slot);
         if (!egk) throw new ApiError(0, "4008", `no card in ${ctId} slot ${slot}`);
         const mine = info.mandanten.find((m) => m.mandantId === mandantId);
-        const smcb = cards.find((c) => (c.cardType === "SMC-B" || c.cardType === "HBA") && (mine?.smbs.includes(c.iccsn) ?? false)) ?? cards.find((c) => c.cardType === "SMC-B");
+        const smcb =
+          cards.find((c) => (c.cardType === "SMC-B" || c.cardType === "HBA") && (mine?.smbs.includes(c.iccsn) ?? false)) ??
+          cards.find((c) => c.cardType === "SMC-B");
         if (!smcb) throw new ApiError(0, "4009", "no SMC-B of this Mandant is inserted");
         const request = {
           unit,
@@ -94,11 +101,32 @@ export const vsd: CommandGroup = {
       case "log": {
         const gateway = api();
         const query = new URLSearchParams();
-        for (const [k, v] of [["mandant", o.mandant], ["outcome", o.outcome], ["from", timeArg(o.from)], ["to", timeArg(o.to)], ["limit", o.limit]] as const) if (v) query.set(k, v);
+        for (const [k, v] of [
+          ["mandant", o.mandant],
+          ["outcome", o.outcome],
+          ["from", timeArg(o.from)],
+          ["to", timeArg(o.to)],
+          ["limit", o.limit],
+        ] as const)
+          if (v) query.set(k, v);
         const r = await gateway.get<{ entries: ProtocolEntry[] }>(`${unitPath(unit)}/vsd-log${query.size ? `?${query}` : ""}`);
         show(r, () =>
           r.entries.length
-            ? table(["TIME", "MANDANT", "WORKPLACE", "CT-ID", "KVNR", "OCSP", "OUTCOME", "CODE", "RESULT", "MS"], r.entries.map((e) => [e.at, e.mandantId, e.workplaceId, e.ctId || "-", e.kvnr || "-", e.ocsp || "-", e.outcome, e.code || "-", e.result || "-", e.steps.reduce((a, s) => a + s.ms, 0)]))
+            ? table(
+                ["TIME", "MANDANT", "WORKPLACE", "CT-ID", "KVNR", "OCSP", "OUTCOME", "CODE", "RESULT", "MS"],
+                r.entries.map((e) => [
+                  e.at,
+                  e.mandantId,
+                  e.workplaceId,
+                  e.ctId || "-",
+                  e.kvnr || "-",
+                  e.ocsp || "-",
+                  e.outcome,
+                  e.code || "-",
+                  e.result || "-",
+                  e.steps.reduce((a, s) => a + s.ms, 0),
+                ]),
+              )
             : "no reads protocolled",
         );
         return 0;
