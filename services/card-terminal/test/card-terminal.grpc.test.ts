@@ -42,6 +42,13 @@ for (const setup of serviceSetups()) {
       const secretProof = createHmac("sha256", secret).update(challenge).digest();
       return rpc<{ terminal: Terminal }>(c, "completeConnect", { ctId, challenge, signature, secretProof }).then((r) => r.terminal);
     };
+    /** A terminal of its own, paired with RZK-KT-0001 and connected (aktiv): ready to take cards. */
+    const connectedTerminal = async (ctId: string) => {
+      const cert = await newTerminal(ctId);
+      const { pairingSecret } = await pair(ctId, "RZK-KT-0001", cert);
+      await connect(ctId, cert, pairingSecret);
+      return ctId;
+    };
     const slotsUsed = async (unit: string) => (await rpc<{ unit: { computeUnits: { ktsUsed: number }[] } }>(t, "getUnit", { unit })).unit.computeUnits.reduce((a, x) => a + x.ktsUsed, 0);
 
     before(async () => {
@@ -141,15 +148,16 @@ for (const setup of serviceSetups()) {
     });
 
     it("an SMC-B's PIN: rejected with tries counting down, verified for this insertion only, blocked after three wrong", async () => {
+      const ctId = await connectedTerminal("KT-P");
       const iccsn = "80276001234500000001";
-      const insert = async (slot: number, pin = "") => (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: "KT-E", slot, cardType: "SMC-B", iccsn, certSerial: "", pin })).card.cardHandle;
+      const insert = async (slot: number, pin = "") => (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId, slot, cardType: "SMC-B", iccsn, certSerial: "", pin })).card.cardHandle;
       const verifyPin = (cardHandle: string, pin: string) => rpc<{ result: string; leftTries: number }>(c, "verifyPin", { cardHandle, pin });
       const status = (cardHandle: string) => rpc<{ status: string; leftTries: number }>(c, "getPinStatus", { cardHandle });
       let handle = await insert(2, "123456");
       assert.deepEqual(await verifyPin(handle, "000000"), { result: "REJECTED", leftTries: 2 });
       assert.deepEqual(await verifyPin(handle, "123456"), { result: "OK", leftTries: 3 });
       assert.equal((await status(handle)).status, "VERIFIED");
-      await rpc(c, "removeCard", { ctId: "KT-E", slot: 2 });
+      await rpc(c, "removeCard", { ctId, slot: 2 });
       handle = await insert(2);
       assert.deepEqual(await status(handle), { status: "VERIFIABLE", leftTries: 3 }, "a new insertion must be verified again");
       for (const left of [2, 1]) assert.deepEqual(await verifyPin(handle, "999999"), { result: "REJECTED", leftTries: left });

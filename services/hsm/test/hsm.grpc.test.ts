@@ -7,11 +7,11 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { status } from "@grpc/grpc-js";
 import { after, before, describe, it } from "node:test";
-import { callByName, createClient, createLogger, topicOf, type EventBus, type Sql } from "@tigw/platform";
+import { callByName, createClient, createLogger, topicOf, type Sql } from "@tigw/platform";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
 import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
-import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
+import { issueLicence, loadProfiles, startTenancy } from "@tigw/tenancy";
 import { askOcsp, ClockControl, ktConnectMessage, OcspUnreachable, startHsm, type RunningHsm } from "../src/index.js";
 
 /**
@@ -33,49 +33,73 @@ for (const setup of setups) {
     const masterKey = randomBytes(32);
     const logs: string[] = [];
     const logger = createLogger("hsm-test", { destination: new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }) });
-    const tenancyContext = freshContext("tenancy");
-    const hsmContext = freshContext("hsm");
-    let bus: EventBus;
+    const rpc = callByName;
+
+    /**
+     * A tenancy and an hsm of their own: own contexts, own simulated clock from 2025-03-01. Most
+     * tests share one (`shared`); a test that advances the clock starts its own, so no test depends
+     * on the time (or the units) another left behind.
+     */
+    const startPair = async () => {
+      const tenancyContext = freshContext("tenancy");
+      const hsmContext = freshContext("hsm");
+      const sql = await setup.store.sql();
+      const bus = await setup.bus.bus();
+      const clock = await ClockControl.simulated(sql, hsmContext, new Date("2025-03-01T00:00:00Z"));
+      const tenancy = await startTenancy({ sql, bus, clock, profiles: loadProfiles(), vendorKeys: [vendor.publicKey], context: tenancyContext, logger });
+      const hsm = await startHsm({ sql, bus, clock, masterKey, context: hsmContext, tenancyTopic: topicOf(tenancyContext), logger, tickMs: 3_600_000 });
+      const h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
+      const t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 30_000 });
+      const stop = async () => {
+        h.close();
+        t.close();
+        await hsm.stop();
+        await tenancy.stop();
+        await bus.close();
+      };
+      return { sql, bus, tenancyContext, hsmContext, tenancy, hsm, h, t, stop };
+    };
+    type Pair = Awaited<ReturnType<typeof startPair>>;
+    /** Runs `test` on a pair of its own, stopped afterwards. */
+    const withOwnPair = async (test: (p: Pair) => Promise<void>) => {
+      const own = await startPair();
+      try {
+        await test(own);
+      } finally {
+        await own.stop();
+      }
+    };
+
+    let shared: Pair;
     let sql: Sql;
-    let tenancy: RunningTenancy;
     let hsm: RunningHsm;
     let h: HsmServiceClient;
     let t: TenancyServiceClient;
-    const rpc = callByName;
+    let tenancyContext: string;
+    let hsmContext: string;
     type Sm = { securityModule: { unitId: string; iccsn: string; tiAccess: boolean; lzvLicensed: boolean; identities: { name: string; daysToExpiry: number; warnings: number[]; extendedByLzv: boolean; certificate: { certSerial: string; pem: string; notAfter: string; iccsn: string; ocspStatus: string } }[] } };
-    const sm = (unitId: string) => rpc<Sm>(h, "getSecurityModule", { unitId }).then((r) => r.securityModule);
-    const createUnit = async (serial: string, producedOn: string) => {
-      const { unit } = await rpc<{ unit: { unitId: string } }>(t, "createUnit", { serial, profile: "rz", firmware: "", producedOn });
-      await eventually(() => sm(unit.unitId).then(() => true, () => false), 60_000, `gSMC-K of ${serial}`);
+    const sm = (unitId: string, p: Pair = shared) => rpc<Sm>(p.h, "getSecurityModule", { unitId }).then((r) => r.securityModule);
+    const createUnit = async (serial: string, producedOn: string, p: Pair = shared) => {
+      const { unit } = await rpc<{ unit: { unitId: string } }>(p.t, "createUnit", { serial, profile: "rz", firmware: "", producedOn });
+      await eventually(() => sm(unit.unitId, p).then(() => true, () => false), 60_000, `gSMC-K of ${serial}`);
       return unit.unitId;
     };
 
     before(async () => {
-      sql = await setup.store.sql();
-      bus = await setup.bus.bus();
-      const clock = await ClockControl.simulated(sql, hsmContext, new Date("2025-03-01T00:00:00Z"));
-      tenancy = await startTenancy({ sql, bus, clock, profiles: loadProfiles(), vendorKeys: [vendor.publicKey], context: tenancyContext, logger });
-      hsm = await startHsm({ sql, bus, clock, masterKey, context: hsmContext, tenancyTopic: topicOf(tenancyContext), logger, tickMs: 3_600_000 });
-      h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
-      t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 30_000 });
+      shared = await startPair();
+      ({ sql, hsm, h, t, tenancyContext, hsmContext } = shared);
       const anchors = await rpc<{ rootPems: string[]; subCaPems: string[] }>(h, "getTrustAnchors", {});
       writeFileSync(join(dir, "roots.pem"), anchors.rootPems.join(""));
       writeFileSync(join(dir, "subs.pem"), anchors.subCaPems.join(""));
       writeFileSync(join(dir, "chain.pem"), [...anchors.subCaPems, ...anchors.rootPems].join(""));
     });
-    after(async () => {
-      h.close();
-      t.close();
-      await hsm.stop();
-      await tenancy.stop();
-      await bus.close();
-    });
+    after(() => shared.stop());
 
     /** openssl verify at the simulated time (the certificates live in 2025). */
-    const verifyWithOpenssl = async (pem: string, name: string) => {
+    const verifyWithOpenssl = async (pem: string, name: string, p: Pair = shared) => {
       const f = join(dir, `${name}.pem`);
       writeFileSync(f, pem);
-      const at = String(Math.floor(hsm.hsm.clock.now().getTime() / 1000));
+      const at = String(Math.floor(p.hsm.hsm.clock.now().getTime() / 1000));
       assert.equal((await openssl("verify", "-attime", at, "-CAfile", join(dir, "roots.pem"), "-untrusted", join(dir, "subs.pem"), f)).trim(), `${f}: OK`);
     };
     const card = (cardType: string, keyType: string, holder: string) =>
@@ -207,24 +231,26 @@ for (const setup of setups) {
       assert.equal((await refusal(rpc(h, "cardToCardAuthenticate", { sourceCertSerial: egk.certSerial, targetCertSerial: smcb.certSerial }))).code, "4057");
     });
 
-    it("simulated time: the 90- and 30-day marks arrive once each; the fleet query puts the unit first with the exchange flag", async () => {
-      const unitId = (await rpc<{ unit: { unitId: string } }>(t, "getUnit", { unit: "RZK-HSM-0001" })).unit.unitId;
-      await rpc(h, "advanceClock", { duration: "3d" });
-      assert.deepEqual((await sm(unitId)).identities[0]!.warnings, [180, 90]);
-      await rpc(h, "advanceClock", { duration: "1d" });
-      assert.deepEqual((await sm(unitId)).identities[0]!.warnings, [180, 90], "no second announcement");
-      const { expiries } = await rpc<{ expiries: { serial: string; daysToExpiry: number; exchangeDue: boolean; lzvApplies: boolean; lzvReason: string }[] }>(h, "listExpiries", { withinDays: 90 });
-      const mine = expiries.find((e) => e.serial === "RZK-HSM-0001")!;
-      assert.deepEqual([mine.daysToExpiry, mine.exchangeDue, mine.lzvApplies, mine.lzvReason], [88, true, false, "LZV_NOT_LICENSED"]);
-      assert.deepEqual(expiries.map((e) => e.daysToExpiry), [...expiries.map((e) => e.daysToExpiry)].sort((a, b) => a - b));
-    });
+    it("simulated time: the 90- and 30-day marks arrive once each; the fleet query puts the unit first with the exchange flag", () =>
+      withOwnPair(async (own) => {
+        const unitId = await createUnit("RZK-HSM-0001", "2020-06-01", own);
+        await rpc(own.h, "advanceClock", { duration: "3d" });
+        assert.deepEqual((await sm(unitId, own)).identities[0]!.warnings, [180, 90]);
+        await rpc(own.h, "advanceClock", { duration: "1d" });
+        assert.deepEqual((await sm(unitId, own)).identities[0]!.warnings, [180, 90], "no second announcement");
+        const { expiries } = await rpc<{ expiries: { serial: string; daysToExpiry: number; exchangeDue: boolean; lzvApplies: boolean; lzvReason: string }[] }>(own.h, "listExpiries", { withinDays: 90 });
+        const mine = expiries.find((e) => e.serial === "RZK-HSM-0001")!;
+        assert.deepEqual([mine.daysToExpiry, mine.exchangeDue, mine.lzvApplies, mine.lzvReason], [88, true, false, "LZV_NOT_LICENSED"]);
+        assert.equal(expiries[0]!.serial, "RZK-HSM-0001", "the unit expiring first comes first");
+        assert.deepEqual(expiries.map((e) => e.daysToExpiry), [...expiries.map((e) => e.daysToExpiry)].sort((a, b) => a - b));
+      }));
 
     it("LZV: refused without the licence feature, then extends to 2025-12-31 with the same keys and ICCSN once licensed", async () => {
-      const unitId = (await rpc<{ unit: { unitId: string } }>(t, "getUnit", { unit: "RZK-HSM-0001" })).unit.unitId;
+      const unitId = await createUnit("RZK-HSM-0004", "2020-06-01");
       assert.equal((await refusal(rpc(h, "attemptLzv", { unitId }))).code, "LZV_NOT_LICENSED");
       const before = await sm(unitId);
-      const licence = issueLicence(vendor.privateKey, { serial: "RZK-HSM-0001", ktPerComputeUnit: 50, features: ["PTV5", "LZV"] });
-      await rpc(t, "importLicence", { unit: "RZK-HSM-0001", licenceFile: JSON.stringify(licence) });
+      const licence = issueLicence(vendor.privateKey, { serial: "RZK-HSM-0004", ktPerComputeUnit: 50, features: ["PTV5", "LZV"] });
+      await rpc(t, "importLicence", { unit: "RZK-HSM-0004", licenceFile: JSON.stringify(licence) });
       await eventually(() => sm(unitId).then((m) => m.lzvLicensed), 60_000, "LZV licence seen by hsm");
       const after = (await rpc<Sm>(h, "attemptLzv", { unitId })).securityModule;
       for (const [i, id] of after.identities.entries()) {
@@ -250,21 +276,23 @@ for (const setup of setups) {
       assert.equal((await refusal(rpc(h, "attemptLzv", { unitId }))).code, "LZV_CERT_REVOKED");
     });
 
-    it("advancing simulated time through the 180/90/30-day marks and the expiry records each event once", async () => {
-      const unitId = await createUnit("RZK-HSM-0003", "2020-10-01");
-      for (let i = 0; i < 8; i++) await rpc(h, "advanceClock", { duration: "30d" });
-      const { events } = await hsm.hsm.pki.store.readStream(`sm-${unitId}`);
-      const count = (type: string, f: (d: Record<string, unknown>) => boolean = () => true) => events.filter((e) => e.type === type && f(e.data as Record<string, unknown>)).length;
-      for (const identity of ["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"]) {
-        for (const mark of [180, 90, 30]) assert.equal(count("CertificateExpiryApproaching", (d) => d["identity"] === identity && d["daysBefore"] === mark), 1, `${identity} ${mark}`);
-        assert.equal(count("CertificateExpired", (d) => d["identity"] === identity), 1);
-      }
-      assert.equal(count("TiAccessLost"), 1);
-      const m = await sm(unitId);
-      assert.equal(m.tiAccess, false);
-      const { expiries } = await rpc<{ expiries: { serial: string; expired: boolean; tiAccess: boolean }[] }>(h, "listExpiries", { withinDays: 0 });
-      assert.deepEqual(expiries[0], { ...expiries[0], serial: "RZK-HSM-0003", expired: true, tiAccess: false }, "the expired unit comes first");
-    });
+    it("advancing simulated time through the 180/90/30-day marks and the expiry records each event once", () =>
+      withOwnPair(async (own) => {
+        await createUnit("RZK-HSM-0013", "2022-10-01", own);
+        const unitId = await createUnit("RZK-HSM-0003", "2020-10-01", own);
+        for (let i = 0; i < 8; i++) await rpc(own.h, "advanceClock", { duration: "30d" });
+        const { events } = await own.hsm.hsm.pki.store.readStream(`sm-${unitId}`);
+        const count = (type: string, f: (d: Record<string, unknown>) => boolean = () => true) => events.filter((e) => e.type === type && f(e.data as Record<string, unknown>)).length;
+        for (const identity of ["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"]) {
+          for (const mark of [180, 90, 30]) assert.equal(count("CertificateExpiryApproaching", (d) => d["identity"] === identity && d["daysBefore"] === mark), 1, `${identity} ${mark}`);
+          assert.equal(count("CertificateExpired", (d) => d["identity"] === identity), 1);
+        }
+        assert.equal(count("TiAccessLost"), 1);
+        const m = await sm(unitId, own);
+        assert.equal(m.tiAccess, false);
+        const { expiries } = await rpc<{ expiries: { serial: string; expired: boolean; tiAccess: boolean }[] }>(own.h, "listExpiries", { withinDays: 0 });
+        assert.deepEqual(expiries[0], { ...expiries[0], serial: "RZK-HSM-0003", expired: true, tiAccess: false }, "the expired unit comes first");
+      }));
 
     it("advancing the clock is refused on the system clock", async () => {
       const sys = ClockControl.system({ now: () => new Date(), simulated: false });
@@ -272,6 +300,9 @@ for (const setup of setups) {
     });
 
     it("no private key, PEM key block or master key appears in any event or log line", async () => {
+      // Its own material to scan, whatever ran before: a unit (gSMC-K keys) and a card of each kind.
+      await createUnit("RZK-HSM-0005", "2024-01-01");
+      for (const cardType of ["SMCB", "HBA", "EGK", "GSMC_KT"]) await card(cardType, "ecc", `Leak scan ${cardType}`);
       const events = [...(await hsm.hsm.pki.store.readAll(undefined, 100_000))].map((e) => JSON.stringify(e)).join("\n");
       const tenancyEvents = (await sql.query<{ data: unknown }>(`SELECT data FROM ${tenancyContext.replaceAll("-", "_")}.events`)).map((r) => JSON.stringify(r.data)).join("\n");
       const haystack = `${events}\n${tenancyEvents}\n${logs.join("")}`;

@@ -168,10 +168,10 @@ for (const adapter of storeAdapters()) {
       }
       await runner.catchUp();
       const live = await readTally(store.sql, `${store.schema}.tally`);
-      assert.ok(live.length > 4);
+      assert.ok(live.length >= 4, "its own four accounts at least");
       assert.equal(await runner.catchUp(), 0, "a caught-up projection applies nothing again");
       const applied = await runner.rebuild();
-      assert.ok(applied > 20);
+      assert.ok(applied >= 20, "its own 20 events at least");
       assert.deepEqual(await readTally(store.sql, `${store.schema}.tally`), live);
     });
   });

@@ -74,7 +74,8 @@ describe("gRPC helpers (example CounterService over a real socket)", () => {
         (client[method] as any).call(client, req, (err: ServiceError) => resolve(err)),
       );
     assert.equal((await raw("increment", { counterId: "c3", amount: 0 })).code, status.INVALID_ARGUMENT);
-    assert.equal((await raw("increment", { counterId: "c2", amount: 5 })).code, status.FAILED_PRECONDITION);
+    await call(client.increment.bind(client), { counterId: "c4", amount: 9 });
+    assert.equal((await raw("increment", { counterId: "c4", amount: 5 })).code, status.FAILED_PRECONDITION);
     assert.equal((await raw("getCounter", { counterId: "raced" })).code, status.ABORTED);
   });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
-import { after, before, describe, it } from "node:test";
+import { after, before, beforeEach, describe, it } from "node:test";
 import type { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import type { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
@@ -58,11 +58,16 @@ describe("ReadVSD across the services (embedded)", () => {
   before(async () => {
     practice = await setUpPractice();
     ({ h, c, v } = practice.clients);
-    smcbHandle = practice.smcbHandle;
   });
   after(async () => practice.stop());
+  // Each test starts from the same card state, whatever ran before: M1's SMC-B freshly inserted, its PIN verified.
+  beforeEach(async () => {
+    smcbHandle = await practice.reinsertSmcb();
+    assert.equal((await rpc<{ result: string }>(c, "verifyPin", { cardHandle: smcbHandle, pin: "123456" })).result, "OK");
+  });
 
   it("refuses a read while the SMC-B is locked (3041)", async () => {
+    smcbHandle = await practice.reinsertSmcb();
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: "", pruefkarte: 2 });
     const handle = await insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
     try {
@@ -71,7 +76,6 @@ describe("ReadVSD across the services (embedded)", () => {
     } finally {
       await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
     }
-    assert.equal((await rpc<{ result: string }>(c, "verifyPin", { cardHandle: smcbHandle, pin: "123456" })).result, "OK");
   });
 
   it("seed 004's technician check: Prüfkarte 0001 reads the fictitious identity with Prüfungsnachweis 3, protocolled with OCSP ok", async () => {
@@ -212,11 +216,18 @@ describe("ReadVSD across the services (embedded)", () => {
   });
 
   it("the protocol read model answers by Mandant, outcome, time range and limit; bad filters are named", async () => {
+    // Reads of its own to find, whatever ran before: two of M1 and one refused of M2.
+    for (const p of ordinary.slice(5, 7)) assert.equal((await readPerson(p.kvnr)).result, 2);
+    const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: "", pruefkarte: 3 });
+    const handle = await insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
+    await assertFault(read(handle, { mandantId: "M2", clientSystemId: "PVS2", workplaceId: "AP9", userId: "" }), "4012");
+    await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
     const list = protocol;
     const all = await list({});
-    assert.ok(all.length >= 10, `every read of this suite is protocolled (${all.length})`);
+    assert.ok(all.length >= 3, `every read is protocolled (${all.length})`);
     const m2 = await list({ mandantId: "M2" });
-    assert.deepEqual(m2.map((e) => [e.mandantId, e.outcome, e.code]), [["M2", "error", "4012"]], "only Mandant M2's read");
+    assert.ok(m2.length >= 1, "Mandant M2's read is found");
+    assert.deepEqual(new Set(m2.map((e) => `${e.mandantId} ${e.outcome} ${e.code}`)), new Set(["M2 error 4012"]), "only Mandant M2's reads");
     assert.ok((await list({ mandantId: "M1", outcome: "error" })).every((e) => e.mandantId === "M1" && e.outcome === "error"));
     const middle = all[Math.floor(all.length / 2)]!.at;
     const before = await list({ to: middle });

@@ -27,6 +27,8 @@ export interface Practice {
   /** Handle of the Mandant M1's SMC-B (PIN 123456, not yet verified) in slot 2 of KT-VSD-1. */
   smcbHandle: string;
   insert(slot: number, cardType: string, iccsn: string, certSerial: string, pin?: string): Promise<string>;
+  /** M1's SMC-B taken out of slot 2 and inserted again: its new handle, PIN not verified (the state a test starts from). */
+  reinsertSmcb(): Promise<string>;
   /** Stops vsdm and starts it again on the same database (clients.v is replaced). */
   restartVsdm(): Promise<VsdmServiceClient>;
   stop(): Promise<void>;
@@ -86,6 +88,10 @@ export async function setUpPractice(o: { populationSize?: number; vsdm?: { sql: 
     vsdmContext,
     smcbHandle,
     insert,
+    reinsertSmcb: async () => {
+      await rpc(c, "removeCard", { ctId: KT, slot: 2 });
+      return (practice.smcbHandle = await insert(2, "SMC-B", smcb.iccsn, smcb.certSerial, "123456"));
+    },
     restartVsdm: async () => {
       v.close();
       await vsdm.stop();
