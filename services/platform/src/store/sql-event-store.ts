@@ -14,6 +14,7 @@ interface EventRow {
   global_position: string | number;
   transaction_id: string;
   type: string;
+  schema_version: number;
   data: unknown;
   unit_id: string;
   mandant_id: string;
@@ -23,7 +24,7 @@ interface EventRow {
 }
 
 export const EVENT_COLUMNS = `event_id::text, stream_id, stream_version, global_position, transaction_id::text,
-  type, data, unit_id, mandant_id, occurred_at, correlation_id, causation_id`;
+  type, schema_version, data, unit_id, mandant_id, occurred_at, correlation_id, causation_id`;
 
 export function toRecorded(context: string, r: EventRow): RecordedEvent {
   return {
@@ -34,6 +35,7 @@ export function toRecorded(context: string, r: EventRow): RecordedEvent {
     globalPosition: Number(r.global_position),
     transactionId: r.transaction_id,
     type: r.type,
+    schemaVersion: Number(r.schema_version),
     data: r.data,
     unitId: r.unit_id,
     mandantId: r.mandant_id,
@@ -69,9 +71,9 @@ WITH upd AS (
 ), won AS (
   SELECT version FROM upd UNION ALL SELECT version FROM ins
 ), ev AS (
-  INSERT INTO ${s}.events (event_id, stream_id, stream_version, type, data, unit_id, mandant_id,
+  INSERT INTO ${s}.events (event_id, stream_id, stream_version, type, schema_version, data, unit_id, mandant_id,
                            occurred_at, correlation_id, causation_id)
-  SELECT (x.e->>'eventId')::uuid, $1, $2 + x.ord, x.e->>'type', x.e->'data', x.e->>'unitId', x.e->>'mandantId',
+  SELECT (x.e->>'eventId')::uuid, $1, $2 + x.ord, x.e->>'type', (x.e->>'schemaVersion')::int, x.e->'data', x.e->>'unitId', x.e->>'mandantId',
          $5::timestamptz, x.e->>'correlationId', x.e->>'causationId'
   FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS x(e, ord), won
   ORDER BY x.ord
@@ -95,6 +97,7 @@ SELECT * FROM ev ORDER BY stream_version`;
     const payload = events.map((e) => ({
       eventId: e.eventId ?? randomUUID(),
       type: e.type,
+      schemaVersion: e.schemaVersion ?? 1,
       data: e.data ?? {},
       unitId: e.unitId ?? "",
       mandantId: e.mandantId ?? "",
