@@ -7,6 +7,7 @@ import { Api, ApiError } from "./client.js";
 import { simulateTerminals } from "./sim/kt-simulator.js";
 import { Credentials } from "./credentials.js";
 import { fields, table } from "./output.js";
+import { events, EVENTS_USAGE } from "./commands/events.js";
 
 const USAGE = `tigw: operate a ti-gateway fleet
 
@@ -50,6 +51,7 @@ const USAGE = `tigw: operate a ti-gateway fleet
   tigw profile list
   tigw user list | add --user U --role viewer|operator|admin --password P | remove U
   tigw user role U --role R | reset-password U --password P | reset-totp U
+${EVENTS_USAGE}
 
 Options: -o table|json (default table), --url URL (default $TIGW_URL or http://127.0.0.1:8080),
          --as USER (use that user's stored token). Exit code 0 ok, 1 refused or failed, 2 usage.`;
@@ -402,6 +404,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       return 0;
     }
 
+    if (group === "events") return await events(api, verb, arg1, show, (m) => { throw new UsageError(m); });
     switch (`${group} ${verb ?? ""}`.trim()) {
       case "whoami": {
         const me = await api.get<{ username: string; role: string; expiresAt: string }>("/api/v1/auth/me");
