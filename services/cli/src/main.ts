@@ -4,6 +4,7 @@ import { type CommandGroup, type Context, parseCommandLine, UsageError } from ".
 import { account } from "./commands/account.js";
 import { card } from "./commands/card.js";
 import { clock } from "./commands/clock.js";
+import { events } from "./commands/events.js";
 import { fleet } from "./commands/fleet.js";
 import { infomodell } from "./commands/infomodell.js";
 import { kt } from "./commands/kt.js";
@@ -37,6 +38,7 @@ export const GROUPS: CommandGroup[] = [
   vsd,
   profile,
   user,
+  events,
 ];
 
 export const USAGE = `tigw: operate a ti-gateway fleet

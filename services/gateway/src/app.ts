@@ -12,8 +12,8 @@ import { API_CONTROLLERS } from "./http/controllers.js";
 import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
-import { cardTerminalApi, hsmApi, tenancyApi, vsdmApi } from "./grpc-clients.js";
-import { CARD_TERMINAL, HSM, TENANCY, VSDM } from "./tokens.js";
+import { cardTerminalApi, deadLetterApi, hsmApi, tenancyApi, vsdmApi } from "./grpc-clients.js";
+import { CARD_TERMINAL, DEAD_LETTERS, HSM, TENANCY, VSDM } from "./tokens.js";
 
 export interface GatewayOptions {
   sql: Sql;
@@ -93,6 +93,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const hsm = hsmApi(o.hsmAddress);
   const cardTerminal = cardTerminalApi(o.cardTerminalAddress);
   const vsdm = vsdmApi(o.vsdmAddress);
+  // The services that consume other services' events (today hsm, of tenancy's) keep dead letters.
+  const deadLetters = [deadLetterApi(o.hsmAddress)];
   const limiter = new LoginLimiter(o.loginLimit);
 
   @Module({
@@ -105,6 +107,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: HSM, useValue: hsm },
       { provide: CARD_TERMINAL, useValue: cardTerminal },
       { provide: VSDM, useValue: vsdm },
+      { provide: DEAD_LETTERS, useValue: deadLetters },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -128,6 +131,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       hsm.close();
       cardTerminal.close();
       vsdm.close();
+      for (const d of deadLetters) d.close();
     },
   };
 }

@@ -8,6 +8,8 @@ import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
 import type * as vsdm from "@tigw/contracts/vsdm/v1/vsdm";
 import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
+import { DeadLetterServiceClient } from "@tigw/contracts/events/v1/dead_letters";
+import type * as events from "@tigw/contracts/events/v1/dead_letters";
 
 type Rpc<Req, Res> = (req: Req) => Promise<Res>;
 type ClientCtor = new (address: string, creds: never, options?: object) => Client;
@@ -112,3 +114,13 @@ export interface VsdmApi {
 
 export const vsdmApi = (address: string, deadlineMs = 30_000): VsdmApi =>
   promiseApi<VsdmApi>(VsdmServiceClient as unknown as ClientCtor, address, ["readVsd", "prepareEgk", "listProtocol", "setFachdienst"], deadlineMs);
+
+/** The gateway's view of tigw.events.v1.DeadLetterService (served by each consuming service). */
+export interface DeadLetterApi {
+  listDeadLetters: Rpc<events.ListDeadLettersRequest, events.ListDeadLettersResponse>;
+  replayDeadLetter: Rpc<events.ReplayDeadLetterRequest, events.ReplayDeadLetterResponse>;
+  close(): void;
+}
+
+export const deadLetterApi = (address: string, deadlineMs = 90_000): DeadLetterApi =>
+  promiseApi<DeadLetterApi>(DeadLetterServiceClient as unknown as ClientCtor, address, ["listDeadLetters", "replayDeadLetter"], deadlineMs);

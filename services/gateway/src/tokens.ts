@@ -3,3 +3,5 @@ export const TENANCY = Symbol("TenancyApi");
 export const HSM = Symbol("HsmApi");
 export const CARD_TERMINAL = Symbol("CardTerminalApi");
 export const VSDM = Symbol("VsdmApi");
+/** The DeadLetterService clients of the services that consume other services' events. */
+export const DEAD_LETTERS = Symbol("DeadLetterApi[]");

@@ -1,4 +1,5 @@
-import { fromBusMessage, SqlEventStore, startServiceHost, topicOf, type EventBus, type Logger, type RunningGrpcServer, type Sql, type Subscription } from "@tigw/platform";
+import { consume, deadLetterGrpc, on, SqlEventStore, startServiceHost, topicOf, type EventBus, type Logger, type RunningGrpcServer, type Sql, type Subscription } from "@tigw/platform";
+import { LicenceImported, UnitCreated } from "@tigw/contracts/tenancy/v1/events";
 import { hsmGrpc } from "./api/grpc.js";
 import { startOcspServer, type OcspServer } from "./api/ocsp-http.js";
 import type { ClockControl } from "./application/clock.js";
@@ -51,15 +52,15 @@ export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
   const pki = (ref.pki = await TestPki.open({ store, vault, clock: o.clock, ocspUrl }));
   const hsm = await Hsm.open({ store, pki, vault, clock: o.clock, keyType: o.keyType });
 
-  const sub: Subscription = await o.bus.subscribe({
+  const tenancyTopic = o.tenancyTopic ?? topicOf("tenancy");
+  const sub: Subscription = await consume({
+    bus: o.bus,
     groupId: `${context}-tenancy-events`,
-    topics: [o.tenancyTopic ?? topicOf("tenancy")],
-    fromBeginning: true,
-    handler: async (m) => {
-      const e = fromBusMessage(m);
-      const d = e.data as { unitId?: string; serial?: string; producedOn?: string; features?: string[] };
-      if (e.type === "UnitCreated") await hsm.provision({ unitId: d.unitId!, serial: d.serial!, producedOn: d.producedOn! });
-      else if (e.type === "LicenceImported") await hsm.recordLicence(d.unitId!, d.features ?? []);
+    topics: [tenancyTopic],
+    inbox: { sql: store.sql, schema: store.schema },
+    handlers: {
+      UnitCreated: on({ message: UnitCreated, handle: (e) => hsm.provision({ unitId: e.unitId, serial: e.serial, producedOn: e.producedOn }).then(() => undefined) }),
+      LicenceImported: on({ message: LicenceImported, handle: (e) => hsm.recordLicence(e.unitId, e.features) }),
     },
   });
 
@@ -69,7 +70,7 @@ export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
   }, o.tickMs ?? 60_000);
   timer.unref();
   const unregister = registerHsmMetrics(hsm);
-  const host = await startServiceHost({ store, bus: o.bus, services: [hsmGrpc(hsm, o.clock)], grpc: o.grpc, logger: o.logger });
+  const host = await startServiceHost({ store, bus: o.bus, services: [hsmGrpc(hsm, o.clock), deadLetterGrpc(o.bus, [tenancyTopic])], grpc: o.grpc, logger: o.logger });
   return {
     hsm,
     grpc: host.grpc,

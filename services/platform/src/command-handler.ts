@@ -1,6 +1,6 @@
 import type { Decider, DomainEvent } from "./decider.js";
 import { VersionConflictError } from "./errors.js";
-import type { AppendResult, EventStore, NewEvent } from "./store/event-store.js";
+import type { AppendResult, EventStore, NewEvent, RecordedEvent } from "./store/event-store.js";
 
 export interface HandleOptions {
   /** Routing facts written with every event of this command. */
@@ -10,6 +10,14 @@ export interface HandleOptions {
   causationId?: string;
   /** When the decision is taken (the command's time); defaults to now. */
   occurredAt?: Date;
+}
+
+/** How a stream's events are versioned: the current schema version per type and an upcaster. */
+export interface EventVersions {
+  /** The schema version new events of a type are written with (default 1). */
+  current?: Record<string, number>;
+  /** Brings a stored event of an older schema version to the shape evolve() expects. */
+  upcast?: (event: { type: string; data: unknown; schemaVersion: number }) => DomainEvent;
 }
 
 export interface HandleResult<S> extends AppendResult {
@@ -34,13 +42,21 @@ export class CommandHandler<S, C, E extends DomainEvent> {
     private readonly decider: Decider<S, C, E>,
     private readonly maxAttempts = 5,
     private readonly cacheSize = 0,
+    private readonly versions: EventVersions = {},
   ) {}
+
+  /** A stored event as evolve() takes it: upcast when written with an older schema version. */
+  private upcast(e: RecordedEvent): E {
+    const current = this.versions.current?.[e.type] ?? 1;
+    if (e.schemaVersion < current && this.versions.upcast) return this.versions.upcast(e) as E;
+    return { type: e.type, data: e.data } as E;
+  }
 
   async load(streamId: string): Promise<{ state: S; version: number }> {
     const cached = this.states.get(streamId);
     const { version, events } = await this.store.readStream(streamId, cached?.version ?? 0);
     let state = cached?.state ?? this.decider.initialState();
-    for (const e of events) state = this.decider.evolve(state, { type: e.type, data: e.data } as E);
+    for (const e of events) state = this.decider.evolve(state, this.upcast(e));
     this.remember(streamId, state, version);
     return { state, version };
   }
@@ -59,6 +75,7 @@ export class CommandHandler<S, C, E extends DomainEvent> {
       const events: NewEvent[] = decided.map((e) => ({
         type: e.type,
         data: e.data,
+        schemaVersion: this.versions.current?.[e.type],
         unitId: opts.unitId,
         mandantId: opts.mandantId,
         correlationId: opts.correlationId,

@@ -15,6 +15,8 @@ export * from "./bus/kafka-bus.js";
 export * from "./bus/embedded-bus.js";
 export * from "./bus/envelope.js";
 export * from "./bus/outbox-relay.js";
+export * from "./bus/consumer.js";
+export * from "./bus/dead-letter-grpc.js";
 export * from "./projection.js";
 export * from "./document-projection.js";
 export * from "./serial.js";

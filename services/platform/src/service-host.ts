@@ -17,7 +17,7 @@ export interface ServiceHost {
  * events to the bus, and a gRPC server with its services and grpc.health.v1.
  */
 export async function startServiceHost(o: { store: SqlEventStore; bus: EventBus; services: GrpcServiceBinding[]; grpc?: { host?: string; port?: number }; logger?: Logger }): Promise<ServiceHost> {
-  const relay = new OutboxRelay(o.store, o.bus, { onError: (e) => o.logger?.warn({ err: e }, "outbox relay: publish failed, retrying") });
+  const relay = new OutboxRelay(o.store, o.bus, { logger: o.logger });
   relay.start();
   const grpc = await startGrpcServer(o.services, o.grpc);
   const host = o.grpc?.host ?? "127.0.0.1";

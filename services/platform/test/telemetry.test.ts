@@ -86,6 +86,49 @@ describe("telemetry: traces across gRPC and the bus, Prometheus metrics, JSON lo
     assert.equal(consumerTraceId, appendTraceId);
   });
 
+  it("the consumer helper continues the producer's trace in a consumer span; a dead letter counts in tigw_bus_dead_letters_total", async () => {
+    const sql = await P.embeddedSql();
+    const store = await P.SqlEventStore.open(sql, "traced_consumer");
+    const bus = await P.EmbeddedBus.open(await P.embeddedSql(), { pollMs: 20 });
+    const tracer = api.trace.getTracer("test");
+    const producer = await tracer.startActiveSpan("command", async (span) => {
+      await store.append("u1", 0, [{ type: "Traced", data: { n: 1 }, unitId: "u1" }, { type: "Traced", data: { n: 2 }, unitId: "u1" }]);
+      span.end();
+      return span.spanContext();
+    });
+    await new P.OutboxRelay(store, bus).drain();
+    const handled: { n: number; traceId: string }[] = [];
+    const sub = await P.consume({
+      bus,
+      groupId: "traced-group",
+      topics: [P.topicOf("traced_consumer")],
+      inbox: { sql, schema: store.schema },
+      maxAttempts: 2,
+      retryBackoffMs: 5,
+      handlers: {
+        Traced: P.on({
+          message: { fromJSON: (j: unknown) => j as { n: number } },
+          handle: async (e) => {
+            if (e.n === 2) throw new Error("cannot handle n=2");
+            handled.push({ n: e.n, traceId: api.trace.getActiveSpan()?.spanContext().traceId ?? "" });
+          },
+        }),
+      },
+    });
+    const end = Date.now() + 10_000;
+    while ((await bus.listDeadLetters([P.topicOf("traced_consumer")])).length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await sub.stop();
+    await bus.close();
+    await sql.close();
+    assert.deepEqual(handled, [{ n: 1, traceId: producer.traceId }]);
+    const consumeSpan = spans.getFinishedSpans().find((s) => s.name === "consume Traced" && s.status.code !== api.SpanStatusCode.ERROR);
+    assert.ok(consumeSpan, "a consumer span");
+    assert.equal(consumeSpan.spanContext().traceId, producer.traceId);
+    assert.equal(consumeSpan.kind, api.SpanKind.CONSUMER);
+    const text = await (await fetch(`http://127.0.0.1:${telemetry.metricsPort}/metrics`)).text();
+    assert.match(text, /tigw_bus_dead_letters_total\{[^}]*group="traced-group"[^}]*\} 1/);
+  });
+
   it("logs JSON lines with the trace id and without secrets", async () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) });

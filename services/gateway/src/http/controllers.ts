@@ -9,6 +9,7 @@ import { Access } from "./access.js";
 import { SimulatorController, TerminalsController } from "./terminals.js";
 import { VsdController } from "./vsd.js";
 import { UnitCheckController } from "./check.js";
+import { EventsController } from "./events.js";
 import { field, stringsBody } from "./body.js";
 import type { AuthedRequest } from "./guard.js";
 
@@ -313,4 +314,4 @@ export class CertificatesController {
   }
 }
 
-export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController, VsdController, UnitCheckController];
+export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController, VsdController, UnitCheckController, EventsController];

@@ -1,7 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { DomainError } from "../errors.js";
 import { migrate } from "../sql/migrate.js";
 import type { Sql } from "../sql/sql.js";
-import type { BusMessage, DeliveredMessage, EventBus, SubscribeOptions, Subscription } from "./event-bus.js";
+import { deliver, replayHeaders, type FailedDelivery } from "./delivery.js";
+import type { BusMessage, DeadLetter, DeliveredMessage, EventBus, SubscribeOptions, Subscription } from "./event-bus.js";
 
 const migrations = [
   {
@@ -15,7 +18,47 @@ CREATE TABLE {schema}.messages (
 CREATE TABLE {schema}.offsets (group_id text, topic text, partition int, next_offset bigint NOT NULL,
   PRIMARY KEY (group_id, topic, partition));`,
   },
+  {
+    id: "0002_dead_letters",
+    sql: `
+CREATE TABLE {schema}.dead_letters (
+  id uuid PRIMARY KEY, group_id text NOT NULL, topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL,
+  key text NOT NULL, value bytea NOT NULL, headers jsonb NOT NULL, error text NOT NULL, attempts int NOT NULL,
+  dead_lettered_at timestamptz NOT NULL DEFAULT now(), replayed_at timestamptz);`,
+  },
 ];
+
+interface DeadLetterRow {
+  id: string;
+  group_id: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string;
+  value: Uint8Array;
+  headers: Record<string, string>;
+  error: string;
+  attempts: number;
+  dead_lettered_at: string | Date;
+  replayed_at: string | Date | null;
+}
+
+const DEAD_LETTER_COLUMNS = `id::text, group_id, topic, partition, "offset"::text, key, value, headers, error, attempts, dead_lettered_at, replayed_at`;
+
+const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
+  id: r.id,
+  groupId: r.group_id,
+  topic: r.topic,
+  partition: r.partition,
+  offset: r.offset,
+  key: r.key,
+  headers: r.headers,
+  value: Buffer.from(r.value),
+  error: r.error,
+  attempts: r.attempts,
+  deadLetteredAt: new Date(r.dead_lettered_at).toISOString(),
+  replayedAt: r.replayed_at ? new Date(r.replayed_at).toISOString() : "",
+});
 
 /** FNV-1a: a stable key -> partition mapping, so a unit's events stay in one partition. */
 function partitionOf(key: string, partitions: number): number {
@@ -109,13 +152,42 @@ export class EmbeddedBus implements EventBus {
         for (const r of rows) {
           if (!member.running) return delivered;
           const msg: DeliveredMessage = { topic, partition, offset: r.offset, key: r.key, value: Buffer.from(r.value), headers: r.headers };
-          await o.handler(msg); // throws -> not committed -> delivered again
+          // Retries, then dead-letters; throws only when stopping (not committed -> delivered again).
+          await deliver(o, msg, () => member.running, (f) => this.deadLetter(f));
           await this.commit(member.groupId, topic, partition, BigInt(r.offset) + 1n);
           delivered++;
         }
       }
     }
     return delivered;
+  }
+
+  private async deadLetter(f: FailedDelivery): Promise<void> {
+    const m = f.message;
+    await this.sql.query(
+      `INSERT INTO bus.dead_letters (id, group_id, topic, partition, "offset", key, value, headers, error, attempts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)`,
+      [randomUUID(), f.groupId, m.topic, m.partition, m.offset, m.key, m.value, JSON.stringify(m.headers), f.error, f.attempts],
+    );
+  }
+
+  async listDeadLetters(topics: string[]): Promise<DeadLetter[]> {
+    const rows = await this.sql.query<DeadLetterRow>(
+      `SELECT ${DEAD_LETTER_COLUMNS} FROM bus.dead_letters WHERE topic = ANY($1::text[]) ORDER BY dead_lettered_at, id`,
+      [topics],
+    );
+    return rows.map(toDeadLetter);
+  }
+
+  async replayDeadLetter(topics: string[], id: string): Promise<DeadLetter> {
+    const found = /^[0-9a-f-]{36}$/i.test(id)
+      ? await this.sql.query<DeadLetterRow>(`SELECT ${DEAD_LETTER_COLUMNS} FROM bus.dead_letters WHERE id = $1::uuid AND topic = ANY($2::text[])`, [id, topics])
+      : [];
+    if (!found[0]) throw new DomainError("DEAD_LETTER_NOT_FOUND", `no dead letter ${id}`, { id });
+    const dl = toDeadLetter(found[0]);
+    await this.publish(dl.topic, [{ key: dl.key, value: dl.value, headers: replayHeaders(dl.headers, dl.groupId) }]);
+    const [row] = await this.sql.query<DeadLetterRow>(`UPDATE bus.dead_letters SET replayed_at = now() WHERE id = $1::uuid RETURNING ${DEAD_LETTER_COLUMNS}`, [id]);
+    return toDeadLetter(row!);
   }
 
   private async commit(groupId: string, topic: string, partition: number, next: bigint): Promise<void> {
@@ -135,7 +207,9 @@ export class EmbeddedBus implements EventBus {
         try {
           delivered = await this.pollOnce(member, o);
         } catch {
-          // The handler failed: its message stays uncommitted and comes again after a pause.
+          // The database failed (or the member stopped mid-retry): the message stays uncommitted
+          // and comes again after a pause. A failing handler does not get here: deliver() retries
+          // it and then dead-letters the message, so one bad message never stalls the partition.
           await new Promise((r) => setTimeout(r, this.pollMs));
         }
         if (delivered === 0 && member.running) await this.idle();

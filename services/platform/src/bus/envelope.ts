@@ -18,6 +18,7 @@ export function toBusMessage(e: RecordedEvent, traceparent = ""): BusMessage {
     causationId: e.causationId,
     payloadContentType: "application/json",
     payload: Buffer.from(JSON.stringify(e.data)),
+    schemaVersion: e.schemaVersion,
   }).finish();
   const headers: Record<string, string> = { [HEADER.eventType]: e.type, [HEADER.eventId]: e.eventId };
   if (traceparent) headers[HEADER.traceparent] = traceparent;
@@ -36,6 +37,7 @@ export function fromBusMessage(m: DeliveredMessage): RecordedEvent {
     globalPosition: Number(env.globalPosition),
     transactionId: "",
     type: env.type,
+    schemaVersion: env.schemaVersion || 1,
     data: JSON.parse(Buffer.from(env.payload).toString("utf8")),
     unitId: env.unitId,
     mandantId: env.mandantId,

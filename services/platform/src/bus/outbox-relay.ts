@@ -1,3 +1,4 @@
+import type { Logger } from "../telemetry/logger.js";
 import { EVENT_COLUMNS, toRecorded, type SqlEventStore } from "../store/sql-event-store.js";
 import { toBusMessage } from "./envelope.js";
 import { topicOf, type EventBus } from "./event-bus.js";
@@ -13,6 +14,8 @@ import { topicOf, type EventBus } from "./event-bus.js";
  */
 export class OutboxRelay {
   private running = false;
+  /** Failed publishes in a row; while failing, appends do not cut the backoff short. */
+  private failures = 0;
   private loop: Promise<void> = Promise.resolve();
   private wakeUp: () => void = () => undefined;
   private unlisten: () => void = () => undefined;
@@ -20,7 +23,14 @@ export class OutboxRelay {
   constructor(
     private readonly store: SqlEventStore,
     private readonly bus: EventBus,
-    private readonly opts: { batchSize?: number; pollMs?: number; onError?: (e: unknown) => void } = {},
+    private readonly opts: {
+      batchSize?: number;
+      pollMs?: number;
+      /** Gets one warning when publishing starts failing and one info line when it works again. */
+      logger?: Pick<Logger, "warn" | "info">;
+      /** The longest pause between attempts while publishing fails (default 30 s). */
+      maxBackoffMs?: number;
+    } = {},
   ) {}
 
   /** Publishes one batch; returns how many events went out (0 when idle or another relay leads). */
@@ -55,26 +65,43 @@ export class OutboxRelay {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unlisten = this.store.onAppended(() => this.wakeUp());
+    this.unlisten = this.store.onAppended(() => {
+      if (this.failures === 0) this.wakeUp();
+    });
     this.loop = (async () => {
+      // A failure streak: the broker (or the store) is away. Retry with capped exponential
+      // backoff and say so once, not once per attempt.
+      let failingSince = 0;
       while (this.running) {
         let n = 0;
+        let pause = this.opts.pollMs ?? 200;
         try {
           n = await this.publishBatch();
+          if (this.failures > 0) {
+            this.opts.logger?.info({ context: this.store.context, failures: this.failures, downMs: Date.now() - failingSince }, "outbox relay: publishing again");
+            this.failures = 0;
+          }
         } catch (e) {
-          this.opts.onError?.(e);
+          if (this.failures++ === 0) {
+            failingSince = Date.now();
+            this.opts.logger?.warn({ context: this.store.context, error: e instanceof Error ? e.message : String(e) }, "outbox relay: publish failed, retrying with backoff");
+          }
+          pause = Math.min(this.opts.maxBackoffMs ?? 30_000, (this.opts.pollMs ?? 200) * 2 ** Math.min(this.failures - 1, 20));
         }
-        if (n === 0 && this.running) {
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, this.opts.pollMs ?? 200);
-            this.wakeUp = () => {
-              clearTimeout(t);
-              resolve();
-            };
-          });
-        }
+        if (n === 0 && this.running) await this.sleep(pause);
       }
     })();
+  }
+
+  /** Waits, or less when an append (or stop) wakes the relay. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
   }
 
   async stop(): Promise<void> {

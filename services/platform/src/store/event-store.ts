@@ -2,6 +2,8 @@
 export interface NewEvent {
   type: string;
   data: unknown;
+  /** Version of this type's data schema (default 1); consumers upcast older ones. */
+  schemaVersion?: number;
   eventId?: string;
   unitId?: string;
   mandantId?: string;
@@ -19,6 +21,8 @@ export interface RecordedEvent {
   /** The PostgreSQL transaction that wrote it (xid8, as text); part of the read cursor. */
   transactionId: string;
   type: string;
+  /** Version of this type's data schema the event was written with (1 for events before versions). */
+  schemaVersion: number;
   data: unknown;
   unitId: string;
   mandantId: string;

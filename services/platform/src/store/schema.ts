@@ -45,4 +45,10 @@ CREATE TABLE {schema}.checkpoints (
   updated_at      timestamptz NOT NULL DEFAULT now()
 );`,
   },
+  {
+    // Backward compatible: rows written before it are version 1, and older code that does not
+    // name the column still inserts (the default).
+    id: "0002_event_schema_version",
+    sql: `ALTER TABLE {schema}.events ADD COLUMN schema_version int NOT NULL DEFAULT 1 CHECK (schema_version > 0);`,
+  },
 ];

@@ -14,6 +14,7 @@ interface EventRow {
   global_position: string | number;
   transaction_id: string;
   type: string;
+  schema_version: number;
   data: unknown;
   unit_id: string;
   mandant_id: string;
@@ -23,7 +24,7 @@ interface EventRow {
 }
 
 export const EVENT_COLUMNS = `event_id::text, stream_id, stream_version, global_position, transaction_id::text,
-  type, data, unit_id, mandant_id, occurred_at, correlation_id, causation_id`;
+  type, schema_version, data, unit_id, mandant_id, occurred_at, correlation_id, causation_id`;
 
 export function toRecorded(context: string, r: EventRow): RecordedEvent {
   return {
@@ -34,6 +35,7 @@ export function toRecorded(context: string, r: EventRow): RecordedEvent {
     globalPosition: Number(r.global_position),
     transactionId: r.transaction_id,
     type: r.type,
+    schemaVersion: Number(r.schema_version),
     data: r.data,
     unitId: r.unit_id,
     mandantId: r.mandant_id,
@@ -65,9 +67,9 @@ export class SqlEventStore implements EventStore {
     /** Inserts the events of $payload after version `won.version - n` and their outbox rows. */
     const insertEvents = (payload: string, occurredAt: string, traceparent: string) => `
 ev AS (
-  INSERT INTO ${s}.events (event_id, stream_id, stream_version, type, data, unit_id, mandant_id,
+  INSERT INTO ${s}.events (event_id, stream_id, stream_version, type, schema_version, data, unit_id, mandant_id,
                            occurred_at, correlation_id, causation_id)
-  SELECT (x.e->>'eventId')::uuid, $1, won.version - jsonb_array_length(${payload}::jsonb) + x.ord, x.e->>'type', x.e->'data',
+  SELECT (x.e->>'eventId')::uuid, $1, won.version - jsonb_array_length(${payload}::jsonb) + x.ord, x.e->>'type', (x.e->>'schemaVersion')::int, x.e->'data',
          x.e->>'unitId', x.e->>'mandantId', ${occurredAt}::timestamptz, x.e->>'correlationId', x.e->>'causationId'
   FROM jsonb_array_elements(${payload}::jsonb) WITH ORDINALITY AS x(e, ord), won
   ORDER BY x.ord
@@ -108,6 +110,7 @@ WITH won AS (
       events.map((e) => ({
         eventId: e.eventId ?? randomUUID(),
         type: e.type,
+        schemaVersion: e.schemaVersion ?? 1,
         data: e.data ?? {},
         unitId: e.unitId ?? "",
         mandantId: e.mandantId ?? "",

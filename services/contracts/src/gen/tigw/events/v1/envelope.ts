@@ -35,6 +35,11 @@ export interface Envelope {
   /** Media type of payload; "application/json" for all events today. */
   payloadContentType: string;
   payload: Buffer;
+  /**
+   * Version of the payload's schema for this type; 0 (unset, older producers) means 1.
+   * Consumers upcast older versions to the one they decode.
+   */
+  schemaVersion: number;
 }
 
 function createBaseEnvelope(): Envelope {
@@ -52,6 +57,7 @@ function createBaseEnvelope(): Envelope {
     causationId: "",
     payloadContentType: "",
     payload: Buffer.alloc(0),
+    schemaVersion: 0,
   };
 }
 
@@ -95,6 +101,9 @@ export const Envelope: MessageFns<Envelope> = {
     }
     if (message.payload.length !== 0) {
       writer.uint32(106).bytes(message.payload);
+    }
+    if (message.schemaVersion !== 0) {
+      writer.uint32(112).uint32(message.schemaVersion);
     }
     return writer;
   },
@@ -216,6 +225,14 @@ export const Envelope: MessageFns<Envelope> = {
             message.payload = Buffer.from(reader.bytes());
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.schemaVersion = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -283,6 +300,11 @@ export const Envelope: MessageFns<Envelope> = {
         ? globalThis.String(object.payload_content_type)
         : "",
       payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
+      schemaVersion: isSet(object.schemaVersion)
+        ? globalThis.Number(object.schemaVersion)
+        : isSet(object.schema_version)
+        ? globalThis.Number(object.schema_version)
+        : 0,
     };
   },
 
@@ -327,6 +349,9 @@ export const Envelope: MessageFns<Envelope> = {
     if (message.payload.length !== 0) {
       obj.payload = base64FromBytes(message.payload);
     }
+    if (message.schemaVersion !== 0) {
+      obj.schemaVersion = Math.round(message.schemaVersion);
+    }
     return obj;
   },
 
@@ -348,6 +373,7 @@ export const Envelope: MessageFns<Envelope> = {
     message.causationId = object.causationId ?? "";
     message.payloadContentType = object.payloadContentType ?? "";
     message.payload = object.payload ?? Buffer.alloc(0);
+    message.schemaVersion = object.schemaVersion ?? 0;
     return message;
   },
 };
