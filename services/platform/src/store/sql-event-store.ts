@@ -64,12 +64,12 @@ export class SqlEventStore implements EventStore {
     readonly schema: string,
   ) {
     const s = schema;
-    /** Inserts the events of $payload after version `won.version - n` and their outbox rows. */
+    /** Inserts the events of the payload after version `won.base`, and their outbox rows. */
     const insertEvents = (payload: string, occurredAt: string, traceparent: string) => `
 ev AS (
   INSERT INTO ${s}.events (event_id, stream_id, stream_version, type, schema_version, data, unit_id, mandant_id,
                            occurred_at, correlation_id, causation_id)
-  SELECT (x.e->>'eventId')::uuid, $1, won.version - jsonb_array_length(${payload}::jsonb) + x.ord, x.e->>'type', (x.e->>'schemaVersion')::int, x.e->'data',
+  SELECT (x.e->>'eventId')::uuid, $1, won.base + x.ord, x.e->>'type', (x.e->>'schemaVersion')::int, x.e->'data',
          x.e->>'unitId', x.e->>'mandantId', ${occurredAt}::timestamptz, x.e->>'correlationId', x.e->>'causationId'
   FROM jsonb_array_elements(${payload}::jsonb) WITH ORDINALITY AS x(e, ord), won
   ORDER BY x.ord
@@ -85,14 +85,20 @@ WITH upd AS (
   INSERT INTO ${s}.streams (stream_id, version) SELECT $1, $3 WHERE $2 = 0
   ON CONFLICT (stream_id) DO NOTHING RETURNING version
 ), won AS (
-  SELECT version FROM upd UNION ALL SELECT version FROM ins
+  SELECT $2::bigint AS base FROM (SELECT version FROM upd UNION ALL SELECT version FROM ins) AS w
 ), ${insertEvents("$4", "$5", "$6")}`;
     // ANY: the upsert moves the version by the number of events, holding the stream row's lock
     // until commit, so a concurrent appender waits and then continues from the moved version.
+    // The stream's advisory lock comes first: it assigns no transaction id, so an appender gets its
+    // id only once it is next, and readAll's (transaction id, position) order keeps each stream's
+    // version order (ids taken before waiting on the row could be in the other order).
     this.appendAnySql = `
-WITH won AS (
-  INSERT INTO ${s}.streams AS st (stream_id, version) VALUES ($1, jsonb_array_length($2::jsonb))
-  ON CONFLICT (stream_id) DO UPDATE SET version = st.version + EXCLUDED.version RETURNING version
+WITH next AS (
+  SELECT pg_advisory_xact_lock(hashtextextended('${s}/' || $1, 0)) AS locked
+), won AS (
+  INSERT INTO ${s}.streams AS st (stream_id, version) SELECT $1, jsonb_array_length($2::jsonb) FROM next
+  ON CONFLICT (stream_id) DO UPDATE SET version = st.version + EXCLUDED.version
+  RETURNING version - jsonb_array_length($2::jsonb) AS base
 ), ${insertEvents("$2", "$3", "$4")}`;
   }
 
