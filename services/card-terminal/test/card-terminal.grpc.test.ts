@@ -98,7 +98,7 @@ for (const setup of serviceSetups()) {
       const results = await Promise.allSettled(ids.map((id) => pair(id, "RZK-KT-0002", certs.get(id)!)));
       const ok = results.filter((r) => r.status === "fulfilled").length;
       const codes = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => (r.reason as { code?: string }).code);
-      assert.equal(ok, 100);
+      assert.equal(ok, 100, `refused with ${[...new Set(codes)].join(", ")}`);
       assert.deepEqual([...new Set(codes)], ["KT_LIMIT_REACHED"], "tenancy's refusal reaches the caller unchanged");
       const { terminals } = await rpc<{ terminals: Terminal[] }>(c, "listTerminals", { unit: "RZK-KT-0002", mandantId: "" });
       assert.equal(terminals.filter((x) => x.correlation === "gepairt").length, 100);
