@@ -18,6 +18,7 @@ import type { CertificateState } from "../domain/certificate.js";
 import { parseCertificate, type KeyType } from "../pki/x509.js";
 import type { CaKind, TestPki } from "../pki/test-pki.js";
 import type { KeyVault } from "../vault.js";
+import { MutualTlsError, postWithClientCertificate, type MutualTlsPost } from "../tls/mutual-tls-client.js";
 
 const smStream = (unitId: string) => `sm-${unitId}`;
 /** Calendar years: a gSMC-K made on 2020-06-01 expires on 2025-06-01. */
@@ -251,6 +252,24 @@ export class Hsm {
     if (cert.owner.kind === "ca") throw new DomainError("KEY_NOT_USABLE", "CA keys sign certificates only", { field: "certSerial" });
     const key = await this.vault.get(cert.keyRef);
     return { signature: sign("sha256", data, key), algorithm: key.asymmetricKeyType === "rsa" ? "SHA256withRSA" : "SHA256withECDSA" };
+  }
+
+  /**
+   * An HTTPS POST in mutual TLS as one of a unit's gSMC-K identities (the VPN-ZugD registration
+   * uses C.NK.VPN): the key is taken from the vault for this call only and never leaves hsm.
+   */
+  async postOverMutualTls(unitId: string, identity: string, r: MutualTlsPost): Promise<{ status: number; body: Buffer; contentType: string }> {
+    const sm = await this.module(unitId);
+    const id = sm.identities[identity || "C.NK.VPN"];
+    if (!id) throw new ValidationError("UNKNOWN_IDENTITY", "identity", `a gSMC-K has the identities ${Object.keys(sm.identities).join(", ")}`);
+    if (!r.url) throw new ValidationError("INVALID_ARGUMENT", "url", "the https URL to call is missing");
+    const cert = await this.pki.certificate(id.certSerial);
+    try {
+      return await postWithClientCertificate({ ...r, timeoutMs: r.timeoutMs || 10_000 }, { certPem: cert.pem, key: await this.vault.get(cert.keyRef) });
+    } catch (e) {
+      if (e instanceof MutualTlsError) throw new DomainError(e.kind, e.message, { unitId, identity: id.name });
+      throw e;
+    }
   }
 
   async verify(certSerial: string, data: Buffer, signature: Buffer): Promise<boolean> {
