@@ -14,6 +14,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
     TIGW_CARD_TERMINAL_ADDR: str({ default: "127.0.0.1:50053" }),
+    /** The vpn service (TI-access rule); empty: TI access is assumed. */
+    TIGW_VPN_ADDR: str({ default: "127.0.0.1:50055" }),
     TIGW_VSDM_POPULATION: int({ default: 5000, min: 1, max: 1_000_000 }),
     TIGW_VSDM_POPULATION_SEED: int({ default: 1 }),
     TIGW_FACHDIENST_LATENCY_MS: int({ default: 0, min: 0 }),
@@ -30,6 +32,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
+    vpnAddress: cfg.TIGW_VPN_ADDR || undefined,
     population: { size: cfg.TIGW_VSDM_POPULATION, seed: cfg.TIGW_VSDM_POPULATION_SEED },
     fachdienst: { latencyMs: cfg.TIGW_FACHDIENST_LATENCY_MS },
     maxOfflineDays: cfg.TIGW_VSDM_MAX_OFFLINE_DAYS,
