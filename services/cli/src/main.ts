@@ -7,6 +7,7 @@ import { Api, ApiError } from "./client.js";
 import { simulateTerminals } from "./sim/kt-simulator.js";
 import { Credentials } from "./credentials.js";
 import { fields, table } from "./output.js";
+import { VPN_OPTIONS, VPN_USAGE, vpnCommand } from "./commands/vpn.js";
 
 const USAGE = `tigw: operate a ti-gateway fleet
 
@@ -47,6 +48,7 @@ const USAGE = `tigw: operate a ti-gateway fleet
         (T: ISO 8601 time, or a span back from now such as 24h or 7d)
   tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)   an insured person's eGK or a Prüfkarte
   tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow
+${VPN_USAGE}
   tigw profile list
   tigw user list | add --user U --role viewer|operator|admin --password P | remove U
   tigw user role U --role R | reset-password U --password P | reset-totp U
@@ -72,6 +74,8 @@ interface Unit {
   createdAt: string;
   /** Present in the fleet overview: the gSMC-K's C.NK.VPN expiry. */
   gsmck?: { notAfter: string; daysToExpiry: number; exchangeDue: boolean; lzvApplies: boolean; tiAccess: boolean } | null;
+  /** Present in the fleet overview: vpn's TI-access rule (null while vpn cannot be asked). */
+  ti?: { access: boolean; sis: boolean; blocked: boolean } | null;
 }
 interface Mandant {
   mandantId: string;
@@ -233,10 +237,11 @@ function securityModuleText(m: SecurityModule): string {
 
 const kts = (u: Unit) => u.computeUnits.map((c) => `${c.ktsUsed}/${c.ktsLimit}`).join(" ");
 const gsmck = (u: Unit) => (u.gsmck ? `${day(u.gsmck.notAfter)} (${u.gsmck.daysToExpiry} d)${u.gsmck.exchangeDue ? " EXCHANGE" : ""}${u.gsmck.tiAccess ? "" : " NO TI"}` : "-");
+const tiColumn = (u: Unit) => (!u.ti ? "?" : u.ti.access ? (u.ti.sis ? "yes+SIS" : "yes") : u.ti.blocked ? "NO (Sperrung)" : "NO");
 const unitRows = (units: Unit[]) =>
   table(
-    ["SERIAL", "PROFILE", "STATE", "FIRMWARE", "PRODUCED", "MANDANTEN", "KTS PER COMPUTE UNIT", ...(units.some((u) => u.gsmck !== undefined) ? ["GSMC-K EXPIRES"] : [])],
-    units.map((u) => [u.serial, u.profile, u.state, u.firmware, u.producedOn, `${u.mandantenCount}/${u.mandantenLimit}`, kts(u), ...(u.gsmck !== undefined ? [gsmck(u)] : [])]),
+    ["SERIAL", "PROFILE", "STATE", "FIRMWARE", "PRODUCED", "MANDANTEN", "KTS PER COMPUTE UNIT", ...(units.some((u) => u.gsmck !== undefined) ? ["GSMC-K EXPIRES", "TI"] : [])],
+    units.map((u) => [u.serial, u.profile, u.state, u.firmware, u.producedOn, `${u.mandantenCount}/${u.mandantenLimit}`, kts(u), ...(u.gsmck !== undefined ? [gsmck(u), tiColumn(u)] : [])]),
   );
 const mandantRows = (ms: Mandant[]) => table(["ID", "NAME", "BSNR", "SMC-B ICCSN"], ms.map((m) => [m.mandantId, m.name, m.bsnr || "-", m.smcbIccsn || "-"]));
 
@@ -317,6 +322,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         type: { type: "string" },
         slot: { type: "string" },
         help: { type: "boolean", short: "h" },
+        ...VPN_OPTIONS,
       },
     });
     const [group, verb, arg1, arg2] = positionals;
@@ -401,6 +407,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       show(i, () => infomodellText(i));
       return 0;
     }
+
+    const vpn = await vpnCommand({ api, args: positionals, o, show, usage: (m) => { throw new UsageError(m); } });
+    if (vpn !== undefined) return vpn;
 
     switch (`${group} ${verb ?? ""}`.trim()) {
       case "whoami": {

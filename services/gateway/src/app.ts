@@ -11,8 +11,8 @@ import { API_CONTROLLERS } from "./http/controllers.js";
 import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
-import { cardTerminalApi, hsmApi, tenancyApi, vsdmApi } from "./grpc-clients.js";
-import { CARD_TERMINAL, HSM, TENANCY, VSDM } from "./tokens.js";
+import { cardTerminalApi, hsmApi, tenancyApi, vpnApi, vsdmApi } from "./grpc-clients.js";
+import { CARD_TERMINAL, HSM, TENANCY, VPN, VSDM } from "./tokens.js";
 
 export interface GatewayOptions {
   sql: Sql;
@@ -20,6 +20,8 @@ export interface GatewayOptions {
   hsmAddress: string;
   cardTerminalAddress: string;
   vsdmAddress: string;
+  /** The vpn service (default 127.0.0.1:50055). */
+  vpnAddress?: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -74,6 +76,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const hsm = hsmApi(o.hsmAddress);
   const cardTerminal = cardTerminalApi(o.cardTerminalAddress);
   const vsdm = vsdmApi(o.vsdmAddress);
+  const vpn = vpnApi(o.vpnAddress ?? "127.0.0.1:50055");
   const limiter = new LoginLimiter(o.loginLimit?.maxFailures, o.loginLimit?.windowMs);
 
   @Module({
@@ -86,6 +89,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: HSM, useValue: hsm },
       { provide: CARD_TERMINAL, useValue: cardTerminal },
       { provide: VSDM, useValue: vsdm },
+      { provide: VPN, useValue: vpn },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -107,6 +111,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       hsm.close();
       cardTerminal.close();
       vsdm.close();
+      vpn.close();
     },
   };
 }

@@ -10,6 +10,7 @@ import { startGateway } from "@tigw/gateway";
 import { ClockControl, loadMasterKey, startHsm } from "@tigw/hsm";
 import { startCardTerminal } from "@tigw/card-terminal";
 import { startVsdm } from "@tigw/vsdm";
+import { startVpn } from "@tigw/vpn";
 import { loadProfiles, readVendorKeys, startTenancy } from "@tigw/tenancy";
 import { inProcessDemo, seedDemoFleet } from "./demo.js";
 import { ensureDemoVendorKey } from "./vendor-key.js";
@@ -30,6 +31,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_HSM_MASTER_KEY: str({ optional: true }),
     TIGW_HSM_TICK_SECONDS: int({ default: 60, min: 1 }),
     TIGW_VSDM_MAX_OFFLINE_DAYS: int({ default: 90, min: 0, max: 3650 }),
+    TIGW_VPNZUGD_PORT: int({ default: 8443, min: 0, max: 65535 }),
+    TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
   }),
 );
 
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
   const vendor = ensureDemoVendorKey(dataDir);
   const extraKeys = cfg.TIGW_VENDOR_PUBLIC_KEY_FILE ? cfg.TIGW_VENDOR_PUBLIC_KEY_FILE.split(",") : [];
 
-  const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql] = await Promise.all(["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
+  const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql] = await Promise.all(["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway", "vpn"].map((name) => embeddedSql(join(dataDir, name))));
   const bus = await EmbeddedBus.open(busSql!);
   // One clock for every service; a simulated one keeps its time in the hsm database.
   const clock =
@@ -81,6 +84,17 @@ async function main(): Promise<void> {
     hsmAddress: hsm.address,
     logger: log,
   });
+  const vpn = await startVpn({
+    sql: vpnSql!,
+    bus,
+    clock,
+    tenancyAddress: tenancy.address,
+    hsmAddress: hsm.address,
+    cardTerminalAddress: cardTerminal.address,
+    vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
+    heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
+    logger: log,
+  });
   const vsdm = await startVsdm({
     sql: vsdmSql!,
     bus,
@@ -88,6 +102,7 @@ async function main(): Promise<void> {
     tenancyAddress: tenancy.address,
     hsmAddress: hsm.address,
     cardTerminalAddress: cardTerminal.address,
+    vpnAddress: vpn.address,
     maxOfflineDays: cfg.TIGW_VSDM_MAX_OFFLINE_DAYS,
     logger: log,
   });
@@ -97,13 +112,14 @@ async function main(): Promise<void> {
     hsmAddress: hsm.address,
     cardTerminalAddress: cardTerminal.address,
     vsdmAddress: vsdm.address,
+    vpnAddress: vpn.address,
     host: cfg.TIGW_HTTP_HOST,
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,
     tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
     logger: log,
   });
-  const seeded = demo ? await seedDemoFleet(inProcessDemo({ tenancy: tenancy.tenancy, cardTerminals: cardTerminal.cardTerminals, hsm: hsm.hsm }), vendor.privateKeyFile) : [];
+  const seeded = demo ? await seedDemoFleet(inProcessDemo({ tenancy: tenancy.tenancy, cardTerminals: cardTerminal.cardTerminals, hsm: hsm.hsm, vpn }), vendor.privateKeyFile) : [];
 
   const lines = [
     "",
@@ -112,6 +128,7 @@ async function main(): Promise<void> {
     `  API        ${gateway.url}/api/v1   (OpenAPI: ${gateway.url}/api/docs)`,
     `  metrics    http://127.0.0.1:${cfg.TIGW_METRICS_PORT}/metrics`,
     `  OCSP       ${hsm.ocspUrl}`,
+    `  VPN-ZugD   ${vpn.vpnzugd.url}   (simulated, mutual TLS)`,
     `  clock      ${clock.simulated ? `simulated, now ${clock.now().toISOString()} (tigw clock advance 30d)` : "system"}`,
     `  data       ${dataDir}`,
     `  vendor key ${vendor.privateKeyFile}  (signs demo licences: tigw licence issue --key ...)`,
@@ -128,11 +145,12 @@ async function main(): Promise<void> {
     stopping = true;
     await gateway.close();
     await vsdm.stop();
+    await vpn.stop();
     await cardTerminal.stop();
     await hsm.stop();
     await tenancy.stop();
     await bus.close();
-    for (const sql of [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql]) await sql!.close();
+    for (const sql of [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql]) await sql!.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop()).once("SIGINT", () => void stop());

@@ -46,7 +46,7 @@ export async function startEmbedded(o: { dataDir: string; adminPassword: string;
   const port = o.port ?? (await freePort());
   const p = await startProcess(
     ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js"), ...(o.args ?? [])],
-    { TIGW_DATA_DIR: o.dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: o.adminPassword, TIGW_CLOCK: "", ...o.env },
+    { TIGW_DATA_DIR: o.dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_VPNZUGD_PORT: "0", TIGW_ADMIN_PASSWORD: o.adminPassword, TIGW_CLOCK: "", ...o.env },
     /CLI\s+TIGW_URL=/,
   );
   return { ...p, port, url: `http://127.0.0.1:${port}` };
