@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomUUID, verify, X509Certificate } from "node:crypto";
 import { createServer, type Server } from "node:https";
+import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { askOcsp, issueCertificate, nameOf, OcspUnreachable, parseCertificate, TI_TLS, toPem } from "@tigw/hsm";
 import { DomainError, migrate, ValidationError, type Clock, type Sql } from "@tigw/platform";
@@ -69,6 +70,8 @@ export const VPNZUGD_SERVER_NAME = "vpn-zugd.sim.tigw.test";
 export class VpnZugdSimulator {
   private readonly faults = new Set<FaultName>();
   private server?: Server;
+  /** Every open connection, handshaking or not: close() ends them all. */
+  private readonly sockets = new Set<Socket>();
   readonly caPem: string;
   private readonly serverKeyPem: string;
   private readonly serverCertPem: string;
@@ -164,6 +167,10 @@ export class VpnZugdSimulator {
     );
     // A handshake failure is the client's problem, not a crash of ours.
     server.on("tlsClientError", () => undefined);
+    server.on("connection", (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+    });
     server.on("clientError", (_e, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => server.once("error", reject).listen(this.o.port ?? 0, this.o.host ?? "127.0.0.1", resolve));
     this.server = server;
@@ -179,7 +186,7 @@ export class VpnZugdSimulator {
     if (!s) return;
     await new Promise<void>((r) => {
       s.close(() => r());
-      s.closeAllConnections();
+      for (const socket of this.sockets) socket.destroy();
     });
   }
 
