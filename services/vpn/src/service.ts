@@ -15,6 +15,10 @@ export interface VpnServiceOptions {
   cardTerminalAddress: string;
   /** The simulated VPN-ZugD's HTTPS listener (port 0: any free one). */
   vpnzugd?: { host?: string; port?: number };
+  /** How long the simulated VPN-ZugD waits for the TI PKI's OCSP responder (default 10 s). */
+  ocspTimeoutMs?: number;
+  /** How long a call to the VPN-ZugD may take, TLS handshake included (default 30 s). */
+  callTimeoutMs?: number;
   /** How often the tunnels' heartbeat asks the VPN-ZugD (statusOperation); default 30 s. */
   heartbeatMs?: number;
   grpc?: { host?: string; port?: number };
@@ -38,8 +42,8 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
   const store = await SqlEventStore.open(o.sql, o.context ?? "vpn");
   const hsmClient = createClient(HsmServiceClient, o.hsmAddress, { deadlineMs: 30_000 });
   const trust = await call<hsm.GetTrustAnchorsRequest, hsm.GetTrustAnchorsResponse>(hsmClient.getTrustAnchors.bind(hsmClient), {}).finally(() => hsmClient.close());
-  const zugd = await VpnZugdSimulator.start({ sql: o.sql, schema: store.schema, clock: o.clock, trust, host: o.vpnzugd?.host, port: o.vpnzugd?.port });
-  const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress }, () => ({ url: zugd.url, caPem: zugd.caPem, serverName: VPNZUGD_SERVER_NAME }));
+  const zugd = await VpnZugdSimulator.start({ sql: o.sql, schema: store.schema, clock: o.clock, trust, host: o.vpnzugd?.host, port: o.vpnzugd?.port, ocspTimeoutMs: o.ocspTimeoutMs });
+  const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress }, () => ({ url: zugd.url, caPem: zugd.caPem, serverName: VPNZUGD_SERVER_NAME, timeoutMs: o.callTimeoutMs ?? 30_000 }));
   await vpn.open();
   let beating = Promise.resolve();
   const timer = setInterval(() => {

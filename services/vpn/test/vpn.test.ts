@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { VpnServiceClient } from "@tigw/contracts/vpn/v1/vpn";
+import { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
 import { createClient, type EventBus, type Sql } from "@tigw/platform";
 import { freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
 import { generatePopulation } from "@tigw/vsdm";
@@ -30,6 +31,8 @@ type Registration = {
   tiAccessReasons: string[];
 };
 
+/** Timeouts for a loaded CI machine: a slow OCSP answer must not look like an unreachable one. */
+const SLOW_MACHINE = { ocspTimeoutMs: 120_000, callTimeoutMs: 240_000 };
 const producedOn = new Date(Date.now() - 5 * 365.25 * 86_400_000 + 20 * 86_400_000).toISOString().slice(0, 10);
 const ordinary = generatePopulation(2000, 1).find((p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent)!;
 
@@ -51,15 +54,17 @@ for (const setup of serviceSetups()) {
         cardTerminalAddress: practice.cardTerminal.address,
         context,
         heartbeatMs: 3_600_000,
+        ...SLOW_MACHINE,
       });
-      client = createClient(VpnServiceClient, vpn.address, { deadlineMs: 60_000 });
+      client = createClient(VpnServiceClient, vpn.address, { deadlineMs: 300_000 });
     };
     const status = () => rpc<{ registration: Registration }>(client, "getRegistration", { unit: UNIT }).then((r) => r.registration);
     const register = (contractId: string, sis = false) => rpc<{ registration: Registration }>(client, "register", { unit: UNIT, contractId, sis }).then((r) => r.registration);
     const fault = (f: string, on: boolean) => rpc(client, "setFault", { fault: f, on });
     /** ReadVSD with online check of an ordinary insured person: the Prüfungsnachweis result. */
     const readResult = async () => {
-      const { v, c } = practice.clients;
+      const { c } = practice.clients;
+      const v = createClient(VsdmServiceClient, practice.vsdm.address, { deadlineMs: 300_000 });
       const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: ordinary.kvnr, pruefkarte: 0 });
       const handle = await practice.insert(1, "EGK", egk.iccsn, egk.certSerial);
       try {
@@ -67,6 +72,7 @@ for (const setup of serviceSetups()) {
         return r.result;
       } finally {
         await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
+        v.close();
       }
     };
 
@@ -75,7 +81,7 @@ for (const setup of serviceSetups()) {
       sql = await setup.store.sql();
       bus = await setup.bus.bus();
       await start();
-      await practice.restartVsdm({ vpnAddress: vpn.address });
+      await practice.restartVsdm({ vpnAddress: vpn.address, ocspTimeoutMs: 120_000, fachdienst: { timeoutMs: 120_000 } });
       await rpc(practice.clients.c, "verifyPin", { cardHandle: practice.smcbHandle, pin: "123456" });
       await rpc(client, "addContract", { contractId: "VTR-TI-1", customer: "Praxis M1", sis: false });
       await rpc(client, "addContract", { contractId: "VTR-SIS-1", customer: "Praxis M1", sis: true });

@@ -3,7 +3,8 @@ import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { issueCertificate, TI_TLS, toPem } from "@tigw/hsm";
-import { EmbeddedBus, embeddedSql } from "@tigw/platform";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import { createClient, EmbeddedBus, embeddedSql } from "@tigw/platform";
 import { eventually, refusal } from "@tigw/platform/testing";
 import { rpc, setUpPractice, UNIT, type Practice } from "@tigw/vsdm/testing";
 import { ALG, digestOf, requestXml, SOAP_ACTIONS, signedContent, signedInfo, startVpn, VPNZUGD_SERVER_NAME, type RunningVpn, type VpnZugdRequest } from "../src/index.js";
@@ -23,8 +24,9 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
   let smcb: { certSerial: string; der: Buffer };
 
   /** POSTs `body` as a unit's C.NK.VPN (through hsm): HTTP status and body. */
+  let h: HsmServiceClient;
   const post = (asUnit: string, body: string | Buffer, soapAction = "") =>
-    rpc<{ status: number; body: Buffer }>(practice.clients.h, "postOverMutualTls", {
+    rpc<{ status: number; body: Buffer }>(h, "postOverMutualTls", {
       unitId: asUnit,
       identity: "C.NK.VPN",
       url: vpn.vpnzugd.url,
@@ -33,7 +35,7 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
       soapAction,
       caPems: [vpn.vpnzugd.caPem],
       serverName: VPNZUGD_SERVER_NAME,
-      timeoutMs: 10_000,
+      timeoutMs: 240_000,
     }).then((r) => ({ status: r.status, body: Buffer.from(r.body).toString("utf8") }));
   const codeOf = (xml: string) => /<GERROR:Code>(\d+)<\/GERROR:Code>/.exec(xml)?.[1];
   const statusRequest = (certificate: Buffer) => requestXml({ operation: "status", timestamp: new Date().toISOString(), certificate });
@@ -61,6 +63,7 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
 
   before(async () => {
     practice = await setUpPractice();
+    h = createClient(HsmServiceClient, practice.hsm.address, { deadlineMs: 300_000 });
     vpn = await startVpn({
       sql: await embeddedSql(),
       bus: await EmbeddedBus.open(await embeddedSql()),
@@ -69,6 +72,8 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
       hsmAddress: practice.hsm.address,
       cardTerminalAddress: practice.cardTerminal.address,
       heartbeatMs: 3_600_000,
+      ocspTimeoutMs: 120_000,
+      callTimeoutMs: 240_000,
     });
     await vpn.vpnzugd.addContract({ contractId: "VTR-1", customer: "Praxis M1", sis: false });
     unitId = (await rpc<{ unit: { unitId: string } }>(practice.clients.t, "getUnit", { unit: UNIT })).unit.unitId;
@@ -79,6 +84,7 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
     smcb = { certSerial: card.certSerial, der: new X509Certificate(cert.certificate.pem).raw };
   });
   after(async () => {
+    h.close();
     await vpn.stop();
     await practice.stop();
   });

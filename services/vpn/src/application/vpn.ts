@@ -28,6 +28,7 @@ export interface VpnZugdEndpoint {
   url: string;
   caPem: string;
   serverName: string;
+  timeoutMs: number;
 }
 
 export interface TunnelView {
@@ -77,9 +78,9 @@ export class Vpn {
     });
     this.runner = new StoreProjectionRunner(store, this.projection);
     this.refresh = new Coalescer(() => this.runner.catchUp());
-    this.tenancy = createClient(TenancyServiceClient, addresses.tenancy, { deadlineMs: 30_000 });
-    this.hsm = createClient(HsmServiceClient, addresses.hsm, { deadlineMs: 30_000 });
-    this.kt = createClient(CardTerminalServiceClient, addresses.cardTerminal, { deadlineMs: 30_000 });
+    this.tenancy = createClient(TenancyServiceClient, addresses.tenancy, { deadlineMs: 60_000 });
+    this.hsm = createClient(HsmServiceClient, addresses.hsm, { deadlineMs: 60_000 });
+    this.kt = createClient(CardTerminalServiceClient, addresses.cardTerminal, { deadlineMs: 60_000 });
   }
 
   async open(): Promise<void> {
@@ -289,8 +290,8 @@ export class Vpn {
       soapAction: SOAP_ACTIONS[operation],
       caPems: [zugd.caPem],
       serverName: zugd.serverName,
-      timeoutMs: 10_000,
-    });
+      timeoutMs: zugd.timeoutMs,
+    }, { deadline: Date.now() + zugd.timeoutMs + 5_000 });
     return parseAnswer(operation, Buffer.from(res.body).toString("utf8"));
   }
 

@@ -359,7 +359,7 @@ export class VpnZugdSimulator {
 
   private async ocsp(x: X509Certificate, issuer: X509Certificate): Promise<string> {
     try {
-      return (await askOcsp(x.toString(), issuer.toString(), { timeoutMs: this.o.ocspTimeoutMs ?? 3_000 })).status;
+      return (await askOcsp(x.toString(), issuer.toString(), { timeoutMs: this.o.ocspTimeoutMs ?? 10_000 })).status;
     } catch (e) {
       if (e instanceof OcspUnreachable) throw new VpnZugdFault("7071", `registration failed: the OCSP responder of the TI PKI cannot be reached (${e.message})`);
       throw e;
