@@ -120,10 +120,11 @@ for (const setup of serviceSetups()) {
       await rpc(client, "setMtu", { unit: UNIT, mtu: 1500 });
     });
 
-    /** A registration refused with `code`: the unit is unregistered afterwards and has no TI access. */
-    const refusedWith = async (code: string, contractId = "VTR-TI-1") => {
+    /** A registered unit's re-registration refused with `code` (provoked after the first): unregistered afterwards, no TI access. */
+    const refusedWith = async (code: string, contractId = "VTR-TI-1", provoke = async () => undefined as unknown) => {
       await register("VTR-TI-1");
       assert.equal((await status()).tiAccess, true);
+      await provoke();
       const e = await refusal(register(contractId));
       assert.equal(e.code, code, e.message);
       const s = await status();
@@ -132,9 +133,8 @@ for (const setup of serviceSetups()) {
     };
     for (const code of ["7011", "7031", "7061", "7071", "7091"]) {
       it(`${code} from the VPN-ZugD (switched on at runtime): the failed re-registration leaves the unit unregistered`, async () => {
-        await fault(code, true);
         try {
-          await refusedWith(code);
+          await refusedWith(code, "VTR-TI-1", () => fault(code, true));
         } finally {
           await fault(code, false);
         }

@@ -269,8 +269,10 @@ export class VpnZugdSimulator {
     this.forced("7061", "clock skew");
     const skew = Math.abs(now.getTime() - Date.parse(r.timestamp));
     if (skew > MAX_SKEW_MS) throw new VpnZugdFault("7061", `timestamp ${r.timestamp} is ${Math.round(skew / 1000)} s off the VPN-ZugD's time ${now.toISOString()} (at most 300 s)`);
-    const serial = await this.checkKonnektorCertificate(r.certificate, now);
-    await this.checkSmbCertificate(r.signature.signerCertificate, now);
+    // An OCSP responder out of reach makes the operation fail as a whole (7071 or 7081).
+    const failed = r.operation === "register" ? "7071" : "7081";
+    const serial = await this.checkKonnektorCertificate(r.certificate, now, failed);
+    await this.checkSmbCertificate(r.signature.signerCertificate, now, failed);
     this.checkSignature(r);
     const contract = await this.contract(r.contractId);
     this.forced("7041", "contract lookup");
@@ -315,19 +317,19 @@ export class VpnZugdSimulator {
   }
 
   /** C.NK.VPN: issued by the component CA, valid on the VPN-ZugD's clock, "good" at OCSP. 7021 otherwise. */
-  private async checkKonnektorCertificate(der: Buffer, now: Date): Promise<string> {
+  private async checkKonnektorCertificate(der: Buffer, now: Date, failed: "7071" | "7081"): Promise<string> {
     this.forced("7021", "C.NK.VPN check");
     const x = new X509Certificate(der);
     const issuer = this.kompCas.find((ca) => x.checkIssued(ca) && x.verify(ca.publicKey));
     if (!issuer) throw new VpnZugdFault("7021", "SMC-K certificate invalid: not issued by the TI's component CA");
     if (now < new Date(x.validFrom) || now > new Date(x.validTo)) throw new VpnZugdFault("7021", `SMC-K certificate invalid: C.NK.VPN is not valid at ${now.toISOString()} (valid ${new Date(x.validFrom).toISOString().slice(0, 10)} to ${new Date(x.validTo).toISOString().slice(0, 10)})`);
-    const status = await this.ocsp(x, issuer);
+    const status = await this.ocsp(x, issuer, failed);
     if (status !== "good") throw new VpnZugdFault("7021", `SMC-K certificate invalid: OCSP status of C.NK.VPN is ${status}`);
     return parseCertificate(x.toString()).commonName.replace(/ C\.NK\.VPN$/, "");
   }
 
   /** The SM-B's certificate: issued by the SMC-B CA, valid on the VPN-ZugD's clock, "good" at OCSP. 7031 otherwise. */
-  private async checkSmbCertificate(der: Buffer, now: Date): Promise<void> {
+  private async checkSmbCertificate(der: Buffer, now: Date, failed: "7071" | "7081"): Promise<void> {
     this.forced("7031", "SM-B certificate check");
     let x: X509Certificate;
     try {
@@ -338,7 +340,7 @@ export class VpnZugdSimulator {
     const issuer = this.smcbCas.find((ca) => x.checkIssued(ca) && x.verify(ca.publicKey));
     if (!issuer) throw new VpnZugdFault("7031", "SMC-B certificate invalid: not issued by the TI's SMC-B CA");
     if (now < new Date(x.validFrom) || now > new Date(x.validTo)) throw new VpnZugdFault("7031", `SMC-B certificate invalid: not valid at ${now.toISOString()}`);
-    const status = await this.ocsp(x, issuer);
+    const status = await this.ocsp(x, issuer, failed);
     if (status !== "good") throw new VpnZugdFault("7031", `SMC-B certificate invalid: OCSP status ${status}`);
   }
 
@@ -357,11 +359,11 @@ export class VpnZugdSimulator {
     if (!ok) throw new VpnZugdFault("7011", "SMC-B signature invalid: the SignatureValue does not verify with the SM-B's certificate");
   }
 
-  private async ocsp(x: X509Certificate, issuer: X509Certificate): Promise<string> {
+  private async ocsp(x: X509Certificate, issuer: X509Certificate, failed: "7071" | "7081"): Promise<string> {
     try {
       return (await askOcsp(x.toString(), issuer.toString(), { timeoutMs: this.o.ocspTimeoutMs ?? 10_000 })).status;
     } catch (e) {
-      if (e instanceof OcspUnreachable) throw new VpnZugdFault("7071", `registration failed: the OCSP responder of the TI PKI cannot be reached (${e.message})`);
+      if (e instanceof OcspUnreachable) throw new VpnZugdFault(failed, `${failed === "7071" ? "registration" : "deregistration"} failed: the OCSP responder of the TI PKI cannot be reached (${e.message})`);
       throw e;
     }
   }
