@@ -14,6 +14,7 @@ import { profile } from "./commands/profile.js";
 import { sim } from "./commands/sim.js";
 import { unit } from "./commands/unit.js";
 import { user } from "./commands/user.js";
+import { vpn } from "./commands/vpn.js";
 import { vsd } from "./commands/vsd.js";
 
 /**
@@ -39,6 +40,7 @@ export const GROUPS: CommandGroup[] = [
   profile,
   user,
   events,
+  vpn,
 ];
 
 export const USAGE = `tigw: operate a ti-gateway fleet

@@ -12,8 +12,8 @@ import { API_CONTROLLERS } from "./http/controllers.js";
 import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
-import { cardTerminalApi, deadLetterApi, hsmApi, tenancyApi, vsdmApi } from "./grpc-clients.js";
-import { CARD_TERMINAL, DEAD_LETTERS, HSM, TENANCY, VSDM } from "./tokens.js";
+import { cardTerminalApi, deadLetterApi, hsmApi, tenancyApi, vpnApi, vsdmApi } from "./grpc-clients.js";
+import { CARD_TERMINAL, DEAD_LETTERS, HSM, TENANCY, VPN, VSDM } from "./tokens.js";
 
 export interface GatewayOptions {
   sql: Sql;
@@ -21,6 +21,8 @@ export interface GatewayOptions {
   hsmAddress: string;
   cardTerminalAddress: string;
   vsdmAddress: string;
+  /** The vpn service (default 127.0.0.1:50055). */
+  vpnAddress?: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -95,6 +97,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const vsdm = vsdmApi(o.vsdmAddress);
   // The services that consume other services' events (today hsm, of tenancy's) keep dead letters.
   const deadLetters = [deadLetterApi(o.hsmAddress)];
+  const vpn = vpnApi(o.vpnAddress ?? "127.0.0.1:50055");
   const limiter = new LoginLimiter(o.loginLimit);
 
   @Module({
@@ -108,6 +111,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: CARD_TERMINAL, useValue: cardTerminal },
       { provide: VSDM, useValue: vsdm },
       { provide: DEAD_LETTERS, useValue: deadLetters },
+      { provide: VPN, useValue: vpn },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -132,6 +136,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       cardTerminal.close();
       vsdm.close();
       for (const d of deadLetters) d.close();
+      vpn.close();
     },
   };
 }

@@ -10,6 +10,8 @@ import type * as vsdm from "@tigw/contracts/vsdm/v1/vsdm";
 import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
 import { DeadLetterServiceClient } from "@tigw/contracts/events/v1/dead_letters";
 import type * as events from "@tigw/contracts/events/v1/dead_letters";
+import { VpnServiceClient } from "@tigw/contracts/vpn/v1/vpn";
+import type * as vpn from "@tigw/contracts/vpn/v1/vpn";
 
 type Rpc<Req, Res> = (req: Req) => Promise<Res>;
 type ClientCtor = new (address: string, creds: never, options?: object) => Client;
@@ -124,3 +126,21 @@ export interface DeadLetterApi {
 
 export const deadLetterApi = (address: string, deadlineMs = 90_000): DeadLetterApi =>
   promiseApi<DeadLetterApi>(DeadLetterServiceClient as unknown as ClientCtor, address, ["listDeadLetters", "replayDeadLetter"], deadlineMs);
+/** The gateway's view of tigw.vpn.v1.VpnService (registrations, TI access, Sperrung, the simulated VPN-ZugD). */
+export interface VpnApi {
+  register: Rpc<vpn.RegisterRequest, vpn.RegisterResponse>;
+  deregister: Rpc<vpn.DeregisterRequest, vpn.DeregisterResponse>;
+  getRegistration: Rpc<vpn.GetRegistrationRequest, vpn.GetRegistrationResponse>;
+  listRegistrations: Rpc<vpn.ListRegistrationsRequest, vpn.ListRegistrationsResponse>;
+  setMtu: Rpc<vpn.SetMtuRequest, vpn.SetMtuResponse>;
+  getTiAccess: Rpc<vpn.GetTiAccessRequest, vpn.GetTiAccessResponse>;
+  block: Rpc<vpn.BlockRequest, vpn.BlockResponse>;
+  unblock: Rpc<vpn.UnblockRequest, vpn.UnblockResponse>;
+  addContract: Rpc<vpn.AddContractRequest, vpn.AddContractResponse>;
+  setFault: Rpc<vpn.SetFaultRequest, vpn.SetFaultResponse>;
+  getSimulator: Rpc<vpn.GetSimulatorRequest, vpn.GetSimulatorResponse>;
+  close(): void;
+}
+
+const VPN_METHODS = ["register", "deregister", "getRegistration", "listRegistrations", "setMtu", "getTiAccess", "block", "unblock", "addContract", "setFault", "getSimulator"] as const;
+export const vpnApi = (address: string, deadlineMs = 30_000): VpnApi => promiseApi<VpnApi>(VpnServiceClient as unknown as ClientCtor, address, VPN_METHODS, deadlineMs);

@@ -5,3 +5,4 @@ export const CARD_TERMINAL = Symbol("CardTerminalApi");
 export const VSDM = Symbol("VsdmApi");
 /** The DeadLetterService clients of the services that consume other services' events. */
 export const DEAD_LETTERS = Symbol("DeadLetterApi[]");
+export const VPN = Symbol("VpnApi");

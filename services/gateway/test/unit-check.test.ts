@@ -6,6 +6,7 @@ import { checkUnit, type UnitFacts } from "../src/diagnose/unit-check.js";
 const healthy = (): UnitFacts => ({
   unit: { serial: "RZK-0001", state: "active", computeUnits: [{ index: 1, ktsUsed: 3, ktsLimit: 50 }, { index: 2, ktsUsed: 0, ktsLimit: 50 }] },
   securityModule: { tiAccess: true, identities: [{ name: "C.NK.VPN", daysToExpiry: 700 }, { name: "C.AK.AUT", daysToExpiry: 700 }] },
+  vpn: { registrationStatus: "Registriert", contractStatus: "Zugriff auf TI erlaubt", blocked: false, tiAccess: true, reasons: [], tiTunnel: "up" },
   mandanten: ["praxis-1"],
   terminals: [{ ctId: "KT-1", correlation: "aktiv", connected: true }],
   smbs: { "praxis-1": ["80276001011699900001"] },
@@ -18,7 +19,7 @@ describe("unit check (the technician's functional check)", () => {
   it("a healthy unit passes every check", () => {
     const r = checkUnit(healthy());
     assert.equal(r.status, "ok");
-    assert.deepEqual(r.checks.map((c) => c.check), ["unit state", "TI access (gSMC-K)", "KT slots", "card terminals", "SM-B of praxis-1", "VSDM (last 24 h)"]);
+    assert.deepEqual(r.checks.map((c) => c.check), ["unit state", "TI access (gSMC-K)", "TI access (VPN-ZugD)", "KT slots", "card terminals", "SM-B of praxis-1", "VSDM (last 24 h)"]);
   });
 
   it("fails without TI access or a connected terminal; warns 90 days before expiry (seed 003: three months)", () => {
@@ -33,6 +34,15 @@ describe("unit check (the technician's functional check)", () => {
     assert.deepEqual([some.status, some.detail], ["warning", "1 of 2 connected; not connected: KT-2"]);
     assert.equal(statusOf({ ...healthy(), terminals: [{ ctId: "KT-9", correlation: "bekannt", connected: false }] }, "card terminals").status, "warning");
     assert.equal(statusOf({ ...healthy(), unit: { ...healthy().unit, state: "blocked" } }, "unit state").status, "error");
+  });
+
+  it("fails without a VPN-ZugD registration or after a Sperrung, naming why; warns when the tunnel is down", () => {
+    const none = statusOf({ ...healthy(), vpn: { registrationStatus: "Nicht registriert", contractStatus: "Kein Zugriff auf TI und SIS", blocked: false, tiAccess: false, reasons: ["not registered at the VPN-ZugD"], tiTunnel: "down" } }, "TI access (VPN-ZugD)");
+    assert.deepEqual([none.status, /not registered.*tigw vpn register RZK-0001/.test(none.detail)], ["error", true]);
+    const blocked = statusOf({ ...healthy(), vpn: { registrationStatus: "Nicht registriert", contractStatus: "Kein Zugriff auf TI und SIS", blocked: true, tiAccess: false, reasons: ["blocked at the VPN-ZugD (Sperrung: Diebstahl)"], tiTunnel: "down" } }, "TI access (VPN-ZugD)");
+    assert.deepEqual([blocked.status, /Sperrung: Diebstahl/.test(blocked.detail)], ["error", true]);
+    assert.equal(statusOf({ ...healthy(), vpn: { ...healthy().vpn!, tiTunnel: "down" } }, "TI access (VPN-ZugD)").status, "warning");
+    assert.equal(statusOf({ ...healthy(), vpn: undefined }, "TI access (VPN-ZugD)").status, "warning");
   });
 
   it("names what ReadVSD would answer: 4009 without a managed SM-B, 3041 while its PIN is not verified", () => {

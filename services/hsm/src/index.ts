@@ -9,3 +9,4 @@ export * from "./domain/security-module.js";
 export * from "./application/clock.js";
 export * from "./application/hsm.js";
 export * from "./service.js";
+export * from "./tls/mutual-tls-client.js";

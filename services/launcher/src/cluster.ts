@@ -82,6 +82,17 @@ async function main(): Promise<void> {
   });
   const ktAddress = `127.0.0.1:${ktPort}`;
   await healthy("card-terminal", ktAddress);
+  const vpnPort = process.env["TIGW_VPN_GRPC_PORT"] ?? "50055";
+  run("vpn", "services/vpn/dist/src/main.js", {
+    TIGW_VPN_GRPC_PORT: vpnPort,
+    TIGW_METRICS_PORT: process.env["TIGW_VPN_METRICS_PORT"] ?? "9469",
+    TIGW_VPNZUGD_PORT: process.env["TIGW_VPNZUGD_PORT"] ?? "8443",
+    TIGW_TENANCY_ADDR: address,
+    TIGW_HSM_ADDR: hsmAddress,
+    TIGW_CARD_TERMINAL_ADDR: ktAddress,
+  });
+  const vpnAddress = `127.0.0.1:${vpnPort}`;
+  await healthy("vpn", vpnAddress);
   const vsdmPort = process.env["TIGW_VSDM_GRPC_PORT"] ?? "50054";
   run("vsdm", "services/vsdm/dist/src/main.js", {
     TIGW_VSDM_GRPC_PORT: vsdmPort,
@@ -89,18 +100,20 @@ async function main(): Promise<void> {
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,
     TIGW_CARD_TERMINAL_ADDR: ktAddress,
+    TIGW_VPN_ADDR: vpnAddress,
   });
   const vsdmAddress = `127.0.0.1:${vsdmPort}`;
   await healthy("vsdm", vsdmAddress);
   run("gateway", "services/gateway/dist/src/main.js", {
     TIGW_VSDM_ADDR: vsdmAddress,
+    TIGW_VPN_ADDR: vpnAddress,
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,
     TIGW_CARD_TERMINAL_ADDR: ktAddress,
     TIGW_METRICS_PORT: process.env["TIGW_GATEWAY_METRICS_PORT"] ?? "9465",
   });
   if (process.argv.includes("--demo")) {
-    const ports = grpcDemo({ tenancy: address, hsm: hsmAddress, cardTerminal: ktAddress });
+    const ports = grpcDemo({ tenancy: address, hsm: hsmAddress, cardTerminal: ktAddress, vpn: vpnAddress });
     try {
       const seeded = await seedDemoFleet(ports, vendor.privateKeyFile);
       process.stdout.write(seeded.length ? `demo fleet ${seeded.join(", ")}\n` : "demo fleet already present\n");

@@ -2,6 +2,7 @@ import { createHmac, createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { CardTerminals } from "@tigw/card-terminal";
 import type { Hsm } from "@tigw/hsm";
+import type { RunningVpn } from "@tigw/vpn";
 import { DomainError } from "@tigw/platform";
 import { issueLicence, type Tenancy } from "@tigw/tenancy";
 
@@ -14,18 +15,20 @@ interface DemoUnit {
   mandanten: { id: string; name: string; bsnr: string; iccsn: string }[];
   kts: number;
   licenceKt?: number;
+  /** Registered at the VPN-ZugD under this contract (with SIS when it says so). */
+  vpn?: { contractId: string; sis: boolean };
 }
 
 const praxis = (n: number, name: string) => ({ id: `btrs-${String(n).padStart(2, "0")}`, name, bsnr: String(100000000 + n * 7919).slice(0, 9), iccsn: `80276883110000${String(100000 + n).slice(-6)}` });
 
 /**
- * A small, realistic fleet: two hosted RZ units (one full, licence raised to 75), an Einbox unit
- * from 2020 whose gSMC-K expires in 2025 and whose licence carries LZV, a stolen (blocked) one,
- * and a new one.
+ * A small, realistic fleet: two hosted RZ units (one full, licence raised to 75), both registered
+ * at the VPN-ZugD (the second with SIS), an Einbox unit from 2020 whose gSMC-K expires in 2025
+ * and whose licence carries LZV, a stolen (blocked) one, and a new one.
  */
 const FLEET: DemoUnit[] = [
-  { serial: "RZK-DEMO-0001", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2024-05-14", state: "active", kts: 12, mandanten: [praxis(1, "Hausarztpraxis Dr. Ort"), praxis(2, "MVZ Friedrichstraße"), praxis(3, "Zahnarztpraxis Weiß"), praxis(4, "Physiotherapie am Park")] },
-  { serial: "RZK-DEMO-0002", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2023-02-01", state: "active", kts: 30, licenceKt: 75, mandanten: Array.from({ length: 10 }, (_, i) => praxis(10 + i, `Praxisverbund Nord, Standort ${i + 1}`)) },
+  { serial: "RZK-DEMO-0001", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2024-05-14", state: "active", kts: 12, mandanten: [praxis(1, "Hausarztpraxis Dr. Ort"), praxis(2, "MVZ Friedrichstraße"), praxis(3, "Zahnarztpraxis Weiß"), praxis(4, "Physiotherapie am Park")], vpn: { contractId: "VTR-DEMO-0001", sis: false } },
+  { serial: "RZK-DEMO-0002", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2023-02-01", state: "active", kts: 30, licenceKt: 75, mandanten: Array.from({ length: 10 }, (_, i) => praxis(10 + i, `Praxisverbund Nord, Standort ${i + 1}`)), vpn: { contractId: "VTR-DEMO-0002", sis: true } },
   { serial: "EBK-DEMO-0003", profile: "einbox", firmware: "5.50.3:2.0.0", producedOn: "2020-11-03", state: "active", kts: 6, licenceKt: 50, mandanten: [praxis(30, "Kinderarztpraxis Sonnenschein")] },
   { serial: "EBK-DEMO-0004", profile: "einbox", firmware: "5.1.3", producedOn: "2021-06-10", state: "blocked", kts: 0, mandanten: [praxis(40, "Apotheke am Markt")] },
   { serial: "RZK-DEMO-0005", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "", state: "provisioned", kts: 0, mandanten: [] },
@@ -52,12 +55,15 @@ export interface DemoPorts {
   completeConnect(ctId: string, challenge: Buffer, signature: Buffer, secretProof: Buffer): Promise<unknown>;
   configure(unit: string, r: InfomodellChange): Promise<unknown>;
   insertCard(ctId: string, c: { slot: number; cardType: string; iccsn: string; certSerial: string; pin: string }): Promise<unknown>;
+  /** A contract at the simulated VPN-ZugD. */
+  addVpnContract(contractId: string, customer: string, sis: boolean): Promise<unknown>;
+  registerVpn(unit: string, contractId: string, sis: boolean): Promise<unknown>;
 }
 
 export type InfomodellChange = { action: string; mandantId: string; clientSystemId: string; workplaceId: string; clientSystemIds: string[]; ctId: string; kind: string; iccsn: string };
 
 /** The demo's ports on the application objects of the embedded start. */
-export function inProcessDemo(s: { tenancy: Tenancy; cardTerminals: CardTerminals; hsm: Hsm }): DemoPorts {
+export function inProcessDemo(s: { tenancy: Tenancy; cardTerminals: CardTerminals; hsm: Hsm; vpn: RunningVpn }): DemoPorts {
   return {
     createUnit: (u) => s.tenancy.createUnit(u),
     addMandant: (unit, m) => s.tenancy.addMandant(unit, m),
@@ -71,6 +77,8 @@ export function inProcessDemo(s: { tenancy: Tenancy; cardTerminals: CardTerminal
     completeConnect: (ctId, challenge, signature, proof) => s.cardTerminals.completeConnect(ctId, challenge, signature, proof),
     configure: (unit, r) => s.cardTerminals.configure(unit, r),
     insertCard: (ctId, c) => s.cardTerminals.insertCard(ctId, c),
+    addVpnContract: (contractId, customer, sis) => s.vpn.vpnzugd.addContract({ contractId, customer, sis }),
+    registerVpn: (unit, contractId, sis) => s.vpn.vpn.register(unit, contractId, sis),
   };
 }
 
@@ -96,6 +104,11 @@ export async function seedDemoFleet(p: DemoPorts, vendorPrivateKeyFile: string):
     const ctIds = Array.from({ length: u.kts }, (_, i) => `${u.serial}-KT${String(i + 1).padStart(3, "0")}`);
     for (const [i, ctId] of ctIds.entries()) await connectTerminal(p, u.serial, ctId, i);
     await arrangePractices(p, u, ctIds);
+    // The VPN-ZugD registration is signed with an inserted SM-B of a Mandant: after the practices.
+    if (u.vpn) {
+      await p.addVpnContract(u.vpn.contractId, u.mandanten[0]!.name, u.vpn.sis);
+      await p.registerVpn(u.serial, u.vpn.contractId, u.vpn.sis);
+    }
     if (u.state === "active") await p.changeState(u.serial, "activate", "");
     if (u.state === "blocked") await p.changeState(u.serial, "block", "Diebstahl gemeldet");
   }

@@ -10,6 +10,7 @@ import { checkPassword, startGateway } from "@tigw/gateway";
 import { ClockControl, loadMasterKey, startHsm } from "@tigw/hsm";
 import { startCardTerminal } from "@tigw/card-terminal";
 import { startVsdm } from "@tigw/vsdm";
+import { startVpn } from "@tigw/vpn";
 import { loadProfiles, readVendorKeys, startTenancy } from "@tigw/tenancy";
 import { inProcessDemo, seedDemoFleet } from "./demo.js";
 import { ensureDemoVendorKey } from "./vendor-key.js";
@@ -31,6 +32,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_HSM_TICK_SECONDS: int({ default: 60, min: 1 }),
     TIGW_VSDM_MAX_OFFLINE_DAYS: int({ default: 90, min: 0, max: 3650 }),
     TIGW_LOG_LEVEL: logLevel(),
+    TIGW_VPNZUGD_PORT: int({ default: 8443, min: 0, max: 65535 }),
+    TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
   }),
 );
 
@@ -41,7 +44,7 @@ async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const vendor = ensureDemoVendorKey(dataDir);
 
-  const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql] = await Promise.all(["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
+  const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql] = await Promise.all(["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway", "vpn"].map((name) => embeddedSql(join(dataDir, name))));
   const bus = await EmbeddedBus.open(busSql!);
   // One clock for every service; a simulated one keeps its time in the hsm database.
   const clock =
@@ -72,6 +75,17 @@ async function main(): Promise<void> {
     hsmAddress: hsm.address,
     logger: log,
   });
+  const vpn = await startVpn({
+    sql: vpnSql!,
+    bus,
+    clock,
+    tenancyAddress: tenancy.address,
+    hsmAddress: hsm.address,
+    cardTerminalAddress: cardTerminal.address,
+    vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
+    heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
+    logger: log,
+  });
   const vsdm = await startVsdm({
     sql: vsdmSql!,
     bus,
@@ -79,6 +93,7 @@ async function main(): Promise<void> {
     tenancyAddress: tenancy.address,
     hsmAddress: hsm.address,
     cardTerminalAddress: cardTerminal.address,
+    vpnAddress: vpn.address,
     maxOfflineDays: cfg.TIGW_VSDM_MAX_OFFLINE_DAYS,
     logger: log,
   });
@@ -88,13 +103,14 @@ async function main(): Promise<void> {
     hsmAddress: hsm.address,
     cardTerminalAddress: cardTerminal.address,
     vsdmAddress: vsdm.address,
+    vpnAddress: vpn.address,
     host: cfg.TIGW_HTTP_HOST,
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,
     tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
     logger: log,
   });
-  const seeded = demo ? await seedDemoFleet(inProcessDemo({ tenancy: tenancy.tenancy, cardTerminals: cardTerminal.cardTerminals, hsm: hsm.hsm }), vendor.privateKeyFile) : [];
+  const seeded = demo ? await seedDemoFleet(inProcessDemo({ tenancy: tenancy.tenancy, cardTerminals: cardTerminal.cardTerminals, hsm: hsm.hsm, vpn }), vendor.privateKeyFile) : [];
 
   const lines = [
     "",
@@ -103,7 +119,8 @@ async function main(): Promise<void> {
     `  API        ${gateway.url}/api/v1   (OpenAPI: ${gateway.url}/api/docs)`,
     `  metrics    http://127.0.0.1:${cfg.TIGW_METRICS_PORT}/metrics`,
     `  OCSP       ${hsm.ocspUrl}`,
-    `  gRPC       tenancy ${tenancy.address}, hsm ${hsm.address}, card-terminal ${cardTerminal.address}, vsdm ${vsdm.address}`,
+    `  gRPC       tenancy ${tenancy.address}, hsm ${hsm.address}, card-terminal ${cardTerminal.address}, vsdm ${vsdm.address}, vpn ${vpn.address}`,
+    `  VPN-ZugD   ${vpn.vpnzugd.url}   (simulated, mutual TLS)`,
     `  clock      ${clock.simulated ? `simulated, now ${clock.now().toISOString()} (tigw clock advance 30d)` : "system"}`,
     `  data       ${dataDir}`,
     `  vendor key ${vendor.privateKeyFile}  (signs demo licences: tigw licence issue --key ...)`,
@@ -120,11 +137,12 @@ async function main(): Promise<void> {
     stopping = true;
     await gateway.close();
     await vsdm.stop();
+    await vpn.stop();
     await cardTerminal.stop();
     await hsm.stop();
     await tenancy.stop();
     await bus.close();
-    for (const sql of [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql]) await sql!.close();
+    for (const sql of [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql]) await sql!.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop()).once("SIGINT", () => void stop());

@@ -56,7 +56,7 @@ describe("cluster mode: every service a process of its own on PostgreSQL and Kaf
   it("starts; the CLI creates and lists a unit, and runs seed 004's Prüfkarte check in one trace across the services", async () => {
     const [http, grpc, hsmGrpc, ktGrpc, vsdmGrpc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const metricsPorts: Record<string, number> = {};
-    for (const service of ["tenancy", "gateway", "hsm", "card-terminal", "vsdm"]) metricsPorts[service] = await freePort();
+    for (const service of ["tenancy", "gateway", "hsm", "card-terminal", "vsdm", "vpn"]) metricsPorts[service] = await freePort();
     await admin!.exec(`CREATE DATABASE ${db}`);
     otlp = await otlpReceiver();
     const url = new URL(process.env["DATABASE_URL"]!);
@@ -74,6 +74,9 @@ describe("cluster mode: every service a process of its own on PostgreSQL and Kaf
         TIGW_CARD_TERMINAL_METRICS_PORT: String(metricsPorts["card-terminal"]),
         TIGW_VSDM_GRPC_PORT: String(vsdmGrpc),
         TIGW_VSDM_METRICS_PORT: String(metricsPorts["vsdm"]),
+        TIGW_VPN_GRPC_PORT: String(await freePort()),
+        TIGW_VPN_METRICS_PORT: String(metricsPorts["vpn"]),
+        TIGW_VPNZUGD_PORT: "0",
         TIGW_OCSP_PORT: "0",
         TIGW_TENANCY_METRICS_PORT: String(metricsPorts["tenancy"]),
         TIGW_GATEWAY_METRICS_PORT: String(metricsPorts["gateway"]),

@@ -46,7 +46,7 @@ export async function startEmbedded(o: { dataDir: string; adminPassword: string;
   const port = o.port ?? (await freePort());
   const p = await startProcess(
     ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js"), ...(o.args ?? [])],
-    { TIGW_DATA_DIR: o.dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_ADMIN_PASSWORD: o.adminPassword, TIGW_CLOCK: "", ...o.env },
+    { TIGW_DATA_DIR: o.dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_VPNZUGD_PORT: "0", TIGW_ADMIN_PASSWORD: o.adminPassword, TIGW_CLOCK: "", ...o.env },
     /CLI\s+TIGW_URL=/,
   );
   return { ...p, port, url: `http://127.0.0.1:${port}` };
@@ -83,7 +83,7 @@ export function ok(r: CliResult, what: string): string {
 
 /**
  * Seed 004's technician check through the tigw CLI (logged in already): a unit with a Mandant,
- * a paired terminal with a local workplace, the SMC-B (first read refused with 3041, then
+ * a paired terminal with a local workplace, registered at the VPN-ZugD, the SMC-B (first read refused with 3041, then
  * unlocked), Prüfkarte 0001 read with online check and receipt. Returns the handles and the
  * printed read.
  */
@@ -96,6 +96,9 @@ export async function pruefkarteCheck(t: (...args: string[]) => Promise<CliResul
   ok(await t("infomodell", unit, "workplace-terminal", "--workplace", "AP1", "--ct-id", "KT-001", "--kind", "local"), "local terminal");
   const smcb = JSON.parse(ok(await t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B")) as { cardHandle: string; iccsn: string };
   ok(await t("infomodell", unit, "smb", "--mandant", "praxis-1", "--iccsn", smcb.iccsn), "managed SM-B");
+  // TI access (off by default): the VPN-ZugD registration, signed with the managed SM-B.
+  ok(await t("sim", "vpnzugd", "contract", "add", "--id", `VTR-${unit}`), "VPN-ZugD contract");
+  ok(await t("vpn", "register", unit, "--contract-id", `VTR-${unit}`), "VPN-ZugD registration");
   const egk = JSON.parse(ok(await t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1", "-o", "json"), "Prüfkarte")) as { cardHandle: string };
   const read = ["vsd", "read", "--unit", unit, "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check", "--receipt"];
   const locked = await t(...read);

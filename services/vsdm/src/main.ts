@@ -2,7 +2,7 @@
  * The vsdm service as its own process (cluster mode): real PostgreSQL and Kafka.
  * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
-import { address, createLogger, exitOnConfigError, host, hostPorts, int, KafkaBus, loadConfig, logLevel, postgresSql, runServiceProcess, SystemClock, url } from "@tigw/platform";
+import { address, createLogger, exitOnConfigError, host, hostPorts, int, KafkaBus, str, loadConfig, logLevel, postgresSql, runServiceProcess, SystemClock, url } from "@tigw/platform";
 import { startVsdm } from "./service.js";
 
 const cfg = exitOnConfigError(() =>
@@ -14,6 +14,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_TENANCY_ADDR: address({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
     TIGW_CARD_TERMINAL_ADDR: address({ default: "127.0.0.1:50053" }),
+    /** The vpn service (TI-access rule); empty: TI access is assumed. */
+    TIGW_VPN_ADDR: str({ default: "127.0.0.1:50055" }),
     TIGW_VSDM_POPULATION: int({ default: 5000, min: 1, max: 1_000_000 }),
     TIGW_VSDM_POPULATION_SEED: int({ default: 1 }),
     TIGW_FACHDIENST_LATENCY_MS: int({ default: 0, min: 0 }),
@@ -31,6 +33,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
+    vpnAddress: cfg.TIGW_VPN_ADDR || undefined,
     population: { size: cfg.TIGW_VSDM_POPULATION, seed: cfg.TIGW_VSDM_POPULATION_SEED },
     fachdienst: { latencyMs: cfg.TIGW_FACHDIENST_LATENCY_MS },
     maxOfflineDays: cfg.TIGW_VSDM_MAX_OFFLINE_DAYS,

@@ -11,6 +11,8 @@ export interface VsdmServiceOptions {
   tenancyAddress: string;
   hsmAddress: string;
   cardTerminalAddress: string;
+  /** The vpn service, whose TI-access rule the online check and OCSP ask; absent, TI access is assumed. */
+  vpnAddress?: string;
   population?: { size: number; seed: number };
   fachdienst?: { latencyMs?: number; timeoutMs?: number };
   /** Maximum offline period in days (result 6 beyond it); default 90. */
@@ -35,7 +37,7 @@ export async function startVsdm(o: VsdmServiceOptions): Promise<RunningVsdm> {
     store,
     o.clock,
     new FachdienstSimulator({ latencyMs: o.fachdienst?.latencyMs }),
-    { cardTerminal: o.cardTerminalAddress, hsm: o.hsmAddress, tenancy: o.tenancyAddress },
+    { cardTerminal: o.cardTerminalAddress, hsm: o.hsmAddress, tenancy: o.tenancyAddress, vpn: o.vpnAddress },
     o.population ?? { size: 5000, seed: 1 },
     { fachdienstTimeoutMs: o.fachdienst?.timeoutMs ?? 2_000, maxOfflineDays: o.maxOfflineDays ?? 90, ocspTimeoutMs: o.ocspTimeoutMs ?? 2_000 },
     vsdmMetrics(),

@@ -32,6 +32,11 @@ describe("ReadVSD decisions (VSDM Fachmodul)", () => {
     assert.deepEqual(summary(facts({ fachdienst: { kind: "unreachable" }, daysOffline: 91 })), { result: 6, ec: undefined, updated: false });
     assert.deepEqual(summary(facts({ fachdienst: { kind: "error", code: 11101 }, daysOffline: 91 })), { result: 6, ec: 11101, updated: false });
   });
+  it("without TI access (vpn's rule): 5, or 6 past the maximum offline period; no result without an online check", () => {
+    assert.deepEqual(summary(facts({ tiAccess: false, autCertificate: "unreachable", fachdienst: undefined })), { result: 5, ec: undefined, updated: false });
+    assert.deepEqual(summary(facts({ tiAccess: false, autCertificate: "unreachable", fachdienst: undefined, daysOffline: 91 })), { result: 6, ec: undefined, updated: false });
+    assert.deepEqual(summary(facts({ tiAccess: false, autCertificate: "unreachable", fachdienst: undefined, performOnlineCheck: false })), { result: undefined, ec: undefined, updated: false });
+  });
   it("5: OCSP for C.CH.AUT cannot be asked", () => assert.deepEqual(summary(facts({ autCertificate: "unreachable" })), { result: 5, ec: undefined, updated: false }));
   it("106 with result 4: revoked or expired C.CH.AUT in an online check; 107 offline", () => {
     assert.deepEqual(summary(facts({ autCertificate: "revoked" })), { fault: 106, result: 4 });

@@ -58,6 +58,10 @@ export const OPTIONS = {
   type: { type: "string" },
   slot: { type: "string" },
   help: { type: "boolean", short: "h" },
+  // vpn: tigw vpn register --contract-id C [--sis], tigw sim vpnzugd contract add --customer N
+  "contract-id": { type: "string" },
+  sis: { type: "boolean" },
+  customer: { type: "string" },
 } as const;
 
 /** The parsed command line: options by name, positionals in order. */

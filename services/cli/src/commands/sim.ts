@@ -1,6 +1,7 @@
 import type { Card } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { simulateTerminals } from "../sim/kt-simulator.js";
 import { type CommandGroup, need, parseDurationMs, UsageError } from "./command.js";
+import { runVpn } from "./vpn.js";
 
 const cardsPath = (kt: string) => `/api/v1/terminals/${encodeURIComponent(kt)}/cards`;
 
@@ -11,8 +12,11 @@ export const sim: CommandGroup = {
   tigw sim card insert KT --type EGK|HBA|SMC-B|PRUEFKARTE_EGK [--slot N] [--iccsn I] [--pin P] | remove KT --slot N
   tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)   an insured person's eGK or a Prüfkarte
   tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow`,
-  async run({ unknown, verb, args: [arg1, arg2], o, show, api }) {
+  async run(ctx, group) {
+    const { unknown, verb, args: [arg1, arg2], o, show, api } = ctx;
     switch (verb) {
+      case "vpnzugd":
+        return runVpn(ctx, group);
       case "kt": {
         const gateway = api();
         const count = Number(need(o.count, "--count"));

@@ -5,7 +5,11 @@ import { type CommandGroup, day, need, unitPath } from "./command.js";
 import { mandantRows } from "./mandant.js";
 
 /** A unit as the fleet overview lists it: with its gSMC-K's C.NK.VPN expiry (null when none). */
-export type FleetUnit = Unit & { gsmck?: { notAfter: string; daysToExpiry: number; exchangeDue: boolean; lzvApplies: boolean; tiAccess: boolean } | null };
+export type FleetUnit = Unit & {
+  gsmck?: { notAfter: string; daysToExpiry: number; exchangeDue: boolean; lzvApplies: boolean; tiAccess: boolean } | null;
+  /** Present in the fleet overview: vpn's TI-access rule (null while vpn cannot be asked). */
+  ti?: { access: boolean; sis: boolean; blocked: boolean } | null;
+};
 
 /** The functional check of a unit (GET /units/{unit}/check). */
 export interface UnitCheck {
@@ -17,6 +21,7 @@ export interface UnitCheck {
 const kts = (u: Unit) => u.computeUnits.map((c) => `${c.ktsUsed}/${c.ktsLimit}`).join(" ");
 const gsmck = (u: FleetUnit) =>
   u.gsmck ? `${day(u.gsmck.notAfter)} (${u.gsmck.daysToExpiry} d)${u.gsmck.exchangeDue ? " EXCHANGE" : ""}${u.gsmck.tiAccess ? "" : " NO TI"}` : "-";
+const tiColumn = (u: FleetUnit) => (!u.ti ? "?" : u.ti.access ? (u.ti.sis ? "yes+SIS" : "yes") : u.ti.blocked ? "NO (Sperrung)" : "NO");
 export const unitRows = (units: FleetUnit[]) =>
   table(
     [
@@ -27,7 +32,7 @@ export const unitRows = (units: FleetUnit[]) =>
       "PRODUCED",
       "MANDANTEN",
       "KTS PER COMPUTE UNIT",
-      ...(units.some((u) => u.gsmck !== undefined) ? ["GSMC-K EXPIRES"] : []),
+      ...(units.some((u) => u.gsmck !== undefined) ? ["GSMC-K EXPIRES", "TI"] : []),
     ],
     units.map((u) => [
       u.serial,
@@ -37,7 +42,7 @@ export const unitRows = (units: FleetUnit[]) =>
       u.producedOn,
       `${u.mandantenCount}/${u.mandantenLimit}`,
       kts(u),
-      ...(u.gsmck !== undefined ? [gsmck(u)] : []),
+      ...(u.gsmck !== undefined ? [gsmck(u), tiColumn(u)] : []),
     ]),
   );
 

@@ -13,6 +13,8 @@ export interface CheckItem {
 
 export interface UnitFacts {
   unit: { serial: string; state: string; computeUnits: { index: number; ktsUsed: number; ktsLimit: number }[] };
+  /** The VPN-ZugD registration and vpn's TI-access rule (undefined: vpn could not be asked). */
+  vpn?: { registrationStatus: string; contractStatus: string; blocked: boolean; tiAccess: boolean; reasons: string[]; tiTunnel: string };
   /** Undefined while hsm still provisions the gSMC-K. */
   securityModule?: { tiAccess: boolean; identities: { name: string; daysToExpiry: number }[] };
   mandanten: string[];
@@ -43,6 +45,16 @@ function tiAccess(f: UnitFacts): CheckItem {
   const days = Math.min(...sm.identities.map((i) => i.daysToExpiry));
   if (days < EXPIRY_WARNING_DAYS) return item("TI access (gSMC-K)", "warning", `certificates expire in ${days} days: plan the LZV or the exchange now`);
   return item("TI access (gSMC-K)", "ok", `certificates valid for ${days} more days`);
+}
+
+function vpnZugd(f: UnitFacts): CheckItem {
+  const v = f.vpn;
+  const name = "TI access (VPN-ZugD)";
+  if (!v) return item(name, "warning", "the vpn service could not be asked");
+  if (v.blocked) return item(name, "error", `blocked at the VPN-ZugD (Sperrung): ${v.reasons.join("; ")}`);
+  if (!v.tiAccess) return item(name, "error", `no TI access: ${v.reasons.join("; ")} (tigw vpn register ${f.unit.serial} --contract-id C)`);
+  if (v.tiTunnel !== "up") return item(name, "warning", "registered, but the TI tunnel is down (no heartbeat from the VPN-ZugD)");
+  return item(name, "ok", `${v.registrationStatus}, ${v.contractStatus}, TI tunnel up`);
 }
 
 function ktSlots(f: UnitFacts): CheckItem {
@@ -88,7 +100,7 @@ function vsdm(f: UnitFacts): CheckItem {
 const RANK: Record<CheckStatus, number> = { ok: 0, warning: 1, error: 2 };
 
 export function checkUnit(f: UnitFacts): { status: CheckStatus; checks: CheckItem[] } {
-  const checks = [unitState(f), tiAccess(f), ktSlots(f), terminals(f), ...f.mandanten.map((m) => smb(f, m)), vsdm(f)];
+  const checks = [unitState(f), tiAccess(f), vpnZugd(f), ktSlots(f), terminals(f), ...f.mandanten.map((m) => smb(f, m)), vsdm(f)];
   const status = checks.reduce<CheckStatus>((worst, c) => (RANK[c.status] > RANK[worst] ? c.status : worst), "ok");
   return { status, checks };
 }

@@ -3,13 +3,14 @@ import { DomainError, ValidationError } from "@tigw/platform";
 import { LoginLimiter } from "../auth/login-limiter.js";
 import { OperatorStore } from "../auth/operators.js";
 import { TokenIssuer, type Role } from "../auth/tokens.js";
-import { HSM, TENANCY } from "../tokens.js";
-import type { HsmApi, TenancyApi } from "../grpc-clients.js";
+import { HSM, TENANCY, VPN } from "../tokens.js";
+import type { HsmApi, TenancyApi, VpnApi } from "../grpc-clients.js";
 import { Access } from "./access.js";
 import { SimulatorController, TerminalsController } from "./terminals.js";
 import { VsdController } from "./vsd.js";
 import { UnitCheckController } from "./check.js";
 import { EventsController } from "./events.js";
+import { VpnController } from "./vpn.js";
 import { field, stringsBody } from "./body.js";
 import type { AuthedRequest } from "./guard.js";
 
@@ -171,6 +172,7 @@ export class FleetController {
   constructor(
     @Inject(TENANCY) private readonly tenancy: TenancyApi,
     @Inject(HSM) private readonly hsm: HsmApi,
+    @Inject(VPN) private readonly vpn: VpnApi,
   ) {}
 
   @Get("profiles")
@@ -180,13 +182,26 @@ export class FleetController {
   }
 
   @Get("fleet")
-  @Access({ role: "viewer", summary: "Fleet overview: totals and every unit with state, firmware, Mandanten n/limit, KTs used/limit per compute unit, gSMC-K expiry" })
+  @Access({ role: "viewer", summary: "Fleet overview: totals and every unit with state, firmware, Mandanten n/limit, KTs used/limit per compute unit, gSMC-K expiry, TI access (vpn's rule; null while vpn cannot be asked)" })
   async fleet() {
-    const [{ units: list }, expiries] = await Promise.all([this.tenancy.listUnits({}), this.hsm.listExpiries({ withinDays: 0 })]);
+    const [{ units: list }, expiries, registrations] = await Promise.all([
+      this.tenancy.listUnits({}),
+      this.hsm.listExpiries({ withinDays: 0 }),
+      this.vpn.listRegistrations({}).then((r) => r.registrations, () => undefined),
+    ]);
     const byUnit = new Map(expiries.expiries.map((e) => [e.unitId, e]));
+    const regs = new Map((registrations ?? []).map((r) => [r.unitId, r]));
+    // A unit without a registration record never registered: no TI access (off by default).
+    const ti = (unitId: string) => {
+      if (!registrations) return null;
+      const r = regs.get(unitId);
+      return r
+        ? { access: r.tiAccess, sis: r.sisAccess, registrationStatus: r.registrationStatus, contractStatus: r.contractStatus, blocked: r.blocked, reasons: r.tiAccessReasons }
+        : { access: false, sis: false, registrationStatus: "Nicht registriert", contractStatus: "Kein Zugriff auf TI und SIS", blocked: false, reasons: ["not registered at the VPN-ZugD"] };
+    };
     const units = list.map((u) => {
       const e = byUnit.get(u.unitId);
-      return { ...u, gsmck: e ? { notAfter: e.notAfter, daysToExpiry: e.daysToExpiry, exchangeDue: e.exchangeDue, lzvApplies: e.lzvApplies, tiAccess: e.tiAccess } : null };
+      return { ...u, gsmck: e ? { notAfter: e.notAfter, daysToExpiry: e.daysToExpiry, exchangeDue: e.exchangeDue, lzvApplies: e.lzvApplies, tiAccess: e.tiAccess } : null, ti: ti(u.unitId) };
     });
     const byState: Record<string, number> = {};
     for (const u of units) byState[u.state] = (byState[u.state] ?? 0) + 1;
@@ -314,4 +329,4 @@ export class CertificatesController {
   }
 }
 
-export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController, VsdController, UnitCheckController, EventsController];
+export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController, VsdController, UnitCheckController, EventsController, VpnController];

@@ -66,6 +66,9 @@ export function hsmGrpc(h: Hsm, clock: ClockControl): GrpcServiceBinding {
       await h.tick();
       return { now: now.toISOString() };
     }),
+    postOverMutualTls: unary(async (r: pb.PostOverMutualTlsRequest) =>
+      h.postOverMutualTls(r.unitId, r.identity, { url: r.url, body: Buffer.from(r.body), contentType: r.contentType || "text/xml; charset=utf-8", soapAction: r.soapAction, caPems: r.caPems, serverName: r.serverName, timeoutMs: r.timeoutMs }),
+    ),
   };
   return { name: "tigw.hsm.v1.HsmService", definition: pb.HsmServiceService, implementation: impl };
 }

@@ -19,6 +19,7 @@ import { parseCertificate, type KeyType } from "../pki/x509.js";
 import type { TestPki } from "../pki/test-pki.js";
 import { caKindOfName, ktConnectMessage, PROFILES, type ProfileName } from "../pki/card-certificates.js";
 import type { KeyVault } from "../vault.js";
+import { MutualTlsError, postWithClientCertificate, type MutualTlsPost } from "../tls/mutual-tls-client.js";
 
 const smStream = (unitId: string) => `sm-${unitId}`;
 /** Calendar years: a gSMC-K made on 2020-06-01 expires on 2025-06-01. */
@@ -283,6 +284,24 @@ export class Hsm {
     if (challenge.length !== 32) throw new ValidationError("INVALID_CHALLENGE", "challenge", `a connect challenge has 32 bytes, not ${challenge.length}`);
     if (!ctId) throw new ValidationError("INVALID_CT_ID", "ctId", "ctId is required");
     return (await this.signWith(cert, ktConnectMessage(ctId, challenge))).signature;
+  }
+
+  /**
+   * An HTTPS POST in mutual TLS as one of a unit's gSMC-K identities (the VPN-ZugD registration
+   * uses C.NK.VPN): the key is taken from the vault for this call only and never leaves hsm.
+   */
+  async postOverMutualTls(unitId: string, identity: string, r: MutualTlsPost): Promise<{ status: number; body: Buffer; contentType: string }> {
+    const sm = await this.module(unitId);
+    const id = sm.identities[identity || "C.NK.VPN"];
+    if (!id) throw new ValidationError("UNKNOWN_IDENTITY", "identity", `a gSMC-K has the identities ${Object.keys(sm.identities).join(", ")}`);
+    if (!r.url) throw new ValidationError("INVALID_ARGUMENT", "url", "the https URL to call is missing");
+    const cert = await this.pki.certificate(id.certSerial);
+    try {
+      return await postWithClientCertificate({ ...r, timeoutMs: r.timeoutMs || 10_000 }, { certPem: cert.pem, key: await this.vault.get(cert.keyRef) });
+    } catch (e) {
+      if (e instanceof MutualTlsError) throw new DomainError(e.kind, e.message, { unitId, identity: id.name });
+      throw e;
+    }
   }
 
   async verify(certSerial: string, data: Buffer, signature: Buffer): Promise<boolean> {

@@ -9,6 +9,8 @@ import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import type * as hsm from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
 import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
+import { VpnServiceClient } from "@tigw/contracts/vpn/v1/vpn";
+import type * as vpn from "@tigw/contracts/vpn/v1/vpn";
 import { decideRead, type ReadFacts } from "../fachmodul/outcome.js";
 import { FachdienstSimulator } from "../fachmodul/fachdienst.js";
 import { pruefungsnachweisXml } from "../fachmodul/pruefungsnachweis.js";
@@ -98,6 +100,8 @@ export class Vsdm {
   private readonly kt: CardTerminalServiceClient;
   private readonly hsm: HsmServiceClient;
   private readonly tenancy: TenancyServiceClient;
+  /** The TI-access rule (vpn); absent (vsdm's own tests), TI access is assumed. */
+  private readonly vpn?: VpnServiceClient;
   /** Unit ids by id or serial: they never change, so each is asked of tenancy once. */
   private readonly unitIds = new Map<string, string>();
 
@@ -105,7 +109,7 @@ export class Vsdm {
     private readonly store: SqlEventStore,
     private readonly clock: Clock,
     readonly fachdienst: FachdienstSimulator,
-    addresses: { cardTerminal: string; hsm: string; tenancy: string },
+    addresses: { cardTerminal: string; hsm: string; tenancy: string; vpn?: string },
     population: { size: number; seed: number },
     private readonly opts: VsdmSettings = { fachdienstTimeoutMs: 2_000, maxOfflineDays: 90, ocspTimeoutMs: 2_000 },
     /** Sees every protocol entry (metrics). */
@@ -122,6 +126,7 @@ export class Vsdm {
     this.kt = createClient(CardTerminalServiceClient, addresses.cardTerminal, { deadlineMs: 30_000 });
     this.hsm = createClient(HsmServiceClient, addresses.hsm, { deadlineMs: 30_000 });
     this.tenancy = createClient(TenancyServiceClient, addresses.tenancy, { deadlineMs: 30_000 });
+    if (addresses.vpn) this.vpn = createClient(VpnServiceClient, addresses.vpn, { deadlineMs: 30_000 });
   }
 
   /** Creates the protocol read model and catches it up with the protocol events. */
@@ -131,7 +136,7 @@ export class Vsdm {
   }
 
   close(): void {
-    for (const c of [this.kt, this.hsm, this.tenancy]) c.close();
+    for (const c of [this.kt, this.hsm, this.tenancy, this.vpn]) c?.close();
   }
 
   /** Issues the eGK of a person (or Prüfkarte n) in the test PKI, in the certificate state the population gives it. */
@@ -188,7 +193,9 @@ export class Vsdm {
       const person = this.byIccsn.get(egk.iccsn);
       if (!person) throw new DomainError("105", "the eGK cannot be read (unknown card)");
       entry.kvnr = person.kvnr;
-      const aut = await step("OCSP C.CH.AUT", () => this.autStatus(egk.certSerial), (x) => x);
+      const ti = await step("TI access", () => this.tiAccess(r.unit), (x) => (x.tiAccess ? "yes" : `no: ${x.reasons.join("; ")}`));
+      // Without TI access the OCSP responder is out of reach, as the Fachdienst is.
+      const aut = ti.tiAccess ? await step("OCSP C.CH.AUT", () => this.autStatus(egk.certSerial), (x) => x) : "unreachable";
       entry.ocsp = aut === "good" ? "ok" : aut;
       if (aut === "good") {
         await step("card-to-card eGK/SMC-B", () =>
@@ -198,7 +205,7 @@ export class Vsdm {
       const now = this.clock.now();
       const lastOnline = (await this.onlineChecks.load(`egk-${person.card.iccsn}`)).state;
       const daysOffline = lastOnline ? Math.floor((now.getTime() - Date.parse(lastOnline)) / 86_400_000) : 0;
-      const facts: ReadFacts = { person, performOnlineCheck: r.performOnlineCheck, autCertificate: aut, daysOffline, maxOfflineDays: this.opts.maxOfflineDays };
+      const facts: ReadFacts = { person, performOnlineCheck: r.performOnlineCheck, autCertificate: aut, daysOffline, maxOfflineDays: this.opts.maxOfflineDays, tiAccess: ti.tiAccess };
       if (r.performOnlineCheck && aut === "good") {
         facts.fachdienst = await step("online check Fachdienst", () => this.fachdienst.check(person, this.opts.fachdienstTimeoutMs), (a) => a.kind);
         // The update is written to the card: it must still be there (pulled too early: 12105).
@@ -258,6 +265,12 @@ export class Vsdm {
       if (e instanceof OcspUnreachable) return "unreachable";
       throw e;
     }
+  }
+
+  /** The unit's TI access as vpn's rule decides it (assumed when no vpn service is wired). */
+  private async tiAccess(unit: string): Promise<{ tiAccess: boolean; reasons: string[] }> {
+    if (!this.vpn) return { tiAccess: true, reasons: [] };
+    return call<vpn.GetTiAccessRequest, vpn.GetTiAccessResponse>(this.vpn.getTiAccess.bind(this.vpn), { unit });
   }
 
   private trustedSubCas(): Promise<X509Certificate[]> {

@@ -14,6 +14,8 @@ export interface ReadFacts {
   daysOffline: number;
   /** The unit's maximum offline period in days (gemSpec: configurable). */
   maxOfflineDays: number;
+  /** The unit's TI access (vpn's rule); false: no tunnel, so Fachdienst and OCSP are out of reach. */
+  tiAccess?: boolean;
 }
 
 /** What ReadVSD answers: VSD with an optional Prüfungsnachweis, or a fault with a gematik code. */
@@ -37,6 +39,8 @@ export function decideRead(f: ReadFacts): ReadOutcome {
     return { kind: "fault", code: f.performOnlineCheck ? 106 : 107, message: `the eGK's authentication certificate C.CH.AUT is ${f.autCertificate}`, result: 4 };
   }
   if (!f.performOnlineCheck) return { kind: "vsd", updated: false, person: p };
+  // Without TI access the online check cannot happen at all, as at a Konnektor without tunnel.
+  if (f.tiAccess === false) return { kind: "vsd", result: f.daysOffline > f.maxOfflineDays ? 6 : 5, updated: false, person: p };
   const impossible = (errorCode?: number): ReadOutcome => ({ kind: "vsd", result: f.daysOffline > f.maxOfflineDays ? 6 : 3, errorCode, updated: false, person: p });
   if (f.autCertificate === "unreachable" || f.autCertificate === "unknown") return { kind: "vsd", result: 5, updated: false, person: p };
   const a = f.fachdienst;

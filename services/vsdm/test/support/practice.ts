@@ -7,7 +7,7 @@ import { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
 import { startCardTerminal, type RunningCardTerminal } from "@tigw/card-terminal";
 import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
 import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
-import { startVsdm, type RunningVsdm } from "../../src/index.js";
+import { startVsdm, type RunningVsdm, type VsdmServiceOptions } from "../../src/index.js";
 
 export const UNIT = "RZK-VSD-0001";
 export const KT = "KT-VSD-1";
@@ -29,8 +29,8 @@ export interface Practice {
   insert(slot: number, cardType: string, iccsn: string, certSerial: string, pin?: string): Promise<string>;
   /** M1's SMC-B taken out of slot 2 and inserted again: its new handle, PIN not verified (the state a test starts from). */
   reinsertSmcb(): Promise<string>;
-  /** Stops vsdm and starts it again on the same database (clients.v is replaced). */
-  restartVsdm(): Promise<VsdmServiceClient>;
+  /** Stops vsdm and starts it again on the same database (clients.v is replaced), with `extra` options from then on. */
+  restartVsdm(extra?: Partial<VsdmServiceOptions>): Promise<VsdmServiceClient>;
   stop(): Promise<void>;
 }
 
@@ -39,7 +39,7 @@ export interface Practice {
  * and M2, a paired and connected terminal (local to M1's workplace AP1, remote to M2's AP9),
  * M1's SMC-B inserted. Used by the ReadVSD tests and the ReadVSD benchmark.
  */
-export async function setUpPractice(o: { populationSize?: number; vsdm?: { sql: Sql; context: string } } = {}): Promise<Practice> {
+export async function setUpPractice(o: { populationSize?: number; producedOn?: string; vsdm?: { sql: Sql; context: string } } = {}): Promise<Practice> {
   const bus = await EmbeddedBus.open(await embeddedSql());
   // A simulated clock (starting now), so a test can let the maximum offline period pass.
   const clock = await ClockControl.simulated(await embeddedSql(), "clock", new Date());
@@ -48,7 +48,8 @@ export async function setUpPractice(o: { populationSize?: number; vsdm?: { sql: 
   const tenancy = await startTenancy({ sql: sql.tenancy, bus, clock, profiles: loadProfiles(), vendorKeys: [] });
   const hsm = await startHsm({ sql: sql.hsm, bus, clock, masterKey: randomBytes(32) });
   const cardTerminal = await startCardTerminal({ sql: sql.cardTerminal, bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
-  const startVsdmHere = () => startVsdm({ sql: sql.vsdm, context: vsdmContext, bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: cardTerminal.address, population: { size: o.populationSize ?? 2000, seed: 1 } });
+  let extraOptions: Partial<VsdmServiceOptions> = {};
+  const startVsdmHere = () => startVsdm({ sql: sql.vsdm, context: vsdmContext, bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: cardTerminal.address, population: { size: o.populationSize ?? 2000, seed: 1 }, ...extraOptions });
   let vsdm = await startVsdmHere();
   const t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 60_000 });
   const h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
@@ -58,7 +59,7 @@ export async function setUpPractice(o: { populationSize?: number; vsdm?: { sql: 
   const insert = async (slot: number, cardType: string, iccsn: string, certSerial: string, pin = "") =>
     (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: KT, slot, cardType, iccsn, certSerial, pin })).card.cardHandle;
 
-  await rpc(t, "createUnit", { serial: UNIT, profile: "rz", firmware: "", producedOn: "" });
+  await rpc(t, "createUnit", { serial: UNIT, profile: "rz", firmware: "", producedOn: o.producedOn ?? "" });
   for (const m of ["M1", "M2"]) await rpc(t, "addMandant", { unit: UNIT, mandantId: m, name: `Praxis ${m}`, bsnr: "", smcbIccsn: "" });
   const gsmckt = (await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType: "GSMC_KT", keyType: "ecc", holder: KT, iccsn: "", notBefore: "", validityYears: 5 })).certificate.certSerial;
   await rpc(c, "addTerminal", { ctId: KT, mac: "00:0D:F8:00:00:01", address: "", vendor: "ORGA", model: "6141", firmware: "3.9.0" });
@@ -92,7 +93,8 @@ export async function setUpPractice(o: { populationSize?: number; vsdm?: { sql: 
       await rpc(c, "removeCard", { ctId: KT, slot: 2 });
       return (practice.smcbHandle = await insert(2, "SMC-B", smcb.iccsn, smcb.certSerial, "123456"));
     },
-    restartVsdm: async () => {
+    restartVsdm: async (extra) => {
+      if (extra) extraOptions = { ...extraOptions, ...extra };
       v.close();
       await vsdm.stop();
       practice.vsdm = vsdm = await startVsdmHere();

@@ -227,6 +227,29 @@ export interface AdvanceClockResponse {
   now: string;
 }
 
+export interface PostOverMutualTlsRequest {
+  unitId: string;
+  /** Default C.NK.VPN. */
+  identity: string;
+  /** https://host:port/path */
+  url: string;
+  body: Buffer;
+  contentType: string;
+  /** SOAPAction header (empty: none). */
+  soapAction: string;
+  /** The trust anchors of the server's certificate. */
+  caPems: string[];
+  /** The name the server certificate must carry (default: the URL's host). */
+  serverName: string;
+  timeoutMs: number;
+}
+
+export interface PostOverMutualTlsResponse {
+  status: number;
+  body: Buffer;
+  contentType: string;
+}
+
 function createBaseCertificateInfo(): CertificateInfo {
   return {
     certSerial: "",
@@ -3644,6 +3667,342 @@ export const AdvanceClockResponse: MessageFns<AdvanceClockResponse> = {
   },
 };
 
+function createBasePostOverMutualTlsRequest(): PostOverMutualTlsRequest {
+  return {
+    unitId: "",
+    identity: "",
+    url: "",
+    body: Buffer.alloc(0),
+    contentType: "",
+    soapAction: "",
+    caPems: [],
+    serverName: "",
+    timeoutMs: 0,
+  };
+}
+
+export const PostOverMutualTlsRequest: MessageFns<PostOverMutualTlsRequest> = {
+  encode(message: PostOverMutualTlsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unitId !== "") {
+      writer.uint32(10).string(message.unitId);
+    }
+    if (message.identity !== "") {
+      writer.uint32(18).string(message.identity);
+    }
+    if (message.url !== "") {
+      writer.uint32(26).string(message.url);
+    }
+    if (message.body.length !== 0) {
+      writer.uint32(34).bytes(message.body);
+    }
+    if (message.contentType !== "") {
+      writer.uint32(42).string(message.contentType);
+    }
+    if (message.soapAction !== "") {
+      writer.uint32(50).string(message.soapAction);
+    }
+    for (const v of message.caPems) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.serverName !== "") {
+      writer.uint32(66).string(message.serverName);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(72).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PostOverMutualTlsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePostOverMutualTlsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identity = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.contentType = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.soapAction = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.caPems.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.serverName = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PostOverMutualTlsRequest {
+    return {
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
+      identity: isSet(object.identity) ? globalThis.String(object.identity) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      body: isSet(object.body) ? Buffer.from(bytesFromBase64(object.body)) : Buffer.alloc(0),
+      contentType: isSet(object.contentType)
+        ? globalThis.String(object.contentType)
+        : isSet(object.content_type)
+        ? globalThis.String(object.content_type)
+        : "",
+      soapAction: isSet(object.soapAction)
+        ? globalThis.String(object.soapAction)
+        : isSet(object.soap_action)
+        ? globalThis.String(object.soap_action)
+        : "",
+      caPems: globalThis.Array.isArray(object?.caPems)
+        ? object.caPems.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ca_pems)
+        ? object.ca_pems.map((e: any) => globalThis.String(e))
+        : [],
+      serverName: isSet(object.serverName)
+        ? globalThis.String(object.serverName)
+        : isSet(object.server_name)
+        ? globalThis.String(object.server_name)
+        : "",
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: PostOverMutualTlsRequest): unknown {
+    const obj: any = {};
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
+    if (message.identity !== "") {
+      obj.identity = message.identity;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.body.length !== 0) {
+      obj.body = base64FromBytes(message.body);
+    }
+    if (message.contentType !== "") {
+      obj.contentType = message.contentType;
+    }
+    if (message.soapAction !== "") {
+      obj.soapAction = message.soapAction;
+    }
+    if (message.caPems?.length) {
+      obj.caPems = message.caPems;
+    }
+    if (message.serverName !== "") {
+      obj.serverName = message.serverName;
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PostOverMutualTlsRequest>, I>>(base?: I): PostOverMutualTlsRequest {
+    return PostOverMutualTlsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PostOverMutualTlsRequest>, I>>(object: I): PostOverMutualTlsRequest {
+    const message = createBasePostOverMutualTlsRequest();
+    message.unitId = object.unitId ?? "";
+    message.identity = object.identity ?? "";
+    message.url = object.url ?? "";
+    message.body = object.body ?? Buffer.alloc(0);
+    message.contentType = object.contentType ?? "";
+    message.soapAction = object.soapAction ?? "";
+    message.caPems = object.caPems?.map((e) => e) || [];
+    message.serverName = object.serverName ?? "";
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBasePostOverMutualTlsResponse(): PostOverMutualTlsResponse {
+  return { status: 0, body: Buffer.alloc(0), contentType: "" };
+}
+
+export const PostOverMutualTlsResponse: MessageFns<PostOverMutualTlsResponse> = {
+  encode(message: PostOverMutualTlsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== 0) {
+      writer.uint32(8).uint32(message.status);
+    }
+    if (message.body.length !== 0) {
+      writer.uint32(18).bytes(message.body);
+    }
+    if (message.contentType !== "") {
+      writer.uint32(26).string(message.contentType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PostOverMutualTlsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePostOverMutualTlsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.status = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.contentType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PostOverMutualTlsResponse {
+    return {
+      status: isSet(object.status) ? globalThis.Number(object.status) : 0,
+      body: isSet(object.body) ? Buffer.from(bytesFromBase64(object.body)) : Buffer.alloc(0),
+      contentType: isSet(object.contentType)
+        ? globalThis.String(object.contentType)
+        : isSet(object.content_type)
+        ? globalThis.String(object.content_type)
+        : "",
+    };
+  },
+
+  toJSON(message: PostOverMutualTlsResponse): unknown {
+    const obj: any = {};
+    if (message.status !== 0) {
+      obj.status = Math.round(message.status);
+    }
+    if (message.body.length !== 0) {
+      obj.body = base64FromBytes(message.body);
+    }
+    if (message.contentType !== "") {
+      obj.contentType = message.contentType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PostOverMutualTlsResponse>, I>>(base?: I): PostOverMutualTlsResponse {
+    return PostOverMutualTlsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PostOverMutualTlsResponse>, I>>(object: I): PostOverMutualTlsResponse {
+    const message = createBasePostOverMutualTlsResponse();
+    message.status = object.status ?? 0;
+    message.body = object.body ?? Buffer.alloc(0);
+    message.contentType = object.contentType ?? "";
+    return message;
+  },
+};
+
 /**
  * HsmService: the gSMC-K of every unit (identities C.NK.VPN, C.AK.AUT, C.SAK.AUT with keys and
  * X.509 certificates), a test TI PKI with OCSP, card identities for the simulators, expiry and
@@ -3827,6 +4186,22 @@ export const HsmServiceService = {
       Buffer.from(AdvanceClockResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AdvanceClockResponse => AdvanceClockResponse.decode(value),
   },
+  /**
+   * An HTTPS POST as a unit's gSMC-K identity (C.NK.VPN) in mutual TLS (TLS 1.2, as the TI's
+   * brainpool keys need): the private key is used inside hsm and never leaves it. Codes
+   * TLS_REFUSED (handshake refused, either side) and PEER_UNREACHABLE (no connection, timeout).
+   */
+  postOverMutualTls: {
+    path: "/tigw.hsm.v1.HsmService/PostOverMutualTls" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PostOverMutualTlsRequest): Buffer =>
+      Buffer.from(PostOverMutualTlsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PostOverMutualTlsRequest => PostOverMutualTlsRequest.decode(value),
+    responseSerialize: (value: PostOverMutualTlsResponse): Buffer =>
+      Buffer.from(PostOverMutualTlsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PostOverMutualTlsResponse => PostOverMutualTlsResponse.decode(value),
+  },
 } as const;
 
 export interface HsmServiceServer extends UntypedServiceImplementation {
@@ -3869,6 +4244,12 @@ export interface HsmServiceServer extends UntypedServiceImplementation {
   getClock: handleUnaryCall<GetClockRequest, GetClockResponse>;
   /** Moves the simulated clock forward; code CLOCK_NOT_SIMULATED on the system clock. */
   advanceClock: handleUnaryCall<AdvanceClockRequest, AdvanceClockResponse>;
+  /**
+   * An HTTPS POST as a unit's gSMC-K identity (C.NK.VPN) in mutual TLS (TLS 1.2, as the TI's
+   * brainpool keys need): the private key is used inside hsm and never leaves it. Codes
+   * TLS_REFUSED (handshake refused, either side) and PEER_UNREACHABLE (no connection, timeout).
+   */
+  postOverMutualTls: handleUnaryCall<PostOverMutualTlsRequest, PostOverMutualTlsResponse>;
 }
 
 export interface HsmServiceClient extends Client {
@@ -4117,6 +4498,26 @@ export interface HsmServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AdvanceClockResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An HTTPS POST as a unit's gSMC-K identity (C.NK.VPN) in mutual TLS (TLS 1.2, as the TI's
+   * brainpool keys need): the private key is used inside hsm and never leaves it. Codes
+   * TLS_REFUSED (handshake refused, either side) and PEER_UNREACHABLE (no connection, timeout).
+   */
+  postOverMutualTls(
+    request: PostOverMutualTlsRequest,
+    callback: (error: ServiceError | null, response: PostOverMutualTlsResponse) => void,
+  ): ClientUnaryCall;
+  postOverMutualTls(
+    request: PostOverMutualTlsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PostOverMutualTlsResponse) => void,
+  ): ClientUnaryCall;
+  postOverMutualTls(
+    request: PostOverMutualTlsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PostOverMutualTlsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,48 @@
+import { unary, type GrpcServiceBinding } from "@tigw/platform";
+import * as pb from "@tigw/contracts/vpn/v1/vpn";
+import type { RegistrationView, Vpn } from "../application/vpn.js";
+import type { VpnZugdSimulator } from "../vpnzugd/simulator.js";
+
+export function toRegistration(r: RegistrationView): pb.Registration {
+  return {
+    unitId: r.unitId,
+    serial: r.serial,
+    registrationStatus: r.status,
+    contractStatus: r.contractStatus,
+    contractId: r.contractId,
+    sisRequested: r.sisRequested,
+    dns: { ...r.dns },
+    mtu: r.mtu,
+    tiTunnel: { ...r.tiTunnel },
+    sisTunnel: { ...r.sisTunnel },
+    blocked: r.blocked,
+    blockedReason: r.blockedReason,
+    lastResult: r.lastResult,
+    lastMessage: r.lastMessage,
+    registeredAt: r.registeredAt,
+    updatedAt: r.updatedAt,
+    tiAccess: r.verdict.tiAccess,
+    sisAccess: r.verdict.sisAccess,
+    tiAccessReasons: r.verdict.reasons,
+    version: String(r.version),
+  };
+}
+
+/** tigw.vpn.v1.VpnService over the application and the simulated VPN-ZugD. */
+export function vpnGrpc(v: Vpn, zugd: VpnZugdSimulator): GrpcServiceBinding {
+  const reply = (r: RegistrationView) => ({ registration: toRegistration(r) });
+  const impl: pb.VpnServiceServer = {
+    register: unary(async (r: pb.RegisterRequest) => reply(await v.register(r.unit, r.contractId, r.sis))),
+    deregister: unary(async (r: pb.DeregisterRequest) => reply(await v.deregister(r.unit))),
+    getRegistration: unary(async (r: pb.GetRegistrationRequest) => reply(await v.view(r.unit))),
+    listRegistrations: unary(async () => ({ registrations: (await v.list()).map(toRegistration) })),
+    setMtu: unary(async (r: pb.SetMtuRequest) => reply(await v.setMtu(r.unit, r.mtu))),
+    getTiAccess: unary(async (r: pb.GetTiAccessRequest) => v.tiAccess(r.unit)),
+    block: unary(async (r: pb.BlockRequest) => reply(await v.block(r.serial, r.contractId, r.reason, (s, c, why) => zugd.block(s, c, why)))),
+    unblock: unary(async (r: pb.UnblockRequest) => reply(await v.unblock(r.serial, r.contractId, (s, c) => zugd.unblock(s, c)))),
+    addContract: unary(async (r: pb.AddContractRequest) => ({ contract: await zugd.addContract({ contractId: r.contractId, customer: r.customer, sis: r.sis }) })),
+    setFault: unary(async (r: pb.SetFaultRequest) => ({ faults: zugd.setFault(r.fault, r.on) })),
+    getSimulator: unary(async () => ({ url: zugd.url, contracts: await zugd.contracts(), faults: zugd.activeFaults(), blocks: await zugd.blocks() })),
+  };
+  return { name: "tigw.vpn.v1.VpnService", definition: pb.VpnServiceService, implementation: impl };
+}

@@ -1,0 +1,41 @@
+/**
+ * The vpn service as its own process (cluster mode): real PostgreSQL and Kafka.
+ * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
+ */
+import { runServiceProcess, createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, postgresSql, str, SystemClock, url } from "@tigw/platform";
+import { startVpn } from "./service.js";
+
+const cfg = exitOnConfigError(() =>
+  loadConfig({
+    DATABASE_URL: url(["postgres", "postgresql"]),
+    KAFKA_BROKERS: hostPorts(),
+    TIGW_VPN_GRPC_HOST: str({ default: "127.0.0.1" }),
+    TIGW_VPN_GRPC_PORT: int({ default: 50055, min: 0, max: 65535 }),
+    TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
+    TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
+    TIGW_CARD_TERMINAL_ADDR: str({ default: "127.0.0.1:50053" }),
+    /** The simulated VPN-Zugangsdienst's HTTPS port (mutual TLS). */
+    TIGW_VPNZUGD_PORT: int({ default: 8443, min: 0, max: 65535 }),
+    TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
+  }),
+);
+
+async function main(): Promise<{ stop(): Promise<void> }> {
+  const log = createLogger("vpn");
+  const running = await startVpn({
+    sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
+    bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-vpn" }),
+    clock: new SystemClock(),
+    tenancyAddress: cfg.TIGW_TENANCY_ADDR,
+    hsmAddress: cfg.TIGW_HSM_ADDR,
+    cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
+    vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
+    heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
+    grpc: { host: cfg.TIGW_VPN_GRPC_HOST, port: cfg.TIGW_VPN_GRPC_PORT },
+    logger: log,
+  });
+  log.info({ address: running.address, vpnzugd: running.vpnzugd.url }, "vpn serving gRPC");
+  return running;
+}
+
+runServiceProcess("vpn", main);
