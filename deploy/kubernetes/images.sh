@@ -45,7 +45,7 @@ rootfs() {
   if [ ! -s "$tar" ] || [ -n "$(find "$tar" -mtime +7)" ]; then
     log "mmdebstrap $SUITE rootfs for $name: $*"
     rm -f "$IMG"/rootfs-"$name"-*.tar
-    "${NICE[@]}" mmdebstrap --quiet --variant=minbase --include="$(IFS=,; echo "$*")" "${SLIM[@]}" \
+    "${NICE[@]}" mmdebstrap --quiet --format=tar --variant=minbase --include="$(IFS=,; echo "$*")" "${SLIM[@]}" \
       "$SUITE" "$tar.tmp" "$MIRROR" >&2
     mv "$tar.tmp" "$tar"
   fi
@@ -92,8 +92,12 @@ app_image() {
 }
 
 postgres_image() {
-  local base; base=$(rootfs postgres postgresql)
-  import_image "$base" localhost/tigw-postgres "USER postgres" "ENV PATH=/usr/lib/postgresql/17/bin:/usr/local/bin:/usr/bin:/bin" \
+  local base uid bin; base=$(rootfs postgres postgresql)
+  # A numeric user: the kubelet can check runAsNonRoot only against a uid.
+  uid=$(tar -xOf "$base" ./etc/passwd | awk -F: '$1=="postgres"{print $3":"$4}')
+  bin=$(tar -tf "$base" | sed -n 's#^\./usr/lib/postgresql/\([0-9]*\)/bin/postgres$#/usr/lib/postgresql/\1/bin#p' | head -n1)
+  [ -n "$uid" ] && [ -n "$bin" ] || die "no postgres user or binary in the PostgreSQL rootfs"
+  import_image "$base" localhost/tigw-postgres "USER $uid" "ENV PATH=$bin:/usr/local/bin:/usr/bin:/bin" \
     'CMD ["postgres", "--version"]'
 }
 
