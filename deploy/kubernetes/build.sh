@@ -7,6 +7,9 @@ set -euo pipefail
 command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && export PATH=/usr/local/go/bin:$PATH; } || true
 command -v go >/dev/null || die "go not found (needed to build Kubernetes from the module proxy)"
 mkdir -p "$K8S_BUILD"/{bin,src}
+# One build at a time (CI starts one in the background early; the test's cluster-up waits for it).
+exec 9>"$K8S_BASE/build.lock"
+flock 9
 export GOMODCACHE="$K8S_BASE/gomod" GOCACHE="$K8S_BASE/gocache" GOPATH="$K8S_BUILD/gopath" \
   GOFLAGS=-buildvcs=false GOWORK=off CGO_ENABLED=0 GOTOOLCHAIN=local
 NICE=(nice -n 19 ionice -c3)

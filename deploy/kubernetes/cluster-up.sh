@@ -188,7 +188,7 @@ sysimg "localhost/local-path-provisioner:${LPP_VERSION#v}" "$(one_binary_dir lpp
 helper="$IMG/rootfs-helper-minbase.tar"
 if [ ! -s "$helper" ]; then
   MIRROR="${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\(\S*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}"
-  nice -n 19 ionice -c3 mmdebstrap --quiet --format=tar --variant=minbase --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+  nice -n 19 ionice -c3 env PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --quiet --format=tar --variant=minbase --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' trixie "$helper.tmp" "${MIRROR:-http://deb.debian.org/debian}" >&2
   mv "$helper.tmp" "$helper"
 fi

@@ -32,7 +32,8 @@ for t in mmdebstrap podman; do command -v $t >/dev/null || die "$t missing (clus
 MIRROR="${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\(\S*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 SUITE=trixie
-# Keep images small: no docs, man pages, locales.
+# Keep images small: no docs, man pages, locales. mmdebstrap runs with the system PATH (its filter
+# is a python3 script: a python3 shim earlier in PATH would run once per package, slowly).
 SLIM=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'
       --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*'
       --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*')
@@ -45,7 +46,7 @@ rootfs() {
   if [ ! -s "$tar" ] || [ -n "$(find "$tar" -mtime +7)" ]; then
     log "mmdebstrap $SUITE rootfs for $name: $*"
     rm -f "$IMG"/rootfs-"$name"-*.tar
-    "${NICE[@]}" mmdebstrap --quiet --format=tar --variant=minbase --include="$(IFS=,; echo "$*")" "${SLIM[@]}" \
+    "${NICE[@]}" env PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --quiet --format=tar --variant=minbase --include="$(IFS=,; echo "$*")" "${SLIM[@]}" \
       "$SUITE" "$tar.tmp" "$MIRROR" >&2
     mv "$tar.tmp" "$tar"
   fi
