@@ -322,7 +322,11 @@ async function main() {
     const begin = await api(gw.url, token, "POST", `/api/v1/terminals/KT-001/connect/begin`, {});
     if (begin.status < 300) await api(gw.url, token, "POST", `/api/v1/terminals/KT-001/connect/complete`, { challenge: begin.json().challenge, signature: "AAAA", secretProof: "AAAA" });
     tigw(gw.url, cfg, "unit", "lzv", unit);
-    await promCheck();
+    await promCheck(async () => {
+      // Activity inside Prometheus' window, so that the rates and latency quantiles have data.
+      ok(tigw(gw.url, cfg, "sim", "kt", "--unit", unit, "--mandant", "praxis-1", "--count", "2", "--prefix", `P${Date.now().toString(36)}-`), "sim kt");
+      for (let i = 0; i < 3; i++) ok(tigw(gw.url, cfg, "vsd", "read", "--unit", unit, "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check"), "vsd read");
+    });
   }, { fatal: false });
 
   await check("helm uninstall leaves nothing of the release behind", async () => {
@@ -353,7 +357,7 @@ async function allReady(ms = 300_000) {
   });
 }
 
-async function promCheck() {
+async function promCheck(activity) {
   const promPort = 19090;
   const dir = join(work, "prometheus");
   mkdirSync(dir, { recursive: true });
@@ -396,6 +400,8 @@ scrape_configs:
     await eventually(`Prometheus scrapes all ${expected} pods (up == 1)`, 120_000, async () => (await q('up{job="tigw"} == 1')).length === expected, 3000);
     const groups = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/rules`)).json()).data.groups;
     assert(groups.length >= 4 && groups.every((g) => g.rules.every((r) => r.health !== "err")), `rules: ${JSON.stringify(groups).slice(0, 500)}`);
+    await sleep(6000);
+    await activity();
     // Each dashboard as installed: the ConfigMaps the Grafana sidecar would pick up.
     const cms = kjson(["-n", NS, "get", "configmap", "-l", `grafana_dashboard=1,app.kubernetes.io/instance=${RELEASE}`]).items;
     assert(cms.length === readdirSync(join(root, "deploy/grafana/dashboards")).filter((f) => f.endsWith(".json")).length, `dashboard ConfigMaps: ${cms.length}`);
@@ -406,7 +412,8 @@ scrape_configs:
     assert(panels.length >= 15, `panels found: ${panels.length}`);
     const empty = new Map(panels.map((p) => [p.where + " | " + p.expr, p]));
     await eventually(`every dashboard query returns data`, 180_000, async () => {
-      for (const [k, p] of empty) if ((await q(p.expr)).length > 0) empty.delete(k);
+      // Data = at least one sample that is a number (a quantile of no observations is NaN).
+      for (const [k, p] of empty) if ((await q(p.expr)).some((r) => !Number.isNaN(Number(r.value[1])))) empty.delete(k);
       return empty.size === 0 || (() => { throw new Error([...empty.keys()].join("\n")); })();
     }, 5000);
     log(`${panels.length} panel queries of ${cms.length} dashboards answered with data`);
