@@ -167,12 +167,13 @@ wait_for containerd 60 "${CTR[@]}" version
 # --- system images: pause, CoreDNS, local-path-provisioner and its helper -------------------------
 IMG="$K8S_BASE/images"; mkdir -p "$IMG/tmp"
 PODMAN=(nice -n 19 ionice -c3 podman --root "$IMG/storage" --runroot "$IMG/run" --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir "$IMG/tmp")
-sysimg() { # name:tag dir [changes...]
+sysimg() { # name:tag dir-or-tarball [changes...]
   local ref=$1 dir=$2; shift 2
   if ! "${CTR[@]}" images ls -q | grep -qx "$ref"; then
     if ! "${PODMAN[@]}" image exists "$ref"; then
       local ch=(); for c in "$@"; do ch+=(--change "$c"); done
-      "${PODMAN[@]}" import "${ch[@]}" "$dir" "$ref" >/dev/null
+      if [ -d "$dir" ]; then tar --numeric-owner -C "$dir" -c . | "${PODMAN[@]}" import "${ch[@]}" - "$ref" >/dev/null
+      else "${PODMAN[@]}" import "${ch[@]}" "$dir" "$ref" >/dev/null; fi
     fi
     "${PODMAN[@]}" save --format docker-archive "$ref" | "${CTR[@]}" images import - >/dev/null
     log "imported $ref"

@@ -53,11 +53,16 @@ rootfs() {
   echo "$tar"
 }
 
-# import DIR_OR_TAR NAME CHANGES...: podman import with image config changes.
+# import_image DIR_OR_TAR NAME CHANGES...: podman import with image config changes.
 import_image() {
   local src=$1 name=$2; shift 2
   local changes=(); for c in "$@"; do changes+=(--change "$c"); done
-  "${PODMAN[@]}" import "${changes[@]}" "$src" "$name:$TAG" >/dev/null
+  # podman import takes a tarball: a directory is packed on the fly.
+  if [ -d "$src" ]; then
+    tar --numeric-owner -C "$src" -c . | "${PODMAN[@]}" import "${changes[@]}" - "$name:$TAG" >/dev/null
+  else
+    "${PODMAN[@]}" import "${changes[@]}" "$src" "$name:$TAG" >/dev/null
+  fi
   [ -z "$EXTRA_TAG" ] || "${PODMAN[@]}" tag "$name:$TAG" "$name:$EXTRA_TAG"
 }
 
