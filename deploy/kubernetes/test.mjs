@@ -266,7 +266,7 @@ async function main() {
     kubectl(["-n", NS, "wait", "--for=condition=Ready", `pod/${name}`, "--timeout=120s"], { quiet: true });
   };
   const stopLoad = async (name) => {
-    kubectl(["-n", NS, "exec", name, "--", "touch", "/tmp/stop"], { quiet: true });
+    try { kubectl(["-n", NS, "exec", name, "--", "touch", "/tmp/stop"], { quiet: true }); } catch { /* it already ended (MAX_SECONDS) */ }
     await eventually(`${name} finished`, 120_000, () => ["Succeeded", "Failed"].includes(kjson(["-n", NS, "get", "pod", name]).status.phase));
     const logs = kubectl(["-n", NS, "logs", name], { quiet: true }).trim().split("\n");
     const result = JSON.parse(logs.at(-1));
