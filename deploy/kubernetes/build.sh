@@ -12,7 +12,6 @@ exec 9>"$K8S_BASE/build.lock"
 flock 9
 export GOMODCACHE="$K8S_BASE/gomod" GOCACHE="$K8S_BASE/gocache" GOPATH="$K8S_BUILD/gopath" \
   GOFLAGS=-buildvcs=false GOWORK=off CGO_ENABLED=0 GOTOOLCHAIN=local
-NICE=(nice -n 19 ionice -c3)
 have() { [ -x "$K8S_BIN/$1" ]; }
 
 KBINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)

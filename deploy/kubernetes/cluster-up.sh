@@ -166,7 +166,7 @@ wait_for containerd 60 "${CTR[@]}" version
 
 # --- system images: pause, CoreDNS, local-path-provisioner and its helper -------------------------
 IMG="$K8S_BASE/images"; mkdir -p "$IMG/tmp"
-PODMAN=(nice -n 19 ionice -c3 podman --root "$IMG/storage" --runroot "$IMG/run" --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir "$IMG/tmp")
+PODMAN=("${NICE[@]}" podman --root "$IMG/storage" --runroot "$IMG/run" --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir "$IMG/tmp")
 sysimg() { # name:tag dir-or-tarball [changes...]
   local ref=$1 dir=$2; shift 2
   if ! "${CTR[@]}" images ls -q | grep -qx "$ref"; then
@@ -189,7 +189,7 @@ sysimg "localhost/local-path-provisioner:${LPP_VERSION#v}" "$(one_binary_dir lpp
 helper="$IMG/rootfs-helper-minbase.tar"
 if [ ! -s "$helper" ]; then
   MIRROR="${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\(\S*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}"
-  nice -n 19 ionice -c3 env PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --quiet --format=tar --variant=minbase --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+  "${NICE[@]}" env PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --quiet --format=tar --variant=minbase --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' trixie "$helper.tmp" "${MIRROR:-http://deb.debian.org/debian}" >&2
   mv "$helper.tmp" "$helper"
 fi

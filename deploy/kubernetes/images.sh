@@ -25,7 +25,6 @@ APP_VERSION=$(node -p "require('$ROOT/package.json').version")
 TAG="${TAG:-$APP_VERSION}"
 IMG="$K8S_BASE/images"
 mkdir -p "$IMG"
-NICE=(nice -n 19 ionice -c3)
 PODMAN=("${NICE[@]}" podman --root "$IMG/storage" --runroot "$IMG/run" --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir "$IMG/tmp")
 mkdir -p "$IMG/tmp"
 for t in mmdebstrap podman; do command -v $t >/dev/null || die "$t missing (cluster-up.sh installs it: apt-get install mmdebstrap podman)"; done
