@@ -359,6 +359,9 @@ async function allReady(ms = 300_000) {
 
 async function promCheck(activity) {
   const promPort = 19090;
+  try { execFileSync("sh", ["-c", "command -v prometheus && command -v promtool"], { stdio: "ignore" }); } catch {
+    sh("sh", ["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null"]);
+  }
   const dir = join(work, "prometheus");
   mkdirSync(dir, { recursive: true });
   // The rules exactly as the chart ships them in its PrometheusRule.
