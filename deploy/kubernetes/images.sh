@@ -102,8 +102,17 @@ postgres_image() {
   uid=$(tar -xOf "$base" ./etc/passwd | awk -F: '$1=="postgres"{print $3":"$4}')
   bin=$(tar -tf "$base" | sed -n 's#^\./usr/lib/postgresql/\([0-9]*\)/bin/postgres$#/usr/lib/postgresql/\1/bin#p' | head -n1)
   [ -n "$uid" ] && [ -n "$bin" ] || die "no postgres user or binary in the PostgreSQL rootfs"
-  import_image "$base" localhost/tigw-postgres "USER $uid" "ENV PATH=$bin:/usr/local/bin:/usr/bin:/bin" \
+  # Without the cluster the package's postinst made (the pod makes its own), the JIT and its LLVM
+  # (about 150 MB; the manifest runs with jit=off), locale sources and docs.
+  local stage="$IMG/stage-postgres"
+  rm -rf "$stage"; mkdir -p "$stage"
+  tar -C "$stage" -xf "$base"
+  rm -rf "$stage"/var/lib/postgresql/*/main "$stage"/etc/postgresql/*/main "$stage"/usr/lib/postgresql/*/lib/llvmjit* \
+    "$stage"/usr/lib/postgresql/*/lib/bitcode "$stage"/usr/lib/x86_64-linux-gnu/libLLVM* "$stage"/usr/lib/x86_64-linux-gnu/libz3* \
+    "$stage"/usr/share/i18n/locales
+  import_image "$stage" localhost/tigw-postgres "USER $uid" "ENV PATH=$bin:/usr/local/bin:/usr/bin:/bin" \
     'CMD ["postgres", "--version"]'
+  rm -rf "$stage"
 }
 
 kafka_image() {
