@@ -49,12 +49,15 @@ done
 
 # iptables: kube-proxy's rules (its own cleanup), the CNI portmap chains, our guard chain.
 [ -x "$K8S_BIN/kube-proxy" ] && "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1
-for table in filter nat mangle; do
-  for ch in $(iptables -t $table -S 2>/dev/null | awk '$1=="-N" && ($2 ~ /^KUBE-/ || $2 ~ /^CNI-/) {print $2}'); do
-    iptables -t $table -S 2>/dev/null | awk -v c="$ch" '$1=="-A" && $0 ~ ("-j " c "( |$)") {sub("^-A", "-D"); print}' | while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null; done
-    iptables -t $table -F "$ch" 2>/dev/null
+for ipt in iptables ip6tables; do
+  command -v $ipt >/dev/null || continue
+  for table in filter nat mangle; do
+    for ch in $($ipt -t $table -S 2>/dev/null | awk '$1=="-N" && ($2 ~ /^KUBE-/ || $2 ~ /^CNI-/) {print $2}'); do
+      $ipt -t $table -S 2>/dev/null | awk -v c="$ch" '$1=="-A" && $0 ~ ("-j " c "( |$)") {sub("^-A", "-D"); print}' | while read -r rule; do eval "$ipt -t $table $rule" 2>/dev/null; done
+      $ipt -t $table -F "$ch" 2>/dev/null
+    done
+    for ch in $($ipt -t $table -S 2>/dev/null | awk '$1=="-N" && ($2 ~ /^KUBE-/ || $2 ~ /^CNI-/) {print $2}'); do $ipt -t $table -X "$ch" 2>/dev/null; done
   done
-  for ch in $(iptables -t $table -S 2>/dev/null | awk '$1=="-N" && ($2 ~ /^KUBE-/ || $2 ~ /^CNI-/) {print $2}'); do iptables -t $table -X "$ch" 2>/dev/null; done
 done
 while iptables -D FORWARD -j TIGW-K8S-GUARD 2>/dev/null; do :; done
 iptables -F TIGW-K8S-GUARD 2>/dev/null; iptables -X TIGW-K8S-GUARD 2>/dev/null

@@ -446,7 +446,7 @@ else {
     const links = execFileSync("ip", ["-br", "link"], { encoding: "utf8" });
     assert(!/tigwk8s0|tigwcni0/.test(links), `bridges left: ${links}`);
     assert(!/lookup 245/.test(execFileSync("ip", ["rule"], { encoding: "utf8" })), "ip rule left");
-    assert(!/TIGW-K8S|KUBE-/.test(execFileSync("iptables-save", [], { encoding: "utf8" })), "iptables chains left");
+    for (const save of ["iptables-save", "ip6tables-save"]) assert(!/TIGW-K8S|KUBE-|CNI-/.test(execFileSync(save, [], { encoding: "utf8" })), `${save}: chains left`);
     const mounts = readFileSync("/proc/mounts", "utf8").split("\n").filter((l) => l.includes("/k8s/cluster"));
     assert(mounts.length === 0, `mounts left: ${mounts.slice(0, 5).join("\n")}`);
   }, { fatal: false });
