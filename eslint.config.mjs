@@ -9,6 +9,8 @@ export default tseslint.config(
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      // A package is used through its entry point (or @tigw/contracts' exports map), never its build output.
+      "no-restricted-imports": ["error", { patterns: [{ group: ["@tigw/*/dist/*", "@tigw/*/src/*", "../../*/src/*", "../../*/dist/*"], message: "import another package by its name (its index or @tigw/contracts/<context>/v1/<file>), not its files" }] }],
     },
   },
   { files: ["**/*.mjs", "**/*.js"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },

@@ -1,25 +1,26 @@
 /**
  * The card-terminal service as its own process (cluster mode): real PostgreSQL and Kafka.
- * Start with `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
+ * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
-import { createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, postgresSql, runServiceProcess, secretKey, str, SystemClock, url } from "@tigw/platform";
+import { address, createLogger, exitOnConfigError, host, hostPorts, int, KafkaBus, loadConfig, logLevel, postgresSql, runServiceProcess, secretKey, SystemClock, url } from "@tigw/platform";
 import { startCardTerminal } from "./service.js";
 
 const cfg = exitOnConfigError(() =>
   loadConfig({
     DATABASE_URL: url(["postgres", "postgresql"]),
     KAFKA_BROKERS: hostPorts(),
-    TIGW_CARD_TERMINAL_GRPC_HOST: str({ default: "127.0.0.1" }),
+    TIGW_CARD_TERMINAL_GRPC_HOST: host({ default: "127.0.0.1" }),
     TIGW_CARD_TERMINAL_GRPC_PORT: int({ default: 50053, min: 0, max: 65535 }),
-    TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
-    TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
+    TIGW_TENANCY_ADDR: address({ default: "127.0.0.1:50051" }),
+    TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
     /** Encrypts the pairing secrets: 32 bytes, base64 or 64 hex digits. */
     TIGW_CARD_TERMINAL_MASTER_KEY: secretKey(),
+    TIGW_LOG_LEVEL: logLevel(),
   }),
 );
 
 async function main(): Promise<{ stop(): Promise<void> }> {
-  const log = createLogger("card-terminal");
+  const log = createLogger("card-terminal", { level: cfg.TIGW_LOG_LEVEL });
   const running = await startCardTerminal({
     sql: postgresSql(cfg.DATABASE_URL, { max: 20 }),
     bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-card-terminal" }),

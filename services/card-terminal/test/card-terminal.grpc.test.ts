@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { callByName, createClient, SystemClock, topicOf, type EventBus, type Sql } from "@tigw/platform";
-import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
+import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import { freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
 import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
 import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
 import { startCardTerminal, type RunningCardTerminal } from "../src/index.js";
@@ -35,10 +35,10 @@ for (const setup of serviceSetups()) {
       return certificate.certSerial;
     };
     const pair = (ctId: string, unit: string, certSerial: string) => rpc<{ terminal: Terminal; pairingSecret: Buffer }>(c, "pairTerminal", { ctId, unit, certSerial });
-    /** The terminal's side of a connect: sign the challenge with its gSMC-KT key (in hsm), prove the secret. */
+    /** The terminal's side of a connect: its gSMC-KT (in hsm) proves the key on the challenge, then the secret. */
     const connect = async (ctId: string, signWith: string, secret: Buffer) => {
       const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId });
-      const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: signWith, data: challenge });
+      const { signature } = await rpc<{ signature: Buffer }>(h, "proveTerminalKey", { certSerial: signWith, ctId, challenge });
       const secretProof = createHmac("sha256", secret).update(challenge).digest();
       return rpc<{ terminal: Terminal }>(c, "completeConnect", { ctId, challenge, signature, secretProof }).then((r) => r.terminal);
     };

@@ -63,7 +63,7 @@ interface Unit {
   firmware: string;
   producedOn: string;
   state: string;
-  licence: { licenceId: string; ktPerComputeUnit: number; features: string[]; source: string; keyId: string };
+  licence: { licenceId: string; ktPerComputeUnit: number; features: string[]; issuedAt: string; source: string; keyId: string };
   computeUnits: { index: number; ktsUsed: number; ktsLimit: number }[];
   mandantenCount: number;
   mandantenLimit: number;
@@ -241,7 +241,7 @@ const unitRows = (units: Unit[]) =>
 const mandantRows = (ms: Mandant[]) => table(["ID", "NAME", "BSNR", "SMC-B ICCSN"], ms.map((m) => [m.mandantId, m.name, m.bsnr || "-", m.smcbIccsn || "-"]));
 
 function unitDetail(u: Unit): string {
-  const lic = u.licence.source === "file" ? `${u.licence.ktPerComputeUnit} KTs per compute unit, features ${u.licence.features.join(", ") || "-"} (licence ${u.licence.licenceId}, key ${u.licence.keyId})` : `${u.licence.ktPerComputeUnit} KTs per compute unit (profile base licence)`;
+  const lic = u.licence.source === "file" ? `${u.licence.ktPerComputeUnit} KTs per compute unit, features ${u.licence.features.join(", ") || "-"} (licence ${u.licence.licenceId} issued ${u.licence.issuedAt}, key ${u.licence.keyId})` : `${u.licence.ktPerComputeUnit} KTs per compute unit (profile base licence)`;
   return [
     fields([
       ["Unit", u.unitId],

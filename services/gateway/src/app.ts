@@ -1,10 +1,11 @@
 import "reflect-metadata";
-import { Module, type INestApplication } from "@nestjs/common";
+import { Module, UnsupportedMediaTypeException, type INestApplication } from "@nestjs/common";
+import type { IncomingMessage, Server } from "node:http";
 import { join } from "node:path";
 import { APP_GUARD, NestFactory } from "@nestjs/core";
 import type { NestExpressApplication } from "@nestjs/platform-express";
-import type { Logger, Sql } from "@tigw/platform";
-import { LoginLimiter } from "./auth/login-limiter.js";
+import { hardenHttpServer, type Logger, type Sql } from "@tigw/platform";
+import { LoginLimiter, type LoginLimits } from "./auth/login-limiter.js";
 import { OperatorStore } from "./auth/operators.js";
 import { TokenIssuer } from "./auth/tokens.js";
 import { API_CONTROLLERS } from "./http/controllers.js";
@@ -28,7 +29,8 @@ export interface GatewayOptions {
   tokenSecret?: string;
   tokenTtlSeconds?: number;
   logger?: Logger;
-  loginLimit?: { maxFailures: number; windowMs: number };
+  /** Login throttling (defaults: DEFAULT_LOGIN_LIMITS). */
+  loginLimit?: Partial<LoginLimits>;
 }
 
 export interface RunningGateway {
@@ -65,6 +67,23 @@ function serveAdminUi(app: NestExpressApplication): void {
   app.useStaticAssets(join(__dirname, "../../admin"), { prefix: "/admin/", index: "index.html", redirect: true });
 }
 
+/** Methods whose body the API reads. */
+const WITH_BODY = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * The API reads JSON only: a body of another type is refused with 415 before any parser sees it
+ * (otherwise it would reach the handlers as an empty object and fail later, less clearly).
+ */
+function requireJsonBodies(app: NestExpressApplication): void {
+  app.use("/api", (req: IncomingMessage, _res: unknown, next: (e?: unknown) => void) => {
+    const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (hasBody && WITH_BODY.has(req.method ?? "") && !/^application\/([\w.-]+\+)?json$/.test(type))
+      return next(new UnsupportedMediaTypeException(`request body must be application/json, not ${type.slice(0, 100) || "untyped"}`));
+    next();
+  });
+}
+
 /** The gateway: operator accounts and the REST admin API /api/v1 on NestJS (Express). */
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const operators = await OperatorStore.open(o.sql);
@@ -74,7 +93,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const hsm = hsmApi(o.hsmAddress);
   const cardTerminal = cardTerminalApi(o.cardTerminalAddress);
   const vsdm = vsdmApi(o.vsdmAddress);
-  const limiter = new LoginLimiter(o.loginLimit?.maxFailures, o.loginLimit?.windowMs);
+  const limiter = new LoginLimiter(o.loginLimit);
 
   @Module({
     controllers: CONTROLLERS,
@@ -94,6 +113,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule, { logger: false });
   app.useGlobalFilters(new ProblemFilter(o.logger));
   serveAdminUi(app);
+  requireJsonBodies(app);
+  hardenHttpServer(app.getHttpServer() as Server);
   await app.listen(o.port ?? 8080, o.host ?? "127.0.0.1");
   const address = app.getHttpServer().address() as { port: number };
   const host = o.host && o.host !== "0.0.0.0" ? o.host : "127.0.0.1";

@@ -1,13 +1,13 @@
 import type { Client } from "@grpc/grpc-js";
 import { call, createClient } from "@tigw/platform";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import type * as hsm from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import type * as kt from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import { VsdmServiceClient } from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
-import type * as vsdm from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
-import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import type * as hsm from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
+import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
+import { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
+import type * as vsdm from "@tigw/contracts/vsdm/v1/vsdm";
+import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
 
 type Rpc<Req, Res> = (req: Req) => Promise<Res>;
 type ClientCtor = new (address: string, creds: never, options?: object) => Client;
@@ -48,6 +48,7 @@ export interface HsmApi {
   advanceClock: Rpc<hsm.AdvanceClockRequest, hsm.AdvanceClockResponse>;
   issueCard: Rpc<hsm.IssueCardRequest, hsm.IssueCardResponse>;
   sign: Rpc<hsm.SignRequest, hsm.SignResponse>;
+  proveTerminalKey: Rpc<hsm.ProveTerminalKeyRequest, hsm.ProveTerminalKeyResponse>;
   close(): void;
 }
 
@@ -74,7 +75,7 @@ export interface CardTerminalApi {
 }
 
 const TENANCY_METHODS = ["createUnit", "changeUnitState", "getUnit", "listUnits", "addMandant", "listMandanten", "importLicence", "listProfiles"] as const;
-const HSM_METHODS = ["getSecurityModule", "listExpiries", "attemptLzv", "revokeUnit", "getCertificate", "getTrustAnchors", "getClock", "advanceClock", "issueCard", "sign"] as const;
+const HSM_METHODS = ["getSecurityModule", "listExpiries", "attemptLzv", "revokeUnit", "getCertificate", "getTrustAnchors", "getClock", "advanceClock", "issueCard", "sign", "proveTerminalKey"] as const;
 const CARD_TERMINAL_METHODS = [
   "addTerminal",
   "pairTerminal",

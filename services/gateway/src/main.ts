@@ -1,27 +1,35 @@
 /**
  * The gateway as its own process (cluster mode). Start with
- * `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
+ * `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
-import { runServiceProcess, createLogger, exitOnConfigError, int, loadConfig, postgresSql, str, url } from "@tigw/platform";
+import { address, createLogger, exitOnConfigError, host, int, loadConfig, logLevel, parsed, postgresSql, runServiceProcess, url } from "@tigw/platform";
 import { startGateway } from "./app.js";
+import { checkPassword } from "./auth/passwords.js";
+
+/** The HMAC key of the session tokens: at least 32 characters (never echoed in the error). */
+function checkTokenSecret(secret: string): string {
+  if (secret.length < 32) throw new Error("the token signing secret needs at least 32 characters");
+  return secret;
+}
 
 const cfg = exitOnConfigError(() =>
   loadConfig({
     DATABASE_URL: url(["postgres", "postgresql"]),
-    TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
-    TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
-    TIGW_CARD_TERMINAL_ADDR: str({ default: "127.0.0.1:50053" }),
-    TIGW_VSDM_ADDR: str({ default: "127.0.0.1:50054" }),
-    TIGW_HTTP_HOST: str({ default: "127.0.0.1" }),
+    TIGW_TENANCY_ADDR: address({ default: "127.0.0.1:50051" }),
+    TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
+    TIGW_CARD_TERMINAL_ADDR: address({ default: "127.0.0.1:50053" }),
+    TIGW_VSDM_ADDR: address({ default: "127.0.0.1:50054" }),
+    TIGW_HTTP_HOST: host({ default: "127.0.0.1" }),
     TIGW_HTTP_PORT: int({ default: 8080, min: 0, max: 65535 }),
-    TIGW_ADMIN_PASSWORD: str({ optional: true }),
-    TIGW_TOKEN_SECRET: str({ optional: true }),
+    TIGW_ADMIN_PASSWORD: parsed(checkPassword, { optional: true }),
+    TIGW_TOKEN_SECRET: parsed(checkTokenSecret, { optional: true }),
     TIGW_TOKEN_TTL_SECONDS: int({ default: 900, min: 30, max: 86_400 }),
+    TIGW_LOG_LEVEL: logLevel(),
   }),
 );
 
 async function main(): Promise<{ stop(): Promise<void> }> {
-  const log = createLogger("gateway");
+  const log = createLogger("gateway", { level: cfg.TIGW_LOG_LEVEL });
   const gw = await startGateway({
     sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,

@@ -54,7 +54,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     kt = await startCardTerminal({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
     vsdm = await startVsdm({ sql: await embeddedSql(), bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, population: { size: 10, seed: 1 } });
     gatewaySql = await embeddedSql();
-    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { maxFailures: 5, windowMs: 60_000 } });
+    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { freeFailures: 5 } });
     tokens["admin"] = String((await login("admin", ADMIN_PW)).body["token"]);
     for (const role of ["viewer", "operator"]) {
       const created = await req("post", "/api/v1/users", tokens["admin"], { username: role, password: `${role}-password-123`, role });
@@ -126,7 +126,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     assert.deepEqual([unknown.status, unknown.body["code"]], [404, "UNIT_NOT_FOUND"]);
   });
 
-  it("rate-limits failed logins: after 5 failures even the right password is refused for a while (429, Retry-After)", async () => {
+  it("rate-limits failed logins: after 5 failures even the right password has to wait (429, Retry-After)", async () => {
     for (let i = 0; i < 5; i++) assert.equal((await login("operator", "wrong-password-x")).status, 401);
     const limited = await login("operator", "operator-password-123");
     assert.equal(limited.status, 429);
@@ -161,7 +161,7 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     const tokens = admin;
     before(async () => {
       sql2 = await embeddedSql();
-      gw2 = await startGateway({ sql: sql2, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0, adminPassword: ADMIN_PW, loginLimit: { maxFailures: 100, windowMs: 60_000 } });
+      gw2 = await startGateway({ sql: sql2, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0, adminPassword: ADMIN_PW, loginLimit: { freeFailures: 100 } });
       admin["admin"] = String((await login("admin", ADMIN_PW)).body["token"]);
     });
     after(async () => gw2.close());

@@ -1,6 +1,7 @@
 export * from "./pki/x509.js";
 export * from "./pki/ocsp.js";
 export * from "./pki/ocsp-client.js";
+export * from "./pki/card-certificates.js";
 export * from "./pki/test-pki.js";
 export * from "./vault.js";
 export * from "./domain/certificate.js";

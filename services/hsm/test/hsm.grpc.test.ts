@@ -5,13 +5,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { status } from "@grpc/grpc-js";
 import { after, before, describe, it } from "node:test";
 import { callByName, createClient, createLogger, topicOf, type EventBus, type Sql } from "@tigw/platform";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
 import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
-import { askOcsp, ClockControl, OcspUnreachable, startHsm, type RunningHsm } from "../src/index.js";
+import { askOcsp, ClockControl, ktConnectMessage, OcspUnreachable, startHsm, type RunningHsm } from "../src/index.js";
 
 /**
  * The hsm service over gRPC next to tenancy (units come from tenancy's events), with a simulated
@@ -160,6 +161,39 @@ for (const setup of setups) {
         assert.equal(verify("sha256", flipped, key, signature), false);
         assert.equal((await rpc<{ valid: boolean }>(h, "verify", { certSerial: certificate.certSerial, data: flipped, signature })).valid, false);
         assert.equal((await rpc<{ valid: boolean }>(h, "verify", { certSerial: certificate.certSerial, data, signature })).valid, true);
+      }
+    });
+
+    it("signs on request only with practice cards: gSMC-K and gSMC-KT keys are refused with PERMISSION_DENIED; the gSMC-KT proves a connect only", async () => {
+      /** The raw gRPC status of a refused call, as any client sees it. */
+      const grpcStatus = (method: "sign" | "proveTerminalKey", req: object) =>
+        new Promise<{ code?: number; details?: string }>((resolve) => (h[method] as (r: object, cb: (e: { code?: number; details?: string } | null) => void) => void).call(h, req, (e) => resolve(e ?? {})));
+      const data = randomBytes(32);
+      const unitId = await createUnit("RZK-HSM-SIGN", "2024-06-01");
+      for (const id of (await sm(unitId)).identities) {
+        const e = await grpcStatus("sign", { certSerial: id.certificate.certSerial, data });
+        assert.equal(e.code, status.PERMISSION_DENIED, `${id.name} of the gSMC-K signs nothing on request`);
+        assert.match(e.details ?? "", /^SIGNING_NOT_PERMITTED: .*gSMC-K key/);
+        assert.equal((await grpcStatus("proveTerminalKey", { certSerial: id.certificate.certSerial, ctId: "KT-1", challenge: data })).code, status.PERMISSION_DENIED);
+      }
+      const gsmckt = await card("GSMC_KT", "ecc", "gSMC-KT KT-SIGN");
+      const refused = await grpcStatus("sign", { certSerial: gsmckt.certSerial, data });
+      assert.deepEqual([refused.code, /^SIGNING_NOT_PERMITTED: .*gSMC-KT key/.test(refused.details ?? "")], [status.PERMISSION_DENIED, true]);
+      assert.equal((await refusal(rpc(h, "sign", { certSerial: gsmckt.certSerial, data }))).code, "SIGNING_NOT_PERMITTED");
+
+      // The gSMC-KT signs the connect message (bound to the terminal), never the bare data.
+      const { signature } = await rpc<{ signature: Buffer }>(h, "proveTerminalKey", { certSerial: gsmckt.certSerial, ctId: "KT-SIGN", challenge: data });
+      assert.ok(verify("sha256", ktConnectMessage("KT-SIGN", data), createPublicKey(gsmckt.pem), signature));
+      assert.equal(verify("sha256", data, createPublicKey(gsmckt.pem), signature), false);
+      assert.equal((await refusal(rpc(h, "proveTerminalKey", { certSerial: gsmckt.certSerial, ctId: "KT-SIGN", challenge: randomBytes(64) }))).code, "INVALID_CHALLENGE");
+      const smcb = await card("SMCB", "ecc", "Praxis Sign");
+      assert.equal((await grpcStatus("proveTerminalKey", { certSerial: smcb.certSerial, ctId: "KT-SIGN", challenge: data })).code, status.PERMISSION_DENIED);
+
+      // Practice cards still sign, and the signature verifies.
+      for (const cardType of ["SMCB", "HBA", "EGK"]) {
+        const practice = cardType === "SMCB" ? smcb : await card(cardType, "ecc", `Practice ${cardType}`);
+        const signed = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: practice.certSerial, data });
+        assert.ok(verify("sha256", data, createPublicKey(practice.pem), signed.signature), `${cardType} signs`);
       }
     });
 

@@ -4,12 +4,18 @@
  * beside the bare round trips the read makes to the other services (gRPC and the OCSP responder),
  * measured in the same run: what is left is the system's own work (certificate checks, decisions,
  * XML, gzip, protocol append).
+ *
+ * First, whether a read costs more as the unit's protocol grows: reads 1-500 of the unit beside
+ * reads 10,001-10,500, their p50 ratio (goal <= 1.1). The 9,500 reads between are not run one by
+ * one: their events (a protocol entry each, and the online check of the card each records) are
+ * appended straight to vsdm's store in batches, the state 10,000 reads leave behind. vsdm runs on
+ * PostgreSQL when DATABASE_URL is set (a schema of its own), else embedded like the others.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
-import { embeddedSql } from "@tigw/platform";
+import { ANY, embeddedSql, postgresSql, SqlEventStore } from "@tigw/platform";
 import { startGateway } from "@tigw/gateway";
 import { ocspQuery, postOcsp } from "@tigw/hsm";
-import { rpc, setUpPractice, UNIT } from "@tigw/vsdm/dist/test/support/practice.js";
+import { rpc, setUpPractice, UNIT } from "@tigw/vsdm/testing";
 
 const N = Number(process.env["BENCH_READS"] ?? 300);
 
@@ -33,8 +39,21 @@ async function timed(n: number, op: () => Promise<unknown>): Promise<{ perSec: n
 
 const fmt = (f: { perSec: number; p50: number; p99: number }) => `${f.perSec.toFixed(0).padStart(5)}/s  p50 ${f.p50.toFixed(2)} ms  p99 ${f.p99.toFixed(2)} ms`;
 
+/** Latencies (ms) of n runs of op, without warm-up: every run counts as a read of the unit. */
+async function each(n: number, op: () => Promise<unknown>): Promise<number[]> {
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    await op();
+    lat.push(performance.now() - s);
+  }
+  return lat.sort((a, b) => a - b);
+}
+
 async function main(): Promise<void> {
-  const practice = await setUpPractice({ populationSize: 100 });
+  const url = process.env["DATABASE_URL"];
+  const vsdmStore = url ? { sql: postgresSql(url, { max: 10 }), context: `bench_vsdm_${Date.now().toString(36)}` } : undefined;
+  const practice = await setUpPractice({ populationSize: 100, vsdm: vsdmStore });
   const adminPassword = `bench-${randomBytes(8).toString("hex")}`;
   const { h, c, v } = practice.clients;
   const gw = await startGateway({
@@ -81,10 +100,35 @@ async function main(): Promise<void> {
       await res.arrayBuffer();
     };
 
+    // Reads 1-500 of the unit, then the state after 10,000 reads, then reads 10,001-10,500.
+    const WINDOW = 500;
+    const first = await each(WINDOW, viaGrpc);
+    const store = await SqlEventStore.open(practice.sql.vsdm, practice.vsdmContext);
+    const unitId = (await rpc<{ unit: { unitId: string } }>(practice.clients.t, "getUnit", { unit: UNIT })).unit.unitId;
+    const protocolStream = `protocol-${unitId}`;
+    const cardStream = `egk-${egk.iccsn}`;
+    const [entry] = (await store.readStream(protocolStream)).events;
+    const [check] = (await store.readStream(cardStream)).events;
+    const t0 = performance.now();
+    for (let done = (await store.readStream(protocolStream)).version; done < 10_000; ) {
+      const n = Math.min(500, 10_000 - done);
+      await store.append(protocolStream, ANY, Array.from({ length: n }, () => ({ type: entry!.type, data: entry!.data, unitId, mandantId: entry!.mandantId })), new Date());
+      if (check) await store.append(cardStream, ANY, Array.from({ length: n }, () => ({ type: check.type, data: check.data })), new Date());
+      done += n;
+    }
+    const topUp = (performance.now() - t0) / 1000;
+    const later = await each(WINDOW, viaGrpc);
+    const ratio = pct(later, 50) / pct(first, 50);
+    console.log(`ReadVSD as the unit's protocol grows (vsdm on ${url ? "PostgreSQL" : "embedded PGlite"}, the other services embedded), via vsdm gRPC`);
+    console.log(`  reads 1-500:          p50 ${pct(first, 50).toFixed(2)} ms  p99 ${pct(first, 99).toFixed(2)} ms`);
+    console.log(`  reads 10,001-10,500:  p50 ${pct(later, 50).toFixed(2)} ms  p99 ${pct(later, 99).toFixed(2)} ms`);
+    console.log(`  p50 ratio ${ratio.toFixed(2)} (goal <= 1.1) ${ratio <= 1.1 ? "ok" : "MISSED"}`);
+    console.log(`  reads 501-10,000 not run one by one: their ${10_000 - WINDOW} protocol entries and card online checks appended to vsdm's store in batches of 500 (${topUp.toFixed(1)} s), the state those reads leave`);
+
     const b = await timed(N, bare);
     const g = await timed(N, viaGrpc);
     const r = await timed(N, viaGateway);
-    console.log(`ReadVSD (Prüfkarte, online check + receipt, Fachdienst latency 0), ${N} reads each, embedded adapters`);
+    console.log(`ReadVSD (Prüfkarte, online check + receipt, Fachdienst latency 0), ${N} reads each (after the 10,500 above), embedded adapters`);
     console.log(`bare round trips of the path (6 gRPC, 1 OCSP): ${fmt(b)}`);
     console.log(`ReadVSD via vsdm gRPC:                      ${fmt(g)}   ratio ${(g.perSec / b.perSec).toFixed(2)} of bare`);
     console.log(`ReadVSD via gateway REST:                   ${fmt(r)}   ratio ${(r.perSec / b.perSec).toFixed(2)} of bare`);
@@ -96,6 +140,10 @@ async function main(): Promise<void> {
   } finally {
     await gw.close();
     await practice.stop();
+    if (vsdmStore) {
+      await vsdmStore.sql.exec(`DROP SCHEMA ${vsdmStore.context} CASCADE`);
+      await vsdmStore.sql.close();
+    }
   }
 }
 

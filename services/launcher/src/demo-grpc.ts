@@ -1,7 +1,7 @@
 import { callByName as rpc, createClient } from "@tigw/platform";
-import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
 import type { DemoPorts } from "./demo.js";
 
 /** The demo's ports over gRPC, for `npm run start:cluster -- --demo`. close() ends the clients. */
@@ -16,7 +16,7 @@ export function grpcDemo(a: { tenancy: string; hsm: string; cardTerminal: string
     changeState: (unit, action, reason) => rpc(t, "changeUnitState", { unit, action, reason }),
     issueCard: async (cardType, holder, iccsn) =>
       (await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType, keyType: "ecc", holder, iccsn, notBefore: "", validityYears: 5 })).certificate.certSerial,
-    sign: async (certSerial, data) => Buffer.from((await rpc<{ signature: Uint8Array }>(h, "sign", { certSerial, data })).signature),
+    proveTerminalKey: async (certSerial, ctId, challenge) => Buffer.from((await rpc<{ signature: Uint8Array }>(h, "proveTerminalKey", { certSerial, ctId, challenge })).signature),
     addTerminal: (x) => rpc(c, "addTerminal", x),
     pair: async (ctId, unit, certSerial) => Buffer.from((await rpc<{ pairingSecret: Uint8Array }>(c, "pairTerminal", { ctId, unit, certSerial })).pairingSecret),
     beginConnect: async (ctId) => Buffer.from((await rpc<{ challenge: Uint8Array }>(c, "beginConnect", { ctId })).challenge),

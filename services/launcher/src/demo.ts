@@ -43,7 +43,8 @@ export interface DemoPorts {
   changeState(unit: string, action: string, reason: string): Promise<unknown>;
   /** A card from the test PKI: its certificate serial. */
   issueCard(cardType: string, holder: string, iccsn: string): Promise<string>;
-  sign(certSerial: string, data: Buffer): Promise<Buffer>;
+  /** The terminal's gSMC-KT proves its key on a connect challenge. */
+  proveTerminalKey(certSerial: string, ctId: string, challenge: Buffer): Promise<Buffer>;
   addTerminal(t: { ctId: string; mac: string; address: string; vendor: string; model: string; firmware: string }): Promise<unknown>;
   /** Pairs and returns the pairing secret. */
   pair(ctId: string, unit: string, certSerial: string): Promise<Buffer>;
@@ -63,7 +64,7 @@ export function inProcessDemo(s: { tenancy: Tenancy; cardTerminals: CardTerminal
     importLicence: (unit, file) => s.tenancy.importLicence(unit, file),
     changeState: (unit, action, reason) => s.tenancy.changeState(unit, action, reason),
     issueCard: async (cardType, holder, iccsn) => (await s.hsm.issueCard({ cardType, keyType: "ecc", holder, iccsn })).serialHex,
-    sign: async (certSerial, data) => (await s.hsm.sign(certSerial, data)).signature,
+    proveTerminalKey: (certSerial, ctId, challenge) => s.hsm.proveTerminalKey(certSerial, ctId, challenge),
     addTerminal: (t) => s.cardTerminals.add(t),
     pair: async (ctId, unit, certSerial) => (await s.cardTerminals.pair(ctId, unit, certSerial)).secret,
     beginConnect: (ctId) => s.cardTerminals.beginConnect(ctId),
@@ -107,7 +108,7 @@ async function connectTerminal(p: DemoPorts, unit: string, ctId: string, i: numb
   await p.addTerminal({ ctId, mac, address: "", vendor: "ORGA", model: "6141 online", firmware: "3.9.0" });
   const secret = await p.pair(ctId, unit, gsmckt);
   const challenge = await p.beginConnect(ctId);
-  await p.completeConnect(ctId, challenge, await p.sign(gsmckt, challenge), createHmac("sha256", secret).update(challenge).digest());
+  await p.completeConnect(ctId, challenge, await p.proveTerminalKey(gsmckt, ctId, challenge), createHmac("sha256", secret).update(challenge).digest());
 }
 
 /** Each Mandant: in the Infomodell with a client system, a workplace, its terminals and its SMC-B. */

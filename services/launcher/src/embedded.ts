@@ -5,8 +5,8 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createLogger, EmbeddedBus, embeddedSql, exitOnConfigError, int, loadConfig, oneOf, str, SystemClock } from "@tigw/platform";
-import { startGateway } from "@tigw/gateway";
+import { createLogger, date, directory, EmbeddedBus, embeddedSql, exitOnConfigError, host, int, loadConfig, logLevel, oneOf, parsed, secretKey, SystemClock } from "@tigw/platform";
+import { checkPassword, startGateway } from "@tigw/gateway";
 import { ClockControl, loadMasterKey, startHsm } from "@tigw/hsm";
 import { startCardTerminal } from "@tigw/card-terminal";
 import { startVsdm } from "@tigw/vsdm";
@@ -16,58 +16,49 @@ import { ensureDemoVendorKey } from "./vendor-key.js";
 
 const cfg = exitOnConfigError(() =>
   loadConfig({
-    TIGW_DATA_DIR: str({ default: "./.tigw" }),
-    TIGW_HTTP_HOST: str({ default: "127.0.0.1" }),
+    TIGW_DATA_DIR: directory({ default: "./.tigw" }),
+    TIGW_HTTP_HOST: host({ default: "127.0.0.1" }),
     TIGW_HTTP_PORT: int({ default: 8080, min: 0, max: 65535 }),
-    TIGW_ADMIN_PASSWORD: str({ optional: true }),
+    TIGW_ADMIN_PASSWORD: parsed(checkPassword, { optional: true }),
     TIGW_TOKEN_TTL_SECONDS: int({ default: 900, min: 30, max: 86_400 }),
-    TIGW_VENDOR_PUBLIC_KEY_FILE: str({ optional: true }),
-    TIGW_PROFILES_FILE: str({ optional: true }),
+    TIGW_VENDOR_PUBLIC_KEY_FILE: parsed((raw) => readVendorKeys(raw.split(",")), { optional: true }),
+    TIGW_PROFILES_FILE: parsed((raw) => loadProfiles(raw), { optional: true }),
     TIGW_METRICS_PORT: int({ default: 9464, min: 0, max: 65535 }),
     TIGW_OCSP_PORT: int({ default: 8081, min: 0, max: 65535 }),
     TIGW_CLOCK: oneOf(["system", "simulated"] as const, { default: "system" }),
-    TIGW_CLOCK_START: str({ optional: true }),
-    TIGW_HSM_MASTER_KEY: str({ optional: true }),
+    TIGW_CLOCK_START: date({ optional: true }),
+    TIGW_HSM_MASTER_KEY: secretKey({ optional: true }),
     TIGW_HSM_TICK_SECONDS: int({ default: 60, min: 1 }),
     TIGW_VSDM_MAX_OFFLINE_DAYS: int({ default: 90, min: 0, max: 3650 }),
+    TIGW_LOG_LEVEL: logLevel(),
   }),
 );
 
-function startOf(text: string | undefined): Date {
-  const d = new Date(text ?? Date.now());
-  if (Number.isNaN(d.getTime())) {
-    process.stderr.write(`configuration error: TIGW_CLOCK_START: not a date: "${text}"\n`);
-    process.exit(2);
-  }
-  return d;
-}
-
 async function main(): Promise<void> {
   const demo = process.argv.includes("--demo");
-  const log = createLogger("ti-gateway");
+  const log = createLogger("ti-gateway", { level: cfg.TIGW_LOG_LEVEL });
   const dataDir = resolve(cfg.TIGW_DATA_DIR);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const vendor = ensureDemoVendorKey(dataDir);
-  const extraKeys = cfg.TIGW_VENDOR_PUBLIC_KEY_FILE ? cfg.TIGW_VENDOR_PUBLIC_KEY_FILE.split(",") : [];
 
   const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql] = await Promise.all(["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway"].map((name) => embeddedSql(join(dataDir, name))));
   const bus = await EmbeddedBus.open(busSql!);
   // One clock for every service; a simulated one keeps its time in the hsm database.
   const clock =
-    cfg.TIGW_CLOCK === "simulated" ? await ClockControl.simulated(hsmSql!, "hsm", startOf(cfg.TIGW_CLOCK_START)) : ClockControl.system(new SystemClock());
+    cfg.TIGW_CLOCK === "simulated" ? await ClockControl.simulated(hsmSql!, "hsm", cfg.TIGW_CLOCK_START ?? new Date()) : ClockControl.system(new SystemClock());
   const tenancy = await startTenancy({
     sql: tenancySql!,
     bus,
     clock,
-    profiles: loadProfiles(cfg.TIGW_PROFILES_FILE || undefined),
-    vendorKeys: readVendorKeys([vendor.publicKeyFile, ...extraKeys]),
+    profiles: cfg.TIGW_PROFILES_FILE ?? loadProfiles(),
+    vendorKeys: [...readVendorKeys([vendor.publicKeyFile]), ...(cfg.TIGW_VENDOR_PUBLIC_KEY_FILE ?? [])],
     logger: log,
   });
   const hsm = await startHsm({
     sql: hsmSql!,
     bus,
     clock,
-    masterKey: loadMasterKey({ value: cfg.TIGW_HSM_MASTER_KEY, file: join(dataDir, "secrets", "hsm-master.key") }),
+    masterKey: cfg.TIGW_HSM_MASTER_KEY ?? loadMasterKey({ file: join(dataDir, "secrets", "hsm-master.key") }),
     ocsp: { port: cfg.TIGW_OCSP_PORT },
     tickMs: cfg.TIGW_HSM_TICK_SECONDS * 1000,
     logger: log,
@@ -112,6 +103,7 @@ async function main(): Promise<void> {
     `  API        ${gateway.url}/api/v1   (OpenAPI: ${gateway.url}/api/docs)`,
     `  metrics    http://127.0.0.1:${cfg.TIGW_METRICS_PORT}/metrics`,
     `  OCSP       ${hsm.ocspUrl}`,
+    `  gRPC       tenancy ${tenancy.address}, hsm ${hsm.address}, card-terminal ${cardTerminal.address}, vsdm ${vsdm.address}`,
     `  clock      ${clock.simulated ? `simulated, now ${clock.now().toISOString()} (tigw clock advance 30d)` : "system"}`,
     `  data       ${dataDir}`,
     `  vendor key ${vendor.privateKeyFile}  (signs demo licences: tigw licence issue --key ...)`,

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "puppeteer-core" with { "resolution-mode": "import" };
-import { base32Decode, totpAt } from "@tigw/gateway/dist/src/auth/totp.js";
+import { base32Decode, totpAt } from "@tigw/gateway";
 import { startEmbedded, stopProcess } from "./support.js";
 
 // puppeteer-core is ESM with a CommonJS build beside it: required, typed by its ESM declarations.

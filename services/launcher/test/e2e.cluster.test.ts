@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { postgresSql } from "@tigw/platform";
-import { eventually } from "@tigw/platform/dist/test/support/adapters.js";
+import { eventually } from "@tigw/platform/testing";
 import { freePort, pruefkarteCheck, root, startProcess, stopProcess, tigw } from "./support.js";
 import { signalOf, signals } from "./support/observability.js";
 

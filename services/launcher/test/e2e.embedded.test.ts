@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { base32Decode, totpAt } from "@tigw/gateway/dist/src/auth/totp.js";
-import { schemaErrors } from "@tigw/vsdm/dist/test/support/gematik-xsd.js";
+import { base32Decode, totpAt } from "@tigw/gateway";
+import { schemaErrors } from "@tigw/vsdm/testing";
 import { freePort, ok, pruefkarteCheck, startEmbedded, stopProcess, tigw } from "./support.js";
 
 /**
@@ -47,6 +47,8 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     assert.match(eleventh.stderr, /error MANDANT_LIMIT_REACHED: .*limit=10/);
 
     const key = join(dataDir, "vendor", "demo-vendor.key.pem");
+    const older = join(work, "older-licence.json");
+    ok(await tigw(env, "licence", "issue", "--serial", "EBK-E2E-0002", "--kt-per-compute-unit", "90", "--key", key, "--out", older), "older licence issue");
     const licence = join(work, "licence.json");
     ok(await tigw(env, "licence", "issue", "--serial", "EBK-E2E-0002", "--kt-per-compute-unit", "75", "--feature", "LZV", "--key", key, "--out", licence), "licence issue");
     const tampered = join(work, "tampered.json");
@@ -57,6 +59,10 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     const mismatch = await tigw(env, "licence", "import", "RZK-E2E-0001", licence);
     assert.match(mismatch.stderr, /error LICENCE_SERIAL_MISMATCH/);
     ok(await tigw(env, "licence", "import", "EBK-E2E-0002", licence), "licence import");
+    const rollback = await tigw(env, "licence", "import", "EBK-E2E-0002", older);
+    assert.equal(rollback.code, 1);
+    assert.match(rollback.stderr, /error LICENCE_OUTDATED: licence \S+ was issued \S+, not after the unit's current licence/);
+    assert.match((await tigw(env, "unit", "show", "EBK-E2E-0002")).stdout, /75 KTs per compute unit, features LZV \(licence \S+ issued \d{4}-\d\d-\d\dT/, "unit show names the current licence's issue time");
 
     const before = JSON.parse((await tigw(env, "unit", "list", "-o", "json")).stdout) as { units: unknown[] };
     assert.equal(before.units.length, 2);

@@ -27,3 +27,4 @@ export * from "./grpc/client.js";
 export * from "./telemetry/propagation.js";
 export * from "./telemetry/logger.js";
 export * from "./telemetry/metrics.js";
+export * from "./http/guard.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { ConfigError, hostPorts, int, loadConfig, oneOf, parseDuration, secretKey, SimulatedClock, str, SystemClock, url } from "../src/index.js";
+import { address, ConfigError, ConfigErrors, date, directory, host, hostPorts, int, loadConfig, oneOf, parseDuration, parsed, secretKey, SimulatedClock, str, SystemClock, url } from "../src/index.js";
 
 describe("config from environment variables", () => {
   it("reads a 32-byte master key as hex or base64 and refuses another length, naming the variable", () => {
@@ -36,6 +36,27 @@ describe("config from environment variables", () => {
       assert.throws(() => loadConfig(spec, env), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable) && e.message.includes(words));
     });
   }
+
+  it("reports every bad variable at once, each by name", () => {
+    assert.throws(
+      () => loadConfig(spec, { TIGW_GRPC_PORT: "x", TIGW_MODE: "cloud" }),
+      (e: unknown) => e instanceof ConfigErrors && e.errors.map((x) => x.variable).join() === "TIGW_MODE,TIGW_GRPC_PORT,TIGW_NAME",
+    );
+  });
+
+  it("checks dates, hosts, addresses, directories and parsed values", () => {
+    const s = { D: date({ optional: true }), H: host({ default: "127.0.0.1" }), A: address({ default: "127.0.0.1:1" }), DIR: directory({ default: "." }), P: parsed((raw) => JSON.parse(raw) as unknown, { optional: true }) };
+    assert.deepEqual(loadConfig(s, { D: "2025-03-01", H: "tigw-hsm.svc", A: "[::1]:50051", DIR: "/tmp/tigw-new/sub", P: "[1]" }), {
+      D: new Date("2025-03-01T00:00:00Z"),
+      H: "tigw-hsm.svc",
+      A: "[::1]:50051",
+      DIR: "/tmp/tigw-new/sub",
+      P: [1],
+    });
+    for (const [variable, value] of [["D", "2025-02-30x"], ["D", "tomorrow"], ["H", "a b"], ["A", "host"], ["A", "host:99999"], ["DIR", "/dev/null/x"], ["P", "{"]]) {
+      assert.throws(() => loadConfig(s, { [variable!]: value }), (e: unknown) => e instanceof ConfigError && e.variable === variable, `${variable}=${value}`);
+    }
+  });
 
   it("stops a process at start with exit code 2 and the variable's name", () => {
     const r = spawnSync(process.execPath, [`${__dirname}/../src/telemetry/register.js`], { env: { ...process.env, TIGW_METRICS_PORT: "nine" }, encoding: "utf8" });

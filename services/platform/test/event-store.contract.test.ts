@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CommandHandler, DomainError, START, StoreProjectionRunner, VersionConflictError, type SqlEventStore } from "../src/index.js";
+import { ANY, CommandHandler, DomainError, START, StoreProjectionRunner, VersionConflictError, type SqlEventStore } from "../src/index.js";
 import { openStore, storeAdapters } from "./support/adapters.js";
 import { counterDecider } from "./support/counter.js";
 import { readTally, tallyProjection } from "./support/tally.js";
@@ -70,6 +70,43 @@ for (const adapter of storeAdapters()) {
       assert.equal(creators.filter((r) => r.status === "fulfilled").length, 1);
     });
 
+    it("appends with ANY at the stream's end: concurrent appenders get distinct consecutive versions, nothing lost", async () => {
+      const first = await store.append("log-1", ANY, [{ type: "Logged", data: { n: 0 } }, { type: "Logged", data: { n: 1 } }]);
+      assert.deepEqual([first.nextExpectedVersion, first.events.map((e) => e.streamVersion)], [2, [1, 2]]);
+      const checked = await store.append("log-1", 2, [{ type: "Logged", data: { n: 2 } }]);
+      assert.equal(checked.nextExpectedVersion, 3);
+      const N = 24;
+      const results = await Promise.all(
+        Array.from({ length: N }, (_, w) => store.append("log-1", ANY, Array.from({ length: 1 + (w % 3) }, (_, k) => ({ type: "Logged", data: { w, k } })))),
+      );
+      const { version, events } = await store.readStream("log-1");
+      const appended = results.reduce((n, r) => n + r.events.length, 0);
+      assert.equal(version, 3 + appended);
+      assert.deepEqual(events.map((e) => e.streamVersion), Array.from({ length: version }, (_, i) => i + 1), "versions 1..n, no gap, none twice");
+      assert.equal(new Set(events.map((e) => e.eventId)).size, events.length);
+      for (const [w, r] of results.entries()) {
+        // Each append's events stay together and in order, and it learns where they went.
+        const versions = r.events.map((e) => e.streamVersion);
+        assert.deepEqual(versions, versions.map((_, k) => versions[0]! + k));
+        assert.deepEqual(r.events.map((e) => e.data), versions.map((_, k) => ({ w, k })));
+        assert.equal(r.nextExpectedVersion, versions.at(-1));
+      }
+      // Racing creators of a new stream with ANY: all succeed, one after another.
+      const created = await Promise.all(Array.from({ length: 8 }, (_, i) => store.append("log-new", ANY, [{ type: "Logged", data: { i } }])));
+      assert.deepEqual(created.map((r) => r.nextExpectedVersion).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
+      // A checked append still sees the version ANY moved.
+      await assert.rejects(store.append("log-1", 3, [{ type: "Late", data: {} }]), VersionConflictError);
+      await assert.rejects(store.append("log-1", -1 as number, [{ type: "Bad", data: {} }]), RangeError);
+    });
+
+    it("appends with the given occurredAt (the service's clock), not the wall clock", async () => {
+      const at = new Date("2031-07-01T12:00:00.000Z");
+      const r1 = await store.append("clocked", 0, [{ type: "A", data: {} }], at);
+      const r2 = await store.append("clocked", ANY, [{ type: "B", data: {} }], at);
+      const { events } = await store.readStream("clocked");
+      assert.deepEqual([r1.events[0]!.occurredAt, r2.events[0]!.occurredAt, ...events.map((e) => e.occurredAt)], Array(4).fill(at.toISOString()));
+    });
+
     it("command handler retries a conflict and re-checks the rule on the new state", async () => {
       const handler = new CommandHandler(store, counterDecider, 50);
       const results = await Promise.allSettled(
@@ -115,8 +152,10 @@ for (const adapter of storeAdapters()) {
       const before = await count();
       await store.append("outboxed", 0, [{ type: "A", data: {} }, { type: "B", data: {} }]);
       assert.equal(await count(), before + 2);
+      await store.append("outboxed", ANY, [{ type: "C", data: {} }]);
+      assert.equal(await count(), before + 3);
       await assert.rejects(store.append("outboxed", 0, [{ type: "C", data: {} }]), VersionConflictError);
-      assert.equal(await count(), before + 2, "a refused append leaves no outbox row");
+      assert.equal(await count(), before + 3, "a refused append leaves no outbox row");
     });
 
     it("rebuilds a projection from position 0 with the same result as the live one", async () => {

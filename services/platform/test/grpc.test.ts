@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { after, before, describe, it } from "node:test";
 import { call, checkHealth, CommandHandler, createClient, DomainError, embeddedSql, SqlEventStore, startGrpcServer, unary, VersionConflictError, type RunningGrpcServer } from "../src/index.js";
-import { CounterServiceClient, CounterServiceService } from "../src/gen/tigw/example/v1/counter.js";
+import { CounterServiceClient, CounterServiceService } from "@tigw/contracts/example/v1/counter";
 import { counterDecider } from "./support/counter.js";
 
 describe("gRPC helpers (example CounterService over a real socket)", () => {

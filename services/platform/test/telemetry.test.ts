@@ -31,7 +31,7 @@ describe("telemetry: traces across gRPC and the bus, Prometheus metrics, JSON lo
   });
 
   it("continues the caller's trace in a gRPC server", async () => {
-    const { CounterServiceClient, CounterServiceService } = await import("../src/gen/tigw/example/v1/counter.js");
+    const { CounterServiceClient, CounterServiceService } = await import("@tigw/contracts/example/v1/counter");
     let serverTraceId = "";
     const server = await P.startGrpcServer([
       {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { call, createClient, SystemClock, topicOf, type DomainError, type EventBus } from "@tigw/platform";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/dist/test/support/adapters.js";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
 import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from "../src/index.js";
 
 /**
@@ -105,6 +105,23 @@ for (const setup of setups) {
       for (let i = 51; i <= 75; i++) await rpc(client.reserveKtSlot, { unit: "EBK-5000", ctId: `kt-${i}` });
       const e = await refusal(rpc(client.reserveKtSlot, { unit: "EBK-5000", ctId: "kt-76" }));
       assert.deepEqual([e.code, e.details["computeUnit"], e.details["limit"]], ["KT_LIMIT_REACHED", "1", "75"]);
+    });
+
+    it("a licence cannot be rolled back: an older one, or one replaced earlier, is refused with LICENCE_OUTDATED and the unit keeps the newer", async () => {
+      await create("EBK-5001", "einbox");
+      const issued = (ktPerComputeUnit: number, day: string) => JSON.stringify(issueLicence(vendor.privateKey, { serial: "EBK-5001", ktPerComputeUnit, issuedAt: new Date(`${day}T09:00:00.000Z`) }));
+      const licenceOf = async () => ((await rpc(client.getUnit, { unit: "EBK-5001" })) as { unit: { licence: { ktPerComputeUnit: number; issuedAt: string } } }).unit.licence;
+      const march = issued(80, "2026-03-01");
+      await rpc(client.importLicence, { unit: "EBK-5001", licenceFile: march });
+      const older = await refusal(rpc(client.importLicence, { unit: "EBK-5001", licenceFile: issued(100, "2026-01-01") }));
+      assert.deepEqual([older.code, older.details["currentIssuedAt"]], ["LICENCE_OUTDATED", "2026-03-01T09:00:00.000Z"]);
+      assert.match(older.message, /issued 2026-01-01T09:00:00.000Z, not after/);
+      const kept = await licenceOf();
+      assert.deepEqual([kept.ktPerComputeUnit, kept.issuedAt], [80, "2026-03-01T09:00:00.000Z"], "the unit keeps the March licence");
+      await rpc(client.importLicence, { unit: "EBK-5001", licenceFile: issued(60, "2026-06-01") });
+      assert.equal((await refusal(rpc(client.importLicence, { unit: "EBK-5001", licenceFile: march }))).code, "LICENCE_OUTDATED", "the replaced March licence stays replaced");
+      const june = await licenceOf();
+      assert.deepEqual([june.ktPerComputeUnit, june.issuedAt], [60, "2026-06-01T09:00:00.000Z"]);
     });
 
     it("publishes its events on tigw.<context>.events.v1 keyed by unit id", async () => {

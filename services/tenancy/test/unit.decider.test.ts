@@ -146,6 +146,41 @@ describe("Unit decider: licences", () => {
   it("refuses a licence below the terminals already placed", () => {
     spec(unitDecider).given([created(), ...fill(40)]).when(importCmd(licence(30))).thenThrows("LICENCE_BELOW_USAGE", { limit: "30", used: "40" });
   });
+  describe("no rollback: a licence replaces the current one only if issued after it (LICENCE_OUTDATED)", () => {
+    const issued = (licenceId: string, issuedAt: string, kt = 75) => issueLicence(vendor.privateKey, { serial: "RZK-0001", ktPerComputeUnit: kt, licenceId, issuedAt: new Date(issuedAt) });
+    const importedFile = (f: ReturnType<typeof issued>): UnitEvent => ({
+      type: "LicenceImported",
+      data: { unitId, licenceId: f.licence.licenceId, ktPerComputeUnit: f.licence.ktPerComputeUnit, features: [], issuedAt: f.licence.issuedAt, keyId: f.signature.keyId, at },
+    });
+    const january = issued("lic-jan", "2026-01-01T00:00:00.000Z", 60);
+    const march = issued("lic-mar", "2026-03-01T00:00:00.000Z", 80);
+    const june = issued("lic-jun", "2026-06-01T00:00:00.000Z", 70);
+
+    it("refuses an older licence than the current one, naming both issue times", () => {
+      spec(unitDecider).given([created(), importedFile(march)]).when(importCmd(january)).thenThrows("LICENCE_OUTDATED", {
+        field: "licence",
+        licenceId: "lic-jan",
+        issuedAt: "2026-01-01T00:00:00.000Z",
+        currentLicenceId: "lic-mar",
+        currentIssuedAt: "2026-03-01T00:00:00.000Z",
+      });
+    });
+    it("refuses re-importing a licence that a newer one replaced", () => {
+      spec(unitDecider).given([created(), importedFile(march), importedFile(june)]).when(importCmd(march)).thenThrows("LICENCE_OUTDATED", { currentLicenceId: "lic-jun" });
+    });
+    it("refuses another licence issued at the same time as the current one", () => {
+      spec(unitDecider).given([created(), importedFile(march)]).when(importCmd(issued("lic-mar-2", "2026-03-01T00:00:00.000Z", 90))).thenThrows("LICENCE_OUTDATED");
+    });
+    it("takes a newer licence, even one granting less", () => {
+      spec(unitDecider).given([created(), importedFile(march)]).when(importCmd(june)).then([importedFile(june)]);
+    });
+    it("re-importing the current licence changes nothing", () => {
+      spec(unitDecider).given([created(), importedFile(march)]).when(importCmd(march)).then([]);
+    });
+    it("the first licence file may be older than the unit: the profile's base licence is no file", () => {
+      spec(unitDecider).given([created()]).when(importCmd(january)).then([importedFile(january)]);
+    });
+  });
   it("ECDSA vendor keys work too", () => {
     const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const file = issueLicence(ec.privateKey, { serial: "RZK-0001", ktPerComputeUnit: 60, licenceId: "lic-ec", issuedAt: new Date(at) });

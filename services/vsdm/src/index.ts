@@ -7,3 +7,4 @@ export * from "./fachmodul/outcome.js";
 export * from "./fachmodul/gematik-xml.js";
 export * from "./application/vsdm.js";
 export * from "./service.js";
+export * from "./fachmodul/gematik-xml.js";

@@ -1,28 +1,29 @@
 /**
  * The vsdm service as its own process (cluster mode): real PostgreSQL and Kafka.
- * Start with `node --require @tigw/platform/dist/src/telemetry/register.js dist/src/main.js`.
+ * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
-import { runServiceProcess, createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, postgresSql, str, SystemClock, url } from "@tigw/platform";
+import { address, createLogger, exitOnConfigError, host, hostPorts, int, KafkaBus, loadConfig, logLevel, postgresSql, runServiceProcess, SystemClock, url } from "@tigw/platform";
 import { startVsdm } from "./service.js";
 
 const cfg = exitOnConfigError(() =>
   loadConfig({
     DATABASE_URL: url(["postgres", "postgresql"]),
     KAFKA_BROKERS: hostPorts(),
-    TIGW_VSDM_GRPC_HOST: str({ default: "127.0.0.1" }),
+    TIGW_VSDM_GRPC_HOST: host({ default: "127.0.0.1" }),
     TIGW_VSDM_GRPC_PORT: int({ default: 50054, min: 0, max: 65535 }),
-    TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
-    TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
-    TIGW_CARD_TERMINAL_ADDR: str({ default: "127.0.0.1:50053" }),
+    TIGW_TENANCY_ADDR: address({ default: "127.0.0.1:50051" }),
+    TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
+    TIGW_CARD_TERMINAL_ADDR: address({ default: "127.0.0.1:50053" }),
     TIGW_VSDM_POPULATION: int({ default: 5000, min: 1, max: 1_000_000 }),
     TIGW_VSDM_POPULATION_SEED: int({ default: 1 }),
     TIGW_FACHDIENST_LATENCY_MS: int({ default: 0, min: 0 }),
     TIGW_VSDM_MAX_OFFLINE_DAYS: int({ default: 90, min: 0, max: 3650 }),
+    TIGW_LOG_LEVEL: logLevel(),
   }),
 );
 
 async function main(): Promise<{ stop(): Promise<void> }> {
-  const log = createLogger("vsdm");
+  const log = createLogger("vsdm", { level: cfg.TIGW_LOG_LEVEL });
   const running = await startVsdm({
     sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
     bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-vsdm" }),

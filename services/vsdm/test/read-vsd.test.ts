@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
-import type { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import type { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import type { VsdmServiceClient } from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
-import { refusal } from "@tigw/platform/dist/test/support/adapters.js";
+import type { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
+import type { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import type { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
+import { refusal } from "@tigw/platform/testing";
 import { gematikErrorXml, generatePopulation, readVsdResponseXml, type ReadVsdShape } from "../src/index.js";
 import { schemaErrors } from "./support/gematik-xsd.js";
 import { rpc, setUpPractice, type Practice } from "./support/practice.js";

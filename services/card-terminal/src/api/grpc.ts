@@ -1,5 +1,5 @@
 import { unary, type GrpcServiceBinding } from "@tigw/platform";
-import * as pb from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
+import * as pb from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type { CardTerminals, CardView, TerminalView } from "../application/card-terminals.js";
 import type { InfomodellState } from "../domain/infomodell.js";
 

@@ -1,4 +1,5 @@
-import { createHmac, createPublicKey, randomBytes, randomUUID, timingSafeEqual, verify } from "node:crypto";
+import { createHmac, createPublicKey, randomBytes, randomUUID, timingSafeEqual, verify, X509Certificate } from "node:crypto";
+import { CertificateRejected, checkBinding, checkCurrent, ktConnectMessage, type ProfileName } from "@tigw/hsm";
 import {
   Coalescer,
   CommandHandler,
@@ -19,6 +20,10 @@ import type { HsmPort, TenancyPort } from "./ports.js";
 const ktStream = (ctId: string) => `kt-${ctId}`;
 const infoStream = (unitId: string) => `infomodell-${unitId}`;
 const CHALLENGE_TTL_MS = 60_000;
+type RefusalReason = "NOT_PAIRED" | "WRONG_KEY" | "WRONG_SECRET" | "CERT_INVALID";
+
+/** The AUT certificate profile of each card type a terminal takes (gemSpec_OID certificate types). */
+const CARD_PROFILES: Record<string, ProfileName> = { EGK: "C.CH.AUT", PRUEFKARTE_EGK: "C.CH.AUT", HBA: "C.HP.AUT", "SMC-B": "C.HCI.AUT" };
 
 export type TerminalView = TerminalState & { version: number };
 export type CardView = CardInSlot & { slot: number; ctId: string };
@@ -46,6 +51,7 @@ export class CardTerminals {
   readonly projection: DocumentProjection<TerminalState>;
   private readonly runner: StoreProjectionRunner;
   private readonly refresh: Coalescer;
+  private subCas?: Promise<X509Certificate[]>;
 
   private constructor(
     private readonly store: SqlEventStore,
@@ -54,6 +60,7 @@ export class CardTerminals {
     private readonly tenancy: TenancyPort,
     private readonly hsm: HsmPort,
     private readonly observe: CardTerminalObserver,
+    private readonly ocspTimeoutMs: number,
   ) {
     this.terminals = new CommandHandler(store, terminalDecider, 10, 50_000);
     this.infomodelle = new CommandHandler(store, infomodellDecider, 10, 10_000);
@@ -71,8 +78,8 @@ export class CardTerminals {
     this.refresh = new Coalescer(() => this.runner.catchUp());
   }
 
-  static async open(o: { store: SqlEventStore; vault: SecretVault; clock: Clock; tenancy: TenancyPort; hsm: HsmPort; observe?: CardTerminalObserver }): Promise<CardTerminals> {
-    const c = new CardTerminals(o.store, o.vault, o.clock, o.tenancy, o.hsm, o.observe ?? {});
+  static async open(o: { store: SqlEventStore; vault: SecretVault; clock: Clock; tenancy: TenancyPort; hsm: HsmPort; observe?: CardTerminalObserver; ocspTimeoutMs?: number }): Promise<CardTerminals> {
+    const c = new CardTerminals(o.store, o.vault, o.clock, o.tenancy, o.hsm, o.observe ?? {}, o.ocspTimeoutMs ?? 5_000);
     await c.runner.setup();
     await c.runner.catchUp();
     return c;
@@ -83,7 +90,7 @@ export class CardTerminals {
   }
 
   private async run(ctId: string, command: TerminalCommand): Promise<TerminalView> {
-    const r = await this.serial.run(ctId, () => this.terminals.handle(ktStream(ctId), command, { unitId: "unitId" in command ? command.unitId : undefined }));
+    const r = await this.serial.run(ctId, () => this.terminals.handle(ktStream(ctId), command, { unitId: "unitId" in command ? command.unitId : undefined, occurredAt: new Date(command.at) }));
     await this.refresh.trigger();
     return { ...r.state, version: r.nextExpectedVersion };
   }
@@ -108,9 +115,9 @@ export class CardTerminals {
     const unitId = await this.tenancy.unitId(unit);
     const cert = await this.hsm.certificate(certSerial);
     const now = this.now();
-    if (!cert.subject.includes("gSMC-KT")) throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} is not a gSMC-KT (C.SMKT.AUT) certificate`, { field: "certSerial" });
-    if (cert.ocspStatus !== "good") throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} is ${cert.ocspStatus} per OCSP`, { field: "certSerial" });
-    if (now < cert.notBefore || now > cert.notAfter) throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} is not valid at ${now}`, { field: "certSerial" });
+    // Only a C.SMKT.AUT of the KOMP CA, valid now and not revoked, pairs a terminal.
+    const problem = await this.certificateProblem(cert.pem, { profile: "C.SMKT.AUT" }, true);
+    if (problem) throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} cannot pair a terminal: ${problem.message}`, { field: "certSerial", value: certSerial, problem: problem.problem });
     if (t.correlation === "bekannt") {
       const computeUnit = await this.tenancy.reserveSlot(unitId, ctId);
       try {
@@ -138,13 +145,43 @@ export class CardTerminals {
     return challenge;
   }
 
-  private async refuse(t: TerminalView, reason: "NOT_PAIRED" | "WRONG_KEY" | "WRONG_SECRET" | "CERT_INVALID"): Promise<never> {
+  private async refuse(t: TerminalView, reason: RefusalReason, why?: CertificateRejected): Promise<never> {
     await this.run(t.ctId, { type: "RefuseConnect", reason, at: this.now() });
     this.observe.refused?.(reason);
-    throw new DomainError("CONNECT_REFUSED", `terminal ${t.ctId} refused: ${reason}`, { ctId: t.ctId, reason });
+    throw new DomainError("CONNECT_REFUSED", `terminal ${t.ctId} refused: ${reason}${why ? ` (${why.message})` : ""}`, { ctId: t.ctId, reason, ...(why ? { problem: why.problem } : {}) });
   }
 
-  /** Checks the terminal's proof of its gSMC-KT key and of the pairing secret. */
+  /** The TI PKI's sub-CAs from hsm, asked once (again after a failure). */
+  private trustedSubCas(): Promise<X509Certificate[]> {
+    this.subCas ??= this.hsm.subCas().then(
+      (pems) => pems.map((pem) => new X509Certificate(pem)),
+      (e: unknown) => {
+        this.subCas = undefined;
+        throw e;
+      },
+    );
+    return this.subCas;
+  }
+
+  /**
+   * Why a certificate is not the expected one (issuer, profile, ICCSN) or, with `current`, not
+   * usable now (validity on this service's clock, OCSP); undefined when it is fine.
+   */
+  private async certificateProblem(pem: string, expect: { profile: ProfileName; iccsn?: string }, current: boolean): Promise<CertificateRejected | undefined> {
+    try {
+      const { cert, issuer } = checkBinding(pem, { ...expect, subCas: await this.trustedSubCas() });
+      if (current) await checkCurrent(cert, issuer, this.clock.now(), { ocspTimeoutMs: this.ocspTimeoutMs });
+      return undefined;
+    } catch (e) {
+      if (e instanceof CertificateRejected) return e;
+      throw e;
+    }
+  }
+
+  /**
+   * Checks the terminal's gSMC-KT certificate again (valid now, not revoked: CERT_INVALID), its
+   * proof of the gSMC-KT key over the connect message and of the pairing secret.
+   */
   async completeConnect(ctId: string, challenge: Buffer, signature: Buffer, secretProof: Buffer): Promise<TerminalView> {
     const t0 = performance.now();
     const t = await this.terminal(ctId);
@@ -154,9 +191,11 @@ export class CardTerminals {
       throw new DomainError("CONNECT_REFUSED", `terminal ${ctId}: no such challenge (expired or never issued); begin the connect again`, { ctId, reason: "NO_CHALLENGE" });
     }
     if (t.correlation !== "gepairt" && t.correlation !== "aktiv") return this.refuse(t, "NOT_PAIRED");
+    const certProblem = await this.certificateProblem(t.certPem, { profile: "C.SMKT.AUT" }, true);
+    if (certProblem) return this.refuse(t, "CERT_INVALID", certProblem);
     let keyOk = false;
     try {
-      keyOk = verify("sha256", challenge, createPublicKey(t.certPem), signature);
+      keyOk = verify("sha256", ktConnectMessage(ctId, challenge), createPublicKey(t.certPem), signature);
     } catch {
       keyOk = false;
     }
@@ -196,20 +235,30 @@ export class CardTerminals {
   }
 
   /**
-   * Inserts a card. An SMC-B or HBA seen for the first time with a PIN is personalised with it
-   * (the PIN goes to the vault); later insertions keep its PIN state (tries, blocked).
+   * Inserts a card. A certificate named with it must be that card's: its ICCSN, the AUT profile of
+   * its type, issued by that type's sub-CA (CARD_CERT_INVALID otherwise; validity and revocation
+   * are for the operations using the card to judge, e.g. VSDM's result 4). An SMC-B or HBA seen
+   * for the first time with a PIN is personalised with it (the PIN goes to the vault); later
+   * insertions keep its PIN state (tries, blocked).
    */
   async insertCard(ctId: string, c: { slot: number; cardType: string; iccsn: string; certSerial: string; pin?: string }): Promise<CardView> {
     const handle = randomUUID();
     const { pin, ...card } = c;
     if (pin && !/^\d{4,8}$/.test(pin)) throw new ValidationError("INVALID_PIN", "pin", "a PIN has 4 to 8 digits");
+    const profile = CARD_PROFILES[c.cardType];
+    if (c.certSerial && profile && /^\d{20}$/.test(c.iccsn)) {
+      const cert = await this.hsm.certificate(c.certSerial);
+      const problem = await this.certificateProblem(cert.pem, { profile, iccsn: c.iccsn }, false);
+      if (problem) throw new DomainError("CARD_CERT_INVALID", `certificate ${c.certSerial} is not the ${c.cardType} ${c.iccsn}'s: ${problem.message}`, { field: "certSerial", value: c.certSerial, problem: problem.problem });
+    }
     const view = await this.run(ctId, { type: "InsertCard", ...card, handle, at: this.now() });
     if (pin && (c.cardType === "SMC-B" || c.cardType === "HBA")) {
       const stream = `card-${c.iccsn}`;
       if (!(await this.pins.load(stream)).state.exists) {
         const pinRef = `pin:${c.iccsn}:${randomUUID()}`;
         await this.vault.put(pinRef, Buffer.from(pin), `card:${c.iccsn}`);
-        await this.serial.run(stream, () => this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, at: this.now() }));
+        const at = this.now();
+        await this.serial.run(stream, () => this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, at }, { occurredAt: new Date(at) }));
       }
     }
     return { ...view.cards[String(c.slot)]!, slot: c.slot, ctId };
@@ -233,7 +282,8 @@ export class CardTerminals {
       const expected = await this.vault.get(state.pinRef);
       const given = Buffer.from(pin);
       const correct = given.length === expected.length && timingSafeEqual(given, expected);
-      const r = await this.pins.handle(stream, { type: "Verify", handle, correct, at: this.now() });
+      const at = this.now();
+      const r = await this.pins.handle(stream, { type: "Verify", handle, correct, at }, { occurredAt: new Date(at) });
       return { result: pinResult(r.events.map((e) => ({ type: e.type, data: e.data }) as CardPinEvent), r.state), leftTries: r.state.leftTries };
     });
   }
@@ -300,7 +350,7 @@ export class CardTerminals {
       default:
         throw new ValidationError("INVALID_REQUEST", "action", "action is mandant, client-system, workplace, terminal, workplace-terminal or smb");
     }
-    return (await this.serial.run(`info:${unitId}`, () => this.infomodelle.handle(infoStream(unitId), command, { unitId }))).state;
+    return (await this.serial.run(`info:${unitId}`, () => this.infomodelle.handle(infoStream(unitId), command, { unitId, occurredAt: new Date(command.at) }))).state;
   }
 
   /** TUC_KON_000 for a call; on success an eGK access binds the card's session to the workplace. */

@@ -1,8 +1,8 @@
 import { call, createClient } from "@tigw/platform";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import type * as hsm from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import type * as hsm from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
 
 /** What card-terminal needs of tenancy: the unit (id, Mandanten) and its KT slots. */
 export interface TenancyPort {
@@ -14,9 +14,11 @@ export interface TenancyPort {
   close(): void;
 }
 
-/** What card-terminal needs of hsm: a certificate of the test PKI with its OCSP status. */
+/** What card-terminal needs of hsm: a certificate of the test PKI, and the sub-CAs it trusts. */
 export interface HsmPort {
   certificate(serial: string): Promise<{ pem: string; commonName: string; subject: string; iccsn: string; notBefore: string; notAfter: string; ocspStatus: string }>;
+  /** The sub-CA certificates (PEM) of the TI PKI: the trust anchors a relying party checks against. */
+  subCas(): Promise<string[]>;
   close(): void;
 }
 
@@ -41,6 +43,7 @@ export function hsmOverGrpc(address: string): HsmPort {
   const c = createClient(HsmServiceClient, address, { deadlineMs: 30_000 });
   return {
     certificate: async (certSerial) => (await call<hsm.GetCertificateRequest, hsm.GetCertificateResponse>(c.getCertificate.bind(c), { certSerial })).certificate!,
+    subCas: async () => (await call<hsm.GetTrustAnchorsRequest, hsm.GetTrustAnchorsResponse>(c.getTrustAnchors.bind(c), {})).subCaPems,
     close: () => c.close(),
   };
 }

@@ -3,9 +3,9 @@ import { ApiError, type Api } from "../client.js";
 
 /**
  * A simulated eHealth card terminal, driven through the admin API as a technician's tool would:
- * it gets a real gSMC-KT (key and certificate in the test PKI; the key stays in hsm, which signs
- * for the card), is registered and paired, and connects by proving its gSMC-KT key and the
- * pairing secret on the Konnektor's challenge. Reused by the VPN-box simulator later.
+ * it gets a real gSMC-KT (key and certificate in the test PKI; the key stays in hsm, which answers
+ * the connect challenge for the card and signs nothing else), is registered and paired, and connects
+ * by proving its gSMC-KT key and the pairing secret on the Konnektor's challenge. Reused by the VPN-box simulator later.
  */
 export class SimulatedTerminal {
   private secret?: Buffer;
@@ -31,7 +31,7 @@ export class SimulatedTerminal {
   async connect(): Promise<void> {
     const path = `/api/v1/terminals/${encodeURIComponent(this.ctId)}`;
     const { challenge } = await this.api.post<{ challenge: string }>(`${path}/connect/begin`, {});
-    const { signature } = await this.api.post<{ signature: string }>(`/api/v1/sim/cards/${this.certSerial}/sign`, { data: challenge });
+    const { signature } = await this.api.post<{ signature: string }>(`/api/v1/sim/cards/${this.certSerial}/connect-proof`, { ctId: this.ctId, challenge });
     const secretProof = createHmac("sha256", this.secret ?? randomBytes(32)).update(Buffer.from(challenge, "base64")).digest("base64");
     await this.api.post(`${path}/connect/complete`, { challenge, signature, secretProof });
   }

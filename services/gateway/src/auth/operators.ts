@@ -46,6 +46,9 @@ const USERNAME = /^[a-z][a-z0-9._-]{1,31}$/;
 
 /** Operator accounts of the gateway (its only state): scrypt hashes, never the password. */
 export class OperatorStore {
+  /** Passwords evaluated so far (scrypt runs of authenticate): the work login throttling bounds. */
+  passwordsEvaluated = 0;
+
   private constructor(private readonly sql: Sql) {}
 
   static async open(sql: Sql): Promise<OperatorStore> {
@@ -90,6 +93,7 @@ export class OperatorStore {
       [username],
     );
     // Hash even for unknown users, so the answer time does not tell which names exist.
+    this.passwordsEvaluated++;
     const ok = await verifyPassword(password, row?.password_hash ?? (await DUMMY_HASH));
     return row && ok ? { ...operatorOf(row), generation: row.token_generation } : undefined;
   }

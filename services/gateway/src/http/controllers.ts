@@ -33,27 +33,30 @@ export class AuthController {
   @HttpCode(200)
   @Access({
     role: "public",
-    summary: "Log in: returns a short-lived bearer token; with TOTP enrolled the current code is needed too (totp). Failed attempts are rate-limited",
+    summary: "Log in: returns a short-lived bearer token; with TOTP enrolled the current code is needed too (totp). Failed attempts per account and client address wait longer and longer (429 LOGIN_RATE_LIMITED, Retry-After)",
     body: stringsBody(["username", "password"], ["totp"]),
   })
   async login(@Body() body: unknown, @Req() req: { ip?: string }) {
     const username = field(body, "username");
     const password = field(body, "password");
     const totp = field(body, "totp", { optional: true });
-    const client = req.ip ?? "?";
-    this.limiter.check(username, client);
-    const op = await this.operators.authenticate(username, password);
-    const refuse = (e: DomainError) => {
-      this.limiter.failed(username, client);
-      throw e;
-    };
-    if (!op) return refuse(new DomainError("INVALID_CREDENTIALS", "user name or password wrong"));
-    if (op.totpEnabled) {
-      if (!totp) return refuse(new DomainError("TOTP_REQUIRED", "this account needs the code of its authenticator app (totp)", { field: "totp" }));
-      if (!(await this.operators.checkTotp(username, totp, Date.now()))) return refuse(new DomainError("INVALID_CREDENTIALS", "user name, password or TOTP code wrong (each code works once)"));
+    // Reserved before the password is evaluated: parallel guesses cannot all pass the check.
+    const attempt = this.limiter.begin(username, req.ip ?? "?");
+    try {
+      const op = await this.operators.authenticate(username, password);
+      if (!op) throw new DomainError("INVALID_CREDENTIALS", "user name or password wrong");
+      if (op.totpEnabled) {
+        if (!totp) {
+          attempt.secondFactorMissing();
+          throw new DomainError("TOTP_REQUIRED", "this account needs the code of its authenticator app (totp)", { field: "totp" });
+        }
+        if (!(await this.operators.checkTotp(username, totp, Date.now()))) throw new DomainError("INVALID_CREDENTIALS", "user name, password or TOTP code wrong (each code works once)");
+      }
+      attempt.succeeded();
+      return { ...this.tokens.issue(op.username, op.role, op.generation), username: op.username, role: op.role };
+    } finally {
+      attempt.end();
     }
-    this.limiter.succeeded(username);
-    return { ...this.tokens.issue(op.username, op.role, op.generation), username: op.username, role: op.role };
   }
 
   @Get("me")
@@ -75,9 +78,17 @@ export class AuthController {
   @Post("password")
   @HttpCode(200)
   @Access({ role: "viewer", summary: "Change your password: every older token of the account ends; the answer carries a new one", body: stringsBody(["currentPassword", "newPassword"]) })
-  async changePassword(@Body() body: unknown, @Req() req: AuthedRequest) {
+  async changePassword(@Body() body: unknown, @Req() req: AuthedRequest & { ip?: string }) {
     const { sub, role } = req.operator!;
-    if (!(await this.operators.authenticate(sub, field(body, "currentPassword")))) throw new DomainError("INVALID_CREDENTIALS", "the current password is wrong", { field: "currentPassword" });
+    const current = field(body, "currentPassword");
+    // Throttled like a login: a stolen token must not become a way to guess the password.
+    const attempt = this.limiter.begin(sub, req.ip ?? "?");
+    try {
+      if (!(await this.operators.authenticate(sub, current))) throw new DomainError("INVALID_CREDENTIALS", "the current password is wrong", { field: "currentPassword" });
+      attempt.succeeded();
+    } finally {
+      attempt.end();
+    }
     const generation = await this.operators.setPassword(sub, field(body, "newPassword"));
     return { ...this.tokens.issue(sub, role, generation), username: sub, role };
   }
@@ -225,7 +236,7 @@ export class FleetController {
 
   @Post("units/:unit/licence")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Import a signed licence file (the file's JSON as body); refused: LICENCE_INVALID, LICENCE_SERIAL_MISMATCH", body: { type: "object", required: ["format", "licence", "signature"] } })
+  @Access({ role: "operator", summary: "Import a signed licence file (the file's JSON as body); refused: LICENCE_INVALID, LICENCE_SERIAL_MISMATCH, LICENCE_OUTDATED (not issued after the current licence), LICENCE_BELOW_USAGE", body: { type: "object", required: ["format", "licence", "signature"] } })
   async importLicence(@Param("unit") unit: string, @Body() body: unknown) {
     return (await this.tenancy.importLicence({ unit, licenceFile: JSON.stringify(body ?? null) })).unit;
   }

@@ -20,6 +20,15 @@ export function httpStatusOf(e: DomainError): number {
   return HTTP_OF_GRPC[grpcStatusOf(e)] ?? 409;
 }
 
+const CODE_OF_HTTP: Record<number, string> = { 400: "BAD_REQUEST", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE" };
+
+/** An http-errors client error (4xx, marked safe to show), as Express and body-parser raise them. */
+function clientFault(e: unknown): { status: number; message: string } | undefined {
+  const { status: s, expose, message } = (e ?? {}) as { status?: unknown; expose?: unknown; message?: unknown };
+  if (typeof s !== "number" || s < 400 || s > 499 || expose !== true) return undefined;
+  return { status: s, message: typeof message === "string" ? message : "bad request" };
+}
+
 /** A gRPC transport failure (the service is down or slow), not a refusal. */
 function transportStatus(e: unknown): number | undefined {
   const code = (e as { code?: unknown })?.code;
@@ -44,7 +53,12 @@ export class ProblemFilter implements ExceptionFilter {
       if (e.code === "LOGIN_RATE_LIMITED" && e.details["retryAfter"]) res.setHeader("Retry-After", e.details["retryAfter"]);
     } else if (e instanceof HttpException) {
       const s = e.getStatus();
-      body = { status: s, code: s === 404 ? "NOT_FOUND" : s === 400 ? "BAD_REQUEST" : `HTTP_${s}`, title: e.message, detail: e.message };
+      body = { status: s, code: CODE_OF_HTTP[s] ?? `HTTP_${s}`, title: e.message, detail: e.message };
+    } else if (clientFault(e)) {
+      // Express and its body parser refuse malformed requests with http-errors (400 invalid JSON or
+      // encoding, 413 too large, 415 unsupported charset); their message names the problem.
+      const { status: s, message } = clientFault(e)!;
+      body = { status: s, code: CODE_OF_HTTP[s] ?? `HTTP_${s}`, title: message, detail: message };
     } else if (transportStatus(e)) {
       const s = transportStatus(e)!;
       body = { status: s, code: s === 503 ? "SERVICE_UNAVAILABLE" : "SERVICE_TIMEOUT", title: "a backend service did not answer", detail: "a backend service did not answer; try again" };

@@ -149,7 +149,10 @@ export class TerminalsController {
   }
 }
 
-/** Test-PKI cards for simulators: issue a card, let it sign (its key never leaves hsm). */
+/**
+ * Test-PKI cards for simulators: issue a card, let a practice card sign, let a terminal's gSMC-KT
+ * prove a connect (keys never leave hsm; gSMC-K and gSMC-KT keys sign nothing on request).
+ */
 @Controller("api/v1/sim")
 export class SimulatorController {
   constructor(@Inject(HSM) private readonly hsm: HsmApi) {}
@@ -163,9 +166,17 @@ export class SimulatorController {
 
   @Post("cards/:serial/sign")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "The card signs data (base64) with its key, as the card in a simulated terminal would", body: stringsBody(["data"]) })
+  @Access({ role: "operator", summary: "A practice card (SMC-B, HBA, eGK) signs data (base64) with its key; any other key: 403 SIGNING_NOT_PERMITTED", body: stringsBody(["data"]) })
   async sign(@Param("serial") serial: string, @Body() body: unknown) {
     const r = await this.hsm.sign({ certSerial: serial, data: bytes(body, "data") });
     return { signature: b64(r.signature), algorithm: r.algorithm };
+  }
+
+  @Post("cards/:serial/connect-proof")
+  @HttpCode(200)
+  @Access({ role: "operator", summary: "A simulated terminal's gSMC-KT proves its key on the connect challenge (base64) of terminal ctId; other keys: 403 SIGNING_NOT_PERMITTED", body: stringsBody(["ctId", "challenge"]) })
+  async connectProof(@Param("serial") serial: string, @Body() body: unknown) {
+    const r = await this.hsm.proveTerminalKey({ certSerial: serial, ctId: field(body, "ctId"), challenge: bytes(body, "challenge") });
+    return { signature: b64(r.signature) };
   }
 }

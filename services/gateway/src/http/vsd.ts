@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from "@nestjs/common";
 import { DomainError, ValidationError } from "@tigw/platform";
-import { gematikErrorXml, isGematikCode, readVsdResponseXml } from "@tigw/vsdm/dist/src/fachmodul/gematik-xml.js";
+import { gematikErrorXml, isGematikCode, readVsdResponseXml } from "@tigw/vsdm";
 import type { VsdmApi } from "../grpc-clients.js";
 import { VSDM } from "../tokens.js";
 import { Access } from "./access.js";

@@ -1,5 +1,5 @@
 import { unary, type GrpcServiceBinding } from "@tigw/platform";
-import * as pb from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
+import * as pb from "@tigw/contracts/hsm/v1/hsm";
 import { daysLeft, type SecurityModuleState } from "../domain/security-module.js";
 import type { CertificateState } from "../domain/certificate.js";
 import type { ClockControl } from "../application/clock.js";
@@ -55,6 +55,7 @@ export function hsmGrpc(h: Hsm, clock: ClockControl): GrpcServiceBinding {
       return { status: st.status, revokedAt: st.status === "revoked" ? st.revokedAt.toISOString() : "", reason: st.status === "revoked" ? st.reason : "", checkedAt: clock.now().toISOString() };
     }),
     sign: unary(async (r: pb.SignRequest) => h.sign(r.certSerial, Buffer.from(r.data))),
+    proveTerminalKey: unary(async (r: pb.ProveTerminalKeyRequest) => ({ signature: await h.proveTerminalKey(r.certSerial, r.ctId, Buffer.from(r.challenge)) })),
     verify: unary(async (r: pb.VerifyRequest) => ({ valid: await h.verify(r.certSerial, Buffer.from(r.data), Buffer.from(r.signature)) })),
     issueCard: unary(async (r: pb.IssueCardRequest) => ({ certificate: await certificateInfo(h, await h.issueCard(r)) })),
     cardToCardAuthenticate: unary(async (r: pb.CardToCardAuthenticateRequest) => ({ authenticated: true, steps: await h.cardToCard(r.sourceCertSerial, r.targetCertSerial) })),

@@ -16,7 +16,8 @@ import {
 } from "../domain/security-module.js";
 import type { CertificateState } from "../domain/certificate.js";
 import { parseCertificate, type KeyType } from "../pki/x509.js";
-import type { CaKind, TestPki } from "../pki/test-pki.js";
+import type { TestPki } from "../pki/test-pki.js";
+import { caKindOfName, ktConnectMessage, PROFILES, type ProfileName } from "../pki/card-certificates.js";
 import type { KeyVault } from "../vault.js";
 
 const smStream = (unitId: string) => `sm-${unitId}`;
@@ -46,12 +47,16 @@ export interface Expiry {
   expired: boolean;
 }
 
-export const CARD_TYPES: Record<string, { ca: CaKind; label: string }> = {
-  SMCB: { ca: "SMCB", label: "SMC-B" },
-  HBA: { ca: "HBA", label: "HBA" },
-  EGK: { ca: "EGK", label: "eGK" },
-  GSMC_KT: { ca: "KOMP", label: "gSMC-KT" },
+/** The simulated cards hsm issues, with the profile of their AUT certificate. */
+export const CARD_TYPES: Record<string, { profile: ProfileName; label: string }> = {
+  SMCB: { profile: "C.HCI.AUT", label: "SMC-B" },
+  HBA: { profile: "C.HP.AUT", label: "HBA" },
+  EGK: { profile: "C.CH.AUT", label: "eGK" },
+  GSMC_KT: { profile: "C.SMKT.AUT", label: "gSMC-KT" },
 };
+
+/** The practice cards (SMC-B, HBA, eGK): the only keys that sign on request (their sub-CAs). */
+const PRACTICE_CAS = new Set(["SMCB", "HBA", "EGK"]);
 
 /**
  * The hsm application: provisions a gSMC-K per unit, runs the expiry clock and LZV over the
@@ -100,7 +105,7 @@ export class Hsm {
   }
 
   private async run(unitId: string, command: SecurityModuleCommand): Promise<{ state: SecurityModuleState; events: SecurityModuleEvent[] }> {
-    const r = await this.perUnit.run(unitId, () => this.modules.handle(smStream(unitId), command, { unitId }));
+    const r = await this.perUnit.run(unitId, () => this.modules.handle(smStream(unitId), command, { unitId, occurredAt: new Date(command.at) }));
     await this.refresh.trigger();
     return { state: r.state, events: r.events.map((e) => ({ type: e.type, data: e.data }) as SecurityModuleEvent) };
   }
@@ -124,7 +129,7 @@ export class Hsm {
     const identities: IdentitySpec[] = [];
     for (const name of IDENTITIES) {
       const c = await this.pki.issue({
-        ca: "KOMP",
+        profile: name,
         keyType: this.keyType,
         subject: { cn: `${unit.serial} ${name}`, o: "ti-gateway hosted Konnektor", ou: name, iccsn },
         notBefore,
@@ -183,7 +188,7 @@ export class Hsm {
       const id = sm.identities[name]!;
       const old = await this.pki.certificate(id.certSerial);
       const c = await this.pki.issue({
-        ca: "KOMP",
+        profile: name,
         keyType: createPublicKey(old.pem).asymmetricKeyType === "rsa" ? "rsa" : "ecc",
         subject: { cn: `${sm.serial} ${name}`, o: "ti-gateway hosted Konnektor", ou: name, iccsn: sm.iccsn },
         notBefore: new Date(at),
@@ -246,11 +251,38 @@ export class Hsm {
 
   // ---- crypto operations -------------------------------------------------------------------
 
+  /**
+   * Signs data on request, as a card in a simulated terminal does: only the practice cards
+   * (SMC-B, HBA, eGK) do. gSMC-K and gSMC-KT keys (and CA keys) sign only inside the operations
+   * that need them (proveTerminalKey, LZV, card-to-card), never data of a caller's choosing.
+   */
   async sign(certSerial: string, data: Buffer): Promise<{ signature: Buffer; algorithm: string }> {
     const cert = await this.pki.certificate(certSerial);
-    if (cert.owner.kind === "ca") throw new DomainError("KEY_NOT_USABLE", "CA keys sign certificates only", { field: "certSerial" });
+    if (cert.owner.kind !== "card" || !PRACTICE_CAS.has(caKindOfName(cert.ca) ?? "")) {
+      const what = cert.owner.kind === "ca" ? "a CA key" : cert.owner.kind === "unit" ? "a gSMC-K key" : "a gSMC-KT key";
+      throw new DomainError("SIGNING_NOT_PERMITTED", `certificate ${certSerial} names ${what}: only SMC-B, HBA and eGK keys sign on request`, { field: "certSerial", value: certSerial });
+    }
+    return this.signWith(cert, data);
+  }
+
+  /** The signature of a certificate's key; callers decide whether that key may sign this. */
+  private async signWith(cert: CertificateState, data: Buffer): Promise<{ signature: Buffer; algorithm: string }> {
     const key = await this.vault.get(cert.keyRef);
     return { signature: sign("sha256", data, key), algorithm: key.asymmetricKeyType === "rsa" ? "SHA256withRSA" : "SHA256withECDSA" };
+  }
+
+  /**
+   * The gSMC-KT of a simulated terminal proves its key on connect: it signs the connect message
+   * (the card-terminal's 32-byte challenge bound to the terminal, ktConnectMessage), nothing else.
+   */
+  async proveTerminalKey(certSerial: string, ctId: string, challenge: Buffer): Promise<Buffer> {
+    const cert = await this.pki.certificate(certSerial);
+    if (cert.owner.kind !== "card" || caKindOfName(cert.ca) !== PROFILES["C.SMKT.AUT"].ca) {
+      throw new DomainError("SIGNING_NOT_PERMITTED", `certificate ${certSerial} is no gSMC-KT: only a card terminal's gSMC-KT proves a connect`, { field: "certSerial", value: certSerial });
+    }
+    if (challenge.length !== 32) throw new ValidationError("INVALID_CHALLENGE", "challenge", `a connect challenge has 32 bytes, not ${challenge.length}`);
+    if (!ctId) throw new ValidationError("INVALID_CT_ID", "ctId", "ctId is required");
+    return (await this.signWith(cert, ktConnectMessage(ctId, challenge))).signature;
   }
 
   async verify(certSerial: string, data: Buffer, signature: Buffer): Promise<boolean> {
@@ -273,7 +305,7 @@ export class Hsm {
     if (Number.isNaN(notBefore.getTime())) throw new ValidationError("INVALID_DATE", "notBefore", "notBefore is not a date");
     const years = r.validityYears || 5;
     const issued = await this.pki.issue({
-      ca: type.ca,
+      profile: type.profile,
       keyType,
       subject: { cn: r.holder || `${type.label} ${iccsn}`, o: "ti-gateway test card", ou: type.label, iccsn },
       notBefore,
@@ -302,7 +334,7 @@ export class Hsm {
       const status = await this.pki.status(serial);
       if (status.status !== "good") throw fail(`OCSP status ${status.status}`);
       const challenge = randomBytes(32);
-      const { signature } = await this.sign(serial, challenge);
+      const { signature } = await this.signWith(cert, challenge);
       if (!verify("sha256", challenge, x.publicKey, signature)) throw fail("signature over the challenge does not verify");
       steps.push(`${role} ${cert.iccsn || serial}: certificate chains, valid, OCSP good, challenge signed and verified`);
     };

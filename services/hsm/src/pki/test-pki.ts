@@ -2,11 +2,11 @@ import { createPublicKey, generateKeyPairSync, randomUUID, X509Certificate, type
 import { CommandHandler, DomainError, NO_STREAM, VersionConflictError, type Clock, type SqlEventStore } from "@tigw/platform";
 import { certificateDecider, type CertificateOwner, type CertificateState } from "../domain/certificate.js";
 import type { KeyVault } from "../vault.js";
+import { OID_GEM_OR_CP, PROFILES, type CaKind, type ProfileName } from "./card-certificates.js";
 import { answerOcsp, type OcspIssuer, type OcspStatus } from "./ocsp.js";
 import { issueCertificate, nameOf, toPem, type KeyType, type NameSpec } from "./x509.js";
 
 /** Sub-CAs of the test TI PKI, as in the TI: components (Konnektor, KT), SMC-B, HBA, eGK. */
-export type CaKind = "KOMP" | "SMCB" | "HBA" | "EGK";
 export const CA_KINDS: readonly CaKind[] = ["KOMP", "SMCB", "HBA", "EGK"];
 export const KEY_TYPES: readonly KeyType[] = ["ecc", "rsa"];
 
@@ -29,7 +29,8 @@ const certStream = (serialHex: string) => `cert-${serialHex}`;
 const caStream = (name: string) => `ca-${name}`;
 
 export interface IssueLeaf {
-  ca: CaKind;
+  /** The certificate type: decides the issuing sub-CA and the policy OIDs the certificate carries. */
+  profile: ProfileName;
   keyType: KeyType;
   subject: NameSpec;
   notBefore: Date;
@@ -100,7 +101,7 @@ export class TestPki {
       await this.vault.put(keyRef, key.privateKey, `ca:${name}`);
       await this.record(serial, parent?.name ?? name, toPem(der), keyRef, "", { kind: "ca", id: name }, new Date("2015-01-01T00:00:00Z"), new Date(parent ? "2044-12-31T23:59:59Z" : "2049-12-31T23:59:59Z"));
       try {
-        await this.store.append(caStream(name), NO_STREAM, [{ type: "CaCreated", data: { name, serialHex: serial } }]);
+        await this.store.append(caStream(name), NO_STREAM, [{ type: "CaCreated", data: { name, serialHex: serial } }], this.clock.now());
       } catch (e) {
         if (!(e instanceof VersionConflictError)) throw e; // another replica won: use its CA
       }
@@ -108,16 +109,18 @@ export class TestPki {
   }
 
   private async record(serialHex: string, ca: string, pem: string, keyRef: string, iccsn: string, owner: CertificateOwner, notBefore: Date, notAfter: Date): Promise<void> {
+    const at = this.clock.now();
     await this.certs.handle(
       certStream(serialHex),
-      { type: "RecordIssued", serialHex, ca, pem, keyRef, iccsn, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), owner, at: this.clock.now().toISOString() },
-      { unitId: owner.kind === "unit" ? owner.id : undefined },
+      { type: "RecordIssued", serialHex, ca, pem, keyRef, iccsn, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), owner, at: at.toISOString() },
+      { unitId: owner.kind === "unit" ? owner.id : undefined, occurredAt: at },
     );
   }
 
   /** Issues a leaf certificate from a sub-CA, with a new key pair or for an existing key. */
   async issue(r: IssueLeaf): Promise<Issued> {
-    const ca = this.cas.get(subName(r.ca, r.keyType))!;
+    const profile = PROFILES[r.profile];
+    const ca = this.cas.get(subName(profile.ca, r.keyType))!;
     let keyRef = r.keyRef;
     let publicKey: KeyObject;
     if (keyRef) {
@@ -136,6 +139,7 @@ export class TestPki {
       notAfter: r.notAfter,
       usage: r.usage ?? ["digitalSignature", "keyAgreement"],
       ocspUrl: this.ocspUrl,
+      policies: [profile.oid, OID_GEM_OR_CP],
     });
     const pem = toPem(der);
     await this.record(serialHex, ca.name, pem, keyRef, r.subject.iccsn ?? "", r.owner, r.notBefore, r.notAfter);
@@ -150,7 +154,8 @@ export class TestPki {
 
   async revoke(serialHex: string, reason: string): Promise<CertificateState> {
     await this.certificate(serialHex);
-    return (await this.certs.handle(certStream(serialHex.toUpperCase()), { type: "Revoke", reason, at: this.clock.now().toISOString() })).state;
+    const at = this.clock.now();
+    return (await this.certs.handle(certStream(serialHex.toUpperCase()), { type: "Revoke", reason, at: at.toISOString() }, { occurredAt: at })).state;
   }
 
   /** OCSP status; with `issuedBy`, a certificate of another CA is "unknown". */

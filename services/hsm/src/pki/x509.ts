@@ -9,12 +9,14 @@ import {
   AuthorityKeyIdentifier,
   BasicConstraints,
   Certificate,
+  CertificatePolicies,
   Extension,
   Extensions,
   GeneralName,
   id_ad_ocsp,
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
+  id_ce_certificatePolicies,
   id_ce_keyUsage,
   id_ce_subjectKeyIdentifier,
   id_pe_authorityInfoAccess,
@@ -22,6 +24,7 @@ import {
   KeyUsage,
   KeyUsageFlags,
   Name,
+  PolicyInformation,
   RelativeDistinguishedName,
   SubjectKeyIdentifier,
   SubjectPublicKeyInfo,
@@ -99,6 +102,8 @@ export interface IssueRequest {
   usage: (keyof typeof KeyUsageFlags)[];
   ocspUrl?: string;
   serial?: Buffer;
+  /** Certificate policy OIDs (gemSpec_OID: the certificate type, e.g. oid_smkt_aut, and oid_gem_or_cp). */
+  policies?: string[];
 }
 
 /** Issues an X.509 v3 certificate (DER), signed by the issuer's key with node:crypto. */
@@ -115,6 +120,9 @@ export function issueCertificate(r: IssueRequest): { der: Buffer; serialHex: str
     ext(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyHash(r.publicKey))),
     ext(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyHash(issuerPublic)) })),
   ];
+  if (r.policies?.length) {
+    extensions.push(ext(id_ce_certificatePolicies, false, new CertificatePolicies(r.policies.map((policyIdentifier) => new PolicyInformation({ policyIdentifier })))));
+  }
   if (r.ocspUrl) {
     extensions.push(ext(id_pe_authorityInfoAccess, false, new AuthorityInfoAccessSyntax([new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: r.ocspUrl }) })])));
   }
@@ -131,6 +139,12 @@ export function issueCertificate(r: IssueRequest): { der: Buffer; serialHex: str
   const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
   const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: signatureAlgorithm(signer), signatureValue: signDer(tbsDer, signer) });
   return { der: Buffer.from(AsnConvert.serialize(cert)), serialHex: serial.toString("hex").toUpperCase() };
+}
+
+/** The certificate policy OIDs of a certificate (DER), [] when it has none. */
+export function policiesOf(certDer: Buffer): string[] {
+  const e = AsnConvert.parse(certDer, Certificate).tbsCertificate.extensions?.find((x) => x.extnID === id_ce_certificatePolicies);
+  return e ? AsnConvert.parse(e.extnValue.buffer, CertificatePolicies).map((p) => p.policyIdentifier) : [];
 }
 
 export const toPem = (der: Buffer): string => `-----BEGIN CERTIFICATE-----\n${der.toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE-----\n`;

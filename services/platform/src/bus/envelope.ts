@@ -1,4 +1,4 @@
-import { Envelope } from "../gen/tigw/events/v1/envelope.js";
+import { Envelope } from "@tigw/contracts/events/v1/envelope";
 import type { RecordedEvent } from "../store/event-store.js";
 import { HEADER, type BusMessage, type DeliveredMessage } from "./event-bus.js";
 

@@ -1,6 +1,6 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { DomainError, ValidationError, VersionConflictError } from "../errors.js";
-import { ErrorDetail } from "../gen/tigw/errors/v1/error.js";
+import { ErrorDetail } from "@tigw/contracts/errors/v1/error";
 
 const DETAIL_KEY = "tigw-error-bin";
 
@@ -11,7 +11,7 @@ export function grpcStatusOf(e: DomainError): status {
   if (e.code.endsWith("_NOT_FOUND")) return status.NOT_FOUND;
   if (e.code.endsWith("_EXISTS") || e.code.startsWith("DUPLICATE_")) return status.ALREADY_EXISTS;
   if (e.code === "UNAUTHENTICATED") return status.UNAUTHENTICATED;
-  if (e.code === "PERMISSION_DENIED") return status.PERMISSION_DENIED;
+  if (e.code === "PERMISSION_DENIED" || e.code.endsWith("_NOT_PERMITTED")) return status.PERMISSION_DENIED;
   return status.FAILED_PRECONDITION;
 }
 

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, ServerCredentials, status, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type ServiceDefinition, type UntypedHandleCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { DomainError } from "../errors.js";
 import { toGrpcError } from "./errors.js";
@@ -13,7 +13,7 @@ export function onInternalGrpcError(report: (e: unknown, method: string) => void
 /** An async function as a grpc-js unary handler, with domain errors mapped to statuses. */
 export function unary<Req, Res>(fn: (request: Req, metadata: Metadata) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    fn(call.request, call.metadata).then(
+    new Promise<Res>((resolve) => resolve(fn(call.request, call.metadata))).then(
       (res) => callback(null, res),
       (e: unknown) => {
         if (!(e instanceof DomainError)) reportInternal(e, call.getPath());
@@ -21,6 +21,53 @@ export function unary<Req, Res>(fn: (request: Req, metadata: Metadata) => Promis
       },
     );
   };
+}
+
+/** A request message the method's decoder refused, in place of the request (see rejectUndecodable). */
+class Undecodable {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * The service with requests its decoder cannot read answered INVALID_ARGUMENT naming the problem
+ * (grpc-js itself answers INTERNAL, as if the server had failed). Methods with a request stream
+ * keep grpc-js's answer: none of ours has one.
+ */
+function rejectUndecodable(definition: ServiceDefinition, implementation: UntypedServiceImplementation): [ServiceDefinition, UntypedServiceImplementation] {
+  const def: Record<string, ServiceDefinition[string]> = {};
+  const impl: Record<string, UntypedHandleCall> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    // grpc-js finds a handler by the method's name or its original (lowerCamel) name, as proto-loader's definitions need.
+    const handler = implementation[name] ?? (method.originalName ? implementation[method.originalName] : undefined);
+    if (method.requestStream || !handler) {
+      def[name] = method;
+      if (handler) impl[name] = handler;
+      continue;
+    }
+    def[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (e) {
+          return new Undecodable(`request is not a valid ${method.path} message: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      },
+    };
+    const refusal = (u: Undecodable) => ({ code: status.INVALID_ARGUMENT, details: u.reason });
+    impl[name] = method.responseStream
+      ? (call: ServerWritableStream<unknown, unknown>) => (call.request instanceof Undecodable ? call.emit("error", refusal(call.request)) : (handler as (c: typeof call) => void)(call))
+      : (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
+          call.request instanceof Undecodable ? callback(refusal(call.request)) : (handler as (c: typeof call, cb: typeof callback) => void)(call, callback);
+  }
+  return [def as ServiceDefinition, impl];
+}
+
+/** A grpc-js server whose services (health included) answer undecodable requests INVALID_ARGUMENT. */
+class StrictServer extends Server {
+  override addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+    super.addService(...rejectUndecodable(service, implementation));
+  }
 }
 
 export interface GrpcServiceBinding {
@@ -42,7 +89,7 @@ export interface RunningGrpcServer {
  * per service, SERVING once bound, NOT_SERVING while shutting down). Port 0 picks a free port.
  */
 export async function startGrpcServer(services: GrpcServiceBinding[], opts: { host?: string; port?: number } = {}): Promise<RunningGrpcServer> {
-  const server = new Server();
+  const server = new StrictServer();
   for (const s of services) server.addService(s.definition, s.implementation);
   const health = new HealthImplementation({ "": "NOT_SERVING", ...Object.fromEntries(services.map((s) => [s.name, "NOT_SERVING"])) });
   health.addToServer(server);

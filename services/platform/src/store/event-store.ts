@@ -42,19 +42,30 @@ export const cursorOf = (e: RecordedEvent): AllCursor => ({ transactionId: e.tra
 /** Stream version 0 = the stream does not exist yet. */
 export const NO_STREAM = 0;
 
+/**
+ * No concurrency check (Emmett's NO_CONCURRENCY_CHECK): the events go at the stream's end,
+ * whatever its version, which the store assigns inside the append's transaction. For append-only
+ * streams whose events depend on no state (a protocol): the append needs no read of the stream,
+ * and concurrent appenders never conflict, each gets its own consecutive versions.
+ */
+export const ANY = "any";
+/** A stream version the append expects (NO_STREAM for a new stream), or ANY. */
+export type ExpectedVersion = number | typeof ANY;
+
 export interface AppendResult {
-  /** The stream's version after the append: pass it as expectedVersion next time. */
+  /** The stream's version after the append (with ANY: as of this append): pass it as expectedVersion next time. */
   nextExpectedVersion: number;
   events: RecordedEvent[];
 }
 
 /**
  * The EventStore port. append is atomic: the events and their outbox rows are written in one
- * transaction, or nothing is; a stale expectedVersion raises VersionConflictError.
+ * transaction, or nothing is; a stale expectedVersion raises VersionConflictError (never with
+ * ANY). occurredAt is the command's time (the service's clock, simulated or not), not the wall clock.
  */
 export interface EventStore {
   readonly context: string;
-  append(streamId: string, expectedVersion: number, events: NewEvent[], occurredAt?: Date): Promise<AppendResult>;
+  append(streamId: string, expectedVersion: ExpectedVersion, events: NewEvent[], occurredAt?: Date): Promise<AppendResult>;
   /** The stream's events after `afterVersion` (default: all) and its version. */
   readStream(streamId: string, afterVersion?: number): Promise<{ version: number; events: RecordedEvent[] }>;
   readAll(after?: AllCursor, limit?: number): Promise<RecordedEvent[]>;

@@ -3,8 +3,8 @@ import { VersionConflictError } from "../errors.js";
 import { currentTraceparent } from "../telemetry/propagation.js";
 import { migrate } from "../sql/migrate.js";
 import { identifier, type Sql } from "../sql/sql.js";
-import type { AllCursor, AppendResult, EventStore, NewEvent, RecordedEvent } from "./event-store.js";
-import { START } from "./event-store.js";
+import type { AllCursor, AppendResult, EventStore, ExpectedVersion, NewEvent, RecordedEvent } from "./event-store.js";
+import { ANY, START } from "./event-store.js";
 import { storeMigrations } from "./schema.js";
 
 interface EventRow {
@@ -48,11 +48,13 @@ export function toRecorded(context: string, r: EventRow): RecordedEvent {
  * after its context). An append is a single statement, hence one round trip and one transaction:
  * it moves the stream's version only if it still equals the expected one, inserts the events and
  * their outbox rows. A racing writer with the same expected version blocks on the stream row and
- * then finds the version moved, so exactly one of them wins.
+ * then finds the version moved, so exactly one of them wins. An append with ANY moves the version
+ * by its events' count in the same statement instead, so it never conflicts.
  */
 export class SqlEventStore implements EventStore {
   private readonly listeners = new Set<() => void>();
   private readonly appendSql: string;
+  private readonly appendAnySql: string;
 
   private constructor(
     readonly sql: Sql,
@@ -60,6 +62,20 @@ export class SqlEventStore implements EventStore {
     readonly schema: string,
   ) {
     const s = schema;
+    /** Inserts the events of $payload after version `won.version - n` and their outbox rows. */
+    const insertEvents = (payload: string, occurredAt: string, traceparent: string) => `
+ev AS (
+  INSERT INTO ${s}.events (event_id, stream_id, stream_version, type, data, unit_id, mandant_id,
+                           occurred_at, correlation_id, causation_id)
+  SELECT (x.e->>'eventId')::uuid, $1, won.version - jsonb_array_length(${payload}::jsonb) + x.ord, x.e->>'type', x.e->'data',
+         x.e->>'unitId', x.e->>'mandantId', ${occurredAt}::timestamptz, x.e->>'correlationId', x.e->>'causationId'
+  FROM jsonb_array_elements(${payload}::jsonb) WITH ORDINALITY AS x(e, ord), won
+  ORDER BY x.ord
+  RETURNING ${EVENT_COLUMNS}
+), ob AS (
+  INSERT INTO ${s}.outbox (global_position, traceparent) SELECT global_position, ${traceparent} FROM ev
+)
+SELECT * FROM ev ORDER BY stream_version`;
     this.appendSql = `
 WITH upd AS (
   UPDATE ${s}.streams SET version = $3 WHERE stream_id = $1 AND version = $2 AND $2 > 0 RETURNING version
@@ -68,18 +84,14 @@ WITH upd AS (
   ON CONFLICT (stream_id) DO NOTHING RETURNING version
 ), won AS (
   SELECT version FROM upd UNION ALL SELECT version FROM ins
-), ev AS (
-  INSERT INTO ${s}.events (event_id, stream_id, stream_version, type, data, unit_id, mandant_id,
-                           occurred_at, correlation_id, causation_id)
-  SELECT (x.e->>'eventId')::uuid, $1, $2 + x.ord, x.e->>'type', x.e->'data', x.e->>'unitId', x.e->>'mandantId',
-         $5::timestamptz, x.e->>'correlationId', x.e->>'causationId'
-  FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS x(e, ord), won
-  ORDER BY x.ord
-  RETURNING ${EVENT_COLUMNS}
-), ob AS (
-  INSERT INTO ${s}.outbox (global_position, traceparent) SELECT global_position, $6 FROM ev
-)
-SELECT * FROM ev ORDER BY stream_version`;
+), ${insertEvents("$4", "$5", "$6")}`;
+    // ANY: the upsert moves the version by the number of events, holding the stream row's lock
+    // until commit, so a concurrent appender waits and then continues from the moved version.
+    this.appendAnySql = `
+WITH won AS (
+  INSERT INTO ${s}.streams AS st (stream_id, version) VALUES ($1, jsonb_array_length($2::jsonb))
+  ON CONFLICT (stream_id) DO UPDATE SET version = st.version + EXCLUDED.version RETURNING version
+), ${insertEvents("$2", "$3", "$4")}`;
   }
 
   /** Opens the store of one bounded context and runs its migrations. */
@@ -89,32 +101,37 @@ SELECT * FROM ev ORDER BY stream_version`;
     return new SqlEventStore(sql, context, schema);
   }
 
-  async append(streamId: string, expectedVersion: number, events: NewEvent[], occurredAt = new Date()): Promise<AppendResult> {
-    if (!Number.isInteger(expectedVersion) || expectedVersion < 0) throw new RangeError(`expectedVersion must be a non-negative integer, got ${expectedVersion}`);
-    if (events.length === 0) return { nextExpectedVersion: expectedVersion, events: [] };
-    const payload = events.map((e) => ({
-      eventId: e.eventId ?? randomUUID(),
-      type: e.type,
-      data: e.data ?? {},
-      unitId: e.unitId ?? "",
-      mandantId: e.mandantId ?? "",
-      correlationId: e.correlationId ?? "",
-      causationId: e.causationId ?? "",
-    }));
-    const rows = await this.sql.query<EventRow>(this.appendSql, [
-      streamId,
-      expectedVersion,
-      expectedVersion + events.length,
-      JSON.stringify(payload),
-      occurredAt.toISOString(),
-      currentTraceparent(),
-    ], `tigw_append_${this.schema}`);
-    if (rows.length === 0) {
-      const [cur] = await this.sql.query<{ version: string }>(`SELECT version FROM ${this.schema}.streams WHERE stream_id = $1`, [streamId]);
-      throw new VersionConflictError(streamId, expectedVersion, Number(cur?.version ?? 0));
-    }
+  async append(streamId: string, expectedVersion: ExpectedVersion, events: NewEvent[], occurredAt = new Date()): Promise<AppendResult> {
+    if (expectedVersion !== ANY && (!Number.isInteger(expectedVersion) || expectedVersion < 0)) throw new RangeError(`expectedVersion must be a non-negative integer or ANY, got ${expectedVersion}`);
+    if (events.length === 0) return { nextExpectedVersion: expectedVersion === ANY ? await this.streamVersion(streamId) : expectedVersion, events: [] };
+    const payload = JSON.stringify(
+      events.map((e) => ({
+        eventId: e.eventId ?? randomUUID(),
+        type: e.type,
+        data: e.data ?? {},
+        unitId: e.unitId ?? "",
+        mandantId: e.mandantId ?? "",
+        correlationId: e.correlationId ?? "",
+        causationId: e.causationId ?? "",
+      })),
+    );
+    const rows =
+      expectedVersion === ANY
+        ? await this.sql.query<EventRow>(this.appendAnySql, [streamId, payload, occurredAt.toISOString(), currentTraceparent()], `tigw_append_any_${this.schema}`)
+        : await this.sql.query<EventRow>(
+            this.appendSql,
+            [streamId, expectedVersion, expectedVersion + events.length, payload, occurredAt.toISOString(), currentTraceparent()],
+            `tigw_append_${this.schema}`,
+          );
+    if (rows.length === 0) throw new VersionConflictError(streamId, Number(expectedVersion), await this.streamVersion(streamId));
     for (const l of this.listeners) l();
-    return { nextExpectedVersion: expectedVersion + events.length, events: rows.map((r) => toRecorded(this.context, r)) };
+    const recorded = rows.map((r) => toRecorded(this.context, r));
+    return { nextExpectedVersion: recorded.at(-1)!.streamVersion, events: recorded };
+  }
+
+  private async streamVersion(streamId: string): Promise<number> {
+    const [cur] = await this.sql.query<{ version: string }>(`SELECT version FROM ${this.schema}.streams WHERE stream_id = $1`, [streamId]);
+    return Number(cur?.version ?? 0);
   }
 
   async readStream(streamId: string, afterVersion = 0): Promise<{ version: number; events: RecordedEvent[] }> {

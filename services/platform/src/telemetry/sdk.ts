@@ -6,6 +6,7 @@ import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { guardedListener, hardenHttpServer } from "../http/guard.js";
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -35,10 +36,16 @@ export async function startTelemetry(o: TelemetryOptions): Promise<Telemetry> {
   if (o.metricsPort !== undefined) {
     exporter = new PrometheusExporter({ preventServerStart: true });
     const handler = exporter.getMetricsRequestHandler.bind(exporter);
-    server = createServer((req, res) => {
-      if (req.url?.split("?")[0] === "/metrics") handler(req, res);
-      else res.writeHead(404).end("not found; metrics are at /metrics\n");
-    });
+    server = hardenHttpServer(
+      createServer(
+        guardedListener("metrics endpoint", (req, res) => {
+          req.resume();
+          if (req.url?.split("?")[0] !== "/metrics") res.writeHead(404, { "content-type": "text/plain" }).end("not found; metrics are at /metrics\n");
+          else if (req.method !== "GET" && req.method !== "HEAD") res.writeHead(405, { "content-type": "text/plain", allow: "GET, HEAD" }).end("metrics are read with GET\n");
+          else handler(req, res);
+        }),
+      ),
+    );
   }
   // Start before anything awaits: the caller goes on loading @grpc/grpc-js, pg and http while
   // this function waits for the metrics port, and modules loaded before start() stay unpatched.

@@ -1,5 +1,5 @@
 import { unary, type GrpcServiceBinding } from "@tigw/platform";
-import * as pb from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import * as pb from "@tigw/contracts/tenancy/v1/tenancy";
 import type { Tenancy } from "../application/tenancy.js";
 import type { UnitView } from "../application/fleet-projection.js";
 import { slotsUsed, type MandantRecord } from "../domain/unit.js";

@@ -78,6 +78,7 @@ export function parseLicenceFile(text: string): LicenceFile {
   const l = f?.licence;
   if (f?.format !== "tigw-licence/1") throw invalid("unknown format (expected tigw-licence/1)");
   if (!l || typeof l.serial !== "string" || typeof l.licenceId !== "string" || typeof l.issuedAt !== "string") throw invalid("licence fields missing");
+  if (Number.isNaN(Date.parse(l.issuedAt))) throw invalid("issuedAt is not a time");
   if (!Number.isInteger(l.ktPerComputeUnit) || l.ktPerComputeUnit < 1) throw invalid("ktPerComputeUnit is not a positive integer");
   if (!Array.isArray(l.features) || !l.features.every((x) => typeof x === "string")) throw invalid("features is not a list of names");
   if (!f.signature || typeof f.signature.value !== "string") throw invalid("signature missing");
@@ -107,4 +108,21 @@ export function verifyLicence(file: LicenceFile, vendorKeys: readonly KeyObject[
     });
   }
   return file.licence;
+}
+
+/**
+ * A licence replaces the unit's current one only if it was issued later: an older file (or one
+ * replaced earlier) would otherwise roll the unit back to fewer KTs or features. The profile's
+ * base licence is no file, so any signed licence may replace it.
+ */
+export function mustSupersede(grant: LicenceGrant, current: { licenceId: string; issuedAt: string; source: string }): void {
+  if (current.source !== "file") return;
+  const issued = Date.parse(grant.issuedAt);
+  if (Number.isNaN(issued)) throw invalid("issuedAt is not a time");
+  if (issued > Date.parse(current.issuedAt)) return;
+  throw new DomainError(
+    "LICENCE_OUTDATED",
+    `licence ${grant.licenceId} was issued ${grant.issuedAt}, not after the unit's current licence ${current.licenceId} (issued ${current.issuedAt}): only a newer licence can replace it`,
+    { field: "licence", licenceId: grant.licenceId, issuedAt: grant.issuedAt, currentLicenceId: current.licenceId, currentIssuedAt: current.issuedAt },
+  );
 }

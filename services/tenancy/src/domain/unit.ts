@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { DomainError, type Decider } from "@tigw/platform";
-import { verifyLicence, type LicenceFile } from "./licence.js";
+import { mustSupersede, verifyLicence, type LicenceFile } from "./licence.js";
 import type { Profile } from "./profiles.js";
 import { check, checkName, checkProductionDate } from "./validation.js";
 
@@ -185,6 +185,7 @@ function decide(c: UnitCommand, s: UnitState): UnitEvent[] {
       if (s.lifecycle === "decommissioned") throw new DomainError("UNIT_DECOMMISSIONED", `unit ${s.serial} is decommissioned`, { unitId: s.unitId });
       const grant = verifyLicence(c.file, c.vendorKeys, s.serial);
       if (grant.licenceId === s.licence.licenceId) return [];
+      mustSupersede(grant, s.licence);
       const busiest = Math.max(0, ...slotsUsed(s));
       if (grant.ktPerComputeUnit < busiest) {
         throw new DomainError("LICENCE_BELOW_USAGE", `licence grants ${grant.ktPerComputeUnit} KTs per compute unit but one already holds ${busiest}`, {

@@ -1,5 +1,5 @@
 import { unary, type GrpcServiceBinding } from "@tigw/platform";
-import * as pb from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
+import * as pb from "@tigw/contracts/vsdm/v1/vsdm";
 import type { FachdienstBehaviour } from "../fachmodul/fachdienst.js";
 import type { Vsdm } from "../application/vsdm.js";
 

@@ -1,14 +1,14 @@
 import { X509Certificate } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
-import { askOcsp, OcspUnreachable } from "@tigw/hsm/dist/src/pki/ocsp-client.js";
-import { call, Coalescer, CommandHandler, createClient, DomainError, KeyedSerializer, StoreProjectionRunner, ValidationError, type Clock, type Decider, type SqlEventStore } from "@tigw/platform";
-import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import type * as kt from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import type * as hsm from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import type * as tenancy from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
+import { askOcsp, OcspUnreachable } from "@tigw/hsm";
+import { ANY, call, Coalescer, CommandHandler, createClient, DomainError, StoreProjectionRunner, ValidationError, type Clock, type Decider, type SqlEventStore } from "@tigw/platform";
+import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
+import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import type * as hsm from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
 import { decideRead, type ReadFacts } from "../fachmodul/outcome.js";
 import { FachdienstSimulator } from "../fachmodul/fachdienst.js";
 import { pruefungsnachweisXml } from "../fachmodul/pruefungsnachweis.js";
@@ -31,9 +31,12 @@ export interface ProtocolEntry {
   result: number;
 }
 
-type ProtocolEvent = { type: "VsdReadProtocolled"; data: ProtocolEntry };
-/** The protocol of a unit: an append-only stream of read entries. */
-const protocolDecider: Decider<null, ProtocolEntry, ProtocolEvent> = { initialState: () => null, evolve: (s) => s, decide: (entry) => [{ type: "VsdReadProtocolled", data: entry }] };
+/**
+ * The protocol of a unit: the stream `protocol-<unit>` of VsdReadProtocolled entries. Append-only
+ * and decided on no state, so an entry goes to the stream's end without reading it (ANY): a read
+ * costs the same after 10,000 reads as after one, and concurrent reads never conflict.
+ */
+const protocolStream = (unitId: string) => `protocol-${unitId}`;
 
 type OnlineCheckEvent = { type: "OnlineCheckSucceeded"; data: { at: string } };
 /**
@@ -85,7 +88,6 @@ const tracer = trace.getTracer("tigw.vsdm");
 export class Vsdm {
   private readonly byIccsn = new Map<string, InsuredPerson>();
   private readonly byKvnr = new Map<string, InsuredPerson>();
-  private readonly protocol: CommandHandler<null, ProtocolEntry, ProtocolEvent>;
   private readonly protocolView: ProtocolProjection;
   private readonly protocolRunner: StoreProjectionRunner;
   /** Brings the protocol read model up to date (concurrent callers share one catch-up). */
@@ -93,7 +95,6 @@ export class Vsdm {
   private readonly onlineChecks: CommandHandler<string | null, { at: string }, OnlineCheckEvent>;
   /** The sub-CA certificates of the TI PKI, asked of hsm once: the issuers of the eGKs' C.CH.AUT. */
   private subCas?: Promise<X509Certificate[]>;
-  private readonly serial = new KeyedSerializer();
   private readonly kt: CardTerminalServiceClient;
   private readonly hsm: HsmServiceClient;
   private readonly tenancy: TenancyServiceClient;
@@ -114,7 +115,6 @@ export class Vsdm {
       this.byIccsn.set(p.card.iccsn, p);
       this.byKvnr.set(p.kvnr, p);
     }
-    this.protocol = new CommandHandler(store, protocolDecider, 20);
     this.protocolView = new ProtocolProjection(store.schema);
     this.protocolRunner = new StoreProjectionRunner(store, this.protocolView);
     this.refreshProtocol = new Coalescer(() => this.protocolRunner.catchUp());
@@ -213,7 +213,7 @@ export class Vsdm {
         entry.result = outcome.result ?? 0;
         throw new DomainError(String(outcome.code), outcome.message, outcome.result ? { pruefungsnachweis: String(outcome.result) } : {});
       }
-      if (outcome.result === 1 || outcome.result === 2) await this.onlineChecks.handle(`egk-${person.card.iccsn}`, { at: now.toISOString() });
+      if (outcome.result === 1 || outcome.result === 2) await this.onlineChecks.handle(`egk-${person.card.iccsn}`, { at: now.toISOString() }, { occurredAt: now });
       const docs = vsdDocuments(outcome.person);
       const pn = r.readOnlineReceipt && outcome.result ? gzipIso(pruefungsnachweisXml({ at: this.clock.now(), result: outcome.result, errorCode: outcome.errorCode, pruefziffer: outcome.pruefziffer })) : Buffer.alloc(0);
       entry.outcome = outcome.result && outcome.result >= 3 ? "warning" : "ok";
@@ -234,7 +234,7 @@ export class Vsdm {
       throw e;
     } finally {
       this.observe?.(entry);
-      await this.serial.run(unitId, () => this.protocol.handle(`protocol-${unitId}`, entry, { unitId, mandantId: r.context.mandantId }));
+      await this.store.append(protocolStream(unitId), ANY, [{ type: "VsdReadProtocolled", data: entry, unitId, mandantId: r.context.mandantId }], new Date(entry.at));
     }
   }
 

@@ -1,3 +1,4 @@
+import { ValidationError } from "@tigw/platform";
 import type { InsuredPerson } from "../population/insured.js";
 
 /**
@@ -25,7 +26,7 @@ export class FachdienstSimulator {
   constructor(private readonly opts: { latencyMs?: number; slowMs?: number } = {}) {}
 
   set(ik: string, behaviour: FachdienstBehaviour): void {
-    if (!BEHAVIOURS.includes(behaviour)) throw new Error(`unknown behaviour ${behaviour} (${BEHAVIOURS.join(", ")})`);
+    if (!BEHAVIOURS.includes(behaviour)) throw new ValidationError("INVALID_BEHAVIOUR", "behaviour", `unknown behaviour ${JSON.stringify(behaviour)} (${BEHAVIOURS.join(", ")})`);
     this.behaviour.set(ik, behaviour);
   }
 

@@ -1,9 +1,9 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { callByName, createClient, EmbeddedBus, embeddedSql } from "@tigw/platform";
-import { CardTerminalServiceClient } from "@tigw/platform/dist/src/gen/tigw/cardterminal/v1/card_terminal.js";
-import { HsmServiceClient } from "@tigw/platform/dist/src/gen/tigw/hsm/v1/hsm.js";
-import { TenancyServiceClient } from "@tigw/platform/dist/src/gen/tigw/tenancy/v1/tenancy.js";
-import { VsdmServiceClient } from "@tigw/platform/dist/src/gen/tigw/vsdm/v1/vsdm.js";
+import { callByName, createClient, EmbeddedBus, embeddedSql, type Sql } from "@tigw/platform";
+import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
+import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
 import { startCardTerminal, type RunningCardTerminal } from "@tigw/card-terminal";
 import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
 import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
@@ -21,6 +21,9 @@ export interface Practice {
   cardTerminal: RunningCardTerminal;
   vsdm: RunningVsdm;
   clients: { t: TenancyServiceClient; h: HsmServiceClient; c: CardTerminalServiceClient; v: VsdmServiceClient };
+  /** The services' databases (vsdm's in the schema `vsdmContext`). */
+  sql: { tenancy: Sql; hsm: Sql; cardTerminal: Sql; vsdm: Sql };
+  vsdmContext: string;
   /** Handle of the Mandant M1's SMC-B (PIN 123456, not yet verified) in slot 2 of KT-VSD-1. */
   smcbHandle: string;
   insert(slot: number, cardType: string, iccsn: string, certSerial: string, pin?: string): Promise<string>;
@@ -34,15 +37,16 @@ export interface Practice {
  * and M2, a paired and connected terminal (local to M1's workplace AP1, remote to M2's AP9),
  * M1's SMC-B inserted. Used by the ReadVSD tests and the ReadVSD benchmark.
  */
-export async function setUpPractice(o: { populationSize?: number } = {}): Promise<Practice> {
+export async function setUpPractice(o: { populationSize?: number; vsdm?: { sql: Sql; context: string } } = {}): Promise<Practice> {
   const bus = await EmbeddedBus.open(await embeddedSql());
   // A simulated clock (starting now), so a test can let the maximum offline period pass.
   const clock = await ClockControl.simulated(await embeddedSql(), "clock", new Date());
-  const tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
-  const hsm = await startHsm({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32) });
-  const cardTerminal = await startCardTerminal({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
-  const vsdmSql = await embeddedSql();
-  const startVsdmHere = () => startVsdm({ sql: vsdmSql, bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: cardTerminal.address, population: { size: o.populationSize ?? 2000, seed: 1 } });
+  const sql = { tenancy: await embeddedSql(), hsm: await embeddedSql(), cardTerminal: await embeddedSql(), vsdm: o.vsdm?.sql ?? (await embeddedSql()) };
+  const vsdmContext = o.vsdm?.context ?? "vsdm";
+  const tenancy = await startTenancy({ sql: sql.tenancy, bus, clock, profiles: loadProfiles(), vendorKeys: [] });
+  const hsm = await startHsm({ sql: sql.hsm, bus, clock, masterKey: randomBytes(32) });
+  const cardTerminal = await startCardTerminal({ sql: sql.cardTerminal, bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
+  const startVsdmHere = () => startVsdm({ sql: sql.vsdm, context: vsdmContext, bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: cardTerminal.address, population: { size: o.populationSize ?? 2000, seed: 1 } });
   let vsdm = await startVsdmHere();
   const t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 60_000 });
   const h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
@@ -58,7 +62,7 @@ export async function setUpPractice(o: { populationSize?: number } = {}): Promis
   await rpc(c, "addTerminal", { ctId: KT, mac: "00:0D:F8:00:00:01", address: "", vendor: "ORGA", model: "6141", firmware: "3.9.0" });
   const { pairingSecret } = await rpc<{ pairingSecret: Buffer }>(c, "pairTerminal", { ctId: KT, unit: UNIT, certSerial: gsmckt });
   const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId: KT });
-  const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: gsmckt, data: challenge });
+  const { signature } = await rpc<{ signature: Buffer }>(h, "proveTerminalKey", { certSerial: gsmckt, ctId: KT, challenge });
   await rpc(c, "completeConnect", { ctId: KT, challenge, signature, secretProof: createHmac("sha256", pairingSecret).update(challenge).digest() });
   await conf("mandant", { mandantId: "M1" });
   await conf("mandant", { mandantId: "M2" });
@@ -78,6 +82,8 @@ export async function setUpPractice(o: { populationSize?: number } = {}): Promis
     cardTerminal,
     vsdm,
     clients: { t, h, c, v },
+    sql,
+    vsdmContext,
     smcbHandle,
     insert,
     restartVsdm: async () => {

@@ -151,6 +151,18 @@ export interface SignResponse {
   algorithm: string;
 }
 
+export interface ProveTerminalKeyRequest {
+  /** The terminal's C.SMKT.AUT certificate. */
+  certSerial: string;
+  ctId: string;
+  /** The card-terminal service's connect challenge (32 bytes). */
+  challenge: Buffer;
+}
+
+export interface ProveTerminalKeyResponse {
+  signature: Buffer;
+}
+
 export interface VerifyRequest {
   certSerial: string;
   data: Buffer;
@@ -2432,6 +2444,182 @@ export const SignResponse: MessageFns<SignResponse> = {
   },
 };
 
+function createBaseProveTerminalKeyRequest(): ProveTerminalKeyRequest {
+  return { certSerial: "", ctId: "", challenge: Buffer.alloc(0) };
+}
+
+export const ProveTerminalKeyRequest: MessageFns<ProveTerminalKeyRequest> = {
+  encode(message: ProveTerminalKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certSerial !== "") {
+      writer.uint32(10).string(message.certSerial);
+    }
+    if (message.ctId !== "") {
+      writer.uint32(18).string(message.ctId);
+    }
+    if (message.challenge.length !== 0) {
+      writer.uint32(26).bytes(message.challenge);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProveTerminalKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProveTerminalKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certSerial = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ctId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.challenge = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProveTerminalKeyRequest {
+    return {
+      certSerial: isSet(object.certSerial)
+        ? globalThis.String(object.certSerial)
+        : isSet(object.cert_serial)
+        ? globalThis.String(object.cert_serial)
+        : "",
+      ctId: isSet(object.ctId)
+        ? globalThis.String(object.ctId)
+        : isSet(object.ct_id)
+        ? globalThis.String(object.ct_id)
+        : "",
+      challenge: isSet(object.challenge) ? Buffer.from(bytesFromBase64(object.challenge)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ProveTerminalKeyRequest): unknown {
+    const obj: any = {};
+    if (message.certSerial !== "") {
+      obj.certSerial = message.certSerial;
+    }
+    if (message.ctId !== "") {
+      obj.ctId = message.ctId;
+    }
+    if (message.challenge.length !== 0) {
+      obj.challenge = base64FromBytes(message.challenge);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProveTerminalKeyRequest>, I>>(base?: I): ProveTerminalKeyRequest {
+    return ProveTerminalKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProveTerminalKeyRequest>, I>>(object: I): ProveTerminalKeyRequest {
+    const message = createBaseProveTerminalKeyRequest();
+    message.certSerial = object.certSerial ?? "";
+    message.ctId = object.ctId ?? "";
+    message.challenge = object.challenge ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseProveTerminalKeyResponse(): ProveTerminalKeyResponse {
+  return { signature: Buffer.alloc(0) };
+}
+
+export const ProveTerminalKeyResponse: MessageFns<ProveTerminalKeyResponse> = {
+  encode(message: ProveTerminalKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.signature.length !== 0) {
+      writer.uint32(10).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProveTerminalKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProveTerminalKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProveTerminalKeyResponse {
+    return { signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: ProveTerminalKeyResponse): unknown {
+    const obj: any = {};
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProveTerminalKeyResponse>, I>>(base?: I): ProveTerminalKeyResponse {
+    return ProveTerminalKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProveTerminalKeyResponse>, I>>(object: I): ProveTerminalKeyResponse {
+    const message = createBaseProveTerminalKeyResponse();
+    message.signature = object.signature ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 function createBaseVerifyRequest(): VerifyRequest {
   return { certSerial: "", data: Buffer.alloc(0), signature: Buffer.alloc(0) };
 }
@@ -3543,7 +3731,10 @@ export const HsmServiceService = {
       Buffer.from(GetOcspStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetOcspStatusResponse => GetOcspStatusResponse.decode(value),
   },
-  /** Signs data (SHA-256, then RSA PKCS#1 v1.5 or ECDSA) with the key of a certificate. */
+  /**
+   * Signs data (SHA-256, then RSA PKCS#1 v1.5 or ECDSA) with the key of a practice card (SMC-B,
+   * HBA, eGK). Any other key (gSMC-K, gSMC-KT, CA): PERMISSION_DENIED, code SIGNING_NOT_PERMITTED.
+   */
   sign: {
     path: "/tigw.hsm.v1.HsmService/Sign" as const,
     requestStream: false as const,
@@ -3552,6 +3743,22 @@ export const HsmServiceService = {
     requestDeserialize: (value: Buffer): SignRequest => SignRequest.decode(value),
     responseSerialize: (value: SignResponse): Buffer => Buffer.from(SignResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SignResponse => SignResponse.decode(value),
+  },
+  /**
+   * The gSMC-KT of a simulated card terminal proves its key on connect: it signs the connect
+   * message (UTF-8 "tigw.kt.connect.v1" NUL ct_id NUL, then the 32-byte challenge), nothing else.
+   * Other keys: PERMISSION_DENIED, code SIGNING_NOT_PERMITTED.
+   */
+  proveTerminalKey: {
+    path: "/tigw.hsm.v1.HsmService/ProveTerminalKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ProveTerminalKeyRequest): Buffer =>
+      Buffer.from(ProveTerminalKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ProveTerminalKeyRequest => ProveTerminalKeyRequest.decode(value),
+    responseSerialize: (value: ProveTerminalKeyResponse): Buffer =>
+      Buffer.from(ProveTerminalKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ProveTerminalKeyResponse => ProveTerminalKeyResponse.decode(value),
   },
   verify: {
     path: "/tigw.hsm.v1.HsmService/Verify" as const,
@@ -3638,8 +3845,17 @@ export interface HsmServiceServer extends UntypedServiceImplementation {
   getCertificate: handleUnaryCall<GetCertificateRequest, GetCertificateResponse>;
   revokeCertificate: handleUnaryCall<RevokeCertificateRequest, RevokeCertificateResponse>;
   getOcspStatus: handleUnaryCall<GetOcspStatusRequest, GetOcspStatusResponse>;
-  /** Signs data (SHA-256, then RSA PKCS#1 v1.5 or ECDSA) with the key of a certificate. */
+  /**
+   * Signs data (SHA-256, then RSA PKCS#1 v1.5 or ECDSA) with the key of a practice card (SMC-B,
+   * HBA, eGK). Any other key (gSMC-K, gSMC-KT, CA): PERMISSION_DENIED, code SIGNING_NOT_PERMITTED.
+   */
   sign: handleUnaryCall<SignRequest, SignResponse>;
+  /**
+   * The gSMC-KT of a simulated card terminal proves its key on connect: it signs the connect
+   * message (UTF-8 "tigw.kt.connect.v1" NUL ct_id NUL, then the 32-byte challenge), nothing else.
+   * Other keys: PERMISSION_DENIED, code SIGNING_NOT_PERMITTED.
+   */
+  proveTerminalKey: handleUnaryCall<ProveTerminalKeyRequest, ProveTerminalKeyResponse>;
   verify: handleUnaryCall<VerifyRequest, VerifyResponse>;
   /** Issues a test card (SMC-B, HBA, eGK, gSMC-KT) with a key pair and certificate. */
   issueCard: handleUnaryCall<IssueCardRequest, IssueCardResponse>;
@@ -3769,7 +3985,10 @@ export interface HsmServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetOcspStatusResponse) => void,
   ): ClientUnaryCall;
-  /** Signs data (SHA-256, then RSA PKCS#1 v1.5 or ECDSA) with the key of a certificate. */
+  /**
+   * Signs data (SHA-256, then RSA PKCS#1 v1.5 or ECDSA) with the key of a practice card (SMC-B,
+   * HBA, eGK). Any other key (gSMC-K, gSMC-KT, CA): PERMISSION_DENIED, code SIGNING_NOT_PERMITTED.
+   */
   sign(request: SignRequest, callback: (error: ServiceError | null, response: SignResponse) => void): ClientUnaryCall;
   sign(
     request: SignRequest,
@@ -3781,6 +4000,26 @@ export interface HsmServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SignResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The gSMC-KT of a simulated card terminal proves its key on connect: it signs the connect
+   * message (UTF-8 "tigw.kt.connect.v1" NUL ct_id NUL, then the 32-byte challenge), nothing else.
+   * Other keys: PERMISSION_DENIED, code SIGNING_NOT_PERMITTED.
+   */
+  proveTerminalKey(
+    request: ProveTerminalKeyRequest,
+    callback: (error: ServiceError | null, response: ProveTerminalKeyResponse) => void,
+  ): ClientUnaryCall;
+  proveTerminalKey(
+    request: ProveTerminalKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ProveTerminalKeyResponse) => void,
+  ): ClientUnaryCall;
+  proveTerminalKey(
+    request: ProveTerminalKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ProveTerminalKeyResponse) => void,
   ): ClientUnaryCall;
   verify(
     request: VerifyRequest,

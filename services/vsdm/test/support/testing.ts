@@ -1,0 +1,3 @@
+// What other packages' tests and benchmarks use of vsdm's test support.
+export * from "./practice.js";
+export * from "./gematik-xsd.js";
