@@ -18,6 +18,8 @@ export default tseslint.config(
   { files: ["loadtests/**/*.js"], languageOptions: { sourceType: "module", globals: { __ENV: "readonly" } } },
   // The admin web UI runs in the browser (served as static ES modules by the gateway).
   { files: ["services/gateway/admin/**/*.js"], languageOptions: { sourceType: "module", globals: globals.browser } },
+  // Node scripts of deploy/kubernetes (the Kubernetes test and its load generator).
+  { files: ["deploy/kubernetes/**/*.mjs"], languageOptions: { sourceType: "module", globals: globals.node } },
   // CommonJS launchers (the tigw bin shim) load the compiled CLI with require().
   { files: ["**/bin/*.js"], languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } }, rules: { "@typescript-eslint/no-require-imports": "off" } },
 );

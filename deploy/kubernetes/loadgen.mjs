@@ -1,0 +1,66 @@
+// A small, bounded load of commands against the gateway from inside the cluster (test.mjs runs it
+// in a pod through the gateway's Service). Every request opens its own connection, so that each
+// is routed by the Service to a pod that is Ready at that moment.
+// Env: GATEWAY (http://host:port), ADMIN_PASSWORD, RUN (a unique prefix), MAX_SECONDS (upper bound),
+// CONCURRENCY, READS (1 = also read back every unit it created). Stops early once /tmp/stop exists.
+// Prints one JSON line at the end: {ok, failed, errors, units, terminals} where units/terminals are
+// the ids the gateway acknowledged (2xx).
+import { request } from "node:http";
+import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+
+const base = new URL(process.env.GATEWAY);
+const run = process.env.RUN ?? randomBytes(3).toString("hex");
+const deadline = Date.now() + Number(process.env.MAX_SECONDS ?? 300) * 1000;
+const concurrency = Number(process.env.CONCURRENCY ?? 2);
+const reads = process.env.READS === "1";
+
+function call(method, path, body, token) {
+  return new Promise((resolve) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      { host: base.hostname, port: base.port, path, method, agent: false, timeout: 20000,
+        headers: { ...(data ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c)).on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+        res.on("error", (e) => resolve({ status: 0, body: String(e) }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (e) => resolve({ status: 0, body: String(e.message ?? e) }));
+    req.end(data);
+  });
+}
+
+let token;
+for (let i = 0; !token; i++) {
+  const r = await call("POST", "/api/v1/auth/login", { username: "admin", password: process.env.ADMIN_PASSWORD });
+  if (r.status === 200) token = JSON.parse(r.body).token;
+  else if (i > 60) { console.log(JSON.stringify({ fatal: `login: ${r.status} ${r.body}` })); process.exit(1); }
+  else await new Promise((s) => setTimeout(s, 1000));
+}
+
+const out = { ok: 0, failed: 0, errors: [], units: [], terminals: [] };
+const note = (what, r) => {
+  if (r.status >= 200 && r.status < 300) { out.ok++; return true; }
+  out.failed++;
+  if (out.errors.length < 20) out.errors.push(`${new Date().toISOString()} ${what}: ${r.status} ${r.body.slice(0, 200)}`);
+  return false;
+};
+let n = 0;
+async function worker() {
+  while (Date.now() < deadline && !existsSync("/tmp/stop")) {
+    const i = n++;
+    const serial = `LOAD-${run}-${i}`;
+    if (note(`create unit ${serial}`, await call("POST", "/api/v1/units", { serial, profile: "rz" }, token))) {
+      out.units.push(serial);
+      if (reads) note(`read unit ${serial}`, await call("GET", `/api/v1/units/${serial}`, undefined, token));
+    }
+    const ctId = `LKT-${run}-${i}`;
+    const mac = `02:00:${randomBytes(4).toString("hex").match(/../g).join(":")}`.toUpperCase();
+    if (note(`add terminal ${ctId}`, await call("POST", "/api/v1/terminals", { ctId, mac, address: "127.0.0.1", vendor: "tigw-load", model: "load", firmware: "1.0.0" }, token))) out.terminals.push(ctId);
+  }
+}
+await Promise.all(Array.from({ length: concurrency }, worker));
+console.log(JSON.stringify(out));
