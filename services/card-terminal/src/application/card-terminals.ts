@@ -79,7 +79,7 @@ export class CardTerminals {
   }
 
   static async open(o: { store: SqlEventStore; vault: SecretVault; clock: Clock; tenancy: TenancyPort; hsm: HsmPort; observe?: CardTerminalObserver; ocspTimeoutMs?: number }): Promise<CardTerminals> {
-    const c = new CardTerminals(o.store, o.vault, o.clock, o.tenancy, o.hsm, o.observe ?? {}, o.ocspTimeoutMs ?? 5_000);
+    const c = new CardTerminals(o.store, o.vault, o.clock, o.tenancy, o.hsm, o.observe ?? {}, o.ocspTimeoutMs ?? 30_000);
     await c.runner.setup();
     await c.runner.catchUp();
     return c;
