@@ -10,7 +10,17 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       // A package is used through its entry point (or @tigw/contracts' exports map), never its build output.
-      "no-restricted-imports": ["error", { patterns: [{ group: ["@tigw/*/dist/*", "@tigw/*/src/*", "../../*/src/*", "../../*/dist/*"], message: "import another package by its name (its index or @tigw/contracts/<context>/v1/<file>), not its files" }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["@tigw/*/dist/*", "@tigw/*/src/*", "../../*/src/*", "../../*/dist/*"],
+              message: "import another package by its name (its index or @tigw/contracts/<context>/v1/<file>), not its files",
+            },
+          ],
+        },
+      ],
     },
   },
   { files: ["**/*.mjs", "**/*.js"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
@@ -21,5 +31,9 @@ export default tseslint.config(
   // Node scripts of deploy/kubernetes (the Kubernetes test and its load generator).
   { files: ["deploy/kubernetes/**/*.mjs"], languageOptions: { sourceType: "module", globals: globals.node } },
   // CommonJS launchers (the tigw bin shim) load the compiled CLI with require().
-  { files: ["**/bin/*.js"], languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } }, rules: { "@typescript-eslint/no-require-imports": "off" } },
+  {
+    files: ["**/bin/*.js"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
 );

@@ -54,13 +54,18 @@ export const options = {
 };
 
 function post(path, body, token) {
-  const res = http.post(`${BASE}${path}`, JSON.stringify(body), { headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, responseCallback: http.expectedStatuses({ min: 200, max: 499 }) });
+  const res = http.post(`${BASE}${path}`, JSON.stringify(body), {
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    responseCallback: http.expectedStatuses({ min: 200, max: 499 }),
+  });
   if (res.status >= 500) serverErrors.add(1);
   return res;
 }
 
 export function setup() {
-  const login = http.post(`${BASE}/api/v1/auth/login`, JSON.stringify({ username: "admin", password: __ENV.ADMIN_PASSWORD }), { headers: { "content-type": "application/json" } });
+  const login = http.post(`${BASE}/api/v1/auth/login`, JSON.stringify({ username: "admin", password: __ENV.ADMIN_PASSWORD }), {
+    headers: { "content-type": "application/json" },
+  });
   if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.body}`);
   const token = login.json("token");
   const units = [];

@@ -19,8 +19,18 @@ function call(method, path, body, token) {
   return new Promise((resolve) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
-      { host: base.hostname, port: base.port, path, method, agent: false, timeout: 20000,
-        headers: { ...(data ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } },
+      {
+        host: base.hostname,
+        port: base.port,
+        path,
+        method,
+        agent: false,
+        timeout: 20000,
+        headers: {
+          ...(data ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      },
       (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c)).on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
@@ -37,13 +47,18 @@ let token;
 for (let i = 0; !token; i++) {
   const r = await call("POST", "/api/v1/auth/login", { username: "admin", password: process.env.ADMIN_PASSWORD });
   if (r.status === 200) token = JSON.parse(r.body).token;
-  else if (i > 60) { console.log(JSON.stringify({ fatal: `login: ${r.status} ${r.body}` })); process.exit(1); }
-  else await new Promise((s) => setTimeout(s, 1000));
+  else if (i > 60) {
+    console.log(JSON.stringify({ fatal: `login: ${r.status} ${r.body}` }));
+    process.exit(1);
+  } else await new Promise((s) => setTimeout(s, 1000));
 }
 
 const out = { ok: 0, failed: 0, errors: [], units: [], terminals: [] };
 const note = (what, r) => {
-  if (r.status >= 200 && r.status < 300) { out.ok++; return true; }
+  if (r.status >= 200 && r.status < 300) {
+    out.ok++;
+    return true;
+  }
   out.failed++;
   if (out.errors.length < 20) out.errors.push(`${new Date().toISOString()} ${what}: ${r.status} ${r.body.slice(0, 200)}`);
   return false;
@@ -59,7 +74,13 @@ async function worker() {
     }
     const ctId = `LKT-${run}-${i}`;
     const mac = `02:00:${randomBytes(4).toString("hex").match(/../g).join(":")}`.toUpperCase();
-    if (note(`add terminal ${ctId}`, await call("POST", "/api/v1/terminals", { ctId, mac, address: "127.0.0.1", vendor: "tigw-load", model: "load", firmware: "1.0.0" }, token))) out.terminals.push(ctId);
+    if (
+      note(
+        `add terminal ${ctId}`,
+        await call("POST", "/api/v1/terminals", { ctId, mac, address: "127.0.0.1", vendor: "tigw-load", model: "load", firmware: "1.0.0" }, token),
+      )
+    )
+      out.terminals.push(ctId);
   }
 }
 await Promise.all(Array.from({ length: concurrency }, worker));

@@ -22,7 +22,8 @@ const FULL = `${RELEASE}-ti-gateway`;
 const work = mkdtempSync(join(tmpdir(), "tigw-k8s-test-"));
 const t0 = Date.now();
 const times = {};
-let passed = 0, failed = 0;
+let passed = 0,
+  failed = 0;
 const cleanups = [];
 let env = { ...process.env };
 
@@ -30,9 +31,19 @@ const secs = (ms) => (ms / 1000).toFixed(0);
 const log = (s) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 function sh(cmd, args, o = {}) {
   try {
-    return execFileSync(cmd, args, { encoding: "utf8", env, cwd: root, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", o.quiet ? "pipe" : "inherit"], input: o.input, timeout: o.timeout ?? 900_000 });
+    return execFileSync(cmd, args, {
+      encoding: "utf8",
+      env,
+      cwd: root,
+      maxBuffer: 64 << 20,
+      stdio: ["pipe", "pipe", o.quiet ? "pipe" : "inherit"],
+      input: o.input,
+      timeout: o.timeout ?? 900_000,
+    });
   } catch (e) {
-    const err = new Error(`${cmd} ${args.join(" ").slice(0, 300)} failed (${e.status ?? e.signal}): ${(e.stderr ?? "").toString().slice(-2000)}${(e.stdout ?? "").toString().slice(-1000)}`);
+    const err = new Error(
+      `${cmd} ${args.join(" ").slice(0, 300)} failed (${e.status ?? e.signal}): ${(e.stderr ?? "").toString().slice(-2000)}${(e.stdout ?? "").toString().slice(-1000)}`,
+    );
     err.cause = e;
     throw err;
   }
@@ -44,12 +55,20 @@ async function eventually(what, ms, fn, every = 2000) {
   const end = Date.now() + ms;
   let last;
   for (;;) {
-    try { const v = await fn(); if (v) return v; last = "not yet"; } catch (e) { last = e.message; }
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = "not yet";
+    } catch (e) {
+      last = e.message;
+    }
     if (Date.now() > end) throw new Error(`${what}: not within ${secs(ms)} s (${String(last).slice(0, 1500)})`);
     await sleep(every);
   }
 }
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
 
 /** One check: counted as passed or failed. `fatal` stops the run (the later checks need it). */
 async function check(name, fn, { fatal = true } = {}) {
@@ -71,15 +90,24 @@ function portForward(target, remotePort) {
   return new Promise((res, rej) => {
     const p = spawn("kubectl", ["-n", NS, "port-forward", "--address", "127.0.0.1", target, `:${remotePort}`], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    const timer = setTimeout(() => { p.kill(); rej(new Error(`port-forward ${target}: ${out}`)); }, 30_000);
+    const timer = setTimeout(() => {
+      p.kill();
+      rej(new Error(`port-forward ${target}: ${out}`));
+    }, 30_000);
     const onData = (d) => {
       out += d;
       const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) { clearTimeout(timer); res({ port: Number(m[1]), url: `http://127.0.0.1:${m[1]}`, close: () => p.kill() }); }
+      if (m) {
+        clearTimeout(timer);
+        res({ port: Number(m[1]), url: `http://127.0.0.1:${m[1]}`, close: () => p.kill() });
+      }
     };
     p.stdout.on("data", onData);
     p.stderr.on("data", onData);
-    p.once("exit", (c) => { clearTimeout(timer); rej(new Error(`port-forward exited ${c}: ${out}`)); });
+    p.once("exit", (c) => {
+      clearTimeout(timer);
+      rej(new Error(`port-forward exited ${c}: ${out}`));
+    });
     cleanups.push(() => p.kill());
   });
 }
@@ -87,7 +115,12 @@ function portForward(target, remotePort) {
 const tigwBin = join(root, "services/cli/bin/tigw.js");
 function tigw(url, cfg, ...args) {
   try {
-    const stdout = execFileSync(process.execPath, [tigwBin, ...args], { encoding: "utf8", env: { ...env, TIGW_URL: url, TIGW_CONFIG_DIR: cfg }, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+    const stdout = execFileSync(process.execPath, [tigwBin, ...args], {
+      encoding: "utf8",
+      env: { ...env, TIGW_URL: url, TIGW_CONFIG_DIR: cfg },
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 120_000,
+    });
     return { code: 0, stdout, stderr: "" };
   } catch (e) {
     return { code: e.status ?? 1, stdout: String(e.stdout ?? ""), stderr: String(e.stderr ?? "") };
@@ -99,14 +132,24 @@ function ok(r, what) {
 }
 
 async function api(url, token, method, path, body) {
-  const r = await fetch(url + path, { method, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(url + path, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await r.text();
   return { status: r.status, body: text, json: () => JSON.parse(text) };
 }
 
 // ------------------------------------------------------------------------------------------------
 const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
-const rev = (() => { try { return execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim(); } catch { return "dev"; } })();
+const rev = (() => {
+  try {
+    return execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  } catch {
+    return "dev";
+  }
+})();
 const TAG = `${version}-${rev}`;
 const TAG2 = `${TAG}-b`;
 const adminPassword = randomBytes(12).toString("hex");
@@ -119,10 +162,11 @@ let services = [];
 async function main() {
   await check("cluster up (cluster-up.sh: build cached by version, node Ready, CoreDNS, local-path)", async () => {
     const out = sh("bash", [join(here, "cluster-up.sh")], { timeout: 3_600_000 });
-    for (const m of out.matchAll(/export (.*)/g)) for (const kv of m[1].split(" ")) {
-      const [k, ...v] = kv.split("=");
-      env[k] = v.join("=").replace("$PATH", process.env.PATH);
-    }
+    for (const m of out.matchAll(/export (.*)/g))
+      for (const kv of m[1].split(" ")) {
+        const [k, ...v] = kv.split("=");
+        env[k] = v.join("=").replace("$PATH", process.env.PATH);
+      }
     assert(env.KUBECONFIG && existsSync(env.KUBECONFIG), `no KUBECONFIG in cluster-up's output: ${out}`);
     const v = kjson(["version"]);
     assert(v.serverVersion.gitVersion === "v1.34.3", `server is ${v.serverVersion.gitVersion}`);
@@ -147,7 +191,11 @@ async function main() {
     assert(ciValues.length >= 3, "fixtures in ci/");
     for (const f of ciValues) sh("helm", ["lint", "--strict", chart, "-f", join(chart, "ci", f)], { quiet: true });
     let refused = false;
-    try { sh("helm", ["lint", "--strict", chart, "-f", join(chart, "ci", ciValues[0]), "--set", "services.gateway.replcas=3"], { quiet: true }); } catch (e) { refused = /replcas|additional properties|additionalProperties/i.test(e.message); }
+    try {
+      sh("helm", ["lint", "--strict", chart, "-f", join(chart, "ci", ciValues[0]), "--set", "services.gateway.replcas=3"], { quiet: true });
+    } catch (e) {
+      refused = /replcas|additional properties|additionalProperties/i.test(e.message);
+    }
     assert(refused, "values.schema.json must refuse an unknown key (services.gateway.replcas)");
   });
 
@@ -156,19 +204,26 @@ async function main() {
     if (!ns) kubectl(["create", "ns", NS]);
     kubectl(["-n", NS, "delete", "secret", "tigw-postgres", "--ignore-not-found"], { quiet: true });
     kubectl(["-n", NS, "create", "secret", "generic", "tigw-postgres", `--from-literal=postgres-password=${pgPassword}`]);
-    writeFileSync(valuesFile, [
-      `image: {tag: "${TAG}", pullPolicy: Never}`,
-      `postgresql: {host: postgresql, existingSecret: tigw-postgres, passwordKey: postgres-password}`,
-      `kafka: {brokers: "kafka:9092"}`,
-      `secrets: {adminPassword: "${adminPassword}"}`,
-      `vendorKeys:`,
-      `  keys:`,
-      `    test-vendor.pem: |`,
-      ...publicKey.export({ type: "spki", format: "pem" }).trim().split("\n").map((l) => `      ${l}`),
-      `defaults:`,
-      `  resources: {requests: {cpu: 20m, memory: 128Mi}, limits: {memory: 512Mi}}`,
-      "",
-    ].join("\n"));
+    writeFileSync(
+      valuesFile,
+      [
+        `image: {tag: "${TAG}", pullPolicy: Never}`,
+        `postgresql: {host: postgresql, existingSecret: tigw-postgres, passwordKey: postgres-password}`,
+        `kafka: {brokers: "kafka:9092"}`,
+        `secrets: {adminPassword: "${adminPassword}"}`,
+        `vendorKeys:`,
+        `  keys:`,
+        `    test-vendor.pem: |`,
+        ...publicKey
+          .export({ type: "spki", format: "pem" })
+          .trim()
+          .split("\n")
+          .map((l) => `      ${l}`),
+        `defaults:`,
+        `  resources: {requests: {cpu: 20m, memory: 128Mi}, limits: {memory: 512Mi}}`,
+        "",
+      ].join("\n"),
+    );
     const rendered = sh("helm", ["template", RELEASE, chart, "-n", NS, "-f", valuesFile], { quiet: true });
     const dbs = [...new Set([...rendered.matchAll(/postgres:\/\/[^@]+@[^/]+\/(\w+)/g)].map((m) => m[1]))];
     services = [...new Set([...rendered.matchAll(/app\.kubernetes\.io\/component: ([a-z0-9-]+)/g)].map((m) => m[1]))].filter((s) => s);
@@ -192,26 +247,38 @@ async function main() {
     sh("helm", ["install", RELEASE, chart, "-n", NS, "-f", valuesFile, "--wait", "--timeout", "15m"]);
     times["helm install --wait alone"] = secs(Date.now() - t);
     // The HPA scales the gateway to its minimum of 2.
-    await eventually("gateway at 2 ready replicas (HPA minReplicas)", 180_000, () => (kjson(["-n", NS, "get", "deploy", `${FULL}-gateway`]).status.readyReplicas ?? 0) >= 2);
+    await eventually(
+      "gateway at 2 ready replicas (HPA minReplicas)",
+      180_000,
+      () => (kjson(["-n", NS, "get", "deploy", `${FULL}-gateway`]).status.readyReplicas ?? 0) >= 2,
+    );
     await allReady();
   });
 
-  await check("pods are hardened: uid 10001, read-only root, no capabilities, seccomp RuntimeDefault", async () => {
-    for (const s of services) {
-      const pod = podsOf(s)[0];
-      const c = pod.spec.containers[0];
-      assert(pod.spec.securityContext.seccompProfile?.type === "RuntimeDefault", `${s}: seccomp`);
-      assert(c.securityContext.readOnlyRootFilesystem === true && c.securityContext.capabilities.drop.includes("ALL"), `${s}: securityContext`);
-      const id = kubectl(["-n", NS, "exec", pod.metadata.name, "--", "id", "-u"], { quiet: true }).trim();
-      assert(id === "10001", `${s}: runs as ${id}`);
-      const status = kubectl(["-n", NS, "exec", pod.metadata.name, "--", "cat", "/proc/1/status"], { quiet: true });
-      assert(/^CapEff:\s+0+$/m.test(status), `${s}: effective capabilities ${/CapEff.*/.exec(status)}`);
-      let wrote = true;
-      try { kubectl(["-n", NS, "exec", pod.metadata.name, "--", "touch", "/opt/tigw/x"], { quiet: true }); } catch { wrote = false; }
-      assert(!wrote, `${s}: the root filesystem is writable`);
-      kubectl(["-n", NS, "exec", pod.metadata.name, "--", "touch", "/tmp/x"], { quiet: true });
-    }
-  }, { fatal: false });
+  await check(
+    "pods are hardened: uid 10001, read-only root, no capabilities, seccomp RuntimeDefault",
+    async () => {
+      for (const s of services) {
+        const pod = podsOf(s)[0];
+        const c = pod.spec.containers[0];
+        assert(pod.spec.securityContext.seccompProfile?.type === "RuntimeDefault", `${s}: seccomp`);
+        assert(c.securityContext.readOnlyRootFilesystem === true && c.securityContext.capabilities.drop.includes("ALL"), `${s}: securityContext`);
+        const id = kubectl(["-n", NS, "exec", pod.metadata.name, "--", "id", "-u"], { quiet: true }).trim();
+        assert(id === "10001", `${s}: runs as ${id}`);
+        const status = kubectl(["-n", NS, "exec", pod.metadata.name, "--", "cat", "/proc/1/status"], { quiet: true });
+        assert(/^CapEff:\s+0+$/m.test(status), `${s}: effective capabilities ${/CapEff.*/.exec(status)}`);
+        let wrote = true;
+        try {
+          kubectl(["-n", NS, "exec", pod.metadata.name, "--", "touch", "/opt/tigw/x"], { quiet: true });
+        } catch {
+          wrote = false;
+        }
+        assert(!wrote, `${s}: the root filesystem is writable`);
+        kubectl(["-n", NS, "exec", pod.metadata.name, "--", "touch", "/tmp/x"], { quiet: true });
+      }
+    },
+    { fatal: false },
+  );
 
   let gw;
   const cfg = mkdtempSync(join(work, "tigw-cfg-"));
@@ -231,7 +298,22 @@ async function main() {
     const smcb = JSON.parse(ok(t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B"));
     ok(t("infomodell", unit, "smb", "--mandant", "praxis-1", "--iccsn", smcb.iccsn), "managed SM-B");
     ok(t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1", "-o", "json"), "Prüfkarte");
-    const read = ["vsd", "read", "--unit", unit, "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check", "--receipt"];
+    const read = [
+      "vsd",
+      "read",
+      "--unit",
+      unit,
+      "--mandant",
+      "praxis-1",
+      "--workplace",
+      "AP1",
+      "--ct-id",
+      "KT-001",
+      "--slot",
+      "1",
+      "--online-check",
+      "--receipt",
+    ];
     const locked = t(...read);
     assert(locked.code === 1 && /error 3041/.test(locked.stderr), `before the PIN: ${locked.code} ${locked.stderr}`);
     ok(t("card", "pin", "verify", smcb.cardHandle, "--pin", "123456"), "PIN");
@@ -246,27 +328,50 @@ async function main() {
   };
   const startLoad = (name, extraEnv) => {
     const pod = {
-      apiVersion: "v1", kind: "Pod",
+      apiVersion: "v1",
+      kind: "Pod",
       metadata: { name, labels: { "app.kubernetes.io/name": "tigw-loadgen" } },
       spec: {
-        restartPolicy: "Never", automountServiceAccountToken: false, enableServiceLinks: false,
+        restartPolicy: "Never",
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
         securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } },
-        containers: [{
-          name: "load", image: `localhost/ti-gateway:${TAG}`, imagePullPolicy: "Never",
-          command: ["/usr/bin/node", "/load/loadgen.mjs"],
-          env: Object.entries({ GATEWAY: `http://${FULL}-gateway:8080`, ADMIN_PASSWORD: adminPassword, MAX_SECONDS: "600", CONCURRENCY: "2", ...extraEnv }).map(([k, v]) => ({ name: k, value: v })),
-          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-          volumeMounts: [{ name: "load", mountPath: "/load" }, { name: "tmp", mountPath: "/tmp" }],
-          resources: { requests: { cpu: "20m", memory: "64Mi" } },
-        }],
-        volumes: [{ name: "load", configMap: { name: "tigw-loadgen" } }, { name: "tmp", emptyDir: {} }],
+        containers: [
+          {
+            name: "load",
+            image: `localhost/ti-gateway:${TAG}`,
+            imagePullPolicy: "Never",
+            command: ["/usr/bin/node", "/load/loadgen.mjs"],
+            env: Object.entries({
+              GATEWAY: `http://${FULL}-gateway:8080`,
+              ADMIN_PASSWORD: adminPassword,
+              MAX_SECONDS: "600",
+              CONCURRENCY: "2",
+              ...extraEnv,
+            }).map(([k, v]) => ({ name: k, value: v })),
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+            volumeMounts: [
+              { name: "load", mountPath: "/load" },
+              { name: "tmp", mountPath: "/tmp" },
+            ],
+            resources: { requests: { cpu: "20m", memory: "64Mi" } },
+          },
+        ],
+        volumes: [
+          { name: "load", configMap: { name: "tigw-loadgen" } },
+          { name: "tmp", emptyDir: {} },
+        ],
       },
     };
     kubectl(["-n", NS, "apply", "-f", "-"], { input: JSON.stringify(pod), quiet: true });
     kubectl(["-n", NS, "wait", "--for=condition=Ready", `pod/${name}`, "--timeout=120s"], { quiet: true });
   };
   const stopLoad = async (name) => {
-    try { kubectl(["-n", NS, "exec", name, "--", "touch", "/tmp/stop"], { quiet: true }); } catch { /* it already ended (MAX_SECONDS) */ }
+    try {
+      kubectl(["-n", NS, "exec", name, "--", "touch", "/tmp/stop"], { quiet: true });
+    } catch {
+      /* it already ended (MAX_SECONDS) */
+    }
     await eventually(`${name} finished`, 120_000, () => ["Succeeded", "Failed"].includes(kjson(["-n", NS, "get", "pod", name]).status.phase));
     const logs = kubectl(["-n", NS, "logs", name], { quiet: true }).trim().split("\n");
     const result = JSON.parse(logs.at(-1));
@@ -313,21 +418,51 @@ async function main() {
     log(`upgrade load: ${r.ok} requests succeeded, ${r.failed} failed ${JSON.stringify(r.errors.slice(0, 5))}`);
     assert(r.ok >= 30, `too few requests during the upgrade: ${r.ok}`);
     assert(r.failed === 0, `failed requests during the upgrade: ${r.errors.join("\n")}`);
-    for (const s of services) for (const p of podsOf(s)) assert(p.spec.containers[0].image.endsWith(`:${TAG2}`), `${p.metadata.name} runs ${p.spec.containers[0].image}`);
+    for (const s of services)
+      for (const p of podsOf(s)) assert(p.spec.containers[0].image.endsWith(`:${TAG2}`), `${p.metadata.name} runs ${p.spec.containers[0].image}`);
   });
 
-  await check("Prometheus (Debian's) scrapes the pods; every dashboard panel's query returns data; the alert rules load", async () => {
-    // Signals that need an event first: a refused terminal connect and an LZV attempt.
-    const token = (await api(gw.url, null, "POST", "/api/v1/auth/login", { username: "admin", password: adminPassword })).json().token;
-    const begin = await api(gw.url, token, "POST", `/api/v1/terminals/KT-001/connect/begin`, {});
-    if (begin.status < 300) await api(gw.url, token, "POST", `/api/v1/terminals/KT-001/connect/complete`, { challenge: begin.json().challenge, signature: "AAAA", secretProof: "AAAA" });
-    tigw(gw.url, cfg, "unit", "lzv", unit);
-    await promCheck(async () => {
-      // Activity inside Prometheus' window, so that the rates and latency quantiles have data.
-      ok(tigw(gw.url, cfg, "sim", "kt", "--unit", unit, "--mandant", "praxis-1", "--count", "2", "--prefix", `P${Date.now().toString(36)}-`), "sim kt");
-      for (let i = 0; i < 3; i++) ok(tigw(gw.url, cfg, "vsd", "read", "--unit", unit, "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check"), "vsd read");
-    });
-  }, { fatal: false });
+  await check(
+    "Prometheus (Debian's) scrapes the pods; every dashboard panel's query returns data; the alert rules load",
+    async () => {
+      // Signals that need an event first: a refused terminal connect and an LZV attempt.
+      const token = (await api(gw.url, null, "POST", "/api/v1/auth/login", { username: "admin", password: adminPassword })).json().token;
+      const begin = await api(gw.url, token, "POST", `/api/v1/terminals/KT-001/connect/begin`, {});
+      if (begin.status < 300)
+        await api(gw.url, token, "POST", `/api/v1/terminals/KT-001/connect/complete`, {
+          challenge: begin.json().challenge,
+          signature: "AAAA",
+          secretProof: "AAAA",
+        });
+      tigw(gw.url, cfg, "unit", "lzv", unit);
+      await promCheck(async () => {
+        // Activity inside Prometheus' window, so that the rates and latency quantiles have data.
+        ok(tigw(gw.url, cfg, "sim", "kt", "--unit", unit, "--mandant", "praxis-1", "--count", "2", "--prefix", `P${Date.now().toString(36)}-`), "sim kt");
+        for (let i = 0; i < 3; i++)
+          ok(
+            tigw(
+              gw.url,
+              cfg,
+              "vsd",
+              "read",
+              "--unit",
+              unit,
+              "--mandant",
+              "praxis-1",
+              "--workplace",
+              "AP1",
+              "--ct-id",
+              "KT-001",
+              "--slot",
+              "1",
+              "--online-check",
+            ),
+            "vsd read",
+          );
+      });
+    },
+    { fatal: false },
+  );
 
   await check("helm uninstall leaves nothing of the release behind", async () => {
     sh("helm", ["uninstall", RELEASE, "-n", NS, "--wait", "--timeout", "5m"]);
@@ -335,14 +470,18 @@ async function main() {
     await eventually("no pods of the release", 120_000, () => kjson(["-n", NS, "get", "pods", "-l", sel]).items.length === 0);
     const left = kubectl(["get", "all,cm,secret,sa,pdb,hpa,networkpolicy,pvc,role,rolebinding", "-A", "-l", sel, "-o", "name"], { quiet: true }).trim();
     assert(left === "", `left behind: ${left}`);
-    const named = kubectl(["-n", NS, "get", "all,cm,secret,sa,pdb,hpa,networkpolicy", "-o", "name"], { quiet: true }).split("\n").filter((l) => l.includes(FULL));
+    const named = kubectl(["-n", NS, "get", "all,cm,secret,sa,pdb,hpa,networkpolicy", "-o", "name"], { quiet: true })
+      .split("\n")
+      .filter((l) => l.includes(FULL));
     assert(named.length === 0, `left behind: ${named.join(" ")}`);
     assert(kubectl(["-n", NS, "get", "secret", "-l", "owner=helm", "-o", "name"], { quiet: true }).trim() === "", "helm's release secrets are gone");
   });
 }
 
 function podsOf(s) {
-  return kjson(["-n", NS, "get", "pods", "-l", `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=${s}`]).items.filter((p) => !p.metadata.deletionTimestamp);
+  return kjson(["-n", NS, "get", "pods", "-l", `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=${s}`]).items.filter(
+    (p) => !p.metadata.deletionTimestamp,
+  );
 }
 async function allReady(ms = 300_000) {
   await eventually("every service's pods Ready", ms, () => {
@@ -359,21 +498,34 @@ async function allReady(ms = 300_000) {
 
 async function promCheck(activity) {
   const promPort = 19090;
-  try { execFileSync("sh", ["-c", "command -v prometheus && command -v promtool"], { stdio: "ignore" }); } catch {
+  try {
+    execFileSync("sh", ["-c", "command -v prometheus && command -v promtool"], { stdio: "ignore" });
+  } catch {
     sh("sh", ["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null"]);
   }
   const dir = join(work, "prometheus");
   mkdirSync(dir, { recursive: true });
   // The rules exactly as the chart ships them in its PrometheusRule.
-  const rule = sh("helm", ["template", RELEASE, chart, "-n", NS, "-f", valuesFile, "--set", "monitoring.prometheusRule.enabled=true", "--show-only", "templates/monitoring.yaml"], { quiet: true })
-    .split(/^---$/m).find((d) => /kind: PrometheusRule/.test(d));
+  const rule = sh(
+    "helm",
+    ["template", RELEASE, chart, "-n", NS, "-f", valuesFile, "--set", "monitoring.prometheusRule.enabled=true", "--show-only", "templates/monitoring.yaml"],
+    { quiet: true },
+  )
+    .split(/^---$/m)
+    .find((d) => /kind: PrometheusRule/.test(d));
   assert(rule, "the chart renders a PrometheusRule");
   const specAt = rule.indexOf("\nspec:\n");
-  const rules = rule.slice(specAt + 7).split("\n").map((l) => l.replace(/^ {2}/, "")).join("\n");
+  const rules = rule
+    .slice(specAt + 7)
+    .split("\n")
+    .map((l) => l.replace(/^ {2}/, ""))
+    .join("\n");
   writeFileSync(join(dir, "rules.yml"), rules);
   sh("promtool", ["check", "rules", join(dir, "rules.yml")], { quiet: true });
   // Pod discovery as a PodMonitor would do it: the pods' metrics port, job "tigw", service = component.
-  writeFileSync(join(dir, "prometheus.yml"), `global: {scrape_interval: 5s, evaluation_interval: 5s}
+  writeFileSync(
+    join(dir, "prometheus.yml"),
+    `global: {scrape_interval: 5s, evaluation_interval: 5s}
 rule_files: [rules.yml]
 scrape_configs:
   - job_name: tigw
@@ -387,8 +539,20 @@ scrape_configs:
       - {source_labels: [__meta_kubernetes_pod_container_port_name], regex: metrics, action: keep}
       - {source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_component], target_label: service}
       - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
-`);
-  const prom = spawn("nice", ["-n", "10", "prometheus", `--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${promPort}`], { env, stdio: ["ignore", "ignore", "pipe"] });
+`,
+  );
+  const prom = spawn(
+    "nice",
+    [
+      "-n",
+      "10",
+      "prometheus",
+      `--config.file=${join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+    ],
+    { env, stdio: ["ignore", "ignore", "pipe"] },
+  );
   let promErr = "";
   prom.stderr.on("data", (d) => (promErr = (promErr + d).slice(-4000)));
   cleanups.push(() => prom.kill());
@@ -407,18 +571,34 @@ scrape_configs:
     await activity();
     // Each dashboard as installed: the ConfigMaps the Grafana sidecar would pick up.
     const cms = kjson(["-n", NS, "get", "configmap", "-l", `grafana_dashboard=1,app.kubernetes.io/instance=${RELEASE}`]).items;
-    assert(cms.length === readdirSync(join(root, "deploy/grafana/dashboards")).filter((f) => f.endsWith(".json")).length, `dashboard ConfigMaps: ${cms.length}`);
+    assert(
+      cms.length === readdirSync(join(root, "deploy/grafana/dashboards")).filter((f) => f.endsWith(".json")).length,
+      `dashboard ConfigMaps: ${cms.length}`,
+    );
     const panels = [];
-    for (const cm of cms) for (const [file, text] of Object.entries(cm.data)) {
-      for (const p of JSON.parse(text).panels ?? []) for (const t of p.targets ?? []) if (t.expr) panels.push({ where: `${file}: ${p.title}`, expr: t.expr.replaceAll('"$unit"', '".*"').replaceAll("$unit", ".*") });
-    }
+    for (const cm of cms)
+      for (const [file, text] of Object.entries(cm.data)) {
+        for (const p of JSON.parse(text).panels ?? [])
+          for (const t of p.targets ?? [])
+            if (t.expr) panels.push({ where: `${file}: ${p.title}`, expr: t.expr.replaceAll('"$unit"', '".*"').replaceAll("$unit", ".*") });
+      }
     assert(panels.length >= 15, `panels found: ${panels.length}`);
     const empty = new Map(panels.map((p) => [p.where + " | " + p.expr, p]));
-    await eventually(`every dashboard query returns data`, 180_000, async () => {
-      // Data = at least one sample that is a number (a quantile of no observations is NaN).
-      for (const [k, p] of empty) if ((await q(p.expr)).some((r) => !Number.isNaN(Number(r.value[1])))) empty.delete(k);
-      return empty.size === 0 || (() => { throw new Error([...empty.keys()].join("\n")); })();
-    }, 5000);
+    await eventually(
+      `every dashboard query returns data`,
+      180_000,
+      async () => {
+        // Data = at least one sample that is a number (a quantile of no observations is NaN).
+        for (const [k, p] of empty) if ((await q(p.expr)).some((r) => !Number.isNaN(Number(r.value[1])))) empty.delete(k);
+        return (
+          empty.size === 0 ||
+          (() => {
+            throw new Error([...empty.keys()].join("\n"));
+          })()
+        );
+      },
+      5000,
+    );
     log(`${panels.length} panel queries of ${cms.length} dashboards answered with data`);
   } finally {
     prom.kill();
@@ -435,21 +615,35 @@ try {
   try {
     log(kubectl(["-n", NS, "get", "pods", "-o", "wide"], { quiet: true }));
     log(kubectl(["-n", NS, "get", "events", "--sort-by=.lastTimestamp"], { quiet: true }).split("\n").slice(-30).join("\n"));
-  } catch { /* the cluster may not be up */ }
+  } catch {
+    /* the cluster may not be up */
+  }
 }
-for (const c of cleanups) try { c(); } catch { /* already gone */ }
+for (const c of cleanups)
+  try {
+    c();
+  } catch {
+    /* already gone */
+  }
 if (process.env.KEEP_CLUSTER === "1") log("KEEP_CLUSTER=1: the cluster keeps running (deploy/kubernetes/cluster-down.sh stops it)");
 else {
-  await check("cluster-down.sh stops every process it started and undoes the bridges, rules, sysctls and mounts", async () => {
-    const out = sh("bash", [join(here, "cluster-down.sh")]);
-    assert(/cluster down/.test(out + ""), "cluster-down reports");
-    const links = execFileSync("ip", ["-br", "link"], { encoding: "utf8" });
-    assert(!/tigwk8s0|tigwcni0/.test(links), `bridges left: ${links}`);
-    assert(!/lookup 245/.test(execFileSync("ip", ["rule"], { encoding: "utf8" })), "ip rule left");
-    for (const save of ["iptables-save", "ip6tables-save"]) assert(!/TIGW-K8S|KUBE-|CNI-/.test(execFileSync(save, [], { encoding: "utf8" })), `${save}: chains left`);
-    const mounts = readFileSync("/proc/mounts", "utf8").split("\n").filter((l) => l.includes("/k8s/cluster"));
-    assert(mounts.length === 0, `mounts left: ${mounts.slice(0, 5).join("\n")}`);
-  }, { fatal: false });
+  await check(
+    "cluster-down.sh stops every process it started and undoes the bridges, rules, sysctls and mounts",
+    async () => {
+      const out = sh("bash", [join(here, "cluster-down.sh")]);
+      assert(/cluster down/.test(out + ""), "cluster-down reports");
+      const links = execFileSync("ip", ["-br", "link"], { encoding: "utf8" });
+      assert(!/tigwk8s0|tigwcni0/.test(links), `bridges left: ${links}`);
+      assert(!/lookup 245/.test(execFileSync("ip", ["rule"], { encoding: "utf8" })), "ip rule left");
+      for (const save of ["iptables-save", "ip6tables-save"])
+        assert(!/TIGW-K8S|KUBE-|CNI-/.test(execFileSync(save, [], { encoding: "utf8" })), `${save}: chains left`);
+      const mounts = readFileSync("/proc/mounts", "utf8")
+        .split("\n")
+        .filter((l) => l.includes("/k8s/cluster"));
+      assert(mounts.length === 0, `mounts left: ${mounts.slice(0, 5).join("\n")}`);
+    },
+    { fatal: false },
+  );
 }
 const total = secs(Date.now() - t0);
 log(`times (s): ${JSON.stringify({ ...times, total })}`);

@@ -2,7 +2,22 @@
  * The card-terminal service as its own process (cluster mode): real PostgreSQL and Kafka.
  * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
-import { address, createLogger, exitOnConfigError, host, hostPorts, int, KafkaBus, loadConfig, logLevel, postgresSql, runServiceProcess, secretKey, SystemClock, url } from "@tigw/platform";
+import {
+  address,
+  createLogger,
+  exitOnConfigError,
+  host,
+  hostPorts,
+  int,
+  KafkaBus,
+  loadConfig,
+  logLevel,
+  postgresSql,
+  runServiceProcess,
+  secretKey,
+  SystemClock,
+  url,
+} from "@tigw/platform";
 import { startCardTerminal } from "./service.js";
 
 const cfg = exitOnConfigError(() =>

@@ -33,7 +33,13 @@ export async function startCardTerminal(o: CardTerminalServiceOptions): Promise<
   const metrics = cardTerminalMetrics();
   const cardTerminals = await CardTerminals.open({ store, vault, clock: o.clock, tenancy, hsm, observe: metrics.observer });
   const unregister = metrics.register(cardTerminals);
-  const host = await startServiceHost({ store, bus: o.bus, services: [cardTerminalGrpc(cardTerminals, (unit) => tenancy.unitId(unit))], grpc: o.grpc, logger: o.logger });
+  const host = await startServiceHost({
+    store,
+    bus: o.bus,
+    services: [cardTerminalGrpc(cardTerminals, (unit) => tenancy.unitId(unit))],
+    grpc: o.grpc,
+    logger: o.logger,
+  });
   return {
     cardTerminals,
     grpc: host.grpc,

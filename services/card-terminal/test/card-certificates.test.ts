@@ -32,13 +32,37 @@ for (const setup of serviceSetups()) {
     type Cert = { certSerial: string; iccsn: string };
 
     const issue = async (cardType: string, o: { holder?: string; iccsn?: string; notBefore?: string; years?: number } = {}) =>
-      (await rpc<{ certificate: Cert }>(h, "issueCard", { cardType, keyType: "ecc", holder: o.holder ?? "", iccsn: o.iccsn ?? "", notBefore: o.notBefore ?? "", validityYears: o.years ?? 5 })).certificate;
-    const addTerminal = (ctId: string) => rpc(c, "addTerminal", { ctId, mac: `00:0D:F8:${randomBytes(3).toString("hex").match(/../g)!.join(":")}`, address: "", vendor: "ORGA", model: "6141 online", firmware: "3.9.0" });
+      (
+        await rpc<{ certificate: Cert }>(h, "issueCard", {
+          cardType,
+          keyType: "ecc",
+          holder: o.holder ?? "",
+          iccsn: o.iccsn ?? "",
+          notBefore: o.notBefore ?? "",
+          validityYears: o.years ?? 5,
+        })
+      ).certificate;
+    const addTerminal = (ctId: string) =>
+      rpc(c, "addTerminal", {
+        ctId,
+        mac: `00:0D:F8:${randomBytes(3).toString("hex").match(/../g)!.join(":")}`,
+        address: "",
+        vendor: "ORGA",
+        model: "6141 online",
+        firmware: "3.9.0",
+      });
     const pair = (ctId: string, certSerial: string) => rpc<{ terminal: Terminal; pairingSecret: Buffer }>(c, "pairTerminal", { ctId, unit: UNIT, certSerial });
     const connect = async (ctId: string, certSerial: string, secret: Buffer) => {
       const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId });
       const { signature } = await rpc<{ signature: Buffer }>(h, "proveTerminalKey", { certSerial, ctId, challenge });
-      return (await rpc<{ terminal: Terminal }>(c, "completeConnect", { ctId, challenge, signature, secretProof: createHmac("sha256", secret).update(challenge).digest() })).terminal;
+      return (
+        await rpc<{ terminal: Terminal }>(c, "completeConnect", {
+          ctId,
+          challenge,
+          signature,
+          secretProof: createHmac("sha256", secret).update(challenge).digest(),
+        })
+      ).terminal;
     };
     /** A terminal paired with a fresh gSMC-KT (valid `years` from now) and connected once. */
     const pairedTerminal = async (ctId: string, years = 5) => {
@@ -86,7 +110,15 @@ for (const setup of serviceSetups()) {
       const { unit } = await rpc<{ unit: { unitId: string } }>(t, "getUnit", { unit: UNIT });
       type Sm = { securityModule: { identities: { name: string; certificate: { certSerial: string } }[] } };
       const sm = () => rpc<Sm>(h, "getSecurityModule", { unitId: unit.unitId }).then((r) => r.securityModule);
-      await eventually(() => sm().then(() => true, () => false), 60_000, "the unit's gSMC-K");
+      await eventually(
+        () =>
+          sm().then(
+            () => true,
+            () => false,
+          ),
+        60_000,
+        "the unit's gSMC-K",
+      );
       const akAut = (await sm()).identities.find((i) => i.name === "C.AK.AUT")!.certificate.certSerial;
       const wrongProfile = await refusal(pair("KT-CA", akAut));
       assert.deepEqual([wrongProfile.code, wrongProfile.details["problem"]], ["PAIRING_CERT_INVALID", "WRONG_PROFILE"]);
@@ -131,7 +163,8 @@ for (const setup of serviceSetups()) {
     it("an inserted card's certificate must be its own: another card's (ICCSN), another type's (CA) are refused; its own is taken", async () => {
       const { cert, secret } = await pairedTerminal("KT-CARDS");
       await connect("KT-CARDS", cert.certSerial, secret);
-      const insert = (slot: number, cardType: string, iccsn: string, certSerial: string) => rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: "KT-CARDS", slot, cardType, iccsn, certSerial, pin: "" });
+      const insert = (slot: number, cardType: string, iccsn: string, certSerial: string) =>
+        rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: "KT-CARDS", slot, cardType, iccsn, certSerial, pin: "" });
       const mine = await issue("SMCB", { holder: "Praxis Eigen" });
       const others = await issue("SMCB", { holder: "Praxis Fremd" });
       const wrongCard = await refusal(insert(1, "SMC-B", mine.iccsn, others.certSerial));

@@ -30,11 +30,26 @@ for (const setup of serviceSetups()) {
 
     /** A terminal with a real gSMC-KT from the test PKI, registered (bekannt). */
     const newTerminal = async (ctId: string) => {
-      const { certificate } = await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType: "GSMC_KT", keyType: "ecc", holder: `gSMC-KT ${ctId}`, iccsn: "", notBefore: "", validityYears: 5 });
-      await rpc(c, "addTerminal", { ctId, mac: `00:0D:F8:${randomBytes(3).toString("hex").match(/../g)!.join(":")}`, address: "127.0.0.1", vendor: "ORGA", model: "6141 online", firmware: "3.9.0" });
+      const { certificate } = await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", {
+        cardType: "GSMC_KT",
+        keyType: "ecc",
+        holder: `gSMC-KT ${ctId}`,
+        iccsn: "",
+        notBefore: "",
+        validityYears: 5,
+      });
+      await rpc(c, "addTerminal", {
+        ctId,
+        mac: `00:0D:F8:${randomBytes(3).toString("hex").match(/../g)!.join(":")}`,
+        address: "127.0.0.1",
+        vendor: "ORGA",
+        model: "6141 online",
+        firmware: "3.9.0",
+      });
       return certificate.certSerial;
     };
-    const pair = (ctId: string, unit: string, certSerial: string) => rpc<{ terminal: Terminal; pairingSecret: Buffer }>(c, "pairTerminal", { ctId, unit, certSerial });
+    const pair = (ctId: string, unit: string, certSerial: string) =>
+      rpc<{ terminal: Terminal; pairingSecret: Buffer }>(c, "pairTerminal", { ctId, unit, certSerial });
     /** The terminal's side of a connect: its gSMC-KT (in hsm) proves the key on the challenge, then the secret. */
     const connect = async (ctId: string, signWith: string, secret: Buffer) => {
       const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId });
@@ -49,7 +64,8 @@ for (const setup of serviceSetups()) {
       await connect(ctId, cert, pairingSecret);
       return ctId;
     };
-    const slotsUsed = async (unit: string) => (await rpc<{ unit: { computeUnits: { ktsUsed: number }[] } }>(t, "getUnit", { unit })).unit.computeUnits.reduce((a, x) => a + x.ktsUsed, 0);
+    const slotsUsed = async (unit: string) =>
+      (await rpc<{ unit: { computeUnits: { ktsUsed: number }[] } }>(t, "getUnit", { unit })).unit.computeUnits.reduce((a, x) => a + x.ktsUsed, 0);
 
     before(async () => {
       sql = await setup.store.sql();
@@ -80,14 +96,29 @@ for (const setup of serviceSetups()) {
       const connected = await connect("KT-A", cert, pairingSecret);
       assert.deepEqual([connected.correlation, connected.connected], ["aktiv", true]);
       assert.ok((await rpc<{ seenAt: string }>(c, "heartbeat", { ctId: "KT-A" })).seenAt);
-      const { card } = await rpc<{ card: { cardHandle: string; slot: number } }>(c, "insertCard", { ctId: "KT-A", slot: 1, cardType: "EGK", iccsn: "80276883110000000001", certSerial: "", pin: "" });
+      const { card } = await rpc<{ card: { cardHandle: string; slot: number } }>(c, "insertCard", {
+        ctId: "KT-A",
+        slot: 1,
+        cardType: "EGK",
+        iccsn: "80276883110000000001",
+        certSerial: "",
+        pin: "",
+      });
       assert.ok(card.cardHandle);
       const { cards } = await rpc<{ cards: { cardHandle: string }[] }>(c, "listCards", { unit: "RZK-KT-0001" });
-      assert.deepEqual(cards.map((x) => x.cardHandle), [card.cardHandle]);
+      assert.deepEqual(
+        cards.map((x) => x.cardHandle),
+        [card.cardHandle],
+      );
       assert.equal((await rpc<{ removed: boolean }>(c, "removeCard", { ctId: "KT-A", slot: 1 })).removed, true);
       const updating = await rpc<{ terminal: Terminal }>(c, "updateFirmware", { ctId: "KT-A", phase: "start", firmware: "3.10.0", succeeded: false });
       assert.equal(updating.terminal.correlation, "aktualisierend");
-      const updated = await rpc<{ terminal: Terminal & { firmware: string } }>(c, "updateFirmware", { ctId: "KT-A", phase: "finish", firmware: "", succeeded: true });
+      const updated = await rpc<{ terminal: Terminal & { firmware: string } }>(c, "updateFirmware", {
+        ctId: "KT-A",
+        phase: "finish",
+        firmware: "",
+        succeeded: true,
+      });
       assert.deepEqual([updated.terminal.correlation, updated.terminal.firmware], ["aktiv", "3.10.0"]);
     });
 
@@ -132,7 +163,19 @@ for (const setup of serviceSetups()) {
       const cert = await newTerminal("KT-E");
       const { pairingSecret } = await pair("KT-E", "RZK-KT-0001", cert);
       await connect("KT-E", cert, pairingSecret);
-      const conf = (action: string, over: object) => rpc(c, "configureInfomodell", { unit: "RZK-KT-0001", action, mandantId: "M1", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...over });
+      const conf = (action: string, over: object) =>
+        rpc(c, "configureInfomodell", {
+          unit: "RZK-KT-0001",
+          action,
+          mandantId: "M1",
+          clientSystemId: "",
+          workplaceId: "",
+          clientSystemIds: [],
+          ctId: "",
+          kind: "",
+          iccsn: "",
+          ...over,
+        });
       assert.equal((await refusal(conf("mandant", { mandantId: "M9" }))).code, "4004");
       await conf("mandant", {});
       await conf("client-system", { clientSystemId: "PVS1" });
@@ -141,8 +184,25 @@ for (const setup of serviceSetups()) {
       await conf("terminal", { ctId: "KT-E" });
       await conf("workplace-terminal", { workplaceId: "AP1", ctId: "KT-E", kind: "local" });
       await conf("workplace-terminal", { workplaceId: "AP2", ctId: "KT-E", kind: "remote" });
-      const { card } = await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: "KT-E", slot: 1, cardType: "EGK", iccsn: "80276883110000000002", certSerial: "", pin: "" });
-      const check = (workplaceId: string) => rpc<{ allowed: boolean }>(c, "checkAccess", { unit: "RZK-KT-0001", mandantId: "M1", clientSystemId: "PVS1", workplaceId, userId: "", ctId: "", cardHandle: card.cardHandle, workplaceRequired: true });
+      const { card } = await rpc<{ card: { cardHandle: string } }>(c, "insertCard", {
+        ctId: "KT-E",
+        slot: 1,
+        cardType: "EGK",
+        iccsn: "80276883110000000002",
+        certSerial: "",
+        pin: "",
+      });
+      const check = (workplaceId: string) =>
+        rpc<{ allowed: boolean }>(c, "checkAccess", {
+          unit: "RZK-KT-0001",
+          mandantId: "M1",
+          clientSystemId: "PVS1",
+          workplaceId,
+          userId: "",
+          ctId: "",
+          cardHandle: card.cardHandle,
+          workplaceRequired: true,
+        });
       assert.equal((await check("AP1")).allowed, true);
       assert.equal((await refusal(check("AP2"))).code, "4016");
     });
@@ -150,7 +210,8 @@ for (const setup of serviceSetups()) {
     it("an SMC-B's PIN: rejected with tries counting down, verified for this insertion only, blocked after three wrong", async () => {
       const ctId = await connectedTerminal("KT-P");
       const iccsn = "80276001234500000001";
-      const insert = async (slot: number, pin = "") => (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId, slot, cardType: "SMC-B", iccsn, certSerial: "", pin })).card.cardHandle;
+      const insert = async (slot: number, pin = "") =>
+        (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId, slot, cardType: "SMC-B", iccsn, certSerial: "", pin })).card.cardHandle;
       const verifyPin = (cardHandle: string, pin: string) => rpc<{ result: string; leftTries: number }>(c, "verifyPin", { cardHandle, pin });
       const status = (cardHandle: string) => rpc<{ status: string; leftTries: number }>(c, "getPinStatus", { cardHandle });
       let handle = await insert(2, "123456");
@@ -173,7 +234,8 @@ for (const setup of serviceSetups()) {
       const { pairingSecret } = await pair("KT-F", "RZK-KT-0001", cert);
       const rows = await sql.query<{ data: unknown }>(`SELECT data FROM ${ctx.kt}.events`);
       const text = rows.map((r) => JSON.stringify(r.data)).join("\n");
-      for (const needle of [pairingSecret.toString("base64"), pairingSecret.toString("hex"), pairingSecret.toString("base64url")]) assert.ok(!text.includes(needle));
+      for (const needle of [pairingSecret.toString("base64"), pairingSecret.toString("hex"), pairingSecret.toString("base64url")])
+        assert.ok(!text.includes(needle));
     });
   });
 }

@@ -6,4 +6,6 @@ try {
   console.error("tigw is not built yet: run `npm run build` in the repository first");
   process.exit(2);
 }
-require("../dist/src/main.js").main(process.argv.slice(2)).then((code) => process.exit(code));
+require("../dist/src/main.js")
+  .main(process.argv.slice(2))
+  .then((code) => process.exit(code));

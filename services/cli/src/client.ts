@@ -32,12 +32,20 @@ export class Api {
     try {
       return await fetch(`${this.url}${path}`, {
         method,
-        headers: { accept, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        headers: {
+          accept,
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(30_000),
       });
     } catch (e) {
-      throw new ApiError(0, "UNREACHABLE", `cannot reach ${this.url} (${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}); is ti-gateway running? (npm start)`);
+      throw new ApiError(
+        0,
+        "UNREACHABLE",
+        `cannot reach ${this.url} (${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}); is ti-gateway running? (npm start)`,
+      );
     }
   }
 

@@ -49,7 +49,9 @@ describe("tigw unit", () => {
       "POST /api/v1/units": (r) => unitFixture({ serial: (r.body as { serial: string }).serial, mandanten: [], mandantenCount: 0, state: "provisioned" }),
       "GET /api/v1/units": () => ({ units: [unitFixture(), unitFixture({ serial: "RZK-0002", state: "blocked", mandantenCount: 0 })] }),
       "GET /api/v1/units/RZK%200001": () =>
-        unitFixture({ licence: { licenceId: "lic-9", ktPerComputeUnit: 80, features: ["PTV5", "LZV"], issuedAt: "2026-01-02T03:04:05.000Z", source: "file", keyId: "k1" } }),
+        unitFixture({
+          licence: { licenceId: "lic-9", ktPerComputeUnit: 80, features: ["PTV5", "LZV"], issuedAt: "2026-01-02T03:04:05.000Z", source: "file", keyId: "k1" },
+        }),
       "POST /api/v1/units/RZK-0001/state": (r) => unitFixture({ state: (r.body as { action: string }).action === "block" ? "blocked" : "active" }),
       "GET /api/v1/units/RZK-0001/check": () => ({
         unit: "RZK-0001",

@@ -14,7 +14,31 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-const table = (head, rows) => h("table", {}, h("thead", {}, h("tr", {}, head.map((c) => h("th", {}, c)))), h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
+const table = (head, rows) =>
+  h(
+    "table",
+    {},
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        head.map((c) => h("th", {}, c)),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      rows.map((r) =>
+        h(
+          "tr",
+          {},
+          r.map((c) => h("td", {}, c)),
+        ),
+      ),
+    ),
+  );
 
 class ApiError extends Error {
   constructor(status, code, message) {
@@ -49,7 +73,12 @@ function show(...nodes) {
 function loginView() {
   document.getElementById("nav").hidden = true;
   const alert = h("p", { role: "alert" });
-  const totp = h("label", { hidden: true }, "Code of your authenticator app", h("input", { name: "totp", inputmode: "numeric", autocomplete: "one-time-code" }));
+  const totp = h(
+    "label",
+    { hidden: true },
+    "Code of your authenticator app",
+    h("input", { name: "totp", inputmode: "numeric", autocomplete: "one-time-code" }),
+  );
   const form = h(
     "form",
     { class: "login", onsubmit: (e) => submit(e) },
@@ -63,7 +92,11 @@ function loginView() {
     e.preventDefault();
     const f = new FormData(form);
     try {
-      const r = await api("POST", "/api/v1/auth/login", { username: f.get("username"), password: f.get("password"), ...(f.get("totp") ? { totp: f.get("totp") } : {}) });
+      const r = await api("POST", "/api/v1/auth/login", {
+        username: f.get("username"),
+        password: f.get("password"),
+        ...(f.get("totp") ? { totp: f.get("totp") } : {}),
+      });
       sessionStorage.setItem(TOKEN, r.token);
       location.hash = "#/fleet";
     } catch (err) {
@@ -77,7 +110,14 @@ function loginView() {
 async function fleetView() {
   const { units } = await api("GET", "/api/v1/fleet");
   // Each unit's functional check, so the units that need attention stand out.
-  const checks = await Promise.all(units.map((u) => api("GET", `/api/v1/units/${encodeURIComponent(u.serial)}/check`).then((c) => c.status, () => "?")));
+  const checks = await Promise.all(
+    units.map((u) =>
+      api("GET", `/api/v1/units/${encodeURIComponent(u.serial)}/check`).then(
+        (c) => c.status,
+        () => "?",
+      ),
+    ),
+  );
   const days = (g) => (g ? h("span", { class: g.daysToExpiry <= 0 ? "error" : g.daysToExpiry < 90 ? "warning" : "ok" }, `${g.daysToExpiry} d`) : "-");
   return [
     h("h1", {}, "Fleet"),
@@ -103,19 +143,23 @@ let canChange = false;
 
 /** A button that runs an action after the operator confirmed it, then shows the page again (or the error). */
 function action(label, question, run) {
-  return h("button", {
-    type: "button",
-    onclick: async () => {
-      const answer = window.prompt(question);
-      if (answer === null) return;
-      try {
-        await run(answer);
-        await route();
-      } catch (err) {
-        document.getElementById("problem").textContent = `${err.code}: ${err.message}`;
-      }
+  return h(
+    "button",
+    {
+      type: "button",
+      onclick: async () => {
+        const answer = window.prompt(question);
+        if (answer === null) return;
+        try {
+          await run(answer);
+          await route();
+        } catch (err) {
+          document.getElementById("problem").textContent = `${err.code}: ${err.message}`;
+        }
+      },
     },
-  }, label);
+    label,
+  );
 }
 
 function unitActions(unit, state) {
@@ -148,23 +192,60 @@ async function unitView(unit, outcome = "") {
   );
   const badge = (s) => h("span", { class: `status ${s}` }, s);
   // Theft or loss of a terminal: unpairing means it can never connect again with its old pairing.
-  const unpair = (ctId) => (canChange ? action("Unpair", `Unpair ${ctId} (theft, loss, exchange)? Reason:`, (reason) => api("POST", `/api/v1/terminals/${encodeURIComponent(ctId)}/unpair`, { reason })) : "");
+  const unpair = (ctId) =>
+    canChange
+      ? action("Unpair", `Unpair ${ctId} (theft, loss, exchange)? Reason:`, (reason) =>
+          api("POST", `/api/v1/terminals/${encodeURIComponent(ctId)}/unpair`, { reason }),
+        )
+      : "";
   return [
     h("h1", {}, unit, " ", badge(check.status)),
     h("p", {}, `State: ${u.state}. `, ...unitActions(unit, u.state)),
     h("p", { role: "alert", id: "problem" }),
     h("h2", {}, "Functional check"),
-    table(["Check", "Status", "Detail"], check.checks.map((c) => [c.check, badge(c.status), c.detail])),
+    table(
+      ["Check", "Status", "Detail"],
+      check.checks.map((c) => [c.check, badge(c.status), c.detail]),
+    ),
     h("h2", {}, "Card terminals"),
     terminals.length
-      ? table(["ctId", "State", "Connected", "Compute unit", "Cards", ""], terminals.map((t) => [t.ctId, t.correlation, t.connected ? "yes" : "no", t.computeUnit || "-", t.cards.map((c) => `${c.slot}: ${c.cardType}`).join(", "), t.correlation === "bekannt" ? "" : unpair(t.ctId)]))
+      ? table(
+          ["ctId", "State", "Connected", "Compute unit", "Cards", ""],
+          terminals.map((t) => [
+            t.ctId,
+            t.correlation,
+            t.connected ? "yes" : "no",
+            t.computeUnit || "-",
+            t.cards.map((c) => `${c.slot}: ${c.cardType}`).join(", "),
+            t.correlation === "bekannt" ? "" : unpair(t.ctId),
+          ]),
+        )
       : h("p", {}, "No terminals."),
     h("h2", {}, "Infomodell"),
-    table(["Mandant", "Client systems", "Workplaces", "Terminals", "SM-B (ICCSN)"], (infomodell.mandanten ?? []).map((m) => [m.mandantId, list(m.clientSystems), list(m.workplaces), list(m.terminals), list(m.smbs)])),
-    table(["Workplace", "Client systems", "Local terminals", "Remote terminals"], (infomodell.workplaces ?? []).map((w) => [w.workplaceId, list(w.clientSystems), list(w.localTerminals), list(w.remoteTerminals)])),
+    table(
+      ["Mandant", "Client systems", "Workplaces", "Terminals", "SM-B (ICCSN)"],
+      (infomodell.mandanten ?? []).map((m) => [m.mandantId, list(m.clientSystems), list(m.workplaces), list(m.terminals), list(m.smbs)]),
+    ),
+    table(
+      ["Workplace", "Client systems", "Local terminals", "Remote terminals"],
+      (infomodell.workplaces ?? []).map((w) => [w.workplaceId, list(w.clientSystems), list(w.localTerminals), list(w.remoteTerminals)]),
+    ),
     h("h2", {}, "VSDM protocol (newest 20) ", filter),
     log.entries.length
-      ? table(["Time", "Mandant", "Workplace", "ctId", "KVNR", "OCSP", "Outcome", "Code", "Result"], log.entries.map((e) => [e.at, e.mandantId, e.workplaceId, e.ctId || "-", e.kvnr || "-", e.ocsp || "-", badge(e.outcome), e.code || "-", e.result || "-"]))
+      ? table(
+          ["Time", "Mandant", "Workplace", "ctId", "KVNR", "OCSP", "Outcome", "Code", "Result"],
+          log.entries.map((e) => [
+            e.at,
+            e.mandantId,
+            e.workplaceId,
+            e.ctId || "-",
+            e.kvnr || "-",
+            e.ocsp || "-",
+            badge(e.outcome),
+            e.code || "-",
+            e.result || "-",
+          ]),
+        )
       : h("p", {}, "No reads."),
   ];
 }
@@ -178,8 +259,22 @@ async function usersView() {
     "form",
     { class: "login", onsubmit: (e) => add(e) },
     h("label", {}, "User", h("input", { name: "username", required: true })),
-    h("label", {}, "Initial password (12 characters or more)", h("input", { name: "password", type: "password", autocomplete: "new-password", required: true })),
-    h("label", {}, "Role", h("select", { name: "role" }, ["viewer", "operator", "admin"].map((r) => h("option", { value: r }, r)))),
+    h(
+      "label",
+      {},
+      "Initial password (12 characters or more)",
+      h("input", { name: "password", type: "password", autocomplete: "new-password", required: true }),
+    ),
+    h(
+      "label",
+      {},
+      "Role",
+      h(
+        "select",
+        { name: "role" },
+        ["viewer", "operator", "admin"].map((r) => h("option", { value: r }, r)),
+      ),
+    ),
     h("button", { type: "submit" }, "Add user"),
   );
   async function add(e) {
@@ -207,7 +302,9 @@ async function usersView() {
           {},
           action("Role", `New role of ${u.username} (viewer, operator, admin):`, (role) => api("POST", `${path(u.username)}/role`, { role })),
           action("Reset password", `New password for ${u.username}:`, (password) => api("POST", `${path(u.username)}/password`, { password })),
-          u.totpEnabled ? action("Reset TOTP", `Turn off TOTP of ${u.username} (lost phone)? Type yes:`, () => api("POST", `${path(u.username)}/totp/reset`)) : "",
+          u.totpEnabled
+            ? action("Reset TOTP", `Turn off TOTP of ${u.username} (lost phone)? Type yes:`, () => api("POST", `${path(u.username)}/totp/reset`))
+            : "",
           action("Remove", `Remove ${u.username}? Type yes:`, (yes) => (yes === "yes" ? api("DELETE", path(u.username)) : Promise.resolve())),
         ),
       ]),
@@ -233,11 +330,15 @@ async function accountView() {
   };
   const password = h(
     "form",
-    { class: "login", id: "password-form", onsubmit: report(async (f) => {
-      const r = await api("POST", "/api/v1/auth/password", { currentPassword: f.get("current"), newPassword: f.get("next") });
-      sessionStorage.setItem(TOKEN, r.token);
-      return "Password changed; your other sessions have ended.";
-    }) },
+    {
+      class: "login",
+      id: "password-form",
+      onsubmit: report(async (f) => {
+        const r = await api("POST", "/api/v1/auth/password", { currentPassword: f.get("current"), newPassword: f.get("next") });
+        sessionStorage.setItem(TOKEN, r.token);
+        return "Password changed; your other sessions have ended.";
+      }),
+    },
     h("label", {}, "Current password", h("input", { name: "current", type: "password", autocomplete: "current-password", required: true })),
     h("label", {}, "New password (12 characters or more)", h("input", { name: "next", type: "password", autocomplete: "new-password", required: true })),
     h("button", { type: "submit" }, "Change password"),
@@ -245,26 +346,48 @@ async function accountView() {
   const secret = h("code", { id: "totp-secret" });
   const confirm = h(
     "form",
-    { class: "login", id: "totp-form", hidden: true, onsubmit: report(async (f) => {
-      await api("POST", "/api/v1/auth/totp/confirm", { code: f.get("code") });
-      confirm.hidden = true;
-      return "TOTP is on: logging in now needs the app's code.";
-    }) },
+    {
+      class: "login",
+      id: "totp-form",
+      hidden: true,
+      onsubmit: report(async (f) => {
+        await api("POST", "/api/v1/auth/totp/confirm", { code: f.get("code") });
+        confirm.hidden = true;
+        return "TOTP is on: logging in now needs the app's code.";
+      }),
+    },
     h("p", {}, "Add this secret to your authenticator app, then enter its current code: ", secret),
     h("label", {}, "Code", h("input", { name: "code", inputmode: "numeric", autocomplete: "one-time-code", required: true })),
     h("button", { type: "submit" }, "Turn TOTP on"),
   );
-  const enrol = h("button", { type: "button", id: "totp-enrol", onclick: async () => {
-    try {
-      const r = await api("POST", "/api/v1/auth/totp");
-      secret.textContent = r.secret;
-      secret.title = r.otpauthUri;
-      confirm.hidden = false;
-    } catch (err) {
-      alert.textContent = `${err.code}: ${err.message}`;
-    }
-  } }, "Set up TOTP");
-  return [h("h1", {}, `Account ${me.username} (${me.role})`), alert, done, h("h2", {}, "Password"), password, h("h2", {}, "Second factor (TOTP)"), enrol, confirm];
+  const enrol = h(
+    "button",
+    {
+      type: "button",
+      id: "totp-enrol",
+      onclick: async () => {
+        try {
+          const r = await api("POST", "/api/v1/auth/totp");
+          secret.textContent = r.secret;
+          secret.title = r.otpauthUri;
+          confirm.hidden = false;
+        } catch (err) {
+          alert.textContent = `${err.code}: ${err.message}`;
+        }
+      },
+    },
+    "Set up TOTP",
+  );
+  return [
+    h("h1", {}, `Account ${me.username} (${me.role})`),
+    alert,
+    done,
+    h("h2", {}, "Password"),
+    password,
+    h("h2", {}, "Second factor (TOTP)"),
+    enrol,
+    confirm,
+  ];
 }
 
 /** Counts navigations: a page that finishes loading after the operator moved on is not shown. */

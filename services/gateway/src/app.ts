@@ -46,7 +46,8 @@ export interface RunningGateway {
 export const CONTROLLERS = [...API_CONTROLLERS, docsController(API_CONTROLLERS)];
 
 /** Content-Security-Policy of the admin UI: its own scripts, styles and API only. */
-const ADMIN_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const ADMIN_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /**
  * The admin web UI (services/gateway/admin, static files, no build step) at /admin/; "/" leads

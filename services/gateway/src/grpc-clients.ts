@@ -79,7 +79,19 @@ export interface CardTerminalApi {
 }
 
 const TENANCY_METHODS = ["createUnit", "changeUnitState", "getUnit", "listUnits", "addMandant", "listMandanten", "importLicence", "listProfiles"] as const;
-const HSM_METHODS = ["getSecurityModule", "listExpiries", "attemptLzv", "revokeUnit", "getCertificate", "getTrustAnchors", "getClock", "advanceClock", "issueCard", "sign", "proveTerminalKey"] as const;
+const HSM_METHODS = [
+  "getSecurityModule",
+  "listExpiries",
+  "attemptLzv",
+  "revokeUnit",
+  "getCertificate",
+  "getTrustAnchors",
+  "getClock",
+  "advanceClock",
+  "issueCard",
+  "sign",
+  "proveTerminalKey",
+] as const;
 const CARD_TERMINAL_METHODS = [
   "addTerminal",
   "pairTerminal",
@@ -100,8 +112,10 @@ const CARD_TERMINAL_METHODS = [
   "getPinStatus",
 ] as const;
 
-export const tenancyApi = (address: string, deadlineMs = 10_000): TenancyApi => promiseApi<TenancyApi>(TenancyServiceClient as unknown as ClientCtor, address, TENANCY_METHODS, deadlineMs);
-export const hsmApi = (address: string, deadlineMs = 30_000): HsmApi => promiseApi<HsmApi>(HsmServiceClient as unknown as ClientCtor, address, HSM_METHODS, deadlineMs);
+export const tenancyApi = (address: string, deadlineMs = 10_000): TenancyApi =>
+  promiseApi<TenancyApi>(TenancyServiceClient as unknown as ClientCtor, address, TENANCY_METHODS, deadlineMs);
+export const hsmApi = (address: string, deadlineMs = 30_000): HsmApi =>
+  promiseApi<HsmApi>(HsmServiceClient as unknown as ClientCtor, address, HSM_METHODS, deadlineMs);
 export const cardTerminalApi = (address: string, deadlineMs = 30_000): CardTerminalApi =>
   promiseApi<CardTerminalApi>(CardTerminalServiceClient as unknown as ClientCtor, address, CARD_TERMINAL_METHODS, deadlineMs);
 
@@ -142,5 +156,18 @@ export interface VpnApi {
   close(): void;
 }
 
-const VPN_METHODS = ["register", "deregister", "getRegistration", "listRegistrations", "setMtu", "getTiAccess", "block", "unblock", "addContract", "setFault", "getSimulator"] as const;
-export const vpnApi = (address: string, deadlineMs = 30_000): VpnApi => promiseApi<VpnApi>(VpnServiceClient as unknown as ClientCtor, address, VPN_METHODS, deadlineMs);
+const VPN_METHODS = [
+  "register",
+  "deregister",
+  "getRegistration",
+  "listRegistrations",
+  "setMtu",
+  "getTiAccess",
+  "block",
+  "unblock",
+  "addContract",
+  "setFault",
+  "getSimulator",
+] as const;
+export const vpnApi = (address: string, deadlineMs = 30_000): VpnApi =>
+  promiseApi<VpnApi>(VpnServiceClient as unknown as ClientCtor, address, VPN_METHODS, deadlineMs);

@@ -47,7 +47,8 @@ async function main(): Promise<{ stop(): Promise<void> }> {
   });
   log.info({ url: gw.url }, "gateway serving /api/v1");
   // Shown once, on the very first start, on the terminal only (not in the JSON log).
-  if (gw.generatedAdminPassword) process.stdout.write(`\nFirst start: user admin, password ${gw.generatedAdminPassword}\n(shown once; set TIGW_ADMIN_PASSWORD to choose it)\n\n`);
+  if (gw.generatedAdminPassword)
+    process.stdout.write(`\nFirst start: user admin, password ${gw.generatedAdminPassword}\n(shown once; set TIGW_ADMIN_PASSWORD to choose it)\n\n`);
   return { stop: () => gw.close() };
 }
 

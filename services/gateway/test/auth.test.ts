@@ -35,15 +35,28 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await res.text();
-    return { status: res.status, type: res.headers.get("content-type") ?? "", headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    return {
+      status: res.status,
+      type: res.headers.get("content-type") ?? "",
+      headers: res.headers,
+      body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    };
   };
   const req = (method: string, path: string, token?: string, body?: unknown) => reqAt(gw.url, method, path, token, body);
   const login = async (username: string, password: string) => req("post", "/api/v1/auth/login", undefined, { username, password });
   // Concrete paths for the templates; bodies that pass validation where a role may call the route.
-  const concrete = (p: string) => p.replace("{unit}", "AUTH-0001").replace("{ctId}", "KT-AUTH").replace("{slot}", "1").replace("{serial}", "00").replace("{handle}", "no-such-handle").replace("{username}", "nobody");
+  const concrete = (p: string) =>
+    p
+      .replace("{unit}", "AUTH-0001")
+      .replace("{ctId}", "KT-AUTH")
+      .replace("{slot}", "1")
+      .replace("{serial}", "00")
+      .replace("{handle}", "no-such-handle")
+      .replace("{username}", "nobody");
   const passwords: Record<string, string> = { admin: ADMIN_PW, viewer: "viewer-password-123", operator: "operator-password-123" };
   /** The role's token; a fresh one for logout, which ends the token it is called with. */
-  const tokenFor = async (role: string, path: string) => (path.endsWith("/auth/logout") ? String((await login(role, passwords[role]!)).body["token"]) : tokens[role]);
+  const tokenFor = async (role: string, path: string) =>
+    path.endsWith("/auth/logout") ? String((await login(role, passwords[role]!)).body["token"]) : tokens[role];
 
   before(async () => {
     const bus = await EmbeddedBus.open(await embeddedSql());
@@ -51,10 +64,35 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     const clock = await ClockControl.simulated(hsmSql, "hsm_clock", new Date("2025-03-01T00:00:00Z"));
     tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
     hsm = await startHsm({ sql: hsmSql, bus, clock, masterKey: randomBytes(32) });
-    kt = await startCardTerminal({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
-    vsdm = await startVsdm({ sql: await embeddedSql(), bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, population: { size: 10, seed: 1 } });
+    kt = await startCardTerminal({
+      sql: await embeddedSql(),
+      bus,
+      clock,
+      masterKey: randomBytes(32),
+      tenancyAddress: tenancy.address,
+      hsmAddress: hsm.address,
+    });
+    vsdm = await startVsdm({
+      sql: await embeddedSql(),
+      bus,
+      clock,
+      tenancyAddress: tenancy.address,
+      hsmAddress: hsm.address,
+      cardTerminalAddress: kt.address,
+      population: { size: 10, seed: 1 },
+    });
     gatewaySql = await embeddedSql();
-    gw = await startGateway({ sql: gatewaySql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0, adminPassword: ADMIN_PW, tokenSecret: SECRET, loginLimit: { freeFailures: 5 } });
+    gw = await startGateway({
+      sql: gatewaySql,
+      tenancyAddress: tenancy.address,
+      hsmAddress: hsm.address,
+      cardTerminalAddress: kt.address,
+      vsdmAddress: vsdm.address,
+      port: 0,
+      adminPassword: ADMIN_PW,
+      tokenSecret: SECRET,
+      loginLimit: { freeFailures: 5 },
+    });
     tokens["admin"] = String((await login("admin", ADMIN_PW)).body["token"]);
     for (const role of ["viewer", "operator"]) {
       const created = await req("post", "/api/v1/users", tokens["admin"], { username: role, password: `${role}-password-123`, role });
@@ -80,8 +118,17 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     const publicRoutes = routes.filter((r) => r.role === "public").map((r) => `${r.method} ${r.path}`);
     assert.deepEqual(publicRoutes.sort(), ["get /api/v1/health", "post /api/v1/auth/login"]);
     assert.ok(routes.length >= 14, `only ${routes.length} routes`);
-    for (const must of ["post /api/v1/units", "get /api/v1/fleet", "post /api/v1/units/{unit}/mandanten", "post /api/v1/units/{unit}/licence", "get /api/docs"]) {
-      assert.ok(routes.some((r) => `${r.method} ${r.path}` === must), `missing ${must}`);
+    for (const must of [
+      "post /api/v1/units",
+      "get /api/v1/fleet",
+      "post /api/v1/units/{unit}/mandanten",
+      "post /api/v1/units/{unit}/licence",
+      "get /api/docs",
+    ]) {
+      assert.ok(
+        routes.some((r) => `${r.method} ${r.path}` === must),
+        `missing ${must}`,
+      );
     }
   });
 
@@ -89,7 +136,11 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     const forged = new TokenIssuer(Buffer.from("another secret"), 900).issue("admin", "admin").token;
     const expired = new TokenIssuer(Buffer.from(SECRET), 60, () => Date.now() - 3_600_000).issue("admin", "admin").token;
     for (const r of routes.filter((x) => x.role !== "public")) {
-      for (const [what, token] of [["no token", undefined], ["forged", forged], ["expired", expired]] as const) {
+      for (const [what, token] of [
+        ["no token", undefined],
+        ["forged", forged],
+        ["expired", expired],
+      ] as const) {
         const res = await req(r.method, concrete(r.path), token, r.method === "post" ? {} : undefined);
         assert.equal(res.status, 401, `${r.method} ${r.path} with ${what}`);
         assert.match(res.type, /^application\/problem\+json/);
@@ -136,15 +187,33 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
 
   it("creates admin with a generated password on the first start only, and shows it once", async () => {
     const sql = await embeddedSql();
-    const first = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0 });
+    const first = await startGateway({
+      sql,
+      tenancyAddress: tenancy.address,
+      hsmAddress: hsm.address,
+      cardTerminalAddress: kt.address,
+      vsdmAddress: vsdm.address,
+      port: 0,
+    });
     try {
       assert.ok(first.generatedAdminPassword && first.generatedAdminPassword.length >= 20);
-      const res = await fetch(`${first.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: first.generatedAdminPassword }) });
+      const res = await fetch(`${first.url}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "admin", password: first.generatedAdminPassword }),
+      });
       assert.equal(res.status, 200);
     } finally {
       await first.close();
     }
-    const second = await startGateway({ sql, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0 });
+    const second = await startGateway({
+      sql,
+      tenancyAddress: tenancy.address,
+      hsmAddress: hsm.address,
+      cardTerminalAddress: kt.address,
+      vsdmAddress: vsdm.address,
+      port: 0,
+    });
     assert.equal(second.generatedAdminPassword, undefined);
     await second.close();
     const [row] = await sql.query<{ password_hash: string }>("SELECT password_hash FROM gateway.operators WHERE username = 'admin'");
@@ -161,7 +230,16 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
     const tokens = admin;
     before(async () => {
       sql2 = await embeddedSql();
-      gw2 = await startGateway({ sql: sql2, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: kt.address, vsdmAddress: vsdm.address, port: 0, adminPassword: ADMIN_PW, loginLimit: { freeFailures: 100 } });
+      gw2 = await startGateway({
+        sql: sql2,
+        tenancyAddress: tenancy.address,
+        hsmAddress: hsm.address,
+        cardTerminalAddress: kt.address,
+        vsdmAddress: vsdm.address,
+        port: 0,
+        adminPassword: ADMIN_PW,
+        loginLimit: { freeFailures: 100 },
+      });
       admin["admin"] = String((await login("admin", ADMIN_PW)).body["token"]);
     });
     after(async () => gw2.close());
@@ -217,7 +295,10 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
       assert.equal(enrol.status, 201);
       assert.match(String(enrol.body["otpauthUri"]), /^otpauth:\/\/totp\/ti-gateway%3Acarol\?secret=[A-Z2-7]+&issuer=ti-gateway/);
       const secret = base32Decode(String(enrol.body["secret"]));
-      assert.equal((await req("post", "/api/v1/auth/totp/confirm", carol, { code: "000000" === totpAt(secret, Date.now()) ? "111111" : "000000" })).body["code"], "INVALID_TOTP");
+      assert.equal(
+        (await req("post", "/api/v1/auth/totp/confirm", carol, { code: "000000" === totpAt(secret, Date.now()) ? "111111" : "000000" })).body["code"],
+        "INVALID_TOTP",
+      );
       assert.equal((await login("carol", "carol-password-1")).status, 200, "not active before confirmation");
       assert.equal((await req("post", "/api/v1/auth/totp/confirm", carol, { code: totpAt(secret, Date.now()) })).status, 200);
       const without = await login("carol", "carol-password-1");

@@ -113,7 +113,11 @@ describe("login throttling over HTTP (clients from different loopback addresses)
   let gw3: RunningGateway;
   let store: OperatorStore;
   const api = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(`${gw3.url}${path}`, { method: method.toUpperCase(), headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${gw3.url}${path}`, {
+      method: method.toUpperCase(),
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
   type Answer = { status: number; retryAfter: string | undefined; body: Record<string, unknown> };
@@ -123,25 +127,49 @@ describe("login throttling over HTTP (clients from different loopback addresses)
       const url = new URL("/api/v1/auth/login", gw3.url);
       const data = JSON.stringify(body);
       const r = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: "POST", localAddress: address, agent: false, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data) } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: "POST",
+          localAddress: address,
+          agent: false,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data) },
+        },
         (res) => {
           let text = "";
           res.setEncoding("utf8");
           res.on("data", (c: string) => (text += c));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"], body: JSON.parse(text) as Record<string, unknown> }));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"], body: JSON.parse(text) as Record<string, unknown> }),
+          );
         },
       );
       r.on("error", reject);
       r.end(data);
     });
-  const burst = (address: string, username: string) => Promise.all(Array.from({ length: 100 }, () => loginFrom(address, { username, password: "wrong-password-guess" })));
-  const tally = (answers: Answer[]) => answers.reduce<Record<string, number>>((n, a) => ({ ...n, [`${a.status} ${String(a.body["code"])}`]: (n[`${a.status} ${String(a.body["code"])}`] ?? 0) + 1 }), {});
+  const burst = (address: string, username: string) =>
+    Promise.all(Array.from({ length: 100 }, () => loginFrom(address, { username, password: "wrong-password-guess" })));
+  const tally = (answers: Answer[]) =>
+    answers.reduce<Record<string, number>>(
+      (n, a) => ({ ...n, [`${a.status} ${String(a.body["code"])}`]: (n[`${a.status} ${String(a.body["code"])}`] ?? 0) + 1 }),
+      {},
+    );
 
   before(async () => {
     // Login needs no backend service: the gateway alone. A first wait of a minute: a burst that
     // takes long to arrive on a busy machine still falls within it.
     const nowhere = "127.0.0.1:9";
-    gw3 = await startGateway({ sql: await embeddedSql(), tenancyAddress: nowhere, hsmAddress: nowhere, cardTerminalAddress: nowhere, vsdmAddress: nowhere, port: 0, adminPassword: ADMIN_PW, loginLimit: { baseDelayMs: 60_000 } });
+    gw3 = await startGateway({
+      sql: await embeddedSql(),
+      tenancyAddress: nowhere,
+      hsmAddress: nowhere,
+      cardTerminalAddress: nowhere,
+      vsdmAddress: nowhere,
+      port: 0,
+      adminPassword: ADMIN_PW,
+      loginLimit: { baseDelayMs: 60_000 },
+    });
     store = gw3.app.get(OperatorStore);
   });
   after(async () => gw3.close());
@@ -167,7 +195,16 @@ describe("login throttling over HTTP (clients from different loopback addresses)
     const nobody = await burst("127.0.0.5", "nobody-here");
     assert.deepEqual(tally(nobody), tally(admin));
     // The same answers but for the seconds to wait, which depend on the moment.
-    const shape = (answers: Answer[]) => answers.map((a) => JSON.stringify({ ...a.body, detail: String(a.body["detail"]).replace(/\d+ s$/, "N s"), details: Object.keys((a.body["details"] as object | undefined) ?? {}) })).sort();
+    const shape = (answers: Answer[]) =>
+      answers
+        .map((a) =>
+          JSON.stringify({
+            ...a.body,
+            detail: String(a.body["detail"]).replace(/\d+ s$/, "N s"),
+            details: Object.keys((a.body["details"] as object | undefined) ?? {}),
+          }),
+        )
+        .sort();
     assert.deepEqual(shape(nobody), shape(admin));
   });
 
@@ -178,7 +215,9 @@ describe("login throttling over HTTP (clients from different loopback addresses)
     const secret = base32Decode(String((await api("post", "/api/v1/auth/totp", dora)).body["secret"]));
     assert.equal((await api("post", "/api/v1/auth/totp/confirm", dora, { code: totpAt(secret, Date.now()) })).status, 200);
     // 30 addresses guess once each: more than the account's 20 free failures.
-    const guesses = await Promise.all(Array.from({ length: 30 }, (_, i) => loginFrom(`127.0.1.${i + 1}`, { username: "dora", password: "wrong-password-guess", totp: "123456" })));
+    const guesses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => loginFrom(`127.0.1.${i + 1}`, { username: "dora", password: "wrong-password-guess", totp: "123456" })),
+    );
     assert.deepEqual(tally(guesses), { "401 INVALID_CREDENTIALS": 30 });
     const again = await loginFrom("127.0.1.1", { username: "dora", password: "dora-password-1", totp: totpAt(secret, Date.now() + 30_000) });
     assert.deepEqual([again.status, again.body["code"]], [429, "LOGIN_RATE_LIMITED"], "an address that failed on the account waits");

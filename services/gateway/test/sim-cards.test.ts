@@ -42,7 +42,16 @@ describe("gateway simulator card routes: only practice cards sign on request", (
     tenancy = await startTenancy({ sql: await embeddedSql(), bus, clock, profiles: loadProfiles(), vendorKeys: [] });
     hsm = await startHsm({ sql: hsmSql, bus, clock, masterKey: randomBytes(32) });
     // card-terminal and vsdm are not called by these routes.
-    gw = await startGateway({ sql: await embeddedSql(), tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: "127.0.0.1:9", vsdmAddress: "127.0.0.1:9", port: 0, adminPassword: ADMIN_PW, tokenSecret: "sim-cards-test-secret-long-enough" });
+    gw = await startGateway({
+      sql: await embeddedSql(),
+      tenancyAddress: tenancy.address,
+      hsmAddress: hsm.address,
+      cardTerminalAddress: "127.0.0.1:9",
+      vsdmAddress: "127.0.0.1:9",
+      port: 0,
+      adminPassword: ADMIN_PW,
+      tokenSecret: "sim-cards-test-secret-long-enough",
+    });
     token = String((await req("POST", "/api/v1/auth/login", { username: "admin", password: ADMIN_PW })).body["token"]);
   });
   after(async () => {

@@ -2,7 +2,23 @@
  * The hsm service as its own process (cluster mode): real PostgreSQL and Kafka.
  * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
-import { createLogger, date, exitOnConfigError, host, hostPorts, int, KafkaBus, loadConfig, logLevel, oneOf, postgresSql, runServiceProcess, secretKey, SystemClock, url } from "@tigw/platform";
+import {
+  createLogger,
+  date,
+  exitOnConfigError,
+  host,
+  hostPorts,
+  int,
+  KafkaBus,
+  loadConfig,
+  logLevel,
+  oneOf,
+  postgresSql,
+  runServiceProcess,
+  secretKey,
+  SystemClock,
+  url,
+} from "@tigw/platform";
 import { ClockControl } from "./application/clock.js";
 import { startHsm } from "./service.js";
 

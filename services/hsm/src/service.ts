@@ -1,4 +1,16 @@
-import { consume, deadLetterGrpc, on, SqlEventStore, startServiceHost, topicOf, type EventBus, type Logger, type RunningGrpcServer, type Sql, type Subscription } from "@tigw/platform";
+import {
+  consume,
+  deadLetterGrpc,
+  on,
+  SqlEventStore,
+  startServiceHost,
+  topicOf,
+  type EventBus,
+  type Logger,
+  type RunningGrpcServer,
+  type Sql,
+  type Subscription,
+} from "@tigw/platform";
 import { LicenceImported, UnitCreated } from "@tigw/contracts/tenancy/v1/events";
 import { hsmGrpc } from "./api/grpc.js";
 import { startOcspServer, type OcspServer } from "./api/ocsp-http.js";
@@ -59,7 +71,10 @@ export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
     topics: [tenancyTopic],
     inbox: { sql: store.sql, schema: store.schema },
     handlers: {
-      UnitCreated: on({ message: UnitCreated, handle: (e) => hsm.provision({ unitId: e.unitId, serial: e.serial, producedOn: e.producedOn }).then(() => undefined) }),
+      UnitCreated: on({
+        message: UnitCreated,
+        handle: (e) => hsm.provision({ unitId: e.unitId, serial: e.serial, producedOn: e.producedOn }).then(() => undefined),
+      }),
       LicenceImported: on({ message: LicenceImported, handle: (e) => hsm.recordLicence(e.unitId, e.features) }),
     },
   });
@@ -70,7 +85,13 @@ export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
   }, o.tickMs ?? 60_000);
   timer.unref();
   const unregister = registerHsmMetrics(hsm);
-  const host = await startServiceHost({ store, bus: o.bus, services: [hsmGrpc(hsm, o.clock), deadLetterGrpc(o.bus, [tenancyTopic])], grpc: o.grpc, logger: o.logger });
+  const host = await startServiceHost({
+    store,
+    bus: o.bus,
+    services: [hsmGrpc(hsm, o.clock), deadLetterGrpc(o.bus, [tenancyTopic])],
+    grpc: o.grpc,
+    logger: o.logger,
+  });
   return {
     hsm,
     grpc: host.grpc,

@@ -23,8 +23,11 @@ const setups = serviceSetups();
 
 /** openssl as a child process; asynchronous, since the OCSP responder it may call runs in this process. */
 const openssl = (...args: string[]): Promise<string> =>
-  new Promise((resolve, reject) => execFile("openssl", args, { timeout: 30_000 }, (e, stdout, stderr) => (e ? reject(new Error(`openssl ${args[0]}: ${stderr || e.message}`)) : resolve(stdout))));
-
+  new Promise((resolve, reject) =>
+    execFile("openssl", args, { timeout: 30_000 }, (e, stdout, stderr) =>
+      e ? reject(new Error(`openssl ${args[0]}: ${stderr || e.message}`)) : resolve(stdout),
+    ),
+  );
 
 for (const setup of setups) {
   describe(`hsm over gRPC (${setup.store.name} store, ${setup.bus.name} bus)`, () => {
@@ -77,11 +80,33 @@ for (const setup of setups) {
     let t: TenancyServiceClient;
     let tenancyContext: string;
     let hsmContext: string;
-    type Sm = { securityModule: { unitId: string; iccsn: string; tiAccess: boolean; lzvLicensed: boolean; identities: { name: string; daysToExpiry: number; warnings: number[]; extendedByLzv: boolean; certificate: { certSerial: string; pem: string; notAfter: string; iccsn: string; ocspStatus: string } }[] } };
+    type Sm = {
+      securityModule: {
+        unitId: string;
+        iccsn: string;
+        tiAccess: boolean;
+        lzvLicensed: boolean;
+        identities: {
+          name: string;
+          daysToExpiry: number;
+          warnings: number[];
+          extendedByLzv: boolean;
+          certificate: { certSerial: string; pem: string; notAfter: string; iccsn: string; ocspStatus: string };
+        }[];
+      };
+    };
     const sm = (unitId: string, p: Pair = shared) => rpc<Sm>(p.h, "getSecurityModule", { unitId }).then((r) => r.securityModule);
     const createUnit = async (serial: string, producedOn: string, p: Pair = shared) => {
       const { unit } = await rpc<{ unit: { unitId: string } }>(p.t, "createUnit", { serial, profile: "rz", firmware: "", producedOn });
-      await eventually(() => sm(unit.unitId, p).then(() => true, () => false), 60_000, `gSMC-K of ${serial}`);
+      await eventually(
+        () =>
+          sm(unit.unitId, p).then(
+            () => true,
+            () => false,
+          ),
+        60_000,
+        `gSMC-K of ${serial}`,
+      );
       return unit.unitId;
     };
 
@@ -103,12 +128,22 @@ for (const setup of setups) {
       assert.equal((await openssl("verify", "-attime", at, "-CAfile", join(dir, "roots.pem"), "-untrusted", join(dir, "subs.pem"), f)).trim(), `${f}: OK`);
     };
     const card = (cardType: string, keyType: string, holder: string) =>
-      rpc<{ certificate: { pem: string; keyType: string; iccsn: string; certSerial: string } }>(h, "issueCard", { cardType, keyType, holder, iccsn: "", notBefore: "", validityYears: 0 }).then((r) => r.certificate);
+      rpc<{ certificate: { pem: string; keyType: string; iccsn: string; certSerial: string } }>(h, "issueCard", {
+        cardType,
+        keyType,
+        holder,
+        iccsn: "",
+        notBefore: "",
+        validityYears: 0,
+      }).then((r) => r.certificate);
 
     it("provisions a gSMC-K when tenancy announces a unit: three identities valid 5 years from production, verified by openssl", async () => {
       const unitId = await createUnit("RZK-HSM-0001", "2020-06-01");
       const m = await sm(unitId);
-      assert.deepEqual(m.identities.map((i) => i.name), ["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"]);
+      assert.deepEqual(
+        m.identities.map((i) => i.name),
+        ["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"],
+      );
       for (const i of m.identities) {
         assert.equal(i.certificate.notAfter, "2025-06-01T00:00:00.000Z");
         assert.equal(i.certificate.iccsn, m.iccsn);
@@ -137,9 +172,11 @@ for (const setup of setups) {
       writeFileSync(leaf, certificate.pem);
       const issuer = join(dir, "ocsp-issuer.pem");
       const anchors = await rpc<{ subCaPems: string[] }>(h, "getTrustAnchors", {});
-      for (const p of anchors.subCaPems) if ((await openssl("x509", "-noout", "-subject", "-in", writeTmp(p))).includes("SMCB-CA-TIGW-TEST-ECC")) writeFileSync(issuer, p);
+      for (const p of anchors.subCaPems)
+        if ((await openssl("x509", "-noout", "-subject", "-in", writeTmp(p))).includes("SMCB-CA-TIGW-TEST-ECC")) writeFileSync(issuer, p);
       const at = String(Math.floor(hsm.hsm.clock.now().getTime() / 1000));
-      const ask = (...target: string[]) => openssl("ocsp", "-issuer", issuer, ...target, "-url", hsm.ocspUrl, "-CAfile", join(dir, "chain.pem"), "-attime", at, "-validity_period", "1000000000");
+      const ask = (...target: string[]) =>
+        openssl("ocsp", "-issuer", issuer, ...target, "-url", hsm.ocspUrl, "-CAfile", join(dir, "chain.pem"), "-attime", at, "-validity_period", "1000000000");
       assert.match(await ask("-cert", leaf), /ocsp-leaf\.pem: good/);
       await rpc(h, "revokeCertificate", { certSerial: certificate.certSerial, reason: "keyCompromise" });
       const revoked = await ask("-cert", leaf);
@@ -155,7 +192,11 @@ for (const setup of setups) {
       const issuer = anchors.subCaPems.find((p) => new X509Certificate(certificate.pem).checkIssued(new X509Certificate(p)))!;
       assert.ok(issuer, "the eGK's sub-CA is among the trust anchors");
       assert.deepEqual(await askOcsp(certificate.pem, issuer, { timeoutMs: 5_000 }), { status: "good" });
-      assert.deepEqual(await askOcsp(certificate.pem, anchors.rootPems[0]!, { timeoutMs: 5_000 }), { status: "unknown" }, "an answer about another CA's certificate is not trusted");
+      assert.deepEqual(
+        await askOcsp(certificate.pem, anchors.rootPems[0]!, { timeoutMs: 5_000 }),
+        { status: "unknown" },
+        "an answer about another CA's certificate is not trusted",
+      );
       await hsm.ocsp.pause();
       try {
         await assert.rejects(askOcsp(certificate.pem, issuer, { timeoutMs: 5_000 }), OcspUnreachable);
@@ -191,14 +232,19 @@ for (const setup of setups) {
     it("signs on request only with practice cards: gSMC-K and gSMC-KT keys are refused with PERMISSION_DENIED; the gSMC-KT proves a connect only", async () => {
       /** The raw gRPC status of a refused call, as any client sees it. */
       const grpcStatus = (method: "sign" | "proveTerminalKey", req: object) =>
-        new Promise<{ code?: number; details?: string }>((resolve) => (h[method] as (r: object, cb: (e: { code?: number; details?: string } | null) => void) => void).call(h, req, (e) => resolve(e ?? {})));
+        new Promise<{ code?: number; details?: string }>((resolve) =>
+          (h[method] as (r: object, cb: (e: { code?: number; details?: string } | null) => void) => void).call(h, req, (e) => resolve(e ?? {})),
+        );
       const data = randomBytes(32);
       const unitId = await createUnit("RZK-HSM-SIGN", "2024-06-01");
       for (const id of (await sm(unitId)).identities) {
         const e = await grpcStatus("sign", { certSerial: id.certificate.certSerial, data });
         assert.equal(e.code, status.PERMISSION_DENIED, `${id.name} of the gSMC-K signs nothing on request`);
         assert.match(e.details ?? "", /^SIGNING_NOT_PERMITTED: .*gSMC-K key/);
-        assert.equal((await grpcStatus("proveTerminalKey", { certSerial: id.certificate.certSerial, ctId: "KT-1", challenge: data })).code, status.PERMISSION_DENIED);
+        assert.equal(
+          (await grpcStatus("proveTerminalKey", { certSerial: id.certificate.certSerial, ctId: "KT-1", challenge: data })).code,
+          status.PERMISSION_DENIED,
+        );
       }
       const gsmckt = await card("GSMC_KT", "ecc", "gSMC-KT KT-SIGN");
       const refused = await grpcStatus("sign", { certSerial: gsmckt.certSerial, data });
@@ -209,7 +255,10 @@ for (const setup of setups) {
       const { signature } = await rpc<{ signature: Buffer }>(h, "proveTerminalKey", { certSerial: gsmckt.certSerial, ctId: "KT-SIGN", challenge: data });
       assert.ok(verify("sha256", ktConnectMessage("KT-SIGN", data), createPublicKey(gsmckt.pem), signature));
       assert.equal(verify("sha256", data, createPublicKey(gsmckt.pem), signature), false);
-      assert.equal((await refusal(rpc(h, "proveTerminalKey", { certSerial: gsmckt.certSerial, ctId: "KT-SIGN", challenge: randomBytes(64) }))).code, "INVALID_CHALLENGE");
+      assert.equal(
+        (await refusal(rpc(h, "proveTerminalKey", { certSerial: gsmckt.certSerial, ctId: "KT-SIGN", challenge: randomBytes(64) }))).code,
+        "INVALID_CHALLENGE",
+      );
       const smcb = await card("SMCB", "ecc", "Praxis Sign");
       assert.equal((await grpcStatus("proveTerminalKey", { certSerial: smcb.certSerial, ctId: "KT-SIGN", challenge: data })).code, status.PERMISSION_DENIED);
 
@@ -224,7 +273,10 @@ for (const setup of setups) {
     it("authenticates an eGK and an SMC-B card to card; a revoked SMC-B fails with 4057", async () => {
       const egk = await card("EGK", "ecc", "Versicherte Person");
       const smcb = await card("SMCB", "ecc", "Praxis C2C");
-      const ok = await rpc<{ authenticated: boolean; steps: string[] }>(h, "cardToCardAuthenticate", { sourceCertSerial: egk.certSerial, targetCertSerial: smcb.certSerial });
+      const ok = await rpc<{ authenticated: boolean; steps: string[] }>(h, "cardToCardAuthenticate", {
+        sourceCertSerial: egk.certSerial,
+        targetCertSerial: smcb.certSerial,
+      });
       assert.equal(ok.authenticated, true);
       assert.equal(ok.steps.length, 2);
       await rpc(h, "revokeCertificate", { certSerial: smcb.certSerial, reason: "keyCompromise" });
@@ -238,11 +290,18 @@ for (const setup of setups) {
         assert.deepEqual((await sm(unitId, own)).identities[0]!.warnings, [180, 90]);
         await rpc(own.h, "advanceClock", { duration: "1d" });
         assert.deepEqual((await sm(unitId, own)).identities[0]!.warnings, [180, 90], "no second announcement");
-        const { expiries } = await rpc<{ expiries: { serial: string; daysToExpiry: number; exchangeDue: boolean; lzvApplies: boolean; lzvReason: string }[] }>(own.h, "listExpiries", { withinDays: 90 });
+        const { expiries } = await rpc<{ expiries: { serial: string; daysToExpiry: number; exchangeDue: boolean; lzvApplies: boolean; lzvReason: string }[] }>(
+          own.h,
+          "listExpiries",
+          { withinDays: 90 },
+        );
         const mine = expiries.find((e) => e.serial === "RZK-HSM-0001")!;
         assert.deepEqual([mine.daysToExpiry, mine.exchangeDue, mine.lzvApplies, mine.lzvReason], [88, true, false, "LZV_NOT_LICENSED"]);
         assert.equal(expiries[0]!.serial, "RZK-HSM-0001", "the unit expiring first comes first");
-        assert.deepEqual(expiries.map((e) => e.daysToExpiry), [...expiries.map((e) => e.daysToExpiry)].sort((a, b) => a - b));
+        assert.deepEqual(
+          expiries.map((e) => e.daysToExpiry),
+          [...expiries.map((e) => e.daysToExpiry)].sort((a, b) => a - b),
+        );
       }));
 
     it("LZV: refused without the licence feature, then extends to 2025-12-31 with the same keys and ICCSN once licensed", async () => {
@@ -258,7 +317,12 @@ for (const setup of setups) {
         assert.equal(id.certificate.notAfter, "2025-12-31T23:59:59.000Z");
         assert.equal(id.certificate.iccsn, old.certificate.iccsn);
         assert.notEqual(id.certificate.certSerial, old.certificate.certSerial);
-        assert.ok(createPublicKey(id.certificate.pem).export({ type: "spki", format: "der" }).equals(createPublicKey(old.certificate.pem).export({ type: "spki", format: "der" })), `${id.name} keeps its key`);
+        assert.ok(
+          createPublicKey(id.certificate.pem)
+            .export({ type: "spki", format: "der" })
+            .equals(createPublicKey(old.certificate.pem).export({ type: "spki", format: "der" })),
+          `${id.name} keeps its key`,
+        );
         assert.equal(id.extendedByLzv, true);
         await verifyWithOpenssl(id.certificate.pem, `lzv-${id.name}`);
       }
@@ -267,7 +331,10 @@ for (const setup of setups) {
 
     it("LZV is refused for certificates issued from 2021 on; Sperrung revokes the gSMC-K (OCSP revoked, no TI access)", async () => {
       const unitId = await createUnit("RZK-HSM-0002", "2021-03-01");
-      await rpc(t, "importLicence", { unit: "RZK-HSM-0002", licenceFile: JSON.stringify(issueLicence(vendor.privateKey, { serial: "RZK-HSM-0002", ktPerComputeUnit: 50, features: ["LZV"] })) });
+      await rpc(t, "importLicence", {
+        unit: "RZK-HSM-0002",
+        licenceFile: JSON.stringify(issueLicence(vendor.privateKey, { serial: "RZK-HSM-0002", ktPerComputeUnit: 50, features: ["LZV"] })),
+      });
       await eventually(() => sm(unitId).then((m) => m.lzvLicensed), 60_000, "licence");
       assert.equal((await refusal(rpc(h, "attemptLzv", { unitId }))).code, "LZV_NOT_ELIGIBLE");
       const revoked = (await rpc<Sm>(h, "revokeUnit", { unitId, reason: "keyCompromise" })).securityModule;
@@ -282,10 +349,19 @@ for (const setup of setups) {
         const unitId = await createUnit("RZK-HSM-0003", "2020-10-01", own);
         for (let i = 0; i < 8; i++) await rpc(own.h, "advanceClock", { duration: "30d" });
         const { events } = await own.hsm.hsm.pki.store.readStream(`sm-${unitId}`);
-        const count = (type: string, f: (d: Record<string, unknown>) => boolean = () => true) => events.filter((e) => e.type === type && f(e.data as Record<string, unknown>)).length;
+        const count = (type: string, f: (d: Record<string, unknown>) => boolean = () => true) =>
+          events.filter((e) => e.type === type && f(e.data as Record<string, unknown>)).length;
         for (const identity of ["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"]) {
-          for (const mark of [180, 90, 30]) assert.equal(count("CertificateExpiryApproaching", (d) => d["identity"] === identity && d["daysBefore"] === mark), 1, `${identity} ${mark}`);
-          assert.equal(count("CertificateExpired", (d) => d["identity"] === identity), 1);
+          for (const mark of [180, 90, 30])
+            assert.equal(
+              count("CertificateExpiryApproaching", (d) => d["identity"] === identity && d["daysBefore"] === mark),
+              1,
+              `${identity} ${mark}`,
+            );
+          assert.equal(
+            count("CertificateExpired", (d) => d["identity"] === identity),
+            1,
+          );
         }
         assert.equal(count("TiAccessLost"), 1);
         const m = await sm(unitId, own);
@@ -304,7 +380,9 @@ for (const setup of setups) {
       await createUnit("RZK-HSM-0005", "2024-01-01");
       for (const cardType of ["SMCB", "HBA", "EGK", "GSMC_KT"]) await card(cardType, "ecc", `Leak scan ${cardType}`);
       const events = [...(await hsm.hsm.pki.store.readAll(undefined, 100_000))].map((e) => JSON.stringify(e)).join("\n");
-      const tenancyEvents = (await sql.query<{ data: unknown }>(`SELECT data FROM ${tenancyContext.replaceAll("-", "_")}.events`)).map((r) => JSON.stringify(r.data)).join("\n");
+      const tenancyEvents = (await sql.query<{ data: unknown }>(`SELECT data FROM ${tenancyContext.replaceAll("-", "_")}.events`))
+        .map((r) => JSON.stringify(r.data))
+        .join("\n");
       const haystack = `${events}\n${tenancyEvents}\n${logs.join("")}`;
       assert.ok(events.length > 1000, "events were scanned");
       assert.doesNotMatch(haystack, /PRIVATE KEY/);
@@ -314,7 +392,8 @@ for (const setup of setups) {
       const vault = (hsm.hsm as unknown as { vault: { get(ref: string): Promise<import("node:crypto").KeyObject> } }).vault;
       for (const ref of keyRefs) {
         const der = (await vault.get(ref)).export({ type: "pkcs8", format: "der" });
-        for (const needle of [der.toString("base64"), der.toString("hex"), der.subarray(der.length - 32).toString("base64")]) assert.ok(!haystack.includes(needle), `key ${ref} leaked`);
+        for (const needle of [der.toString("base64"), der.toString("hex"), der.subarray(der.length - 32).toString("base64")])
+          assert.ok(!haystack.includes(needle), `key ${ref} leaked`);
       }
       const stored = await sql.query<{ ciphertext: string }>(`SELECT ciphertext FROM ${hsmContext}.vault_keys LIMIT 1`);
       assert.doesNotMatch(Buffer.from(stored[0]!.ciphertext, "base64").toString("latin1"), /BEGIN/, "keys are stored encrypted");

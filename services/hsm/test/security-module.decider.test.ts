@@ -15,9 +15,19 @@ const warning = (identity: "C.NK.VPN" | "C.AK.AUT" | "C.SAK.AUT", daysBefore: nu
   type: "CertificateExpiryApproaching",
   data: { unitId, identity, daysBefore, daysLeft, notAfter: "2025-06-01T00:00:00.000Z", at },
 });
-const allWarn = (daysBefore: number, daysLeft: number, at: string) => (["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"] as const).map((i) => warning(i, daysBefore, daysLeft, at));
+const allWarn = (daysBefore: number, daysLeft: number, at: string) =>
+  (["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"] as const).map((i) => warning(i, daysBefore, daysLeft, at));
 const renewals = (over: Partial<Renewal> = {}): Renewal[] =>
-  (["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"] as const).map((name, i) => ({ name, certSerial: `R${i}`, notBefore: "2025-03-01T00:00:00.000Z", notAfter: LZV_UNTIL, iccsn, keyMatches: true, ocspRevoked: false, ...over }));
+  (["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"] as const).map((name, i) => ({
+    name,
+    certSerial: `R${i}`,
+    notBefore: "2025-03-01T00:00:00.000Z",
+    notAfter: LZV_UNTIL,
+    iccsn,
+    keyMatches: true,
+    ocspRevoked: false,
+    ...over,
+  }));
 
 describe("SecurityModule decider: expiry", () => {
   it("provisioning an old unit announces the marks it already crossed, in the same decision", () => {
@@ -26,26 +36,49 @@ describe("SecurityModule decider: expiry", () => {
     spec(d)
       .given([])
       .when({ type: "Provision", unitId, serial: "RZK-1", iccsn, identities: identities("2020-06-01T00:00:00.000Z", "2025-06-01T00:00:00.000Z"), at })
-      .then([{ type: "SecurityModuleProvisioned", data: { ...p.data, at } } as SecurityModuleEvent, ...allWarn(180, 89, at).map((w, i) => [w, allWarn(90, 89, at)[i]!]).flat()]);
+      .then([
+        { type: "SecurityModuleProvisioned", data: { ...p.data, at } } as SecurityModuleEvent,
+        ...allWarn(180, 89, at)
+          .map((w, i) => [w, allWarn(90, 89, at)[i]!])
+          .flat(),
+      ]);
   });
   it("announces 180 days before expiry once, then 90, then 30", () => {
     const at1 = "2024-12-10T00:00:00.000Z"; // 173 days left
-    spec(d).given([provisioned()]).when({ type: "Tick", at: at1 }).then(allWarn(180, 173, at1));
-    spec(d).given([provisioned(), ...allWarn(180, 173, at1)]).when({ type: "Tick", at: "2024-12-11T00:00:00.000Z" }).then([]);
+    spec(d)
+      .given([provisioned()])
+      .when({ type: "Tick", at: at1 })
+      .then(allWarn(180, 173, at1));
+    spec(d)
+      .given([provisioned(), ...allWarn(180, 173, at1)])
+      .when({ type: "Tick", at: "2024-12-11T00:00:00.000Z" })
+      .then([]);
     const at2 = "2025-03-04T00:00:00.000Z"; // 89 days left
-    spec(d).given([provisioned(), ...allWarn(180, 173, at1)]).when({ type: "Tick", at: at2 }).then(allWarn(90, 89, at2));
+    spec(d)
+      .given([provisioned(), ...allWarn(180, 173, at1)])
+      .when({ type: "Tick", at: at2 })
+      .then(allWarn(90, 89, at2));
     const at3 = "2025-05-03T00:00:00.000Z"; // 29 days left
-    spec(d).given([provisioned(), ...allWarn(180, 173, at1), ...allWarn(90, 89, at2)]).when({ type: "Tick", at: at3 }).then(allWarn(30, 29, at3));
+    spec(d)
+      .given([provisioned(), ...allWarn(180, 173, at1), ...allWarn(90, 89, at2)])
+      .when({ type: "Tick", at: at3 })
+      .then(allWarn(30, 29, at3));
   });
   it("when C.NK.VPN expires the unit loses TI access, once", () => {
     const at = "2025-06-01T00:00:00.000Z";
-    const expired = (["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"] as const).map((identity): SecurityModuleEvent => ({ type: "CertificateExpired", data: { unitId, identity, notAfter: at, at } }));
+    const expired = (["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"] as const).map((identity): SecurityModuleEvent => ({
+      type: "CertificateExpired",
+      data: { unitId, identity, notAfter: at, at },
+    }));
     const marks = [...allWarn(180, 1, at), ...allWarn(90, 1, at), ...allWarn(30, 1, at)];
     spec(d)
       .given([provisioned(), ...marks])
       .when({ type: "Tick", at })
       .then([expired[0]!, { type: "TiAccessLost", data: { unitId, reason: "C.NK.VPN expired", at } }, expired[1]!, expired[2]!]);
-    spec(d).given([provisioned(), ...marks, ...expired, { type: "TiAccessLost", data: { unitId, reason: "", at } }]).when({ type: "Tick", at: "2025-07-01T00:00:00.000Z" }).then([]);
+    spec(d)
+      .given([provisioned(), ...marks, ...expired, { type: "TiAccessLost", data: { unitId, reason: "", at } }])
+      .when({ type: "Tick", at: "2025-07-01T00:00:00.000Z" })
+      .then([]);
   });
   it("refuses a tick for a unit without gSMC-K", () => {
     spec(d).given([]).when({ type: "Tick", at: "2025-01-01T00:00:00.000Z" }).thenThrows("SECURITY_MODULE_NOT_FOUND");
@@ -67,7 +100,16 @@ describe("SecurityModule decider: LZV", () => {
       .then([
         {
           type: "LzvSucceeded",
-          data: { unitId, renewals: (["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"] as const).map((name, i) => ({ name, certSerial: `R${i}`, previousCertSerial: `S${i}`, notAfter: LZV_UNTIL })), at },
+          data: {
+            unitId,
+            renewals: (["C.NK.VPN", "C.AK.AUT", "C.SAK.AUT"] as const).map((name, i) => ({
+              name,
+              certSerial: `R${i}`,
+              previousCertSerial: `S${i}`,
+              notAfter: LZV_UNTIL,
+            })),
+            at,
+          },
         },
       ]);
   });
@@ -78,21 +120,36 @@ describe("SecurityModule decider: LZV", () => {
     expectFail([provisioned("2020-01-01T00:00:00.000Z", "2025-01-01T00:00:00.000Z"), licensed], "LZV_EXPIRED");
   });
   it("rejects a renewed certificate that is not later, for another key or ICCSN, or revoked per OCSP", () => {
-    expectFail([provisioned("2020-06-01T00:00:00.000Z", "2025-06-01T00:00:00.000Z"), licensed], "LZV_EXPIRY_NOT_LATER", { notAfter: "2025-06-01T00:00:00.000Z" });
+    expectFail([provisioned("2020-06-01T00:00:00.000Z", "2025-06-01T00:00:00.000Z"), licensed], "LZV_EXPIRY_NOT_LATER", {
+      notAfter: "2025-06-01T00:00:00.000Z",
+    });
     expectFail([provisioned(), licensed], "LZV_KEY_MISMATCH", { keyMatches: false });
     expectFail([provisioned(), licensed], "LZV_ICCSN_MISMATCH", { iccsn: "80276009999999999999" });
     expectFail([provisioned(), licensed], "LZV_CERT_REVOKED", { ocspRevoked: true });
   });
   it("refuses a second LZV and an LZV of a revoked gSMC-K", () => {
-    const done: SecurityModuleEvent = { type: "LzvSucceeded", data: { unitId, renewals: renewals().map((r, i) => ({ name: r.name, certSerial: r.certSerial, previousCertSerial: `S${i}`, notAfter: LZV_UNTIL })), at } };
+    const done: SecurityModuleEvent = {
+      type: "LzvSucceeded",
+      data: { unitId, renewals: renewals().map((r, i) => ({ name: r.name, certSerial: r.certSerial, previousCertSerial: `S${i}`, notAfter: LZV_UNTIL })), at },
+    };
     expectFail([provisioned(), licensed, done], "LZV_ALREADY_EXTENDED");
-    expectFail([provisioned(), licensed, { type: "SecurityModuleRevoked", data: { unitId, reason: "keyCompromise", certSerials: ["S0", "S1", "S2"], at } }], "LZV_CERT_REVOKED");
+    expectFail(
+      [provisioned(), licensed, { type: "SecurityModuleRevoked", data: { unitId, reason: "keyCompromise", certSerials: ["S0", "S1", "S2"], at } }],
+      "LZV_CERT_REVOKED",
+    );
   });
   it("after LZV the new expiry gets its own warnings", () => {
-    const done: SecurityModuleEvent = { type: "LzvSucceeded", data: { unitId, renewals: renewals().map((r, i) => ({ name: r.name, certSerial: r.certSerial, previousCertSerial: `S${i}`, notAfter: LZV_UNTIL })), at } };
+    const done: SecurityModuleEvent = {
+      type: "LzvSucceeded",
+      data: { unitId, renewals: renewals().map((r, i) => ({ name: r.name, certSerial: r.certSerial, previousCertSerial: `S${i}`, notAfter: LZV_UNTIL })), at },
+    };
     const t = "2025-07-10T00:00:00.000Z"; // 174 days before 2025-12-31
-    const [first] = d.decide({ type: "Tick", at: t }, [provisioned(), licensed, ...allWarn(180, 92, at), ...allWarn(90, 89, at), done].reduce(d.evolve, d.initialState()));
-    if (first?.type !== "CertificateExpiryApproaching" || first.data.daysBefore !== 180 || first.data.notAfter !== LZV_UNTIL) throw new Error(JSON.stringify(first));
+    const [first] = d.decide(
+      { type: "Tick", at: t },
+      [provisioned(), licensed, ...allWarn(180, 92, at), ...allWarn(90, 89, at), done].reduce(d.evolve, d.initialState()),
+    );
+    if (first?.type !== "CertificateExpiryApproaching" || first.data.daysBefore !== 180 || first.data.notAfter !== LZV_UNTIL)
+      throw new Error(JSON.stringify(first));
   });
 });
 
@@ -106,6 +163,9 @@ describe("SecurityModule decider: Sperrung", () => {
         { type: "SecurityModuleRevoked", data: { unitId, reason: "keyCompromise", certSerials: ["S0", "S1", "S2"], at } },
         { type: "TiAccessLost", data: { unitId, reason: "gSMC-K certificates revoked", at } },
       ]);
-    spec(d).given([provisioned(), { type: "SecurityModuleRevoked", data: { unitId, reason: "", certSerials: [], at } }]).when({ type: "RecordRevocation", reason: "keyCompromise", at }).then([]);
+    spec(d)
+      .given([provisioned(), { type: "SecurityModuleRevoked", data: { unitId, reason: "", certSerials: [], at } }])
+      .when({ type: "RecordRevocation", reason: "keyCompromise", at })
+      .then([]);
   });
 });

@@ -68,12 +68,18 @@ async function main(): Promise<void> {
   try {
     await rpc(c, "verifyPin", { cardHandle: practice.smcbHandle, pin: "123456" });
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: "", pruefkarte: 1 });
-    const smcbCert = (await rpc<{ cards: { cardHandle: string; certSerial: string }[] }>(c, "listCards", { unit: UNIT })).cards.find((x) => x.cardHandle === practice.smcbHandle)!.certSerial;
+    const smcbCert = (await rpc<{ cards: { cardHandle: string; certSerial: string }[] }>(c, "listCards", { unit: UNIT })).cards.find(
+      (x) => x.cardHandle === practice.smcbHandle,
+    )!.certSerial;
     const ehcHandle = await practice.insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
     const context = { mandantId: "M1", clientSystemId: "PVS1", workplaceId: "AP1", userId: "" };
     const request = { unit: UNIT, context, ehcHandle, hpcHandle: practice.smcbHandle, performOnlineCheck: true, readOnlineReceipt: true };
 
-    const login = await fetch(`${gw.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: adminPassword }) });
+    const login = await fetch(`${gw.url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "admin", password: adminPassword }),
+    });
     const { token } = (await login.json()) as { token: string };
     const body = JSON.stringify({ unit: UNIT, ...context, ehcHandle, hpcHandle: practice.smcbHandle, performOnlineCheck: true, readOnlineReceipt: true });
 
@@ -95,7 +101,11 @@ async function main(): Promise<void> {
     };
     const viaGrpc = () => rpc(v, "readVsd", request);
     const viaGateway = async () => {
-      const res = await fetch(`${gw.url}/api/v1/vsd/read`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body });
+      const res = await fetch(`${gw.url}/api/v1/vsd/read`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body,
+      });
       if (res.status !== 200) throw new Error(`ReadVSD through the gateway: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
     };
@@ -110,10 +120,21 @@ async function main(): Promise<void> {
     const [entry] = (await store.readStream(protocolStream)).events;
     const [check] = (await store.readStream(cardStream)).events;
     const t0 = performance.now();
-    for (let done = (await store.readStream(protocolStream)).version; done < 10_000; ) {
+    for (let done = (await store.readStream(protocolStream)).version; done < 10_000;) {
       const n = Math.min(500, 10_000 - done);
-      await store.append(protocolStream, ANY, Array.from({ length: n }, () => ({ type: entry!.type, data: entry!.data, unitId, mandantId: entry!.mandantId })), new Date());
-      if (check) await store.append(cardStream, ANY, Array.from({ length: n }, () => ({ type: check.type, data: check.data })), new Date());
+      await store.append(
+        protocolStream,
+        ANY,
+        Array.from({ length: n }, () => ({ type: entry!.type, data: entry!.data, unitId, mandantId: entry!.mandantId })),
+        new Date(),
+      );
+      if (check)
+        await store.append(
+          cardStream,
+          ANY,
+          Array.from({ length: n }, () => ({ type: check.type, data: check.data })),
+          new Date(),
+        );
       done += n;
     }
     const topUp = (performance.now() - t0) / 1000;
@@ -123,7 +144,9 @@ async function main(): Promise<void> {
     console.log(`  reads 1-500:          p50 ${pct(first, 50).toFixed(2)} ms  p99 ${pct(first, 99).toFixed(2)} ms`);
     console.log(`  reads 10,001-10,500:  p50 ${pct(later, 50).toFixed(2)} ms  p99 ${pct(later, 99).toFixed(2)} ms`);
     console.log(`  p50 ratio ${ratio.toFixed(2)} (goal <= 1.1) ${ratio <= 1.1 ? "ok" : "MISSED"}`);
-    console.log(`  reads 501-10,000 not run one by one: their ${10_000 - WINDOW} protocol entries and card online checks appended to vsdm's store in batches of 500 (${topUp.toFixed(1)} s), the state those reads leave`);
+    console.log(
+      `  reads 501-10,000 not run one by one: their ${10_000 - WINDOW} protocol entries and card online checks appended to vsdm's store in batches of 500 (${topUp.toFixed(1)} s), the state those reads leave`,
+    );
 
     const b = await timed(N, bare);
     const g = await timed(N, viaGrpc);
@@ -133,10 +156,27 @@ async function main(): Promise<void> {
     console.log(`ReadVSD via vsdm gRPC:                      ${fmt(g)}   ratio ${(g.perSec / b.perSec).toFixed(2)} of bare`);
     console.log(`ReadVSD via gateway REST:                   ${fmt(r)}   ratio ${(r.perSec / b.perSec).toFixed(2)} of bare`);
     // Where a read's time goes, from the Ablaufprotokoll's step durations (ms, whole numbers).
-    const { entries } = await rpc<{ entries: { steps: { name: string; ms: number }[] }[] }>(v, "listProtocol", { unit: UNIT, outcome: "", mandantId: "", from: "", to: "", limit: 10_000 });
+    const { entries } = await rpc<{ entries: { steps: { name: string; ms: number }[] }[] }>(v, "listProtocol", {
+      unit: UNIT,
+      outcome: "",
+      mandantId: "",
+      from: "",
+      to: "",
+      limit: 10_000,
+    });
     const byStep = new Map<string, number[]>();
     for (const e of entries) for (const st of e.steps) byStep.set(st.name, [...(byStep.get(st.name) ?? []), st.ms]);
-    console.log(`steps, median of ${entries.length} reads: ${[...byStep].map(([name, ms]) => `${name} ${pct(ms.sort((a, b) => a - b), 50)} ms`).join(", ")}`);
+    console.log(
+      `steps, median of ${entries.length} reads: ${[...byStep]
+        .map(
+          ([name, ms]) =>
+            `${name} ${pct(
+              ms.sort((a, b) => a - b),
+              50,
+            )} ms`,
+        )
+        .join(", ")}`,
+    );
   } finally {
     await gw.close();
     await practice.stop();

@@ -16,7 +16,8 @@ const root = resolve(__dirname, "../../../..");
 const register = join(root, "services/platform/dist/src/telemetry/register.js");
 
 function infrastructure(): Record<string, string> {
-  if (process.env["DATABASE_URL"] && process.env["KAFKA_BROKERS"]) return { DATABASE_URL: process.env["DATABASE_URL"], KAFKA_BROKERS: process.env["KAFKA_BROKERS"] };
+  if (process.env["DATABASE_URL"] && process.env["KAFKA_BROKERS"])
+    return { DATABASE_URL: process.env["DATABASE_URL"], KAFKA_BROKERS: process.env["KAFKA_BROKERS"] };
   process.stdout.write("bringing up PostgreSQL and Kafka (deploy/local/up.sh) ...\n");
   const exports = execFileSync("bash", [join(root, "deploy/local/up.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const env: Record<string, string> = {};
@@ -48,7 +49,10 @@ async function main(): Promise<void> {
     void Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r))))).then(() => process.exit(code));
   };
   const run = (name: string, script: string, env: Record<string, string>) => {
-    const child = spawn(process.execPath, ["--require", register, join(root, script)], { env: { ...process.env, ...infra, TIGW_SERVICE_NAME: name, ...env }, stdio: ["ignore", "inherit", "inherit"] });
+    const child = spawn(process.execPath, ["--require", register, join(root, script)], {
+      env: { ...process.env, ...infra, TIGW_SERVICE_NAME: name, ...env },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
     child.once("exit", (code) => {
       if (!stopping) process.stderr.write(`${name} exited (${code}); stopping the cluster\n`);
       stopAll(code ?? 1);
@@ -78,7 +82,8 @@ async function main(): Promise<void> {
     TIGW_METRICS_PORT: process.env["TIGW_CARD_TERMINAL_METRICS_PORT"] ?? "9467",
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,
-    TIGW_CARD_TERMINAL_MASTER_KEY: process.env["TIGW_CARD_TERMINAL_MASTER_KEY"] ?? loadMasterKey({ file: join(dataDir, "secrets", "card-terminal-master.key") }).toString("base64"),
+    TIGW_CARD_TERMINAL_MASTER_KEY:
+      process.env["TIGW_CARD_TERMINAL_MASTER_KEY"] ?? loadMasterKey({ file: join(dataDir, "secrets", "card-terminal-master.key") }).toString("base64"),
   });
   const ktAddress = `127.0.0.1:${ktPort}`;
   await healthy("card-terminal", ktAddress);
@@ -121,7 +126,9 @@ async function main(): Promise<void> {
       ports.close();
     }
   }
-  process.stdout.write(`ti-gateway (cluster): tenancy gRPC ${address}, hsm gRPC ${hsmAddress}, gateway http://127.0.0.1:${process.env["TIGW_HTTP_PORT"] ?? 8080}, demo vendor key ${vendor.privateKeyFile}\n`);
+  process.stdout.write(
+    `ti-gateway (cluster): tenancy gRPC ${address}, hsm gRPC ${hsmAddress}, gateway http://127.0.0.1:${process.env["TIGW_HTTP_PORT"] ?? 8080}, demo vendor key ${vendor.privateKeyFile}\n`,
+  );
 }
 
 main().catch((e: unknown) => {

@@ -17,10 +17,13 @@ export function grpcDemo(a: { tenancy: string; hsm: string; cardTerminal: string
     importLicence: (unit, licenceFile) => rpc(t, "importLicence", { unit, licenceFile }),
     changeState: (unit, action, reason) => rpc(t, "changeUnitState", { unit, action, reason }),
     issueCard: async (cardType, holder, iccsn) =>
-      (await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType, keyType: "ecc", holder, iccsn, notBefore: "", validityYears: 5 })).certificate.certSerial,
-    proveTerminalKey: async (certSerial, ctId, challenge) => Buffer.from((await rpc<{ signature: Uint8Array }>(h, "proveTerminalKey", { certSerial, ctId, challenge })).signature),
+      (await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType, keyType: "ecc", holder, iccsn, notBefore: "", validityYears: 5 }))
+        .certificate.certSerial,
+    proveTerminalKey: async (certSerial, ctId, challenge) =>
+      Buffer.from((await rpc<{ signature: Uint8Array }>(h, "proveTerminalKey", { certSerial, ctId, challenge })).signature),
     addTerminal: (x) => rpc(c, "addTerminal", x),
-    pair: async (ctId, unit, certSerial) => Buffer.from((await rpc<{ pairingSecret: Uint8Array }>(c, "pairTerminal", { ctId, unit, certSerial })).pairingSecret),
+    pair: async (ctId, unit, certSerial) =>
+      Buffer.from((await rpc<{ pairingSecret: Uint8Array }>(c, "pairTerminal", { ctId, unit, certSerial })).pairingSecret),
     beginConnect: async (ctId) => Buffer.from((await rpc<{ challenge: Uint8Array }>(c, "beginConnect", { ctId })).challenge),
     completeConnect: (ctId, challenge, signature, secretProof) => rpc(c, "completeConnect", { ctId, challenge, signature, secretProof }),
     configure: (unit, r) => rpc(c, "configureInfomodell", { unit, ...r }),

@@ -19,7 +19,12 @@ interface DemoUnit {
   vpn?: { contractId: string; sis: boolean };
 }
 
-const praxis = (n: number, name: string) => ({ id: `btrs-${String(n).padStart(2, "0")}`, name, bsnr: String(100000000 + n * 7919).slice(0, 9), iccsn: `80276883110000${String(100000 + n).slice(-6)}` });
+const praxis = (n: number, name: string) => ({
+  id: `btrs-${String(n).padStart(2, "0")}`,
+  name,
+  bsnr: String(100000000 + n * 7919).slice(0, 9),
+  iccsn: `80276883110000${String(100000 + n).slice(-6)}`,
+});
 
 /**
  * A small, realistic fleet: two hosted RZ units (one full, licence raised to 75), both registered
@@ -27,10 +32,46 @@ const praxis = (n: number, name: string) => ({ id: `btrs-${String(n).padStart(2,
  * and whose licence carries LZV, a stolen (blocked) one, and a new one.
  */
 const FLEET: DemoUnit[] = [
-  { serial: "RZK-DEMO-0001", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2024-05-14", state: "active", kts: 12, mandanten: [praxis(1, "Hausarztpraxis Dr. Ort"), praxis(2, "MVZ Friedrichstraße"), praxis(3, "Zahnarztpraxis Weiß"), praxis(4, "Physiotherapie am Park")], vpn: { contractId: "VTR-DEMO-0001", sis: false } },
-  { serial: "RZK-DEMO-0002", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "2023-02-01", state: "active", kts: 30, licenceKt: 75, mandanten: Array.from({ length: 10 }, (_, i) => praxis(10 + i, `Praxisverbund Nord, Standort ${i + 1}`)), vpn: { contractId: "VTR-DEMO-0002", sis: true } },
-  { serial: "EBK-DEMO-0003", profile: "einbox", firmware: "5.50.3:2.0.0", producedOn: "2020-11-03", state: "active", kts: 6, licenceKt: 50, mandanten: [praxis(30, "Kinderarztpraxis Sonnenschein")] },
-  { serial: "EBK-DEMO-0004", profile: "einbox", firmware: "5.1.3", producedOn: "2021-06-10", state: "blocked", kts: 0, mandanten: [praxis(40, "Apotheke am Markt")] },
+  {
+    serial: "RZK-DEMO-0001",
+    profile: "rz",
+    firmware: "5.50.4:2.0.0",
+    producedOn: "2024-05-14",
+    state: "active",
+    kts: 12,
+    mandanten: [praxis(1, "Hausarztpraxis Dr. Ort"), praxis(2, "MVZ Friedrichstraße"), praxis(3, "Zahnarztpraxis Weiß"), praxis(4, "Physiotherapie am Park")],
+    vpn: { contractId: "VTR-DEMO-0001", sis: false },
+  },
+  {
+    serial: "RZK-DEMO-0002",
+    profile: "rz",
+    firmware: "5.50.4:2.0.0",
+    producedOn: "2023-02-01",
+    state: "active",
+    kts: 30,
+    licenceKt: 75,
+    mandanten: Array.from({ length: 10 }, (_, i) => praxis(10 + i, `Praxisverbund Nord, Standort ${i + 1}`)),
+    vpn: { contractId: "VTR-DEMO-0002", sis: true },
+  },
+  {
+    serial: "EBK-DEMO-0003",
+    profile: "einbox",
+    firmware: "5.50.3:2.0.0",
+    producedOn: "2020-11-03",
+    state: "active",
+    kts: 6,
+    licenceKt: 50,
+    mandanten: [praxis(30, "Kinderarztpraxis Sonnenschein")],
+  },
+  {
+    serial: "EBK-DEMO-0004",
+    profile: "einbox",
+    firmware: "5.1.3",
+    producedOn: "2021-06-10",
+    state: "blocked",
+    kts: 0,
+    mandanten: [praxis(40, "Apotheke am Markt")],
+  },
   { serial: "RZK-DEMO-0005", profile: "rz", firmware: "5.50.4:2.0.0", producedOn: "", state: "provisioned", kts: 0, mandanten: [] },
 ];
 
@@ -60,7 +101,16 @@ export interface DemoPorts {
   registerVpn(unit: string, contractId: string, sis: boolean): Promise<unknown>;
 }
 
-export type InfomodellChange = { action: string; mandantId: string; clientSystemId: string; workplaceId: string; clientSystemIds: string[]; ctId: string; kind: string; iccsn: string };
+export type InfomodellChange = {
+  action: string;
+  mandantId: string;
+  clientSystemId: string;
+  workplaceId: string;
+  clientSystemIds: string[];
+  ctId: string;
+  kind: string;
+  iccsn: string;
+};
 
 /** The demo's ports on the application objects of the embedded start. */
 export function inProcessDemo(s: { tenancy: Tenancy; cardTerminals: CardTerminals; hsm: Hsm; vpn: RunningVpn }): DemoPorts {
@@ -100,7 +150,8 @@ export async function seedDemoFleet(p: DemoPorts, vendorPrivateKeyFile: string):
     }
     created.push(u.serial);
     for (const m of u.mandanten) await p.addMandant(u.serial, { mandantId: m.id, name: m.name, bsnr: m.bsnr, smcbIccsn: m.iccsn });
-    if (u.licenceKt) await p.importLicence(u.serial, JSON.stringify(issueLicence(key, { serial: u.serial, ktPerComputeUnit: u.licenceKt, features: ["PTV5", "LZV"] })));
+    if (u.licenceKt)
+      await p.importLicence(u.serial, JSON.stringify(issueLicence(key, { serial: u.serial, ktPerComputeUnit: u.licenceKt, features: ["PTV5", "LZV"] })));
     const ctIds = Array.from({ length: u.kts }, (_, i) => `${u.serial}-KT${String(i + 1).padStart(3, "0")}`);
     for (const [i, ctId] of ctIds.entries()) await connectTerminal(p, u.serial, ctId, i);
     await arrangePractices(p, u, ctIds);
@@ -126,7 +177,8 @@ async function connectTerminal(p: DemoPorts, unit: string, ctId: string, i: numb
 
 /** Each Mandant: in the Infomodell with a client system, a workplace, its terminals and its SMC-B. */
 async function arrangePractices(p: DemoPorts, u: DemoUnit, ctIds: string[]): Promise<void> {
-  const conf = (r: Partial<InfomodellChange>) => p.configure(u.serial, { action: "", mandantId: "", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...r });
+  const conf = (r: Partial<InfomodellChange>) =>
+    p.configure(u.serial, { action: "", mandantId: "", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...r });
   if (ctIds.length === 0) return;
   for (const [n, m] of u.mandanten.entries()) {
     const own = ctIds.filter((_, i) => i % u.mandanten.length === n);

@@ -5,7 +5,22 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createLogger, date, directory, EmbeddedBus, embeddedSql, exitOnConfigError, host, int, loadConfig, logLevel, oneOf, parsed, secretKey, SystemClock } from "@tigw/platform";
+import {
+  createLogger,
+  date,
+  directory,
+  EmbeddedBus,
+  embeddedSql,
+  exitOnConfigError,
+  host,
+  int,
+  loadConfig,
+  logLevel,
+  oneOf,
+  parsed,
+  secretKey,
+  SystemClock,
+} from "@tigw/platform";
 import { checkPassword, startGateway } from "@tigw/gateway";
 import { ClockControl, loadMasterKey, startHsm } from "@tigw/hsm";
 import { startCardTerminal } from "@tigw/card-terminal";
@@ -44,7 +59,9 @@ async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const vendor = ensureDemoVendorKey(dataDir);
 
-  const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql] = await Promise.all(["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway", "vpn"].map((name) => embeddedSql(join(dataDir, name))));
+  const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql] = await Promise.all(
+    ["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway", "vpn"].map((name) => embeddedSql(join(dataDir, name))),
+  );
   const bus = await EmbeddedBus.open(busSql!);
   // One clock for every service; a simulated one keeps its time in the hsm database.
   const clock =
@@ -110,7 +127,9 @@ async function main(): Promise<void> {
     tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
     logger: log,
   });
-  const seeded = demo ? await seedDemoFleet(inProcessDemo({ tenancy: tenancy.tenancy, cardTerminals: cardTerminal.cardTerminals, hsm: hsm.hsm, vpn }), vendor.privateKeyFile) : [];
+  const seeded = demo
+    ? await seedDemoFleet(inProcessDemo({ tenancy: tenancy.tenancy, cardTerminals: cardTerminal.cardTerminals, hsm: hsm.hsm, vpn }), vendor.privateKeyFile)
+    : [];
 
   const lines = [
     "",

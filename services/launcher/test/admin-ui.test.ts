@@ -22,139 +22,157 @@ const chromium = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
  * protocol, and logging out ends the token at the gateway.
  */
 // Skipped on a developer machine without Chromium; in CI (CI=true) a missing browser fails.
-describe("admin web UI in Chromium", { skip: !existsSync(chromium) && !process.env["CI"] && `no Chromium at ${chromium} (bash deploy/local/up.sh installs it)` }, () => {
-  let stop: (() => Promise<void>) | undefined;
-  let browser: Browser | undefined;
-  let page: Page;
-  let url = "";
-  const text = (selector: string) => page.$eval(selector, (el) => el.textContent ?? "");
+describe(
+  "admin web UI in Chromium",
+  { skip: !existsSync(chromium) && !process.env["CI"] && `no Chromium at ${chromium} (bash deploy/local/up.sh installs it)` },
+  () => {
+    let stop: (() => Promise<void>) | undefined;
+    let browser: Browser | undefined;
+    let page: Page;
+    let url = "";
+    const text = (selector: string) => page.$eval(selector, (el) => el.textContent ?? "");
 
-  before(async () => {
-    const p = await startEmbedded({ dataDir: mkdtempSync(join(tmpdir(), "tigw-ui-")), adminPassword: "ui-admin-password", args: ["--demo"] });
-    stop = () => stopProcess(p.child);
-    url = p.url;
-    // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
-    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
-    page = await browser.newPage();
-  });
-  after(async () => {
-    await browser?.close();
-    await stop?.();
-  });
+    before(async () => {
+      const p = await startEmbedded({ dataDir: mkdtempSync(join(tmpdir(), "tigw-ui-")), adminPassword: "ui-admin-password", args: ["--demo"] });
+      stop = () => stopProcess(p.child);
+      url = p.url;
+      // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+      browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+      page = await browser.newPage();
+    });
+    after(async () => {
+      await browser?.close();
+      await stop?.();
+    });
 
-  it("serves the UI with a strict Content-Security-Policy, and / leads to it", async () => {
-    const res = await page.goto(`${url}/`, { waitUntil: "networkidle0" });
-    assert.equal(new URL(page.url()).pathname, "/admin/");
-    assert.match(res!.headers()["content-security-policy"] ?? "", /script-src 'self'/);
-    await page.waitForSelector("form.login");
-  });
+    it("serves the UI with a strict Content-Security-Policy, and / leads to it", async () => {
+      const res = await page.goto(`${url}/`, { waitUntil: "networkidle0" });
+      assert.equal(new URL(page.url()).pathname, "/admin/");
+      assert.match(res!.headers()["content-security-policy"] ?? "", /script-src 'self'/);
+      await page.waitForSelector("form.login");
+    });
 
-  it("refuses a wrong password on the page, then logs in and lists the demo fleet", async () => {
-    await page.type("input[name=username]", "admin");
-    await page.type("input[name=password]", "not-the-password");
-    await page.click("button[type=submit]");
-    await page.waitForFunction(() => (document.querySelector("[role=alert]")?.textContent ?? "").length > 0);
-    assert.match(await text("[role=alert]"), /user name or password wrong/);
-    await page.$eval("input[name=password]", (el) => ((el as HTMLInputElement).value = ""));
-    await page.type("input[name=password]", "ui-admin-password");
-    await page.click("button[type=submit]");
-    await page.waitForSelector("table a[href='#/unit/RZK-DEMO-0001']");
-    assert.match(await text("#who"), /admin \(admin\)/);
-    const rows = await page.$$eval("tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
-    const demo = rows.find((r) => r[0] === "RZK-DEMO-0001");
-    assert.ok(demo, `RZK-DEMO-0001 in ${JSON.stringify(rows)}`);
-    assert.deepEqual([demo[1], demo[3]], ["warning", "active"], "check and state columns");
-    assert.ok(rows.some((r) => r[0] === "EBK-DEMO-0004" && r[1] === "error" && r[3] === "blocked"), "a blocked unit fails its check");
-  });
-
-  it("opens a unit: its functional check, terminals and VSDM protocol", async () => {
-    await page.click("table a[href='#/unit/RZK-DEMO-0001']");
-    await page.waitForFunction(() => document.querySelector("h1")?.textContent?.startsWith("RZK-DEMO-0001"));
-    const checks = await page.$$eval("table:first-of-type tbody tr", (trs) => trs.map((tr) => tr.querySelector("td")?.textContent));
-    for (const c of ["unit state", "TI access (gSMC-K)", "KT slots", "card terminals", "VSDM (last 24 h)"]) assert.ok(checks.includes(c), `${c} in ${JSON.stringify(checks)}`);
-    const headings = await page.$$eval("h2", (hs) => hs.map((x) => x.firstChild?.textContent?.trim()));
-    assert.deepEqual(headings, ["Functional check", "Card terminals", "Infomodell", "VSDM protocol (newest 20)"]);
-    const infomodell = await page.$$eval("tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === "btrs-01"));
-    assert.deepEqual(infomodell?.slice(0, 3), ["btrs-01", "PVS-btrs-01", "AP1-btrs-01"], "the demo Mandant's client system and workplace");
-    await page.select("#outcome", "error");
-    await page.waitForFunction(() => location.hash === "#/unit/RZK-DEMO-0001/error" && (document.getElementById("outcome") as HTMLSelectElement | null)?.value === "error");
-    await page.screenshot({ path: join(tmpdir(), "tigw-admin-unit.png"), fullPage: true });
-  });
-
-  it("an operator unpairs a stolen terminal and blocks the unit from the page (each confirmed with a reason)", async () => {
-    page.on("dialog", (d) => void d.accept("Diebstahl"));
-    const row = async (ctId: string) => page.$$eval("tbody tr", (trs, id) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === id), ctId);
-    assert.equal((await row("RZK-DEMO-0001-KT012"))?.[1], "aktiv");
-    const buttons = await page.$$("tbody tr button");
-    let clicked = false;
-    for (const b of buttons) {
-      if ((await b.evaluate((el) => el.closest("tr")?.querySelector("td")?.textContent)) === "RZK-DEMO-0001-KT012") {
-        await b.click();
-        clicked = true;
-        break;
-      }
-    }
-    assert.ok(clicked, "an Unpair button on KT012's row");
-    // Unpaired, the terminal is back to "bekannt" and no longer belongs to the unit.
-    await page.waitForFunction(() => ![...document.querySelectorAll("tbody tr")].some((tr) => tr.querySelector("td")?.textContent === "RZK-DEMO-0001-KT012"));
-    assert.match(await text("main"), /card terminals\s*ok\s*11 paired and connected/);
-    const [block] = await page.$$("xpath/.//button[contains(., 'Block')]");
-    await block!.click();
-    await page.waitForFunction(() => document.body.textContent?.includes("State: blocked."));
-    assert.match(await text("main"), /unit state\s*error\s*blocked: practices cannot work with this unit/);
-  });
-
-  it("an admin adds an operator account and changes its role on the users page", async () => {
-    await page.click("#users-link");
-    await page.waitForSelector("form.login select[name=role]");
-    await page.type("input[name=username]", "erika");
-    await page.type("input[name=password]", "erika-password-1");
-    await page.select("select[name=role]", "operator");
-    await page.click("form.login button[type=submit]");
-    await page.waitForFunction(() => [...document.querySelectorAll("tbody tr")].some((tr) => tr.querySelector("td")?.textContent === "erika"));
-    const roleOf = (user: string) => page.$$eval("tbody tr", (trs, u) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === u)?.[1], user);
-    assert.equal(await roleOf("erika"), "operator");
-    const login = await fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "erika", password: "erika-password-1" }) });
-    assert.equal(login.status, 200, "the new account logs in");
-    // The dialog handler answers every prompt with "Diebstahl", which is no role: refused, shown.
-    const [roleButton] = await page.$$("xpath/.//tr[td[1][.='erika']]//button[.='Role']");
-    await roleButton!.click();
-    await page.waitForFunction(() => (document.getElementById("problem")?.textContent ?? "").includes("INVALID_ROLE"));
-    assert.equal(await roleOf("erika"), "operator");
-  });
-
-  it("logs out: back at the login form, and the token no longer works", async () => {
-    const token = await page.evaluate(() => sessionStorage.getItem("tigw-token"));
-    assert.ok(token);
-    await page.click("#logout");
-    await page.waitForSelector("form.login");
-    const me = await fetch(`${url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
-    assert.equal(me.status, 401);
-  });
-
-  it("an operator turns on TOTP on the account page; the login page then asks for the app's code", async () => {
-    const login = async (user: string, password: string) => {
-      await page.waitForSelector("form.login input[name=username]");
-      await page.type("input[name=username]", user);
-      await page.type("input[name=password]", password);
+    it("refuses a wrong password on the page, then logs in and lists the demo fleet", async () => {
+      await page.type("input[name=username]", "admin");
+      await page.type("input[name=password]", "not-the-password");
       await page.click("button[type=submit]");
-    };
-    await login("erika", "erika-password-1");
-    await page.waitForFunction(() => document.getElementById("who")?.textContent === "erika (operator)");
-    await page.click("#who");
-    await page.waitForSelector("#totp-enrol");
-    await page.click("#totp-enrol");
-    await page.waitForFunction(() => (document.getElementById("totp-secret")?.textContent ?? "").length > 0);
-    const secret = base32Decode(await text("#totp-secret"));
-    await page.type("#totp-form input[name=code]", totpAt(secret, Date.now()));
-    await page.click("#totp-form button[type=submit]");
-    await page.waitForFunction(() => document.getElementById("done")?.textContent?.startsWith("TOTP is on"));
-    await page.click("#logout");
-    await login("erika", "erika-password-1");
-    await page.waitForFunction(() => (document.querySelector("[role=alert]")?.textContent ?? "").includes("authenticator"));
-    assert.equal(await page.$eval("input[name=totp]", (el) => (el.closest("label") as HTMLElement).hidden), false, "the code field appears");
-    await page.type("input[name=totp]", totpAt(secret, Date.now() + 30_000));
-    await page.click("button[type=submit]");
-    await page.waitForFunction(() => document.getElementById("who")?.textContent === "erika (operator)");
-  });
-});
+      await page.waitForFunction(() => (document.querySelector("[role=alert]")?.textContent ?? "").length > 0);
+      assert.match(await text("[role=alert]"), /user name or password wrong/);
+      await page.$eval("input[name=password]", (el) => ((el as HTMLInputElement).value = ""));
+      await page.type("input[name=password]", "ui-admin-password");
+      await page.click("button[type=submit]");
+      await page.waitForSelector("table a[href='#/unit/RZK-DEMO-0001']");
+      assert.match(await text("#who"), /admin \(admin\)/);
+      const rows = await page.$$eval("tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+      const demo = rows.find((r) => r[0] === "RZK-DEMO-0001");
+      assert.ok(demo, `RZK-DEMO-0001 in ${JSON.stringify(rows)}`);
+      assert.deepEqual([demo[1], demo[3]], ["warning", "active"], "check and state columns");
+      assert.ok(
+        rows.some((r) => r[0] === "EBK-DEMO-0004" && r[1] === "error" && r[3] === "blocked"),
+        "a blocked unit fails its check",
+      );
+    });
+
+    it("opens a unit: its functional check, terminals and VSDM protocol", async () => {
+      await page.click("table a[href='#/unit/RZK-DEMO-0001']");
+      await page.waitForFunction(() => document.querySelector("h1")?.textContent?.startsWith("RZK-DEMO-0001"));
+      const checks = await page.$$eval("table:first-of-type tbody tr", (trs) => trs.map((tr) => tr.querySelector("td")?.textContent));
+      for (const c of ["unit state", "TI access (gSMC-K)", "KT slots", "card terminals", "VSDM (last 24 h)"])
+        assert.ok(checks.includes(c), `${c} in ${JSON.stringify(checks)}`);
+      const headings = await page.$$eval("h2", (hs) => hs.map((x) => x.firstChild?.textContent?.trim()));
+      assert.deepEqual(headings, ["Functional check", "Card terminals", "Infomodell", "VSDM protocol (newest 20)"]);
+      const infomodell = await page.$$eval("tbody tr", (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === "btrs-01"),
+      );
+      assert.deepEqual(infomodell?.slice(0, 3), ["btrs-01", "PVS-btrs-01", "AP1-btrs-01"], "the demo Mandant's client system and workplace");
+      await page.select("#outcome", "error");
+      await page.waitForFunction(
+        () => location.hash === "#/unit/RZK-DEMO-0001/error" && (document.getElementById("outcome") as HTMLSelectElement | null)?.value === "error",
+      );
+      await page.screenshot({ path: join(tmpdir(), "tigw-admin-unit.png"), fullPage: true });
+    });
+
+    it("an operator unpairs a stolen terminal and blocks the unit from the page (each confirmed with a reason)", async () => {
+      page.on("dialog", (d) => void d.accept("Diebstahl"));
+      const row = async (ctId: string) =>
+        page.$$eval("tbody tr", (trs, id) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === id), ctId);
+      assert.equal((await row("RZK-DEMO-0001-KT012"))?.[1], "aktiv");
+      const buttons = await page.$$("tbody tr button");
+      let clicked = false;
+      for (const b of buttons) {
+        if ((await b.evaluate((el) => el.closest("tr")?.querySelector("td")?.textContent)) === "RZK-DEMO-0001-KT012") {
+          await b.click();
+          clicked = true;
+          break;
+        }
+      }
+      assert.ok(clicked, "an Unpair button on KT012's row");
+      // Unpaired, the terminal is back to "bekannt" and no longer belongs to the unit.
+      await page.waitForFunction(() => ![...document.querySelectorAll("tbody tr")].some((tr) => tr.querySelector("td")?.textContent === "RZK-DEMO-0001-KT012"));
+      assert.match(await text("main"), /card terminals\s*ok\s*11 paired and connected/);
+      const [block] = await page.$$("xpath/.//button[contains(., 'Block')]");
+      await block!.click();
+      await page.waitForFunction(() => document.body.textContent?.includes("State: blocked."));
+      assert.match(await text("main"), /unit state\s*error\s*blocked: practices cannot work with this unit/);
+    });
+
+    it("an admin adds an operator account and changes its role on the users page", async () => {
+      await page.click("#users-link");
+      await page.waitForSelector("form.login select[name=role]");
+      await page.type("input[name=username]", "erika");
+      await page.type("input[name=password]", "erika-password-1");
+      await page.select("select[name=role]", "operator");
+      await page.click("form.login button[type=submit]");
+      await page.waitForFunction(() => [...document.querySelectorAll("tbody tr")].some((tr) => tr.querySelector("td")?.textContent === "erika"));
+      const roleOf = (user: string) =>
+        page.$$eval("tbody tr", (trs, u) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === u)?.[1], user);
+      assert.equal(await roleOf("erika"), "operator");
+      const login = await fetch(`${url}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "erika", password: "erika-password-1" }),
+      });
+      assert.equal(login.status, 200, "the new account logs in");
+      // The dialog handler answers every prompt with "Diebstahl", which is no role: refused, shown.
+      const [roleButton] = await page.$$("xpath/.//tr[td[1][.='erika']]//button[.='Role']");
+      await roleButton!.click();
+      await page.waitForFunction(() => (document.getElementById("problem")?.textContent ?? "").includes("INVALID_ROLE"));
+      assert.equal(await roleOf("erika"), "operator");
+    });
+
+    it("logs out: back at the login form, and the token no longer works", async () => {
+      const token = await page.evaluate(() => sessionStorage.getItem("tigw-token"));
+      assert.ok(token);
+      await page.click("#logout");
+      await page.waitForSelector("form.login");
+      const me = await fetch(`${url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(me.status, 401);
+    });
+
+    it("an operator turns on TOTP on the account page; the login page then asks for the app's code", async () => {
+      const login = async (user: string, password: string) => {
+        await page.waitForSelector("form.login input[name=username]");
+        await page.type("input[name=username]", user);
+        await page.type("input[name=password]", password);
+        await page.click("button[type=submit]");
+      };
+      await login("erika", "erika-password-1");
+      await page.waitForFunction(() => document.getElementById("who")?.textContent === "erika (operator)");
+      await page.click("#who");
+      await page.waitForSelector("#totp-enrol");
+      await page.click("#totp-enrol");
+      await page.waitForFunction(() => (document.getElementById("totp-secret")?.textContent ?? "").length > 0);
+      const secret = base32Decode(await text("#totp-secret"));
+      await page.type("#totp-form input[name=code]", totpAt(secret, Date.now()));
+      await page.click("#totp-form button[type=submit]");
+      await page.waitForFunction(() => document.getElementById("done")?.textContent?.startsWith("TOTP is on"));
+      await page.click("#logout");
+      await login("erika", "erika-password-1");
+      await page.waitForFunction(() => (document.querySelector("[role=alert]")?.textContent ?? "").includes("authenticator"));
+      assert.equal(await page.$eval("input[name=totp]", (el) => (el.closest("label") as HTMLElement).hidden), false, "the code field appears");
+      await page.type("input[name=totp]", totpAt(secret, Date.now() + 30_000));
+      await page.click("button[type=submit]");
+      await page.waitForFunction(() => document.getElementById("who")?.textContent === "erika (operator)");
+    });
+  },
+);

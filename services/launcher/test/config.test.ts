@@ -48,7 +48,14 @@ const PROCESSES: ProcessCase[] = [
     name: "tenancy",
     script: "services/tenancy/dist/src/main.js",
     env: { DATABASE_URL: "postgres://127.0.0.1:1/x", KAFKA_BROKERS: "127.0.0.1:1", TIGW_VENDOR_PUBLIC_KEY_FILE: vendorKey },
-    bad: [...DB, LOG, ["TIGW_TENANCY_GRPC_HOST", "bad host!"], ["TIGW_TENANCY_GRPC_PORT", "port"], ["TIGW_VENDOR_PUBLIC_KEY_FILE", notAKey], ["TIGW_PROFILES_FILE", badProfiles]],
+    bad: [
+      ...DB,
+      LOG,
+      ["TIGW_TENANCY_GRPC_HOST", "bad host!"],
+      ["TIGW_TENANCY_GRPC_PORT", "port"],
+      ["TIGW_VENDOR_PUBLIC_KEY_FILE", notAKey],
+      ["TIGW_PROFILES_FILE", badProfiles],
+    ],
   },
   {
     name: "hsm",
@@ -73,7 +80,15 @@ const PROCESSES: ProcessCase[] = [
     name: "card-terminal",
     script: "services/card-terminal/dist/src/main.js",
     env: { DATABASE_URL: "postgres://127.0.0.1:1/x", KAFKA_BROKERS: "127.0.0.1:1", TIGW_CARD_TERMINAL_MASTER_KEY: key },
-    bad: [...DB, LOG, ["TIGW_CARD_TERMINAL_GRPC_HOST", "bad host!"], ["TIGW_CARD_TERMINAL_GRPC_PORT", "65536"], addr("TIGW_TENANCY_ADDR"), addr("TIGW_HSM_ADDR"), ["TIGW_CARD_TERMINAL_MASTER_KEY", "abc"]],
+    bad: [
+      ...DB,
+      LOG,
+      ["TIGW_CARD_TERMINAL_GRPC_HOST", "bad host!"],
+      ["TIGW_CARD_TERMINAL_GRPC_PORT", "65536"],
+      addr("TIGW_TENANCY_ADDR"),
+      addr("TIGW_HSM_ADDR"),
+      ["TIGW_CARD_TERMINAL_MASTER_KEY", "abc"],
+    ],
   },
   {
     name: "vsdm",
@@ -168,7 +183,8 @@ async function assertRefused(args: string[], env: Record<string, string>, bad: [
   );
   assert.equal(lines.length, bad.length, r.stderr);
   // A secret's value never reaches the message.
-  for (const [variable, value] of bad) if (/SECRET|PASSWORD|MASTER_KEY/.test(variable)) assert.ok(!r.stderr.includes(value), `${variable}'s value is in the message`);
+  for (const [variable, value] of bad)
+    if (/SECRET|PASSWORD|MASTER_KEY/.test(variable)) assert.ok(!r.stderr.includes(value), `${variable}'s value is in the message`);
 }
 
 describe("every process checks every variable it reads (exit 2 naming it)", () => {

@@ -37,11 +37,15 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     ok(await tigw(env, "login", "--user", "admin", `--password=${password}`), "login");
 
     ok(await tigw(env, "unit", "create", "--serial", "RZK-E2E-0001", "--profile", "rz"), "create rz");
-    ok(await tigw(env, "unit", "create", "--serial", "EBK-E2E-0002", "--profile", "einbox", "--firmware", "5.50.3:2.0.0", "--produced", "2020-11-03"), "create einbox");
+    ok(
+      await tigw(env, "unit", "create", "--serial", "EBK-E2E-0002", "--profile", "einbox", "--firmware", "5.50.3:2.0.0", "--produced", "2020-11-03"),
+      "create einbox",
+    );
     const bad = await tigw(env, "unit", "create", "--serial", "RZK-E2E-0003", "--profile", "tower");
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /UNKNOWN_PROFILE.*field=profile/);
-    for (let i = 1; i <= 10; i++) ok(await tigw(env, "mandant", "add", "RZK-E2E-0001", "--id", `praxis-${i}`, "--name", `Praxis ${i}`, "--bsnr", `${100000000 + i}`), `mandant ${i}`);
+    for (let i = 1; i <= 10; i++)
+      ok(await tigw(env, "mandant", "add", "RZK-E2E-0001", "--id", `praxis-${i}`, "--name", `Praxis ${i}`, "--bsnr", `${100000000 + i}`), `mandant ${i}`);
     const eleventh = await tigw(env, "mandant", "add", "RZK-E2E-0001", "--id", "praxis-11", "--name", "Praxis 11");
     assert.equal(eleventh.code, 1);
     assert.match(eleventh.stderr, /error MANDANT_LIMIT_REACHED: .*limit=10/);
@@ -50,7 +54,10 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     const older = join(work, "older-licence.json");
     ok(await tigw(env, "licence", "issue", "--serial", "EBK-E2E-0002", "--kt-per-compute-unit", "90", "--key", key, "--out", older), "older licence issue");
     const licence = join(work, "licence.json");
-    ok(await tigw(env, "licence", "issue", "--serial", "EBK-E2E-0002", "--kt-per-compute-unit", "75", "--feature", "LZV", "--key", key, "--out", licence), "licence issue");
+    ok(
+      await tigw(env, "licence", "issue", "--serial", "EBK-E2E-0002", "--kt-per-compute-unit", "75", "--feature", "LZV", "--key", key, "--out", licence),
+      "licence issue",
+    );
     const tampered = join(work, "tampered.json");
     writeFileSync(tampered, readFileSync(licence, "utf8").replace('"ktPerComputeUnit": 75', '"ktPerComputeUnit": 500'));
     const refused = await tigw(env, "licence", "import", "EBK-E2E-0002", tampered);
@@ -62,7 +69,11 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     const rollback = await tigw(env, "licence", "import", "EBK-E2E-0002", older);
     assert.equal(rollback.code, 1);
     assert.match(rollback.stderr, /error LICENCE_OUTDATED: licence \S+ was issued \S+, not after the unit's current licence/);
-    assert.match((await tigw(env, "unit", "show", "EBK-E2E-0002")).stdout, /75 KTs per compute unit, features LZV \(licence \S+ issued \d{4}-\d\d-\d\dT/, "unit show names the current licence's issue time");
+    assert.match(
+      (await tigw(env, "unit", "show", "EBK-E2E-0002")).stdout,
+      /75 KTs per compute unit, features LZV \(licence \S+ issued \d{4}-\d\d-\d\dT/,
+      "unit show names the current licence's issue time",
+    );
 
     const before = JSON.parse((await tigw(env, "unit", "list", "-o", "json")).stdout) as { units: unknown[] };
     assert.equal(before.units.length, 2);
@@ -79,7 +90,9 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     assert.deepEqual(after.units, before.units);
     const mandanten = JSON.parse((await tigw(env, "mandant", "list", "RZK-E2E-0001", "-o", "json")).stdout) as { mandanten: { mandantId: string }[] };
     assert.deepEqual(mandanten.mandanten.map((m) => m.mandantId).sort(), Array.from({ length: 10 }, (_, i) => `praxis-${i + 1}`).sort());
-    const einbox = JSON.parse((await tigw(env, "unit", "show", "EBK-E2E-0002", "-o", "json")).stdout) as { licence: { ktPerComputeUnit: number; features: string[] } };
+    const einbox = JSON.parse((await tigw(env, "unit", "show", "EBK-E2E-0002", "-o", "json")).stdout) as {
+      licence: { ktPerComputeUnit: number; features: string[] };
+    };
     assert.deepEqual([einbox.licence.ktPerComputeUnit, einbox.licence.features], [75, ["LZV"]]);
     ok(await tigw(env, "unit", "activate", "RZK-E2E-0001"), "activate after restart");
     const clock = await tigw(env, "clock", "advance", "30d");
@@ -91,10 +104,24 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
     assert.equal(sim.code, 1, "the Mandant must exist in tenancy first");
     assert.match(sim.stderr, /error 4004/);
     ok(await tigw(env, "mandant", "add", "EBK-E2E-0002", "--id", "praxis-e2e", "--name", "Praxis E2E"), "mandant on einbox");
-    assert.match(ok(await tigw(env, "sim", "kt", "--unit", "EBK-E2E-0002", "--mandant", "praxis-e2e", "--count", "3", "--prefix", "E2E-KT-"), "sim kt"), /^3 terminals paired and connected, 0 refused/);
-    const kts = JSON.parse(ok(await tigw(env, "kt", "list", "--unit", "EBK-E2E-0002", "--mandant", "praxis-e2e", "-o", "json"), "kt list")) as { terminals: { ctId: string; correlation: string; connected: boolean }[] };
-    assert.deepEqual(kts.terminals.map((t) => [t.ctId, t.correlation, t.connected]), [["E2E-KT-001", "aktiv", true], ["E2E-KT-002", "aktiv", true], ["E2E-KT-003", "aktiv", true]]);
-    const inserted = JSON.parse(ok(await tigw(env, "sim", "card", "insert", "E2E-KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "insert")) as { cardHandle: string };
+    assert.match(
+      ok(await tigw(env, "sim", "kt", "--unit", "EBK-E2E-0002", "--mandant", "praxis-e2e", "--count", "3", "--prefix", "E2E-KT-"), "sim kt"),
+      /^3 terminals paired and connected, 0 refused/,
+    );
+    const kts = JSON.parse(ok(await tigw(env, "kt", "list", "--unit", "EBK-E2E-0002", "--mandant", "praxis-e2e", "-o", "json"), "kt list")) as {
+      terminals: { ctId: string; correlation: string; connected: boolean }[];
+    };
+    assert.deepEqual(
+      kts.terminals.map((t) => [t.ctId, t.correlation, t.connected]),
+      [
+        ["E2E-KT-001", "aktiv", true],
+        ["E2E-KT-002", "aktiv", true],
+        ["E2E-KT-003", "aktiv", true],
+      ],
+    );
+    const inserted = JSON.parse(
+      ok(await tigw(env, "sim", "card", "insert", "E2E-KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "insert"),
+    ) as { cardHandle: string };
     const wrongPin = await tigw(env, "card", "pin", "verify", inserted.cardHandle, "--pin", "000000");
     assert.deepEqual([wrongPin.code, wrongPin.stdout.trim()], [1, "PIN REJECTED (2 tries left)"]);
     assert.match(ok(await tigw(env, "card", "pin", "verify", inserted.cardHandle, "--pin", "123456"), "pin"), /PIN OK/);
@@ -145,16 +172,26 @@ describe("end to end: gSMC-K expiry, LZV and Sperrung through the tigw CLI (simu
     for (let i = 0; i < 100 && (await tigw(env, "unit", "certs", "EBK-NEW-0002")).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
 
     assert.match(ok(await tigw(env, "fleet"), "fleet"), /EBK-OLD-0001 .* 2025-07-15 \(136 d\)/);
-    const certs = JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-OLD-0001", "-o", "json"), "certs")) as { identities: { name: string; warnings: number[]; certificate: { notAfter: string } }[] };
-    assert.deepEqual(certs.identities.map((i) => [i.name, i.certificate.notAfter.slice(0, 10), i.warnings]), [
-      ["C.NK.VPN", "2025-07-15", [180]],
-      ["C.AK.AUT", "2025-07-15", [180]],
-      ["C.SAK.AUT", "2025-07-15", [180]],
-    ]);
+    const certs = JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-OLD-0001", "-o", "json"), "certs")) as {
+      identities: { name: string; warnings: number[]; certificate: { notAfter: string } }[];
+    };
+    assert.deepEqual(
+      certs.identities.map((i) => [i.name, i.certificate.notAfter.slice(0, 10), i.warnings]),
+      [
+        ["C.NK.VPN", "2025-07-15", [180]],
+        ["C.AK.AUT", "2025-07-15", [180]],
+        ["C.SAK.AUT", "2025-07-15", [180]],
+      ],
+    );
 
     ok(await tigw(env, "clock", "advance", "50d"), "advance to 86 days before expiry");
-    const expiries = JSON.parse(ok(await tigw(env, "fleet", "expiries", "--within", "90d", "-o", "json"), "expiries")) as { expiries: { serial: string; daysToExpiry: number; exchangeDue: boolean; lzvReason: string }[] };
-    assert.deepEqual(expiries.expiries.map((e) => [e.serial, e.daysToExpiry, e.exchangeDue, e.lzvReason]), [["EBK-OLD-0001", 86, true, "LZV_NOT_LICENSED"]]);
+    const expiries = JSON.parse(ok(await tigw(env, "fleet", "expiries", "--within", "90d", "-o", "json"), "expiries")) as {
+      expiries: { serial: string; daysToExpiry: number; exchangeDue: boolean; lzvReason: string }[];
+    };
+    assert.deepEqual(
+      expiries.expiries.map((e) => [e.serial, e.daysToExpiry, e.exchangeDue, e.lzvReason]),
+      [["EBK-OLD-0001", 86, true, "LZV_NOT_LICENSED"]],
+    );
     const warned = JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-OLD-0001", "-o", "json"), "certs")) as { identities: { warnings: number[] }[] };
     assert.deepEqual(warned.identities[0]!.warnings, [180, 90]);
 
@@ -162,16 +199,41 @@ describe("end to end: gSMC-K expiry, LZV and Sperrung through the tigw CLI (simu
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /error LZV_NOT_LICENSED/);
     const licence = join(work, "lzv.json");
-    ok(await tigw(env, "licence", "issue", "--serial", "EBK-OLD-0001", "--kt-per-compute-unit", "50", "--feature", "LZV", "--key", join(dataDir, "vendor", "demo-vendor.key.pem"), "--out", licence), "issue");
+    ok(
+      await tigw(
+        env,
+        "licence",
+        "issue",
+        "--serial",
+        "EBK-OLD-0001",
+        "--kt-per-compute-unit",
+        "50",
+        "--feature",
+        "LZV",
+        "--key",
+        join(dataDir, "vendor", "demo-vendor.key.pem"),
+        "--out",
+        licence,
+      ),
+      "issue",
+    );
     ok(await tigw(env, "licence", "import", "EBK-OLD-0001", licence), "import");
-    for (let i = 0; i < 100 && !(JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-OLD-0001", "-o", "json"), "certs")) as { lzvLicensed: boolean }).lzvLicensed; i++) await new Promise((r) => setTimeout(r, 200));
+    for (
+      let i = 0;
+      i < 100 && !(JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-OLD-0001", "-o", "json"), "certs")) as { lzvLicensed: boolean }).lzvLicensed;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 200));
     assert.match(ok(await tigw(env, "unit", "lzv", "EBK-OLD-0001"), "lzv"), /valid until 2025-12-31/);
 
     ok(await tigw(env, "clock", "advance", "60d"), "advance");
     const newer = await tigw(env, "unit", "lzv", "EBK-NEW-0002");
     assert.match(newer.stderr, /error LZV_NOT_ELIGIBLE/);
     assert.match(ok(await tigw(env, "unit", "revoke", "EBK-NEW-0002", "--reason", "keyCompromise"), "revoke"), /TI access off/);
-    const after = JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-NEW-0002", "-o", "json"), "certs")) as { tiAccess: boolean; identities: { certificate: { ocspStatus: string } }[] };
+    const after = JSON.parse(ok(await tigw(env, "unit", "certs", "EBK-NEW-0002", "-o", "json"), "certs")) as {
+      tiAccess: boolean;
+      identities: { certificate: { ocspStatus: string } }[];
+    };
     assert.equal(after.tiAccess, false);
     assert.ok(after.identities.every((i) => i.certificate.ocspStatus === "revoked"));
     assert.match(ok(await tigw(env, "clock", "show"), "clock"), /^2025-06-19T00:00:00\.000Z \(simulated clock\)/);
@@ -218,12 +280,27 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
     assert.match(fleet.stdout, /RZK-PRAXIS-01\s+warning\s+unit state: provisioned, not yet active/);
 
     // A Primärsystem's view: the gematik XML shapes through REST with Accept: application/xml.
-    const { token } = (await (await fetch(`${env.TIGW_URL}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "e2e-admin-password" }) })).json()) as { token: string };
+    const { token } = (await (
+      await fetch(`${env.TIGW_URL}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "admin", password: "e2e-admin-password" }),
+      })
+    ).json()) as { token: string };
     const readXml = (ehcHandle: string) =>
       fetch(`${env.TIGW_URL}/api/v1/vsd/read`, {
         method: "POST",
         headers: { "content-type": "application/json", accept: "application/xml", authorization: `Bearer ${token}` },
-        body: JSON.stringify({ unit: "RZK-PRAXIS-01", mandantId: "praxis-1", clientSystemId: "PVS1", workplaceId: "AP1", ehcHandle, hpcHandle: smcbHandle, performOnlineCheck: true, readOnlineReceipt: true }),
+        body: JSON.stringify({
+          unit: "RZK-PRAXIS-01",
+          mandantId: "praxis-1",
+          clientSystemId: "PVS1",
+          workplaceId: "AP1",
+          ehcHandle,
+          hpcHandle: smcbHandle,
+          performOnlineCheck: true,
+          readOnlineReceipt: true,
+        }),
       });
     const answer = await readXml(egkHandle);
     assert.equal(answer.status, 200);
@@ -232,7 +309,26 @@ describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", ()
     assert.deepEqual(await schemaErrors("ReadVSDResponse", xml), []);
     const pn = Buffer.from(/<VSD:Pruefungsnachweis>([^<]+)</.exec(xml)![1]!, "base64");
     assert.match(gunzipSync(pn).toString("latin1"), /<E>3<\/E><EC>11101<\/EC>/);
-    const cliXml = ok(await t("vsd", "read", "--unit", "RZK-PRAXIS-01", "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check", "-o", "xml"), "vsd read -o xml");
+    const cliXml = ok(
+      await t(
+        "vsd",
+        "read",
+        "--unit",
+        "RZK-PRAXIS-01",
+        "--mandant",
+        "praxis-1",
+        "--workplace",
+        "AP1",
+        "--ct-id",
+        "KT-001",
+        "--slot",
+        "1",
+        "--online-check",
+        "-o",
+        "xml",
+      ),
+      "vsd read -o xml",
+    );
     assert.deepEqual(await schemaErrors("ReadVSDResponse", cliXml.trim()), [], "tigw vsd read -o xml");
     const fault = await readXml("no-such-card");
     assert.equal(fault.status, 409);

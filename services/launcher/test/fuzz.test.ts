@@ -54,7 +54,17 @@ class Random {
 
 /** One malformed input. `expect` lists the acceptable HTTP statuses (default: any below 500, or none). */
 type Probe =
-  | { kind: "http"; what: string; method: string; path: string; headers?: [string, string][]; body?: Buffer; declaredLength?: number; expect?: number[]; halfClose?: boolean }
+  | {
+      kind: "http";
+      what: string;
+      method: string;
+      path: string;
+      headers?: [string, string][];
+      body?: Buffer;
+      declaredLength?: number;
+      expect?: number[];
+      halfClose?: boolean;
+    }
   | { kind: "raw"; what: string; bytes: Buffer }
   | { kind: "grpc"; what: string; path: string; payload: Buffer; undecodable: boolean };
 
@@ -67,33 +77,131 @@ interface Listener {
 }
 
 const BAD_PERCENT = ["%", "%%", "%zz", "%E0%A4%A", "%C0%AF", "%ff%fe%fd", "%u0041", "%2", "abc%", "%F0%9F%98", "%ED%A0%80"];
-const CONTENT_TYPES = ["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "image/png", "application/json; charset=utf-7", "garbage", ""];
+const CONTENT_TYPES = [
+  "text/plain",
+  "application/xml",
+  "multipart/form-data; boundary=x",
+  "application/x-www-form-urlencoded",
+  "image/png",
+  "application/json; charset=utf-7",
+  "garbage",
+  "",
+];
 const INVALID_JSON = ["{", "}", "[1,", '{"a":', "nul", '{"username":"x",}', "\u0000", "{'a':1}", '"unterminated', "[".repeat(5000), '{"a":1}{"b":2}'];
 
 /** Probes every HTTP listener gets: bad percent-encoding, bodies, content types, header floods, garbage. */
 function httpProbes(r: Random, o: { paths: string[]; count: number; token?: string; extra?: (r: Random) => Probe }): Probe[] {
   const auth: [string, string][] = o.token ? [["authorization", `Bearer ${o.token}`]] : [];
   const families: ((r: Random) => Probe)[] = [
-    (r) => ({ kind: "http", what: "bad percent-encoding", method: r.pick(["GET", "POST", "HEAD"]), path: `${r.pick(o.paths)}${r.pick(BAD_PERCENT)}${r.text(r.int(4))}`, headers: auth }),
-    (r) => ({ kind: "http", what: "random path", method: r.pick(["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]), path: `/${r.text(r.int(60))}`.replace(/[ #]/g, "x"), headers: auth }),
-    (r) => ({ kind: "http", what: "wrong content type", method: "POST", path: r.pick(o.paths), headers: [...auth, ["content-type", r.pick(CONTENT_TYPES)]], body: r.bytes(1 + r.int(200)) }),
-    (r) => ({ kind: "http", what: "invalid JSON", method: "POST", path: r.pick(o.paths), headers: [...auth, ["content-type", "application/json"]], body: Buffer.from(r.pick(INVALID_JSON)) }),
-    (r) => ({ kind: "http", what: "truncated body", method: "POST", path: r.pick(o.paths), headers: [...auth, ["content-type", "application/json"]], body: Buffer.from('{"serial":"'), declaredLength: 100 + r.int(1000), halfClose: true }),
-    (r) => ({ kind: "http", what: "header flood (one huge header)", method: "GET", path: r.pick(o.paths), headers: [["x-flood", "a".repeat(17_000 + r.int(20_000))]], expect: [431] }),
-    (r) => ({ kind: "http", what: "header flood (many headers)", method: "GET", path: r.pick(o.paths), headers: Array.from({ length: 1500 + r.int(1500) }, (_, i) => [`x-h${i}`, r.text(8, "abcdef")] as [string, string]), expect: [431] }),
-    (r) => ({ kind: "http", what: "bad chunked encoding", method: "POST", path: r.pick(o.paths), headers: [...auth, ["transfer-encoding", "chunked"], ["content-type", "application/json"]], body: Buffer.from(`${r.pick(["zz", "-1", "fffffffffffffffff", "5"])}\r\n${r.text(3)}\r\n0\r\n`) }),
-    (r) => ({ kind: "http", what: "content-length and chunked", method: "POST", path: r.pick(o.paths), headers: [["content-length", "3"], ["transfer-encoding", "chunked"]], body: Buffer.from("3\r\nabc\r\n0\r\n\r\n"), expect: [400] }),
+    (r) => ({
+      kind: "http",
+      what: "bad percent-encoding",
+      method: r.pick(["GET", "POST", "HEAD"]),
+      path: `${r.pick(o.paths)}${r.pick(BAD_PERCENT)}${r.text(r.int(4))}`,
+      headers: auth,
+    }),
+    (r) => ({
+      kind: "http",
+      what: "random path",
+      method: r.pick(["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]),
+      path: `/${r.text(r.int(60))}`.replace(/[ #]/g, "x"),
+      headers: auth,
+    }),
+    (r) => ({
+      kind: "http",
+      what: "wrong content type",
+      method: "POST",
+      path: r.pick(o.paths),
+      headers: [...auth, ["content-type", r.pick(CONTENT_TYPES)]],
+      body: r.bytes(1 + r.int(200)),
+    }),
+    (r) => ({
+      kind: "http",
+      what: "invalid JSON",
+      method: "POST",
+      path: r.pick(o.paths),
+      headers: [...auth, ["content-type", "application/json"]],
+      body: Buffer.from(r.pick(INVALID_JSON)),
+    }),
+    (r) => ({
+      kind: "http",
+      what: "truncated body",
+      method: "POST",
+      path: r.pick(o.paths),
+      headers: [...auth, ["content-type", "application/json"]],
+      body: Buffer.from('{"serial":"'),
+      declaredLength: 100 + r.int(1000),
+      halfClose: true,
+    }),
+    (r) => ({
+      kind: "http",
+      what: "header flood (one huge header)",
+      method: "GET",
+      path: r.pick(o.paths),
+      headers: [["x-flood", "a".repeat(17_000 + r.int(20_000))]],
+      expect: [431],
+    }),
+    (r) => ({
+      kind: "http",
+      what: "header flood (many headers)",
+      method: "GET",
+      path: r.pick(o.paths),
+      headers: Array.from({ length: 1500 + r.int(1500) }, (_, i) => [`x-h${i}`, r.text(8, "abcdef")] as [string, string]),
+      expect: [431],
+    }),
+    (r) => ({
+      kind: "http",
+      what: "bad chunked encoding",
+      method: "POST",
+      path: r.pick(o.paths),
+      headers: [...auth, ["transfer-encoding", "chunked"], ["content-type", "application/json"]],
+      body: Buffer.from(`${r.pick(["zz", "-1", "fffffffffffffffff", "5"])}\r\n${r.text(3)}\r\n0\r\n`),
+    }),
+    (r) => ({
+      kind: "http",
+      what: "content-length and chunked",
+      method: "POST",
+      path: r.pick(o.paths),
+      headers: [
+        ["content-length", "3"],
+        ["transfer-encoding", "chunked"],
+      ],
+      body: Buffer.from("3\r\nabc\r\n0\r\n\r\n"),
+      expect: [400],
+    }),
     (r) => ({ kind: "raw", what: "garbage bytes", bytes: r.bytes(1 + r.int(2000)) }),
-    (r) => ({ kind: "raw", what: "malformed request line", bytes: Buffer.from(`${r.pick(["GET", "G\u0000T", "POST", "🙂"])} ${r.pick(["/", "", "no-slash", "/a b"])} ${r.pick(["HTTP/1.1", "HTTP/9.9", "HTCPCP/1.0", ""])}\r\n${r.pick(["Host: x\r\n", "bad header line\r\n", ": empty\r\n", "x: y\nz: w\r\n"])}\r\n`) }),
+    (r) => ({
+      kind: "raw",
+      what: "malformed request line",
+      bytes: Buffer.from(
+        `${r.pick(["GET", "G\u0000T", "POST", "🙂"])} ${r.pick(["/", "", "no-slash", "/a b"])} ${r.pick(["HTTP/1.1", "HTTP/9.9", "HTCPCP/1.0", ""])}\r\n${r.pick(["Host: x\r\n", "bad header line\r\n", ": empty\r\n", "x: y\nz: w\r\n"])}\r\n`,
+      ),
+    }),
   ];
   if (o.extra) families.push(o.extra, o.extra, o.extra);
   const probes: Probe[] = [];
   for (let i = 0; i < o.count; i++) probes.push(r.pick(families)(r));
   // Oversized bodies are slow to send: a few only.
   for (let i = 0; i < 4; i++)
-    probes.push({ kind: "http", what: "oversized body", method: "POST", path: o.paths[0]!, headers: [...auth, ["content-type", r.pick(["application/json", "application/ocsp-request"])]], body: r.bytes(200_000 + r.int(300_000)), expect: [405, 413, 415] });
+    probes.push({
+      kind: "http",
+      what: "oversized body",
+      method: "POST",
+      path: o.paths[0]!,
+      headers: [...auth, ["content-type", r.pick(["application/json", "application/ocsp-request"])]],
+      body: r.bytes(200_000 + r.int(300_000)),
+      expect: [405, 413, 415],
+    });
   for (let i = 0; i < 2; i++)
-    probes.push({ kind: "http", what: "oversized declared length", method: "POST", path: o.paths[0]!, headers: auth, body: r.bytes(1000), declaredLength: 50_000_000 });
+    probes.push({
+      kind: "http",
+      what: "oversized declared length",
+      method: "POST",
+      path: o.paths[0]!,
+      headers: auth,
+      body: r.bytes(1000),
+      declaredLength: 50_000_000,
+    });
   return probes;
 }
 
@@ -114,7 +222,16 @@ function grpcProbes(r: Random, definition: ServiceDefinition, count: number): Pr
   for (let i = 0; i < count; i++) {
     const kind = r.int(10);
     if (kind === 0) probes.push({ kind: "raw", what: "HTTP/2 garbage", bytes: r.bytes(1 + r.int(1000)) });
-    else if (kind === 1) probes.push({ kind: "raw", what: "HTTP/2 preface and garbage frames", bytes: Buffer.concat([preface, frame(4, 0, 0, Buffer.alloc(0)), ...Array.from({ length: 1 + r.int(4) }, () => frame(r.int(12), r.int(256), r.int(8), r.bytes(r.int(64))))]) });
+    else if (kind === 1)
+      probes.push({
+        kind: "raw",
+        what: "HTTP/2 preface and garbage frames",
+        bytes: Buffer.concat([
+          preface,
+          frame(4, 0, 0, Buffer.alloc(0)),
+          ...Array.from({ length: 1 + r.int(4) }, () => frame(r.int(12), r.int(256), r.int(8), r.bytes(r.int(64)))),
+        ]),
+      });
     else if (kind === 2) probes.push({ kind: "raw", what: "HTTP/1.1 on the gRPC port", bytes: Buffer.from(`GET /${r.text(10)} HTTP/1.1\r\nHost: x\r\n\r\n`) });
     else {
       const m = r.pick(methods);
@@ -229,13 +346,20 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
   after(() => grpcClients.forEach((c) => c.close()));
 
   const api = async (path: string, init: RequestInit = {}) => {
-    const res = await fetch(`${embedded.url}${path}`, { ...init, headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
+    const res = await fetch(`${embedded.url}${path}`, {
+      ...init,
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
   before(async () => {
     metricsPort = await freePort();
-    embedded = await startEmbedded({ dataDir: mkdtempSync(join(tmpdir(), "tigw-fuzz-")), adminPassword: "fuzz-admin-Passw0rd", env: { TIGW_METRICS_PORT: String(metricsPort) } });
+    embedded = await startEmbedded({
+      dataDir: mkdtempSync(join(tmpdir(), "tigw-fuzz-")),
+      adminPassword: "fuzz-admin-Passw0rd",
+      env: { TIGW_METRICS_PORT: String(metricsPort) },
+    });
     stop = () => stopProcess(embedded.child);
     const login = await api("/api/v1/auth/login", { method: "POST", body: JSON.stringify({ username: "admin", password: "fuzz-admin-Passw0rd" }) });
     assert.equal(login.status, 200);
@@ -298,7 +422,15 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
               }
               const der = r.pick([r.bytes(1 + r.int(300)), valid.subarray(0, r.int(valid.length)), flipped, Buffer.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff])]);
               return r.int(2) === 0
-                ? { kind: "http", what: "invalid DER (POST)", method: "POST", path: "/ocsp", headers: [["content-type", "application/ocsp-request"]], body: der, expect: [200, 500] }
+                ? {
+                    kind: "http",
+                    what: "invalid DER (POST)",
+                    method: "POST",
+                    path: "/ocsp",
+                    headers: [["content-type", "application/ocsp-request"]],
+                    body: der,
+                    expect: [200, 500],
+                  }
                 : { kind: "http", what: "invalid DER (GET)", method: "GET", path: `/ocsp/${encodeURIComponent(der.toString("base64"))}`, expect: [200, 500] };
             },
           }),
@@ -314,7 +446,14 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
         port: embedded.port,
         probes: (r) =>
           httpProbes(r, {
-            paths: ["/api/v1/units", "/api/v1/auth/login", "/api/v1/units/RZK-FUZZ-0001/mandanten", "/admin/", "/api/v1/certificates/", "/api/v1/units/RZK-FUZZ-0001/"],
+            paths: [
+              "/api/v1/units",
+              "/api/v1/auth/login",
+              "/api/v1/units/RZK-FUZZ-0001/mandanten",
+              "/admin/",
+              "/api/v1/certificates/",
+              "/api/v1/units/RZK-FUZZ-0001/",
+            ],
             count: 300,
             token,
             extra: (r) => {
@@ -325,7 +464,17 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
                 r.pick(values),
                 { id: r.pick(values), name: r.pick(values), bsnr: r.pick(values) },
               ]);
-              return { kind: "http", what: "JSON of wrong shape", method: "POST", path: r.pick(["/api/v1/units", "/api/v1/auth/login", "/api/v1/units/RZK-FUZZ-0001/mandanten", "/api/v1/operators"]), headers: [["authorization", `Bearer ${token}`], ["content-type", "application/json"]], body: Buffer.from(JSON.stringify(body) ?? "null") };
+              return {
+                kind: "http",
+                what: "JSON of wrong shape",
+                method: "POST",
+                path: r.pick(["/api/v1/units", "/api/v1/auth/login", "/api/v1/units/RZK-FUZZ-0001/mandanten", "/api/v1/operators"]),
+                headers: [
+                  ["authorization", `Bearer ${token}`],
+                  ["content-type", "application/json"],
+                ],
+                body: Buffer.from(JSON.stringify(body) ?? "null"),
+              };
             },
           }),
         check: async () => {
@@ -367,21 +516,30 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
       const client = new Client(`127.0.0.1:${l.port}`, credentials.createInsecure());
       grpcClients.push(client);
       await runPool(probes, 16, async (p) => {
-        const out = p.kind === "grpc" ? await grpcCall(client, p.path, p.payload) : await sendRaw(l.port, p.kind === "http" ? httpBytes(p) : p.bytes, p.kind === "raw" || !!p.halfClose);
+        const out =
+          p.kind === "grpc"
+            ? await grpcCall(client, p.path, p.payload)
+            : await sendRaw(l.port, p.kind === "http" ? httpBytes(p) : p.bytes, p.kind === "raw" || !!p.halfClose);
         const key = p.kind === "grpc" ? `grpc ${status[out.grpcCode!]}` : out.status ? `http ${out.status}` : out.closed ? "closed" : "no answer";
         seen[key] = (seen[key] ?? 0) + 1;
         if (key === "no answer") seen[`no answer: ${p.what}`] = (seen[`no answer: ${p.what}`] ?? 0) + 1;
         const where = `${l.name}: ${p.what}${p.kind === "http" ? ` (${p.method} ${p.path.slice(0, 80)})` : p.kind === "grpc" ? ` (${p.path})` : ""}`;
-        if (p.kind === "http" && out.status && (out.status >= 500 ? !p.expect?.includes(out.status) : p.expect && !p.expect.includes(out.status))) failures.push(`${where}: HTTP ${out.status}, expected ${p.expect?.join("/") ?? "< 500"}`);
-        if (p.kind === "grpc" && p.undecodable && out.grpcCode !== status.INVALID_ARGUMENT) failures.push(`${where}: undecodable request answered ${status[out.grpcCode!]} (${out.grpcDetails}), expected INVALID_ARGUMENT`);
-        if (p.kind === "grpc" && (out.grpcCode === status.UNAVAILABLE || out.grpcCode === status.INTERNAL)) failures.push(`${where}: ${status[out.grpcCode]} (${out.grpcDetails})`);
+        if (p.kind === "http" && out.status && (out.status >= 500 ? !p.expect?.includes(out.status) : p.expect && !p.expect.includes(out.status)))
+          failures.push(`${where}: HTTP ${out.status}, expected ${p.expect?.join("/") ?? "< 500"}`);
+        if (p.kind === "grpc" && p.undecodable && out.grpcCode !== status.INVALID_ARGUMENT)
+          failures.push(`${where}: undecodable request answered ${status[out.grpcCode!]} (${out.grpcDetails}), expected INVALID_ARGUMENT`);
+        if (p.kind === "grpc" && (out.grpcCode === status.UNAVAILABLE || out.grpcCode === status.INTERNAL))
+          failures.push(`${where}: ${status[out.grpcCode]} (${out.grpcDetails})`);
       });
       if (embedded.child.exitCode !== null || embedded.child.signalCode !== null) break;
     }
     t.diagnostic(`seed ${SEED}; requests per listener: ${JSON.stringify(counts)}`);
     t.diagnostic(`answers: ${JSON.stringify(statuses)}`);
     const alive = embedded.child.exitCode === null && embedded.child.signalCode === null;
-    assert.ok(alive, `the process died (exit ${embedded.child.exitCode ?? embedded.child.signalCode}) under malformed input; reproduce with TIGW_FUZZ_SEED=${SEED}\n${embedded.output().slice(-3000)}`);
+    assert.ok(
+      alive,
+      `the process died (exit ${embedded.child.exitCode ?? embedded.child.signalCode}) under malformed input; reproduce with TIGW_FUZZ_SEED=${SEED}\n${embedded.output().slice(-3000)}`,
+    );
     assert.ok(Object.values(counts).reduce((a, b) => a + b, 0) >= 1000, "at least 1,000 malformed requests");
     assert.deepEqual(failures.slice(0, 30), [], `seed ${SEED}: ${failures.length} malformed requests answered wrongly`);
     for (const l of all) await l.check();

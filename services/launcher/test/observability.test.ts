@@ -68,9 +68,16 @@ describe("dashboards, alert rules and the signals table (deploy/)", () => {
       assert.ok(["warning", "critical"].includes(r.labels.severity), `${r.alert} severity`);
       assert.ok(r.annotations.summary && r.annotations.description.length > 20, `${r.alert} annotations`);
     }
-    const scrape = yamlFile("prometheus", "prometheus.yml") as { rule_files: string[]; scrape_configs: { job_name: string; static_configs: { labels: { service: string } }[] }[] };
+    const scrape = yamlFile("prometheus", "prometheus.yml") as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { labels: { service: string } }[] }[];
+    };
     assert.deepEqual(scrape.rule_files, ["alerts.yml"]);
-    assert.deepEqual(scrape.scrape_configs[0]!.static_configs.map((c) => c.labels.service).sort(), Object.keys(table).sort(), "one target per service of the table");
+    assert.deepEqual(
+      scrape.scrape_configs[0]!.static_configs.map((c) => c.labels.service).sort(),
+      Object.keys(table).sort(),
+      "one target per service of the table",
+    );
   });
 
   it("every alert rule has a promtool unit test in which it fires (deploy/prometheus/alerts.test.yml)", () => {

@@ -17,7 +17,12 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts a node script as a child and resolves once its stdout matched `ready` (with all output so far). */
-export function startProcess(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 120_000): Promise<{ child: ChildProcess; output: () => string }> {
+export function startProcess(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 120_000,
+): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   return new Promise((res, rej) => {
@@ -42,11 +47,26 @@ export function startProcess(args: string[], env: Record<string, string>, ready:
  * `npm start`'s launcher as a child (telemetry preloaded as in production) on `port` (default a free one), with
  * the metrics and OCSP ports free too; resolves once it printed its banner.
  */
-export async function startEmbedded(o: { dataDir: string; adminPassword: string; port?: number; env?: Record<string, string>; args?: string[] }): Promise<{ url: string; port: number; child: ChildProcess; output: () => string }> {
+export async function startEmbedded(o: {
+  dataDir: string;
+  adminPassword: string;
+  port?: number;
+  env?: Record<string, string>;
+  args?: string[];
+}): Promise<{ url: string; port: number; child: ChildProcess; output: () => string }> {
   const port = o.port ?? (await freePort());
   const p = await startProcess(
     ["--require", join(root, "services/platform/dist/src/telemetry/register.js"), join(root, "services/launcher/dist/src/embedded.js"), ...(o.args ?? [])],
-    { TIGW_DATA_DIR: o.dataDir, TIGW_HTTP_PORT: String(port), TIGW_METRICS_PORT: "0", TIGW_OCSP_PORT: "0", TIGW_VPNZUGD_PORT: "0", TIGW_ADMIN_PASSWORD: o.adminPassword, TIGW_CLOCK: "", ...o.env },
+    {
+      TIGW_DATA_DIR: o.dataDir,
+      TIGW_HTTP_PORT: String(port),
+      TIGW_METRICS_PORT: "0",
+      TIGW_OCSP_PORT: "0",
+      TIGW_VPNZUGD_PORT: "0",
+      TIGW_ADMIN_PASSWORD: o.adminPassword,
+      TIGW_CLOCK: "",
+      ...o.env,
+    },
     /CLI\s+TIGW_URL=/,
   );
   return { ...p, port, url: `http://127.0.0.1:${port}` };
@@ -87,20 +107,43 @@ export function ok(r: CliResult, what: string): string {
  * unlocked), Prüfkarte 0001 read with online check and receipt. Returns the handles and the
  * printed read.
  */
-export async function pruefkarteCheck(t: (...args: string[]) => Promise<CliResult>, unit: string): Promise<{ egkHandle: string; smcbHandle: string; readOutput: string }> {
+export async function pruefkarteCheck(
+  t: (...args: string[]) => Promise<CliResult>,
+  unit: string,
+): Promise<{ egkHandle: string; smcbHandle: string; readOutput: string }> {
   ok(await t("unit", "create", "--serial", unit, "--profile", "rz"), "unit");
   ok(await t("mandant", "add", unit, "--id", "praxis-1", "--name", "Hausarztpraxis"), "mandant");
   ok(await t("sim", "kt", "--unit", unit, "--mandant", "praxis-1", "--count", "1", "--prefix", "KT-"), "terminal");
   ok(await t("infomodell", unit, "client-system", "--mandant", "praxis-1", "--client-system", "PVS1"), "client system");
   ok(await t("infomodell", unit, "workplace", "--mandant", "praxis-1", "--workplace", "AP1", "--client-system", "PVS1"), "workplace");
   ok(await t("infomodell", unit, "workplace-terminal", "--workplace", "AP1", "--ct-id", "KT-001", "--kind", "local"), "local terminal");
-  const smcb = JSON.parse(ok(await t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B")) as { cardHandle: string; iccsn: string };
+  const smcb = JSON.parse(ok(await t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B")) as {
+    cardHandle: string;
+    iccsn: string;
+  };
   ok(await t("infomodell", unit, "smb", "--mandant", "praxis-1", "--iccsn", smcb.iccsn), "managed SM-B");
   // TI access (off by default): the VPN-ZugD registration, signed with the managed SM-B.
   ok(await t("sim", "vpnzugd", "contract", "add", "--id", `VTR-${unit}`), "VPN-ZugD contract");
   ok(await t("vpn", "register", unit, "--contract-id", `VTR-${unit}`), "VPN-ZugD registration");
-  const egk = JSON.parse(ok(await t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1", "-o", "json"), "Prüfkarte")) as { cardHandle: string };
-  const read = ["vsd", "read", "--unit", unit, "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "1", "--online-check", "--receipt"];
+  const egk = JSON.parse(ok(await t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1", "-o", "json"), "Prüfkarte")) as {
+    cardHandle: string;
+  };
+  const read = [
+    "vsd",
+    "read",
+    "--unit",
+    unit,
+    "--mandant",
+    "praxis-1",
+    "--workplace",
+    "AP1",
+    "--ct-id",
+    "KT-001",
+    "--slot",
+    "1",
+    "--online-check",
+    "--receipt",
+  ];
   const locked = await t(...read);
   assert.equal(locked.code, 1);
   assert.match(locked.stderr, /error 3041/);

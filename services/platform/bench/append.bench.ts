@@ -89,7 +89,9 @@ async function benchDelivery(name: string, sql: Sql, bus: EventBus): Promise<voi
 }
 
 async function main(): Promise<void> {
-  console.log(`ti-gateway bench ${new Date().toISOString()} on ${cpus().length}x ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  console.log(
+    `ti-gateway bench ${new Date().toISOString()} on ${cpus().length}x ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+  );
   const url = process.env["DATABASE_URL"];
   if (url) {
     const sql = postgresSql(url);

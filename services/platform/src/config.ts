@@ -83,8 +83,12 @@ export const secretKey = <O extends OptionalOpt>(opts?: O): Spec<Buffer> & Optio
 export const hostPorts = (opts: { optional?: boolean } = {}): Spec<string[]> => ({
   ...opts,
   parse(raw, name) {
-    const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
-    for (const hp of list) if (!/^[\w.-]+:\d{1,5}$/.test(hp) && !/^\[[\da-f:]+\]:\d{1,5}$/i.test(hp)) throw new ConfigError(name, `expected host:port[,host:port...], got "${hp}"`);
+    const list = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const hp of list)
+      if (!/^[\w.-]+:\d{1,5}$/.test(hp) && !/^\[[\da-f:]+\]:\d{1,5}$/i.test(hp)) throw new ConfigError(name, `expected host:port[,host:port...], got "${hp}"`);
     if (list.length === 0) throw new ConfigError(name, "is empty");
     return list;
   },

@@ -32,7 +32,10 @@ export function spec<S, C, E>(decider: Decider<S, C, E>) {
             then(expected: E[] | ((events: E[], stateAfter: S) => void)): void {
               if (typeof expected === "function") {
                 const events = decided("events");
-                expected(events, events.reduce((s, e) => decider.evolve(s, e), state));
+                expected(
+                  events,
+                  events.reduce((s, e) => decider.evolve(s, e), state),
+                );
                 return;
               }
               assert.deepEqual(decided(inspect(expected, { depth: 6 })), expected, "the decided events differ from the expected ones");
@@ -50,7 +53,12 @@ export function spec<S, C, E>(decider: Decider<S, C, E>) {
               } catch (e) {
                 caught = e;
               }
-              const got = caught === undefined ? `no error (decided ${inspect(events, { depth: 6 })})` : caught instanceof DomainError ? `DomainError ${caught.code} (${caught.message})` : inspect(caught);
+              const got =
+                caught === undefined
+                  ? `no error (decided ${inspect(events, { depth: 6 })})`
+                  : caught instanceof DomainError
+                    ? `DomainError ${caught.code} (${caught.message})`
+                    : inspect(caught);
               assert.ok(caught instanceof DomainError, `expected DomainError ${code}, got ${got}`);
               assert.equal(caught.code, code, `expected DomainError ${code}, got ${got}`);
               if (details) for (const [k, v] of Object.entries(details)) assert.equal(caught.details[k], v, `detail ${k} of ${code}`);

@@ -62,7 +62,7 @@ export class DocumentProjection<S> implements Projection {
 
   /** Every document, ordered by `orderBy` (one of the extra columns, or id). */
   async list(sql: Sql, orderBy = "id"): Promise<(S & { version: number })[]> {
-    const order = orderBy === "id" ? "id" : this.cols.find(([c]) => c === orderBy)?.[0] ?? "id";
+    const order = orderBy === "id" ? "id" : (this.cols.find(([c]) => c === orderBy)?.[0] ?? "id");
     const rows = await sql.query<{ doc: S; version: string }>(`SELECT doc, version FROM ${this.table} ORDER BY ${order}`);
     return rows.map((r) => ({ ...r.doc, version: Number(r.version) }));
   }

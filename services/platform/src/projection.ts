@@ -19,7 +19,10 @@ export interface Projection {
  * so that a redelivered event (at-least-once bus) has its effect once.
  */
 export async function handleOnce(tx: Sql, schema: string, consumer: string, eventId: string, effect: () => Promise<void>): Promise<boolean> {
-  const fresh = await tx.query(`INSERT INTO ${schema}.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`, [consumer, eventId]);
+  const fresh = await tx.query(`INSERT INTO ${schema}.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`, [
+    consumer,
+    eventId,
+  ]);
   if (fresh.length === 0) return false;
   await effect();
   return true;
@@ -29,7 +32,9 @@ export async function handleOnce(tx: Sql, schema: string, consumer: string, even
 export function busProjectionHandler(sql: Sql, schema: string, projection: Projection) {
   return async (m: DeliveredMessage): Promise<void> => {
     const event = fromBusMessage(m);
-    await sql.transaction((tx) => handleOnce(tx, schema, `projection:${projection.name}`, event.eventId, () => projection.apply(tx, event)).then(() => undefined));
+    await sql.transaction((tx) =>
+      handleOnce(tx, schema, `projection:${projection.name}`, event.eventId, () => projection.apply(tx, event)).then(() => undefined),
+    );
   };
 }
 

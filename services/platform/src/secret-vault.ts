@@ -74,7 +74,9 @@ export class SecretVault {
   async get(ref: string): Promise<Buffer> {
     const hit = this.cache.get(ref);
     if (hit) return Buffer.from(hit);
-    const [row] = await this.sql.query<{ iv: string; tag: string; ciphertext: string }>(`SELECT iv, tag, ciphertext FROM ${this.table} WHERE key_ref = $1`, [ref]);
+    const [row] = await this.sql.query<{ iv: string; tag: string; ciphertext: string }>(`SELECT iv, tag, ciphertext FROM ${this.table} WHERE key_ref = $1`, [
+      ref,
+    ]);
     if (!row) throw new Error(`no secret ${ref} in the vault`);
     const decipher = createDecipheriv("aes-256-gcm", this.masterKey, Buffer.from(row.iv, "base64"));
     decipher.setAAD(Buffer.from(ref));

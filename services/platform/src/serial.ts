@@ -31,14 +31,18 @@ export class Coalescer {
 
   trigger(): Promise<void> {
     if (!this.running) {
-      this.running = this.job().then(() => undefined).finally(() => (this.running = undefined));
+      this.running = this.job()
+        .then(() => undefined)
+        .finally(() => (this.running = undefined));
       return this.running;
     }
     if (!this.next) {
-      this.next = this.running.catch(() => undefined).then(() => {
-        this.next = undefined;
-        return this.trigger();
-      });
+      this.next = this.running
+        .catch(() => undefined)
+        .then(() => {
+          this.next = undefined;
+          return this.trigger();
+        });
     }
     return this.next;
   }

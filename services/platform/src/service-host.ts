@@ -16,7 +16,13 @@ export interface ServiceHost {
  * What every service runs around its application: the outbox relay publishing its store's
  * events to the bus, and a gRPC server with its services and grpc.health.v1.
  */
-export async function startServiceHost(o: { store: SqlEventStore; bus: EventBus; services: GrpcServiceBinding[]; grpc?: { host?: string; port?: number }; logger?: Logger }): Promise<ServiceHost> {
+export async function startServiceHost(o: {
+  store: SqlEventStore;
+  bus: EventBus;
+  services: GrpcServiceBinding[];
+  grpc?: { host?: string; port?: number };
+  logger?: Logger;
+}): Promise<ServiceHost> {
   const relay = new OutboxRelay(o.store, o.bus, { logger: o.logger });
   relay.start();
   const grpc = await startGrpcServer(o.services, o.grpc);

@@ -1,14 +1,35 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { address, ConfigError, ConfigErrors, date, directory, host, hostPorts, int, loadConfig, oneOf, parseDuration, parsed, secretKey, SimulatedClock, str, SystemClock, url } from "../src/index.js";
+import {
+  address,
+  ConfigError,
+  ConfigErrors,
+  date,
+  directory,
+  host,
+  hostPorts,
+  int,
+  loadConfig,
+  oneOf,
+  parseDuration,
+  parsed,
+  secretKey,
+  SimulatedClock,
+  str,
+  SystemClock,
+  url,
+} from "../src/index.js";
 
 describe("config from environment variables", () => {
   it("reads a 32-byte master key as hex or base64 and refuses another length, naming the variable", () => {
     const key = Buffer.alloc(32, 7);
     assert.ok(loadConfig({ K: secretKey() }, { K: key.toString("hex") }).K.equals(key));
     assert.ok(loadConfig({ K: secretKey() }, { K: key.toString("base64") }).K.equals(key));
-    assert.throws(() => loadConfig({ K: secretKey() }, { K: Buffer.alloc(16).toString("base64") }), (e: unknown) => e instanceof ConfigError && e.variable === "K" && /32 bytes/.test(e.message));
+    assert.throws(
+      () => loadConfig({ K: secretKey() }, { K: Buffer.alloc(16).toString("base64") }),
+      (e: unknown) => e instanceof ConfigError && e.variable === "K" && /32 bytes/.test(e.message),
+    );
   });
 
   const spec = {
@@ -21,7 +42,13 @@ describe("config from environment variables", () => {
 
   it("applies defaults and parses values", () => {
     const c = loadConfig(spec, { TIGW_NAME: "x", KAFKA_BROKERS: "127.0.0.1:9092, localhost:9093" });
-    assert.deepEqual(c, { TIGW_MODE: "embedded", TIGW_GRPC_PORT: 50051, DATABASE_URL: undefined, KAFKA_BROKERS: ["127.0.0.1:9092", "localhost:9093"], TIGW_NAME: "x" });
+    assert.deepEqual(c, {
+      TIGW_MODE: "embedded",
+      TIGW_GRPC_PORT: 50051,
+      DATABASE_URL: undefined,
+      KAFKA_BROKERS: ["127.0.0.1:9092", "localhost:9093"],
+      TIGW_NAME: "x",
+    });
   });
 
   for (const [env, variable, words] of [
@@ -33,7 +60,10 @@ describe("config from environment variables", () => {
     [{}, "TIGW_NAME", "required"],
   ] as const) {
     it(`refuses a bad ${variable} with a message naming it`, () => {
-      assert.throws(() => loadConfig(spec, env), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable) && e.message.includes(words));
+      assert.throws(
+        () => loadConfig(spec, env),
+        (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable) && e.message.includes(words),
+      );
     });
   }
 
@@ -45,7 +75,13 @@ describe("config from environment variables", () => {
   });
 
   it("checks dates, hosts, addresses, directories and parsed values", () => {
-    const s = { D: date({ optional: true }), H: host({ default: "127.0.0.1" }), A: address({ default: "127.0.0.1:1" }), DIR: directory({ default: "." }), P: parsed((raw) => JSON.parse(raw) as unknown, { optional: true }) };
+    const s = {
+      D: date({ optional: true }),
+      H: host({ default: "127.0.0.1" }),
+      A: address({ default: "127.0.0.1:1" }),
+      DIR: directory({ default: "." }),
+      P: parsed((raw) => JSON.parse(raw) as unknown, { optional: true }),
+    };
     assert.deepEqual(loadConfig(s, { D: "2025-03-01", H: "tigw-hsm.svc", A: "[::1]:50051", DIR: "/tmp/tigw-new/sub", P: "[1]" }), {
       D: new Date("2025-03-01T00:00:00Z"),
       H: "tigw-hsm.svc",
@@ -53,13 +89,28 @@ describe("config from environment variables", () => {
       DIR: "/tmp/tigw-new/sub",
       P: [1],
     });
-    for (const [variable, value] of [["D", "2025-02-30x"], ["D", "tomorrow"], ["H", "a b"], ["A", "host"], ["A", "host:99999"], ["DIR", "/dev/null/x"], ["P", "{"]]) {
-      assert.throws(() => loadConfig(s, { [variable!]: value }), (e: unknown) => e instanceof ConfigError && e.variable === variable, `${variable}=${value}`);
+    for (const [variable, value] of [
+      ["D", "2025-02-30x"],
+      ["D", "tomorrow"],
+      ["H", "a b"],
+      ["A", "host"],
+      ["A", "host:99999"],
+      ["DIR", "/dev/null/x"],
+      ["P", "{"],
+    ]) {
+      assert.throws(
+        () => loadConfig(s, { [variable!]: value }),
+        (e: unknown) => e instanceof ConfigError && e.variable === variable,
+        `${variable}=${value}`,
+      );
     }
   });
 
   it("stops a process at start with exit code 2 and the variable's name", () => {
-    const r = spawnSync(process.execPath, [`${__dirname}/../src/telemetry/register.js`], { env: { ...process.env, TIGW_METRICS_PORT: "nine" }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [`${__dirname}/../src/telemetry/register.js`], {
+      env: { ...process.env, TIGW_METRICS_PORT: "nine" },
+      encoding: "utf8",
+    });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /configuration error: TIGW_METRICS_PORT: expected an integer/);
   });

@@ -51,7 +51,12 @@ for (const kind of kinds) {
           // No stream has a gap or a repeated version.
           const byStream = new Map<string, number[]>();
           for (const e of stored) byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), e.streamVersion]);
-          for (const [s, versions] of byStream) assert.deepEqual(versions, versions.map((_, i) => i + 1), `stream ${s} versions`);
+          for (const [s, versions] of byStream)
+            assert.deepEqual(
+              versions,
+              versions.map((_, i) => i + 1),
+              `stream ${s} versions`,
+            );
 
           await relay.drain();
           const projection = tallyProjection(`${store.schema}.tally_crash`);
@@ -68,9 +73,7 @@ for (const kind of kinds) {
           });
           await eventually(() => [...storedIds].every((id) => onBus.has(id)), 60_000, "every stored event on the bus");
           await sub.stop();
-          const [dups] = await store.sql.query<{ n: string }>(
-            `SELECT count(*) - count(DISTINCT event_id) AS n FROM ${store.schema}.tally_crash_applied`,
-          );
+          const [dups] = await store.sql.query<{ n: string }>(`SELECT count(*) - count(DISTINCT event_id) AS n FROM ${store.schema}.tally_crash_applied`);
           assert.equal(Number(dups!.n), 0, "no event projected twice");
           const tally = await store.sql.query<{ stream_id: string; events: number }>(`SELECT stream_id, events FROM ${store.schema}.tally_crash`);
           for (const t of tally) assert.equal(Number(t.events), byStream.get(t.stream_id)!.length, `stream ${t.stream_id} counted once per event`);

@@ -90,8 +90,15 @@ for (const busAdapter of busAdapters()) {
     it("a consumer that dies before committing gets the event again; committed ones are not redelivered", async () => {
       const store = await fresh();
       const topic = topicOf(store.context);
-      const r = await store.append("s", 0, [1, 2, 3, 4].map((i) => ({ type: "Tick", data: { i }, unitId: "u" })));
-      await bus.publish(topic, r.events.map((e) => toBusMessage(e)));
+      const r = await store.append(
+        "s",
+        0,
+        [1, 2, 3, 4].map((i) => ({ type: "Tick", data: { i }, unitId: "u" })),
+      );
+      await bus.publish(
+        topic,
+        r.events.map((e) => toBusMessage(e)),
+      );
       const group = freshContext("g");
       // The first consumer handles #1 and #2, then "crashes" while handling #3 (it keeps
       // failing until it stops, so it never gives the message up and never commits it).
@@ -108,8 +115,14 @@ for (const busAdapter of busAdapters()) {
       const second = await collect(topic, group);
       await eventually(() => second.got.length >= 2, 30_000, "redelivery");
       await second.sub.stop();
-      assert.deepEqual(first.got.map((m) => fromBusMessage(m).streamVersion), [1, 2]);
-      assert.deepEqual(second.got.map((m) => fromBusMessage(m).streamVersion), [3, 4]);
+      assert.deepEqual(
+        first.got.map((m) => fromBusMessage(m).streamVersion),
+        [1, 2],
+      );
+      assert.deepEqual(
+        second.got.map((m) => fromBusMessage(m).streamVersion),
+        [3, 4],
+      );
     });
 
     it("deduplication by event id makes a redelivered event's effect happen once", async () => {
@@ -117,7 +130,11 @@ for (const busAdapter of busAdapters()) {
       const topic = topicOf(store.context);
       const projection = tallyProjection(`${store.schema}.tally_bus`);
       await projection.setup(store.sql);
-      const r = await store.append("acct", 0, [5, 7, 11].map((amount) => ({ type: "Incremented", data: { amount }, unitId: "u" })));
+      const r = await store.append(
+        "acct",
+        0,
+        [5, 7, 11].map((amount) => ({ type: "Incremented", data: { amount }, unitId: "u" })),
+      );
       const messages = r.events.map((e) => toBusMessage(e));
       // The same events twice, as a relay that crashed after publishing but before deleting
       // its outbox rows would send them.
@@ -138,7 +155,11 @@ for (const busAdapter of busAdapters()) {
       await live.setup(store.sql);
       let handled = 0;
       const handle = busProjectionHandler(store.sql, store.schema, live);
-      const sub = await bus.subscribe({ groupId: freshContext("g"), topics: [topicOf(store.context)], handler: async (m) => (await handle(m), void handled++) });
+      const sub = await bus.subscribe({
+        groupId: freshContext("g"),
+        topics: [topicOf(store.context)],
+        handler: async (m) => (await handle(m), void handled++),
+      });
       relay.start();
       const versions = new Map<string, number>();
       for (let i = 0; i < 30; i++) {
@@ -160,8 +181,15 @@ for (const busAdapter of busAdapters()) {
       const store = await fresh();
       const topic = topicOf(store.context);
       // Three events of one unit: one partition, in order; the second one is poison.
-      const r = await store.append("u", 0, [1, 2, 3].map((i) => ({ type: "Tick", data: { i }, unitId: "u" })));
-      await bus.publish(topic, r.events.map((e) => toBusMessage(e)));
+      const r = await store.append(
+        "u",
+        0,
+        [1, 2, 3].map((i) => ({ type: "Tick", data: { i }, unitId: "u" })),
+      );
+      await bus.publish(
+        topic,
+        r.events.map((e) => toBusMessage(e)),
+      );
       let poisonAttempts = 0;
       let healed = false;
       const failing = freshContext("g");
@@ -172,7 +200,10 @@ for (const busAdapter of busAdapters()) {
         }
       });
       await eventually(() => got.got.length >= 2, 60_000, "the events after the poison one");
-      assert.deepEqual(got.got.map((m) => fromBusMessage(m).streamVersion), [1, 3]);
+      assert.deepEqual(
+        got.got.map((m) => fromBusMessage(m).streamVersion),
+        [1, 3],
+      );
       assert.equal(poisonAttempts, 3, "maxAttempts attempts, then given up");
       const other = await collect(topic, freshContext("g"));
       await eventually(() => other.got.length >= 3, 60_000, "another group gets all three");
@@ -192,17 +223,29 @@ for (const busAdapter of busAdapters()) {
       const replayed = await bus.replayDeadLetter([topic], dl.id);
       assert.notEqual(replayed.replayedAt, "");
       await eventually(() => got.got.length >= 3, 60_000, "the replayed message at the failing group");
-      assert.deepEqual(got.got.map((m) => fromBusMessage(m).streamVersion), [1, 3, 2]);
+      assert.deepEqual(
+        got.got.map((m) => fromBusMessage(m).streamVersion),
+        [1, 3, 2],
+      );
       // A later message of the same unit (same partition) reaches the other group; the replay
       // before it did not.
       const next = await store.append("u", 3, [{ type: "Tick", data: { i: 4 }, unitId: "u" }]);
-      await bus.publish(topic, next.events.map((e) => toBusMessage(e)));
+      await bus.publish(
+        topic,
+        next.events.map((e) => toBusMessage(e)),
+      );
       await eventually(() => other.got.length >= 4, 60_000, "the next message at the other group");
-      assert.deepEqual(other.got.map((m) => fromBusMessage(m).streamVersion), [1, 2, 3, 4]);
+      assert.deepEqual(
+        other.got.map((m) => fromBusMessage(m).streamVersion),
+        [1, 2, 3, 4],
+      );
       await got.sub.stop();
       await other.sub.stop();
       assert.notEqual((await bus.listDeadLetters([topic]))[0]!.replayedAt, "", "the listing shows the replay");
-      await assert.rejects(bus.replayDeadLetter([topic], "00000000-0000-0000-0000-000000000000"), (e: unknown) => e instanceof DomainError && e.code === "DEAD_LETTER_NOT_FOUND");
+      await assert.rejects(
+        bus.replayDeadLetter([topic], "00000000-0000-0000-0000-000000000000"),
+        (e: unknown) => e instanceof DomainError && e.code === "DEAD_LETTER_NOT_FOUND",
+      );
     });
 
     it("the consumer helper decodes typed, upcasts older schema versions, and has each event's effect once", async () => {
@@ -213,7 +256,11 @@ for (const busAdapter of busAdapters()) {
       const v1 = await store.append("acct", 0, [{ type: "Incremented", data: { amt: 5 }, unitId: "u" }]);
       const v2 = await store.append("acct", 1, [{ type: "Incremented", schemaVersion: 2, data: { amount: 7 }, unitId: "u" }]);
       const messages = [...v1.events, ...v2.events].map((e) => toBusMessage(e));
-      assert.deepEqual([...v1.events, ...v2.events].map((e) => e.schemaVersion), [1, 2], "the store keeps the schema version");
+      assert.deepEqual(
+        [...v1.events, ...v2.events].map((e) => e.schemaVersion),
+        [1, 2],
+        "the store keeps the schema version",
+      );
       await bus.publish(topic, messages);
       await bus.publish(topic, messages); // redelivered, as after a relay crash
       const Incremented = { fromJSON: (j: unknown) => ({ amount: Number((j as { amount?: unknown }).amount) }) };

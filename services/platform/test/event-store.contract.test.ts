@@ -24,11 +24,14 @@ for (const adapter of storeAdapters()) {
       assert.equal(r2.nextExpectedVersion, 3);
       const { version, events } = await store.readStream("unit-1");
       assert.equal(version, 3);
-      assert.deepEqual(events.map((e) => [e.type, e.streamVersion, e.data]), [
-        ["A", 1, { n: 1 }],
-        ["B", 2, { n: 2 }],
-        ["C", 3, { n: 3 }],
-      ]);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.streamVersion, e.data]),
+        [
+          ["A", 1, { n: 1 }],
+          ["B", 2, { n: 2 }],
+          ["C", 3, { n: 3 }],
+        ],
+      );
       assert.equal(events[0]!.unitId, "unit-1");
       assert.equal(events[2]!.mandantId, "m1");
       assert.deepEqual(await store.readStream("no-such-stream"), { version: 0, events: [] });
@@ -49,16 +52,17 @@ for (const adapter of storeAdapters()) {
       await assert.rejects(store.append("stale", 5, [{ type: "X", data: {} }]), VersionConflictError);
       await assert.rejects(store.append("fresh-stream", 2, [{ type: "X", data: {} }]), VersionConflictError);
       const { events } = await store.readStream("stale");
-      assert.deepEqual(events.map((e) => e.type), ["A"]);
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ["A"],
+      );
       assert.equal((await store.readStream("fresh-stream")).version, 0);
     });
 
     it("lets exactly one of N racing writers with the same expected version win", async () => {
       const N = 12;
       await store.append("race", 0, [{ type: "Opened", data: {} }]);
-      const results = await Promise.allSettled(
-        Array.from({ length: N }, (_, i) => store.append("race", 1, [{ type: "Raced", data: { writer: i } }])),
-      );
+      const results = await Promise.allSettled(Array.from({ length: N }, (_, i) => store.append("race", 1, [{ type: "Raced", data: { writer: i } }])));
       const won = results.filter((r) => r.status === "fulfilled");
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
       assert.equal(won.length, 1);
@@ -71,29 +75,51 @@ for (const adapter of storeAdapters()) {
     });
 
     it("appends with ANY at the stream's end: concurrent appenders get distinct consecutive versions, nothing lost", async () => {
-      const first = await store.append("log-1", ANY, [{ type: "Logged", data: { n: 0 } }, { type: "Logged", data: { n: 1 } }]);
+      const first = await store.append("log-1", ANY, [
+        { type: "Logged", data: { n: 0 } },
+        { type: "Logged", data: { n: 1 } },
+      ]);
       assert.deepEqual([first.nextExpectedVersion, first.events.map((e) => e.streamVersion)], [2, [1, 2]]);
       const checked = await store.append("log-1", 2, [{ type: "Logged", data: { n: 2 } }]);
       assert.equal(checked.nextExpectedVersion, 3);
       const N = 24;
       const results = await Promise.all(
-        Array.from({ length: N }, (_, w) => store.append("log-1", ANY, Array.from({ length: 1 + (w % 3) }, (_, k) => ({ type: "Logged", data: { w, k } })))),
+        Array.from({ length: N }, (_, w) =>
+          store.append(
+            "log-1",
+            ANY,
+            Array.from({ length: 1 + (w % 3) }, (_, k) => ({ type: "Logged", data: { w, k } })),
+          ),
+        ),
       );
       const { version, events } = await store.readStream("log-1");
       const appended = results.reduce((n, r) => n + r.events.length, 0);
       assert.equal(version, 3 + appended);
-      assert.deepEqual(events.map((e) => e.streamVersion), Array.from({ length: version }, (_, i) => i + 1), "versions 1..n, no gap, none twice");
+      assert.deepEqual(
+        events.map((e) => e.streamVersion),
+        Array.from({ length: version }, (_, i) => i + 1),
+        "versions 1..n, no gap, none twice",
+      );
       assert.equal(new Set(events.map((e) => e.eventId)).size, events.length);
       for (const [w, r] of results.entries()) {
         // Each append's events stay together and in order, and it learns where they went.
         const versions = r.events.map((e) => e.streamVersion);
-        assert.deepEqual(versions, versions.map((_, k) => versions[0]! + k));
-        assert.deepEqual(r.events.map((e) => e.data), versions.map((_, k) => ({ w, k })));
+        assert.deepEqual(
+          versions,
+          versions.map((_, k) => versions[0]! + k),
+        );
+        assert.deepEqual(
+          r.events.map((e) => e.data),
+          versions.map((_, k) => ({ w, k })),
+        );
         assert.equal(r.nextExpectedVersion, versions.at(-1));
       }
       // Racing creators of a new stream with ANY: all succeed, one after another.
       const created = await Promise.all(Array.from({ length: 8 }, (_, i) => store.append("log-new", ANY, [{ type: "Logged", data: { i } }])));
-      assert.deepEqual(created.map((r) => r.nextExpectedVersion).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.deepEqual(
+        created.map((r) => r.nextExpectedVersion).sort((a, b) => a - b),
+        [1, 2, 3, 4, 5, 6, 7, 8],
+      );
       // A checked append still sees the version ANY moved.
       await assert.rejects(store.append("log-1", 3, [{ type: "Late", data: {} }]), VersionConflictError);
       await assert.rejects(store.append("log-1", -1 as number, [{ type: "Bad", data: {} }]), RangeError);
@@ -109,9 +135,7 @@ for (const adapter of storeAdapters()) {
 
     it("command handler retries a conflict and re-checks the rule on the new state", async () => {
       const handler = new CommandHandler(store, counterDecider, 50);
-      const results = await Promise.allSettled(
-        Array.from({ length: 8 }, () => handler.handle("counter-1", { type: "Increment", amount: 1, limit: 5 })),
-      );
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => handler.handle("counter-1", { type: "Increment", amount: 1, limit: 5 })));
       const ok = results.filter((r) => r.status === "fulfilled").length;
       const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
       assert.equal(ok, 5, "exactly the 5 increments within the limit succeed");
@@ -138,19 +162,25 @@ for (const adapter of storeAdapters()) {
       }
       // Paging with the cursor gives the same sequence.
       const paged = [];
-      for (let cursor = START; ; ) {
+      for (let cursor = START; ;) {
         const page = await store.readAll(cursor, 7);
         if (page.length === 0) break;
         paged.push(...page);
         cursor = { transactionId: page.at(-1)!.transactionId, globalPosition: page.at(-1)!.globalPosition };
       }
-      assert.deepEqual(paged.map((e) => e.eventId), all.map((e) => e.eventId));
+      assert.deepEqual(
+        paged.map((e) => e.eventId),
+        all.map((e) => e.eventId),
+      );
     });
 
     it("writes the outbox in the same transaction as the events", async () => {
       const count = async () => Number((await store.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${store.schema}.outbox`))[0]!.n);
       const before = await count();
-      await store.append("outboxed", 0, [{ type: "A", data: {} }, { type: "B", data: {} }]);
+      await store.append("outboxed", 0, [
+        { type: "A", data: {} },
+        { type: "B", data: {} },
+      ]);
       assert.equal(await count(), before + 2);
       await store.append("outboxed", ANY, [{ type: "C", data: {} }]);
       assert.equal(await count(), before + 3);

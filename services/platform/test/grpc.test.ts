@@ -1,7 +1,19 @@
 import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { after, before, describe, it } from "node:test";
-import { call, checkHealth, CommandHandler, createClient, DomainError, embeddedSql, SqlEventStore, startGrpcServer, unary, VersionConflictError, type RunningGrpcServer } from "../src/index.js";
+import {
+  call,
+  checkHealth,
+  CommandHandler,
+  createClient,
+  DomainError,
+  embeddedSql,
+  SqlEventStore,
+  startGrpcServer,
+  unary,
+  VersionConflictError,
+  type RunningGrpcServer,
+} from "../src/index.js";
 import { CounterServiceClient, CounterServiceService } from "@tigw/contracts/example/v1/counter";
 import { counterDecider } from "./support/counter.js";
 
@@ -64,7 +76,10 @@ describe("gRPC helpers (example CounterService over a real socket)", () => {
       return true;
     });
     await assert.rejects(call(client.increment.bind(client), { counterId: "c2", amount: 0 }), (e: DomainError) => e.code === "INVALID_AMOUNT");
-    await assert.rejects(call(client.getCounter.bind(client), { counterId: "raced" }), (e: unknown) => e instanceof VersionConflictError && e.actualVersion === 2);
+    await assert.rejects(
+      call(client.getCounter.bind(client), { counterId: "raced" }),
+      (e: unknown) => e instanceof VersionConflictError && e.actualVersion === 2,
+    );
   });
 
   it("uses INVALID_ARGUMENT, FAILED_PRECONDITION and ABORTED as statuses", async () => {

@@ -92,7 +92,10 @@ describe("telemetry: traces across gRPC and the bus, Prometheus metrics, JSON lo
     const bus = await P.EmbeddedBus.open(await P.embeddedSql(), { pollMs: 20 });
     const tracer = api.trace.getTracer("test");
     const producer = await tracer.startActiveSpan("command", async (span) => {
-      await store.append("u1", 0, [{ type: "Traced", data: { n: 1 }, unitId: "u1" }, { type: "Traced", data: { n: 2 }, unitId: "u1" }]);
+      await store.append("u1", 0, [
+        { type: "Traced", data: { n: 1 }, unitId: "u1" },
+        { type: "Traced", data: { n: 2 }, unitId: "u1" },
+      ]);
       span.end();
       return span.spanContext();
     });

@@ -32,9 +32,18 @@ async function timed(n: number, op: (i: number) => Promise<unknown>): Promise<{ 
 async function bench(name: string, sql: Sql): Promise<void> {
   const context = `bench_tenancy_${randomBytes(3).toString("hex")}`;
   const store = await SqlEventStore.open(sql, context);
-  const t = await Tenancy.open({ store, clock: new SystemClock(), profiles: [...loadProfiles(), { name: "bench", description: "bench", computeUnits: 2, ktPerComputeUnit: 1000, recommendedKts: 1000, maxMandanten: 10, firmware: "5.50.4:2.0.0" }], vendorKeys: [] });
+  const t = await Tenancy.open({
+    store,
+    clock: new SystemClock(),
+    profiles: [
+      ...loadProfiles(),
+      { name: "bench", description: "bench", computeUnits: 2, ktPerComputeUnit: 1000, recommendedKts: 1000, maxMandanten: 10, firmware: "5.50.4:2.0.0" },
+    ],
+    vendorKeys: [],
+  });
   await t.createUnit({ serial: "BENCH-0001", profile: "bench" });
-  const fmt = (f: { perSec: number; p50: number; p99: number }) => `${f.perSec.toFixed(0).padStart(5)}/s  p50 ${f.p50.toFixed(2)} ms  p99 ${f.p99.toFixed(2)} ms`;
+  const fmt = (f: { perSec: number; p50: number; p99: number }) =>
+    `${f.perSec.toFixed(0).padStart(5)}/s  p50 ${f.p50.toFixed(2)} ms  p99 ${f.p99.toFixed(2)} ms`;
 
   let version = 0;
   const append = await timed(N, async (i) => {
@@ -53,7 +62,9 @@ async function bench(name: string, sql: Sql): Promise<void> {
   const results = await Promise.allSettled(Array.from({ length: 150 }, (_, i) => t.reserveKtSlot("BENCH-0002", `burst-${i}`)));
   const ms = performance.now() - t0;
   const ok = results.filter((r) => r.status === "fulfilled").length;
-  console.log(`${name} burst of 150 concurrent reservations on one rz unit: ${ok} admitted, ${150 - ok} refused, ${ms.toFixed(0)} ms (${(ms / 150).toFixed(2)} ms each)`);
+  console.log(
+    `${name} burst of 150 concurrent reservations on one rz unit: ${ok} admitted, ${150 - ok} refused, ${ms.toFixed(0)} ms (${(ms / 150).toFixed(2)} ms each)`,
+  );
   await sql.exec(`DROP SCHEMA ${store.schema} CASCADE`);
 }
 

@@ -2,7 +2,21 @@
  * The tenancy service as its own process (cluster mode): real PostgreSQL and Kafka.
  * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
-import { createLogger, exitOnConfigError, host, hostPorts, int, KafkaBus, loadConfig, logLevel, parsed, postgresSql, runServiceProcess, SystemClock, url } from "@tigw/platform";
+import {
+  createLogger,
+  exitOnConfigError,
+  host,
+  hostPorts,
+  int,
+  KafkaBus,
+  loadConfig,
+  logLevel,
+  parsed,
+  postgresSql,
+  runServiceProcess,
+  SystemClock,
+  url,
+} from "@tigw/platform";
 import { loadProfiles } from "./domain/profiles.js";
 import { readVendorKeys, startTenancy } from "./service.js";
 

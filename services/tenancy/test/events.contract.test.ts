@@ -29,7 +29,14 @@ for (const setup of serviceSetups()) {
     before(async () => {
       bus = await setup.bus.bus();
       const sql = await setup.store.sql();
-      svc = await startTenancy({ sql, bus, clock: new SimulatedClock(new Date("2026-11-23T08:00:00.000Z")), profiles: loadProfiles(), vendorKeys: [vendor.publicKey], context });
+      svc = await startTenancy({
+        sql,
+        bus,
+        clock: new SimulatedClock(new Date("2026-11-23T08:00:00.000Z")),
+        profiles: loadProfiles(),
+        vendorKeys: [vendor.publicKey],
+        context,
+      });
       const probe = await SqlEventStore.open(sql, freshContext("probe"));
       const keep = (type: string) => async (e: unknown) => void (decoded[type] = e);
       sub = await consume({
@@ -37,7 +44,10 @@ for (const setup of serviceSetups()) {
         groupId: `${context}-contract`,
         topics: [topicOf(context)],
         inbox: { sql: probe.sql, schema: probe.schema },
-        handlers: { UnitCreated: on({ message: UnitCreated, handle: keep("UnitCreated") }), LicenceImported: on({ message: LicenceImported, handle: keep("LicenceImported") }) },
+        handlers: {
+          UnitCreated: on({ message: UnitCreated, handle: keep("UnitCreated") }),
+          LicenceImported: on({ message: LicenceImported, handle: keep("LicenceImported") }),
+        },
       });
     });
     after(async () => {
@@ -48,11 +58,20 @@ for (const setup of serviceSetups()) {
 
     it("UnitCreated and LicenceImported decode to the committed snapshot", async () => {
       const unit = await svc.tenancy.createUnit({ serial: "EBK-7000", profile: "einbox", producedOn: "2026-01-15" });
-      const file = issueLicence(vendor.privateKey, { serial: "EBK-7000", ktPerComputeUnit: 75, features: ["LZV", "PTV5"], issuedAt: new Date("2026-11-01T00:00:00.000Z"), licenceId: "lic-contract-1" });
+      const file = issueLicence(vendor.privateKey, {
+        serial: "EBK-7000",
+        ktPerComputeUnit: 75,
+        features: ["LZV", "PTV5"],
+        issuedAt: new Date("2026-11-01T00:00:00.000Z"),
+        licenceId: "lic-contract-1",
+      });
       await svc.tenancy.importLicence(unit.unitId, JSON.stringify(file));
       await eventually(() => Object.keys(decoded).length === 2, 60_000, "both events decoded");
       // What differs between runs (ids) is replaced by a placeholder; everything else is the contract.
-      const normal = JSON.parse(JSON.stringify(decoded).replaceAll(unit.unitId, "<unitId>").replaceAll(file.signature.keyId, "<keyId>")) as Record<string, unknown>;
+      const normal = JSON.parse(JSON.stringify(decoded).replaceAll(unit.unitId, "<unitId>").replaceAll(file.signature.keyId, "<keyId>")) as Record<
+        string,
+        unknown
+      >;
       if (process.env["UPDATE_CONTRACT_SNAPSHOT"]) writeFileSync(SNAPSHOT, JSON.stringify(normal, null, 2) + "\n");
       assert.deepEqual(normal, JSON.parse(readFileSync(SNAPSHOT, "utf8")), "decoded events differ from test/events.contract.json");
     });

@@ -56,7 +56,15 @@ describe("defect 3: a service whose first Kafka contact failed publishes once th
     const logger = createLogger("tenancy", { destination: { write: (s: string) => void lines.push(JSON.parse(s) as { level: string; msg: string }) } });
     const url = process.env["DATABASE_URL"];
     const sql = url ? await postgresSql(url) : await embeddedSql();
-    svc = await startTenancy({ sql, bus, clock: new SystemClock(), profiles: loadProfiles(), vendorKeys: [generateKeyPairSync("ed25519").publicKey], context, logger });
+    svc = await startTenancy({
+      sql,
+      bus,
+      clock: new SystemClock(),
+      profiles: loadProfiles(),
+      vendorKeys: [generateKeyPairSync("ed25519").publicKey],
+      context,
+      logger,
+    });
   });
   after(async () => {
     await svc.stop();

@@ -12,7 +12,6 @@ import { issueLicence, loadProfiles, startTenancy, type RunningTenancy } from ".
  */
 const setups = serviceSetups();
 
-
 for (const setup of setups) {
   describe(`tenancy over gRPC (${setup.store.name} store, ${setup.bus.name} bus)`, () => {
     const vendor = generateKeyPairSync("ed25519");
@@ -24,7 +23,14 @@ for (const setup of setups) {
 
     before(async () => {
       bus = await setup.bus.bus();
-      svc = await startTenancy({ sql: await setup.store.sql(), bus, clock: new SystemClock(), profiles: loadProfiles(), vendorKeys: [vendor.publicKey], context });
+      svc = await startTenancy({
+        sql: await setup.store.sql(),
+        bus,
+        clock: new SystemClock(),
+        profiles: loadProfiles(),
+        vendorKeys: [vendor.publicKey],
+        context,
+      });
       client = createClient(TenancyServiceClient, svc.address, { deadlineMs: 30_000 });
     });
     after(async () => {
@@ -33,18 +39,25 @@ for (const setup of setups) {
       await bus.close();
     });
 
-    const create = (serial: string, profile = "rz") => rpc(client.createUnit, { serial, profile, firmware: "", producedOn: "" }) as Promise<{ unit: { unitId: string; serial: string } }>;
+    const create = (serial: string, profile = "rz") =>
+      rpc(client.createUnit, { serial, profile, firmware: "", producedOn: "" }) as Promise<{ unit: { unitId: string; serial: string } }>;
 
     it("creates a unit and finds it by id and by serial; the fleet overview lists it", async () => {
       const { unit } = await create("RZK-1000");
       const byId = (await rpc(client.getUnit, { unit: unit.unitId })) as { unit: { serial: string; state: string; computeUnits: unknown[] } };
       assert.equal(byId.unit.serial, "RZK-1000");
       assert.equal(byId.unit.state, "provisioned");
-      assert.deepEqual(byId.unit.computeUnits, [{ index: 1, ktsUsed: 0, ktsLimit: 50 }, { index: 2, ktsUsed: 0, ktsLimit: 50 }]);
+      assert.deepEqual(byId.unit.computeUnits, [
+        { index: 1, ktsUsed: 0, ktsLimit: 50 },
+        { index: 2, ktsUsed: 0, ktsLimit: 50 },
+      ]);
       const bySerial = (await rpc(client.getUnit, { unit: "RZK-1000" })) as { unit: { unitId: string } };
       assert.equal(bySerial.unit.unitId, unit.unitId);
       const fleet = (await rpc(client.listUnits, {})) as { units: { serial: string; mandantenLimit: number }[] };
-      assert.deepEqual(fleet.units.filter((u) => u.serial === "RZK-1000").map((u) => [u.serial, u.mandantenLimit]), [["RZK-1000", 10]]);
+      assert.deepEqual(
+        fleet.units.filter((u) => u.serial === "RZK-1000").map((u) => [u.serial, u.mandantenLimit]),
+        [["RZK-1000", 10]],
+      );
     });
 
     it("refuses bad input with a code naming the field, and a duplicate serial, changing nothing", async () => {
@@ -61,7 +74,8 @@ for (const setup of setups) {
 
     it("hosts 10 Mandanten; the 11th is refused with MANDANT_LIMIT_REACHED naming unit and limit", async () => {
       await create("RZK-3000");
-      for (let i = 1; i <= 10; i++) await rpc(client.addMandant, { unit: "RZK-3000", mandantId: `praxis-${i}`, name: `Praxis ${i}`, bsnr: `12345678${i % 10}`, smcbIccsn: "" });
+      for (let i = 1; i <= 10; i++)
+        await rpc(client.addMandant, { unit: "RZK-3000", mandantId: `praxis-${i}`, name: `Praxis ${i}`, bsnr: `12345678${i % 10}`, smcbIccsn: "" });
       const e = await refusal(rpc(client.addMandant, { unit: "RZK-3000", mandantId: "praxis-11", name: "Praxis 11", bsnr: "", smcbIccsn: "" }));
       assert.equal(e.code, "MANDANT_LIMIT_REACHED");
       assert.equal(e.details["serial"], "RZK-3000");
@@ -79,9 +93,15 @@ for (const setup of setups) {
       const refused = results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason as DomainError);
       assert.equal(ok, 100);
       assert.equal(refused.length, 50);
-      assert.ok(refused.every((e) => e.code === "KT_LIMIT_REACHED"), `other refusals: ${refused.map((e) => e.code).join(",")}`);
+      assert.ok(
+        refused.every((e) => e.code === "KT_LIMIT_REACHED"),
+        `other refusals: ${refused.map((e) => e.code).join(",")}`,
+      );
       const unit = (await rpc(client.getUnit, { unit: "RZK-4000" })) as { unit: { computeUnits: { ktsUsed: number }[]; ktSlots: unknown[] } };
-      assert.deepEqual(unit.unit.computeUnits.map((c) => c.ktsUsed), [50, 50]);
+      assert.deepEqual(
+        unit.unit.computeUnits.map((c) => c.ktsUsed),
+        [50, 50],
+      );
       assert.equal(unit.unit.ktSlots.length, 100);
       const released = (await rpc(client.releaseKtSlot, { unit: "RZK-4000", ctId: "kt-0" })) as { released: boolean };
       assert.equal(released.released, true);
@@ -100,7 +120,9 @@ for (const setup of setups) {
       assert.equal((await refusal(rpc(client.importLicence, { unit: "EBK-5000", licenceFile: JSON.stringify(foreign) }))).code, "LICENCE_SERIAL_MISMATCH");
       const kept = (await rpc(client.getUnit, { unit: "EBK-5000" })) as { unit: { licence: { ktPerComputeUnit: number; source: string } } };
       assert.deepEqual([kept.unit.licence.ktPerComputeUnit, kept.unit.licence.source], [50, "profile"], "the unit keeps its old licence");
-      const raised = (await rpc(client.importLicence, { unit: "EBK-5000", licenceFile: JSON.stringify(file) })) as { unit: { licence: { ktPerComputeUnit: number; features: string[] } } };
+      const raised = (await rpc(client.importLicence, { unit: "EBK-5000", licenceFile: JSON.stringify(file) })) as {
+        unit: { licence: { ktPerComputeUnit: number; features: string[] } };
+      };
       assert.equal(raised.unit.licence.ktPerComputeUnit, 75);
       assert.deepEqual(raised.unit.licence.features, ["LZV", "PTV5"]);
       for (let i = 51; i <= 75; i++) await rpc(client.reserveKtSlot, { unit: "EBK-5000", ctId: `kt-${i}` });
@@ -110,8 +132,10 @@ for (const setup of setups) {
 
     it("a licence cannot be rolled back: an older one, or one replaced earlier, is refused with LICENCE_OUTDATED and the unit keeps the newer", async () => {
       await create("EBK-5001", "einbox");
-      const issued = (ktPerComputeUnit: number, day: string) => JSON.stringify(issueLicence(vendor.privateKey, { serial: "EBK-5001", ktPerComputeUnit, issuedAt: new Date(`${day}T09:00:00.000Z`) }));
-      const licenceOf = async () => ((await rpc(client.getUnit, { unit: "EBK-5001" })) as { unit: { licence: { ktPerComputeUnit: number; issuedAt: string } } }).unit.licence;
+      const issued = (ktPerComputeUnit: number, day: string) =>
+        JSON.stringify(issueLicence(vendor.privateKey, { serial: "EBK-5001", ktPerComputeUnit, issuedAt: new Date(`${day}T09:00:00.000Z`) }));
+      const licenceOf = async () =>
+        ((await rpc(client.getUnit, { unit: "EBK-5001" })) as { unit: { licence: { ktPerComputeUnit: number; issuedAt: string } } }).unit.licence;
       const march = issued(80, "2026-03-01");
       await rpc(client.importLicence, { unit: "EBK-5001", licenceFile: march });
       const older = await refusal(rpc(client.importLicence, { unit: "EBK-5001", licenceFile: issued(100, "2026-01-01") }));
@@ -120,14 +144,23 @@ for (const setup of setups) {
       const kept = await licenceOf();
       assert.deepEqual([kept.ktPerComputeUnit, kept.issuedAt], [80, "2026-03-01T09:00:00.000Z"], "the unit keeps the March licence");
       await rpc(client.importLicence, { unit: "EBK-5001", licenceFile: issued(60, "2026-06-01") });
-      assert.equal((await refusal(rpc(client.importLicence, { unit: "EBK-5001", licenceFile: march }))).code, "LICENCE_OUTDATED", "the replaced March licence stays replaced");
+      assert.equal(
+        (await refusal(rpc(client.importLicence, { unit: "EBK-5001", licenceFile: march }))).code,
+        "LICENCE_OUTDATED",
+        "the replaced March licence stays replaced",
+      );
       const june = await licenceOf();
       assert.deepEqual([june.ktPerComputeUnit, june.issuedAt], [60, "2026-06-01T09:00:00.000Z"]);
     });
 
     it("publishes its events on tigw.<context>.events.v1 keyed by unit id", async () => {
       const seen: { type: string; key: string }[] = [];
-      const sub = await bus.subscribe({ groupId: `${context}-probe`, topics: [topicOf(context)], fromBeginning: true, handler: async (m) => void seen.push({ type: m.headers["event-type"] ?? "", key: m.key }) });
+      const sub = await bus.subscribe({
+        groupId: `${context}-probe`,
+        topics: [topicOf(context)],
+        fromBeginning: true,
+        handler: async (m) => void seen.push({ type: m.headers["event-type"] ?? "", key: m.key }),
+      });
       try {
         const { unit } = await create("RZK-6000");
         await rpc(client.reserveKtSlot, { unit: "RZK-6000", ctId: "kt-bus" });
@@ -145,7 +178,10 @@ for (const setup of setups) {
       const applied = await svc.tenancy.rebuildReadModels();
       assert.ok(applied >= 4, `replayed ${applied} events`);
       assert.deepEqual(await svc.tenancy.listUnits(), before);
-      assert.ok(before.some((u) => u.serial === "RZK-7000" && Object.keys(u.slots).length === 3), "the rebuilt fleet has the unit with its slots");
+      assert.ok(
+        before.some((u) => u.serial === "RZK-7000" && Object.keys(u.slots).length === 3),
+        "the rebuilt fleet has the unit with its slots",
+      );
     });
   });
 }

@@ -41,9 +41,24 @@ export interface RunningVpn {
 export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
   const store = await SqlEventStore.open(o.sql, o.context ?? "vpn");
   const hsmClient = createClient(HsmServiceClient, o.hsmAddress, { deadlineMs: 30_000 });
-  const trust = await call<hsm.GetTrustAnchorsRequest, hsm.GetTrustAnchorsResponse>(hsmClient.getTrustAnchors.bind(hsmClient), {}).finally(() => hsmClient.close());
-  const zugd = await VpnZugdSimulator.start({ sql: o.sql, schema: store.schema, clock: o.clock, trust, host: o.vpnzugd?.host, port: o.vpnzugd?.port, ocspTimeoutMs: o.ocspTimeoutMs });
-  const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress }, () => ({ url: zugd.url, caPem: zugd.caPem, serverName: VPNZUGD_SERVER_NAME, timeoutMs: o.callTimeoutMs ?? 30_000 }));
+  const trust = await call<hsm.GetTrustAnchorsRequest, hsm.GetTrustAnchorsResponse>(hsmClient.getTrustAnchors.bind(hsmClient), {}).finally(() =>
+    hsmClient.close(),
+  );
+  const zugd = await VpnZugdSimulator.start({
+    sql: o.sql,
+    schema: store.schema,
+    clock: o.clock,
+    trust,
+    host: o.vpnzugd?.host,
+    port: o.vpnzugd?.port,
+    ocspTimeoutMs: o.ocspTimeoutMs,
+  });
+  const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress }, () => ({
+    url: zugd.url,
+    caPem: zugd.caPem,
+    serverName: VPNZUGD_SERVER_NAME,
+    timeoutMs: o.callTimeoutMs ?? 30_000,
+  }));
   await vpn.open();
   let beating = Promise.resolve();
   const timer = setInterval(() => {

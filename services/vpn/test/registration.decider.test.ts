@@ -15,7 +15,10 @@ import {
 
 const at = "2026-03-01T10:00:00.000Z";
 const dns = { ...NO_DNS(), dnsServersTi: ["10.97.0.53"], dnsDomainVpnZugdInt: "vpn-zugd.sim" };
-const registered: RegistrationEvent = { type: "VpnRegistered", data: { unitId: "u1", serial: "RZK-1", contractId: "C-1", contractStatus: CONTRACT_TI, sisRequested: false, dns, at } };
+const registered: RegistrationEvent = {
+  type: "VpnRegistered",
+  data: { unitId: "u1", serial: "RZK-1", contractId: "C-1", contractStatus: CONTRACT_TI, sisRequested: false, dns, at },
+};
 const blocked: RegistrationEvent = { type: "VpnBlocked", data: { unitId: "u1", serial: "RZK-1", contractId: "C-1", reason: "Diebstahl", at } };
 const state = (events: RegistrationEvent[]) => fold(registrationDecider, events);
 const good = [
@@ -36,8 +39,14 @@ describe("Registration decider", () => {
   });
 
   it("a failed re-registration leaves the unit unregistered, with the code", () => {
-    const failed: RegistrationEvent = { type: "VpnRegistrationFailed", data: { unitId: "u1", serial: "RZK-1", contractId: "C-1", code: "7021", message: "expired", at } };
-    spec(registrationDecider).given([registered]).when({ type: "RecordRegistrationFailure", unitId: "u1", serial: "RZK-1", contractId: "C-1", code: "7021", message: "expired", at }).then([failed]);
+    const failed: RegistrationEvent = {
+      type: "VpnRegistrationFailed",
+      data: { unitId: "u1", serial: "RZK-1", contractId: "C-1", code: "7021", message: "expired", at },
+    };
+    spec(registrationDecider)
+      .given([registered])
+      .when({ type: "RecordRegistrationFailure", unitId: "u1", serial: "RZK-1", contractId: "C-1", code: "7021", message: "expired", at })
+      .then([failed]);
     const s = state([registered, failed]);
     assert.equal(s.status, NOT_REGISTERED);
     assert.equal(s.contractStatus, CONTRACT_NONE);
@@ -59,14 +68,20 @@ describe("Registration decider", () => {
   });
 
   it("MTU: 1500 and 1400 (DS-Lite) only, others refused with a message", () => {
-    spec(registrationDecider).given([registered]).when({ type: "SetMtu", unitId: "u1", serial: "RZK-1", mtu: 1400, at }).then([{ type: "MtuChanged", data: { unitId: "u1", mtu: 1400, at } }]);
+    spec(registrationDecider)
+      .given([registered])
+      .when({ type: "SetMtu", unitId: "u1", serial: "RZK-1", mtu: 1400, at })
+      .then([{ type: "MtuChanged", data: { unitId: "u1", mtu: 1400, at } }]);
     spec(registrationDecider).given([registered]).when({ type: "SetMtu", unitId: "u1", serial: "RZK-1", mtu: 1500, at }).then([]);
     const e = spec(registrationDecider).given([registered]).when({ type: "SetMtu", unitId: "u1", serial: "RZK-1", mtu: 1492, at }).thenThrows("INVALID_MTU");
     assert.match(e.message, /1500.*1400.*DS-Lite/);
   });
 
   it("a Sperrung ends the registration and refuses a new one until lifted", () => {
-    spec(registrationDecider).given([registered]).when({ type: "RecordBlock", unitId: "u1", serial: "RZK-1", contractId: "C-1", reason: "Diebstahl", at }).then([blocked]);
+    spec(registrationDecider)
+      .given([registered])
+      .when({ type: "RecordBlock", unitId: "u1", serial: "RZK-1", contractId: "C-1", reason: "Diebstahl", at })
+      .then([blocked]);
     assert.equal(state([registered, blocked]).status, NOT_REGISTERED);
     spec(registrationDecider)
       .given([registered, blocked])
@@ -107,6 +122,9 @@ describe("TI-access rule", () => {
     assert.match(decideTiAccess({ registration: state([registered]), identities: revoked, now }).reasons.join(), /C\.AK\.AUT revoked/);
     assert.equal(decideTiAccess({ registration: state([registered, blocked]), identities: good, now }).tiAccess, false);
     assert.equal(decideTiAccess({ registration: state([registered]), identities: undefined, now }).tiAccess, false);
-    assert.deepEqual(decideTiAccess({ registration: state([registered]), identities: good, now, blockers: ["critical firmware update past its deadline"] }).reasons, ["critical firmware update past its deadline"]);
+    assert.deepEqual(
+      decideTiAccess({ registration: state([registered]), identities: good, now, blockers: ["critical firmware update past its deadline"] }).reasons,
+      ["critical firmware update past its deadline"],
+    );
   });
 });

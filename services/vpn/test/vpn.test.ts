@@ -34,7 +34,9 @@ type Registration = {
 /** Timeouts for a loaded CI machine: a slow OCSP answer must not look like an unreachable one. */
 const SLOW_MACHINE = { ocspTimeoutMs: 120_000, callTimeoutMs: 240_000 };
 const producedOn = new Date(Date.now() - 5 * 365.25 * 86_400_000 + 20 * 86_400_000).toISOString().slice(0, 10);
-const ordinary = generatePopulation(2000, 1).find((p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent)!;
+const ordinary = generatePopulation(2000, 1).find(
+  (p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent,
+)!;
 
 for (const setup of serviceSetups()) {
   describe(`vpn and the VPN-ZugD (${setup.store.name} store, ${setup.bus.name} bus)`, () => {
@@ -59,7 +61,8 @@ for (const setup of serviceSetups()) {
       client = createClient(VpnServiceClient, vpn.address, { deadlineMs: 300_000 });
     };
     const status = () => rpc<{ registration: Registration }>(client, "getRegistration", { unit: UNIT }).then((r) => r.registration);
-    const register = (contractId: string, sis = false) => rpc<{ registration: Registration }>(client, "register", { unit: UNIT, contractId, sis }).then((r) => r.registration);
+    const register = (contractId: string, sis = false) =>
+      rpc<{ registration: Registration }>(client, "register", { unit: UNIT, contractId, sis }).then((r) => r.registration);
     const fault = (f: string, on: boolean) => rpc(client, "setFault", { fault: f, on });
     /** ReadVSD with online check of an ordinary insured person: the Prüfungsnachweis result. */
     const readResult = async () => {
@@ -68,7 +71,14 @@ for (const setup of serviceSetups()) {
       const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: ordinary.kvnr, pruefkarte: 0 });
       const handle = await practice.insert(1, "EGK", egk.iccsn, egk.certSerial);
       try {
-        const r = await rpc<{ result: number }>(v, "readVsd", { unit: UNIT, context: { mandantId: "M1", clientSystemId: "PVS1", workplaceId: "AP1", userId: "" }, ehcHandle: handle, hpcHandle: practice.smcbHandle, performOnlineCheck: true, readOnlineReceipt: true });
+        const r = await rpc<{ result: number }>(v, "readVsd", {
+          unit: UNIT,
+          context: { mandantId: "M1", clientSystemId: "PVS1", workplaceId: "AP1", userId: "" },
+          ehcHandle: handle,
+          hpcHandle: practice.smcbHandle,
+          performOnlineCheck: true,
+          readOnlineReceipt: true,
+        });
         return r.result;
       } finally {
         await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
@@ -128,7 +138,10 @@ for (const setup of serviceSetups()) {
       const e = await refusal(register(contractId));
       assert.equal(e.code, code, e.message);
       const s = await status();
-      assert.deepEqual([s.registrationStatus, s.contractStatus, s.lastResult, s.tiAccess, s.tiTunnel.state], ["Nicht registriert", "Kein Zugriff auf TI und SIS", code, false, "down"]);
+      assert.deepEqual(
+        [s.registrationStatus, s.contractStatus, s.lastResult, s.tiAccess, s.tiTunnel.state],
+        ["Nicht registriert", "Kein Zugriff auf TI und SIS", code, false, "down"],
+      );
       return e;
     };
     for (const code of ["7011", "7031", "7061", "7071", "7091"]) {
@@ -213,7 +226,13 @@ for (const setup of serviceSetups()) {
       assert.equal(e.code, "7021");
       assert.match(e.message, /C\.NK\.VPN is not valid/);
       assert.equal((await status()).registrationStatus, "Nicht registriert");
-      const cert = new X509Certificate((await rpc<{ securityModule: { identities: { name: string; certificate: { pem: string } }[] } }>(practice.clients.h, "getSecurityModule", { unitId: (await status()).unitId })).securityModule.identities[0]!.certificate.pem);
+      const cert = new X509Certificate(
+        (
+          await rpc<{ securityModule: { identities: { name: string; certificate: { pem: string } }[] } }>(practice.clients.h, "getSecurityModule", {
+            unitId: (await status()).unitId,
+          })
+        ).securityModule.identities[0]!.certificate.pem,
+      );
       assert.ok(new Date(cert.validTo) > new Date(), "still valid at the real time: the TLS layer let it through, the VPN-ZugD's clock refused it");
     });
   });

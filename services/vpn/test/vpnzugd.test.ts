@@ -7,7 +7,18 @@ import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import { createClient, EmbeddedBus, embeddedSql } from "@tigw/platform";
 import { eventually, refusal } from "@tigw/platform/testing";
 import { rpc, setUpPractice, UNIT, type Practice } from "@tigw/vsdm/testing";
-import { ALG, digestOf, requestXml, SOAP_ACTIONS, signedContent, signedInfo, startVpn, VPNZUGD_SERVER_NAME, type RunningVpn, type VpnZugdRequest } from "../src/index.js";
+import {
+  ALG,
+  digestOf,
+  requestXml,
+  SOAP_ACTIONS,
+  signedContent,
+  signedInfo,
+  startVpn,
+  VPNZUGD_SERVER_NAME,
+  type RunningVpn,
+  type VpnZugdRequest,
+} from "../src/index.js";
 
 /**
  * The simulated VPN-ZugD at its own door: the TLS layer (a client without a certificate, with
@@ -42,9 +53,17 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
 
   /** A register request signed with the practice's SM-B through hsm, then optionally altered. */
   const signedRegister = async (o: { timestamp?: string; contractId?: string } = {}): Promise<string> => {
-    const base = { operation: "register" as const, timestamp: o.timestamp ?? practice.hsm.hsm.clock.now().toISOString(), certificate: vpnCertDer, contractId: o.contractId ?? "VTR-1" };
+    const base = {
+      operation: "register" as const,
+      timestamp: o.timestamp ?? practice.hsm.hsm.clock.now().toISOString(),
+      certificate: vpnCertDer,
+      contractId: o.contractId ?? "VTR-1",
+    };
     const digest = digestOf(signedContent(base));
-    const { signature } = await rpc<{ signature: Buffer }>(practice.clients.h, "sign", { certSerial: smcb.certSerial, data: signedInfo(ALG.ecdsaSha256, digest) });
+    const { signature } = await rpc<{ signature: Buffer }>(practice.clients.h, "sign", {
+      certSerial: smcb.certSerial,
+      data: signedInfo(ALG.ecdsaSha256, digest),
+    });
     const req: VpnZugdRequest = { ...base, signature: { method: ALG.ecdsaSha256, digest, value: Buffer.from(signature), signerCertificate: smcb.der } };
     return requestXml(req);
   };
@@ -53,10 +72,23 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
   const connect = (client: { cert?: string; key?: string }) =>
     new Promise<string>((resolve) => {
       const url = new URL(vpn.vpnzugd.url);
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", ca: [vpn.vpnzugd.caPem], servername: VPNZUGD_SERVER_NAME, agent: false, ...TI_TLS, ...client }, (res) => {
-        res.resume();
-        resolve(`HTTP ${res.statusCode}`);
-      });
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: "POST",
+          ca: [vpn.vpnzugd.caPem],
+          servername: VPNZUGD_SERVER_NAME,
+          agent: false,
+          ...TI_TLS,
+          ...client,
+        },
+        (res) => {
+          res.resume();
+          resolve(`HTTP ${res.statusCode}`);
+        },
+      );
       req.on("error", (e) => resolve(e.message));
       req.end(statusRequest(vpnCertDer));
     });
@@ -77,9 +109,13 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
     });
     await vpn.vpnzugd.addContract({ contractId: "VTR-1", customer: "Praxis M1", sis: false });
     unitId = (await rpc<{ unit: { unitId: string } }>(practice.clients.t, "getUnit", { unit: UNIT })).unit.unitId;
-    const sm = await rpc<{ securityModule: { identities: { name: string; certificate: { pem: string } }[] } }>(practice.clients.h, "getSecurityModule", { unitId });
+    const sm = await rpc<{ securityModule: { identities: { name: string; certificate: { pem: string } }[] } }>(practice.clients.h, "getSecurityModule", {
+      unitId,
+    });
     vpnCertDer = new X509Certificate(sm.securityModule.identities.find((i) => i.name === "C.NK.VPN")!.certificate.pem).raw;
-    const card = (await rpc<{ cards: { cardType: string; certSerial: string }[] }>(practice.clients.c, "listCards", { unit: UNIT })).cards.find((c) => c.cardType === "SMC-B")!;
+    const card = (await rpc<{ cards: { cardType: string; certSerial: string }[] }>(practice.clients.c, "listCards", { unit: UNIT })).cards.find(
+      (c) => c.cardType === "SMC-B",
+    )!;
     const cert = await rpc<{ certificate: { pem: string } }>(practice.clients.h, "getCertificate", { certSerial: card.certSerial });
     smcb = { certSerial: card.certSerial, der: new X509Certificate(cert.certificate.pem).raw };
   });
@@ -102,23 +138,57 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
     assert.match(bare, REFUSED);
     const key = generateKeyPairSync("ec", { namedCurve: "brainpoolP256r1" });
     const now = Date.now();
-    const self = issueCertificate({ subject: { cn: "RZK-FAKE C.NK.VPN" }, publicKey: key.publicKey, issuer: "self", selfKey: key.privateKey, notBefore: new Date(now - 86_400_000), notAfter: new Date(now + 86_400_000), usage: ["digitalSignature"] });
+    const self = issueCertificate({
+      subject: { cn: "RZK-FAKE C.NK.VPN" },
+      publicKey: key.publicKey,
+      issuer: "self",
+      selfKey: key.privateKey,
+      notBefore: new Date(now - 86_400_000),
+      notAfter: new Date(now + 86_400_000),
+      usage: ["digitalSignature"],
+    });
     const refused = await connect({ cert: toPem(self.der), key: key.privateKey.export({ type: "pkcs8", format: "pem" }) as string });
     assert.doesNotMatch(refused, /^HTTP/, "a certificate the TI PKI did not issue must not get an HTTP answer");
     assert.match(refused, REFUSED);
   });
 
   it("the TLS layer refuses an expired C.NK.VPN (a unit produced in 2019)", async () => {
-    const { unit } = await rpc<{ unit: { unitId: string } }>(practice.clients.t, "createUnit", { serial: "RZK-OLD-2019", profile: "rz", firmware: "", producedOn: "2019-01-02" });
-    await eventually(() => rpc(practice.clients.h, "getSecurityModule", { unitId: unit.unitId }).then(() => true, () => false), 30_000, "the old unit's gSMC-K");
+    const { unit } = await rpc<{ unit: { unitId: string } }>(practice.clients.t, "createUnit", {
+      serial: "RZK-OLD-2019",
+      profile: "rz",
+      firmware: "",
+      producedOn: "2019-01-02",
+    });
+    await eventually(
+      () =>
+        rpc(practice.clients.h, "getSecurityModule", { unitId: unit.unitId }).then(
+          () => true,
+          () => false,
+        ),
+      30_000,
+      "the old unit's gSMC-K",
+    );
     const e = await refusal(post(unit.unitId, statusRequest(vpnCertDer), SOAP_ACTIONS.status));
     assert.equal(e.code, "TLS_REFUSED");
     assert.match(e.message, /certificate expired|alert|disconnected before secure TLS/i);
   });
 
   it("another unit's certificate in the request than the TLS client's is refused with 7021", async () => {
-    const { unit } = await rpc<{ unit: { unitId: string } }>(practice.clients.t, "createUnit", { serial: "RZK-OTHER-0001", profile: "rz", firmware: "", producedOn: "" });
-    await eventually(() => rpc(practice.clients.h, "getSecurityModule", { unitId: unit.unitId }).then(() => true, () => false), 30_000, "the other unit's gSMC-K");
+    const { unit } = await rpc<{ unit: { unitId: string } }>(practice.clients.t, "createUnit", {
+      serial: "RZK-OTHER-0001",
+      profile: "rz",
+      firmware: "",
+      producedOn: "",
+    });
+    await eventually(
+      () =>
+        rpc(practice.clients.h, "getSecurityModule", { unitId: unit.unitId }).then(
+          () => true,
+          () => false,
+        ),
+      30_000,
+      "the other unit's gSMC-K",
+    );
     const r = await post(unit.unitId, await signedRegister(), SOAP_ACTIONS.register);
     assert.equal(r.status, 500);
     assert.equal(codeOf(r.body), "7021");
@@ -149,7 +219,10 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
       ["bad base64", valid.replace(/<VPNK:X509Certificate>[^<]*</, "<VPNK:X509Certificate>!!notbase64!!<")],
       ["bad dateTime", valid.replace(/<VPNK:Timestamp>[^<]*</, "<VPNK:Timestamp>yesterday<")],
       ["wrong SOAPAction", valid, SOAP_ACTIONS.deregister],
-      ["deep nesting", `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>${"<a>".repeat(200)}${"</a>".repeat(200)}</soap:Body></soap:Envelope>`],
+      [
+        "deep nesting",
+        `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>${"<a>".repeat(200)}${"</a>".repeat(200)}</soap:Body></soap:Envelope>`,
+      ],
       ["too large", `<x>${"a".repeat(70_000)}</x>`],
       ["not UTF-8", Buffer.from([0x3c, 0x78, 0x3e, 0xff, 0xfe, 0x3c, 0x2f, 0x78, 0x3e])],
       ["undeclared prefix", "<p:x/>"],

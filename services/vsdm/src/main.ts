@@ -2,7 +2,22 @@
  * The vsdm service as its own process (cluster mode): real PostgreSQL and Kafka.
  * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
-import { address, createLogger, exitOnConfigError, host, hostPorts, int, KafkaBus, str, loadConfig, logLevel, postgresSql, runServiceProcess, SystemClock, url } from "@tigw/platform";
+import {
+  address,
+  createLogger,
+  exitOnConfigError,
+  host,
+  hostPorts,
+  int,
+  KafkaBus,
+  str,
+  loadConfig,
+  logLevel,
+  postgresSql,
+  runServiceProcess,
+  SystemClock,
+  url,
+} from "@tigw/platform";
 import { startVsdm } from "./service.js";
 
 const cfg = exitOnConfigError(() =>

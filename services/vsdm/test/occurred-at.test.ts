@@ -24,7 +24,8 @@ describe("occurred_at follows the simulated clock (hsm, card-terminal, vsdm)", (
       ["card-terminal", practice.sql.cardTerminal, "card_terminal"],
       ["vsdm", practice.sql.vsdm, practice.vsdmContext],
     ];
-    const last = async (sql: Sql, schema: string) => Number((await sql.query<{ p: string | null }>(`SELECT max(global_position) AS p FROM ${schema}.events`))[0]!.p ?? 0);
+    const last = async (sql: Sql, schema: string) =>
+      Number((await sql.query<{ p: string | null }>(`SELECT max(global_position) AS p FROM ${schema}.events`))[0]!.p ?? 0);
     const before = new Map<string, number>();
     for (const [name, sql, schema] of stores) before.set(name, await last(sql, schema));
 
@@ -38,7 +39,17 @@ describe("occurred_at follows the simulated clock (hsm, card-terminal, vsdm)", (
     // card-terminal: a card inserted, a PIN verified, the Infomodell changed.
     const ehcHandle = await practice.insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
     await rpc(c, "verifyPin", { cardHandle: practice.smcbHandle, pin: "123456" });
-    await rpc(c, "configureInfomodell", { unit: UNIT, action: "client-system", mandantId: "M1", clientSystemId: "PVS3", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "" });
+    await rpc(c, "configureInfomodell", {
+      unit: UNIT,
+      action: "client-system",
+      mandantId: "M1",
+      clientSystemId: "PVS3",
+      workplaceId: "",
+      clientSystemIds: [],
+      ctId: "",
+      kind: "",
+      iccsn: "",
+    });
     // vsdm: a read with online check (the card's online check and the protocol entry).
     const context = { mandantId: "M1", clientSystemId: "PVS1", workplaceId: "AP1", userId: "" };
     await rpc(v, "readVsd", { unit: UNIT, context, ehcHandle, hpcHandle: practice.smcbHandle, performOnlineCheck: true, readOnlineReceipt: false });
@@ -51,7 +62,12 @@ describe("occurred_at follows the simulated clock (hsm, card-terminal, vsdm)", (
     for (const [name, sql, schema] of stores) {
       const since = before.get(name)!;
       const newEvents = async () =>
-        (await sql.query<{ type: string; occurred_at: string | Date }>(`SELECT type, occurred_at FROM ${schema}.events WHERE global_position > $1 ORDER BY global_position`, [since])).map((r) => ({
+        (
+          await sql.query<{ type: string; occurred_at: string | Date }>(
+            `SELECT type, occurred_at FROM ${schema}.events WHERE global_position > $1 ORDER BY global_position`,
+            [since],
+          )
+        ).map((r) => ({
           type: r.type,
           at: new Date(r.occurred_at).getTime(),
         }));
@@ -61,8 +77,16 @@ describe("occurred_at follows the simulated clock (hsm, card-terminal, vsdm)", (
         await new Promise((r) => setTimeout(r, 100));
         events = await newEvents();
       }
-      for (const type of expected[name]!) assert.ok(events.some((e) => e.type === type), `${name} wrote ${type} (wrote ${events.map((e) => e.type).join(", ")})`);
-      for (const e of events) assert.ok(e.at >= simulated && e.at < simulated + 3_600_000, `${name} ${e.type} occurred at ${new Date(e.at).toISOString()}, not at the simulated ${now}`);
+      for (const type of expected[name]!)
+        assert.ok(
+          events.some((e) => e.type === type),
+          `${name} wrote ${type} (wrote ${events.map((e) => e.type).join(", ")})`,
+        );
+      for (const e of events)
+        assert.ok(
+          e.at >= simulated && e.at < simulated + 3_600_000,
+          `${name} ${e.type} occurred at ${new Date(e.at).toISOString()}, not at the simulated ${now}`,
+        );
     }
   });
 });

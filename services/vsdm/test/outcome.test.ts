@@ -26,7 +26,8 @@ describe("ReadVSD decisions (VSDM Fachmodul)", () => {
     const o = decideRead(facts({ fachdienst: { kind: "update", pruefziffer: Buffer.from("pz"), changes: { street: "Neue Straße" } } }));
     assert.ok(o.kind === "vsd" && o.result === 1 && o.updated && o.person.street === "Neue Straße");
   });
-  it("3: the Prüfkarte eGK (no real insurer, UFS 11101)", () => assert.deepEqual(summary(facts({ person: pruefkarte(1), fachdienst: { kind: "error", code: 11101 } })), { result: 3, ec: 11101, updated: false }));
+  it("3: the Prüfkarte eGK (no real insurer, UFS 11101)", () =>
+    assert.deepEqual(summary(facts({ person: pruefkarte(1), fachdienst: { kind: "error", code: 11101 } })), { result: 3, ec: 11101, updated: false }));
   it("5: the Fachdienst is unreachable; 6 when the maximum offline period is exceeded", () => {
     assert.deepEqual(summary(facts({ fachdienst: { kind: "unreachable" } })), { result: 5, ec: undefined, updated: false });
     assert.deepEqual(summary(facts({ fachdienst: { kind: "unreachable" }, daysOffline: 91 })), { result: 6, ec: undefined, updated: false });
@@ -34,10 +35,19 @@ describe("ReadVSD decisions (VSDM Fachmodul)", () => {
   });
   it("without TI access (vpn's rule): 5, or 6 past the maximum offline period; no result without an online check", () => {
     assert.deepEqual(summary(facts({ tiAccess: false, autCertificate: "unreachable", fachdienst: undefined })), { result: 5, ec: undefined, updated: false });
-    assert.deepEqual(summary(facts({ tiAccess: false, autCertificate: "unreachable", fachdienst: undefined, daysOffline: 91 })), { result: 6, ec: undefined, updated: false });
-    assert.deepEqual(summary(facts({ tiAccess: false, autCertificate: "unreachable", fachdienst: undefined, performOnlineCheck: false })), { result: undefined, ec: undefined, updated: false });
+    assert.deepEqual(summary(facts({ tiAccess: false, autCertificate: "unreachable", fachdienst: undefined, daysOffline: 91 })), {
+      result: 6,
+      ec: undefined,
+      updated: false,
+    });
+    assert.deepEqual(summary(facts({ tiAccess: false, autCertificate: "unreachable", fachdienst: undefined, performOnlineCheck: false })), {
+      result: undefined,
+      ec: undefined,
+      updated: false,
+    });
   });
-  it("5: OCSP for C.CH.AUT cannot be asked", () => assert.deepEqual(summary(facts({ autCertificate: "unreachable" })), { result: 5, ec: undefined, updated: false }));
+  it("5: OCSP for C.CH.AUT cannot be asked", () =>
+    assert.deepEqual(summary(facts({ autCertificate: "unreachable" })), { result: 5, ec: undefined, updated: false }));
   it("106 with result 4: revoked or expired C.CH.AUT in an online check; 107 offline", () => {
     assert.deepEqual(summary(facts({ autCertificate: "revoked" })), { fault: 106, result: 4 });
     assert.deepEqual(summary(facts({ autCertificate: "expired", performOnlineCheck: false })), { fault: 107, result: 4 });
@@ -46,8 +56,10 @@ describe("ReadVSD decisions (VSDM Fachmodul)", () => {
     assert.deepEqual(summary(facts({ person: person({ generation: "G1" }) })), { fault: 113, result: undefined });
     assert.deepEqual(summary(facts({ person: person({ healthApplicationBlocked: true }) })), { fault: 114, result: undefined });
   });
-  it("3001: inconsistent VSD on the eGK", () => assert.deepEqual(summary(facts({ person: person({ vsdInconsistent: true }) })), { fault: 3001, result: undefined }));
-  it("without an online check: the VSD, no Prüfungsnachweis", () => assert.deepEqual(summary(facts({ performOnlineCheck: false, fachdienst: undefined })), { result: undefined, ec: undefined, updated: false }));
+  it("3001: inconsistent VSD on the eGK", () =>
+    assert.deepEqual(summary(facts({ person: person({ vsdInconsistent: true }) })), { fault: 3001, result: undefined }));
+  it("without an online check: the VSD, no Prüfungsnachweis", () =>
+    assert.deepEqual(summary(facts({ performOnlineCheck: false, fachdienst: undefined })), { result: undefined, ec: undefined, updated: false }));
 });
 
 describe("Fachdienst simulator", () => {

@@ -1,7 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { schemaErrors } from "./support/gematik-xsd.js";
-import { gematikErrorXml, generatePopulation, isValidKvnr, kvnr, pruefkarte, pruefungsnachweisXml, readVsdResponseXml, traitsOf, toIso885915, vsdDocuments, type InsuredPerson } from "../src/index.js";
+import {
+  gematikErrorXml,
+  generatePopulation,
+  isValidKvnr,
+  kvnr,
+  pruefkarte,
+  pruefungsnachweisXml,
+  readVsdResponseXml,
+  traitsOf,
+  toIso885915,
+  vsdDocuments,
+  type InsuredPerson,
+} from "../src/index.js";
 
 async function validate(p: InsuredPerson): Promise<void> {
   const docs = vsdDocuments(p);
@@ -38,10 +50,28 @@ describe("insured population and Prüfkarten eGK", () => {
     assert.equal(p.kvnr.slice(0, 9), "X00000001");
     assert.ok(isValidKvnr(p.kvnr));
     const d = vsdDocuments(p);
-    for (const fragment of ["<Nachname>Ort</Nachname>", "<Vorname>Dienstleister</Vorname>", "<Vorsatzwort>vor</Vorsatzwort>", "<Geburtsdatum>19800101</Geburtsdatum>", "<Geschlecht>X</Geschlecht>", "<Strasse>Friedrichstraße</Strasse>", "<Hausnummer>136</Hausnummer>", "<Postleitzahl>10117</Postleitzahl>", "<Ort>Berlin</Ort>"]) {
+    for (const fragment of [
+      "<Nachname>Ort</Nachname>",
+      "<Vorname>Dienstleister</Vorname>",
+      "<Vorsatzwort>vor</Vorsatzwort>",
+      "<Geburtsdatum>19800101</Geburtsdatum>",
+      "<Geschlecht>X</Geschlecht>",
+      "<Strasse>Friedrichstraße</Strasse>",
+      "<Hausnummer>136</Hausnummer>",
+      "<Postleitzahl>10117</Postleitzahl>",
+      "<Ort>Berlin</Ort>",
+    ]) {
       assert.ok(d.persoenlicheVersichertendaten.includes(fragment), fragment);
     }
-    for (const fragment of ["<Beginn>20000101</Beginn>", "<Kostentraegerkennung>109500969</Kostentraegerkennung>", "<Kostentraegerlaendercode>D</Kostentraegerlaendercode>", "<Name>Test GKV-SV</Name>", "<Versichertenart>1</Versichertenart>", "<AerztlicheVersorgung>0</AerztlicheVersorgung>", "<WOP>83</WOP>"]) {
+    for (const fragment of [
+      "<Beginn>20000101</Beginn>",
+      "<Kostentraegerkennung>109500969</Kostentraegerkennung>",
+      "<Kostentraegerlaendercode>D</Kostentraegerlaendercode>",
+      "<Name>Test GKV-SV</Name>",
+      "<Versichertenart>1</Versichertenart>",
+      "<AerztlicheVersorgung>0</AerztlicheVersorgung>",
+      "<WOP>83</WOP>",
+    ]) {
       assert.ok(d.allgemeineVersicherungsdaten.includes(fragment), fragment);
     }
     assert.ok(d.geschuetzteVersichertendaten.includes("<Status>0</Status>"));
@@ -72,7 +102,12 @@ describe("Prüfungsnachweis", () => {
 });
 
 describe("the gematik shapes of ReadVSD's answers", () => {
-  const docs = { persoenlicheVersichertendaten: Buffer.from("p"), allgemeineVersicherungsdaten: Buffer.from("a"), geschuetzteVersichertendaten: Buffer.alloc(0), pruefungsnachweis: Buffer.alloc(0) };
+  const docs = {
+    persoenlicheVersichertendaten: Buffer.from("p"),
+    allgemeineVersicherungsdaten: Buffer.from("a"),
+    geschuetzteVersichertendaten: Buffer.alloc(0),
+    pruefungsnachweis: Buffer.alloc(0),
+  };
   const status = { status: "0", timestamp: "2026-11-23T09:05:07.000Z", version: "5.2.0" };
 
   it("ReadVSDResponse leaves out empty optional parts; the schema check is real (status 2 is refused)", async () => {
@@ -88,7 +123,11 @@ describe("the gematik shapes of ReadVSD's answers", () => {
     const xml = gematikErrorXml({ code: "114", message: "blocked <&> health application" }, { messageId: "m1", at: new Date("2026-11-23T09:05:07Z") });
     assert.ok(xml.includes("<GERROR:ErrorText>blocked &#60;&#38;&#62; health application</GERROR:ErrorText>"));
     assert.deepEqual(await schemaErrors("Error", xml), []);
-    assert.notDeepEqual(await schemaErrors("Error", xml.replace("<GERROR:Code>114</GERROR:Code>", "<GERROR:Code>x</GERROR:Code>")), [], "the schema check is real");
+    assert.notDeepEqual(
+      await schemaErrors("Error", xml.replace("<GERROR:Code>114</GERROR:Code>", "<GERROR:Code>x</GERROR:Code>")),
+      [],
+      "the schema check is real",
+    );
     assert.throws(() => gematikErrorXml({ code: "UNIT_NOT_FOUND", message: "" }, { messageId: "", at: new Date() }), RangeError);
   });
 });

@@ -14,12 +14,19 @@ import { rpc, setUpPractice, type Practice } from "./support/practice.js";
  * adapters): a technician's Prüfkarte check (seed 004), every outcome provoked through the
  * simulators, and a Mandant reading another Mandant's terminal.
  */
-type Answer = ReadVsdShape & { persoenlicheVersichertendaten: Buffer; allgemeineVersicherungsdaten: Buffer; pruefungsnachweis: Buffer; result: number; errorCode: number };
+type Answer = ReadVsdShape & {
+  persoenlicheVersichertendaten: Buffer;
+  allgemeineVersicherungsdaten: Buffer;
+  pruefungsnachweis: Buffer;
+  result: number;
+  errorCode: number;
+};
 
 /** The answer as ReadVSDResponse, its three documents and its Prüfungsnachweis, each valid against its gematik XSD. */
 async function assertSchemaValid(r: Answer): Promise<Answer> {
   assert.deepEqual(await schemaErrors("ReadVSDResponse", readVsdResponseXml(r)), [], "ReadVSDResponse");
-  for (const d of [r.persoenlicheVersichertendaten, r.allgemeineVersicherungsdaten, r.geschuetzteVersichertendaten]) assert.deepEqual(await schemaErrors("VSD", gunzipSync(d)), [], "VSD document");
+  for (const d of [r.persoenlicheVersichertendaten, r.allgemeineVersicherungsdaten, r.geschuetzteVersichertendaten])
+    assert.deepEqual(await schemaErrors("VSD", gunzipSync(d)), [], "VSD document");
   if (r.result) assert.deepEqual(await schemaErrors("Pruefungsnachweis", gunzipSync(r.pruefungsnachweis)), [], "Prüfungsnachweis");
   return r;
 }
@@ -53,7 +60,10 @@ describe("ReadVSD across the services (embedded)", () => {
 
   type Entry = { kvnr: string; mandantId: string; ocsp: string; outcome: string; result: number; code: string; at: string; steps: { name: string }[] };
   /** The unit's protocol, filtered as `over` says (a ts-proto request must name every field). */
-  const protocol = (over: object = {}) => rpc<{ entries: Entry[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "", mandantId: "", from: "", to: "", limit: 0, ...over }).then((r) => r.entries);
+  const protocol = (over: object = {}) =>
+    rpc<{ entries: Entry[] }>(v, "listProtocol", { unit: "RZK-VSD-0001", outcome: "", mandantId: "", from: "", to: "", limit: 0, ...over }).then(
+      (r) => r.entries,
+    );
 
   before(async () => {
     practice = await setUpPractice();
@@ -72,7 +82,11 @@ describe("ReadVSD across the services (embedded)", () => {
     const handle = await insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
     try {
       const e = await assertFault(read(handle), "3041");
-      assert.match(gematikErrorXml(e, { messageId: "m", at: new Date() }), new RegExp(`<GERROR:Detail>${smcbHandle}</GERROR:Detail>`), "the detail carries the SMC-B's CardHandle");
+      assert.match(
+        gematikErrorXml(e, { messageId: "m", at: new Date() }),
+        new RegExp(`<GERROR:Detail>${smcbHandle}</GERROR:Detail>`),
+        "the detail carries the SMC-B's CardHandle",
+      );
     } finally {
       await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
     }
@@ -84,7 +98,14 @@ describe("ReadVSD across the services (embedded)", () => {
     const r = await read(handle);
     assert.deepEqual([r.result, r.errorCode], [3, 11101]);
     const pd = gunzipSync(r.persoenlicheVersichertendaten).toString("latin1");
-    for (const f of ["<Nachname>Ort</Nachname>", "<Vorname>Dienstleister</Vorname>", "<Vorsatzwort>vor</Vorsatzwort>", "<Strasse>Friedrichstraße</Strasse>", `<Versicherten_ID>${egk.kvnr}</Versicherten_ID>`]) assert.ok(pd.includes(f), f);
+    for (const f of [
+      "<Nachname>Ort</Nachname>",
+      "<Vorname>Dienstleister</Vorname>",
+      "<Vorsatzwort>vor</Vorsatzwort>",
+      "<Strasse>Friedrichstraße</Strasse>",
+      `<Versicherten_ID>${egk.kvnr}</Versicherten_ID>`,
+    ])
+      assert.ok(pd.includes(f), f);
     assert.match(gunzipSync(r.allgemeineVersicherungsdaten).toString("latin1"), /<Kostentraegerkennung>109500969<\/Kostentraegerkennung>/);
     assert.match(gunzipSync(r.pruefungsnachweis).toString("latin1"), /<E>3<\/E><EC>11101<\/EC>/);
     const entries = await protocol();
@@ -106,7 +127,9 @@ describe("ReadVSD across the services (embedded)", () => {
   });
 
   const population = generatePopulation(2000, 1);
-  const ordinary = population.filter((p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent);
+  const ordinary = population.filter(
+    (p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent,
+  );
   /** Inserts the person's eGK into slot 1, reads, removes the card again. */
   const readPerson = async (kvnr: string, during?: () => Promise<void>) => {
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr, pruefkarte: 0 });
@@ -147,13 +170,20 @@ describe("ReadVSD across the services (embedded)", () => {
   });
 
   it("113: an outdated eGK generation (G1); 106 with Prüfungsnachweis 4: a revoked C.CH.AUT", async () => {
-    const g1 = population.find((p) => p.card.generation === "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent)!;
+    const g1 = population.find(
+      (p) => p.card.generation === "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent,
+    )!;
     await assertFault(readPerson(g1.kvnr), "113");
-    const revoked = population.find((p) => p.card.generation !== "G1" && p.card.certificate === "revoked" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent)!;
+    const revoked = population.find(
+      (p) => p.card.generation !== "G1" && p.card.certificate === "revoked" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent,
+    )!;
     const e = await assertFault(readPerson(revoked.kvnr), "106");
     assert.equal(e.details["pruefungsnachweis"], "4");
     const entries = await protocol({ outcome: "error" });
-    assert.deepEqual(entries.filter((x) => x.kvnr === revoked.kvnr).map((x) => [x.ocsp, x.code]), [["revoked", "106"]]);
+    assert.deepEqual(
+      entries.filter((x) => x.kvnr === revoked.kvnr).map((x) => [x.ocsp, x.code]),
+      [["revoked", "106"]],
+    );
   });
 
   it("12105: the eGK is pulled while the online check runs", async () => {
@@ -173,7 +203,9 @@ describe("ReadVSD across the services (embedded)", () => {
   });
 
   it("3001: the VSD on the eGK are inconsistent", async () => {
-    const p = population.find((x) => x.card.vsdInconsistent && x.card.generation !== "G1" && x.card.certificate === "valid" && !x.card.healthApplicationBlocked)!;
+    const p = population.find(
+      (x) => x.card.vsdInconsistent && x.card.generation !== "G1" && x.card.certificate === "valid" && !x.card.healthApplicationBlocked,
+    )!;
     await assertFault(readPerson(p.kvnr), "3001");
   });
 
@@ -188,7 +220,10 @@ describe("ReadVSD across the services (embedded)", () => {
       await practice.hsm.ocsp.resume();
     }
     const entries = await protocol();
-    assert.deepEqual(entries.filter((x) => x.kvnr === p.kvnr).map((x) => [x.ocsp, x.result]), [["unreachable", 5]]);
+    assert.deepEqual(
+      entries.filter((x) => x.kvnr === p.kvnr).map((x) => [x.ocsp, x.result]),
+      [["unreachable", 5]],
+    );
   });
 
   it("result 6: the Fachdienst is unreachable and the card's last online check (kept across a restart of vsdm) is beyond the maximum offline period", async () => {

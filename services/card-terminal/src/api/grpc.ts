@@ -3,7 +3,15 @@ import * as pb from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type { CardTerminals, CardView, TerminalView } from "../application/card-terminals.js";
 import type { InfomodellState } from "../domain/infomodell.js";
 
-const toCard = (c: CardView): pb.Card => ({ slot: c.slot, cardHandle: c.handle, cardType: c.cardType, iccsn: c.iccsn, certSerial: c.certSerial, insertedAt: c.insertedAt, ctId: c.ctId });
+const toCard = (c: CardView): pb.Card => ({
+  slot: c.slot,
+  cardHandle: c.handle,
+  cardType: c.cardType,
+  iccsn: c.iccsn,
+  certSerial: c.certSerial,
+  insertedAt: c.insertedAt,
+  ctId: c.ctId,
+});
 
 export function toTerminal(t: TerminalView): pb.Terminal {
   return {
@@ -26,8 +34,19 @@ export function toTerminal(t: TerminalView): pb.Terminal {
 
 const toInfomodell = (i: InfomodellState): pb.Infomodell => ({
   unitId: i.unitId,
-  mandanten: Object.entries(i.mandanten).map(([mandantId, m]) => ({ mandantId, clientSystems: m.clientSystems, workplaces: m.workplaces, terminals: m.terminals, smbs: m.smbs })),
-  workplaces: Object.entries(i.workplaces).map(([workplaceId, w]) => ({ workplaceId, clientSystems: w.clientSystems, localTerminals: w.local, remoteTerminals: w.remote })),
+  mandanten: Object.entries(i.mandanten).map(([mandantId, m]) => ({
+    mandantId,
+    clientSystems: m.clientSystems,
+    workplaces: m.workplaces,
+    terminals: m.terminals,
+    smbs: m.smbs,
+  })),
+  workplaces: Object.entries(i.workplaces).map(([workplaceId, w]) => ({
+    workplaceId,
+    clientSystems: w.clientSystems,
+    localTerminals: w.local,
+    remoteTerminals: w.remote,
+  })),
 });
 
 /** tigw.cardterminal.v1.CardTerminalService over the application. */
@@ -39,7 +58,9 @@ export function cardTerminalGrpc(c: CardTerminals, resolveUnit: (unit: string) =
       return { terminal: toTerminal(terminal), pairingSecret: secret };
     }),
     beginConnect: unary(async (r: pb.BeginConnectRequest) => ({ challenge: await c.beginConnect(r.ctId) })),
-    completeConnect: unary(async (r: pb.CompleteConnectRequest) => ({ terminal: toTerminal(await c.completeConnect(r.ctId, Buffer.from(r.challenge), Buffer.from(r.signature), Buffer.from(r.secretProof))) })),
+    completeConnect: unary(async (r: pb.CompleteConnectRequest) => ({
+      terminal: toTerminal(await c.completeConnect(r.ctId, Buffer.from(r.challenge), Buffer.from(r.signature), Buffer.from(r.secretProof))),
+    })),
     heartbeat: unary(async (r: pb.HeartbeatRequest) => ({ seenAt: await c.heartbeat(r.ctId) })),
     disconnect: unary(async (r: pb.DisconnectRequest) => ({ terminal: toTerminal(await c.disconnect(r.ctId)) })),
     unpairTerminal: unary(async (r: pb.UnpairTerminalRequest) => ({ terminal: toTerminal(await c.unpair(r.ctId, r.reason)) })),
@@ -62,7 +83,11 @@ export function cardTerminalGrpc(c: CardTerminals, resolveUnit: (unit: string) =
     configureInfomodell: unary(async (r: pb.ConfigureInfomodellRequest) => ({ infomodell: toInfomodell(await c.configure(r.unit, r)) })),
     getInfomodell: unary(async (r: pb.GetInfomodellRequest) => ({ infomodell: toInfomodell(await c.infomodell(await resolveUnit(r.unit))) })),
     checkAccess: unary(async (r: pb.CheckAccessRequest) => {
-      const card = await c.checkAccess(r.unit, { mandantId: r.mandantId, clientSystemId: r.clientSystemId, workplaceId: r.workplaceId, userId: r.userId }, { ctId: r.ctId, cardHandle: r.cardHandle, workplaceRequired: r.workplaceRequired });
+      const card = await c.checkAccess(
+        r.unit,
+        { mandantId: r.mandantId, clientSystemId: r.clientSystemId, workplaceId: r.workplaceId, userId: r.userId },
+        { ctId: r.ctId, cardHandle: r.cardHandle, workplaceRequired: r.workplaceRequired },
+      );
       return { allowed: true, card: card ? toCard(card) : undefined };
     }),
   };

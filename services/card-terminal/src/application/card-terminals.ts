@@ -12,7 +12,15 @@ import {
   type SecretVault,
   type SqlEventStore,
 } from "@tigw/platform";
-import { checkAccess, infomodellDecider, initialInfomodell, type CallContext, type InfomodellCommand, type InfomodellEvent, type InfomodellState } from "../domain/infomodell.js";
+import {
+  checkAccess,
+  infomodellDecider,
+  initialInfomodell,
+  type CallContext,
+  type InfomodellCommand,
+  type InfomodellEvent,
+  type InfomodellState,
+} from "../domain/infomodell.js";
 import { cardPinDecider, pinResult, type CardPinCommand, type CardPinEvent, type CardPinState, type PinResult } from "../domain/card-pin.js";
 import { initialTerminal, terminalDecider, type CardInSlot, type TerminalCommand, type TerminalEvent, type TerminalState } from "../domain/terminal.js";
 import type { HsmPort, TenancyPort } from "./ports.js";
@@ -78,7 +86,15 @@ export class CardTerminals {
     this.refresh = new Coalescer(() => this.runner.catchUp());
   }
 
-  static async open(o: { store: SqlEventStore; vault: SecretVault; clock: Clock; tenancy: TenancyPort; hsm: HsmPort; observe?: CardTerminalObserver; ocspTimeoutMs?: number }): Promise<CardTerminals> {
+  static async open(o: {
+    store: SqlEventStore;
+    vault: SecretVault;
+    clock: Clock;
+    tenancy: TenancyPort;
+    hsm: HsmPort;
+    observe?: CardTerminalObserver;
+    ocspTimeoutMs?: number;
+  }): Promise<CardTerminals> {
     const c = new CardTerminals(o.store, o.vault, o.clock, o.tenancy, o.hsm, o.observe ?? {}, o.ocspTimeoutMs ?? 30_000);
     await c.runner.setup();
     await c.runner.catchUp();
@@ -90,7 +106,9 @@ export class CardTerminals {
   }
 
   private async run(ctId: string, command: TerminalCommand): Promise<TerminalView> {
-    const r = await this.serial.run(ctId, () => this.terminals.handle(ktStream(ctId), command, { unitId: "unitId" in command ? command.unitId : undefined, occurredAt: new Date(command.at) }));
+    const r = await this.serial.run(ctId, () =>
+      this.terminals.handle(ktStream(ctId), command, { unitId: "unitId" in command ? command.unitId : undefined, occurredAt: new Date(command.at) }),
+    );
     await this.refresh.trigger();
     return { ...r.state, version: r.nextExpectedVersion };
   }
@@ -117,7 +135,12 @@ export class CardTerminals {
     const now = this.now();
     // Only a C.SMKT.AUT of the KOMP CA, valid now and not revoked, pairs a terminal.
     const problem = await this.certificateProblem(cert.pem, { profile: "C.SMKT.AUT" }, true);
-    if (problem) throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} cannot pair a terminal: ${problem.message}`, { field: "certSerial", value: certSerial, problem: problem.problem });
+    if (problem)
+      throw new DomainError("PAIRING_CERT_INVALID", `certificate ${certSerial} cannot pair a terminal: ${problem.message}`, {
+        field: "certSerial",
+        value: certSerial,
+        problem: problem.problem,
+      });
     if (t.correlation === "bekannt") {
       const computeUnit = await this.tenancy.reserveSlot(unitId, ctId);
       try {
@@ -148,7 +171,11 @@ export class CardTerminals {
   private async refuse(t: TerminalView, reason: RefusalReason, why?: CertificateRejected): Promise<never> {
     await this.run(t.ctId, { type: "RefuseConnect", reason, at: this.now() });
     this.observe.refused?.(reason);
-    throw new DomainError("CONNECT_REFUSED", `terminal ${t.ctId} refused: ${reason}${why ? ` (${why.message})` : ""}`, { ctId: t.ctId, reason, ...(why ? { problem: why.problem } : {}) });
+    throw new DomainError("CONNECT_REFUSED", `terminal ${t.ctId} refused: ${reason}${why ? ` (${why.message})` : ""}`, {
+      ctId: t.ctId,
+      reason,
+      ...(why ? { problem: why.problem } : {}),
+    });
   }
 
   /** The TI PKI's sub-CAs from hsm, asked once (again after a failure). */
@@ -188,7 +215,10 @@ export class CardTerminals {
     const pending = this.challenges.get(ctId);
     this.challenges.delete(ctId);
     if (!pending || pending.expires < Date.now() || !pending.challenge.equals(challenge)) {
-      throw new DomainError("CONNECT_REFUSED", `terminal ${ctId}: no such challenge (expired or never issued); begin the connect again`, { ctId, reason: "NO_CHALLENGE" });
+      throw new DomainError("CONNECT_REFUSED", `terminal ${ctId}: no such challenge (expired or never issued); begin the connect again`, {
+        ctId,
+        reason: "NO_CHALLENGE",
+      });
     }
     if (t.correlation !== "gepairt" && t.correlation !== "aktiv") return this.refuse(t, "NOT_PAIRED");
     const certProblem = await this.certificateProblem(t.certPem, { profile: "C.SMKT.AUT" }, true);
@@ -249,7 +279,12 @@ export class CardTerminals {
     if (c.certSerial && profile && /^\d{20}$/.test(c.iccsn)) {
       const cert = await this.hsm.certificate(c.certSerial);
       const problem = await this.certificateProblem(cert.pem, { profile, iccsn: c.iccsn }, false);
-      if (problem) throw new DomainError("CARD_CERT_INVALID", `certificate ${c.certSerial} is not the ${c.cardType} ${c.iccsn}'s: ${problem.message}`, { field: "certSerial", value: c.certSerial, problem: problem.problem });
+      if (problem)
+        throw new DomainError("CARD_CERT_INVALID", `certificate ${c.certSerial} is not the ${c.cardType} ${c.iccsn}'s: ${problem.message}`, {
+          field: "certSerial",
+          value: c.certSerial,
+          problem: problem.problem,
+        });
     }
     const view = await this.run(ctId, { type: "InsertCard", ...card, handle, at: this.now() });
     if (pin && (c.cardType === "SMC-B" || c.cardType === "HBA")) {
@@ -258,7 +293,9 @@ export class CardTerminals {
         const pinRef = `pin:${c.iccsn}:${randomUUID()}`;
         await this.vault.put(pinRef, Buffer.from(pin), `card:${c.iccsn}`);
         const at = this.now();
-        await this.serial.run(stream, () => this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, at }, { occurredAt: new Date(at) }));
+        await this.serial.run(stream, () =>
+          this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, at }, { occurredAt: new Date(at) }),
+        );
       }
     }
     return { ...view.cards[String(c.slot)]!, slot: c.slot, ctId };
@@ -284,7 +321,13 @@ export class CardTerminals {
       const correct = given.length === expected.length && timingSafeEqual(given, expected);
       const at = this.now();
       const r = await this.pins.handle(stream, { type: "Verify", handle, correct, at }, { occurredAt: new Date(at) });
-      return { result: pinResult(r.events.map((e) => ({ type: e.type, data: e.data }) as CardPinEvent), r.state), leftTries: r.state.leftTries };
+      return {
+        result: pinResult(
+          r.events.map((e) => ({ type: e.type, data: e.data }) as CardPinEvent),
+          r.state,
+        ),
+        leftTries: r.state.leftTries,
+      };
     });
   }
 
@@ -322,13 +365,20 @@ export class CardTerminals {
     return state.unitId ? state : { ...initialInfomodell(), unitId };
   }
 
-  async configure(unit: string, r: { action: string; mandantId: string; clientSystemId: string; workplaceId: string; clientSystemIds: string[]; ctId: string; kind: string; iccsn: string }): Promise<InfomodellState> {
+  async configure(
+    unit: string,
+    r: { action: string; mandantId: string; clientSystemId: string; workplaceId: string; clientSystemIds: string[]; ctId: string; kind: string; iccsn: string },
+  ): Promise<InfomodellState> {
     const { unitId, mandanten } = await this.tenancy.unit(unit);
     const at = this.now();
     let command: InfomodellCommand;
     switch (r.action) {
       case "mandant":
-        if (!mandanten.includes(r.mandantId)) throw new DomainError("4004", `Mandant ${r.mandantId} is not hosted on this unit (tigw mandant add first)`, { field: "mandantId", value: r.mandantId });
+        if (!mandanten.includes(r.mandantId))
+          throw new DomainError("4004", `Mandant ${r.mandantId} is not hosted on this unit (tigw mandant add first)`, {
+            field: "mandantId",
+            value: r.mandantId,
+          });
         command = { type: "RegisterMandant", unitId, mandantId: r.mandantId, at };
         break;
       case "client-system":
@@ -341,7 +391,10 @@ export class CardTerminals {
       case "workplace-terminal": {
         const t = await this.terminal(r.ctId);
         if (t.unitId !== unitId) throw new DomainError("4007", `terminal ${r.ctId} is not paired with this unit`, { field: "ctId", value: r.ctId });
-        command = r.action === "terminal" ? { type: "AssignTerminalToMandant", mandantId: r.mandantId, ctId: r.ctId, at } : { type: "SetWorkplaceTerminal", workplaceId: r.workplaceId, ctId: r.ctId, kind: r.kind as "local", at };
+        command =
+          r.action === "terminal"
+            ? { type: "AssignTerminalToMandant", mandantId: r.mandantId, ctId: r.ctId, at }
+            : { type: "SetWorkplaceTerminal", workplaceId: r.workplaceId, ctId: r.ctId, kind: r.kind as "local", at };
         break;
       }
       case "smb":
@@ -350,11 +403,16 @@ export class CardTerminals {
       default:
         throw new ValidationError("INVALID_REQUEST", "action", "action is mandant, client-system, workplace, terminal, workplace-terminal or smb");
     }
-    return (await this.serial.run(`info:${unitId}`, () => this.infomodelle.handle(infoStream(unitId), command, { unitId, occurredAt: new Date(command.at) }))).state;
+    return (await this.serial.run(`info:${unitId}`, () => this.infomodelle.handle(infoStream(unitId), command, { unitId, occurredAt: new Date(command.at) })))
+      .state;
   }
 
   /** TUC_KON_000 for a call; on success an eGK access binds the card's session to the workplace. */
-  async checkAccess(unit: string, ctx: CallContext, target: { ctId?: string; cardHandle?: string; workplaceRequired?: boolean }): Promise<CardView | undefined> {
+  async checkAccess(
+    unit: string,
+    ctx: CallContext,
+    target: { ctId?: string; cardHandle?: string; workplaceRequired?: boolean },
+  ): Promise<CardView | undefined> {
     const unitId = await this.tenancy.unitId(unit);
     const [info, terminals] = await Promise.all([this.infomodell(unitId), this.list(unitId)]);
     const card = target.cardHandle ? (await this.cards(unitId)).find((c) => c.handle === target.cardHandle) : undefined;

@@ -16,7 +16,9 @@ export interface TenancyPort {
 
 /** What card-terminal needs of hsm: a certificate of the test PKI, and the sub-CAs it trusts. */
 export interface HsmPort {
-  certificate(serial: string): Promise<{ pem: string; commonName: string; subject: string; iccsn: string; notBefore: string; notAfter: string; ocspStatus: string }>;
+  certificate(
+    serial: string,
+  ): Promise<{ pem: string; commonName: string; subject: string; iccsn: string; notBefore: string; notAfter: string; ocspStatus: string }>;
   /** The sub-CA certificates (PEM) of the TI PKI: the trust anchors a relying party checks against. */
   subCas(): Promise<string[]>;
   close(): void;
@@ -33,7 +35,8 @@ export function tenancyOverGrpc(address: string): TenancyPort {
   return {
     unit,
     unitId: async (name) => ids.get(name) ?? (await unit(name)).unitId,
-    reserveSlot: async (unit, ctId) => (await call<tenancy.ReserveKtSlotRequest, tenancy.ReserveKtSlotResponse>(c.reserveKtSlot.bind(c), { unit, ctId })).slot!.computeUnit,
+    reserveSlot: async (unit, ctId) =>
+      (await call<tenancy.ReserveKtSlotRequest, tenancy.ReserveKtSlotResponse>(c.reserveKtSlot.bind(c), { unit, ctId })).slot!.computeUnit,
     releaseSlot: async (unit, ctId) => void (await call<tenancy.ReleaseKtSlotRequest, tenancy.ReleaseKtSlotResponse>(c.releaseKtSlot.bind(c), { unit, ctId })),
     close: () => c.close(),
   };
@@ -42,7 +45,8 @@ export function tenancyOverGrpc(address: string): TenancyPort {
 export function hsmOverGrpc(address: string): HsmPort {
   const c = createClient(HsmServiceClient, address, { deadlineMs: 30_000 });
   return {
-    certificate: async (certSerial) => (await call<hsm.GetCertificateRequest, hsm.GetCertificateResponse>(c.getCertificate.bind(c), { certSerial })).certificate!,
+    certificate: async (certSerial) =>
+      (await call<hsm.GetCertificateRequest, hsm.GetCertificateResponse>(c.getCertificate.bind(c), { certSerial })).certificate!,
     subCas: async () => (await call<hsm.GetTrustAnchorsRequest, hsm.GetTrustAnchorsResponse>(c.getTrustAnchors.bind(c), {})).subCaPems,
     close: () => c.close(),
   };

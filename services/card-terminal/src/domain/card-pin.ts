@@ -19,8 +19,7 @@ export interface CardPinState {
 }
 
 export type CardPinCommand =
-  | { type: "Personalise"; iccsn: string; cardType: string; pinRef: string; at: string }
-  | { type: "Verify"; handle: string; correct: boolean; at: string };
+  { type: "Personalise"; iccsn: string; cardType: string; pinRef: string; at: string } | { type: "Verify"; handle: string; correct: boolean; at: string };
 
 export type CardPinEvent =
   | { type: "CardPersonalised"; data: { iccsn: string; cardType: string; pinRef: string; at: string } }
@@ -28,7 +27,15 @@ export type CardPinEvent =
   | { type: "PinRejected"; data: { iccsn: string; handle: string; leftTries: number; at: string } }
   | { type: "PinBlocked"; data: { iccsn: string; at: string } };
 
-export const initialCardPin = (): CardPinState => ({ exists: false, iccsn: "", cardType: "", pinRef: "", leftTries: PIN_TRIES, blocked: false, verifiedHandle: "" });
+export const initialCardPin = (): CardPinState => ({
+  exists: false,
+  iccsn: "",
+  cardType: "",
+  pinRef: "",
+  leftTries: PIN_TRIES,
+  blocked: false,
+  verifiedHandle: "",
+});
 
 /** What VerifyPin answers for the events decided. */
 export function pinResult(events: CardPinEvent[], s: CardPinState): PinResult {
@@ -41,7 +48,8 @@ export function pinResult(events: CardPinEvent[], s: CardPinState): PinResult {
 export const cardPinDecider: Decider<CardPinState, CardPinCommand, CardPinEvent> = {
   initialState: initialCardPin,
   decide(c, s) {
-    if (c.type === "Personalise") return s.exists ? [] : [{ type: "CardPersonalised", data: { iccsn: c.iccsn, cardType: c.cardType, pinRef: c.pinRef, at: c.at } }];
+    if (c.type === "Personalise")
+      return s.exists ? [] : [{ type: "CardPersonalised", data: { iccsn: c.iccsn, cardType: c.cardType, pinRef: c.pinRef, at: c.at } }];
     if (!s.exists) throw new DomainError("PIN_NOT_SET", `card ${s.iccsn || "?"} has no PIN (insert it with --pin first)`);
     if (s.blocked) return [];
     if (c.correct) return [{ type: "PinVerified", data: { iccsn: s.iccsn, handle: c.handle, at: c.at } }];

@@ -63,17 +63,24 @@ function decide(c: InfomodellCommand, s: InfomodellState): InfomodellEvent[] {
       return s.mandanten[c.mandantId] ? [] : [{ type: "InfomodellMandantRegistered", data: { unitId: c.unitId, mandantId: c.mandantId, at: c.at } }];
     case "AssignClientSystem":
       checkId("clientSystemId", c.clientSystemId);
-      return mandant(s, c.mandantId).clientSystems.includes(c.clientSystemId) ? [] : [{ type: "ClientSystemAssigned", data: { mandantId: c.mandantId, clientSystemId: c.clientSystemId, at: c.at } }];
+      return mandant(s, c.mandantId).clientSystems.includes(c.clientSystemId)
+        ? []
+        : [{ type: "ClientSystemAssigned", data: { mandantId: c.mandantId, clientSystemId: c.clientSystemId, at: c.at } }];
     case "AssignWorkplace": {
       checkId("workplaceId", c.workplaceId);
       const m = mandant(s, c.mandantId);
-      for (const cs of c.clientSystemIds) if (!m.clientSystems.includes(cs)) throw new DomainError("4010", `client system ${cs} is not assigned to Mandant ${c.mandantId}`, { field: "clientSystemIds", value: cs });
+      for (const cs of c.clientSystemIds)
+        if (!m.clientSystems.includes(cs))
+          throw new DomainError("4010", `client system ${cs} is not assigned to Mandant ${c.mandantId}`, { field: "clientSystemIds", value: cs });
       return [{ type: "WorkplaceAssigned", data: { mandantId: c.mandantId, workplaceId: c.workplaceId, clientSystemIds: c.clientSystemIds, at: c.at } }];
     }
     case "AssignTerminalToMandant":
-      return mandant(s, c.mandantId).terminals.includes(c.ctId) ? [] : [{ type: "TerminalAssignedToMandant", data: { mandantId: c.mandantId, ctId: c.ctId, at: c.at } }];
+      return mandant(s, c.mandantId).terminals.includes(c.ctId)
+        ? []
+        : [{ type: "TerminalAssignedToMandant", data: { mandantId: c.mandantId, ctId: c.ctId, at: c.at } }];
     case "SetWorkplaceTerminal":
-      if (!s.workplaces[c.workplaceId]) throw new DomainError("4006", `workplace ${c.workplaceId} is not in the Infomodell`, { field: "workplaceId", value: c.workplaceId });
+      if (!s.workplaces[c.workplaceId])
+        throw new DomainError("4006", `workplace ${c.workplaceId} is not in the Infomodell`, { field: "workplaceId", value: c.workplaceId });
       if (c.kind !== "local" && c.kind !== "remote") throw new ValidationError("INVALID_REQUEST", "kind", "kind is local or remote");
       return [{ type: "WorkplaceTerminalSet", data: { workplaceId: c.workplaceId, ctId: c.ctId, kind: c.kind, at: c.at } }];
     case "ManageSmb":
@@ -90,7 +97,11 @@ function evolve(s: InfomodellState, e: InfomodellEvent): InfomodellState {
       return { ...s, unitId: e.data.unitId, mandanten: { ...s.mandanten, [e.data.mandantId]: { clientSystems: [], workplaces: [], terminals: [], smbs: [] } } };
     case "ClientSystemAssigned": {
       const m = s.mandanten[e.data.mandantId]!;
-      return { ...s, clientSystems: add(s.clientSystems, e.data.clientSystemId), mandanten: { ...s.mandanten, [e.data.mandantId]: { ...m, clientSystems: add(m.clientSystems, e.data.clientSystemId) } } };
+      return {
+        ...s,
+        clientSystems: add(s.clientSystems, e.data.clientSystemId),
+        mandanten: { ...s.mandanten, [e.data.mandantId]: { ...m, clientSystems: add(m.clientSystems, e.data.clientSystemId) } },
+      };
     }
     case "WorkplaceAssigned": {
       const m = s.mandanten[e.data.mandantId]!;
@@ -155,7 +166,8 @@ export function checkAccess(info: InfomodellState, ctx: CallContext, t: AccessTa
   if (t.workplaceRequired && !ctx.workplaceId) throw fail("4021", "WorkplaceId is missing from the call context", { field: "workplaceId" });
   const m = info.mandanten[ctx.mandantId];
   if (!m) throw fail("4004", `unknown MandantId ${ctx.mandantId}`, { field: "mandantId", value: ctx.mandantId });
-  if (!info.clientSystems.includes(ctx.clientSystemId)) throw fail("4005", `unknown ClientSystemId ${ctx.clientSystemId}`, { field: "clientSystemId", value: ctx.clientSystemId });
+  if (!info.clientSystems.includes(ctx.clientSystemId))
+    throw fail("4005", `unknown ClientSystemId ${ctx.clientSystemId}`, { field: "clientSystemId", value: ctx.clientSystemId });
   const wp = ctx.workplaceId ? info.workplaces[ctx.workplaceId] : undefined;
   if (ctx.workplaceId && !wp) throw fail("4006", `unknown WorkplaceId ${ctx.workplaceId}`, { field: "workplaceId", value: ctx.workplaceId });
   const ctId = t.ctId ?? t.card?.ctId;
@@ -164,9 +176,12 @@ export function checkAccess(info: InfomodellState, ctx: CallContext, t: AccessTa
   if (!m.clientSystems.includes(ctx.clientSystemId)) throw fail("4010", `client system ${ctx.clientSystemId} is not assigned to Mandant ${ctx.mandantId}`);
   if (wp && !m.workplaces.includes(ctx.workplaceId)) throw fail("4011", `workplace ${ctx.workplaceId} is not assigned to Mandant ${ctx.mandantId}`);
   if (ctId && !m.terminals.includes(ctId)) throw fail("4012", `terminal ${ctId} is not assigned to Mandant ${ctx.mandantId}`);
-  if (wp && !wp.clientSystems.includes(ctx.clientSystemId)) throw fail("4014", `workplace ${ctx.workplaceId} is not assigned to client system ${ctx.clientSystemId}`);
-  if (t.cardHandle !== undefined && !t.card) throw fail("4008", `no card with handle ${t.cardHandle} is inserted`, { field: "cardHandle", value: t.cardHandle });
-  if (wp && ctId && !wp.local.includes(ctId) && !wp.remote.includes(ctId)) throw fail("4015", `terminal ${ctId} is neither local nor remote for workplace ${ctx.workplaceId}`);
+  if (wp && !wp.clientSystems.includes(ctx.clientSystemId))
+    throw fail("4014", `workplace ${ctx.workplaceId} is not assigned to client system ${ctx.clientSystemId}`);
+  if (t.cardHandle !== undefined && !t.card)
+    throw fail("4008", `no card with handle ${t.cardHandle} is inserted`, { field: "cardHandle", value: t.cardHandle });
+  if (wp && ctId && !wp.local.includes(ctId) && !wp.remote.includes(ctId))
+    throw fail("4015", `terminal ${ctId} is neither local nor remote for workplace ${ctx.workplaceId}`);
   if (!t.card) return;
   switch (t.card.cardType) {
     case "SMC-B": {
@@ -177,8 +192,10 @@ export function checkAccess(info: InfomodellState, ctx: CallContext, t: AccessTa
     }
     case "EGK":
     case "PRUEFKARTE_EGK":
-      if (!wp || !wp.local.includes(t.card.ctId)) throw fail("4016", `access to an eGK needs a terminal local to the workplace; ${t.card.ctId} is not local to ${ctx.workplaceId || "(no workplace)"}`);
-      if (t.egkSessionWorkplace && t.egkSessionWorkplace !== ctx.workplaceId) throw fail("4017", `the eGK is in a session at workplace ${t.egkSessionWorkplace}`);
+      if (!wp || !wp.local.includes(t.card.ctId))
+        throw fail("4016", `access to an eGK needs a terminal local to the workplace; ${t.card.ctId} is not local to ${ctx.workplaceId || "(no workplace)"}`);
+      if (t.egkSessionWorkplace && t.egkSessionWorkplace !== ctx.workplaceId)
+        throw fail("4017", `the eGK is in a session at workplace ${t.egkSessionWorkplace}`);
       return;
     case "HBA":
       return;

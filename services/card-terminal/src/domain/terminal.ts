@@ -61,7 +61,10 @@ export type TerminalEvent =
   | { type: "TerminalConnectRefused"; data: { ctId: string; unitId: string; reason: string; at: string } }
   | { type: "TerminalDisconnected"; data: { ctId: string; unitId: string; at: string } }
   | { type: "TerminalUnpaired"; data: { ctId: string; unitId: string; reason: string; at: string } }
-  | { type: "CardInserted"; data: { ctId: string; unitId: string; slot: number; handle: string; cardType: CardType; iccsn: string; certSerial: string; at: string } }
+  | {
+      type: "CardInserted";
+      data: { ctId: string; unitId: string; slot: number; handle: string; cardType: CardType; iccsn: string; certSerial: string; at: string };
+    }
   | { type: "CardRemoved"; data: { ctId: string; unitId: string; slot: number; handle: string; cardType: CardType; iccsn: string; at: string } }
   | { type: "FirmwareUpdateStarted"; data: { ctId: string; unitId: string; from: string; to: string; at: string } }
   | { type: "FirmwareUpdateFinished"; data: { ctId: string; unitId: string; firmware: string; succeeded: boolean; at: string } };
@@ -90,7 +93,10 @@ const MAC = /^[0-9A-F]{2}(:[0-9A-F]{2}){5}$/;
 const CT_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 const wrongState = (s: TerminalState, action: string) =>
-  new DomainError("INVALID_TERMINAL_STATE", `terminal ${s.ctId} is ${s.correlation}${s.connected ? " and connected" : ""}: cannot ${action}`, { ctId: s.ctId, correlation: s.correlation });
+  new DomainError("INVALID_TERMINAL_STATE", `terminal ${s.ctId} is ${s.correlation}${s.connected ? " and connected" : ""}: cannot ${action}`, {
+    ctId: s.ctId,
+    correlation: s.correlation,
+  });
 
 function decide(c: TerminalCommand, s: TerminalState): TerminalEvent[] {
   if (c.type === "AddTerminal") {
@@ -122,7 +128,8 @@ function decide(c: TerminalCommand, s: TerminalState): TerminalEvent[] {
     case "Unpair": {
       if (s.correlation === "bekannt") return [];
       const out: TerminalEvent[] = [];
-      for (const [slot, card] of Object.entries(s.cards)) out.push({ type: "CardRemoved", data: { ...base, slot: Number(slot), handle: card.handle, cardType: card.cardType, iccsn: card.iccsn } });
+      for (const [slot, card] of Object.entries(s.cards))
+        out.push({ type: "CardRemoved", data: { ...base, slot: Number(slot), handle: card.handle, cardType: card.cardType, iccsn: card.iccsn } });
       if (s.connected) out.push({ type: "TerminalDisconnected", data: base });
       out.push({ type: "TerminalUnpaired", data: { ...base, reason: c.reason } });
       return out;
@@ -130,10 +137,13 @@ function decide(c: TerminalCommand, s: TerminalState): TerminalEvent[] {
     case "InsertCard": {
       if (!s.connected) throw new DomainError("TERMINAL_NOT_CONNECTED", `terminal ${s.ctId} is not connected`, { ctId: s.ctId });
       if (!Number.isInteger(c.slot) || c.slot < 1 || c.slot > SLOTS) throw new ValidationError("INVALID_SLOT", "slot", `slot must be 1-${SLOTS}`);
-      if (!(CARD_TYPES as readonly string[]).includes(c.cardType)) throw new ValidationError("INVALID_CARD_TYPE", "cardType", `card type must be one of ${CARD_TYPES.join(", ")}`);
+      if (!(CARD_TYPES as readonly string[]).includes(c.cardType))
+        throw new ValidationError("INVALID_CARD_TYPE", "cardType", `card type must be one of ${CARD_TYPES.join(", ")}`);
       if (!/^\d{20}$/.test(c.iccsn)) throw new ValidationError("INVALID_ICCSN", "iccsn", "an ICCSN has 20 digits");
       if (s.cards[String(c.slot)]) throw new DomainError("SLOT_OCCUPIED", `slot ${c.slot} of ${s.ctId} holds a card`, { ctId: s.ctId, slot: String(c.slot) });
-      return [{ type: "CardInserted", data: { ...base, slot: c.slot, handle: c.handle, cardType: c.cardType as CardType, iccsn: c.iccsn, certSerial: c.certSerial } }];
+      return [
+        { type: "CardInserted", data: { ...base, slot: c.slot, handle: c.handle, cardType: c.cardType as CardType, iccsn: c.iccsn, certSerial: c.certSerial } },
+      ];
     }
     case "RemoveCard": {
       const card = s.cards[String(c.slot)];
@@ -143,7 +153,8 @@ function decide(c: TerminalCommand, s: TerminalState): TerminalEvent[] {
     case "StartFirmwareUpdate":
       // Only a terminal that is at least paired can be updated (gemSpec_Kon, KSR).
       if (s.correlation !== "aktiv" && s.correlation !== "gepairt") throw wrongState(s, "update its firmware");
-      if (!/^\d+(\.\d+){1,3}$/.test(c.targetFirmware)) throw new ValidationError("INVALID_FIRMWARE_VERSION", "firmware", `firmware "${c.targetFirmware}" is not a version`);
+      if (!/^\d+(\.\d+){1,3}$/.test(c.targetFirmware))
+        throw new ValidationError("INVALID_FIRMWARE_VERSION", "firmware", `firmware "${c.targetFirmware}" is not a version`);
       return [{ type: "FirmwareUpdateStarted", data: { ...base, from: s.firmware, to: c.targetFirmware } }];
     case "FinishFirmwareUpdate":
       if (s.correlation !== "aktualisierend") throw wrongState(s, "finish a firmware update");

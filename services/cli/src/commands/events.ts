@@ -25,7 +25,15 @@ export const events: CommandGroup = {
     if (verb === "replay") {
       const id = need(args[0], "ID (tigw events replay ID)");
       const d = await api().post<DeadLetter>(`/api/v1/events/dead-letters/${encodeURIComponent(id)}/replay`, {});
-      show(d, () => `replayed ${d.id} to ${d.groupId}\n\n${fields([["event", `${d.eventType} ${d.eventId}`], ["from", where(d)], ["last error", d.error]])}`);
+      show(
+        d,
+        () =>
+          `replayed ${d.id} to ${d.groupId}\n\n${fields([
+            ["event", `${d.eventType} ${d.eventId}`],
+            ["from", where(d)],
+            ["last error", d.error],
+          ])}`,
+      );
       return 0;
     }
     throw unknown();

@@ -13,7 +13,14 @@ export const sim: CommandGroup = {
   tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)   an insured person's eGK or a Prüfkarte
   tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow`,
   async run(ctx, group) {
-    const { unknown, verb, args: [arg1, arg2], o, show, api } = ctx;
+    const {
+      unknown,
+      verb,
+      args: [arg1, arg2],
+      o,
+      show,
+      api,
+    } = ctx;
     switch (verb) {
       case "vpnzugd":
         return runVpn(ctx, group);

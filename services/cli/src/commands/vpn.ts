@@ -89,23 +89,51 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
     };
     switch (verb) {
       case "register":
-        return one(c.api.post<Registration>(`${unitPath(arg1)}/vpn/register`, { contractId: need(c, c.o["contract-id"], "--contract-id"), sis: c.o.sis === true }), (r) => `${r.serial}: ${r.registrationStatus}, ${r.contractStatus}`);
+        return one(
+          c.api.post<Registration>(`${unitPath(arg1)}/vpn/register`, { contractId: need(c, c.o["contract-id"], "--contract-id"), sis: c.o.sis === true }),
+          (r) => `${r.serial}: ${r.registrationStatus}, ${r.contractStatus}`,
+        );
       case "deregister":
         return one(c.api.post<Registration>(`${unitPath(arg1)}/vpn/deregister`, {}), (r) => `${r.serial}: ${r.registrationStatus}`);
       case "status":
         return one(c.api.get<Registration>(`${unitPath(arg1)}/vpn`), (r) => `${r.serial} at the VPN-ZugD`);
       case "mtu":
-        return one(c.api.post<Registration>(`${unitPath(arg1)}/vpn/mtu`, { mtu: Number(need(c, arg2, "MTU (1500 or 1400)")) }), (r) => `${r.serial}: MTU ${r.mtu}`);
+        return one(
+          c.api.post<Registration>(`${unitPath(arg1)}/vpn/mtu`, { mtu: Number(need(c, arg2, "MTU (1500 or 1400)")) }),
+          (r) => `${r.serial}: MTU ${r.mtu}`,
+        );
       case "block":
-        return one(c.api.post<Registration>("/api/v1/vpn/block", { serial: need(c, c.o.serial, "--serial"), contractId: need(c, c.o["contract-id"], "--contract-id"), reason: c.o.reason }), (r) => `${r.serial} blocked at the VPN-ZugD (Sperrung): no TI access`);
+        return one(
+          c.api.post<Registration>("/api/v1/vpn/block", {
+            serial: need(c, c.o.serial, "--serial"),
+            contractId: need(c, c.o["contract-id"], "--contract-id"),
+            reason: c.o.reason,
+          }),
+          (r) => `${r.serial} blocked at the VPN-ZugD (Sperrung): no TI access`,
+        );
       case "unblock":
-        return one(c.api.post<Registration>("/api/v1/vpn/unblock", { serial: need(c, c.o.serial, "--serial"), contractId: need(c, c.o["contract-id"], "--contract-id") }), (r) => `Sperrung of ${r.serial} lifted: register it again (tigw vpn register ${r.serial} --contract-id ${c.o["contract-id"]})`);
+        return one(
+          c.api.post<Registration>("/api/v1/vpn/unblock", {
+            serial: need(c, c.o.serial, "--serial"),
+            contractId: need(c, c.o["contract-id"], "--contract-id"),
+          }),
+          (r) => `Sperrung of ${r.serial} lifted: register it again (tigw vpn register ${r.serial} --contract-id ${c.o["contract-id"]})`,
+        );
       case "list": {
         const r = await c.api.get<{ registrations: Registration[] }>("/api/v1/vpn/registrations");
         c.show(r, () =>
           table(
             ["SERIAL", "REGISTRATION", "CONTRACT", "CONTRACT STATUS", "TI", "SIS", "TI TUNNEL", "LAST RESULT"],
-            r.registrations.map((x) => [x.serial, x.registrationStatus, x.contractId || "-", x.contractStatus, x.tiAccess ? "yes" : x.blocked ? "NO (Sperrung)" : "NO", x.sisAccess ? "yes" : "no", x.tiTunnel.state, x.lastResult || "-"]),
+            r.registrations.map((x) => [
+              x.serial,
+              x.registrationStatus,
+              x.contractId || "-",
+              x.contractStatus,
+              x.tiAccess ? "yes" : x.blocked ? "NO (Sperrung)" : "NO",
+              x.sisAccess ? "yes" : "no",
+              x.tiTunnel.state,
+              x.lastResult || "-",
+            ]),
           ),
         );
         return 0;
@@ -124,14 +152,29 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
             ["Faults", list(s.faults)],
           ]),
           "",
-          table(["CONTRACT", "CUSTOMER", "ACCESS"], s.contracts.map((x) => [x.contractId, x.customer || "-", x.sis ? "TI und SIS" : "TI"])),
-          ...(s.blocks.length ? ["", table(["BLOCKED SERIAL", "CONTRACT", "SINCE", "REASON"], s.blocks.map((b) => [b.serial, b.contractId, b.at, b.reason]))] : []),
+          table(
+            ["CONTRACT", "CUSTOMER", "ACCESS"],
+            s.contracts.map((x) => [x.contractId, x.customer || "-", x.sis ? "TI und SIS" : "TI"]),
+          ),
+          ...(s.blocks.length
+            ? [
+                "",
+                table(
+                  ["BLOCKED SERIAL", "CONTRACT", "SINCE", "REASON"],
+                  s.blocks.map((b) => [b.serial, b.contractId, b.at, b.reason]),
+                ),
+              ]
+            : []),
         ].join("\n"),
       );
       return 0;
     }
     if (arg1 === "contract" && arg2 === "add") {
-      const k = await c.api.post<{ contractId: string; sis: boolean }>("/api/v1/sim/vpnzugd/contracts", { contractId: need(c, c.o.id, "--id"), customer: c.o.customer, sis: c.o.sis === true });
+      const k = await c.api.post<{ contractId: string; sis: boolean }>("/api/v1/sim/vpnzugd/contracts", {
+        contractId: need(c, c.o.id, "--id"),
+        customer: c.o.customer,
+        sis: c.o.sis === true,
+      });
       c.show(k, () => `contract ${k.contractId} at the VPN-ZugD: ${k.sis ? "Zugriff auf TI und SIS" : "Zugriff auf TI"}`);
       return 0;
     }

@@ -32,7 +32,9 @@ export class SimulatedTerminal {
     const path = `/api/v1/terminals/${encodeURIComponent(this.ctId)}`;
     const { challenge } = await this.api.post<{ challenge: string }>(`${path}/connect/begin`, {});
     const { signature } = await this.api.post<{ signature: string }>(`/api/v1/sim/cards/${this.certSerial}/connect-proof`, { ctId: this.ctId, challenge });
-    const secretProof = createHmac("sha256", this.secret ?? randomBytes(32)).update(Buffer.from(challenge, "base64")).digest("base64");
+    const secretProof = createHmac("sha256", this.secret ?? randomBytes(32))
+      .update(Buffer.from(challenge, "base64"))
+      .digest("base64");
     await this.api.post(`${path}/connect/complete`, { challenge, signature, secretProof });
   }
 
@@ -48,7 +50,10 @@ export interface SimulationResult {
 }
 
 /** Creates, pairs and connects `count` terminals on a unit (and assigns them to a Mandant). */
-export async function simulateTerminals(api: Api, o: { unit: string; mandant?: string; count: number; prefix: string; concurrency?: number }): Promise<{ result: SimulationResult; terminals: SimulatedTerminal[] }> {
+export async function simulateTerminals(
+  api: Api,
+  o: { unit: string; mandant?: string; count: number; prefix: string; concurrency?: number },
+): Promise<{ result: SimulationResult; terminals: SimulatedTerminal[] }> {
   const result: SimulationResult = { admitted: [], refused: [], pairingMs: [] };
   const terminals: SimulatedTerminal[] = [];
   if (o.mandant) await api.post(`/api/v1/units/${encodeURIComponent(o.unit)}/infomodell`, { action: "mandant", mandantId: o.mandant });

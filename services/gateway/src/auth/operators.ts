@@ -39,7 +39,12 @@ export interface Authenticated extends Operator {
 }
 
 type Row = { username: string; role: Role; created_at: string | Date; totp_secret: string | null; token_generation: number };
-const operatorOf = (r: Row): Operator => ({ username: r.username, role: r.role, createdAt: new Date(r.created_at).toISOString(), totpEnabled: Boolean(r.totp_secret) });
+const operatorOf = (r: Row): Operator => ({
+  username: r.username,
+  role: r.role,
+  createdAt: new Date(r.created_at).toISOString(),
+  totpEnabled: Boolean(r.totp_secret),
+});
 const notFound = (username: string) => new DomainError("USER_NOT_FOUND", `no user ${username}`, { field: "username" });
 
 const USERNAME = /^[a-z][a-z0-9._-]{1,31}$/;
@@ -64,13 +69,19 @@ export class OperatorStore {
     const [row] = await this.sql.query<{ n: string }>("SELECT count(*) AS n FROM gateway.operators");
     if (Number(row?.n ?? 0) > 0) return undefined;
     // Letters and digits only: a password starting with "-" would read as an option on a command line.
-    const generated = password ? undefined : randomBytes(32).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 24);
+    const generated = password
+      ? undefined
+      : randomBytes(32)
+          .toString("base64")
+          .replace(/[^A-Za-z0-9]/g, "")
+          .slice(0, 24);
     await this.create("admin", password ?? generated!, "admin");
     return generated;
   }
 
   async create(username: string, password: string, role: Role): Promise<Operator> {
-    if (typeof username !== "string" || !USERNAME.test(username)) throw new ValidationError("INVALID_USERNAME", "username", "user names are 2-32 lower-case letters, digits, '.', '_' or '-'");
+    if (typeof username !== "string" || !USERNAME.test(username))
+      throw new ValidationError("INVALID_USERNAME", "username", "user names are 2-32 lower-case letters, digits, '.', '_' or '-'");
     if (!ROLES.includes(role)) throw new ValidationError("INVALID_ROLE", "role", `role must be one of ${ROLES.join(", ")}`);
     const hash = await hashPassword(checkPassword(password));
     const rows = await this.sql.query<{ created_at: string | Date }>(
@@ -147,7 +158,8 @@ export class OperatorStore {
       const [target] = await tx.query<{ role: Role }>("SELECT role FROM gateway.operators WHERE username = $1", [username]);
       if (!target) throw notFound(username);
       const [admins] = await tx.query<{ n: string }>("SELECT count(*) AS n FROM gateway.operators WHERE role = 'admin'");
-      if (target.role === "admin" && !staysAdmin && Number(admins!.n) <= 1) throw new DomainError("LAST_ADMIN", `${username} is the last admin: make another admin first`, { field: "username" });
+      if (target.role === "admin" && !staysAdmin && Number(admins!.n) <= 1)
+        throw new DomainError("LAST_ADMIN", `${username} is the last admin: make another admin first`, { field: "username" });
       return change(tx);
     });
   }
@@ -164,8 +176,12 @@ export class OperatorStore {
     const [row] = await this.sql.query<{ totp_pending: string | null }>("SELECT totp_pending FROM gateway.operators WHERE username = $1", [username]);
     if (!row?.totp_pending) throw new DomainError("TOTP_NOT_ENROLLING", "start the enrolment first (POST /api/v1/auth/totp)");
     const step = matchingStep(base32Decode(row.totp_pending), code, nowMs);
-    if (step === undefined) throw new ValidationError("INVALID_TOTP", "code", "the code does not match the new secret (check the authenticator app and the clock)");
-    await this.sql.query("UPDATE gateway.operators SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $2 WHERE username = $1", [username, step]);
+    if (step === undefined)
+      throw new ValidationError("INVALID_TOTP", "code", "the code does not match the new secret (check the authenticator app and the clock)");
+    await this.sql.query("UPDATE gateway.operators SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $2 WHERE username = $1", [
+      username,
+      step,
+    ]);
   }
 
   /**
@@ -177,13 +193,18 @@ export class OperatorStore {
     if (!row?.totp_secret) return false;
     const step = matchingStep(base32Decode(row.totp_secret), code, nowMs);
     if (step === undefined) return false;
-    const used = await this.sql.query("UPDATE gateway.operators SET totp_last_step = $2 WHERE username = $1 AND totp_last_step < $2 RETURNING username", [username, step]);
+    const used = await this.sql.query("UPDATE gateway.operators SET totp_last_step = $2 WHERE username = $1 AND totp_last_step < $2 RETURNING username", [
+      username,
+      step,
+    ]);
     return used.length === 1;
   }
 
   /** Turns TOTP off (the user with a current code, or an admin's reset for a lost phone). */
   async disableTotp(username: string): Promise<void> {
-    const rows = await this.sql.query("UPDATE gateway.operators SET totp_secret = NULL, totp_pending = NULL WHERE username = $1 RETURNING username", [username]);
+    const rows = await this.sql.query("UPDATE gateway.operators SET totp_secret = NULL, totp_pending = NULL WHERE username = $1 RETURNING username", [
+      username,
+    ]);
     if (rows.length === 0) throw notFound(username);
   }
 

@@ -69,5 +69,9 @@ export function matchingStep(secret: Buffer, code: string, unixMs: number): numb
 
 export function newTotpSecret(): { secret: string; uri: (account: string) => string } {
   const secret = base32Encode(randomBytes(20));
-  return { secret, uri: (account) => `otpauth://totp/${encodeURIComponent(`ti-gateway:${account}`)}?secret=${secret}&issuer=ti-gateway&algorithm=SHA1&digits=${DIGITS}&period=${STEP_SECONDS}` };
+  return {
+    secret,
+    uri: (account) =>
+      `otpauth://totp/${encodeURIComponent(`ti-gateway:${account}`)}?secret=${secret}&issuer=ti-gateway&algorithm=SHA1&digits=${DIGITS}&period=${STEP_SECONDS}`,
+  };
 }

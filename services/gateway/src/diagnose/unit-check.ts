@@ -69,7 +69,8 @@ function terminals(f: UnitFacts): CheckItem {
   if (paired.length === 0) return item("card terminals", "warning", "no terminal is paired: no card can be read");
   const silent = paired.filter((t) => !t.connected).map((t) => t.ctId);
   if (silent.length === paired.length) return item("card terminals", "error", `none of the ${paired.length} paired terminals is connected`);
-  if (silent.length) return item("card terminals", "warning", `${paired.length - silent.length} of ${paired.length} connected; not connected: ${silent.join(", ")}`);
+  if (silent.length)
+    return item("card terminals", "warning", `${paired.length - silent.length} of ${paired.length} connected; not connected: ${silent.join(", ")}`);
   return item("card terminals", "ok", `${paired.length} paired and connected`);
 }
 
@@ -79,7 +80,8 @@ function smb(f: UnitFacts, mandant: string): CheckItem {
   if (managed.length === 0) return item(name, "warning", "no SM-B managed in the Infomodell: ReadVSD answers 4009 (tigw infomodell UNIT smb)");
   const inserted = f.smcCards.filter((c) => managed.includes(c.iccsn));
   if (inserted.length === 0) return item(name, "warning", "its SMC-B is not inserted in any terminal");
-  if (!inserted.some((c) => c.pin === "VERIFIED")) return item(name, "warning", `the SMC-B in ${inserted[0]!.ctId} is not unlocked: ReadVSD answers 3041 until its PIN is verified`);
+  if (!inserted.some((c) => c.pin === "VERIFIED"))
+    return item(name, "warning", `the SMC-B in ${inserted[0]!.ctId} is not unlocked: ReadVSD answers 3041 until its PIN is verified`);
   return item(name, "ok", `inserted and unlocked in ${inserted.find((c) => c.pin === "VERIFIED")!.ctId}`);
 }
 

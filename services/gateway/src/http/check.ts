@@ -16,7 +16,11 @@ export class UnitCheckController {
   ) {}
 
   @Get("units/:unit/check")
-  @Access({ role: "viewer", summary: "Functional check of a unit: state, TI access (certificates, VPN-ZugD registration), KT slots, terminals, each Mandant's SM-B, VSDM reads of the last 24 h" })
+  @Access({
+    role: "viewer",
+    summary:
+      "Functional check of a unit: state, TI access (certificates, VPN-ZugD registration), KT slots, terminals, each Mandant's SM-B, VSDM reads of the last 24 h",
+  })
   async check(@Param("unit") unit: string) {
     const { unit: u } = await this.tenancy.getUnit({ unit });
     const since = new Date(Date.now() - 86_400_000).toISOString();
@@ -39,7 +43,14 @@ export class UnitCheckController {
     const pins = await Promise.all(smc.map((c) => this.kt.getPinStatus({ cardHandle: c.cardHandle })));
     const facts: UnitFacts = {
       unit: { serial: u!.serial, state: u!.state, computeUnits: u!.computeUnits.map((c) => ({ index: c.index, ktsUsed: c.ktsUsed, ktsLimit: c.ktsLimit })) },
-      vpn: vpn && { registrationStatus: vpn.registrationStatus, contractStatus: vpn.contractStatus, blocked: vpn.blocked, tiAccess: vpn.tiAccess, reasons: vpn.tiAccessReasons, tiTunnel: vpn.tiTunnel?.state ?? "down" },
+      vpn: vpn && {
+        registrationStatus: vpn.registrationStatus,
+        contractStatus: vpn.contractStatus,
+        blocked: vpn.blocked,
+        tiAccess: vpn.tiAccess,
+        reasons: vpn.tiAccessReasons,
+        tiTunnel: vpn.tiTunnel?.state ?? "down",
+      },
       securityModule: sm && { tiAccess: sm.tiAccess, identities: sm.identities.map((i) => ({ name: i.name, daysToExpiry: i.daysToExpiry })) },
       mandanten: mandanten.mandanten.map((m) => m.mandantId),
       terminals: terminals.terminals.map((t) => ({ ctId: t.ctId, correlation: t.correlation, connected: t.connected })),

@@ -35,7 +35,8 @@ export class AuthController {
   @HttpCode(200)
   @Access({
     role: "public",
-    summary: "Log in: returns a short-lived bearer token; with TOTP enrolled the current code is needed too (totp). Failed attempts per account and client address wait longer and longer (429 LOGIN_RATE_LIMITED, Retry-After)",
+    summary:
+      "Log in: returns a short-lived bearer token; with TOTP enrolled the current code is needed too (totp). Failed attempts per account and client address wait longer and longer (429 LOGIN_RATE_LIMITED, Retry-After)",
     body: stringsBody(["username", "password"], ["totp"]),
   })
   async login(@Body() body: unknown, @Req() req: { ip?: string }) {
@@ -52,7 +53,8 @@ export class AuthController {
           attempt.secondFactorMissing();
           throw new DomainError("TOTP_REQUIRED", "this account needs the code of its authenticator app (totp)", { field: "totp" });
         }
-        if (!(await this.operators.checkTotp(username, totp, Date.now()))) throw new DomainError("INVALID_CREDENTIALS", "user name, password or TOTP code wrong (each code works once)");
+        if (!(await this.operators.checkTotp(username, totp, Date.now())))
+          throw new DomainError("INVALID_CREDENTIALS", "user name, password or TOTP code wrong (each code works once)");
       }
       attempt.succeeded();
       return { ...this.tokens.issue(op.username, op.role, op.generation), username: op.username, role: op.role };
@@ -79,14 +81,19 @@ export class AuthController {
 
   @Post("password")
   @HttpCode(200)
-  @Access({ role: "viewer", summary: "Change your password: every older token of the account ends; the answer carries a new one", body: stringsBody(["currentPassword", "newPassword"]) })
+  @Access({
+    role: "viewer",
+    summary: "Change your password: every older token of the account ends; the answer carries a new one",
+    body: stringsBody(["currentPassword", "newPassword"]),
+  })
   async changePassword(@Body() body: unknown, @Req() req: AuthedRequest & { ip?: string }) {
     const { sub, role } = req.operator!;
     const current = field(body, "currentPassword");
     // Throttled like a login: a stolen token must not become a way to guess the password.
     const attempt = this.limiter.begin(sub, req.ip ?? "?");
     try {
-      if (!(await this.operators.authenticate(sub, current))) throw new DomainError("INVALID_CREDENTIALS", "the current password is wrong", { field: "currentPassword" });
+      if (!(await this.operators.authenticate(sub, current)))
+        throw new DomainError("INVALID_CREDENTIALS", "the current password is wrong", { field: "currentPassword" });
       attempt.succeeded();
     } finally {
       attempt.end();
@@ -114,7 +121,8 @@ export class AuthController {
   @Access({ role: "viewer", summary: "Turn TOTP off with a current code", body: stringsBody(["code"]) })
   async disableTotp(@Body() body: unknown, @Req() req: AuthedRequest) {
     const user = req.operator!.sub;
-    if (!(await this.operators.checkTotp(user, field(body, "code"), Date.now()))) throw new ValidationError("INVALID_TOTP", "code", "the code is not current (or was used already)");
+    if (!(await this.operators.checkTotp(user, field(body, "code"), Date.now())))
+      throw new ValidationError("INVALID_TOTP", "code", "the code is not current (or was used already)");
     await this.operators.disableTotp(user);
     return { totpEnabled: false };
   }
@@ -131,7 +139,12 @@ export class UsersController {
   }
 
   @Post()
-  @Access({ role: "admin", summary: "Create an operator account (role viewer, operator or admin)", body: stringsBody(["username", "password", "role"]), status: 201 })
+  @Access({
+    role: "admin",
+    summary: "Create an operator account (role viewer, operator or admin)",
+    body: stringsBody(["username", "password", "role"]),
+    status: 201,
+  })
   async create(@Body() body: unknown) {
     return this.operators.create(field(body, "username"), field(body, "password"), field(body, "role") as Role);
   }
@@ -182,12 +195,19 @@ export class FleetController {
   }
 
   @Get("fleet")
-  @Access({ role: "viewer", summary: "Fleet overview: totals and every unit with state, firmware, Mandanten n/limit, KTs used/limit per compute unit, gSMC-K expiry, TI access (vpn's rule; null while vpn cannot be asked)" })
+  @Access({
+    role: "viewer",
+    summary:
+      "Fleet overview: totals and every unit with state, firmware, Mandanten n/limit, KTs used/limit per compute unit, gSMC-K expiry, TI access (vpn's rule; null while vpn cannot be asked)",
+  })
   async fleet() {
     const [{ units: list }, expiries, registrations] = await Promise.all([
       this.tenancy.listUnits({}),
       this.hsm.listExpiries({ withinDays: 0 }),
-      this.vpn.listRegistrations({}).then((r) => r.registrations, () => undefined),
+      this.vpn.listRegistrations({}).then(
+        (r) => r.registrations,
+        () => undefined,
+      ),
     ]);
     const byUnit = new Map(expiries.expiries.map((e) => [e.unitId, e]));
     const regs = new Map((registrations ?? []).map((r) => [r.unitId, r]));
@@ -196,12 +216,30 @@ export class FleetController {
       if (!registrations) return null;
       const r = regs.get(unitId);
       return r
-        ? { access: r.tiAccess, sis: r.sisAccess, registrationStatus: r.registrationStatus, contractStatus: r.contractStatus, blocked: r.blocked, reasons: r.tiAccessReasons }
-        : { access: false, sis: false, registrationStatus: "Nicht registriert", contractStatus: "Kein Zugriff auf TI und SIS", blocked: false, reasons: ["not registered at the VPN-ZugD"] };
+        ? {
+            access: r.tiAccess,
+            sis: r.sisAccess,
+            registrationStatus: r.registrationStatus,
+            contractStatus: r.contractStatus,
+            blocked: r.blocked,
+            reasons: r.tiAccessReasons,
+          }
+        : {
+            access: false,
+            sis: false,
+            registrationStatus: "Nicht registriert",
+            contractStatus: "Kein Zugriff auf TI und SIS",
+            blocked: false,
+            reasons: ["not registered at the VPN-ZugD"],
+          };
     };
     const units = list.map((u) => {
       const e = byUnit.get(u.unitId);
-      return { ...u, gsmck: e ? { notAfter: e.notAfter, daysToExpiry: e.daysToExpiry, exchangeDue: e.exchangeDue, lzvApplies: e.lzvApplies, tiAccess: e.tiAccess } : null, ti: ti(u.unitId) };
+      return {
+        ...u,
+        gsmck: e ? { notAfter: e.notAfter, daysToExpiry: e.daysToExpiry, exchangeDue: e.exchangeDue, lzvApplies: e.lzvApplies, tiAccess: e.tiAccess } : null,
+        ti: ti(u.unitId),
+      };
     });
     const byState: Record<string, number> = {};
     for (const u of units) byState[u.state] = (byState[u.state] ?? 0) + 1;
@@ -219,9 +257,21 @@ export class FleetController {
   }
 
   @Post("units")
-  @Access({ role: "operator", summary: "Create a unit (serial, profile, optional firmware and production date YYYY-MM-DD)", body: stringsBody(["serial", "profile"], ["firmware", "producedOn"]), status: 201 })
+  @Access({
+    role: "operator",
+    summary: "Create a unit (serial, profile, optional firmware and production date YYYY-MM-DD)",
+    body: stringsBody(["serial", "profile"], ["firmware", "producedOn"]),
+    status: 201,
+  })
   async createUnit(@Body() body: unknown) {
-    return (await this.tenancy.createUnit({ serial: field(body, "serial"), profile: field(body, "profile"), firmware: field(body, "firmware", { optional: true }), producedOn: field(body, "producedOn", { optional: true }) })).unit;
+    return (
+      await this.tenancy.createUnit({
+        serial: field(body, "serial"),
+        profile: field(body, "profile"),
+        firmware: field(body, "firmware", { optional: true }),
+        producedOn: field(body, "producedOn", { optional: true }),
+      })
+    ).unit;
   }
 
   @Get("units/:unit")
@@ -232,7 +282,11 @@ export class FleetController {
 
   @Post("units/:unit/state")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Change a unit's state: action activate, block (Sperrung), unblock or decommission", body: stringsBody(["action"], ["reason"]) })
+  @Access({
+    role: "operator",
+    summary: "Change a unit's state: action activate, block (Sperrung), unblock or decommission",
+    body: stringsBody(["action"], ["reason"]),
+  })
   async changeState(@Param("unit") unit: string, @Body() body: unknown) {
     return (await this.tenancy.changeUnitState({ unit, action: field(body, "action"), reason: field(body, "reason", { optional: true }) })).unit;
   }
@@ -244,15 +298,31 @@ export class FleetController {
   }
 
   @Post("units/:unit/mandanten")
-  @Access({ role: "operator", summary: "Add a Mandant (id, name, optional BSNR of 9 digits and SMC-B ICCSN of 20 digits)", body: stringsBody(["mandantId", "name"], ["bsnr", "smcbIccsn"]), status: 201 })
+  @Access({
+    role: "operator",
+    summary: "Add a Mandant (id, name, optional BSNR of 9 digits and SMC-B ICCSN of 20 digits)",
+    body: stringsBody(["mandantId", "name"], ["bsnr", "smcbIccsn"]),
+    status: 201,
+  })
   async addMandant(@Param("unit") unit: string, @Body() body: unknown) {
-    const r = await this.tenancy.addMandant({ unit, mandantId: field(body, "mandantId"), name: field(body, "name"), bsnr: field(body, "bsnr", { optional: true }), smcbIccsn: field(body, "smcbIccsn", { optional: true }) });
+    const r = await this.tenancy.addMandant({
+      unit,
+      mandantId: field(body, "mandantId"),
+      name: field(body, "name"),
+      bsnr: field(body, "bsnr", { optional: true }),
+      smcbIccsn: field(body, "smcbIccsn", { optional: true }),
+    });
     return r.mandant;
   }
 
   @Post("units/:unit/licence")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Import a signed licence file (the file's JSON as body); refused: LICENCE_INVALID, LICENCE_SERIAL_MISMATCH, LICENCE_OUTDATED (not issued after the current licence), LICENCE_BELOW_USAGE", body: { type: "object", required: ["format", "licence", "signature"] } })
+  @Access({
+    role: "operator",
+    summary:
+      "Import a signed licence file (the file's JSON as body); refused: LICENCE_INVALID, LICENCE_SERIAL_MISMATCH, LICENCE_OUTDATED (not issued after the current licence), LICENCE_BELOW_USAGE",
+    body: { type: "object", required: ["format", "licence", "signature"] },
+  })
   async importLicence(@Param("unit") unit: string, @Body() body: unknown) {
     return (await this.tenancy.importLicence({ unit, licenceFile: JSON.stringify(body ?? null) })).unit;
   }
@@ -323,10 +393,26 @@ export class CertificatesController {
 
   @Post("clock/advance")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Advance the simulated clock (e.g. 30d) and run the expiry checks; refused on the system clock", body: stringsBody(["duration"]) })
+  @Access({
+    role: "operator",
+    summary: "Advance the simulated clock (e.g. 30d) and run the expiry checks; refused on the system clock",
+    body: stringsBody(["duration"]),
+  })
   advance(@Body() body: unknown) {
     return this.hsm.advanceClock({ duration: field(body, "duration") });
   }
 }
 
-export const API_CONTROLLERS = [SystemController, AuthController, UsersController, FleetController, CertificatesController, TerminalsController, SimulatorController, VsdController, UnitCheckController, EventsController, VpnController];
+export const API_CONTROLLERS = [
+  SystemController,
+  AuthController,
+  UsersController,
+  FleetController,
+  CertificatesController,
+  TerminalsController,
+  SimulatorController,
+  VsdController,
+  UnitCheckController,
+  EventsController,
+  VpnController,
+];

@@ -10,7 +10,10 @@ export class EventsController {
   constructor(@Inject(DEAD_LETTERS) private readonly consumers: DeadLetterApi[]) {}
 
   @Get("dead-letters")
-  @Access({ role: "admin", summary: "Events a consumer gave up after its attempts (dead letters), oldest first, with the error, consumer group and original topic/partition/offset" })
+  @Access({
+    role: "admin",
+    summary: "Events a consumer gave up after its attempts (dead letters), oldest first, with the error, consumer group and original topic/partition/offset",
+  })
   async list() {
     const all = await Promise.all(this.consumers.map((c) => c.listDeadLetters({})));
     return { deadLetters: all.flatMap((r) => r.deadLetters).sort((a, b) => a.deadLetteredAt.localeCompare(b.deadLetteredAt)) };

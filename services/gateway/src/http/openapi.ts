@@ -9,7 +9,11 @@ export interface RouteInfo {
   access: AccessMeta;
 }
 
-const join = (...parts: string[]) => `/${parts.flatMap((p) => p.split("/")).filter(Boolean).join("/")}`;
+const join = (...parts: string[]) =>
+  `/${parts
+    .flatMap((p) => p.split("/"))
+    .filter(Boolean)
+    .join("/")}`;
 
 /** Every route of the given controllers, read from Nest's own routing metadata. */
 export function routesOf(controllers: Type[]): RouteInfo[] {
@@ -32,13 +36,22 @@ export function routesOf(controllers: Type[]): RouteInfo[] {
   return routes;
 }
 
-const problem = { description: "problem+json with a stable code", content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } };
+const problem = {
+  description: "problem+json with a stable code",
+  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+};
 
 /** The OpenAPI 3.1 document, generated from the routes so it cannot drift from them. */
 export function openApiDocument(controllers: Type[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routesOf(controllers)) {
-    const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" }, description: m[1] === "unit" ? "unit id or serial number" : undefined }));
+    const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+      name: m[1],
+      in: "path",
+      required: true,
+      schema: { type: "string" },
+      description: m[1] === "unit" ? "unit id or serial number" : undefined,
+    }));
     (paths[r.path] ??= {})[r.method] = {
       summary: r.access.summary,
       "x-tigw-role": r.access.role,
@@ -54,7 +67,11 @@ export function openApiDocument(controllers: Type[]): Record<string, unknown> {
   }
   return {
     openapi: "3.1.0",
-    info: { title: "ti-gateway admin API", version: "1", description: "Fleet of hosted Konnektor units. Log in at POST /api/v1/auth/login and send the token as Authorization: Bearer <token>." },
+    info: {
+      title: "ti-gateway admin API",
+      version: "1",
+      description: "Fleet of hosted Konnektor units. Log in at POST /api/v1/auth/login and send the token as Authorization: Bearer <token>.",
+    },
     servers: [{ url: "/" }],
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
@@ -62,7 +79,14 @@ export function openApiDocument(controllers: Type[]): Record<string, unknown> {
         Problem: {
           type: "object",
           required: ["status", "code", "detail"],
-          properties: { type: { type: "string" }, status: { type: "integer" }, code: { type: "string" }, title: { type: "string" }, detail: { type: "string" }, details: { type: "object", additionalProperties: { type: "string" } } },
+          properties: {
+            type: { type: "string" },
+            status: { type: "integer" },
+            code: { type: "string" },
+            title: { type: "string" },
+            detail: { type: "string" },
+            details: { type: "object", additionalProperties: { type: "string" } },
+          },
         },
       },
     },

@@ -46,7 +46,9 @@ export class ProblemFilter implements ExceptionFilter {
   constructor(private readonly log?: Logger) {}
 
   catch(e: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<{ status(n: number): { setHeader(k: string, v: string): void; json(b: unknown): void }; setHeader(k: string, v: string): void }>();
+    const res = host
+      .switchToHttp()
+      .getResponse<{ status(n: number): { setHeader(k: string, v: string): void; json(b: unknown): void }; setHeader(k: string, v: string): void }>();
     let body: { status: number; code: string; title: string; detail: string; details?: Record<string, string> };
     if (e instanceof DomainError) {
       body = { status: httpStatusOf(e), code: e.code, title: e.code, detail: e.message, details: e.details };
@@ -61,7 +63,12 @@ export class ProblemFilter implements ExceptionFilter {
       body = { status: s, code: CODE_OF_HTTP[s] ?? `HTTP_${s}`, title: message, detail: message };
     } else if (transportStatus(e)) {
       const s = transportStatus(e)!;
-      body = { status: s, code: s === 503 ? "SERVICE_UNAVAILABLE" : "SERVICE_TIMEOUT", title: "a backend service did not answer", detail: "a backend service did not answer; try again" };
+      body = {
+        status: s,
+        code: s === 503 ? "SERVICE_UNAVAILABLE" : "SERVICE_TIMEOUT",
+        title: "a backend service did not answer",
+        detail: "a backend service did not answer; try again",
+      };
       this.log?.warn({ err: e }, "backend call failed");
     } else {
       body = { status: 500, code: "INTERNAL", title: "internal error", detail: "internal error" };

@@ -24,10 +24,24 @@ export class TerminalsController {
   }
 
   @Post("terminals")
-  @Access({ role: "operator", summary: "Register a card terminal (state bekannt)", body: stringsBody(["ctId", "mac"], ["address", "vendor", "model", "firmware"]), status: 201 })
+  @Access({
+    role: "operator",
+    summary: "Register a card terminal (state bekannt)",
+    body: stringsBody(["ctId", "mac"], ["address", "vendor", "model", "firmware"]),
+    status: 201,
+  })
   async add(@Body() body: unknown) {
     const o = { optional: true };
-    return (await this.kt.addTerminal({ ctId: field(body, "ctId"), mac: field(body, "mac"), address: field(body, "address", o), vendor: field(body, "vendor", o), model: field(body, "model", o), firmware: field(body, "firmware", o) })).terminal;
+    return (
+      await this.kt.addTerminal({
+        ctId: field(body, "ctId"),
+        mac: field(body, "mac"),
+        address: field(body, "address", o),
+        vendor: field(body, "vendor", o),
+        model: field(body, "model", o),
+        firmware: field(body, "firmware", o),
+      })
+    ).terminal;
   }
 
   @Get("terminals/:ctId")
@@ -38,7 +52,12 @@ export class TerminalsController {
 
   @Post("terminals/:ctId/pair")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Assign to a unit (reserves a KT slot; KT_LIMIT_REACHED beyond the licence) and pair with the terminal's gSMC-KT certificate; answers the pairing secret once", body: stringsBody(["unit", "certSerial"]) })
+  @Access({
+    role: "operator",
+    summary:
+      "Assign to a unit (reserves a KT slot; KT_LIMIT_REACHED beyond the licence) and pair with the terminal's gSMC-KT certificate; answers the pairing secret once",
+    body: stringsBody(["unit", "certSerial"]),
+  })
   async pair(@Param("ctId") ctId: string, @Body() body: unknown) {
     const r = await this.kt.pairTerminal({ ctId, unit: field(body, "unit"), certSerial: field(body, "certSerial") });
     return { terminal: r.terminal, pairingSecret: b64(r.pairingSecret) };
@@ -46,7 +65,11 @@ export class TerminalsController {
 
   @Post("terminals/:ctId/unpair")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Remove the pairing (theft, loss, exchange): frees the slot, the terminal can no longer connect", body: stringsBody([], ["reason"]) })
+  @Access({
+    role: "operator",
+    summary: "Remove the pairing (theft, loss, exchange): frees the slot, the terminal can no longer connect",
+    body: stringsBody([], ["reason"]),
+  })
   async unpair(@Param("ctId") ctId: string, @Body() body: unknown) {
     return (await this.kt.unpairTerminal({ ctId, reason: field(body, "reason", { optional: true }) })).terminal;
   }
@@ -60,9 +83,15 @@ export class TerminalsController {
 
   @Post("terminals/:ctId/connect/complete")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Terminal side (simulators): gSMC-KT signature over the challenge and HMAC-SHA256(secret, challenge), base64; CONNECT_REFUSED with the reason", body: stringsBody(["challenge", "signature", "secretProof"]) })
+  @Access({
+    role: "operator",
+    summary: "Terminal side (simulators): gSMC-KT signature over the challenge and HMAC-SHA256(secret, challenge), base64; CONNECT_REFUSED with the reason",
+    body: stringsBody(["challenge", "signature", "secretProof"]),
+  })
   async complete(@Param("ctId") ctId: string, @Body() body: unknown) {
-    return (await this.kt.completeConnect({ ctId, challenge: bytes(body, "challenge"), signature: bytes(body, "signature"), secretProof: bytes(body, "secretProof") })).terminal;
+    return (
+      await this.kt.completeConnect({ ctId, challenge: bytes(body, "challenge"), signature: bytes(body, "signature"), secretProof: bytes(body, "secretProof") })
+    ).terminal;
   }
 
   @Post("terminals/:ctId/heartbeat")
@@ -80,11 +109,25 @@ export class TerminalsController {
   }
 
   @Post("terminals/:ctId/cards")
-  @Access({ role: "operator", summary: "Insert a card into a slot (EGK, HBA, SMC-B, PRUEFKARTE_EGK); an SMC-B/HBA seen first time takes its PIN", body: stringsBody(["cardType", "iccsn"], ["slot", "certSerial", "pin"]), status: 201 })
+  @Access({
+    role: "operator",
+    summary: "Insert a card into a slot (EGK, HBA, SMC-B, PRUEFKARTE_EGK); an SMC-B/HBA seen first time takes its PIN",
+    body: stringsBody(["cardType", "iccsn"], ["slot", "certSerial", "pin"]),
+    status: 201,
+  })
   async insert(@Param("ctId") ctId: string, @Body() body: unknown) {
     const slot = Number((body as { slot?: unknown })?.slot ?? 1);
     const o = { optional: true };
-    return (await this.kt.insertCard({ ctId, slot, cardType: field(body, "cardType"), iccsn: field(body, "iccsn"), certSerial: field(body, "certSerial", o), pin: field(body, "pin", o) })).card;
+    return (
+      await this.kt.insertCard({
+        ctId,
+        slot,
+        cardType: field(body, "cardType"),
+        iccsn: field(body, "iccsn"),
+        certSerial: field(body, "certSerial", o),
+        pin: field(body, "pin", o),
+      })
+    ).card;
   }
 
   @Post("cards/:handle/verify-pin")
@@ -121,7 +164,11 @@ export class TerminalsController {
 
   @Post("units/:unit/infomodell")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Change the Infomodell: action mandant | client-system | workplace | terminal | workplace-terminal | smb", body: stringsBody(["action"], ["mandantId", "clientSystemId", "workplaceId", "ctId", "kind", "iccsn"]) })
+  @Access({
+    role: "operator",
+    summary: "Change the Infomodell: action mandant | client-system | workplace | terminal | workplace-terminal | smb",
+    body: stringsBody(["action"], ["mandantId", "clientSystemId", "workplaceId", "ctId", "kind", "iccsn"]),
+  })
   async configure(@Param("unit") unit: string, @Body() body: unknown) {
     const o = { optional: true };
     const ids = (body as { clientSystemIds?: unknown })?.clientSystemIds;
@@ -142,10 +189,23 @@ export class TerminalsController {
 
   @Post("units/:unit/access-check")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "TUC_KON_000 for a call context; refusals carry the gematik code (4004-4021, 4204)", body: stringsBody(["mandantId", "clientSystemId"], ["workplaceId", "ctId", "cardHandle"]) })
+  @Access({
+    role: "operator",
+    summary: "TUC_KON_000 for a call context; refusals carry the gematik code (4004-4021, 4204)",
+    body: stringsBody(["mandantId", "clientSystemId"], ["workplaceId", "ctId", "cardHandle"]),
+  })
   check(@Param("unit") unit: string, @Body() body: unknown) {
     const o = { optional: true };
-    return this.kt.checkAccess({ unit, mandantId: field(body, "mandantId"), clientSystemId: field(body, "clientSystemId"), workplaceId: field(body, "workplaceId", o), userId: "", ctId: field(body, "ctId", o), cardHandle: field(body, "cardHandle", o), workplaceRequired: false });
+    return this.kt.checkAccess({
+      unit,
+      mandantId: field(body, "mandantId"),
+      clientSystemId: field(body, "clientSystemId"),
+      workplaceId: field(body, "workplaceId", o),
+      userId: "",
+      ctId: field(body, "ctId", o),
+      cardHandle: field(body, "cardHandle", o),
+      workplaceRequired: false,
+    });
   }
 }
 
@@ -158,15 +218,33 @@ export class SimulatorController {
   constructor(@Inject(HSM) private readonly hsm: HsmApi) {}
 
   @Post("cards")
-  @Access({ role: "operator", summary: "Issue a test card (SMCB, HBA, EGK, GSMC_KT) with key and certificate from the test PKI", body: stringsBody(["cardType"], ["keyType", "holder", "iccsn"]), status: 201 })
+  @Access({
+    role: "operator",
+    summary: "Issue a test card (SMCB, HBA, EGK, GSMC_KT) with key and certificate from the test PKI",
+    body: stringsBody(["cardType"], ["keyType", "holder", "iccsn"]),
+    status: 201,
+  })
   async issue(@Body() body: unknown) {
     const o = { optional: true };
-    return (await this.hsm.issueCard({ cardType: field(body, "cardType"), keyType: field(body, "keyType", o), holder: field(body, "holder", o), iccsn: field(body, "iccsn", o), notBefore: "", validityYears: 0 })).certificate;
+    return (
+      await this.hsm.issueCard({
+        cardType: field(body, "cardType"),
+        keyType: field(body, "keyType", o),
+        holder: field(body, "holder", o),
+        iccsn: field(body, "iccsn", o),
+        notBefore: "",
+        validityYears: 0,
+      })
+    ).certificate;
   }
 
   @Post("cards/:serial/sign")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "A practice card (SMC-B, HBA, eGK) signs data (base64) with its key; any other key: 403 SIGNING_NOT_PERMITTED", body: stringsBody(["data"]) })
+  @Access({
+    role: "operator",
+    summary: "A practice card (SMC-B, HBA, eGK) signs data (base64) with its key; any other key: 403 SIGNING_NOT_PERMITTED",
+    body: stringsBody(["data"]),
+  })
   async sign(@Param("serial") serial: string, @Body() body: unknown) {
     const r = await this.hsm.sign({ certSerial: serial, data: bytes(body, "data") });
     return { signature: b64(r.signature), algorithm: r.algorithm };
@@ -174,7 +252,11 @@ export class SimulatorController {
 
   @Post("cards/:serial/connect-proof")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "A simulated terminal's gSMC-KT proves its key on the connect challenge (base64) of terminal ctId; other keys: 403 SIGNING_NOT_PERMITTED", body: stringsBody(["ctId", "challenge"]) })
+  @Access({
+    role: "operator",
+    summary: "A simulated terminal's gSMC-KT proves its key on the connect challenge (base64) of terminal ctId; other keys: 403 SIGNING_NOT_PERMITTED",
+    body: stringsBody(["ctId", "challenge"]),
+  })
   async connectProof(@Param("serial") serial: string, @Body() body: unknown) {
     const r = await this.hsm.proveTerminalKey({ certSerial: serial, ctId: field(body, "ctId"), challenge: bytes(body, "challenge") });
     return { signature: b64(r.signature) };

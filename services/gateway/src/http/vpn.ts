@@ -24,7 +24,10 @@ export class VpnController {
   constructor(@Inject(VPN) private readonly vpn: VpnApi) {}
 
   @Get("units/:unit/vpn")
-  @Access({ role: "viewer", summary: "VPN-ZugD registration of a unit: status, contract status, ContractID, DNS parameters, MTU, TI and SIS tunnels, TI access and why not" })
+  @Access({
+    role: "viewer",
+    summary: "VPN-ZugD registration of a unit: status, contract status, ContractID, DNS parameters, MTU, TI and SIS tunnels, TI access and why not",
+  })
   async status(@Param("unit") unit: string) {
     return (await this.vpn.getRegistration({ unit })).registration;
   }
@@ -33,7 +36,8 @@ export class VpnController {
   @HttpCode(200)
   @Access({
     role: "operator",
-    summary: "Register the unit at the VPN-ZugD (mutual TLS with its C.NK.VPN, signed with a managed SM-B); refusals carry the VPN-ZugD's code 7011-7091 and leave it unregistered",
+    summary:
+      "Register the unit at the VPN-ZugD (mutual TLS with its C.NK.VPN, signed with a managed SM-B); refusals carry the VPN-ZugD's code 7011-7091 and leave it unregistered",
     body: schema(["contractId"], { contractId: "string", sis: "boolean" }),
   })
   async register(@Param("unit") unit: string, @Body() body: unknown) {
@@ -52,7 +56,8 @@ export class VpnController {
   @Access({ role: "operator", summary: "Set the MTU: 1500 (default) or 1400 (behind DS-Lite)", body: schema(["mtu"], { mtu: "integer" }) })
   async mtu(@Param("unit") unit: string, @Body() body: unknown) {
     const mtu = (body as { mtu?: unknown } | undefined)?.mtu;
-    if (typeof mtu !== "number" || !Number.isInteger(mtu) || mtu < 0) throw new ValidationError("INVALID_REQUEST", "mtu", "mtu must be a whole number (1500 or 1400)");
+    if (typeof mtu !== "number" || !Number.isInteger(mtu) || mtu < 0)
+      throw new ValidationError("INVALID_REQUEST", "mtu", "mtu must be a whole number (1500 or 1400)");
     return (await this.vpn.setMtu({ unit, mtu })).registration;
   }
 
@@ -70,14 +75,24 @@ export class VpnController {
 
   @Post("vpn/block")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Sperrung at the VPN-ZugD by serial number and contract data (theft, tampering): TI access ends; only a new registration after unblocking restores it", body: schema(["serial", "contractId"], { serial: "string", contractId: "string", reason: "string" }) })
+  @Access({
+    role: "operator",
+    summary:
+      "Sperrung at the VPN-ZugD by serial number and contract data (theft, tampering): TI access ends; only a new registration after unblocking restores it",
+    body: schema(["serial", "contractId"], { serial: "string", contractId: "string", reason: "string" }),
+  })
   async block(@Body() body: unknown) {
-    return (await this.vpn.block({ serial: field(body, "serial"), contractId: field(body, "contractId"), reason: field(body, "reason", { optional: true }) })).registration;
+    return (await this.vpn.block({ serial: field(body, "serial"), contractId: field(body, "contractId"), reason: field(body, "reason", { optional: true }) }))
+      .registration;
   }
 
   @Post("vpn/unblock")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Lift a Sperrung at the VPN-ZugD (serial and contract data); the unit must register again", body: schema(["serial", "contractId"], { serial: "string", contractId: "string" }) })
+  @Access({
+    role: "operator",
+    summary: "Lift a Sperrung at the VPN-ZugD (serial and contract data); the unit must register again",
+    body: schema(["serial", "contractId"], { serial: "string", contractId: "string" }),
+  })
   async unblock(@Body() body: unknown) {
     return (await this.vpn.unblock({ serial: field(body, "serial"), contractId: field(body, "contractId") })).registration;
   }
@@ -89,14 +104,25 @@ export class VpnController {
   }
 
   @Post("sim/vpnzugd/contracts")
-  @Access({ role: "operator", summary: "Add (or change) a contract at the simulated VPN-ZugD: ContractID, customer, TI or TI+SIS", body: schema(["contractId"], { contractId: "string", customer: "string", sis: "boolean" }), status: 201 })
+  @Access({
+    role: "operator",
+    summary: "Add (or change) a contract at the simulated VPN-ZugD: ContractID, customer, TI or TI+SIS",
+    body: schema(["contractId"], { contractId: "string", customer: "string", sis: "boolean" }),
+    status: 201,
+  })
   async contract(@Body() body: unknown) {
-    return (await this.vpn.addContract({ contractId: field(body, "contractId"), customer: field(body, "customer", { optional: true }), sis: flag(body, "sis") })).contract;
+    return (
+      await this.vpn.addContract({ contractId: field(body, "contractId"), customer: field(body, "customer", { optional: true }), sis: flag(body, "sis") })
+    ).contract;
   }
 
   @Post("sim/vpnzugd/faults")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Switch a fault of the simulated VPN-ZugD on or off: 7011, 7021, 7031, 7041, 7061, 7071, 7081, 7091 or unreachable", body: schema(["fault", "on"], { fault: "string", on: "boolean" }) })
+  @Access({
+    role: "operator",
+    summary: "Switch a fault of the simulated VPN-ZugD on or off: 7011, 7021, 7031, 7041, 7061, 7071, 7081, 7091 or unreachable",
+    body: schema(["fault", "on"], { fault: "string", on: "boolean" }),
+  })
   fault(@Body() body: unknown) {
     return this.vpn.setFault({ fault: field(body, "fault"), on: flag(body, "on") });
   }

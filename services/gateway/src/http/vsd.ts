@@ -65,23 +65,40 @@ export class VsdController {
   @Get("units/:unit/vsd-log")
   @Access({
     role: "viewer",
-    summary: "Ablauf- and Fehlerprotokoll of the VSDM Fachmodul (?mandant=M&outcome=ok|warning|error&from=ISO&to=ISO&limit=N; the newest N, default 1000, oldest first)",
+    summary:
+      "Ablauf- and Fehlerprotokoll of the VSDM Fachmodul (?mandant=M&outcome=ok|warning|error&from=ISO&to=ISO&limit=N; the newest N, default 1000, oldest first)",
   })
-  log(@Param("unit") unit: string, @Query("outcome") outcome?: string, @Query("mandant") mandant?: string, @Query("from") from?: string, @Query("to") to?: string, @Query("limit") limit?: string) {
+  log(
+    @Param("unit") unit: string,
+    @Query("outcome") outcome?: string,
+    @Query("mandant") mandant?: string,
+    @Query("from") from?: string,
+    @Query("to") to?: string,
+    @Query("limit") limit?: string,
+  ) {
     const n = limit === undefined ? 0 : Number(limit);
     if (!Number.isInteger(n) || n < 0) throw new ValidationError("INVALID_ARGUMENT", "limit", `limit must be a whole number, not "${limit}"`);
     return this.vsdm.listProtocol({ unit, outcome: outcome ?? "", mandantId: mandant ?? "", from: from ?? "", to: to ?? "", limit: n });
   }
 
   @Post("sim/egk")
-  @Access({ role: "operator", summary: "Issue the eGK of an insured person (kvnr) or a Prüfkarte (pruefkarte 1-5000) for a simulated terminal", body: stringsBody([], ["kvnr", "pruefkarte"]), status: 201 })
+  @Access({
+    role: "operator",
+    summary: "Issue the eGK of an insured person (kvnr) or a Prüfkarte (pruefkarte 1-5000) for a simulated terminal",
+    body: stringsBody([], ["kvnr", "pruefkarte"]),
+    status: 201,
+  })
   egk(@Body() body: unknown) {
     return this.vsdm.prepareEgk({ kvnr: field(body, "kvnr", { optional: true }), pruefkarte: Number((body as { pruefkarte?: unknown })?.pruefkarte ?? 0) });
   }
 
   @Post("sim/fachdienst")
   @HttpCode(200)
-  @Access({ role: "operator", summary: "Switch the simulated Fachdienst of an insurer (IK): no-update, update-pending, not-responsible, unreachable, slow", body: stringsBody(["ik", "behaviour"]) })
+  @Access({
+    role: "operator",
+    summary: "Switch the simulated Fachdienst of an insurer (IK): no-update, update-pending, not-responsible, unreachable, slow",
+    body: stringsBody(["ik", "behaviour"]),
+  })
   fachdienst(@Body() body: unknown) {
     return this.vsdm.setFachdienst({ ik: field(body, "ik"), behaviour: field(body, "behaviour") });
   }

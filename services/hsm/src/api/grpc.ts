@@ -38,7 +38,16 @@ async function securityModule(h: Hsm, sm: SecurityModuleState): Promise<pb.Secur
       extendedByLzv: id.extendedByLzv,
     });
   }
-  return { unitId: sm.unitId, serial: sm.serial, iccsn: sm.iccsn, tiAccess: sm.tiAccess, lzvLicensed: sm.lzvLicensed, identities, lzvLastAttempt: sm.lzvLastAttempt, lzvLastOutcome: sm.lzvLastOutcome };
+  return {
+    unitId: sm.unitId,
+    serial: sm.serial,
+    iccsn: sm.iccsn,
+    tiAccess: sm.tiAccess,
+    lzvLicensed: sm.lzvLicensed,
+    identities,
+    lzvLastAttempt: sm.lzvLastAttempt,
+    lzvLastOutcome: sm.lzvLastOutcome,
+  };
 }
 
 /** tigw.hsm.v1.HsmService over the application. */
@@ -49,16 +58,26 @@ export function hsmGrpc(h: Hsm, clock: ClockControl): GrpcServiceBinding {
     attemptLzv: unary(async (r: pb.AttemptLzvRequest) => ({ securityModule: await securityModule(h, await h.attemptLzv(r.unitId)) })),
     revokeUnit: unary(async (r: pb.RevokeUnitRequest) => ({ securityModule: await securityModule(h, await h.revokeUnit(r.unitId, r.reason)) })),
     getCertificate: unary(async (r: pb.GetCertificateRequest) => ({ certificate: await certificateInfo(h, await h.pki.certificate(r.certSerial)) })),
-    revokeCertificate: unary(async (r: pb.RevokeCertificateRequest) => ({ certificate: await certificateInfo(h, await h.pki.revoke(r.certSerial, r.reason || "unspecified")) })),
+    revokeCertificate: unary(async (r: pb.RevokeCertificateRequest) => ({
+      certificate: await certificateInfo(h, await h.pki.revoke(r.certSerial, r.reason || "unspecified")),
+    })),
     getOcspStatus: unary(async (r: pb.GetOcspStatusRequest) => {
       const st = await h.pki.status(r.certSerial);
-      return { status: st.status, revokedAt: st.status === "revoked" ? st.revokedAt.toISOString() : "", reason: st.status === "revoked" ? st.reason : "", checkedAt: clock.now().toISOString() };
+      return {
+        status: st.status,
+        revokedAt: st.status === "revoked" ? st.revokedAt.toISOString() : "",
+        reason: st.status === "revoked" ? st.reason : "",
+        checkedAt: clock.now().toISOString(),
+      };
     }),
     sign: unary(async (r: pb.SignRequest) => h.sign(r.certSerial, Buffer.from(r.data))),
     proveTerminalKey: unary(async (r: pb.ProveTerminalKeyRequest) => ({ signature: await h.proveTerminalKey(r.certSerial, r.ctId, Buffer.from(r.challenge)) })),
     verify: unary(async (r: pb.VerifyRequest) => ({ valid: await h.verify(r.certSerial, Buffer.from(r.data), Buffer.from(r.signature)) })),
     issueCard: unary(async (r: pb.IssueCardRequest) => ({ certificate: await certificateInfo(h, await h.issueCard(r)) })),
-    cardToCardAuthenticate: unary(async (r: pb.CardToCardAuthenticateRequest) => ({ authenticated: true, steps: await h.cardToCard(r.sourceCertSerial, r.targetCertSerial) })),
+    cardToCardAuthenticate: unary(async (r: pb.CardToCardAuthenticateRequest) => ({
+      authenticated: true,
+      steps: await h.cardToCard(r.sourceCertSerial, r.targetCertSerial),
+    })),
     getTrustAnchors: unary(async () => ({ rootPems: h.pki.roots(), subCaPems: h.pki.subCas(), ocspUrl: h.pki.ocspUrl })),
     getClock: unary(async () => ({ now: clock.now().toISOString(), simulated: clock.simulated })),
     advanceClock: unary(async (r: pb.AdvanceClockRequest) => {
@@ -67,7 +86,15 @@ export function hsmGrpc(h: Hsm, clock: ClockControl): GrpcServiceBinding {
       return { now: now.toISOString() };
     }),
     postOverMutualTls: unary(async (r: pb.PostOverMutualTlsRequest) =>
-      h.postOverMutualTls(r.unitId, r.identity, { url: r.url, body: Buffer.from(r.body), contentType: r.contentType || "text/xml; charset=utf-8", soapAction: r.soapAction, caPems: r.caPems, serverName: r.serverName, timeoutMs: r.timeoutMs }),
+      h.postOverMutualTls(r.unitId, r.identity, {
+        url: r.url,
+        body: Buffer.from(r.body),
+        contentType: r.contentType || "text/xml; charset=utf-8",
+        soapAction: r.soapAction,
+        caPems: r.caPems,
+        serverName: r.serverName,
+        timeoutMs: r.timeoutMs,
+      }),
     ),
   };
   return { name: "tigw.hsm.v1.HsmService", definition: pb.HsmServiceService, implementation: impl };

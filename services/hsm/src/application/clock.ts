@@ -34,12 +34,17 @@ export class ClockControl implements Clock {
   }
 
   private async persist(): Promise<void> {
-    await this.sql!.query(`INSERT INTO ${this.schema}.clock (id, now) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET now = EXCLUDED.now`, [this.now().toISOString()]);
+    await this.sql!.query(`INSERT INTO ${this.schema}.clock (id, now) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET now = EXCLUDED.now`, [
+      this.now().toISOString(),
+    ]);
   }
 
   async advance(duration: string): Promise<Date> {
     if (!(this.inner instanceof SimulatedClock)) {
-      throw new DomainError("CLOCK_NOT_SIMULATED", "ti-gateway runs on the system clock; start it with TIGW_CLOCK=simulated (and TIGW_CLOCK_START=2025-03-01) to move time");
+      throw new DomainError(
+        "CLOCK_NOT_SIMULATED",
+        "ti-gateway runs on the system clock; start it with TIGW_CLOCK=simulated (and TIGW_CLOCK_START=2025-03-01) to move time",
+      );
     }
     let ms: number;
     try {

@@ -1,5 +1,15 @@
 import { createHash, createPublicKey, randomBytes, sign, verify, X509Certificate } from "node:crypto";
-import { Coalescer, CommandHandler, DocumentProjection, DomainError, KeyedSerializer, StoreProjectionRunner, ValidationError, type Clock, type SqlEventStore } from "@tigw/platform";
+import {
+  Coalescer,
+  CommandHandler,
+  DocumentProjection,
+  DomainError,
+  KeyedSerializer,
+  StoreProjectionRunner,
+  ValidationError,
+  type Clock,
+  type SqlEventStore,
+} from "@tigw/platform";
 import {
   daysLeft,
   EXCHANGE_DAYS,
@@ -31,7 +41,10 @@ const addYears = (d: Date, years: number): Date => {
 
 /** ICCSN of a unit's gSMC-K (20 digits, 80276 = health care, Germany), derived from its id. */
 export function gsmckIccsn(unitId: string): string {
-  const digits = BigInt(`0x${createHash("sha256").update(unitId).digest("hex").slice(0, 15)}`).toString().padStart(15, "0").slice(-15);
+  const digits = BigInt(`0x${createHash("sha256").update(unitId).digest("hex").slice(0, 15)}`)
+    .toString()
+    .padStart(15, "0")
+    .slice(-15);
   return `80276${digits}`;
 }
 
@@ -113,7 +126,11 @@ export class Hsm {
 
   async module(unitId: string): Promise<SecurityModuleState> {
     const { state } = await this.modules.load(smStream(unitId));
-    if (!state.exists) throw new DomainError("SECURITY_MODULE_NOT_FOUND", `no gSMC-K for unit ${unitId} (yet: it is provisioned when tenancy announces the unit)`, { field: "unit", value: unitId });
+    if (!state.exists)
+      throw new DomainError("SECURITY_MODULE_NOT_FOUND", `no gSMC-K for unit ${unitId} (yet: it is provisioned when tenancy announces the unit)`, {
+        field: "unit",
+        value: unitId,
+      });
     return state;
   }
 
@@ -198,9 +215,19 @@ export class Hsm {
         keyRef: id.keyRef,
       });
       const parsed = parseCertificate(c.pem);
-      const keyMatches = createPublicKey(c.pem).export({ type: "spki", format: "der" }).equals(createPublicKey(old.pem).export({ type: "spki", format: "der" }));
+      const keyMatches = createPublicKey(c.pem)
+        .export({ type: "spki", format: "der" })
+        .equals(createPublicKey(old.pem).export({ type: "spki", format: "der" }));
       const ocsp = [await this.pki.status(c.serialHex), await this.pki.status(old.serialHex)];
-      renewals.push({ name, certSerial: c.serialHex, notBefore: parsed.notBefore, notAfter: parsed.notAfter, iccsn: parsed.iccsn, keyMatches, ocspRevoked: ocsp.some((o) => o.status === "revoked") });
+      renewals.push({
+        name,
+        certSerial: c.serialHex,
+        notBefore: parsed.notBefore,
+        notAfter: parsed.notAfter,
+        iccsn: parsed.iccsn,
+        keyMatches,
+        ocspRevoked: ocsp.some((o) => o.status === "revoked"),
+      });
     }
     const { state, events } = await this.run(unitId, { type: "CompleteLzv", renewals, at });
     const failed = events.find((e) => e.type === "LzvFailed");
@@ -261,7 +288,10 @@ export class Hsm {
     const cert = await this.pki.certificate(certSerial);
     if (cert.owner.kind !== "card" || !PRACTICE_CAS.has(caKindOfName(cert.ca) ?? "")) {
       const what = cert.owner.kind === "ca" ? "a CA key" : cert.owner.kind === "unit" ? "a gSMC-K key" : "a gSMC-KT key";
-      throw new DomainError("SIGNING_NOT_PERMITTED", `certificate ${certSerial} names ${what}: only SMC-B, HBA and eGK keys sign on request`, { field: "certSerial", value: certSerial });
+      throw new DomainError("SIGNING_NOT_PERMITTED", `certificate ${certSerial} names ${what}: only SMC-B, HBA and eGK keys sign on request`, {
+        field: "certSerial",
+        value: certSerial,
+      });
     }
     return this.signWith(cert, data);
   }
@@ -279,7 +309,10 @@ export class Hsm {
   async proveTerminalKey(certSerial: string, ctId: string, challenge: Buffer): Promise<Buffer> {
     const cert = await this.pki.certificate(certSerial);
     if (cert.owner.kind !== "card" || caKindOfName(cert.ca) !== PROFILES["C.SMKT.AUT"].ca) {
-      throw new DomainError("SIGNING_NOT_PERMITTED", `certificate ${certSerial} is no gSMC-KT: only a card terminal's gSMC-KT proves a connect`, { field: "certSerial", value: certSerial });
+      throw new DomainError("SIGNING_NOT_PERMITTED", `certificate ${certSerial} is no gSMC-KT: only a card terminal's gSMC-KT proves a connect`, {
+        field: "certSerial",
+        value: certSerial,
+      });
     }
     if (challenge.length !== 32) throw new ValidationError("INVALID_CHALLENGE", "challenge", `a connect challenge has 32 bytes, not ${challenge.length}`);
     if (!ctId) throw new ValidationError("INVALID_CT_ID", "ctId", "ctId is required");
@@ -313,12 +346,24 @@ export class Hsm {
     }
   }
 
-  async issueCard(r: { cardType: string; keyType: string; holder: string; iccsn?: string; notBefore?: string; validityYears?: number }): Promise<CertificateState> {
+  async issueCard(r: {
+    cardType: string;
+    keyType: string;
+    holder: string;
+    iccsn?: string;
+    notBefore?: string;
+    validityYears?: number;
+  }): Promise<CertificateState> {
     const type = CARD_TYPES[r.cardType];
     if (!type) throw new ValidationError("INVALID_CARD_TYPE", "cardType", `card type must be one of ${Object.keys(CARD_TYPES).join(", ")}`);
     const keyType = (r.keyType || "ecc") as KeyType;
     if (keyType !== "ecc" && keyType !== "rsa") throw new ValidationError("INVALID_KEY_TYPE", "keyType", "key type must be ecc or rsa");
-    const iccsn = r.iccsn || `80276${BigInt(`0x${randomBytes(8).toString("hex")}`).toString().padStart(15, "0").slice(-15)}`;
+    const iccsn =
+      r.iccsn ||
+      `80276${BigInt(`0x${randomBytes(8).toString("hex")}`)
+        .toString()
+        .padStart(15, "0")
+        .slice(-15)}`;
     if (!/^\d{20}$/.test(iccsn)) throw new ValidationError("INVALID_ICCSN", "iccsn", "an ICCSN has 20 digits");
     const notBefore = r.notBefore ? new Date(r.notBefore) : this.clock.now();
     if (Number.isNaN(notBefore.getTime())) throw new ValidationError("INVALID_DATE", "notBefore", "notBefore is not a date");

@@ -5,7 +5,10 @@ import type { Hsm } from "./hsm.js";
 /** Days to expiry per unit and identity (gauge) and LZV attempts by outcome, read at each scrape. */
 export function registerHsmMetrics(h: Hsm): () => void {
   const m = meter("hsm");
-  const days = m.createObservableGauge("tigw_cert_days_to_expiry", { description: "Days until a gSMC-K identity certificate expires (negative: expired)", unit: "d" });
+  const days = m.createObservableGauge("tigw_cert_days_to_expiry", {
+    description: "Days until a gSMC-K identity certificate expires (negative: expired)",
+    unit: "d",
+  });
   const lzv = m.createObservableCounter("tigw_lzv_attempts_total", { description: "LZV attempts by outcome (SUCCESS or the refusal code) since start" });
   const callback = async (r: Parameters<Parameters<typeof m.addBatchObservableCallback>[0]>[0]) => {
     const now = h.clock.now().toISOString();

@@ -21,11 +21,35 @@ export interface CertificateState {
 }
 
 export type CertificateCommand =
-  | { type: "RecordIssued"; serialHex: string; ca: string; pem: string; keyRef: string; iccsn: string; notBefore: string; notAfter: string; owner: CertificateOwner; at: string }
+  | {
+      type: "RecordIssued";
+      serialHex: string;
+      ca: string;
+      pem: string;
+      keyRef: string;
+      iccsn: string;
+      notBefore: string;
+      notAfter: string;
+      owner: CertificateOwner;
+      at: string;
+    }
   | { type: "Revoke"; reason: string; at: string };
 
 export type CertificateEvent =
-  | { type: "CertificateIssued"; data: { serialHex: string; ca: string; pem: string; keyRef: string; iccsn: string; notBefore: string; notAfter: string; owner: CertificateOwner; at: string } }
+  | {
+      type: "CertificateIssued";
+      data: {
+        serialHex: string;
+        ca: string;
+        pem: string;
+        keyRef: string;
+        iccsn: string;
+        notBefore: string;
+        notAfter: string;
+        owner: CertificateOwner;
+        at: string;
+      };
+    }
   | { type: "CertificateRevoked"; data: { serialHex: string; reason: string; at: string } };
 
 export const REVOCATION_REASONS = ["unspecified", "keyCompromise", "superseded", "cessationOfOperation", "certificateHold"] as const;

@@ -73,10 +73,16 @@ export type SecurityModuleCommand =
 export type SecurityModuleEvent =
   | { type: "SecurityModuleProvisioned"; data: { unitId: string; serial: string; iccsn: string; identities: IdentitySpec[]; at: string } }
   | { type: "LzvLicenceChanged"; data: { unitId: string; licensed: boolean; at: string } }
-  | { type: "CertificateExpiryApproaching"; data: { unitId: string; identity: IdentityName; daysBefore: number; daysLeft: number; notAfter: string; at: string } }
+  | {
+      type: "CertificateExpiryApproaching";
+      data: { unitId: string; identity: IdentityName; daysBefore: number; daysLeft: number; notAfter: string; at: string };
+    }
   | { type: "CertificateExpired"; data: { unitId: string; identity: IdentityName; notAfter: string; at: string } }
   | { type: "TiAccessLost"; data: { unitId: string; reason: string; at: string } }
-  | { type: "LzvSucceeded"; data: { unitId: string; renewals: { name: IdentityName; certSerial: string; previousCertSerial: string; notAfter: string }[]; at: string } }
+  | {
+      type: "LzvSucceeded";
+      data: { unitId: string; renewals: { name: IdentityName; certSerial: string; previousCertSerial: string; notAfter: string }[]; at: string };
+    }
   | { type: "LzvFailed"; data: { unitId: string; code: string; reason: string; at: string } }
   | { type: "SecurityModuleRevoked"; data: { unitId: string; reason: string; certSerials: string[]; at: string } };
 
@@ -100,7 +106,8 @@ export function lzvBlocker(s: SecurityModuleState, now: string): { code: string;
   if (!vpn) return { code: "SECURITY_MODULE_NOT_FOUND", reason: "no gSMC-K identities" };
   if (vpn.revoked) return { code: "LZV_CERT_REVOKED", reason: "the gSMC-K certificates are revoked" };
   if (vpn.extendedByLzv) return { code: "LZV_ALREADY_EXTENDED", reason: "the certificates were extended by LZV already" };
-  if (vpn.notBefore >= LZV_ISSUED_BEFORE) return { code: "LZV_NOT_ELIGIBLE", reason: `certificates issued ${vpn.notBefore.slice(0, 10)}, LZV covers only those issued before 2021-01-01` };
+  if (vpn.notBefore >= LZV_ISSUED_BEFORE)
+    return { code: "LZV_NOT_ELIGIBLE", reason: `certificates issued ${vpn.notBefore.slice(0, 10)}, LZV covers only those issued before 2021-01-01` };
   if (!s.lzvLicensed) return { code: "LZV_NOT_LICENSED", reason: "the unit's licence does not carry the LZV feature" };
   if (now >= vpn.notAfter) return { code: "LZV_EXPIRED", reason: `C.NK.VPN expired ${vpn.notAfter.slice(0, 10)}` };
   const left = daysLeft(vpn.notAfter, now);
@@ -111,7 +118,10 @@ export function lzvBlocker(s: SecurityModuleState, now: string): { code: string;
 function decide(c: SecurityModuleCommand, s: SecurityModuleState): SecurityModuleEvent[] {
   if (c.type === "Provision") {
     if (s.exists) return [];
-    const provisioned: SecurityModuleEvent = { type: "SecurityModuleProvisioned", data: { unitId: c.unitId, serial: c.serial, iccsn: c.iccsn, identities: c.identities, at: c.at } };
+    const provisioned: SecurityModuleEvent = {
+      type: "SecurityModuleProvisioned",
+      data: { unitId: c.unitId, serial: c.serial, iccsn: c.iccsn, identities: c.identities, at: c.at },
+    };
     // Marks already crossed (an old unit) are announced with the provisioning, in the same append.
     return [provisioned, ...decide({ type: "Tick", at: c.at }, evolve(s, provisioned))];
   }
@@ -134,7 +144,10 @@ function decide(c: SecurityModuleCommand, s: SecurityModuleState): SecurityModul
         const left = daysLeft(id.notAfter, c.at);
         for (const mark of WARNING_MARKS) {
           if (left <= mark && !id.marks.includes(mark)) {
-            out.push({ type: "CertificateExpiryApproaching", data: { unitId, identity: id.name, daysBefore: mark, daysLeft: left, notAfter: id.notAfter, at: c.at } });
+            out.push({
+              type: "CertificateExpiryApproaching",
+              data: { unitId, identity: id.name, daysBefore: mark, daysLeft: left, notAfter: id.notAfter, at: c.at },
+            });
           }
         }
       }
@@ -151,7 +164,8 @@ function decide(c: SecurityModuleCommand, s: SecurityModuleState): SecurityModul
         const old = s.identities[name]!;
         if (!r) return fail("LZV_INCOMPLETE", `no renewed certificate for ${name}`);
         if (r.iccsn !== s.iccsn) return fail("LZV_ICCSN_MISMATCH", `${name}: renewed certificate names ICCSN ${r.iccsn}, the gSMC-K is ${s.iccsn}`);
-        if (r.notAfter <= old.notAfter) return fail("LZV_EXPIRY_NOT_LATER", `${name}: renewed certificate expires ${r.notAfter.slice(0, 10)}, not later than ${old.notAfter.slice(0, 10)}`);
+        if (r.notAfter <= old.notAfter)
+          return fail("LZV_EXPIRY_NOT_LATER", `${name}: renewed certificate expires ${r.notAfter.slice(0, 10)}, not later than ${old.notAfter.slice(0, 10)}`);
         if (!r.keyMatches) return fail("LZV_KEY_MISMATCH", `${name}: renewed certificate is not for the gSMC-K's key`);
         if (r.ocspRevoked) return fail("LZV_CERT_REVOKED", `${name}: OCSP says the renewed certificate is revoked`);
       }
@@ -164,7 +178,9 @@ function decide(c: SecurityModuleCommand, s: SecurityModuleState): SecurityModul
     case "RecordRevocation": {
       const live = Object.values(s.identities).filter((i) => !i.revoked);
       if (live.length === 0) return [];
-      const out: SecurityModuleEvent[] = [{ type: "SecurityModuleRevoked", data: { unitId, reason: c.reason, certSerials: live.map((i) => i.certSerial), at: c.at } }];
+      const out: SecurityModuleEvent[] = [
+        { type: "SecurityModuleRevoked", data: { unitId, reason: c.reason, certSerials: live.map((i) => i.certSerial), at: c.at } },
+      ];
       if (s.tiAccess) out.push({ type: "TiAccessLost", data: { unitId, reason: "gSMC-K certificates revoked", at: c.at } });
       return out;
     }
@@ -199,7 +215,9 @@ function evolve(s: SecurityModuleState, e: SecurityModuleEvent): SecurityModuleS
         lzvLastAttempt: e.data.at,
         lzvLastOutcome: "SUCCESS",
         // The new expiry gets its own warnings.
-        identities: mapIdentities(s, (i) => (byName.has(i.name) ? { ...i, certSerial: byName.get(i.name)!.certSerial, notAfter: byName.get(i.name)!.notAfter, marks: [], extendedByLzv: true } : i)),
+        identities: mapIdentities(s, (i) =>
+          byName.has(i.name) ? { ...i, certSerial: byName.get(i.name)!.certSerial, notAfter: byName.get(i.name)!.notAfter, marks: [], extendedByLzv: true } : i,
+        ),
       };
     }
     case "SecurityModuleRevoked":
@@ -207,4 +225,8 @@ function evolve(s: SecurityModuleState, e: SecurityModuleEvent): SecurityModuleS
   }
 }
 
-export const securityModuleDecider: Decider<SecurityModuleState, SecurityModuleCommand, SecurityModuleEvent> = { decide, evolve, initialState: initialSecurityModule };
+export const securityModuleDecider: Decider<SecurityModuleState, SecurityModuleCommand, SecurityModuleEvent> = {
+  decide,
+  evolve,
+  initialState: initialSecurityModule,
+};

@@ -37,7 +37,8 @@ export function caKindOfName(name: string): CaKind | undefined {
 }
 
 /** Why a certificate does not fit: the stable codes a refusal carries (details.problem). */
-export type CertificateProblem = "NOT_A_CERTIFICATE" | "WRONG_CA" | "WRONG_PROFILE" | "WRONG_ICCSN" | "NOT_YET_VALID" | "EXPIRED" | "REVOKED" | "OCSP_UNKNOWN" | "OCSP_UNREACHABLE";
+export type CertificateProblem =
+  "NOT_A_CERTIFICATE" | "WRONG_CA" | "WRONG_PROFILE" | "WRONG_ICCSN" | "NOT_YET_VALID" | "EXPIRED" | "REVOKED" | "OCSP_UNKNOWN" | "OCSP_UNREACHABLE";
 
 export class CertificateRejected extends Error {
   constructor(
@@ -57,7 +58,10 @@ const iccsnOf = (x: X509Certificate) => /(?:^|\n)serialNumber=([^\n]*)/.exec(x.s
  * profile's policy OID, and name the card's ICCSN (when one is expected). Throws CertificateRejected;
  * returns the parsed certificate and its issuer.
  */
-export function checkBinding(pem: string, expect: { profile: ProfileName; iccsn?: string; subCas: X509Certificate[] }): { cert: X509Certificate; issuer: X509Certificate } {
+export function checkBinding(
+  pem: string,
+  expect: { profile: ProfileName; iccsn?: string; subCas: X509Certificate[] },
+): { cert: X509Certificate; issuer: X509Certificate } {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(pem);
@@ -68,14 +72,19 @@ export function checkBinding(pem: string, expect: { profile: ProfileName; iccsn?
   const issuer = expect.subCas.find((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
   if (!issuer) throw new CertificateRejected("WRONG_CA", `certificate ${cert.serialNumber} is not issued by a sub-CA of the TI PKI`);
   const kind = caKindOfName(commonName(issuer));
-  if (kind !== profile.ca) throw new CertificateRejected("WRONG_CA", `certificate ${cert.serialNumber} is issued by ${commonName(issuer)}; a ${expect.profile} comes from the ${profile.ca} CA`);
+  if (kind !== profile.ca)
+    throw new CertificateRejected(
+      "WRONG_CA",
+      `certificate ${cert.serialNumber} is issued by ${commonName(issuer)}; a ${expect.profile} comes from the ${profile.ca} CA`,
+    );
   let policies: string[];
   try {
     policies = policiesOf(cert.raw);
   } catch {
     policies = [];
   }
-  if (!policies.includes(profile.oid)) throw new CertificateRejected("WRONG_PROFILE", `certificate ${cert.serialNumber} is not a ${expect.profile} (policy ${profile.oid} missing)`);
+  if (!policies.includes(profile.oid))
+    throw new CertificateRejected("WRONG_PROFILE", `certificate ${cert.serialNumber} is not a ${expect.profile} (policy ${profile.oid} missing)`);
   if (expect.iccsn !== undefined && iccsnOf(cert) !== expect.iccsn) {
     throw new CertificateRejected("WRONG_ICCSN", `certificate ${cert.serialNumber} belongs to card ${iccsnOf(cert) || "(none)"}, not to card ${expect.iccsn}`);
   }
@@ -87,17 +96,26 @@ export function checkBinding(pem: string, expect: { profile: ProfileName; iccsn?
  * and "good" at the OCSP responder its AIA names, asked as a relying party (askOcsp). Throws
  * CertificateRejected.
  */
-export async function checkCurrent(cert: X509Certificate, issuer: X509Certificate, now: Date, o: { ocspTimeoutMs: number; ocsp?: (cert: X509Certificate, issuer: X509Certificate) => Promise<OcspStatus> }): Promise<void> {
-  if (now < new Date(cert.validFrom)) throw new CertificateRejected("NOT_YET_VALID", `certificate ${cert.serialNumber} is valid only from ${new Date(cert.validFrom).toISOString()}`);
-  if (now > new Date(cert.validTo)) throw new CertificateRejected("EXPIRED", `certificate ${cert.serialNumber} expired on ${new Date(cert.validTo).toISOString()}`);
+export async function checkCurrent(
+  cert: X509Certificate,
+  issuer: X509Certificate,
+  now: Date,
+  o: { ocspTimeoutMs: number; ocsp?: (cert: X509Certificate, issuer: X509Certificate) => Promise<OcspStatus> },
+): Promise<void> {
+  if (now < new Date(cert.validFrom))
+    throw new CertificateRejected("NOT_YET_VALID", `certificate ${cert.serialNumber} is valid only from ${new Date(cert.validFrom).toISOString()}`);
+  if (now > new Date(cert.validTo))
+    throw new CertificateRejected("EXPIRED", `certificate ${cert.serialNumber} expired on ${new Date(cert.validTo).toISOString()}`);
   let status: OcspStatus;
   try {
     status = o.ocsp ? await o.ocsp(cert, issuer) : await askOcsp(cert.toString(), issuer.toString(), { timeoutMs: o.ocspTimeoutMs });
   } catch (e) {
-    if (e instanceof OcspUnreachable) throw new CertificateRejected("OCSP_UNREACHABLE", `revocation of certificate ${cert.serialNumber} cannot be checked: ${e.message}`);
+    if (e instanceof OcspUnreachable)
+      throw new CertificateRejected("OCSP_UNREACHABLE", `revocation of certificate ${cert.serialNumber} cannot be checked: ${e.message}`);
     throw e;
   }
-  if (status.status === "revoked") throw new CertificateRejected("REVOKED", `certificate ${cert.serialNumber} is revoked (${status.reason}) since ${status.revokedAt.toISOString()}`);
+  if (status.status === "revoked")
+    throw new CertificateRejected("REVOKED", `certificate ${cert.serialNumber} is revoked (${status.reason}) since ${status.revokedAt.toISOString()}`);
   if (status.status !== "good") throw new CertificateRejected("OCSP_UNKNOWN", `OCSP does not know certificate ${cert.serialNumber}`);
 }
 

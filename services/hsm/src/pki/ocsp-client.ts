@@ -50,7 +50,12 @@ export function ocspQuery(cert: X509Certificate, issuer: X509Certificate): { url
 /** POSTs a DER request to an OCSP responder (RFC 6960 appendix A) and returns its DER answer. */
 export async function postOcsp(url: string, der: Buffer, timeoutMs: number): Promise<Buffer> {
   try {
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: der, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/ocsp-request" },
+      body: der,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return Buffer.from(await res.arrayBuffer());
   } catch (e) {
@@ -68,9 +73,16 @@ function readAnswer(der: Buffer, asked: CertID, nonce: Buffer, issuer: X509Certi
     const echoed = basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === NONCE);
     if (!echoed || !Buffer.from(echoed.extnValue.buffer).equals(Buffer.from(AsnConvert.serialize(new OctetString(nonce))))) return { status: "unknown" };
     const same = (a: ArrayBuffer, b: ArrayBuffer) => Buffer.from(a).equals(Buffer.from(b));
-    const single = basic.tbsResponseData.responses.find((r) => same(r.certID.serialNumber, asked.serialNumber) && same(r.certID.issuerKeyHash.buffer, asked.issuerKeyHash.buffer));
+    const single = basic.tbsResponseData.responses.find(
+      (r) => same(r.certID.serialNumber, asked.serialNumber) && same(r.certID.issuerKeyHash.buffer, asked.issuerKeyHash.buffer),
+    );
     const s = single?.certStatus;
-    if (s?.revoked) return { status: "revoked", revokedAt: s.revoked.revocationTime, reason: s.revoked.revocationReason ? (CRLReasons[s.revoked.revocationReason.reason] ?? "unspecified") : "unspecified" };
+    if (s?.revoked)
+      return {
+        status: "revoked",
+        revokedAt: s.revoked.revocationTime,
+        reason: s.revoked.revocationReason ? (CRLReasons[s.revoked.revocationReason.reason] ?? "unspecified") : "unspecified",
+      };
     if (s && s.good !== undefined) return { status: "good" };
     return { status: "unknown" };
   } catch {

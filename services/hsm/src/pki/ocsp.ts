@@ -29,9 +29,16 @@ export interface OcspIssuer {
   status(serialHex: string): Promise<OcspStatus>;
 }
 
-const serialHexOf = (serial: ArrayBuffer) => Buffer.from(serial).toString("hex").toUpperCase().replace(/^(00)+(?=.)/, "");
+const serialHexOf = (serial: ArrayBuffer) =>
+  Buffer.from(serial)
+    .toString("hex")
+    .toUpperCase()
+    .replace(/^(00)+(?=.)/, "");
 /** SHA-1 of a CA certificate's subject, as OCSP's CertID names the issuer. */
-export const nameHash = (certDer: Buffer) => createHash("sha1").update(Buffer.from(AsnConvert.serialize(AsnConvert.parse(certDer, Certificate).tbsCertificate.subject))).digest();
+export const nameHash = (certDer: Buffer) =>
+  createHash("sha1")
+    .update(Buffer.from(AsnConvert.serialize(AsnConvert.parse(certDer, Certificate).tbsCertificate.subject)))
+    .digest();
 
 const REASONS: Record<string, CRLReasons> = {
   unspecified: CRLReasons.unspecified,
@@ -55,7 +62,11 @@ export async function answerOcsp(requestDer: Buffer, issuers: OcspIssuer[], now:
   }
   const list = req.tbsRequest.requestList;
   const first = list[0]?.reqCert;
-  const issuer = first && issuers.find((i) => Buffer.from(first.issuerKeyHash.buffer).equals(keyHash(i.publicKey)) && Buffer.from(first.issuerNameHash.buffer).equals(nameHash(i.certDer)));
+  const issuer =
+    first &&
+    issuers.find(
+      (i) => Buffer.from(first.issuerKeyHash.buffer).equals(keyHash(i.publicKey)) && Buffer.from(first.issuerNameHash.buffer).equals(nameHash(i.certDer)),
+    );
   // All answers of one response are signed by one CA: answer "unknown" for others.
   const responses: SingleResponse[] = [];
   for (const { reqCert } of list) {
@@ -65,7 +76,9 @@ export async function answerOcsp(requestDer: Buffer, issuers: OcspIssuer[], now:
       st.status === "good"
         ? new CertStatus({ good: null })
         : st.status === "revoked"
-          ? new CertStatus({ revoked: new RevokedInfo({ revocationTime: st.revokedAt, revocationReason: new CRLReason(REASONS[st.reason] ?? CRLReasons.unspecified) }) })
+          ? new CertStatus({
+              revoked: new RevokedInfo({ revocationTime: st.revokedAt, revocationReason: new CRLReason(REASONS[st.reason] ?? CRLReasons.unspecified) }),
+            })
           : new CertStatus({ unknown: null });
     responses.push(new SingleResponse({ certID: reqCert, certStatus, thisUpdate: now, nextUpdate: new Date(now.getTime() + 3_600_000) }));
   }

@@ -55,7 +55,11 @@ export interface Issued {
  */
 export class TestPki {
   private readonly cas = new Map<string, Ca>();
-  private readonly certs: CommandHandler<CertificateState, Parameters<typeof certificateDecider.decide>[0], ReturnType<typeof certificateDecider.decide>[number]>;
+  private readonly certs: CommandHandler<
+    CertificateState,
+    Parameters<typeof certificateDecider.decide>[0],
+    ReturnType<typeof certificateDecider.decide>[number]
+  >;
 
   private constructor(
     readonly store: SqlEventStore,
@@ -82,7 +86,14 @@ export class TestPki {
       const serialHex = (events[0]?.data as { serialHex?: string } | undefined)?.serialHex;
       if (serialHex) {
         const c = await this.certificate(serialHex);
-        const ca: Ca = { name, certDer: new X509Certificate(c.pem).raw, pem: c.pem, serialHex, privateKey: await this.vault.get(c.keyRef), publicKey: createPublicKey(c.pem) };
+        const ca: Ca = {
+          name,
+          certDer: new X509Certificate(c.pem).raw,
+          pem: c.pem,
+          serialHex,
+          privateKey: await this.vault.get(c.keyRef),
+          publicKey: createPublicKey(c.pem),
+        };
         this.cas.set(name, ca);
         return ca;
       }
@@ -99,7 +110,16 @@ export class TestPki {
       });
       const keyRef = `ca:${name}:${randomUUID()}`;
       await this.vault.put(keyRef, key.privateKey, `ca:${name}`);
-      await this.record(serial, parent?.name ?? name, toPem(der), keyRef, "", { kind: "ca", id: name }, new Date("2015-01-01T00:00:00Z"), new Date(parent ? "2044-12-31T23:59:59Z" : "2049-12-31T23:59:59Z"));
+      await this.record(
+        serial,
+        parent?.name ?? name,
+        toPem(der),
+        keyRef,
+        "",
+        { kind: "ca", id: name },
+        new Date("2015-01-01T00:00:00Z"),
+        new Date(parent ? "2044-12-31T23:59:59Z" : "2049-12-31T23:59:59Z"),
+      );
       try {
         await this.store.append(caStream(name), NO_STREAM, [{ type: "CaCreated", data: { name, serialHex: serial } }], this.clock.now());
       } catch (e) {
@@ -108,11 +128,31 @@ export class TestPki {
     }
   }
 
-  private async record(serialHex: string, ca: string, pem: string, keyRef: string, iccsn: string, owner: CertificateOwner, notBefore: Date, notAfter: Date): Promise<void> {
+  private async record(
+    serialHex: string,
+    ca: string,
+    pem: string,
+    keyRef: string,
+    iccsn: string,
+    owner: CertificateOwner,
+    notBefore: Date,
+    notAfter: Date,
+  ): Promise<void> {
     const at = this.clock.now();
     await this.certs.handle(
       certStream(serialHex),
-      { type: "RecordIssued", serialHex, ca, pem, keyRef, iccsn, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), owner, at: at.toISOString() },
+      {
+        type: "RecordIssued",
+        serialHex,
+        ca,
+        pem,
+        keyRef,
+        iccsn,
+        notBefore: notBefore.toISOString(),
+        notAfter: notAfter.toISOString(),
+        owner,
+        at: at.toISOString(),
+      },
       { unitId: owner.kind === "unit" ? owner.id : undefined, occurredAt: at },
     );
   }
@@ -182,7 +222,12 @@ export class TestPki {
 
   /** RFC 6960 over the sub-CAs (each signs the answers about its own certificates). */
   answerOcsp(requestDer: Buffer): Promise<Buffer> {
-    const issuers: OcspIssuer[] = [...this.cas.values()].map((ca) => ({ certDer: ca.certDer, privateKey: ca.privateKey, publicKey: ca.publicKey, status: (serial) => this.status(serial, ca.name) }));
+    const issuers: OcspIssuer[] = [...this.cas.values()].map((ca) => ({
+      certDer: ca.certDer,
+      privateKey: ca.privateKey,
+      publicKey: ca.publicKey,
+      status: (serial) => this.status(serial, ca.name),
+    }));
     return answerOcsp(requestDer, issuers, this.clock.now());
   }
 }

@@ -75,7 +75,9 @@ export function keyTypeOf(key: KeyObject): KeyType {
 }
 
 export function signatureAlgorithm(signer: KeyObject): AlgorithmIdentifier {
-  return keyTypeOf(signer) === "rsa" ? new AlgorithmIdentifier({ algorithm: OID.sha256WithRSA, parameters: null }) : new AlgorithmIdentifier({ algorithm: OID.ecdsaWithSHA256 });
+  return keyTypeOf(signer) === "rsa"
+    ? new AlgorithmIdentifier({ algorithm: OID.sha256WithRSA, parameters: null })
+    : new AlgorithmIdentifier({ algorithm: OID.ecdsaWithSHA256 });
 }
 
 /** SHA-256 with RSA PKCS#1 v1.5 or ECDSA (DER signature), as X.509 and OCSP expect. */
@@ -86,7 +88,10 @@ export function spkiOf(publicKey: KeyObject): SubjectPublicKeyInfo {
 }
 
 /** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits. Also the OCSP issuerKeyHash. */
-export const keyHash = (publicKey: KeyObject): Buffer => createHash("sha1").update(Buffer.from(spkiOf(publicKey).subjectPublicKey)).digest();
+export const keyHash = (publicKey: KeyObject): Buffer =>
+  createHash("sha1")
+    .update(Buffer.from(spkiOf(publicKey).subjectPublicKey))
+    .digest();
 
 const ext = (extnID: string, critical: boolean, value: unknown) => new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
 
@@ -121,10 +126,20 @@ export function issueCertificate(r: IssueRequest): { der: Buffer; serialHex: str
     ext(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyHash(issuerPublic)) })),
   ];
   if (r.policies?.length) {
-    extensions.push(ext(id_ce_certificatePolicies, false, new CertificatePolicies(r.policies.map((policyIdentifier) => new PolicyInformation({ policyIdentifier })))));
+    extensions.push(
+      ext(id_ce_certificatePolicies, false, new CertificatePolicies(r.policies.map((policyIdentifier) => new PolicyInformation({ policyIdentifier })))),
+    );
   }
   if (r.ocspUrl) {
-    extensions.push(ext(id_pe_authorityInfoAccess, false, new AuthorityInfoAccessSyntax([new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: r.ocspUrl }) })])));
+    extensions.push(
+      ext(
+        id_pe_authorityInfoAccess,
+        false,
+        new AuthorityInfoAccessSyntax([
+          new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: new GeneralName({ uniformResourceIdentifier: r.ocspUrl }) }),
+        ]),
+      ),
+    );
   }
   const tbs = new TBSCertificate({
     version: Version.v3,
@@ -147,7 +162,11 @@ export function policiesOf(certDer: Buffer): string[] {
   return e ? AsnConvert.parse(e.extnValue.buffer, CertificatePolicies).map((p) => p.policyIdentifier) : [];
 }
 
-export const toPem = (der: Buffer): string => `-----BEGIN CERTIFICATE-----\n${der.toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE-----\n`;
+export const toPem = (der: Buffer): string =>
+  `-----BEGIN CERTIFICATE-----\n${der
+    .toString("base64")
+    .match(/.{1,64}/g)!
+    .join("\n")}\n-----END CERTIFICATE-----\n`;
 
 export function nameOf(certDer: Buffer): Name {
   return AsnConvert.parse(certDer, Certificate).tbsCertificate.subject;
@@ -169,7 +188,11 @@ export interface ParsedCertificate {
 /** The facts of a certificate an operator or a service needs, read with node:crypto. */
 export function parseCertificate(pem: string): ParsedCertificate {
   const x = new X509Certificate(pem);
-  const field = (dn: string, key: string) => dn.split("\n").find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? "";
+  const field = (dn: string, key: string) =>
+    dn
+      .split("\n")
+      .find((l) => l.startsWith(`${key}=`))
+      ?.slice(key.length + 1) ?? "";
   const details = x.publicKey.asymmetricKeyDetails ?? {};
   return {
     serialHex: x.serialNumber.toUpperCase(),

@@ -31,7 +31,10 @@ export class MutualTlsError extends Error {
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|EPROTO|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/;
 
 /** POSTs over HTTPS with a client certificate and key; the server is checked against `caPems`. */
-export function postWithClientCertificate(r: MutualTlsPost, identity: { certPem: string; key: KeyObject }): Promise<{ status: number; body: Buffer; contentType: string }> {
+export function postWithClientCertificate(
+  r: MutualTlsPost,
+  identity: { certPem: string; key: KeyObject },
+): Promise<{ status: number; body: Buffer; contentType: string }> {
   const url = new URL(r.url);
   if (url.protocol !== "https:") return Promise.reject(new MutualTlsError("PEER_UNREACHABLE", `not an https URL: ${r.url}`));
   return new Promise((resolve, reject) => {
@@ -65,7 +68,9 @@ export function postWithClientCertificate(r: MutualTlsPost, identity: { certPem:
     req.on("error", (e: Error & { code?: string }) => {
       if (e instanceof MutualTlsError) return reject(e);
       const tls = TLS_CODE.test(e.code ?? "") || /ssl|tls|certificate|handshake/i.test(e.message);
-      reject(new MutualTlsError(tls ? "TLS_REFUSED" : "PEER_UNREACHABLE", `${tls ? "TLS handshake with" : "cannot reach"} ${url.host}: ${e.message.split("\n")[0]}`));
+      reject(
+        new MutualTlsError(tls ? "TLS_REFUSED" : "PEER_UNREACHABLE", `${tls ? "TLS handshake with" : "cannot reach"} ${url.host}: ${e.message.split("\n")[0]}`),
+      );
     });
     req.end(r.body);
   });

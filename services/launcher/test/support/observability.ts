@@ -19,7 +19,8 @@ const { parser } = require("@prometheus-io/lezer-promql") as typeof LezerPromql;
 const deploy = (...p: string[]) => join(root, "deploy", ...p);
 
 /** deploy/prometheus/signals.json: the metrics each service must serve. */
-export const signals = (): Record<string, Signal[]> => (JSON.parse(readFileSync(deploy("prometheus", "signals.json"), "utf8")) as { services: Record<string, Signal[]> }).services;
+export const signals = (): Record<string, Signal[]> =>
+  (JSON.parse(readFileSync(deploy("prometheus", "signals.json"), "utf8")) as { services: Record<string, Signal[]> }).services;
 
 export interface Dashboard {
   uid: string;
@@ -40,7 +41,8 @@ export interface AlertRule {
   annotations: { summary: string; description: string };
 }
 
-export const alertRules = (): AlertRule[] => (parseYaml(readFileSync(deploy("prometheus", "alerts.yml"), "utf8")) as { groups: { rules: AlertRule[] }[] }).groups.flatMap((g) => g.rules);
+export const alertRules = (): AlertRule[] =>
+  (parseYaml(readFileSync(deploy("prometheus", "alerts.yml"), "utf8")) as { groups: { rules: AlertRule[] }[] }).groups.flatMap((g) => g.rules);
 
 export const yamlFile = (...p: string[]): unknown => parseYaml(readFileSync(deploy(...p), "utf8"));
 

@@ -83,13 +83,19 @@ export function consume(o: ConsumeOptions): Promise<Subscription> {
       parent,
       async (span) => {
         try {
-          const [seen] = await o.inbox.sql.query(`SELECT 1 FROM ${o.inbox.schema}.inbox WHERE consumer = $1 AND event_id = $2::uuid`, [o.groupId, event.eventId]);
+          const [seen] = await o.inbox.sql.query(`SELECT 1 FROM ${o.inbox.schema}.inbox WHERE consumer = $1 AND event_id = $2::uuid`, [
+            o.groupId,
+            event.eventId,
+          ]);
           if (seen) {
             span.setAttribute("tigw.inbox.duplicate", true);
             return;
           }
           await handler.handle(decodeEvent(handler, event), event);
-          await o.inbox.sql.query(`INSERT INTO ${o.inbox.schema}.inbox (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`, [o.groupId, event.eventId]);
+          await o.inbox.sql.query(`INSERT INTO ${o.inbox.schema}.inbox (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`, [
+            o.groupId,
+            event.eventId,
+          ]);
         } catch (e) {
           span.recordException(e as Error);
           span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });

@@ -17,7 +17,12 @@ const errorText = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.
  * `maxAttempts` hands the message to `deadLetter` (then the partition moves on). Throws only when
  * the subscription stops while retrying, so the message stays uncommitted.
  */
-export async function deliver(o: SubscribeOptions, m: DeliveredMessage, running: () => boolean, deadLetter: (f: FailedDelivery) => Promise<void>): Promise<void> {
+export async function deliver(
+  o: SubscribeOptions,
+  m: DeliveredMessage,
+  running: () => boolean,
+  deadLetter: (f: FailedDelivery) => Promise<void>,
+): Promise<void> {
   const replayFor = m.headers[HEADER.replayForGroup];
   if (replayFor && replayFor !== o.groupId) return;
   const maxAttempts = Math.max(1, o.maxAttempts ?? 5);

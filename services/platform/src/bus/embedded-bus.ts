@@ -140,7 +140,10 @@ export class EmbeddedBus implements EventBus {
         );
         let from = committed ? BigInt(committed.next_offset) : 0n;
         if (!committed && o.fromBeginning === false) {
-          const [end] = await this.sql.query<{ next_offset: string }>(`SELECT next_offset FROM bus.partitions WHERE topic = $1 AND partition = $2`, [topic, partition]);
+          const [end] = await this.sql.query<{ next_offset: string }>(`SELECT next_offset FROM bus.partitions WHERE topic = $1 AND partition = $2`, [
+            topic,
+            partition,
+          ]);
           from = BigInt(end?.next_offset ?? 0);
           await this.commit(member.groupId, topic, partition, from);
         }
@@ -153,7 +156,12 @@ export class EmbeddedBus implements EventBus {
           if (!member.running) return delivered;
           const msg: DeliveredMessage = { topic, partition, offset: r.offset, key: r.key, value: Buffer.from(r.value), headers: r.headers };
           // Retries, then dead-letters; throws only when stopping (not committed -> delivered again).
-          await deliver(o, msg, () => member.running, (f) => this.deadLetter(f));
+          await deliver(
+            o,
+            msg,
+            () => member.running,
+            (f) => this.deadLetter(f),
+          );
           await this.commit(member.groupId, topic, partition, BigInt(r.offset) + 1n);
           delivered++;
         }
@@ -186,7 +194,9 @@ export class EmbeddedBus implements EventBus {
     if (!found[0]) throw new DomainError("DEAD_LETTER_NOT_FOUND", `no dead letter ${id}`, { id });
     const dl = toDeadLetter(found[0]);
     await this.publish(dl.topic, [{ key: dl.key, value: dl.value, headers: replayHeaders(dl.headers, dl.groupId) }]);
-    const [row] = await this.sql.query<DeadLetterRow>(`UPDATE bus.dead_letters SET replayed_at = now() WHERE id = $1::uuid RETURNING ${DEAD_LETTER_COLUMNS}`, [id]);
+    const [row] = await this.sql.query<DeadLetterRow>(`UPDATE bus.dead_letters SET replayed_at = now() WHERE id = $1::uuid RETURNING ${DEAD_LETTER_COLUMNS}`, [
+      id,
+    ]);
     return toDeadLetter(row!);
   }
 
@@ -238,11 +248,13 @@ export class EmbeddedBus implements EventBus {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.members].map(async (m) => {
-      m.running = false;
-      this.wake.emit("message");
-      await m.loop;
-    }));
+    await Promise.all(
+      [...this.members].map(async (m) => {
+        m.running = false;
+        this.wake.emit("message");
+        await m.loop;
+      }),
+    );
     this.members.clear();
   }
 }

@@ -2,7 +2,15 @@ import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from "kafkajs";
 import { DomainError } from "../errors.js";
 import { deliver, replayHeaders, type FailedDelivery } from "./delivery.js";
-import { deadLetterTopicOf, type BusMessage, type DeadLetter, type DeliveredMessage, type EventBus, type SubscribeOptions, type Subscription } from "./event-bus.js";
+import {
+  deadLetterTopicOf,
+  type BusMessage,
+  type DeadLetter,
+  type DeliveredMessage,
+  type EventBus,
+  type SubscribeOptions,
+  type Subscription,
+} from "./event-bus.js";
 
 /** Headers a dead letter carries on the DLQ topic besides the original message's own. */
 const DL = {
@@ -129,9 +137,21 @@ export class KafkaBus implements EventBus {
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ topic, partition, message }) => {
-        const m: DeliveredMessage = { topic, partition, offset: message.offset, key: message.key?.toString() ?? "", value: message.value ?? Buffer.alloc(0), headers: headersOf(message) };
+        const m: DeliveredMessage = {
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? "",
+          value: message.value ?? Buffer.alloc(0),
+          headers: headersOf(message),
+        };
         // Retries, then dead-letters; throws only when stopping (not committed -> delivered again).
-        await deliver(o, m, () => this.consumers.has(consumer), (f) => this.deadLetter(f));
+        await deliver(
+          o,
+          m,
+          () => this.consumers.has(consumer),
+          (f) => this.deadLetter(f),
+        );
         await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
       },
     });
@@ -224,7 +244,14 @@ export class KafkaBus implements EventBus {
             eachMessage: async ({ partition, message }) => {
               const end = ends.get(partition);
               if (end === undefined) return;
-              out.push({ topic, partition, offset: message.offset, key: message.key?.toString() ?? "", value: message.value ?? Buffer.alloc(0), headers: headersOf(message) });
+              out.push({
+                topic,
+                partition,
+                offset: message.offset,
+                key: message.key?.toString() ?? "",
+                value: message.value ?? Buffer.alloc(0),
+                headers: headersOf(message),
+              });
               if (BigInt(message.offset) + 1n >= end) ends.delete(partition);
               if (ends.size === 0) {
                 clearTimeout(timer);

@@ -78,13 +78,19 @@ export class OutboxRelay {
         try {
           n = await this.publishBatch();
           if (this.failures > 0) {
-            this.opts.logger?.info({ context: this.store.context, failures: this.failures, downMs: Date.now() - failingSince }, "outbox relay: publishing again");
+            this.opts.logger?.info(
+              { context: this.store.context, failures: this.failures, downMs: Date.now() - failingSince },
+              "outbox relay: publishing again",
+            );
             this.failures = 0;
           }
         } catch (e) {
           if (this.failures++ === 0) {
             failingSince = Date.now();
-            this.opts.logger?.warn({ context: this.store.context, error: e instanceof Error ? e.message : String(e) }, "outbox relay: publish failed, retrying with backoff");
+            this.opts.logger?.warn(
+              { context: this.store.context, error: e instanceof Error ? e.message : String(e) },
+              "outbox relay: publish failed, retrying with backoff",
+            );
           }
           pause = Math.min(this.opts.maxBackoffMs ?? 30_000, (this.opts.pollMs ?? 200) * 2 ** Math.min(this.failures - 1, 20));
         }

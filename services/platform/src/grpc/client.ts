@@ -1,4 +1,14 @@
-import { credentials, InterceptingCall, makeGenericClientConstructor, Metadata, type CallOptions, type Client, type ChannelCredentials, type Interceptor, type ServiceError } from "@grpc/grpc-js";
+import {
+  credentials,
+  InterceptingCall,
+  makeGenericClientConstructor,
+  Metadata,
+  type CallOptions,
+  type Client,
+  type ChannelCredentials,
+  type Interceptor,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { fromGrpcError } from "./errors.js";
 
@@ -14,13 +24,16 @@ export function createClient<C extends Client>(Ctor: ClientCtor<C>, address: str
   return new Ctor(address, credentials.createInsecure(), { interceptors: [deadlineInterceptor(opts.deadlineMs ?? 5_000)] });
 }
 
-type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (err: ServiceError | null, res?: Res) => void) => unknown;
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (err: ServiceError | null, res?: Res) => void,
+) => unknown;
 
 /** Calls a unary method and returns a promise; a domain refusal comes back as DomainError. */
 export function call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, options: Partial<CallOptions> = {}): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    method(request, new Metadata(), options, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res as Res))),
-  );
+  return new Promise((resolve, reject) => method(request, new Metadata(), options, (err, res) => (err ? reject(fromGrpcError(err)) : resolve(res as Res))));
 }
 
 /**

@@ -1,4 +1,15 @@
-import { Server, ServerCredentials, status, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type ServiceDefinition, type UntypedHandleCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type Metadata,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedHandleCall,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { DomainError } from "../errors.js";
 import { toGrpcError } from "./errors.js";
@@ -56,7 +67,8 @@ function rejectUndecodable(definition: ServiceDefinition, implementation: Untype
     };
     const refusal = (u: Undecodable) => ({ code: status.INVALID_ARGUMENT, details: u.reason });
     impl[name] = method.responseStream
-      ? (call: ServerWritableStream<unknown, unknown>) => (call.request instanceof Undecodable ? call.emit("error", refusal(call.request)) : (handler as (c: typeof call) => void)(call))
+      ? (call: ServerWritableStream<unknown, unknown>) =>
+          call.request instanceof Undecodable ? call.emit("error", refusal(call.request)) : (handler as (c: typeof call) => void)(call)
       : (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
           call.request instanceof Undecodable ? callback(refusal(call.request)) : (handler as (c: typeof call, cb: typeof callback) => void)(call, callback);
   }
@@ -95,7 +107,9 @@ export async function startGrpcServer(services: GrpcServiceBinding[], opts: { ho
   health.addToServer(server);
   const address = `${opts.host ?? "127.0.0.1"}:${opts.port ?? 0}`;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(new Error(`gRPC server cannot bind ${address}: ${err.message}`)) : resolve(p))),
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(new Error(`gRPC server cannot bind ${address}: ${err.message}`)) : resolve(p),
+    ),
   );
   health.setStatus("", "SERVING");
   for (const s of services) health.setStatus(s.name, "SERVING");

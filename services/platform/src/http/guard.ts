@@ -95,7 +95,9 @@ export function hardenHttpServer(server: Server): Server {
     if (e.code === "ECONNRESET" || !socket.writable || answering) return void socket.destroy();
     const { status, text } = clientErrorAnswer(e);
     const reason = status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request";
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text) + 1}\r\nconnection: close\r\n\r\n${text}\n`);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text) + 1}\r\nconnection: close\r\n\r\n${text}\n`,
+    );
   });
   return server;
 }

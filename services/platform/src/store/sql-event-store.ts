@@ -110,7 +110,8 @@ WITH next AS (
   }
 
   async append(streamId: string, expectedVersion: ExpectedVersion, events: NewEvent[], occurredAt = new Date()): Promise<AppendResult> {
-    if (expectedVersion !== ANY && (!Number.isInteger(expectedVersion) || expectedVersion < 0)) throw new RangeError(`expectedVersion must be a non-negative integer or ANY, got ${expectedVersion}`);
+    if (expectedVersion !== ANY && (!Number.isInteger(expectedVersion) || expectedVersion < 0))
+      throw new RangeError(`expectedVersion must be a non-negative integer or ANY, got ${expectedVersion}`);
     if (events.length === 0) return { nextExpectedVersion: expectedVersion === ANY ? await this.streamVersion(streamId) : expectedVersion, events: [] };
     const payload = JSON.stringify(
       events.map((e) => ({
@@ -126,7 +127,11 @@ WITH next AS (
     );
     const rows =
       expectedVersion === ANY
-        ? await this.sql.query<EventRow>(this.appendAnySql, [streamId, payload, occurredAt.toISOString(), currentTraceparent()], `tigw_append_any_${this.schema}`)
+        ? await this.sql.query<EventRow>(
+            this.appendAnySql,
+            [streamId, payload, occurredAt.toISOString(), currentTraceparent()],
+            `tigw_append_any_${this.schema}`,
+          )
         : await this.sql.query<EventRow>(
             this.appendSql,
             [streamId, expectedVersion, expectedVersion + events.length, payload, occurredAt.toISOString(), currentTraceparent()],
@@ -173,10 +178,10 @@ WITH next AS (
              ORDER BY transaction_id, global_position LIMIT $3`,
             [after.transactionId, after.globalPosition, limit],
           )
-        : await sql.query<EventRow>(
-            `SELECT ${EVENT_COLUMNS} FROM ${this.schema}.events WHERE global_position > $1 ORDER BY global_position LIMIT $2`,
-            [after.globalPosition, limit],
-          );
+        : await sql.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ${this.schema}.events WHERE global_position > $1 ORDER BY global_position LIMIT $2`, [
+            after.globalPosition,
+            limit,
+          ]);
     return rows.map((r) => toRecorded(this.context, r));
   }
 

@@ -11,10 +11,13 @@ import { startTelemetry } from "./sdk.js";
 
 const cfg = exitOnConfigError(() =>
   loadConfig({
-    TIGW_SERVICE_NAME: parsed((raw) => {
-      if (!/^[a-z][a-z0-9-]{0,62}$/.test(raw)) throw new Error(`expected a service name (lower-case letters, digits, "-"), got "${raw}"`);
-      return raw;
-    }, { default: "ti-gateway" }),
+    TIGW_SERVICE_NAME: parsed(
+      (raw) => {
+        if (!/^[a-z][a-z0-9-]{0,62}$/.test(raw)) throw new Error(`expected a service name (lower-case letters, digits, "-"), got "${raw}"`);
+        return raw;
+      },
+      { default: "ti-gateway" },
+    ),
     TIGW_METRICS_PORT: int({ default: 9464, min: 0, max: 65535 }),
     TIGW_METRICS_HOST: host({ default: "127.0.0.1" }),
     OTEL_EXPORTER_OTLP_ENDPOINT: url(["http", "https"], { optional: true }),
@@ -26,4 +29,3 @@ void startTelemetry({ serviceName: cfg.TIGW_SERVICE_NAME, metricsPort: cfg.TIGW_
     .createObservableGauge("tigw_process_resident_memory_bytes", { description: "Resident set size of the process", unit: "By" })
     .addCallback((r) => r.observe(process.memoryUsage().rss)),
 );
-

@@ -41,7 +41,8 @@ export async function startTelemetry(o: TelemetryOptions): Promise<Telemetry> {
         guardedListener("metrics endpoint", (req, res) => {
           req.resume();
           if (req.url?.split("?")[0] !== "/metrics") res.writeHead(404, { "content-type": "text/plain" }).end("not found; metrics are at /metrics\n");
-          else if (req.method !== "GET" && req.method !== "HEAD") res.writeHead(405, { "content-type": "text/plain", allow: "GET, HEAD" }).end("metrics are read with GET\n");
+          else if (req.method !== "GET" && req.method !== "HEAD")
+            res.writeHead(405, { "content-type": "text/plain", allow: "GET, HEAD" }).end("metrics are read with GET\n");
           else handler(req, res);
         }),
       ),

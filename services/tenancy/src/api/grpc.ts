@@ -51,7 +51,16 @@ export function tenancyGrpc(t: Tenancy): GrpcServiceBinding {
       return { released, computeUnits: computeUnits(unit) };
     }),
     importLicence: unary(async (r: pb.ImportLicenceRequest) => ({ unit: toUnit(await t.importLicence(r.unit, r.licenceFile), true) })),
-    listProfiles: unary(async () => ({ profiles: t.profiles.map(({ name, description, computeUnits, ktPerComputeUnit, recommendedKts, maxMandanten }) => ({ name, description, computeUnits, ktPerComputeUnit, recommendedKts, maxMandanten })) })),
+    listProfiles: unary(async () => ({
+      profiles: t.profiles.map(({ name, description, computeUnits, ktPerComputeUnit, recommendedKts, maxMandanten }) => ({
+        name,
+        description,
+        computeUnits,
+        ktPerComputeUnit,
+        recommendedKts,
+        maxMandanten,
+      })),
+    })),
   };
   return { name: "tigw.tenancy.v1.TenancyService", definition: pb.TenancyServiceService, implementation: impl };
 }

@@ -99,17 +99,32 @@ export class Tenancy {
   async createUnit(req: { serial: string; profile: string; firmware?: string; producedOn?: string }): Promise<UnitView> {
     const at = this.now();
     const profile = this.deps.profiles.find((p) => p.name === req.profile);
-    const command = (unitId: string): UnitCommand => ({ type: "CreateUnit", unitId, serial: req.serial, profileName: req.profile, profile, firmware: req.firmware, producedOn: req.producedOn, at });
+    const command = (unitId: string): UnitCommand => ({
+      type: "CreateUnit",
+      unitId,
+      serial: req.serial,
+      profileName: req.profile,
+      profile,
+      firmware: req.firmware,
+      producedOn: req.producedOn,
+      at,
+    });
     // Validate before claiming the serial, so a refused command leaves nothing behind.
     unitDecider.decide(command("validation"), initialUnitState());
     let unitId: string = randomUUID();
     try {
-      await this.deps.store.append(serialStream(req.serial), NO_STREAM, [{ type: "SerialClaimed", data: { serial: req.serial, unitId }, unitId }], new Date(at));
+      await this.deps.store.append(
+        serialStream(req.serial),
+        NO_STREAM,
+        [{ type: "SerialClaimed", data: { serial: req.serial, unitId }, unitId }],
+        new Date(at),
+      );
     } catch (e) {
       if (!(e instanceof VersionConflictError)) throw e;
       const claimed = (await this.claimOf(req.serial))!;
       const { version } = await this.deps.store.readStream(unitStream(claimed));
-      if (version > 0) throw new DomainError("SERIAL_EXISTS", `a unit with serial ${req.serial} exists`, { field: "serial", value: req.serial, unitId: claimed });
+      if (version > 0)
+        throw new DomainError("SERIAL_EXISTS", `a unit with serial ${req.serial} exists`, { field: "serial", value: req.serial, unitId: claimed });
       unitId = claimed; // a claim whose unit was never written (crash in between): finish it
     }
     return (await this.run(unitId, command(unitId))).view;

@@ -47,7 +47,16 @@ export interface UnitState {
 }
 
 export type UnitCommand =
-  | { type: "CreateUnit"; unitId: string; serial: string; profileName: string; profile: Profile | undefined; firmware?: string; producedOn?: string; at: string }
+  | {
+      type: "CreateUnit";
+      unitId: string;
+      serial: string;
+      profileName: string;
+      profile: Profile | undefined;
+      firmware?: string;
+      producedOn?: string;
+      at: string;
+    }
   | { type: "ChangeUnitState"; action: "activate" | "block" | "unblock" | "decommission"; reason?: string; at: string }
   | { type: "AddMandant"; mandantId: string; name: string; bsnr?: string; smcbIccsn?: string; at: string }
   | { type: "ReserveKtSlot"; ctId: string; at: string }
@@ -57,7 +66,10 @@ export type UnitCommand =
 type ProfileFigures = Pick<Profile, "computeUnits" | "ktPerComputeUnit" | "recommendedKts" | "maxMandanten">;
 
 export type UnitEvent =
-  | { type: "UnitCreated"; data: { unitId: string; serial: string; profile: string; figures: ProfileFigures; firmware: string; producedOn: string; at: string } }
+  | {
+      type: "UnitCreated";
+      data: { unitId: string; serial: string; profile: string; figures: ProfileFigures; firmware: string; producedOn: string; at: string };
+    }
   | { type: "UnitActivated"; data: { unitId: string; at: string } }
   | { type: "UnitBlocked"; data: { unitId: string; reason: string; at: string } }
   | { type: "UnitUnblocked"; data: { unitId: string; at: string } }
@@ -65,7 +77,10 @@ export type UnitEvent =
   | { type: "MandantAdded"; data: { unitId: string; mandantId: string; name: string; bsnr: string; smcbIccsn: string; at: string } }
   | { type: "KtSlotReserved"; data: { unitId: string; ctId: string; computeUnit: number; at: string } }
   | { type: "KtSlotReleased"; data: { unitId: string; ctId: string; computeUnit: number; at: string } }
-  | { type: "LicenceImported"; data: { unitId: string; licenceId: string; ktPerComputeUnit: number; features: string[]; issuedAt: string; keyId: string; at: string } };
+  | {
+      type: "LicenceImported";
+      data: { unitId: string; licenceId: string; ktPerComputeUnit: number; features: string[]; issuedAt: string; keyId: string; at: string };
+    };
 
 export const initialUnitState = (): UnitState => ({
   exists: false,
@@ -107,7 +122,8 @@ function mustExist(s: UnitState): void {
 function mustBeUsable(s: UnitState): void {
   mustExist(s);
   if (s.lifecycle === "blocked") throw new DomainError("UNIT_BLOCKED", `unit ${s.serial} is blocked (Sperrung)`, { unitId: s.unitId, serial: s.serial });
-  if (s.lifecycle === "decommissioned") throw new DomainError("UNIT_DECOMMISSIONED", `unit ${s.serial} is decommissioned`, { unitId: s.unitId, serial: s.serial });
+  if (s.lifecycle === "decommissioned")
+    throw new DomainError("UNIT_DECOMMISSIONED", `unit ${s.serial} is decommissioned`, { unitId: s.unitId, serial: s.serial });
 }
 
 function decide(c: UnitCommand, s: UnitState): UnitEvent[] {
@@ -128,7 +144,11 @@ function decide(c: UnitCommand, s: UnitState): UnitEvent[] {
       if (!t) throw new DomainError("INVALID_ACTION", `unknown action "${c.action}" (activate, block, unblock, decommission)`, { field: "action" });
       if (s.lifecycle === t.to) return [];
       if (!t.from.includes(s.lifecycle)) {
-        throw new DomainError("INVALID_STATE_TRANSITION", `cannot ${c.action} a unit that is ${s.lifecycle}`, { unitId: s.unitId, from: s.lifecycle, action: c.action });
+        throw new DomainError("INVALID_STATE_TRANSITION", `cannot ${c.action} a unit that is ${s.lifecycle}`, {
+          unitId: s.unitId,
+          from: s.lifecycle,
+          action: c.action,
+        });
       }
       const base = { unitId: s.unitId, at: c.at };
       if (c.action === "activate") return [{ type: "UnitActivated", data: base }];
@@ -142,7 +162,8 @@ function decide(c: UnitCommand, s: UnitState): UnitEvent[] {
       const bsnr = c.bsnr ? check("bsnr", c.bsnr) : "";
       const smcbIccsn = c.smcbIccsn ? check("iccsn", c.smcbIccsn) : "";
       mustBeUsable(s);
-      if (s.mandanten[c.mandantId]) throw new DomainError("MANDANT_EXISTS", `Mandant ${c.mandantId} exists on unit ${s.serial}`, { field: "mandantId", value: c.mandantId });
+      if (s.mandanten[c.mandantId])
+        throw new DomainError("MANDANT_EXISTS", `Mandant ${c.mandantId} exists on unit ${s.serial}`, { field: "mandantId", value: c.mandantId });
       const n = Object.keys(s.mandanten).length;
       if (n >= s.maxMandanten) {
         throw new DomainError("MANDANT_LIMIT_REACHED", `unit ${s.serial} already hosts ${n} Mandanten, its limit is ${s.maxMandanten}`, {
@@ -195,7 +216,9 @@ function decide(c: UnitCommand, s: UnitState): UnitEvent[] {
         });
       }
       const { licenceId, ktPerComputeUnit, features, issuedAt } = grant;
-      return [{ type: "LicenceImported", data: { unitId: s.unitId, licenceId, ktPerComputeUnit, features, issuedAt, keyId: c.file.signature.keyId, at: c.at } }];
+      return [
+        { type: "LicenceImported", data: { unitId: s.unitId, licenceId, ktPerComputeUnit, features, issuedAt, keyId: c.file.signature.keyId, at: c.at } },
+      ];
     }
   }
 }

@@ -30,7 +30,8 @@ export function checkProductionDate(value: string, today: string): string {
   if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) {
     throw new ValidationError("INVALID_PRODUCTION_DATE", "producedOn", `producedOn "${value}" is not a calendar date`, { value });
   }
-  if (value > today) throw new ValidationError("INVALID_PRODUCTION_DATE", "producedOn", `producedOn ${value} lies in the future (today is ${today})`, { value });
+  if (value > today)
+    throw new ValidationError("INVALID_PRODUCTION_DATE", "producedOn", `producedOn ${value} lies in the future (today is ${today})`, { value });
   return value;
 }
 

@@ -40,7 +40,9 @@ export function vpnGrpc(v: Vpn, zugd: VpnZugdSimulator): GrpcServiceBinding {
     getTiAccess: unary(async (r: pb.GetTiAccessRequest) => v.tiAccess(r.unit)),
     block: unary(async (r: pb.BlockRequest) => reply(await v.block(r.serial, r.contractId, r.reason, (s, c, why) => zugd.block(s, c, why)))),
     unblock: unary(async (r: pb.UnblockRequest) => reply(await v.unblock(r.serial, r.contractId, (s, c) => zugd.unblock(s, c)))),
-    addContract: unary(async (r: pb.AddContractRequest) => ({ contract: await zugd.addContract({ contractId: r.contractId, customer: r.customer, sis: r.sis }) })),
+    addContract: unary(async (r: pb.AddContractRequest) => ({
+      contract: await zugd.addContract({ contractId: r.contractId, customer: r.customer, sis: r.sis }),
+    })),
     setFault: unary(async (r: pb.SetFaultRequest) => ({ faults: zugd.setFault(r.fault, r.on) })),
     getSimulator: unary(async () => ({ url: zugd.url, contracts: await zugd.contracts(), faults: zugd.activeFaults(), blocks: await zugd.blocks() })),
   };

@@ -9,11 +9,17 @@ import type { VpnZugdSimulator } from "../vpnzugd/simulator.js";
  */
 export function registerVpnMetrics(v: Vpn, zugd: VpnZugdSimulator): () => void {
   const m = meter("vpn");
-  const calls = m.createObservableCounter("tigw_vpn_registrations_total", { description: "Calls of the units to the VPN-ZugD by operation and result (OK or the gematik code) since start" });
-  const access = m.createObservableGauge("tigw_vpn_ti_access", { description: "1 when the unit has TI access (registered, gSMC-K valid, not blocked), else 0" });
+  const calls = m.createObservableCounter("tigw_vpn_registrations_total", {
+    description: "Calls of the units to the VPN-ZugD by operation and result (OK or the gematik code) since start",
+  });
+  const access = m.createObservableGauge("tigw_vpn_ti_access", {
+    description: "1 when the unit has TI access (registered, gSMC-K valid, not blocked), else 0",
+  });
   const units = m.createObservableGauge("tigw_vpn_units", { description: "Units with a VPN-ZugD record by TI access (with / without)" });
   const tunnels = m.createObservableGauge("tigw_vpn_tunnel_up", { description: "1 when the unit's tunnel (ti, sis) is up" });
-  const answers = m.createObservableCounter("tigw_vpnzugd_sim_answers_total", { description: "Answers of the simulated VPN-ZugD by code (OK or the gematik code)" });
+  const answers = m.createObservableCounter("tigw_vpnzugd_sim_answers_total", {
+    description: "Answers of the simulated VPN-ZugD by code (OK or the gematik code)",
+  });
   const observables = [calls, access, units, tunnels, answers];
   const callback = async (r: Parameters<Parameters<typeof m.addBatchObservableCallback>[0]>[0]) => {
     for (const [key, n] of v.outcomes) {

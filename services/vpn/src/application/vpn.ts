@@ -1,5 +1,16 @@
 import { X509Certificate } from "node:crypto";
-import { call, Coalescer, CommandHandler, createClient, DocumentProjection, DomainError, KeyedSerializer, StoreProjectionRunner, type Clock, type SqlEventStore } from "@tigw/platform";
+import {
+  call,
+  Coalescer,
+  CommandHandler,
+  createClient,
+  DocumentProjection,
+  DomainError,
+  KeyedSerializer,
+  StoreProjectionRunner,
+  type Clock,
+  type SqlEventStore,
+} from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
@@ -18,7 +29,18 @@ import {
   type RegistrationState,
 } from "../domain/registration.js";
 import { decideTiAccess, type GsmckIdentityFacts, type TiAccessVerdict } from "../domain/ti-access.js";
-import { ALG, digestOf, parseAnswer, requestXml, SOAP_ACTIONS, signedContent, signedInfo, VpnZugdFault, type Operation, type VpnZugdRequest } from "../vpnzugd/soap.js";
+import {
+  ALG,
+  digestOf,
+  parseAnswer,
+  requestXml,
+  SOAP_ACTIONS,
+  signedContent,
+  signedInfo,
+  VpnZugdFault,
+  type Operation,
+  type VpnZugdRequest,
+} from "../vpnzugd/soap.js";
 import { dnsOf } from "../vpnzugd/simulator.js";
 
 const regStream = (unitId: string) => `reg-${unitId}`;
@@ -127,21 +149,55 @@ export class Vpn {
     const u = await this.unit(unit);
     return this.perUnit.run(u.unitId, async () => {
       const before = (await this.handler.load(regStream(u.unitId))).state;
-      if (before.blocked) throw new DomainError("UNIT_BLOCKED", `unit ${u.serial} is blocked at the VPN-ZugD (Sperrung: ${before.blockedReason}); lift it first (tigw vpn unblock)`, { unitId: u.unitId });
+      if (before.blocked)
+        throw new DomainError(
+          "UNIT_BLOCKED",
+          `unit ${u.serial} is blocked at the VPN-ZugD (Sperrung: ${before.blockedReason}); lift it first (tigw vpn unblock)`,
+          { unitId: u.unitId },
+        );
       // Validation before any call: a malformed ContractID is the operator's typo, not a refusal.
-      registrationDecider.decide({ type: "RecordRegistration", unitId: u.unitId, serial: u.serial, contractId, contractStatus: CONTRACT_TI, sisRequested: sis, dns: before.dns, at: this.now() }, initialRegistration());
+      registrationDecider.decide(
+        {
+          type: "RecordRegistration",
+          unitId: u.unitId,
+          serial: u.serial,
+          contractId,
+          contractStatus: CONTRACT_TI,
+          sisRequested: sis,
+          dns: before.dns,
+          at: this.now(),
+        },
+        initialRegistration(),
+      );
       try {
         const answer = await this.send(u, "register", contractId);
         if (answer.registrationStatus !== REGISTERED || (answer.contractStatus !== CONTRACT_TI && answer.contractStatus !== CONTRACT_TI_SIS)) {
           throw new VpnZugdFault("7071", `registration failed: the VPN-ZugD answered "${answer.registrationStatus}" / "${answer.contractStatus}"`);
         }
-        await this.record(u.unitId, { type: "RecordRegistration", unitId: u.unitId, serial: u.serial, contractId, contractStatus: answer.contractStatus as ContractStatus, sisRequested: sis, dns: dnsOf(answer.additionalInformation), at: this.now() });
+        await this.record(u.unitId, {
+          type: "RecordRegistration",
+          unitId: u.unitId,
+          serial: u.serial,
+          contractId,
+          contractStatus: answer.contractStatus as ContractStatus,
+          sisRequested: sis,
+          dns: dnsOf(answer.additionalInformation),
+          at: this.now(),
+        });
         this.heartbeats.set(u.unitId, { at: this.now(), ok: true });
         this.count("register", "OK");
       } catch (e) {
         const f = asFailure(e);
         this.count("register", f.code);
-        await this.record(u.unitId, { type: "RecordRegistrationFailure", unitId: u.unitId, serial: u.serial, contractId, code: f.code, message: f.message, at: this.now() });
+        await this.record(u.unitId, {
+          type: "RecordRegistrationFailure",
+          unitId: u.unitId,
+          serial: u.serial,
+          contractId,
+          code: f.code,
+          message: f.message,
+          at: this.now(),
+        });
         this.heartbeats.delete(u.unitId);
         throw new DomainError(f.code, f.message, { unitId: u.unitId, serial: u.serial, registrationStatus: "Nicht registriert" });
       }
@@ -180,7 +236,12 @@ export class Vpn {
    * Sperrung by serial number and contract data (theft, tampering): the VPN-ZugD blocks the
    * Konnektor (its registration ends there), and the unit's TI access ends here at once.
    */
-  async block(serial: string, contractId: string, reason: string, zugdBlock: (serial: string, contractId: string, reason: string) => Promise<unknown>): Promise<RegistrationView> {
+  async block(
+    serial: string,
+    contractId: string,
+    reason: string,
+    zugdBlock: (serial: string, contractId: string, reason: string) => Promise<unknown>,
+  ): Promise<RegistrationView> {
     const u = await this.unit(serial);
     if (u.serial !== serial) throw new DomainError("UNIT_NOT_FOUND", `the Sperrung needs the unit's serial number, not "${serial}"`, { field: "serial" });
     return this.perUnit.run(u.unitId, async () => {
@@ -215,7 +276,12 @@ export class Vpn {
   private async identities(unitId: string): Promise<GsmckIdentityFacts[] | undefined> {
     try {
       const { securityModule } = await call<hsm.GetSecurityModuleRequest, hsm.GetSecurityModuleResponse>(this.hsm.getSecurityModule.bind(this.hsm), { unitId });
-      return securityModule!.identities.map((i) => ({ name: i.name, notBefore: i.certificate!.notBefore, notAfter: i.certificate!.notAfter, ocspStatus: i.certificate!.ocspStatus }));
+      return securityModule!.identities.map((i) => ({
+        name: i.name,
+        notBefore: i.certificate!.notBefore,
+        notAfter: i.certificate!.notAfter,
+        ocspStatus: i.certificate!.ocspStatus,
+      }));
     } catch (e) {
       if (e instanceof DomainError && e.code === "SECURITY_MODULE_NOT_FOUND") return undefined;
       throw e;
@@ -266,7 +332,8 @@ export class Vpn {
 
   /** One call to the VPN-ZugD as the unit: built here, signed by the SM-B and sent by hsm. */
   private async send(u: { unitId: string; serial: string }, operation: Operation, contractId: string) {
-    const sm = (await call<hsm.GetSecurityModuleRequest, hsm.GetSecurityModuleResponse>(this.hsm.getSecurityModule.bind(this.hsm), { unitId: u.unitId })).securityModule!;
+    const sm = (await call<hsm.GetSecurityModuleRequest, hsm.GetSecurityModuleResponse>(this.hsm.getSecurityModule.bind(this.hsm), { unitId: u.unitId }))
+      .securityModule!;
     const vpnCert = sm.identities.find((i) => i.name === "C.NK.VPN")!.certificate!;
     const certificate = new X509Certificate(vpnCert.pem).raw;
     const timestamp = this.now();
@@ -277,21 +344,34 @@ export class Vpn {
       const smb = await this.managedSmb(u);
       const method = new X509Certificate(smb.pem).publicKey.asymmetricKeyType === "rsa" ? ALG.rsaSha256 : ALG.ecdsaSha256;
       const digest = digestOf(signedContent({ operation, timestamp, certificate, contractId }));
-      const { signature } = await call<hsm.SignRequest, hsm.SignResponse>(this.hsm.sign.bind(this.hsm), { certSerial: smb.certSerial, data: signedInfo(method, digest) });
-      request = { operation, timestamp, certificate, contractId, signature: { method, digest, value: Buffer.from(signature), signerCertificate: new X509Certificate(smb.pem).raw } };
+      const { signature } = await call<hsm.SignRequest, hsm.SignResponse>(this.hsm.sign.bind(this.hsm), {
+        certSerial: smb.certSerial,
+        data: signedInfo(method, digest),
+      });
+      request = {
+        operation,
+        timestamp,
+        certificate,
+        contractId,
+        signature: { method, digest, value: Buffer.from(signature), signerCertificate: new X509Certificate(smb.pem).raw },
+      };
     }
     const zugd = this.zugd();
-    const res = await call<hsm.PostOverMutualTlsRequest, hsm.PostOverMutualTlsResponse>(this.hsm.postOverMutualTls.bind(this.hsm), {
-      unitId: u.unitId,
-      identity: "C.NK.VPN",
-      url: zugd.url,
-      body: Buffer.from(requestXml(request)),
-      contentType: "text/xml; charset=utf-8",
-      soapAction: SOAP_ACTIONS[operation],
-      caPems: [zugd.caPem],
-      serverName: zugd.serverName,
-      timeoutMs: zugd.timeoutMs,
-    }, { deadline: Date.now() + zugd.timeoutMs + 5_000 });
+    const res = await call<hsm.PostOverMutualTlsRequest, hsm.PostOverMutualTlsResponse>(
+      this.hsm.postOverMutualTls.bind(this.hsm),
+      {
+        unitId: u.unitId,
+        identity: "C.NK.VPN",
+        url: zugd.url,
+        body: Buffer.from(requestXml(request)),
+        contentType: "text/xml; charset=utf-8",
+        soapAction: SOAP_ACTIONS[operation],
+        caPems: [zugd.caPem],
+        serverName: zugd.serverName,
+        timeoutMs: zugd.timeoutMs,
+      },
+      { deadline: Date.now() + zugd.timeoutMs + 5_000 },
+    );
     return parseAnswer(operation, Buffer.from(res.body).toString("utf8"));
   }
 
@@ -307,8 +387,15 @@ export class Vpn {
     ]);
     const managed = new Set([...mandanten.mandanten.map((m) => m.smcbIccsn), ...(info.infomodell?.mandanten ?? []).flatMap((m) => m.smbs)].filter(Boolean));
     const card = cards.cards.find((c) => c.cardType === "SMC-B" && managed.has(c.iccsn) && c.certSerial);
-    if (!card) throw new DomainError("NO_MANAGED_SMB", `no SMC-B managed by a Mandant of unit ${u.serial} is inserted: the VPN-ZugD registration must be signed with one (tigw infomodell ${u.serial} smb ...)`, { unitId: u.unitId });
-    const { certificate } = await call<hsm.GetCertificateRequest, hsm.GetCertificateResponse>(this.hsm.getCertificate.bind(this.hsm), { certSerial: card.certSerial });
+    if (!card)
+      throw new DomainError(
+        "NO_MANAGED_SMB",
+        `no SMC-B managed by a Mandant of unit ${u.serial} is inserted: the VPN-ZugD registration must be signed with one (tigw infomodell ${u.serial} smb ...)`,
+        { unitId: u.unitId },
+      );
+    const { certificate } = await call<hsm.GetCertificateRequest, hsm.GetCertificateResponse>(this.hsm.getCertificate.bind(this.hsm), {
+      certSerial: card.certSerial,
+    });
     return { certSerial: card.certSerial, pem: certificate!.pem };
   }
 }
@@ -316,7 +403,8 @@ export class Vpn {
 /** What a failed call to the VPN-ZugD is recorded as: its gematik code, or why it could not be asked. */
 function asFailure(e: unknown, fallback = "7071"): { code: string; message: string } {
   if (e instanceof VpnZugdFault) return { code: e.code, message: e.message };
-  if (e instanceof DomainError && (e.code === "TLS_REFUSED" || e.code === "PEER_UNREACHABLE")) return { code: e.code, message: `the VPN-ZugD cannot be reached: ${e.message}` };
+  if (e instanceof DomainError && (e.code === "TLS_REFUSED" || e.code === "PEER_UNREACHABLE"))
+    return { code: e.code, message: `the VPN-ZugD cannot be reached: ${e.message}` };
   if (e instanceof DomainError && e.code === "NO_MANAGED_SMB") throw e;
   if (e instanceof DomainError) return { code: e.code, message: e.message };
   return { code: fallback, message: e instanceof Error ? e.message : String(e) };

@@ -51,7 +51,16 @@ export interface RegistrationState {
 }
 
 export type RegistrationCommand =
-  | { type: "RecordRegistration"; unitId: string; serial: string; contractId: string; contractStatus: ContractStatus; sisRequested: boolean; dns: DnsParameters; at: string }
+  | {
+      type: "RecordRegistration";
+      unitId: string;
+      serial: string;
+      contractId: string;
+      contractStatus: ContractStatus;
+      sisRequested: boolean;
+      dns: DnsParameters;
+      at: string;
+    }
   | { type: "RecordRegistrationFailure"; unitId: string; serial: string; contractId: string; code: string; message: string; at: string }
   | { type: "RecordDeregistration"; at: string }
   | { type: "RecordDeregistrationFailure"; code: string; message: string; at: string }
@@ -60,7 +69,10 @@ export type RegistrationCommand =
   | { type: "RecordUnblock"; at: string };
 
 export type RegistrationEvent =
-  | { type: "VpnRegistered"; data: { unitId: string; serial: string; contractId: string; contractStatus: ContractStatus; sisRequested: boolean; dns: DnsParameters; at: string } }
+  | {
+      type: "VpnRegistered";
+      data: { unitId: string; serial: string; contractId: string; contractStatus: ContractStatus; sisRequested: boolean; dns: DnsParameters; at: string };
+    }
   | { type: "VpnRegistrationFailed"; data: { unitId: string; serial: string; contractId: string; code: string; message: string; at: string } }
   | { type: "VpnDeregistered"; data: { unitId: string; at: string } }
   | { type: "VpnDeregistrationFailed"; data: { unitId: string; code: string; message: string; at: string } }
@@ -88,13 +100,16 @@ export const initialRegistration = (): RegistrationState => ({
 
 /** A ContractID as the VPN-ZugD issues it: 1-64 printable characters without spaces. */
 export function checkContractId(contractId: string): string {
-  if (!/^[\x21-\x7e]{1,64}$/.test(contractId)) throw new ValidationError("INVALID_CONTRACT_ID", "contractId", "a ContractID has 1-64 printable characters without spaces");
+  if (!/^[\x21-\x7e]{1,64}$/.test(contractId))
+    throw new ValidationError("INVALID_CONTRACT_ID", "contractId", "a ContractID has 1-64 printable characters without spaces");
   return contractId;
 }
 
 export function checkMtu(mtu: number): number {
   if (!(MTUS as readonly number[]).includes(mtu)) {
-    throw new ValidationError("INVALID_MTU", "mtu", `MTU ${mtu} is not supported: use ${MTU_DEFAULT} (default) or ${MTU_DS_LITE} (behind DS-Lite)`, { value: String(mtu) });
+    throw new ValidationError("INVALID_MTU", "mtu", `MTU ${mtu} is not supported: use ${MTU_DEFAULT} (default) or ${MTU_DS_LITE} (behind DS-Lite)`, {
+      value: String(mtu),
+    });
   }
   return mtu;
 }
@@ -103,11 +118,29 @@ function decide(c: RegistrationCommand, s: RegistrationState): RegistrationEvent
   switch (c.type) {
     case "RecordRegistration":
       checkContractId(c.contractId);
-      if (s.blocked) throw new DomainError("UNIT_BLOCKED", `unit ${s.serial} is blocked at the VPN-ZugD (Sperrung: ${s.blockedReason}); lift the Sperrung first`, { unitId: s.unitId });
+      if (s.blocked)
+        throw new DomainError("UNIT_BLOCKED", `unit ${s.serial} is blocked at the VPN-ZugD (Sperrung: ${s.blockedReason}); lift the Sperrung first`, {
+          unitId: s.unitId,
+        });
       if (c.contractStatus === CONTRACT_NONE) throw new DomainError("INVALID_ARGUMENT", "a registration without TI access is a refusal, not a registration");
-      return [{ type: "VpnRegistered", data: { unitId: c.unitId, serial: c.serial, contractId: c.contractId, contractStatus: c.contractStatus, sisRequested: c.sisRequested, dns: c.dns, at: c.at } }];
+      return [
+        {
+          type: "VpnRegistered",
+          data: {
+            unitId: c.unitId,
+            serial: c.serial,
+            contractId: c.contractId,
+            contractStatus: c.contractStatus,
+            sisRequested: c.sisRequested,
+            dns: c.dns,
+            at: c.at,
+          },
+        },
+      ];
     case "RecordRegistrationFailure":
-      return [{ type: "VpnRegistrationFailed", data: { unitId: c.unitId, serial: c.serial, contractId: c.contractId, code: c.code, message: c.message, at: c.at } }];
+      return [
+        { type: "VpnRegistrationFailed", data: { unitId: c.unitId, serial: c.serial, contractId: c.contractId, code: c.code, message: c.message, at: c.at } },
+      ];
     case "RecordDeregistration":
       if (!s.exists || s.status === NOT_REGISTERED) return [];
       return [{ type: "VpnDeregistered", data: { unitId: s.unitId, at: c.at } }];
@@ -138,7 +171,16 @@ function evolve(s: RegistrationState, e: RegistrationEvent): RegistrationState {
     }
     case "VpnRegistrationFailed":
       // gemSpec_VPN_ZugD: a failed (re-)registration leaves the Konnektor unregistered.
-      return { ...base, serial: e.data.serial, contractId: e.data.contractId, ...unregistered, dns: NO_DNS(), lastResult: e.data.code, lastMessage: e.data.message, registeredAt: "" };
+      return {
+        ...base,
+        serial: e.data.serial,
+        contractId: e.data.contractId,
+        ...unregistered,
+        dns: NO_DNS(),
+        lastResult: e.data.code,
+        lastMessage: e.data.message,
+        registeredAt: "",
+      };
     case "VpnDeregistered":
       return { ...base, ...unregistered, dns: NO_DNS(), lastResult: "OK", lastMessage: "deregistered", registeredAt: "" };
     case "VpnDeregistrationFailed":
@@ -147,7 +189,16 @@ function evolve(s: RegistrationState, e: RegistrationEvent): RegistrationState {
     case "MtuChanged":
       return { ...base, mtu: e.data.mtu };
     case "VpnBlocked":
-      return { ...base, serial: e.data.serial, ...unregistered, dns: NO_DNS(), blocked: true, blockedReason: e.data.reason, registeredAt: "", lastMessage: `Sperrung: ${e.data.reason}` };
+      return {
+        ...base,
+        serial: e.data.serial,
+        ...unregistered,
+        dns: NO_DNS(),
+        blocked: true,
+        blockedReason: e.data.reason,
+        registeredAt: "",
+        lastMessage: `Sperrung: ${e.data.reason}`,
+      };
     case "VpnUnblocked":
       return { ...base, blocked: false, blockedReason: "", lastMessage: "Sperrung lifted: register again for TI access" };
   }

@@ -37,7 +37,8 @@ export function decideTiAccess(f: TiAccessFacts): TiAccessVerdict {
   const r = f.registration;
   const reasons: string[] = [];
   if (r.blocked) reasons.push(`blocked at the VPN-ZugD (Sperrung${r.blockedReason ? `: ${r.blockedReason}` : ""})`);
-  if (r.status !== REGISTERED) reasons.push(`not registered at the VPN-ZugD${r.lastResult && r.lastResult !== "OK" ? ` (last attempt: ${r.lastResult} ${r.lastMessage})` : ""}`);
+  if (r.status !== REGISTERED)
+    reasons.push(`not registered at the VPN-ZugD${r.lastResult && r.lastResult !== "OK" ? ` (last attempt: ${r.lastResult} ${r.lastMessage})` : ""}`);
   if (!f.identities) reasons.push("the gSMC-K is not provisioned yet");
   for (const id of f.identities ?? []) {
     if (f.now >= id.notAfter) reasons.push(`gSMC-K ${id.name} expired on ${id.notAfter.slice(0, 10)}`);

@@ -5,7 +5,19 @@ import type { TLSSocket } from "node:tls";
 import { askOcsp, issueCertificate, nameOf, OcspUnreachable, parseCertificate, TI_TLS, toPem } from "@tigw/hsm";
 import { DomainError, migrate, ValidationError, type Clock, type Sql } from "@tigw/platform";
 import { checkContractId, CONTRACT_NONE, CONTRACT_TI, CONTRACT_TI_SIS, NOT_REGISTERED, REGISTERED } from "../domain/registration.js";
-import { ALG, answerXml, digestOf, faultXml, parseRequest, signedContent, signedInfo, VpnZugdFault, type Operation, type SignedRequest, type VpnZugdAnswer } from "./soap.js";
+import {
+  ALG,
+  answerXml,
+  digestOf,
+  faultXml,
+  parseRequest,
+  signedContent,
+  signedInfo,
+  VpnZugdFault,
+  type Operation,
+  type SignedRequest,
+  type VpnZugdAnswer,
+} from "./soap.js";
 
 /**
  * The simulated VPN-Zugangsdienst (the provider's side, as the Fachdienst simulator is vsdm's):
@@ -85,7 +97,16 @@ export class VpnZugdSimulator {
     // Its own small CA and server certificate (P-256): the provider's TLS identity, not the TI's.
     const ca = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     const now = Date.now();
-    const caCert = issueCertificate({ subject: { cn: "VPN-ZugD Simulator CA", o: "ti-gateway test" }, publicKey: ca.publicKey, issuer: "self", selfKey: ca.privateKey, notBefore: new Date(now - 86_400_000), notAfter: new Date(now + 10 * 365 * 86_400_000), ca: { pathLength: 0 }, usage: ["keyCertSign", "cRLSign"] });
+    const caCert = issueCertificate({
+      subject: { cn: "VPN-ZugD Simulator CA", o: "ti-gateway test" },
+      publicKey: ca.publicKey,
+      issuer: "self",
+      selfKey: ca.privateKey,
+      notBefore: new Date(now - 86_400_000),
+      notAfter: new Date(now + 10 * 365 * 86_400_000),
+      ca: { pathLength: 0 },
+      usage: ["keyCertSign", "cRLSign"],
+    });
     const leaf = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     const leafCert = issueCertificate({
       subject: { cn: VPNZUGD_SERVER_NAME, o: "ti-gateway test" },
@@ -203,7 +224,9 @@ export class VpnZugdSimulator {
   }
 
   async contracts(): Promise<Contract[]> {
-    const rows = await this.o.sql.query<{ contract_id: string; customer: string; sis: boolean }>(`SELECT contract_id, customer, sis FROM ${this.o.schema}.vpnzugd_contracts ORDER BY contract_id`);
+    const rows = await this.o.sql.query<{ contract_id: string; customer: string; sis: boolean }>(
+      `SELECT contract_id, customer, sis FROM ${this.o.schema}.vpnzugd_contracts ORDER BY contract_id`,
+    );
     return rows.map((r) => ({ contractId: r.contract_id, customer: r.customer, sis: r.sis }));
   }
 
@@ -217,10 +240,16 @@ export class VpnZugdSimulator {
    */
   async block(serial: string, contractId: string, reason: string): Promise<Sperrung> {
     if (!serial) throw new ValidationError("INVALID_ARGUMENT", "serial", "the Sperrung needs the unit's serial number");
-    if (!(await this.contract(contractId))) throw new DomainError("7041", `unknown ContractID ${contractId}: the Sperrung needs the contract data of the unit`, { field: "contractId" });
+    if (!(await this.contract(contractId)))
+      throw new DomainError("7041", `unknown ContractID ${contractId}: the Sperrung needs the contract data of the unit`, { field: "contractId" });
     const at = this.o.clock.now().toISOString();
     await this.o.sql.transaction(async (tx) => {
-      await tx.query(`INSERT INTO ${this.o.schema}.vpnzugd_blocks (serial, contract_id, reason, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial) DO NOTHING`, [serial, contractId, reason, at]);
+      await tx.query(`INSERT INTO ${this.o.schema}.vpnzugd_blocks (serial, contract_id, reason, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial) DO NOTHING`, [
+        serial,
+        contractId,
+        reason,
+        at,
+      ]);
       await tx.query(`DELETE FROM ${this.o.schema}.vpnzugd_registrations WHERE serial = $1`, [serial]);
     });
     return (await this.blocks()).find((b) => b.serial === serial)!;
@@ -234,12 +263,15 @@ export class VpnZugdSimulator {
   }
 
   async blocks(): Promise<Sperrung[]> {
-    const rows = await this.o.sql.query<{ serial: string; contract_id: string; reason: string; at: string | Date }>(`SELECT serial, contract_id, reason, at FROM ${this.o.schema}.vpnzugd_blocks ORDER BY serial`);
+    const rows = await this.o.sql.query<{ serial: string; contract_id: string; reason: string; at: string | Date }>(
+      `SELECT serial, contract_id, reason, at FROM ${this.o.schema}.vpnzugd_blocks ORDER BY serial`,
+    );
     return rows.map((r) => ({ serial: r.serial, contractId: r.contract_id, reason: r.reason, at: new Date(r.at).toISOString() }));
   }
 
   setFault(fault: string, on: boolean): FaultName[] {
-    if (!(FAULTS as readonly string[]).includes(fault)) throw new ValidationError("INVALID_FAULT", "fault", `fault must be one of ${FAULTS.join(", ")}`, { value: fault });
+    if (!(FAULTS as readonly string[]).includes(fault))
+      throw new ValidationError("INVALID_FAULT", "fault", `fault must be one of ${FAULTS.join(", ")}`, { value: fault });
     if (on) this.faults.add(fault as FaultName);
     else this.faults.delete(fault as FaultName);
     return this.activeFaults();
@@ -260,7 +292,8 @@ export class VpnZugdSimulator {
     const r = parseRequest(xml, soapAction);
     const now = this.o.clock.now();
     // The certificate in the request must be the one the TLS connection authenticated.
-    if (!peerDer || !r.certificate.equals(peerDer)) throw new VpnZugdFault("7021", "SMC-K certificate invalid: the request's X509Certificate is not the certificate of the TLS connection");
+    if (!peerDer || !r.certificate.equals(peerDer))
+      throw new VpnZugdFault("7021", "SMC-K certificate invalid: the request's X509Certificate is not the certificate of the TLS connection");
     const fingerprint = new X509Certificate(peerDer).fingerprint256;
     if (r.operation === "status") {
       const reg = await this.registration(fingerprint);
@@ -268,7 +301,8 @@ export class VpnZugdSimulator {
     }
     this.forced("7061", "clock skew");
     const skew = Math.abs(now.getTime() - Date.parse(r.timestamp));
-    if (skew > MAX_SKEW_MS) throw new VpnZugdFault("7061", `timestamp ${r.timestamp} is ${Math.round(skew / 1000)} s off the VPN-ZugD's time ${now.toISOString()} (at most 300 s)`);
+    if (skew > MAX_SKEW_MS)
+      throw new VpnZugdFault("7061", `timestamp ${r.timestamp} is ${Math.round(skew / 1000)} s off the VPN-ZugD's time ${now.toISOString()} (at most 300 s)`);
     // An OCSP responder out of reach makes the operation fail as a whole (7071 or 7081).
     const failed = r.operation === "register" ? "7071" : "7081";
     const serial = await this.checkKonnektorCertificate(r.certificate, now, failed);
@@ -290,13 +324,17 @@ export class VpnZugdSimulator {
     }
     this.forced("7081", "deregistration");
     const reg = await this.registration(fingerprint);
-    if (reg && reg.contractId !== contract.contractId) throw new VpnZugdFault("7081", `deregistration failed: the Konnektor is registered under another ContractID`);
+    if (reg && reg.contractId !== contract.contractId)
+      throw new VpnZugdFault("7081", `deregistration failed: the Konnektor is registered under another ContractID`);
     await this.o.sql.query(`DELETE FROM ${this.o.schema}.vpnzugd_registrations WHERE fingerprint = $1`, [fingerprint]);
     return { operation: "deregister", answer: { timestamp: now.toISOString(), registrationStatus: NOT_REGISTERED, contractStatus: CONTRACT_NONE } };
   }
 
   private async registration(fingerprint: string): Promise<{ contractId: string; registeredAt: string } | undefined> {
-    const [row] = await this.o.sql.query<{ contract_id: string; registered_at: string | Date }>(`SELECT contract_id, registered_at FROM ${this.o.schema}.vpnzugd_registrations WHERE fingerprint = $1`, [fingerprint]);
+    const [row] = await this.o.sql.query<{ contract_id: string; registered_at: string | Date }>(
+      `SELECT contract_id, registered_at FROM ${this.o.schema}.vpnzugd_registrations WHERE fingerprint = $1`,
+      [fingerprint],
+    );
     return row && { contractId: row.contract_id, registeredAt: new Date(row.registered_at).toISOString() };
   }
 
@@ -322,7 +360,11 @@ export class VpnZugdSimulator {
     const x = new X509Certificate(der);
     const issuer = this.kompCas.find((ca) => x.checkIssued(ca) && x.verify(ca.publicKey));
     if (!issuer) throw new VpnZugdFault("7021", "SMC-K certificate invalid: not issued by the TI's component CA");
-    if (now < new Date(x.validFrom) || now > new Date(x.validTo)) throw new VpnZugdFault("7021", `SMC-K certificate invalid: C.NK.VPN is not valid at ${now.toISOString()} (valid ${new Date(x.validFrom).toISOString().slice(0, 10)} to ${new Date(x.validTo).toISOString().slice(0, 10)})`);
+    if (now < new Date(x.validFrom) || now > new Date(x.validTo))
+      throw new VpnZugdFault(
+        "7021",
+        `SMC-K certificate invalid: C.NK.VPN is not valid at ${now.toISOString()} (valid ${new Date(x.validFrom).toISOString().slice(0, 10)} to ${new Date(x.validTo).toISOString().slice(0, 10)})`,
+      );
     const status = await this.ocsp(x, issuer, failed);
     if (status !== "good") throw new VpnZugdFault("7021", `SMC-K certificate invalid: OCSP status of C.NK.VPN is ${status}`);
     return parseCertificate(x.toString()).commonName.replace(/ C\.NK\.VPN$/, "");
@@ -339,7 +381,8 @@ export class VpnZugdSimulator {
     }
     const issuer = this.smcbCas.find((ca) => x.checkIssued(ca) && x.verify(ca.publicKey));
     if (!issuer) throw new VpnZugdFault("7031", "SMC-B certificate invalid: not issued by the TI's SMC-B CA");
-    if (now < new Date(x.validFrom) || now > new Date(x.validTo)) throw new VpnZugdFault("7031", `SMC-B certificate invalid: not valid at ${now.toISOString()}`);
+    if (now < new Date(x.validFrom) || now > new Date(x.validTo))
+      throw new VpnZugdFault("7031", `SMC-B certificate invalid: not valid at ${now.toISOString()}`);
     const status = await this.ocsp(x, issuer, failed);
     if (status !== "good") throw new VpnZugdFault("7031", `SMC-B certificate invalid: OCSP status ${status}`);
   }
@@ -348,8 +391,10 @@ export class VpnZugdSimulator {
     this.forced("7011", "signature check");
     const key = new X509Certificate(r.signature.signerCertificate).publicKey;
     const expected = key.asymmetricKeyType === "rsa" ? ALG.rsaSha256 : ALG.ecdsaSha256;
-    if (r.signature.method !== expected) throw new VpnZugdFault("7011", `SMC-B signature invalid: SignatureMethod ${r.signature.method} does not fit the SM-B's key (${expected})`);
-    if (!digestOf(signedContent(r)).equals(r.signature.digest)) throw new VpnZugdFault("7011", "SMC-B signature invalid: the DigestValue does not match the request");
+    if (r.signature.method !== expected)
+      throw new VpnZugdFault("7011", `SMC-B signature invalid: SignatureMethod ${r.signature.method} does not fit the SM-B's key (${expected})`);
+    if (!digestOf(signedContent(r)).equals(r.signature.digest))
+      throw new VpnZugdFault("7011", "SMC-B signature invalid: the DigestValue does not match the request");
     let ok = false;
     try {
       ok = verify("sha256", signedInfo(r.signature.method, r.signature.digest), key, r.signature.value);
@@ -363,15 +408,31 @@ export class VpnZugdSimulator {
     try {
       return (await askOcsp(x.toString(), issuer.toString(), { timeoutMs: this.o.ocspTimeoutMs ?? 10_000 })).status;
     } catch (e) {
-      if (e instanceof OcspUnreachable) throw new VpnZugdFault(failed, `${failed === "7071" ? "registration" : "deregistration"} failed: the OCSP responder of the TI PKI cannot be reached (${e.message})`);
+      if (e instanceof OcspUnreachable)
+        throw new VpnZugdFault(
+          failed,
+          `${failed === "7071" ? "registration" : "deregistration"} failed: the OCSP responder of the TI PKI cannot be reached (${e.message})`,
+        );
       throw e;
     }
   }
 }
 
 /** The DNS parameters of a registration answer's AdditionalInformation ("KEY=v1,v2;..."). */
-export function dnsOf(info: string | undefined): { dnsServersInt: string[]; dnsDomainVpnZugdInt: string; dnsServersTi: string[]; dnsServersSis: string[]; dnsServersBestandsnetze: string[] } {
+export function dnsOf(info: string | undefined): {
+  dnsServersInt: string[];
+  dnsDomainVpnZugdInt: string;
+  dnsServersTi: string[];
+  dnsServersSis: string[];
+  dnsServersBestandsnetze: string[];
+} {
   const kv = new Map((info ?? "").split(";").map((p) => p.split("=", 2) as [string, string]));
   const list = (k: string) => (kv.get(k) ?? "").split(",").filter(Boolean);
-  return { dnsServersInt: list("DNS_SERVERS_INT"), dnsDomainVpnZugdInt: kv.get("DNS_DOMAIN_VPN_ZUGD_INT") ?? "", dnsServersTi: list("DNS_SERVERS_TI"), dnsServersSis: list("DNS_SERVERS_SIS"), dnsServersBestandsnetze: list("DNS_SERVERS_BESTANDSNETZE") };
+  return {
+    dnsServersInt: list("DNS_SERVERS_INT"),
+    dnsDomainVpnZugdInt: kv.get("DNS_DOMAIN_VPN_ZUGD_INT") ?? "",
+    dnsServersTi: list("DNS_SERVERS_TI"),
+    dnsServersSis: list("DNS_SERVERS_SIS"),
+    dnsServersBestandsnetze: list("DNS_SERVERS_BESTANDSNETZE"),
+  };
 }

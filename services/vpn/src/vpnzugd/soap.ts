@@ -14,8 +14,16 @@ export const GERROR_NS = "http://ws.gematik.de/tel/error/v2.0";
 
 export const SOAP_ACTIONS = { register: "urn:#regOperation", deregister: "urn:#deregOperation", status: "urn:#statusOperation" } as const;
 export type Operation = keyof typeof SOAP_ACTIONS;
-const REQUEST_ELEMENT: Record<Operation, string> = { register: "registerKonnektorRequest", deregister: "deregisterKonnektorRequest", status: "registerStatusRequest" };
-const RESPONSE_ELEMENT: Record<Operation, string> = { register: "registerKonnektorResponse", deregister: "deregisterKonnektorResponse", status: "registerStatusResponse" };
+const REQUEST_ELEMENT: Record<Operation, string> = {
+  register: "registerKonnektorRequest",
+  deregister: "deregisterKonnektorRequest",
+  status: "registerStatusRequest",
+};
+const RESPONSE_ELEMENT: Record<Operation, string> = {
+  register: "registerKonnektorResponse",
+  deregister: "deregisterKonnektorResponse",
+  status: "registerStatusResponse",
+};
 
 /** The signature's algorithms (XMLDSig 1.1 identifiers). */
 export const ALG = {
@@ -68,7 +76,10 @@ export interface VpnZugdAnswer {
  * facts. Any change of Timestamp, certificate or ContractID breaks it.
  */
 export function signedContent(r: Pick<SignedRequest, "operation" | "timestamp" | "certificate" | "contractId">): Buffer {
-  return Buffer.from(`${REQUEST_ELEMENT[r.operation]}|Timestamp=${r.timestamp}|X509Certificate=${r.certificate.toString("base64")}|ContractID=${r.contractId}`, "utf8");
+  return Buffer.from(
+    `${REQUEST_ELEMENT[r.operation]}|Timestamp=${r.timestamp}|X509Certificate=${r.certificate.toString("base64")}|ContractID=${r.contractId}`,
+    "utf8",
+  );
 }
 
 export const digestOf = (content: Buffer): Buffer => createHash("sha256").update(content).digest();
@@ -78,7 +89,8 @@ export function signedInfo(method: string, digest: Buffer): Buffer {
   return Buffer.from(`SignedInfo|${ALG.c14n}|${method}|Reference URI=""|${ALG.enveloped}|${ALG.sha256}|${digest.toString("base64")}`, "utf8");
 }
 
-const envelope = (body: string) => `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="${SOAP_NS}"><soap:Body>${body}</soap:Body></soap:Envelope>`;
+const envelope = (body: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="${SOAP_NS}"><soap:Body>${body}</soap:Body></soap:Envelope>`;
 
 export function requestXml(r: VpnZugdRequest): string {
   const name = REQUEST_ELEMENT[r.operation];
@@ -177,7 +189,12 @@ export function parseRequest(xml: string, soapAction?: string): VpnZugdRequest {
     timestamp: dateTime(ts!, "Timestamp"),
     certificate: base64(cert!, "X509Certificate"),
     contractId: contract!.text.trim(),
-    signature: { method, digest: base64(digestEl!, "DigestValue"), value: base64(valueEl!, "SignatureValue"), signerCertificate: base64(signerEl, "the SM-B's X509Certificate") },
+    signature: {
+      method,
+      digest: base64(digestEl!, "DigestValue"),
+      value: base64(valueEl!, "SignatureValue"),
+      signerCertificate: base64(signerEl, "the SM-B's X509Certificate"),
+    },
   };
 }
 
@@ -226,7 +243,10 @@ export function parseAnswer(operation: Operation, xml: string): VpnZugdAnswer {
     throw new VpnZugdFault(code || (operation === "deregister" ? "7081" : "7071"), text || "the VPN-ZugD refused without a reason");
   }
   if (!first || first.ns !== VPNK_NS || first.local !== RESPONSE_ELEMENT[operation]) {
-    throw new VpnZugdFault(operation === "deregister" ? "7081" : "7071", `the VPN-ZugD answered with ${first ? first.local : "nothing"} instead of ${RESPONSE_ELEMENT[operation]}`);
+    throw new VpnZugdFault(
+      operation === "deregister" ? "7081" : "7071",
+      `the VPN-ZugD answered with ${first ? first.local : "nothing"} instead of ${RESPONSE_ELEMENT[operation]}`,
+    );
   }
   const text = (local: string) => child(first, VPNK_NS, local)?.text.trim() ?? "";
   return {

@@ -9,7 +9,12 @@ export function vsdmGrpc(v: Vsdm): GrpcServiceBinding {
     readVsd: unary(async (r: pb.ReadVsdRequest) =>
       v.read({
         unit: r.unit,
-        context: { mandantId: r.context?.mandantId ?? "", clientSystemId: r.context?.clientSystemId ?? "", workplaceId: r.context?.workplaceId ?? "", userId: r.context?.userId ?? "" },
+        context: {
+          mandantId: r.context?.mandantId ?? "",
+          clientSystemId: r.context?.clientSystemId ?? "",
+          workplaceId: r.context?.workplaceId ?? "",
+          userId: r.context?.userId ?? "",
+        },
         ehcHandle: r.ehcHandle,
         hpcHandle: r.hpcHandle,
         performOnlineCheck: r.performOnlineCheck,

@@ -42,14 +42,10 @@ export class ProtocolProjection implements Projection {
   async apply(tx: Sql, e: RecordedEvent): Promise<void> {
     if (e.type !== "VsdReadProtocolled") return;
     const entry = e.data as ProtocolEntry;
-    await tx.query(`INSERT INTO ${this.table} (global_position, unit_id, mandant_id, at, outcome, entry) VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING`, [
-      e.globalPosition,
-      entry.unitId,
-      entry.mandantId,
-      entry.at,
-      entry.outcome,
-      JSON.stringify(entry),
-    ]);
+    await tx.query(
+      `INSERT INTO ${this.table} (global_position, unit_id, mandant_id, at, outcome, entry) VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING`,
+      [e.globalPosition, entry.unitId, entry.mandantId, entry.at, entry.outcome, JSON.stringify(entry)],
+    );
   }
 
   async list(sql: Sql, q: ProtocolQuery): Promise<ProtocolEntry[]> {

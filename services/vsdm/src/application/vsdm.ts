@@ -2,7 +2,19 @@ import { X509Certificate } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { askOcsp, OcspUnreachable } from "@tigw/hsm";
-import { ANY, call, Coalescer, CommandHandler, createClient, DomainError, StoreProjectionRunner, ValidationError, type Clock, type Decider, type SqlEventStore } from "@tigw/platform";
+import {
+  ANY,
+  call,
+  Coalescer,
+  CommandHandler,
+  createClient,
+  DomainError,
+  StoreProjectionRunner,
+  ValidationError,
+  type Clock,
+  type Decider,
+  type SqlEventStore,
+} from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
@@ -155,7 +167,11 @@ export class Vsdm {
       validityYears: 5,
     });
     const certSerial = issued.certificate!.certSerial;
-    if (p.card.certificate === "revoked") await call<hsm.RevokeCertificateRequest, hsm.RevokeCertificateResponse>(this.hsm.revokeCertificate.bind(this.hsm), { certSerial, reason: "keyCompromise" });
+    if (p.card.certificate === "revoked")
+      await call<hsm.RevokeCertificateRequest, hsm.RevokeCertificateResponse>(this.hsm.revokeCertificate.bind(this.hsm), {
+        certSerial,
+        reason: "keyCompromise",
+      });
     return { iccsn: p.card.iccsn, certSerial, kvnr: p.kvnr, name: `${p.givenName} ${p.surname}` };
   }
 
@@ -179,35 +195,84 @@ export class Vsdm {
         }
       });
     const unitId = await this.unitId(r.unit);
-    const entry: ProtocolEntry = { at: this.clock.now().toISOString(), unitId, mandantId: r.context.mandantId, workplaceId: r.context.workplaceId, ctId: "", kvnr: "", steps, ocsp: "", outcome: "error", code: "", result: 0 };
+    const entry: ProtocolEntry = {
+      at: this.clock.now().toISOString(),
+      unitId,
+      mandantId: r.context.mandantId,
+      workplaceId: r.context.workplaceId,
+      ctId: "",
+      kvnr: "",
+      steps,
+      ocsp: "",
+      outcome: "error",
+      code: "",
+      result: 0,
+    };
     try {
       const access = (cardHandle: string) =>
-        call<kt.CheckAccessRequest, kt.CheckAccessResponse>(this.kt.checkAccess.bind(this.kt), { unit: r.unit, ...r.context, ctId: "", cardHandle, workplaceRequired: true });
+        call<kt.CheckAccessRequest, kt.CheckAccessResponse>(this.kt.checkAccess.bind(this.kt), {
+          unit: r.unit,
+          ...r.context,
+          ctId: "",
+          cardHandle,
+          workplaceRequired: true,
+        });
       const egk = (await step("access check eGK", () => access(r.ehcHandle))).card!;
       entry.ctId = egk.ctId;
       if (egk.cardType !== "EGK" && egk.cardType !== "PRUEFKARTE_EGK") throw new DomainError("4008", `card ${r.ehcHandle} is not an eGK`);
       const smcb = (await step("access check SMC-B", () => access(r.hpcHandle))).card!;
       if (smcb.cardType !== "SMC-B" && smcb.cardType !== "HBA") throw new DomainError("4009", `card ${r.hpcHandle} is neither SMC-B nor HBA`);
-      const pin = await step("PIN status SMC-B", () => call<kt.GetPinStatusRequest, kt.GetPinStatusResponse>(this.kt.getPinStatus.bind(this.kt), { cardHandle: r.hpcHandle }), (x) => x.status);
-      if (pin.status !== "VERIFIED") throw new DomainError(smcb.cardType === "HBA" ? "3042" : "3041", `the ${smcb.cardType} is not unlocked (PIN ${pin.status})`, { cardHandle: r.hpcHandle });
+      const pin = await step(
+        "PIN status SMC-B",
+        () => call<kt.GetPinStatusRequest, kt.GetPinStatusResponse>(this.kt.getPinStatus.bind(this.kt), { cardHandle: r.hpcHandle }),
+        (x) => x.status,
+      );
+      if (pin.status !== "VERIFIED")
+        throw new DomainError(smcb.cardType === "HBA" ? "3042" : "3041", `the ${smcb.cardType} is not unlocked (PIN ${pin.status})`, {
+          cardHandle: r.hpcHandle,
+        });
       const person = this.byIccsn.get(egk.iccsn);
       if (!person) throw new DomainError("105", "the eGK cannot be read (unknown card)");
       entry.kvnr = person.kvnr;
-      const ti = await step("TI access", () => this.tiAccess(r.unit), (x) => (x.tiAccess ? "yes" : `no: ${x.reasons.join("; ")}`));
+      const ti = await step(
+        "TI access",
+        () => this.tiAccess(r.unit),
+        (x) => (x.tiAccess ? "yes" : `no: ${x.reasons.join("; ")}`),
+      );
       // Without TI access the OCSP responder is out of reach, as the Fachdienst is.
-      const aut = ti.tiAccess ? await step("OCSP C.CH.AUT", () => this.autStatus(egk.certSerial), (x) => x) : "unreachable";
+      const aut = ti.tiAccess
+        ? await step(
+            "OCSP C.CH.AUT",
+            () => this.autStatus(egk.certSerial),
+            (x) => x,
+          )
+        : "unreachable";
       entry.ocsp = aut === "good" ? "ok" : aut;
       if (aut === "good") {
         await step("card-to-card eGK/SMC-B", () =>
-          call<hsm.CardToCardAuthenticateRequest, hsm.CardToCardAuthenticateResponse>(this.hsm.cardToCardAuthenticate.bind(this.hsm), { sourceCertSerial: egk.certSerial, targetCertSerial: smcb.certSerial }),
+          call<hsm.CardToCardAuthenticateRequest, hsm.CardToCardAuthenticateResponse>(this.hsm.cardToCardAuthenticate.bind(this.hsm), {
+            sourceCertSerial: egk.certSerial,
+            targetCertSerial: smcb.certSerial,
+          }),
         );
       }
       const now = this.clock.now();
       const lastOnline = (await this.onlineChecks.load(`egk-${person.card.iccsn}`)).state;
       const daysOffline = lastOnline ? Math.floor((now.getTime() - Date.parse(lastOnline)) / 86_400_000) : 0;
-      const facts: ReadFacts = { person, performOnlineCheck: r.performOnlineCheck, autCertificate: aut, daysOffline, maxOfflineDays: this.opts.maxOfflineDays, tiAccess: ti.tiAccess };
+      const facts: ReadFacts = {
+        person,
+        performOnlineCheck: r.performOnlineCheck,
+        autCertificate: aut,
+        daysOffline,
+        maxOfflineDays: this.opts.maxOfflineDays,
+        tiAccess: ti.tiAccess,
+      };
       if (r.performOnlineCheck && aut === "good") {
-        facts.fachdienst = await step("online check Fachdienst", () => this.fachdienst.check(person, this.opts.fachdienstTimeoutMs), (a) => a.kind);
+        facts.fachdienst = await step(
+          "online check Fachdienst",
+          () => this.fachdienst.check(person, this.opts.fachdienstTimeoutMs),
+          (a) => a.kind,
+        );
         // The update is written to the card: it must still be there (pulled too early: 12105).
         const still = await access(r.ehcHandle).then(
           () => true,
@@ -220,9 +285,13 @@ export class Vsdm {
         entry.result = outcome.result ?? 0;
         throw new DomainError(String(outcome.code), outcome.message, outcome.result ? { pruefungsnachweis: String(outcome.result) } : {});
       }
-      if (outcome.result === 1 || outcome.result === 2) await this.onlineChecks.handle(`egk-${person.card.iccsn}`, { at: now.toISOString() }, { occurredAt: now });
+      if (outcome.result === 1 || outcome.result === 2)
+        await this.onlineChecks.handle(`egk-${person.card.iccsn}`, { at: now.toISOString() }, { occurredAt: now });
       const docs = vsdDocuments(outcome.person);
-      const pn = r.readOnlineReceipt && outcome.result ? gzipIso(pruefungsnachweisXml({ at: this.clock.now(), result: outcome.result, errorCode: outcome.errorCode, pruefziffer: outcome.pruefziffer })) : Buffer.alloc(0);
+      const pn =
+        r.readOnlineReceipt && outcome.result
+          ? gzipIso(pruefungsnachweisXml({ at: this.clock.now(), result: outcome.result, errorCode: outcome.errorCode, pruefziffer: outcome.pruefziffer }))
+          : Buffer.alloc(0);
       entry.outcome = outcome.result && outcome.result >= 3 ? "warning" : "ok";
       entry.result = outcome.result ?? 0;
       entry.code = outcome.errorCode ? String(outcome.errorCode) : "";
@@ -241,7 +310,12 @@ export class Vsdm {
       throw e;
     } finally {
       this.observe?.(entry);
-      await this.store.append(protocolStream(unitId), ANY, [{ type: "VsdReadProtocolled", data: entry, unitId, mandantId: r.context.mandantId }], new Date(entry.at));
+      await this.store.append(
+        protocolStream(unitId),
+        ANY,
+        [{ type: "VsdReadProtocolled", data: entry, unitId, mandantId: r.context.mandantId }],
+        new Date(entry.at),
+      );
     }
   }
 
@@ -298,12 +372,14 @@ export class Vsdm {
    * range [from, to), the newest `limit` entries oldest first.
    */
   async protocolOf(q: { unit: string; mandantId?: string; outcome?: string; from?: string; to?: string; limit?: number }): Promise<ProtocolEntry[]> {
-    if (q.outcome && !["ok", "warning", "error"].includes(q.outcome)) throw new ValidationError("INVALID_ARGUMENT", "outcome", `outcome must be ok, warning or error, not "${q.outcome}"`);
+    if (q.outcome && !["ok", "warning", "error"].includes(q.outcome))
+      throw new ValidationError("INVALID_ARGUMENT", "outcome", `outcome must be ok, warning or error, not "${q.outcome}"`);
     const time = (field: "from" | "to") => {
       const text = q[field];
       if (!text) return undefined;
       const d = new Date(text);
-      if (Number.isNaN(d.getTime())) throw new ValidationError("INVALID_ARGUMENT", field, `${field} is not a time: "${text}" (ISO 8601, e.g. 2026-11-23T08:00:00Z)`);
+      if (Number.isNaN(d.getTime()))
+        throw new ValidationError("INVALID_ARGUMENT", field, `${field} is not a time: "${text}" (ISO 8601, e.g. 2026-11-23T08:00:00Z)`);
       return d;
     };
     const limit = q.limit || 1000;

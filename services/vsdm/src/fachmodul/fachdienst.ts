@@ -26,7 +26,8 @@ export class FachdienstSimulator {
   constructor(private readonly opts: { latencyMs?: number; slowMs?: number } = {}) {}
 
   set(ik: string, behaviour: FachdienstBehaviour): void {
-    if (!BEHAVIOURS.includes(behaviour)) throw new ValidationError("INVALID_BEHAVIOUR", "behaviour", `unknown behaviour ${JSON.stringify(behaviour)} (${BEHAVIOURS.join(", ")})`);
+    if (!BEHAVIOURS.includes(behaviour))
+      throw new ValidationError("INVALID_BEHAVIOUR", "behaviour", `unknown behaviour ${JSON.stringify(behaviour)} (${BEHAVIOURS.join(", ")})`);
     this.behaviour.set(ik, behaviour);
   }
 

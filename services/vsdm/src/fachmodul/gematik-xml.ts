@@ -18,7 +18,8 @@ export interface ReadVsdShape {
 
 /** ReadVSDResponse: the documents gzip-compressed and Base64-encoded; empty optional parts are left out. */
 export function readVsdResponseXml(r: ReadVsdShape): string {
-  const b64 = (name: string, data: Uint8Array, optional: boolean) => (optional && !data.length ? "" : `<VSD:${name}>${Buffer.from(data).toString("base64")}</VSD:${name}>`);
+  const b64 = (name: string, data: Uint8Array, optional: boolean) =>
+    optional && !data.length ? "" : `<VSD:${name}>${Buffer.from(data).toString("base64")}</VSD:${name}>`;
   const s = r.vsdStatus ?? { status: "0", timestamp: new Date(0).toISOString(), version: "5.2.0" };
   return (
     `<?xml version="1.0" encoding="UTF-8"?><VSD:ReadVSDResponse xmlns:VSD="${VSD_SERVICE_NS}">` +
@@ -32,7 +33,9 @@ export function readVsdResponseXml(r: ReadVsdShape): string {
 }
 
 /** Codes that concern access and trust rather than a technical fault (ErrorType "Security"). */
-const SECURITY = new Set([106, 107, 114, 3041, 3042, 4004, 4005, 4006, 4007, 4009, 4010, 4011, 4012, 4013, 4014, 4015, 4016, 4017, 4019, 4021, 4204, 4056, 4057]);
+const SECURITY = new Set([
+  106, 107, 114, 3041, 3042, 4004, 4005, 4006, 4007, 4009, 4010, 4011, 4012, 4013, 4014, 4015, 4016, 4017, 4019, 4021, 4204, 4056, 4057,
+]);
 
 /**
  * How a gematik code is reported in a GERROR Trace. The sources give codes and meanings; the

@@ -36,12 +36,23 @@ export function decideRead(f: ReadFacts): ReadOutcome {
   if (p.card.healthApplicationBlocked) return { kind: "fault", code: 114, message: "the health application (Gesundheitsanwendung) on the eGK is blocked" };
   if (p.card.vsdInconsistent) return { kind: "fault", code: 3001, message: "the VSD on the eGK are inconsistent; read the card again" };
   if (f.autCertificate === "revoked" || f.autCertificate === "expired") {
-    return { kind: "fault", code: f.performOnlineCheck ? 106 : 107, message: `the eGK's authentication certificate C.CH.AUT is ${f.autCertificate}`, result: 4 };
+    return {
+      kind: "fault",
+      code: f.performOnlineCheck ? 106 : 107,
+      message: `the eGK's authentication certificate C.CH.AUT is ${f.autCertificate}`,
+      result: 4,
+    };
   }
   if (!f.performOnlineCheck) return { kind: "vsd", updated: false, person: p };
   // Without TI access the online check cannot happen at all, as at a Konnektor without tunnel.
   if (f.tiAccess === false) return { kind: "vsd", result: f.daysOffline > f.maxOfflineDays ? 6 : 5, updated: false, person: p };
-  const impossible = (errorCode?: number): ReadOutcome => ({ kind: "vsd", result: f.daysOffline > f.maxOfflineDays ? 6 : 3, errorCode, updated: false, person: p });
+  const impossible = (errorCode?: number): ReadOutcome => ({
+    kind: "vsd",
+    result: f.daysOffline > f.maxOfflineDays ? 6 : 3,
+    errorCode,
+    updated: false,
+    person: p,
+  });
   if (f.autCertificate === "unreachable" || f.autCertificate === "unknown") return { kind: "vsd", result: 5, updated: false, person: p };
   const a = f.fachdienst;
   if (!a || a.kind === "unreachable") return { kind: "vsd", result: f.daysOffline > f.maxOfflineDays ? 6 : 5, updated: false, person: p };

@@ -48,9 +48,49 @@ export const INSURERS: readonly Insurer[] = [
   { ik: "109900005", name: "Test-Knappschaft" },
 ];
 
-const SURNAMES = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Schröder", "Neumann", "Schwarz", "Braun", "Zimmermann", "Krüger", "Hartmann", "Lange", "Werner", "Krause", "Lehmann"];
-const GIVEN = { W: ["Anna", "Maria", "Sophie", "Emma", "Lena", "Hannah", "Lea", "Ursula", "Monika", "Petra", "Jana", "Sabine"], M: ["Lukas", "Paul", "Jonas", "Felix", "Leon", "Peter", "Klaus", "Jürgen", "Thomas", "Michael", "Stefan", "Jan"] };
-const STREETS = ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerstraße", "Lindenallee", "Am Markt", "Goethestraße", "Ringstraße", "Waldweg", "Kirchplatz"];
+const SURNAMES = [
+  "Müller",
+  "Schmidt",
+  "Schneider",
+  "Fischer",
+  "Weber",
+  "Meyer",
+  "Wagner",
+  "Becker",
+  "Schulz",
+  "Hoffmann",
+  "Koch",
+  "Richter",
+  "Klein",
+  "Wolf",
+  "Schröder",
+  "Neumann",
+  "Schwarz",
+  "Braun",
+  "Zimmermann",
+  "Krüger",
+  "Hartmann",
+  "Lange",
+  "Werner",
+  "Krause",
+  "Lehmann",
+];
+const GIVEN = {
+  W: ["Anna", "Maria", "Sophie", "Emma", "Lena", "Hannah", "Lea", "Ursula", "Monika", "Petra", "Jana", "Sabine"],
+  M: ["Lukas", "Paul", "Jonas", "Felix", "Leon", "Peter", "Klaus", "Jürgen", "Thomas", "Michael", "Stefan", "Jan"],
+};
+const STREETS = [
+  "Hauptstraße",
+  "Bahnhofstraße",
+  "Gartenweg",
+  "Schillerstraße",
+  "Lindenallee",
+  "Am Markt",
+  "Goethestraße",
+  "Ringstraße",
+  "Waldweg",
+  "Kirchplatz",
+];
 const CITIES = [
   { city: "Berlin", postalCode: "10115", wop: "72" },
   { city: "Hamburg", postalCode: "20095", wop: "01" },

@@ -6,7 +6,8 @@ export const CDM_VERSION = "5.2.0";
 
 const esc = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
 const el = (name: string, value: string | undefined) => (value ? `<${name}>${esc(value)}</${name}>` : "");
-const doc = (root: string, body: string) => `<?xml version="1.0" encoding="ISO-8859-15"?><${root} xmlns="${VSD_NS}" CDM_VERSION="${CDM_VERSION}">${body}</${root}>`;
+const doc = (root: string, body: string) =>
+  `<?xml version="1.0" encoding="ISO-8859-15"?><${root} xmlns="${VSD_NS}" CDM_VERSION="${CDM_VERSION}">${body}</${root}>`;
 
 export interface VsdDocuments {
   persoenlicheVersichertendaten: string;

@@ -11,7 +11,9 @@ const xsd = (name: string) => readFileSync(join(__dirname, "../../../xsd", name)
  */
 function vsdServiceResponseSchema(): string {
   const s = xsd("VSDService.xsd");
-  const cut = s.replace(/<import [^>]*ConnectorContext[^>]*\/>/, "").replace(/<element name="ReadVSD">[\s\S]*?<\/element>\s*<element name="ReadVSDResponse">/, '<element name="ReadVSDResponse">');
+  const cut = s
+    .replace(/<import [^>]*ConnectorContext[^>]*\/>/, "")
+    .replace(/<element name="ReadVSD">[\s\S]*?<\/element>\s*<element name="ReadVSDResponse">/, '<element name="ReadVSDResponse">');
   if (cut.includes("ConnectorContext.xsd") || cut.includes('name="ReadVSD"')) throw new Error("VSDService.xsd changed shape; revisit gematik-xsd.ts");
   return cut;
 }
@@ -31,7 +33,9 @@ const SCHEMAS = {
 export function forValidator(doc: Buffer | string): Buffer {
   const b = Buffer.isBuffer(doc) ? doc : Buffer.from(doc, "utf8");
   const head = b.subarray(0, 100).toString("latin1");
-  return head.includes('encoding="ISO-8859-15"') ? Buffer.concat([Buffer.from(head.replace('encoding="ISO-8859-15"', 'encoding="ISO-8859-1"'), "latin1"), b.subarray(100)]) : b;
+  return head.includes('encoding="ISO-8859-15"')
+    ? Buffer.concat([Buffer.from(head.replace('encoding="ISO-8859-15"', 'encoding="ISO-8859-1"'), "latin1"), b.subarray(100)])
+    : b;
 }
 
 /** The schema's errors for a document ([] when valid). */

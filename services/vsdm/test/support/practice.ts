@@ -47,21 +47,60 @@ export async function setUpPractice(o: { populationSize?: number; producedOn?: s
   const vsdmContext = o.vsdm?.context ?? "vsdm";
   const tenancy = await startTenancy({ sql: sql.tenancy, bus, clock, profiles: loadProfiles(), vendorKeys: [] });
   const hsm = await startHsm({ sql: sql.hsm, bus, clock, masterKey: randomBytes(32) });
-  const cardTerminal = await startCardTerminal({ sql: sql.cardTerminal, bus, clock, masterKey: randomBytes(32), tenancyAddress: tenancy.address, hsmAddress: hsm.address });
+  const cardTerminal = await startCardTerminal({
+    sql: sql.cardTerminal,
+    bus,
+    clock,
+    masterKey: randomBytes(32),
+    tenancyAddress: tenancy.address,
+    hsmAddress: hsm.address,
+  });
   let extraOptions: Partial<VsdmServiceOptions> = {};
-  const startVsdmHere = () => startVsdm({ sql: sql.vsdm, context: vsdmContext, bus, clock, tenancyAddress: tenancy.address, hsmAddress: hsm.address, cardTerminalAddress: cardTerminal.address, population: { size: o.populationSize ?? 2000, seed: 1 }, ...extraOptions });
+  const startVsdmHere = () =>
+    startVsdm({
+      sql: sql.vsdm,
+      context: vsdmContext,
+      bus,
+      clock,
+      tenancyAddress: tenancy.address,
+      hsmAddress: hsm.address,
+      cardTerminalAddress: cardTerminal.address,
+      population: { size: o.populationSize ?? 2000, seed: 1 },
+      ...extraOptions,
+    });
   let vsdm = await startVsdmHere();
   const t = createClient(TenancyServiceClient, tenancy.address, { deadlineMs: 60_000 });
   const h = createClient(HsmServiceClient, hsm.address, { deadlineMs: 60_000 });
   const c = createClient(CardTerminalServiceClient, cardTerminal.address, { deadlineMs: 60_000 });
   let v = createClient(VsdmServiceClient, vsdm.address, { deadlineMs: 60_000 });
-  const conf = (action: string, over: object) => rpc(c, "configureInfomodell", { unit: UNIT, action, mandantId: "", clientSystemId: "", workplaceId: "", clientSystemIds: [], ctId: "", kind: "", iccsn: "", ...over });
+  const conf = (action: string, over: object) =>
+    rpc(c, "configureInfomodell", {
+      unit: UNIT,
+      action,
+      mandantId: "",
+      clientSystemId: "",
+      workplaceId: "",
+      clientSystemIds: [],
+      ctId: "",
+      kind: "",
+      iccsn: "",
+      ...over,
+    });
   const insert = async (slot: number, cardType: string, iccsn: string, certSerial: string, pin = "") =>
     (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId: KT, slot, cardType, iccsn, certSerial, pin })).card.cardHandle;
 
   await rpc(t, "createUnit", { serial: UNIT, profile: "rz", firmware: "", producedOn: o.producedOn ?? "" });
   for (const m of ["M1", "M2"]) await rpc(t, "addMandant", { unit: UNIT, mandantId: m, name: `Praxis ${m}`, bsnr: "", smcbIccsn: "" });
-  const gsmckt = (await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", { cardType: "GSMC_KT", keyType: "ecc", holder: KT, iccsn: "", notBefore: "", validityYears: 5 })).certificate.certSerial;
+  const gsmckt = (
+    await rpc<{ certificate: { certSerial: string } }>(h, "issueCard", {
+      cardType: "GSMC_KT",
+      keyType: "ecc",
+      holder: KT,
+      iccsn: "",
+      notBefore: "",
+      validityYears: 5,
+    })
+  ).certificate.certSerial;
   await rpc(c, "addTerminal", { ctId: KT, mac: "00:0D:F8:00:00:01", address: "", vendor: "ORGA", model: "6141", firmware: "3.9.0" });
   const { pairingSecret } = await rpc<{ pairingSecret: Buffer }>(c, "pairTerminal", { ctId: KT, unit: UNIT, certSerial: gsmckt });
   const { challenge } = await rpc<{ challenge: Buffer }>(c, "beginConnect", { ctId: KT });
@@ -76,7 +115,16 @@ export async function setUpPractice(o: { populationSize?: number; producedOn?: s
   await conf("terminal", { mandantId: "M1", ctId: KT });
   await conf("workplace-terminal", { workplaceId: "AP1", ctId: KT, kind: "local" });
   await conf("workplace-terminal", { workplaceId: "AP9", ctId: KT, kind: "remote" });
-  const smcb = (await rpc<{ certificate: { certSerial: string; iccsn: string } }>(h, "issueCard", { cardType: "SMCB", keyType: "ecc", holder: "Praxis M1", iccsn: "", notBefore: "", validityYears: 5 })).certificate;
+  const smcb = (
+    await rpc<{ certificate: { certSerial: string; iccsn: string } }>(h, "issueCard", {
+      cardType: "SMCB",
+      keyType: "ecc",
+      holder: "Praxis M1",
+      iccsn: "",
+      notBefore: "",
+      validityYears: 5,
+    })
+  ).certificate;
   await conf("smb", { mandantId: "M1", iccsn: smcb.iccsn });
   const smcbHandle = await insert(2, "SMC-B", smcb.iccsn, smcb.certSerial, "123456");
   const practice: Practice = {
