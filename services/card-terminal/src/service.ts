@@ -15,6 +15,8 @@ export interface CardTerminalServiceOptions {
   grpc?: { host?: string; port?: number };
   logger?: Logger;
   context?: string;
+  /** How long a pairing or connect waits for the OCSP responder (default 30 s). */
+  ocspTimeoutMs?: number;
 }
 
 export interface RunningCardTerminal {
@@ -31,7 +33,7 @@ export async function startCardTerminal(o: CardTerminalServiceOptions): Promise<
   const tenancy = tenancyOverGrpc(o.tenancyAddress);
   const hsm = hsmOverGrpc(o.hsmAddress);
   const metrics = cardTerminalMetrics();
-  const cardTerminals = await CardTerminals.open({ store, vault, clock: o.clock, tenancy, hsm, observe: metrics.observer });
+  const cardTerminals = await CardTerminals.open({ store, vault, clock: o.clock, tenancy, hsm, observe: metrics.observer, ocspTimeoutMs: o.ocspTimeoutMs });
   const unregister = metrics.register(cardTerminals);
   const host = await startServiceHost({
     store,

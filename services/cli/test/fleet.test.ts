@@ -14,8 +14,11 @@ describe("tigw fleet", () => {
       "GET /api/v1/fleet": () => ({
         totals: { units: 2, byState: { active: 1, blocked: 1 }, ktsUsed: 2, ktsLimit: 200 },
         units: [
-          unitFixture({ gsmck: { notAfter: "2025-06-01T00:00:00.000Z", daysToExpiry: 88, exchangeDue: true, lzvApplies: false, tiAccess: true } }),
-          unitFixture({ serial: "RZK-0002", state: "blocked", gsmck: null }),
+          unitFixture({
+            gsmck: { notAfter: "2025-06-01T00:00:00.000Z", daysToExpiry: 88, exchangeDue: true, lzvApplies: false, tiAccess: true },
+            ti: { access: true, sis: true, blocked: false },
+          }),
+          unitFixture({ serial: "RZK-0002", state: "blocked", gsmck: null, ti: { access: false, sis: false, blocked: true } }),
         ],
       }),
       "GET /api/v1/units": () => ({ units: [unitFixture({ serial: "A" }), unitFixture({ serial: "B" }), unitFixture({ serial: "C" })] }),
@@ -61,7 +64,7 @@ describe("tigw fleet", () => {
   });
   after(() => gw.close());
 
-  it("the overview: totals, then the units with their gSMC-K expiry", async () => {
+  it("the overview: totals, then the units with their gSMC-K expiry and TI access", async () => {
     const r = await tigw(gw.url, "fleet");
     assert.equal(r.code, 0);
     assert.equal(
@@ -69,9 +72,9 @@ describe("tigw fleet", () => {
       [
         "2 units (1 active, 1 blocked); KT slots 2/200",
         "",
-        "SERIAL    PROFILE  STATE    FIRMWARE      PRODUCED    MANDANTEN  KTS PER COMPUTE UNIT  GSMC-K EXPIRES",
-        "RZK-0001  rz       active   5.50.4:2.0.0  2024-05-01  1/200      2/50 0/50             2025-06-01 (88 d) EXCHANGE",
-        "RZK-0002  rz       blocked  5.50.4:2.0.0  2024-05-01  1/200      2/50 0/50             -",
+        "SERIAL    PROFILE  STATE    FIRMWARE      PRODUCED    MANDANTEN  KTS PER COMPUTE UNIT  GSMC-K EXPIRES              TI",
+        "RZK-0001  rz       active   5.50.4:2.0.0  2024-05-01  1/200      2/50 0/50             2025-06-01 (88 d) EXCHANGE  yes+SIS",
+        "RZK-0002  rz       blocked  5.50.4:2.0.0  2024-05-01  1/200      2/50 0/50             -                           NO (Sperrung)",
       ].join("\n"),
     );
   });

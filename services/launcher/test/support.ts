@@ -21,7 +21,7 @@ export function startProcess(
   args: string[],
   env: Record<string, string>,
   ready: RegExp,
-  timeoutMs = 120_000,
+  timeoutMs = 240_000,
 ): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";

@@ -173,6 +173,9 @@ export class Hsm {
    * licence carries LZV and that were not tried today.
    */
   async tick(): Promise<number> {
+    // The fleet read model follows the store a moment later: bring it up to date first, or a unit
+    // created just before the job runs would miss its expiry marks (seen on Kafka in CI).
+    await this.refresh.trigger();
     let n = 0;
     const today = this.now().slice(0, 10);
     for (const sm of await this.projection.list(this.store.sql)) {
