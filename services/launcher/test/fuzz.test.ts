@@ -3,12 +3,14 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client, credentials, Metadata, status, type ServiceDefinition } from "@grpc/grpc-js";
 import { CardTerminalServiceService } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { HsmServiceService } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceService } from "@tigw/contracts/tenancy/v1/tenancy";
+import { VpnServiceService } from "@tigw/contracts/vpn/v1/vpn";
 import { VsdmServiceService } from "@tigw/contracts/vsdm/v1/vsdm";
 import { askOcsp, ocspQuery } from "@tigw/hsm";
 import { freePort, startEmbedded, stopProcess } from "./support.js";
@@ -499,7 +501,43 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
       grpcListener("hsm", HsmServiceService as unknown as ServiceDefinition),
       grpcListener("card-terminal", CardTerminalServiceService as unknown as ServiceDefinition),
       grpcListener("vsdm", VsdmServiceService as unknown as ServiceDefinition),
+      grpcListener("vpn", VpnServiceService as unknown as ServiceDefinition),
+      vpnzugdListener(banner),
     ];
+  }
+
+  /**
+   * The simulated VPN-ZugD speaks HTTPS with mutual TLS only: garbage and plain HTTP on its port
+   * (its SOAP body checks have their own test in services/vpn); afterwards it must still start a TLS
+   * handshake (a server certificate comes back), which a dead listener cannot.
+   */
+  function vpnzugdListener(banner: string): Listener {
+    const url = /VPN-ZugD\s+(https:\S+)/.exec(banner)?.[1];
+    assert.ok(url, `the banner names the VPN-ZugD:\n${banner}`);
+    const port = Number(new URL(url).port);
+    return {
+      name: "VPN-ZugD simulator (vpn)",
+      port,
+      probes: (r) =>
+        Array.from({ length: 60 }, (): Probe =>
+          r.int(2) === 0
+            ? { kind: "raw", what: "garbage on the TLS port", bytes: r.bytes(1 + r.int(2000)) }
+            : { kind: "raw", what: "plain HTTP on the TLS port", bytes: Buffer.from(`POST /ProvisioningService HTTP/1.1\r\nHost: x\r\n\r\n${r.text(20)}`) },
+        ),
+      check: () =>
+        new Promise<void>((resolve, reject) => {
+          const socket = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false });
+          const done = (e?: Error) => {
+            const cert = socket.getPeerCertificate();
+            socket.destroy();
+            if (cert && Object.keys(cert).length > 0) resolve();
+            else reject(e ?? new Error("the VPN-ZugD sent no server certificate"));
+          };
+          socket.once("secureConnect", () => done());
+          socket.once("error", (e) => done(e));
+          socket.setTimeout(10_000, () => done(new Error("no TLS answer within 10 s")));
+        }),
+    };
   }
 
   it("answers at least 1,000 malformed requests with 4xx or the protocol's error, keeps running, and every listener still answers", async (t) => {
