@@ -1,5 +1,5 @@
 import type { Api } from "../client.js";
-import { type CommandGroup, type Context, UsageError } from "./command.js";
+import { type CommandGroup, type Context, need, UsageError } from "./command.js";
 import { fields, table } from "../output.js";
 
 /**
@@ -75,12 +75,10 @@ function registrationText(r: Registration): string {
   ]);
 }
 
-const need = (c: CommandContext, v: string | undefined, what: string): string => v || c.usage(`missing ${what}`);
-
 /** Runs a vpn or sim vpnzugd command; undefined when the command is not one of these. */
 export async function vpnCommand(c: CommandContext): Promise<number | undefined> {
   const [group, verb, arg1, arg2] = c.args;
-  const unitPath = (u: string | undefined) => `/api/v1/units/${encodeURIComponent(need(c, u, "UNIT"))}`;
+  const unitPath = (u: string | undefined) => `/api/v1/units/${encodeURIComponent(need(u, "UNIT"))}`;
   if (group === "vpn") {
     const one = async (p: Promise<Registration>, say: (r: Registration) => string) => {
       const r = await p;
@@ -90,7 +88,7 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
     switch (verb) {
       case "register":
         return one(
-          c.api.post<Registration>(`${unitPath(arg1)}/vpn/register`, { contractId: need(c, c.o["contract-id"], "--contract-id"), sis: c.o.sis === true }),
+          c.api.post<Registration>(`${unitPath(arg1)}/vpn/register`, { contractId: need(c.o["contract-id"], "--contract-id"), sis: c.o.sis === true }),
           (r) => `${r.serial}: ${r.registrationStatus}, ${r.contractStatus}`,
         );
       case "deregister":
@@ -99,14 +97,14 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
         return one(c.api.get<Registration>(`${unitPath(arg1)}/vpn`), (r) => `${r.serial} at the VPN-ZugD`);
       case "mtu":
         return one(
-          c.api.post<Registration>(`${unitPath(arg1)}/vpn/mtu`, { mtu: Number(need(c, arg2, "MTU (1500 or 1400)")) }),
+          c.api.post<Registration>(`${unitPath(arg1)}/vpn/mtu`, { mtu: Number(need(arg2, "MTU (1500 or 1400)")) }),
           (r) => `${r.serial}: MTU ${r.mtu}`,
         );
       case "block":
         return one(
           c.api.post<Registration>("/api/v1/vpn/block", {
-            serial: need(c, c.o.serial, "--serial"),
-            contractId: need(c, c.o["contract-id"], "--contract-id"),
+            serial: need(c.o.serial, "--serial"),
+            contractId: need(c.o["contract-id"], "--contract-id"),
             reason: c.o.reason,
           }),
           (r) => `${r.serial} blocked at the VPN-ZugD (Sperrung): no TI access`,
@@ -114,8 +112,8 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
       case "unblock":
         return one(
           c.api.post<Registration>("/api/v1/vpn/unblock", {
-            serial: need(c, c.o.serial, "--serial"),
-            contractId: need(c, c.o["contract-id"], "--contract-id"),
+            serial: need(c.o.serial, "--serial"),
+            contractId: need(c.o["contract-id"], "--contract-id"),
           }),
           (r) => `Sperrung of ${r.serial} lifted: register it again (tigw vpn register ${r.serial} --contract-id ${c.o["contract-id"]})`,
         );
@@ -171,7 +169,7 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
     }
     if (arg1 === "contract" && arg2 === "add") {
       const k = await c.api.post<{ contractId: string; sis: boolean }>("/api/v1/sim/vpnzugd/contracts", {
-        contractId: need(c, c.o.id, "--id"),
+        contractId: need(c.o.id, "--id"),
         customer: c.o.customer,
         sis: c.o.sis === true,
       });
@@ -179,7 +177,7 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
       return 0;
     }
     if (arg1 === "fault") {
-      const code = need(c, arg2, "CODE");
+      const code = need(arg2, "CODE");
       const state = c.args[4];
       if (state !== "on" && state !== "off") return c.usage("tigw sim vpnzugd fault CODE on|off");
       const r = await c.api.post<{ faults: string[] }>("/api/v1/sim/vpnzugd/faults", { fault: code, on: state === "on" });
