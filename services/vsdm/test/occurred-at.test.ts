@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Sql } from "@tigw/platform";
+import { generatePopulation } from "../src/index.js";
 import { rpc, setUpPractice, UNIT, type Practice } from "./support/practice.js";
 
 /**
@@ -35,9 +36,13 @@ describe("occurred_at follows the simulated clock (hsm, card-terminal, vsdm)", (
 
     // hsm: a unit's gSMC-K (provisioned on UnitCreated) and an eGK certificate.
     await rpc(t, "createUnit", { serial: "RZK-CLOCK-0001", profile: "rz", firmware: "", producedOn: "" });
-    const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: "", pruefkarte: 1 });
+    // An ordinary insured person's eGK (a Prüfkarte's online check ends in 11101 and writes no OnlineCheckSucceeded).
+    const person = generatePopulation(100, 1).find(
+      (p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent,
+    )!;
+    const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: person.kvnr, pruefkarte: 0 });
     // card-terminal: a card inserted, a PIN verified, the Infomodell changed.
-    const ehcHandle = await practice.insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
+    const ehcHandle = await practice.insert(1, "EGK", egk.iccsn, egk.certSerial);
     await rpc(c, "verifyPin", { cardHandle: practice.smcbHandle, pin: "123456" });
     await rpc(c, "configureInfomodell", {
       unit: UNIT,
@@ -52,7 +57,16 @@ describe("occurred_at follows the simulated clock (hsm, card-terminal, vsdm)", (
     });
     // vsdm: a read with online check (the card's online check and the protocol entry).
     const context = { mandantId: "M1", clientSystemId: "PVS1", workplaceId: "AP1", userId: "" };
-    await rpc(v, "readVsd", { unit: UNIT, context, ehcHandle, hpcHandle: practice.smcbHandle, performOnlineCheck: true, readOnlineReceipt: false });
+    const read = await rpc<{ result: number; errorCode: number }>(v, "readVsd", {
+      unit: UNIT,
+      context,
+      ehcHandle,
+      hpcHandle: practice.smcbHandle,
+      performOnlineCheck: true,
+      readOnlineReceipt: false,
+    });
+    // Result 1 or 2: the online check ran (the read's Prüfungsnachweis); anything else writes no OnlineCheckSucceeded.
+    assert.ok([1, 2].includes(read.result), `the read with online check succeeded (result ${read.result}, error ${read.errorCode})`);
 
     const expected: Record<string, string[]> = {
       hsm: ["SecurityModuleProvisioned", "CertificateIssued"],
