@@ -297,6 +297,9 @@ async function main() {
     ok(t("infomodell", unit, "workplace-terminal", "--workplace", "AP1", "--ct-id", "KT-001", "--kind", "local"), "local terminal");
     const smcb = JSON.parse(ok(t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B"));
     ok(t("infomodell", unit, "smb", "--mandant", "praxis-1", "--iccsn", smcb.iccsn), "managed SM-B");
+    // TI access: the unit registered at the simulated VPN-ZugD (vpn's pod; hsm posts with the unit's C.NK.VPN).
+    ok(t("sim", "vpnzugd", "contract", "add", "--id", `VTR-${unit}`), "VPN-ZugD contract");
+    ok(t("vpn", "register", unit, "--contract-id", `VTR-${unit}`), "VPN-ZugD registration");
     ok(t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1", "-o", "json"), "Prüfkarte");
     const read = [
       "vsd",

@@ -16,6 +16,9 @@ const cfg = exitOnConfigError(() =>
     TIGW_CARD_TERMINAL_ADDR: str({ default: "127.0.0.1:50053" }),
     /** The simulated VPN-Zugangsdienst's HTTPS port (mutual TLS). */
     TIGW_VPNZUGD_PORT: int({ default: 8443, min: 0, max: 65535 }),
+    TIGW_VPNZUGD_HOST: str({ default: "127.0.0.1" }),
+    /** Where hsm reaches the simulated VPN-ZugD when not on this host (Kubernetes: the vpn Service). */
+    TIGW_VPNZUGD_URL: str({ default: "" }),
     TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
   }),
 );
@@ -29,7 +32,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
-    vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
+    vpnzugd: { host: cfg.TIGW_VPNZUGD_HOST, port: cfg.TIGW_VPNZUGD_PORT, publicUrl: cfg.TIGW_VPNZUGD_URL || undefined },
     heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
     grpc: { host: cfg.TIGW_VPN_GRPC_HOST, port: cfg.TIGW_VPN_GRPC_PORT },
     logger: log,

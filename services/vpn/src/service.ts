@@ -14,7 +14,7 @@ export interface VpnServiceOptions {
   hsmAddress: string;
   cardTerminalAddress: string;
   /** The simulated VPN-ZugD's HTTPS listener (port 0: any free one). */
-  vpnzugd?: { host?: string; port?: number };
+  vpnzugd?: { host?: string; port?: number; publicUrl?: string };
   /** How long the simulated VPN-ZugD waits for the TI PKI's OCSP responder (default 10 s). */
   ocspTimeoutMs?: number;
   /** How long a call to the VPN-ZugD may take, TLS handshake included (default 30 s). */
@@ -51,6 +51,7 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
     trust,
     host: o.vpnzugd?.host,
     port: o.vpnzugd?.port,
+    publicUrl: o.vpnzugd?.publicUrl,
     ocspTimeoutMs: o.ocspTimeoutMs,
   });
   const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress }, () => ({
