@@ -107,8 +107,8 @@ function registerView() {
     const f = new FormData(form);
     try {
       keep(await api("POST", "/register", { account: f.get("account"), password: f.get("password"), practiceName: f.get("practiceName") }));
+      // Leaving #/register routes once (hashchange): a second route would ask for a second secret.
       location.hash = "#/";
-      await route();
     } catch (e) {
       show(box, e);
     }
