@@ -336,8 +336,10 @@ export class Zugangsmodul {
     );
   }
 
-  private viewOf(s: PracticeAccountState, version: number, bindings: PracticeBindingView[]): PracticeView {
+  private viewOf(s: PracticeAccountState, version: number, unsorted: PracticeBindingView[]): PracticeView {
     const now = this.now();
+    // By unit serial and Mandant: the order people read them in, not the unit ids'.
+    const bindings = [...unsorted].sort((a, b) => a.serial.localeCompare(b.serial) || a.mandantId.localeCompare(b.mandantId));
     return {
       account: s.account,
       practiceName: s.practiceName,
