@@ -26,6 +26,7 @@ describe("tigw practice", () => {
       "POST /api/v1/practices/praxis-x/bind": () =>
         answer(409, { code: "MANDANT_ALREADY_BOUND", detail: "Mandant btrs-01 of unit RZK-DEMO-0001 belongs to another practice account" }),
       "POST /api/v1/practices/praxis-ort/block": () => ({ ...ort, status: "blocked", blockedReason: "Vertrag beendet" }),
+      "POST /api/v1/practices/praxis-ort/totp/reset": () => ({ ...ort, status: "totp-enrolment" }),
     });
     loggedIn(gw.url);
   });
@@ -58,6 +59,13 @@ describe("tigw practice", () => {
     const taken = await tigw(gw.url, "practice", "bind", "praxis-x", "--unit", "RZK-DEMO-0001", "--mandant", "btrs-01");
     assert.equal(taken.code, 1);
     assert.match(taken.err, /MANDANT_ALREADY_BOUND/);
+  });
+
+  it("reset-totp: the account is back in enrolment", async () => {
+    const r = await tigw(gw.url, "practice", "reset-totp", "praxis-ort");
+    assert.deepEqual([gw.last.method, gw.last.path], ["POST", "/api/v1/practices/praxis-ort/totp/reset"]);
+    assert.match(r.out, /^TOTP of praxis-ort reset/);
+    assert.match(r.out, /Status:\s+totp-enrolment/);
   });
 
   it("block with a reason", async () => {

@@ -186,6 +186,7 @@ export interface ZugangsmodulApi {
   unbindPractice: Rpc<zm.UnbindPracticeRequest, zm.UnbindPracticeResponse>;
   blockPractice: Rpc<zm.BlockPracticeRequest, zm.BlockPracticeResponse>;
   unblockPractice: Rpc<zm.UnblockPracticeRequest, zm.UnblockPracticeResponse>;
+  resetPracticeTotp: Rpc<zm.ResetPracticeTotpRequest, zm.ResetPracticeTotpResponse>;
   grantDvoAccess: Rpc<zm.GrantDvoAccessRequest, zm.GrantDvoAccessResponse>;
   revokeDvoAccess: Rpc<zm.RevokeDvoAccessRequest, zm.RevokeDvoAccessResponse>;
   close(): void;
@@ -202,6 +203,7 @@ const ZUGANGSMODUL_METHODS = [
   "unbindPractice",
   "blockPractice",
   "unblockPractice",
+  "resetPracticeTotp",
   "grantDvoAccess",
   "revokeDvoAccess",
 ] as const;

@@ -295,6 +295,22 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
     await ok("POST", `/api/v1/practices/${c.account}/unblock`, admin);
   });
 
+  it("an operator's TOTP reset (a lost phone): the old session cannot enrol a new phone, a password login can", async () => {
+    const c = practices[2]!;
+    const reset = (await ok("POST", `/api/v1/practices/${c.account}/totp/reset`, admin)) as { status: string };
+    assert.equal(reset.status, "totp-enrolment");
+    const old = await req("GET", "/api/v1/portal/terminals", c.token);
+    assert.deepEqual([old.status, old.body["code"]], [403, "TOTP_ENROLMENT_REQUIRED"]);
+    const hijack = await req("POST", "/api/v1/portal/totp", c.token);
+    assert.deepEqual([hijack.status, hijack.body["code"]], [403, "TOTP_ENROLMENT_REQUIRED"], "a session from before the reset cannot put in another phone");
+    const login = await ok("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD });
+    assert.equal(login["stage"], "enrolment");
+    const secret = base32Decode(String((await ok("POST", "/api/v1/portal/totp", String(login["token"])))["secret"]));
+    const confirmed = await ok("POST", "/api/v1/portal/totp/confirm", String(login["token"]), { code: totpAt(secret, Date.now()) });
+    c.token = String(confirmed["token"]);
+    assert.equal((await req("GET", "/api/v1/portal/terminals", c.token)).status, 200);
+  });
+
   describe("the portal in Chromium", { skip: !existsSync(chromium) && !process.env["CI"] && `no Chromium at ${chromium}` }, () => {
     let browser: Browser | undefined;
     let page: Page;

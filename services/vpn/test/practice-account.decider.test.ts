@@ -89,6 +89,18 @@ describe("PracticeAccount decider", () => {
       .thenThrows("INVALID_TECHNICIAN");
   });
 
+  it("an operator's TOTP reset puts the account back into enrolment; a second reset changes nothing", () => {
+    const reset: PracticeAccountEvent = { type: "PracticeTotpReset", data: { account: "praxis-ort", by: "admin", at } };
+    spec(practiceAccountDecider).given([registered, enrolled]).when({ type: "ResetTotp", by: "admin", at }).then([reset]);
+    assert.equal(statusOf(fold(practiceAccountDecider, [registered, enrolled, reset])), "totp-enrolment");
+    spec(practiceAccountDecider).given([registered, enrolled, reset]).when({ type: "ResetTotp", by: "admin", at }).thenNothingHappened();
+    spec(practiceAccountDecider).given([registered, enrolled, reset]).when(grant).thenThrows("TOTP_ENROLMENT_REQUIRED");
+    spec(practiceAccountDecider)
+      .given([registered, enrolled, reset])
+      .when({ type: "EnrolTotp", at })
+      .then((events) => assert.equal(events.length, 1));
+  });
+
   it("block and unblock are idempotent", () => {
     const blocked: PracticeAccountEvent = { type: "PracticeBlocked", data: { account: "praxis-ort", reason: "blocked by the operator", by: "admin", at } };
     spec(practiceAccountDecider).given([registered]).when({ type: "BlockPractice", reason: "", by: "admin", at }).then([blocked]);

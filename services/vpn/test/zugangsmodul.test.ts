@@ -120,6 +120,19 @@ describe("Zugangsmodul: practice accounts", () => {
     assert.equal(await refusal(z.revokeDvo("mvz-nord", g.grantId)), "GRANT_NOT_FOUND", "another practice's grant is not found in its account");
   });
 
+  it("an operator's TOTP reset (a lost phone) deletes the secret; the account enrols again with a new one", async () => {
+    await z.register("praxis-reset", PASSWORD, "Praxis Reset");
+    const first = base32Decode((await z.beginTotp("praxis-reset")).secret);
+    await z.confirmTotp("praxis-reset", totpAt(first, Date.now()));
+    const [before] = await sql.query<{ totp_ref: string }>("SELECT totp_ref FROM vpn.practice_credentials WHERE account = 'praxis-reset'");
+    assert.equal((await z.resetTotp("praxis-reset", "admin")).status, "totp-enrolment");
+    assert.equal((await sql.query("SELECT 1 FROM vpn.practice_totp_secrets WHERE key_ref = $1", [before!.totp_ref])).length, 0, "the old secret is gone");
+    assert.equal((await z.authenticate("praxis-reset", PASSWORD, "")).status, "totp-enrolment", "the password alone opens only the enrolment again");
+    const second = base32Decode((await z.beginTotp("praxis-reset")).secret);
+    assert.ok(!second.equals(first));
+    assert.equal((await z.confirmTotp("praxis-reset", totpAt(second, Date.now()))).status, "active");
+  });
+
   it("a blocked account cannot log in; after a restart everything is still there and the secret still decrypts", async () => {
     await z.block("mvz-nord", "Vertrag beendet", "admin");
     assert.equal(await refusal(z.authenticate("mvz-nord", PASSWORD, "")), "ACCOUNT_BLOCKED");

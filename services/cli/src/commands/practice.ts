@@ -36,7 +36,8 @@ export const practice: CommandGroup = {
   names: ["practice"],
   usage: `  tigw practice list | show ACCOUNT        practice accounts: status (totp-enrolment, active, blocked), Mandanten, DVO grants
   tigw practice bind ACCOUNT --unit U --mandant M | unbind ACCOUNT --unit U --mandant M
-  tigw practice block ACCOUNT [--reason R] | unblock ACCOUNT   a block ends the practice's portal sessions at once`,
+  tigw practice block ACCOUNT [--reason R] | unblock ACCOUNT   a block ends the practice's portal sessions at once
+  tigw practice reset-totp ACCOUNT          a lost phone: the practice enrols TOTP again at its next login`,
   async run({ unknown, verb, args: [name], o, show, api }) {
     const path = () => `/api/v1/practices/${encodeURIComponent(need(name, "ACCOUNT"))}`;
     const one = (p: Practice, done: string) => show(p, () => `${done}\n\n${practiceText(p)}`);
@@ -67,6 +68,11 @@ export const practice: CommandGroup = {
       case "block": {
         const p = await api().post<Practice>(`${path()}/block`, o.reason ? { reason: o.reason } : {});
         one(p, `blocked ${p.account}: its logins are refused and its sessions have ended`);
+        return 0;
+      }
+      case "reset-totp": {
+        const p = await api().post<Practice>(`${path()}/totp/reset`, {});
+        one(p, `TOTP of ${p.account} reset: it enrols a new authenticator app at its next login`);
         return 0;
       }
       case "unblock": {

@@ -23,6 +23,15 @@ interface OwnTerminal {
 
 const session = (req: PracticeRequest) => req.practice!;
 
+/**
+ * Enrolment takes a session from the password (registration, or a login while in enrolment):
+ * after an operator's TOTP reset, a session from before it cannot put another phone in.
+ */
+function enrolling(req: PracticeRequest): void {
+  if (session(req).claims.stage !== "enrolment")
+    throw new DomainError("TOTP_ENROLMENT_REQUIRED", "log in with your password to enrol TOTP", { stage: session(req).claims.stage });
+}
+
 /** The account as the practice sees it: no secrets (there are none in it), its own bindings and grants. */
 const me = (p: Practice) => ({
   account: p.account,
@@ -118,6 +127,7 @@ export class PortalController {
     status: 201,
   })
   beginTotp(@Req() req: PracticeRequest) {
+    enrolling(req);
     return this.zm.beginTotpEnrolment({ account: session(req).claims.sub });
   }
 
@@ -129,6 +139,7 @@ export class PortalController {
     body: stringsBody(["code"]),
   })
   async confirmTotp(@Body() body: unknown, @Req() req: PracticeRequest) {
+    enrolling(req);
     const account = session(req).claims.sub;
     const p = (await this.zm.confirmTotpEnrolment({ account, code: field(body, "code") })).practice!;
     await this.operators.revokeToken(session(req).claims.jti, new Date(session(req).claims.exp * 1000));
@@ -339,6 +350,13 @@ export class PracticesController {
   @Access({ role: "operator", summary: "Block the account: its logins are refused and its sessions end at once", body: stringsBody([], ["reason"]) })
   async block(@Param("account") account: string, @Body() body: unknown, @Req() req: AuthedRequest) {
     return (await this.zm.blockPractice({ account, reason: field(body, "reason", { optional: true }), by: req.operator!.sub })).practice;
+  }
+
+  @Post(":account/totp/reset")
+  @HttpCode(200)
+  @Access({ role: "operator", summary: "Reset the account's TOTP (a lost phone): the secret is deleted, the practice must enrol again before anything else" })
+  async resetTotp(@Param("account") account: string, @Req() req: AuthedRequest) {
+    return (await this.zm.resetPracticeTotp({ account, by: req.operator!.sub })).practice;
   }
 
   @Post(":account/unblock")

@@ -73,6 +73,7 @@ export function zugangsmodulGrpc(z: Zugangsmodul): GrpcServiceBinding {
     unbindPractice: unary(async (r: zm.UnbindPracticeRequest) => reply(await z.unbind(r.account, r.unit, r.mandantId, r.by))),
     blockPractice: unary(async (r: zm.BlockPracticeRequest) => reply(await z.block(r.account, r.reason, r.by))),
     unblockPractice: unary(async (r: zm.UnblockPracticeRequest) => reply(await z.unblock(r.account, r.by))),
+    resetPracticeTotp: unary(async (r: zm.ResetPracticeTotpRequest) => reply(await z.resetTotp(r.account, r.by))),
     grantDvoAccess: unary(async (r: zm.GrantDvoAccessRequest) => {
       const p = await z.grantDvo(r.account, r.unit, r.technician, r.hours);
       return { practice: toPractice(p), grant: p.grants.find((g) => g.grantId === p.grantId) };

@@ -254,6 +254,23 @@ export class Zugangsmodul {
     });
   }
 
+  /**
+   * A lost phone: the operator resets TOTP; the old secret is deleted and the account is back in
+   * enrolment (its sessions can do nothing else until a new secret is confirmed).
+   */
+  async resetTotp(account: string, by: string): Promise<PracticeView> {
+    return this.perAccount.run(account, async () => {
+      await this.record(account, { type: "ResetTotp", by, at: this.now() });
+      const [old] = await this.store.sql.query<{ totp_ref: string | null; totp_pending_ref: string | null }>(
+        `SELECT totp_ref, totp_pending_ref FROM ${this.credentials} WHERE account = $1`,
+        [account],
+      );
+      await this.store.sql.query(`UPDATE ${this.credentials} SET totp_ref = NULL, totp_pending_ref = NULL WHERE account = $1`, [account]);
+      for (const ref of [old?.totp_ref, old?.totp_pending_ref]) if (ref) await this.vault.delete(ref);
+      return this.view(account);
+    });
+  }
+
   async block(account: string, reason: string, by: string): Promise<PracticeView> {
     await this.record(account, { type: "BlockPractice", reason, by, at: this.now() });
     return this.view(account);

@@ -39,6 +39,8 @@ export interface PracticeAccountState {
 export type PracticeAccountCommand =
   | { type: "RegisterPractice"; account: string; practiceName: string; at: string }
   | { type: "EnrolTotp"; at: string }
+  /** The operator's reset for a lost phone: the practice must enrol again before anything else. */
+  | { type: "ResetTotp"; by: string; at: string }
   | { type: "BlockPractice"; reason: string; by: string; at: string }
   | { type: "UnblockPractice"; by: string; at: string }
   /** unitBound: whether the account is bound to a Mandant on the unit (the bindings aggregate's fact, read by the application). */
@@ -48,6 +50,7 @@ export type PracticeAccountCommand =
 export type PracticeAccountEvent =
   | { type: "PracticeRegistered"; data: { account: string; practiceName: string; at: string } }
   | { type: "PracticeTotpEnrolled"; data: { account: string; at: string } }
+  | { type: "PracticeTotpReset"; data: { account: string; by: string; at: string } }
   | { type: "PracticeBlocked"; data: { account: string; reason: string; by: string; at: string } }
   | { type: "PracticeUnblocked"; data: { account: string; by: string; at: string } }
   | { type: "DvoAccessGranted"; data: { account: string; grantId: string; unitId: string; serial: string; technician: string; until: string; at: string } }
@@ -111,6 +114,10 @@ function decide(c: PracticeAccountCommand, s: PracticeAccountState): PracticeAcc
       if (s.blocked) throw new DomainError("ACCOUNT_BLOCKED", `practice account ${s.account} is blocked by the operator`, { account: s.account });
       if (s.totpEnrolled) throw new DomainError("TOTP_ALREADY_ENROLLED", "TOTP is enrolled already; the operator resets it for a lost phone");
       return [{ type: "PracticeTotpEnrolled", data: { account: s.account, at: c.at } }];
+    case "ResetTotp":
+      if (!s.exists) throw notFound();
+      if (!s.totpEnrolled) return [];
+      return [{ type: "PracticeTotpReset", data: { account: s.account, by: c.by, at: c.at } }];
     case "BlockPractice":
       if (!s.exists) throw notFound();
       if (s.blocked) return [];
@@ -152,6 +159,8 @@ function evolve(s: PracticeAccountState, e: PracticeAccountEvent): PracticeAccou
       return { ...base, exists: true, account: e.data.account, practiceName: e.data.practiceName, createdAt: e.data.at };
     case "PracticeTotpEnrolled":
       return { ...base, totpEnrolled: true };
+    case "PracticeTotpReset":
+      return { ...base, totpEnrolled: false };
     case "PracticeBlocked":
       return { ...base, blocked: true, blockedReason: e.data.reason };
     case "PracticeUnblocked":

@@ -88,6 +88,13 @@ export interface PracticeTotpEnrolled {
   at: string;
 }
 
+/** PracticeTotpReset: an operator's reset (a lost phone); the account must enrol again. */
+export interface PracticeTotpReset {
+  account: string;
+  by: string;
+  at: string;
+}
+
 /** PracticeBlocked: by an operator; logins are refused and sessions end. */
 export interface PracticeBlocked {
   account: string;
@@ -1366,6 +1373,107 @@ export const PracticeTotpEnrolled: MessageFns<PracticeTotpEnrolled> = {
   fromPartial<I extends Exact<DeepPartial<PracticeTotpEnrolled>, I>>(object: I): PracticeTotpEnrolled {
     const message = createBasePracticeTotpEnrolled();
     message.account = object.account ?? "";
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBasePracticeTotpReset(): PracticeTotpReset {
+  return { account: "", by: "", at: "" };
+}
+
+export const PracticeTotpReset: MessageFns<PracticeTotpReset> = {
+  encode(message: PracticeTotpReset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
+    }
+    if (message.by !== "") {
+      writer.uint32(18).string(message.by);
+    }
+    if (message.at !== "") {
+      writer.uint32(26).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PracticeTotpReset {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePracticeTotpReset();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.by = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PracticeTotpReset {
+    return {
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      by: isSet(object.by) ? globalThis.String(object.by) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: PracticeTotpReset): unknown {
+    const obj: any = {};
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.by !== "") {
+      obj.by = message.by;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PracticeTotpReset>, I>>(base?: I): PracticeTotpReset {
+    return PracticeTotpReset.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PracticeTotpReset>, I>>(object: I): PracticeTotpReset {
+    const message = createBasePracticeTotpReset();
+    message.account = object.account ?? "";
+    message.by = object.by ?? "";
     message.at = object.at ?? "";
     return message;
   },

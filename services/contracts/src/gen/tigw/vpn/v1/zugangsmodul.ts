@@ -170,6 +170,15 @@ export interface RevokeDvoAccessResponse {
   practice: Practice | undefined;
 }
 
+export interface ResetPracticeTotpRequest {
+  account: string;
+  by: string;
+}
+
+export interface ResetPracticeTotpResponse {
+  practice: Practice | undefined;
+}
+
 function createBasePracticeBinding(): PracticeBinding {
   return { unitId: "", serial: "", mandantId: "", boundAt: "" };
 }
@@ -2725,6 +2734,160 @@ export const RevokeDvoAccessResponse: MessageFns<RevokeDvoAccessResponse> = {
   },
 };
 
+function createBaseResetPracticeTotpRequest(): ResetPracticeTotpRequest {
+  return { account: "", by: "" };
+}
+
+export const ResetPracticeTotpRequest: MessageFns<ResetPracticeTotpRequest> = {
+  encode(message: ResetPracticeTotpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
+    }
+    if (message.by !== "") {
+      writer.uint32(18).string(message.by);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetPracticeTotpRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetPracticeTotpRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.by = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetPracticeTotpRequest {
+    return {
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      by: isSet(object.by) ? globalThis.String(object.by) : "",
+    };
+  },
+
+  toJSON(message: ResetPracticeTotpRequest): unknown {
+    const obj: any = {};
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.by !== "") {
+      obj.by = message.by;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResetPracticeTotpRequest>, I>>(base?: I): ResetPracticeTotpRequest {
+    return ResetPracticeTotpRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResetPracticeTotpRequest>, I>>(object: I): ResetPracticeTotpRequest {
+    const message = createBaseResetPracticeTotpRequest();
+    message.account = object.account ?? "";
+    message.by = object.by ?? "";
+    return message;
+  },
+};
+
+function createBaseResetPracticeTotpResponse(): ResetPracticeTotpResponse {
+  return { practice: undefined };
+}
+
+export const ResetPracticeTotpResponse: MessageFns<ResetPracticeTotpResponse> = {
+  encode(message: ResetPracticeTotpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.practice !== undefined) {
+      Practice.encode(message.practice, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetPracticeTotpResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetPracticeTotpResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.practice = Practice.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetPracticeTotpResponse {
+    return { practice: isSet(object.practice) ? Practice.fromJSON(object.practice) : undefined };
+  },
+
+  toJSON(message: ResetPracticeTotpResponse): unknown {
+    const obj: any = {};
+    if (message.practice !== undefined) {
+      obj.practice = Practice.toJSON(message.practice);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResetPracticeTotpResponse>, I>>(base?: I): ResetPracticeTotpResponse {
+    return ResetPracticeTotpResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResetPracticeTotpResponse>, I>>(object: I): ResetPracticeTotpResponse {
+    const message = createBaseResetPracticeTotpResponse();
+    message.practice = (object.practice !== undefined && object.practice !== null)
+      ? Practice.fromPartial(object.practice)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * ZugangsmodulService: the practice side of the TI-Gateway. Practice accounts (TI-Gateway users)
  * register, must enrol TOTP before anything else, log in with password and TOTP code; an
@@ -2853,6 +3016,18 @@ export const ZugangsmodulServiceService = {
       Buffer.from(UnblockPracticeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UnblockPracticeResponse => UnblockPracticeResponse.decode(value),
   },
+  /** Operator: a lost phone. The TOTP secret is deleted; the account must enrol again. */
+  resetPracticeTotp: {
+    path: "/tigw.vpn.v1.ZugangsmodulService/ResetPracticeTotp" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResetPracticeTotpRequest): Buffer =>
+      Buffer.from(ResetPracticeTotpRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResetPracticeTotpRequest => ResetPracticeTotpRequest.decode(value),
+    responseSerialize: (value: ResetPracticeTotpResponse): Buffer =>
+      Buffer.from(ResetPracticeTotpResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResetPracticeTotpResponse => ResetPracticeTotpResponse.decode(value),
+  },
   /** The practice grants a technician (DVO) access to one of its instances for some hours. */
   grantDvoAccess: {
     path: "/tigw.vpn.v1.ZugangsmodulService/GrantDvoAccess" as const,
@@ -2899,6 +3074,8 @@ export interface ZugangsmodulServiceServer extends UntypedServiceImplementation 
   /** Operator: a blocked account cannot log in and its sessions end. */
   blockPractice: handleUnaryCall<BlockPracticeRequest, BlockPracticeResponse>;
   unblockPractice: handleUnaryCall<UnblockPracticeRequest, UnblockPracticeResponse>;
+  /** Operator: a lost phone. The TOTP secret is deleted; the account must enrol again. */
+  resetPracticeTotp: handleUnaryCall<ResetPracticeTotpRequest, ResetPracticeTotpResponse>;
   /** The practice grants a technician (DVO) access to one of its instances for some hours. */
   grantDvoAccess: handleUnaryCall<GrantDvoAccessRequest, GrantDvoAccessResponse>;
   revokeDvoAccess: handleUnaryCall<RevokeDvoAccessRequest, RevokeDvoAccessResponse>;
@@ -3064,6 +3241,22 @@ export interface ZugangsmodulServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UnblockPracticeResponse) => void,
+  ): ClientUnaryCall;
+  /** Operator: a lost phone. The TOTP secret is deleted; the account must enrol again. */
+  resetPracticeTotp(
+    request: ResetPracticeTotpRequest,
+    callback: (error: ServiceError | null, response: ResetPracticeTotpResponse) => void,
+  ): ClientUnaryCall;
+  resetPracticeTotp(
+    request: ResetPracticeTotpRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResetPracticeTotpResponse) => void,
+  ): ClientUnaryCall;
+  resetPracticeTotp(
+    request: ResetPracticeTotpRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResetPracticeTotpResponse) => void,
   ): ClientUnaryCall;
   /** The practice grants a technician (DVO) access to one of its instances for some hours. */
   grantDvoAccess(
