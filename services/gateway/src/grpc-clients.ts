@@ -12,6 +12,8 @@ import { DeadLetterServiceClient } from "@tigw/contracts/events/v1/dead_letters"
 import type * as events from "@tigw/contracts/events/v1/dead_letters";
 import { VpnServiceClient } from "@tigw/contracts/vpn/v1/vpn";
 import type * as vpn from "@tigw/contracts/vpn/v1/vpn";
+import { ZugangsmodulServiceClient } from "@tigw/contracts/vpn/v1/zugangsmodul";
+import type * as zm from "@tigw/contracts/vpn/v1/zugangsmodul";
 
 type Rpc<Req, Res> = (req: Req) => Promise<Res>;
 type ClientCtor = new (address: string, creds: never, options?: object) => Client;
@@ -171,3 +173,39 @@ const VPN_METHODS = [
 ] as const;
 export const vpnApi = (address: string, deadlineMs = 30_000): VpnApi =>
   promiseApi<VpnApi>(VpnServiceClient as unknown as ClientCtor, address, VPN_METHODS, deadlineMs);
+
+/** The gateway's view of tigw.vpn.v1.ZugangsmodulService (the practice accounts). */
+export interface ZugangsmodulApi {
+  registerPractice: Rpc<zm.RegisterPracticeRequest, zm.RegisterPracticeResponse>;
+  authenticatePractice: Rpc<zm.AuthenticatePracticeRequest, zm.AuthenticatePracticeResponse>;
+  beginTotpEnrolment: Rpc<zm.BeginTotpEnrolmentRequest, zm.BeginTotpEnrolmentResponse>;
+  confirmTotpEnrolment: Rpc<zm.ConfirmTotpEnrolmentRequest, zm.ConfirmTotpEnrolmentResponse>;
+  getPractice: Rpc<zm.GetPracticeRequest, zm.GetPracticeResponse>;
+  listPractices: Rpc<zm.ListPracticesRequest, zm.ListPracticesResponse>;
+  bindPractice: Rpc<zm.BindPracticeRequest, zm.BindPracticeResponse>;
+  unbindPractice: Rpc<zm.UnbindPracticeRequest, zm.UnbindPracticeResponse>;
+  blockPractice: Rpc<zm.BlockPracticeRequest, zm.BlockPracticeResponse>;
+  unblockPractice: Rpc<zm.UnblockPracticeRequest, zm.UnblockPracticeResponse>;
+  resetPracticeTotp: Rpc<zm.ResetPracticeTotpRequest, zm.ResetPracticeTotpResponse>;
+  grantDvoAccess: Rpc<zm.GrantDvoAccessRequest, zm.GrantDvoAccessResponse>;
+  revokeDvoAccess: Rpc<zm.RevokeDvoAccessRequest, zm.RevokeDvoAccessResponse>;
+  close(): void;
+}
+
+const ZUGANGSMODUL_METHODS = [
+  "registerPractice",
+  "authenticatePractice",
+  "beginTotpEnrolment",
+  "confirmTotpEnrolment",
+  "getPractice",
+  "listPractices",
+  "bindPractice",
+  "unbindPractice",
+  "blockPractice",
+  "unblockPractice",
+  "resetPracticeTotp",
+  "grantDvoAccess",
+  "revokeDvoAccess",
+] as const;
+export const zugangsmodulApi = (address: string, deadlineMs = 30_000): ZugangsmodulApi =>
+  promiseApi<ZugangsmodulApi>(ZugangsmodulServiceClient as unknown as ClientCtor, address, ZUGANGSMODUL_METHODS, deadlineMs);

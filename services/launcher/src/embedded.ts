@@ -99,6 +99,7 @@ async function main(): Promise<void> {
     tenancyAddress: tenancy.address,
     hsmAddress: hsm.address,
     cardTerminalAddress: cardTerminal.address,
+    masterKey: loadMasterKey({ file: join(dataDir, "secrets", "vpn-master.key") }),
     vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
     heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
     logger: log,

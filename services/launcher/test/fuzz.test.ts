@@ -11,6 +11,7 @@ import { CardTerminalServiceService } from "@tigw/contracts/cardterminal/v1/card
 import { HsmServiceService } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceService } from "@tigw/contracts/tenancy/v1/tenancy";
 import { VpnServiceService } from "@tigw/contracts/vpn/v1/vpn";
+import { ZugangsmodulServiceService } from "@tigw/contracts/vpn/v1/zugangsmodul";
 import { VsdmServiceService } from "@tigw/contracts/vsdm/v1/vsdm";
 import { askOcsp, ocspQuery } from "@tigw/hsm";
 import { freePort, startEmbedded, stopProcess } from "./support.js";
@@ -455,6 +456,10 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
               "/admin/",
               "/api/v1/certificates/",
               "/api/v1/units/RZK-FUZZ-0001/",
+              "/api/v1/portal/login",
+              "/api/v1/portal/register",
+              "/api/v1/portal/terminals",
+              "/portal/",
             ],
             count: 300,
             token,
@@ -463,6 +468,7 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
               const body = r.pick([
                 { serial: r.pick(values), profile: r.pick(values) },
                 { username: `fuzz-${r.text(6, "abc")}`, password: r.pick(values) },
+                { account: r.pick([`fuzz-${r.text(6, "abc")}`, ...values]), password: r.pick(values), practiceName: r.pick(values), totp: r.pick(values) },
                 r.pick(values),
                 { id: r.pick(values), name: r.pick(values), bsnr: r.pick(values) },
               ]);
@@ -502,6 +508,8 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
       grpcListener("card-terminal", CardTerminalServiceService as unknown as ServiceDefinition),
       grpcListener("vsdm", VsdmServiceService as unknown as ServiceDefinition),
       grpcListener("vpn", VpnServiceService as unknown as ServiceDefinition),
+      // The Zugangsmodul's practice accounts: a second service on vpn's port.
+      { ...grpcListener("vpn", ZugangsmodulServiceService as unknown as ServiceDefinition), name: "gRPC vpn (ZugangsmodulService)" },
       vpnzugdListener(banner),
     ];
   }
