@@ -46,6 +46,12 @@ wait_for() { # what seconds cmd...
   for _ in $(seq 1 "$s"); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
   die "$what not ready after ${s}s (logs in $K8S_RUN/logs)"
 }
+# Config files are replaced only when their content changes: kube-proxy exits when its file is
+# rewritten, and a second cluster-up (idempotent) must not stop what runs.
+write_if_changed() { # file < content
+  local f=$1; cat >"$f.new"
+  if cmp -s "$f.new" "$f"; then rm -f "$f.new"; else mv "$f.new" "$f"; fi
+}
 sysctl_set() { # key value: remember the old value once
   local k=$1 v=$2 f="/proc/sys/${1//.//}"
   [ -f "state/sysctl.$k" ] || cat "$f" >"state/sysctl.$k"
@@ -123,7 +129,7 @@ start etcd etcd --name tigw --data-dir "$K8S_RUN/etcd" --listen-client-urls "htt
   --advertise-client-urls "http://127.0.0.1:$K8S_ETCD_PORT" --listen-peer-urls http://127.0.0.1:12380 \
   --initial-advertise-peer-urls http://127.0.0.1:12380 --initial-cluster tigw=http://127.0.0.1:12380 \
   --quota-backend-bytes 2147483648
-cat >cni/net.d/10-tigw.conflist <<JSON
+write_if_changed cni/net.d/10-tigw.conflist <<JSON
 {
   "cniVersion": "0.4.0",
   "name": "tigw",
@@ -136,7 +142,7 @@ cat >cni/net.d/10-tigw.conflist <<JSON
   ]
 }
 JSON
-cat >containerd.toml <<TOML
+write_if_changed containerd.toml <<TOML
 version = 2
 root = "$K8S_RUN/containerd/root"
 state = "$K8S_RUN/containerd/state"
@@ -217,7 +223,7 @@ start kube-scheduler kube-scheduler --kubeconfig="$P/sched.kubeconfig" --authent
   --authorization-kubeconfig="$P/sched.kubeconfig" --leader-elect=false --bind-address=127.0.0.1 --profiling=false
 
 # --- node -----------------------------------------------------------------------------------------
-cat >kubelet/config.yaml <<YAML
+write_if_changed kubelet/config.yaml <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_IP
@@ -244,7 +250,7 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.availa
 imageGCHighThresholdPercent: 100
 podLogsDir: $K8S_RUN/logs/pods
 YAML
-cat >kubelet/proxy.yaml <<YAML
+write_if_changed kubelet/proxy.yaml <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $P/proxy.kubeconfig}

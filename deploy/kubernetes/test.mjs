@@ -9,7 +9,7 @@
 // KEEP_CLUSTER=1 leaves the cluster running at the end.
 import { execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -545,23 +545,32 @@ async function promCheck(activity) {
     .join("\n");
   writeFileSync(join(dir, "rules.yml"), rules);
   sh("promtool", ["check", "rules", join(dir, "rules.yml")], { quiet: true });
-  // Pod discovery as a PodMonitor would do it: the pods' metrics port, job "tigw", service = component.
+  // Pod discovery as a PodMonitor would do it: each Ready pod of the release that asks to be
+  // scraped (prometheus.io/scrape), on its metrics port, job "tigw", service = component. Debian's
+  // Prometheus is built without kubernetes_sd, so the test writes the targets (file_sd) from the
+  // API server's pod list, again whenever it looks; the host reaches the pods on their bridge.
+  const targetsFile = join(dir, "targets.json");
+  const writeTargets = () => {
+    const pods = kjson(["-n", NS, "get", "pods", "-l", `app.kubernetes.io/instance=${RELEASE}`]).items.filter(
+      (p) => !p.metadata.deletionTimestamp && p.status.podIP && p.metadata.annotations?.["prometheus.io/scrape"] === "true",
+    );
+    const targets = pods.map((p) => {
+      const port = p.spec.containers[0].ports.find((x) => x.name === "metrics").containerPort;
+      return { targets: [`${p.status.podIP}:${port}`], labels: { service: p.metadata.labels["app.kubernetes.io/component"], pod: p.metadata.name } };
+    });
+    writeFileSync(`${targetsFile}.tmp`, JSON.stringify(targets));
+    renameSync(`${targetsFile}.tmp`, targetsFile);
+  };
+  writeTargets();
   writeFileSync(
     join(dir, "prometheus.yml"),
     `global: {scrape_interval: 5s, evaluation_interval: 5s}
 rule_files: [rules.yml]
 scrape_configs:
   - job_name: tigw
-    kubernetes_sd_configs:
-      - role: pod
-        kubeconfig_file: ${env.KUBECONFIG}
-        namespaces: {names: [${NS}]}
-    relabel_configs:
-      - {source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_instance], regex: ${RELEASE}, action: keep}
-      - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], regex: "true", action: keep}
-      - {source_labels: [__meta_kubernetes_pod_container_port_name], regex: metrics, action: keep}
-      - {source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_component], target_label: service}
-      - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+    file_sd_configs:
+      - files: [${targetsFile}]
+        refresh_interval: 5s
 `,
   );
   const prom = spawn(
@@ -587,7 +596,15 @@ scrape_configs:
       return j.data.result;
     };
     const expected = services.reduce((n, s) => n + podsOf(s).length, 0);
-    await eventually(`Prometheus scrapes all ${expected} pods (up == 1)`, 120_000, async () => (await q('up{job="tigw"} == 1')).length === expected, 3000);
+    await eventually(
+      `Prometheus scrapes all ${expected} pods (up == 1)`,
+      120_000,
+      async () => {
+        writeTargets();
+        return (await q('up{job="tigw"} == 1')).length === expected;
+      },
+      3000,
+    );
     const groups = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/rules`)).json()).data.groups;
     assert(groups.length >= 4 && groups.every((g) => g.rules.every((r) => r.health !== "err")), `rules: ${JSON.stringify(groups).slice(0, 500)}`);
     await sleep(6000);
