@@ -13,7 +13,8 @@ import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
 import { cardTerminalApi, deadLetterApi, hsmApi, tenancyApi, vpnApi, vsdmApi } from "./grpc-clients.js";
-import { CARD_TERMINAL, DEAD_LETTERS, HSM, TENANCY, VPN, VSDM } from "./tokens.js";
+import { CARD_TERMINAL, DEAD_LETTERS, HSM, SOAP, TENANCY, VPN, VSDM } from "./tokens.js";
+import { SoapEndpoints } from "./soap/endpoints.js";
 
 export interface GatewayOptions {
   sql: Sql;
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   tokenSecret?: string;
   tokenTtlSeconds?: number;
   logger?: Logger;
+  /** The units' SOAP endpoints for practice software (see soap/endpoints.ts); default: on 127.0.0.1, a free port per unit. */
+  soap?: { host?: string; publicHost?: string; portBase?: number };
   /** Login throttling (defaults: DEFAULT_LOGIN_LIMITS). */
   loginLimit?: Partial<LoginLimits>;
 }
@@ -38,6 +41,8 @@ export interface GatewayOptions {
 export interface RunningGateway {
   app: INestApplication;
   url: string;
+  /** The units' SOAP endpoints (opened on first use). */
+  soap: SoapEndpoints;
   /** Set on the first start when no admin password was configured: show it once. */
   generatedAdminPassword?: string;
   close(): Promise<void>;
@@ -100,6 +105,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const deadLetters = [deadLetterApi(o.hsmAddress)];
   const vpn = vpnApi(o.vpnAddress ?? "127.0.0.1:50055");
   const limiter = new LoginLimiter(o.loginLimit);
+  const soap = await SoapEndpoints.start({ tenancy, hsm, cardTerminal, vsdm, vpn, sql: o.sql, logger: o.logger, ...o.soap });
 
   @Module({
     controllers: CONTROLLERS,
@@ -113,6 +119,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: VSDM, useValue: vsdm },
       { provide: DEAD_LETTERS, useValue: deadLetters },
       { provide: VPN, useValue: vpn },
+      { provide: SOAP, useValue: soap },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -129,8 +136,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   return {
     app,
     url: `http://${host}:${address.port}`,
+    soap,
     generatedAdminPassword,
     close: async () => {
+      await soap.close();
       await app.close();
       tenancy.close();
       hsm.close();

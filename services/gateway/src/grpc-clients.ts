@@ -53,6 +53,7 @@ export interface HsmApi {
   issueCard: Rpc<hsm.IssueCardRequest, hsm.IssueCardResponse>;
   sign: Rpc<hsm.SignRequest, hsm.SignResponse>;
   proveTerminalKey: Rpc<hsm.ProveTerminalKeyRequest, hsm.ProveTerminalKeyResponse>;
+  issueTlsServerCertificate: Rpc<hsm.IssueTlsServerCertificateRequest, hsm.IssueTlsServerCertificateResponse>;
   close(): void;
 }
 
@@ -75,6 +76,7 @@ export interface CardTerminalApi {
   checkAccess: Rpc<kt.CheckAccessRequest, kt.CheckAccessResponse>;
   verifyPin: Rpc<kt.VerifyPinRequest, kt.VerifyPinResponse>;
   getPinStatus: Rpc<kt.GetPinStatusRequest, kt.GetPinStatusResponse>;
+  enterPin: Rpc<kt.EnterPinRequest, kt.EnterPinResponse>;
   close(): void;
 }
 
@@ -91,6 +93,7 @@ const HSM_METHODS = [
   "issueCard",
   "sign",
   "proveTerminalKey",
+  "issueTlsServerCertificate",
 ] as const;
 const CARD_TERMINAL_METHODS = [
   "addTerminal",
@@ -110,6 +113,7 @@ const CARD_TERMINAL_METHODS = [
   "checkAccess",
   "verifyPin",
   "getPinStatus",
+  "enterPin",
 ] as const;
 
 export const tenancyApi = (address: string, deadlineMs = 10_000): TenancyApi =>

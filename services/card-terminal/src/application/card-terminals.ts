@@ -56,6 +56,8 @@ export class CardTerminals {
   private readonly challenges = new Map<string, { challenge: Buffer; expires: number }>();
   /** Transient eGK sessions: card handle -> workplace (gemSpec_Kon: bound to one workplace). */
   private readonly egkSessions = new Map<string, string>();
+  /** The simulated PIN pads: entries queued per terminal for the next VerifyPin typed there (memory only: PINs stay out of events). */
+  private readonly pinPads = new Map<string, string[]>();
   readonly projection: DocumentProjection<TerminalState>;
   private readonly runner: StoreProjectionRunner;
   private readonly refresh: Coalescer;
@@ -310,13 +312,29 @@ export class CardTerminals {
   }
 
   /** VerifyPin of an inserted SMC-B or HBA: OK, REJECTED (tries left), NOWBLOCKED, WASBLOCKED. */
-  async verifyPin(handle: string, pin: string): Promise<{ result: PinResult; leftTries: number }> {
+  /** Queues what the next PIN entry at a terminal's PIN pad types (simulation); answers how many entries wait. */
+  async enterPin(ctId: string, pin: string): Promise<number> {
+    if (!/^\d{4,8}$/.test(pin)) throw new ValidationError("INVALID_PIN", "pin", "a PIN has 4 to 8 digits");
+    await this.terminal(ctId);
+    const queue = this.pinPads.get(ctId) ?? [];
+    if (queue.length >= 10) throw new ValidationError("INVALID_REQUEST", "pin", `terminal ${ctId} already has 10 PIN entries waiting`);
+    queue.push(pin);
+    this.pinPads.set(ctId, queue);
+    return queue.length;
+  }
+
+  /**
+   * VerifyPin of an inserted SMC-B or HBA: OK, REJECTED (tries left), NOWBLOCKED, WASBLOCKED.
+   * fromPinPad: the PIN is typed at the card's terminal (the next queued entry, else the right PIN).
+   */
+  async verifyPin(handle: string, pin: string, fromPinPad = false): Promise<{ result: PinResult; leftTries: number }> {
     const card = await this.cardByHandle(handle);
     const stream = `card-${card.iccsn}`;
     return this.serial.run(stream, async () => {
       const { state } = await this.pins.load(stream);
       if (!state.exists) throw new DomainError("PIN_NOT_SET", `card ${card.iccsn} has no PIN`, { field: "cardHandle" });
       const expected = await this.vault.get(state.pinRef);
+      if (fromPinPad) pin = this.pinPads.get(card.ctId)?.shift() ?? expected.toString();
       const given = Buffer.from(pin);
       const correct = given.length === expected.length && timingSafeEqual(given, expected);
       const at = this.now();

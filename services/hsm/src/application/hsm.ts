@@ -310,7 +310,11 @@ export class Hsm {
     if (scheme !== "rsassa-pss" && scheme !== "ecdsa")
       throw new ValidationError("INVALID_SIGNATURE_SCHEME", "scheme", `scheme must be empty, rsassa-pss or ecdsa, not "${String(scheme).slice(0, 40)}"`);
     if ((scheme === "rsassa-pss") !== rsa)
-      throw new ValidationError("SIGNATURE_SCHEME_MISMATCH", "scheme", `certificate ${certSerial} has ${rsa ? "an RSA" : "an ECC"} key: ${scheme} does not fit it`);
+      throw new ValidationError(
+        "SIGNATURE_SCHEME_MISMATCH",
+        "scheme",
+        `certificate ${certSerial} has ${rsa ? "an RSA" : "an ECC"} key: ${scheme} does not fit it`,
+      );
     try {
       return rsa ? { signature: signPssDigest(key, data), algorithm: "RSASSA-PSS" } : { signature: signEcdsaDigest(key, data), algorithm: "ECDSA-plain" };
     } catch (e) {

@@ -82,7 +82,9 @@ const to32 = (n: bigint) => Buffer.from(n.toString(16).padStart(64, "0"), "hex")
 /** The private scalar of a brainpoolP256r1 key (SEC 1 ECPrivateKey: version 1, then a 32-byte OCTET STRING). */
 function scalarOf(key: KeyObject): bigint {
   if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "brainpoolP256r1")
-    throw new RawSignatureRefused(`ECDSA over a digest is implemented for brainpoolP256r1 keys, not ${key.asymmetricKeyDetails?.namedCurve ?? key.asymmetricKeyType}`);
+    throw new RawSignatureRefused(
+      `ECDSA over a digest is implemented for brainpoolP256r1 keys, not ${key.asymmetricKeyDetails?.namedCurve ?? key.asymmetricKeyType}`,
+    );
   const der = key.export({ type: "sec1", format: "der" });
   const at = der.indexOf(Buffer.from([0x02, 0x01, 0x01, 0x04, 0x20]));
   if (at < 0) throw new RawSignatureRefused("unexpected EC private key encoding");

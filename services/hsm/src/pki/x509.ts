@@ -138,10 +138,7 @@ export function issueCertificate(r: IssueRequest): { der: Buffer; serialHex: str
     );
   }
   if (r.altNames) {
-    const names = [
-      ...r.altNames.dns.map((dNSName) => new GeneralName({ dNSName })),
-      ...r.altNames.ip.map((ip) => new GeneralName({ iPAddress: ip })),
-    ];
+    const names = [...r.altNames.dns.map((dNSName) => new GeneralName({ dNSName })), ...r.altNames.ip.map((ip) => new GeneralName({ iPAddress: ip }))];
     extensions.push(ext(id_ce_subjectAltName, false, new SubjectAlternativeName(names)));
     extensions.push(ext(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth])));
   }

@@ -166,6 +166,21 @@ export interface InsertCardRequest {
 export interface VerifyPinRequest {
   cardHandle: string;
   pin: string;
+  /**
+   * The PIN is typed at the card's terminal (as a Konnektor's VerifyPin does; the SOAP request
+   * carries no PIN): the next queued EnterPin entry of that terminal, else the card's own PIN.
+   */
+  fromPinPad: boolean;
+}
+
+export interface EnterPinRequest {
+  ctId: string;
+  pin: string;
+}
+
+export interface EnterPinResponse {
+  /** Entries now waiting at the terminal. */
+  queued: number;
 }
 
 export interface VerifyPinResponse {
@@ -2621,7 +2636,7 @@ export const InsertCardRequest: MessageFns<InsertCardRequest> = {
 };
 
 function createBaseVerifyPinRequest(): VerifyPinRequest {
-  return { cardHandle: "", pin: "" };
+  return { cardHandle: "", pin: "", fromPinPad: false };
 }
 
 export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
@@ -2631,6 +2646,9 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
     }
     if (message.pin !== "") {
       writer.uint32(18).string(message.pin);
+    }
+    if (message.fromPinPad !== false) {
+      writer.uint32(24).bool(message.fromPinPad);
     }
     return writer;
   },
@@ -2664,6 +2682,14 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
             message.pin = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fromPinPad = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2684,6 +2710,11 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
         ? globalThis.String(object.card_handle)
         : "",
       pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+      fromPinPad: isSet(object.fromPinPad)
+        ? globalThis.Boolean(object.fromPinPad)
+        : isSet(object.from_pin_pad)
+        ? globalThis.Boolean(object.from_pin_pad)
+        : false,
     };
   },
 
@@ -2695,6 +2726,9 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
     if (message.pin !== "") {
       obj.pin = message.pin;
     }
+    if (message.fromPinPad !== false) {
+      obj.fromPinPad = message.fromPinPad;
+    }
     return obj;
   },
 
@@ -2705,6 +2739,163 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
     const message = createBaseVerifyPinRequest();
     message.cardHandle = object.cardHandle ?? "";
     message.pin = object.pin ?? "";
+    message.fromPinPad = object.fromPinPad ?? false;
+    return message;
+  },
+};
+
+function createBaseEnterPinRequest(): EnterPinRequest {
+  return { ctId: "", pin: "" };
+}
+
+export const EnterPinRequest: MessageFns<EnterPinRequest> = {
+  encode(message: EnterPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ctId !== "") {
+      writer.uint32(10).string(message.ctId);
+    }
+    if (message.pin !== "") {
+      writer.uint32(18).string(message.pin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnterPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnterPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ctId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnterPinRequest {
+    return {
+      ctId: isSet(object.ctId)
+        ? globalThis.String(object.ctId)
+        : isSet(object.ct_id)
+        ? globalThis.String(object.ct_id)
+        : "",
+      pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+    };
+  },
+
+  toJSON(message: EnterPinRequest): unknown {
+    const obj: any = {};
+    if (message.ctId !== "") {
+      obj.ctId = message.ctId;
+    }
+    if (message.pin !== "") {
+      obj.pin = message.pin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnterPinRequest>, I>>(base?: I): EnterPinRequest {
+    return EnterPinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnterPinRequest>, I>>(object: I): EnterPinRequest {
+    const message = createBaseEnterPinRequest();
+    message.ctId = object.ctId ?? "";
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBaseEnterPinResponse(): EnterPinResponse {
+  return { queued: 0 };
+}
+
+export const EnterPinResponse: MessageFns<EnterPinResponse> = {
+  encode(message: EnterPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queued !== 0) {
+      writer.uint32(8).uint32(message.queued);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnterPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnterPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.queued = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnterPinResponse {
+    return { queued: isSet(object.queued) ? globalThis.Number(object.queued) : 0 };
+  },
+
+  toJSON(message: EnterPinResponse): unknown {
+    const obj: any = {};
+    if (message.queued !== 0) {
+      obj.queued = Math.round(message.queued);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnterPinResponse>, I>>(base?: I): EnterPinResponse {
+    return EnterPinResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnterPinResponse>, I>>(object: I): EnterPinResponse {
+    const message = createBaseEnterPinResponse();
+    message.queued = object.queued ?? 0;
     return message;
   },
 };
@@ -4612,6 +4803,20 @@ export const CardTerminalServiceService = {
       Buffer.from(GetPinStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetPinStatusResponse => GetPinStatusResponse.decode(value),
   },
+  /**
+   * The simulated PIN pad of a terminal: queues what the next PIN entry at that terminal types
+   * (a VerifyPin with from_pin_pad takes it; without a queued entry the holder types the right PIN).
+   * Kept in memory only, never in an event or a log.
+   */
+  enterPin: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/EnterPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EnterPinRequest): Buffer => Buffer.from(EnterPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EnterPinRequest => EnterPinRequest.decode(value),
+    responseSerialize: (value: EnterPinResponse): Buffer => Buffer.from(EnterPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EnterPinResponse => EnterPinResponse.decode(value),
+  },
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell: {
     path: "/tigw.cardterminal.v1.CardTerminalService/ConfigureInfomodell" as const,
@@ -4680,6 +4885,12 @@ export interface CardTerminalServiceServer extends UntypedServiceImplementation 
   verifyPin: handleUnaryCall<VerifyPinRequest, VerifyPinResponse>;
   /** GetPinStatus: VERIFIED | VERIFIABLE | BLOCKED | EMPTY_PIN, tries left. */
   getPinStatus: handleUnaryCall<GetPinStatusRequest, GetPinStatusResponse>;
+  /**
+   * The simulated PIN pad of a terminal: queues what the next PIN entry at that terminal types
+   * (a VerifyPin with from_pin_pad takes it; without a queued entry the holder types the right PIN).
+   * Kept in memory only, never in an event or a log.
+   */
+  enterPin: handleUnaryCall<EnterPinRequest, EnterPinResponse>;
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell: handleUnaryCall<ConfigureInfomodellRequest, ConfigureInfomodellResponse>;
   getInfomodell: handleUnaryCall<GetInfomodellRequest, GetInfomodellResponse>;
@@ -4930,6 +5141,26 @@ export interface CardTerminalServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetPinStatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The simulated PIN pad of a terminal: queues what the next PIN entry at that terminal types
+   * (a VerifyPin with from_pin_pad takes it; without a queued entry the holder types the right PIN).
+   * Kept in memory only, never in an event or a log.
+   */
+  enterPin(
+    request: EnterPinRequest,
+    callback: (error: ServiceError | null, response: EnterPinResponse) => void,
+  ): ClientUnaryCall;
+  enterPin(
+    request: EnterPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnterPinResponse) => void,
+  ): ClientUnaryCall;
+  enterPin(
+    request: EnterPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnterPinResponse) => void,
   ): ClientUnaryCall;
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell(

@@ -1,0 +1,394 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes, X509Certificate } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { after, before, describe, it } from "node:test";
+import { embeddedSql } from "@tigw/platform";
+import { startVpn, type RunningVpn } from "@tigw/vpn";
+import { GEMATIK_SCHEMAS, gematikSchemaErrors, KT, rpc, setUpPractice, UNIT, type Practice } from "@tigw/vsdm/testing";
+import { startGateway, type RunningGateway } from "../src/index.js";
+import { NS, SOAP_SERVICES } from "../src/soap/services.js";
+
+/**
+ * The Konnektor interface of a unit as practice software uses it: discovery over HTTPS with the
+ * unit's certificate of the test PKI, then each operation through the gateway to the services
+ * over gRPC (tenancy, hsm, card-terminal, vsdm, vpn on the embedded adapters). Every request this
+ * test sends and every answer and fault it gets is validated against the published gematik XSDs
+ * (services/contracts/gematik, with all their imports).
+ */
+const SCHEMA_OF: Record<string, string> = {
+  EventService: "conn/EventService.xsd",
+  CardService: "conn/CardService_v8_1_3.xsd",
+  CertificateService: "conn/CertificateService_v6_0_2.xsd",
+  AuthSignatureService: "conn/SignatureService.xsd",
+  VSDService: "conn/vsds/VSDService.xsd",
+};
+const ACTION: Record<string, string> = Object.fromEntries(SOAP_SERVICES.map((s) => [s.name, s.actionPrefix]));
+const LATEST: Record<string, string> = Object.fromEntries(SOAP_SERVICES.map((s) => [s.name, s.versions[s.versions.length - 1]!.version]));
+
+const ctx = (m = "M1", cs = "PVS1", wp = "AP1") =>
+  `<CCTX:Context xmlns:CCTX="${NS.cctx}" xmlns:CONN="${NS.conn}"><CONN:MandantId>${m}</CONN:MandantId><CONN:ClientSystemId>${cs}</CONN:ClientSystemId>` +
+  (wp ? `<CONN:WorkplaceId>${wp}</CONN:WorkplaceId>` : "") +
+  `</CCTX:Context>`;
+
+interface Answer {
+  status: number;
+  text: string;
+  /** The body's element as a document of its own (every prefix it uses is declared on it or inside). */
+  body: string;
+}
+
+describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardService, CertificateService, AuthSignatureService, VSDService)", () => {
+  const ADMIN_PW = "correct horse battery staple";
+  let practice: Practice;
+  let vpn: RunningVpn;
+  let gw: RunningGateway;
+  let token = "";
+  let baseUrl = "";
+  let roots: string[] = [];
+  let dir = "";
+
+  const rest = async (path: string) => {
+    const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  /** An HTTPS request to the unit's endpoint that trusts only the test PKI's roots. */
+  const https = (path: string, o: { method?: string; body?: string; headers?: Record<string, string>; ca?: string[] } = {}): Promise<Answer> =>
+    new Promise((resolve, reject) => {
+      const url = new URL(path, baseUrl);
+      const req = request(
+        { host: url.hostname, port: url.port, path: url.pathname, method: o.method ?? "GET", headers: o.headers, ca: o.ca ?? roots, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            const body = /<soap:Body>([\s\S]*)<\/soap:Body>/.exec(text)?.[1] ?? "";
+            resolve({ status: res.statusCode ?? 0, text, body });
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(o.body);
+    });
+
+  /** A SOAP call of `op` on the newest version of `service`; the request is checked against the schema first. */
+  const soap = async (service: string, op: string, element: string, o: { action?: string; skipRequestCheck?: boolean } = {}): Promise<Answer> => {
+    if (!o.skipRequestCheck) assert.deepEqual(await gematikSchemaErrors(SCHEMA_OF[service]!, element), [], `request ${op} is schema-valid`);
+    return https(`/soap/${service}/${LATEST[service]}`, {
+      method: "POST",
+      body: `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="${NS.soapEnv}"><soap:Body>${element}</soap:Body></soap:Envelope>`,
+      headers: { "content-type": "text/xml; charset=utf-8", soapaction: `"${o.action ?? `${ACTION[service]}#${op}`}"` },
+    });
+  };
+
+  /** A successful answer, valid against the service's schema. */
+  const ok = async (service: string, a: Answer): Promise<string> => {
+    assert.equal(a.status, 200, a.text);
+    assert.deepEqual(await gematikSchemaErrors(SCHEMA_OF[service]!, a.body), [], `answer is schema-valid: ${a.body.slice(0, 300)}`);
+    return a.body;
+  };
+
+  /** A SOAP 1.1 fault whose detail is a GERROR Error (TelematikError.xsd) with the gematik code. */
+  const fault = async (a: Answer, code: number): Promise<string> => {
+    assert.equal(a.status, 500, a.text);
+    assert.match(a.body, /^<soap:Fault><faultcode>soap:(Client|Server)<\/faultcode><faultstring>/);
+    const error = /<GERROR:Error [\s\S]*<\/GERROR:Error>/.exec(a.body)?.[0] ?? "";
+    assert.deepEqual(await gematikSchemaErrors("tel/error/TelematikError.xsd", error), [], "GERROR:Error is schema-valid");
+    assert.equal(/<GERROR:Code>(\d+)<\/GERROR:Code>/.exec(error)?.[1], String(code), a.body);
+    return /<faultstring>([^<]*)<\/faultstring>/.exec(a.body)![1]!;
+  };
+
+  const tag = (xml: string, name: string) => new RegExp(`<[A-Za-z]+:${name}(?: [^>]*)?>([^<]*)</`).exec(xml)?.[1];
+
+  /** Issues a card in hsm and inserts it into the practice's terminal. */
+  const insertCard = async (slot: number, cardType: "HBA" | "SMCB", keyType: "ecc" | "rsa", holder: string, pin: string) => {
+    const { certificate } = await rpc<{ certificate: { certSerial: string; iccsn: string } }>(practice.clients.h, "issueCard", {
+      cardType,
+      keyType,
+      holder,
+      iccsn: "",
+      notBefore: "",
+      validityYears: 5,
+    });
+    return practice.insert(slot, cardType === "HBA" ? "HBA" : "SMC-B", certificate.iccsn, certificate.certSerial, pin);
+  };
+
+  const pinRequest = (op: string, handle: string, pinTyp: string, c = ctx()) =>
+    `<CARD:${op} xmlns:CARD="${NS.card}" xmlns:CONN="${NS.conn}" xmlns:CARDCMN="${NS.cardcmn}">${c}<CONN:CardHandle>${handle}</CONN:CardHandle><CARDCMN:PinTyp>${pinTyp}</CARDCMN:PinTyp></CARD:${op}>`;
+  const authRequest = (handle: string, digest: Buffer, type?: string) =>
+    `<SIG:ExternalAuthenticate xmlns:SIG="${NS.sig}" xmlns:CONN="${NS.conn}" xmlns:dss="${NS.dss}"><CONN:CardHandle>${handle}</CONN:CardHandle>${ctx()}` +
+    (type ? `<SIG:OptionalInputs><dss:SignatureType>${type}</dss:SignatureType></SIG:OptionalInputs>` : "") +
+    `<SIG:BinaryString><dss:Base64Data>${digest.toString("base64")}</dss:Base64Data></SIG:BinaryString></SIG:ExternalAuthenticate>`;
+  const readCertRequest = (handle: string, ref: string) =>
+    `<CERT:ReadCardCertificate xmlns:CERT="${NS.cert}" xmlns:CONN="${NS.conn}"><CONN:CardHandle>${handle}</CONN:CardHandle>${ctx()}<CERT:CertRefList><CERT:CertRef>${ref}</CERT:CertRef></CERT:CertRefList></CERT:ReadCardCertificate>`;
+
+  /** The card's C.AUT over ReadCardCertificate, as PEM. */
+  const readCertificate = async (handle: string): Promise<X509Certificate> => {
+    const body = await ok("CertificateService", await soap("CertificateService", "ReadCardCertificate", readCertRequest(handle, "C.AUT")));
+    return new X509Certificate(Buffer.from(tag(body, "X509Certificate")!, "base64"));
+  };
+
+  const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] }).toString();
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tigw-soap-"));
+    practice = await setUpPractice({ populationSize: 200 });
+    vpn = await startVpn({
+      sql: await embeddedSql(),
+      bus: practice.bus,
+      clock: practice.clock,
+      tenancyAddress: practice.tenancy.address,
+      hsmAddress: practice.hsm.address,
+      cardTerminalAddress: practice.cardTerminal.address,
+    });
+    gw = await startGateway({
+      sql: await embeddedSql(),
+      tenancyAddress: practice.tenancy.address,
+      hsmAddress: practice.hsm.address,
+      cardTerminalAddress: practice.cardTerminal.address,
+      vsdmAddress: practice.vsdm.address,
+      vpnAddress: vpn.address,
+      port: 0,
+      adminPassword: ADMIN_PW,
+      tokenSecret: "soap-test-secret-long-enough-for-hmac",
+    });
+    const login = await fetch(`${gw.url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "admin", password: ADMIN_PW }),
+    });
+    token = String(((await login.json()) as { token: string }).token);
+    const endpoint = await rest(`/api/v1/units/${UNIT}/soap`);
+    assert.equal(endpoint.status, 200, JSON.stringify(endpoint.body));
+    baseUrl = String(endpoint.body["baseUrl"]);
+    roots = (await rest("/api/v1/pki/trust-anchors")).body["rootPems"] as string[];
+  });
+  after(async () => {
+    await gw?.close();
+    await vpn?.stop();
+    await practice?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves connector.sds over HTTPS with the unit's certificate of the test PKI; a client without the TI roots is refused the handshake", async () => {
+    assert.match(baseUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const sds = await https("/connector.sds");
+    assert.equal(sds.status, 200);
+    assert.deepEqual(await gematikSchemaErrors("conn/ServiceDirectory.xsd", sds.text), [], "connector.sds is valid against ServiceDirectory.xsd");
+    assert.match(sds.text, /<CONN:TLSMandatory>true<\/CONN:TLSMandatory><CONN:ClientAutMandatory>false<\/CONN:ClientAutMandatory>/);
+    // The unit's firmware (tenancy default 5.50.4:2.0.0) as FWVersion, HWVersion and product type version.
+    const { unit } = await rpc<{ unit: { firmware: string } }>(practice.clients.t, "getUnit", { unit: UNIT });
+    assert.equal(tag(sds.text, "FWVersion"), unit.firmware.split(":")[0]);
+    // Every version of a served service whose WSDL is in the gematik folder is listed, with an absolute EndpointTLS on this address.
+    for (const svc of SOAP_SERVICES) {
+      const folder = svc.name === "VSDService" ? "conn/vsds" : "conn";
+      const wsdls = readdirSync(join(GEMATIK_SCHEMAS, folder)).filter(
+        (f) => f === `${svc.name}.wsdl` || (f.startsWith(`${svc.name}_v`) && f.endsWith(".wsdl")),
+      );
+      assert.deepEqual(svc.versions.map((v) => v.wsdl.split("/").pop()).sort(), wsdls.sort(), `${svc.name}: a version per WSDL`);
+      for (const v of svc.versions) {
+        const wsdl = readFileSync(join(GEMATIK_SCHEMAS, "conn", v.wsdl), "utf8");
+        assert.ok(wsdl.includes(`soapAction="${svc.actionPrefix}#`), `${v.wsdl} defines the SOAPAction prefix ${svc.actionPrefix}`);
+        assert.ok(wsdl.includes(`"${svc.namespace}"`), `${v.wsdl} uses the namespace ${svc.namespace}`);
+        const entry = new RegExp(
+          `<SI:Version TargetNamespace="${svc.namespace}" Version="${v.version.replaceAll(".", "\\.")}">.*?<SI:EndpointTLS Location="([^"]+)"/></SI:Version>`,
+        ).exec(sds.text);
+        assert.equal(entry?.[1], `${baseUrl}/soap/${svc.name}/${v.version}`);
+      }
+    }
+    // The server certificate is the unit's (C.AK.AUT profile, KOMP CA of the test PKI).
+    const cert = new X509Certificate(String((await rest(`/api/v1/units/${UNIT}/soap`)).body["certificatePem"]));
+    assert.match(cert.subject, /CN=RZK-VSD-0001 SOAP/);
+    assert.match(cert.issuer, /GEM\.KOMP-CA-TIGW-TEST/);
+    assert.match(cert.subjectAltName ?? "", /IP Address:127\.0\.0\.1/);
+    await assert.rejects(https("/connector.sds", { ca: [] }), /self.signed|unable to (get|verify)/i);
+  });
+
+  it("EventService GetCards lists the context's cards with holder name, ICCSN and certificate expiry; filters and mandant-wide work", async () => {
+    const all = await ok("EventService", await soap("EventService", "GetCards", `<EVT:GetCards xmlns:EVT="${NS.evt}">${ctx()}</EVT:GetCards>`));
+    assert.equal(all.match(/<CARD:Card /g)?.length, 1, all);
+    assert.equal(tag(all, "CardType"), "SMC-B");
+    assert.equal(tag(all, "CardHolderName"), "Praxis M1");
+    assert.equal(tag(all, "CardHandle"), practice.smcbHandle);
+    assert.equal(tag(all, "CtId"), KT);
+    assert.match(tag(all, "CertificateExpirationDate") ?? "", /^\d{4}-\d{2}-\d{2}$/);
+    assert.match(tag(all, "Iccsn") ?? "", /^\d{20}$/);
+    const egks = await ok(
+      "EventService",
+      await soap(
+        "EventService",
+        "GetCards",
+        `<EVT:GetCards xmlns:EVT="${NS.evt}" xmlns:CARDCMN="${NS.cardcmn}" mandant-wide="true">${ctx()}<CARDCMN:CtId>${KT}</CARDCMN:CtId><CARDCMN:CardType>EGK</CARDCMN:CardType></EVT:GetCards>`,
+      ),
+    );
+    assert.doesNotMatch(egks, /<CARD:Card /, "no eGK is inserted");
+    // M2's workplace AP9 sees the terminal as remote, but the terminal is not M2's: 4012.
+    const text = await fault(
+      await soap(
+        "EventService",
+        "GetCards",
+        `<EVT:GetCards xmlns:EVT="${NS.evt}" xmlns:CARDCMN="${NS.cardcmn}">${ctx("M2", "PVS2", "AP9")}<CARDCMN:CtId>${KT}</CARDCMN:CtId></EVT:GetCards>`,
+      ),
+      4012,
+    );
+    assert.match(text, /not assigned to Mandant M2/);
+  });
+
+  it("EventService GetCardTerminals and GetResourceInformation describe the terminal and the Konnektor", async () => {
+    const terminals = await ok(
+      "EventService",
+      await soap("EventService", "GetCardTerminals", `<EVT:GetCardTerminals xmlns:EVT="${NS.evt}">${ctx()}</EVT:GetCardTerminals>`),
+    );
+    assert.equal(tag(terminals, "CtId"), KT);
+    assert.equal(tag(terminals, "Connected"), "true");
+    assert.equal(tag(terminals, "MacAddress"), "00-0D-F8-00-00-01");
+    assert.equal(tag(terminals, "WorkplaceId"), "AP1");
+    const info = await ok(
+      "EventService",
+      await soap(
+        "EventService",
+        "GetResourceInformation",
+        `<EVT:GetResourceInformation xmlns:EVT="${NS.evt}" xmlns:CONN="${NS.conn}">${ctx()}<CONN:CardHandle>${practice.smcbHandle}</CONN:CardHandle></EVT:GetResourceInformation>`,
+      ),
+    );
+    assert.match(info, /<CARD:Card [\s\S]*<CT:CardTerminal [\s\S]*<CONN:Connector /);
+    // Not registered at the VPN-ZugD: no TI connection, and the operating state says so.
+    assert.equal(tag(info, "ConnectionStatus"), "Offline");
+    assert.match(info, /<CONN:ErrorCondition>EC_No_VPN_TI_Connection<\/CONN:ErrorCondition>.*<CONN:Value>true<\/CONN:Value>/);
+  });
+
+  it("ExternalAuthenticate before the SMC-B is unlocked is refused with 3041, the card handle in the detail", async () => {
+    const a = await soap("AuthSignatureService", "ExternalAuthenticate", authRequest(practice.smcbHandle, randomBytes(32)));
+    assert.match(await fault(a, 3041), /not unlocked/);
+    assert.ok(a.body.includes(`<GERROR:Detail>${practice.smcbHandle}</GERROR:Detail>`));
+  });
+
+  it("CardService GetPinStatus and VerifyPin unlock the SMC-B (the PIN is typed at the terminal, never in the request)", async () => {
+    const before = await ok("CardService", await soap("CardService", "GetPinStatus", pinRequest("GetPinStatus", practice.smcbHandle, "PIN.SMC")));
+    assert.deepEqual([tag(before, "PinStatus"), tag(before, "LeftTries")], ["VERIFIABLE", "3"]);
+    const verified = await ok("CardService", await soap("CardService", "VerifyPin", pinRequest("VerifyPin", practice.smcbHandle, "PIN.SMC")));
+    assert.equal(tag(verified, "PinResult"), "OK");
+    const after = await ok("CardService", await soap("CardService", "GetPinStatus", pinRequest("GetPinStatus", practice.smcbHandle, "PIN.SMC")));
+    assert.equal(tag(after, "PinStatus"), "VERIFIED");
+    assert.match(await fault(await soap("CardService", "VerifyPin", pinRequest("VerifyPin", practice.smcbHandle, "PIN.CH")), 4072), /use PIN.SMC/);
+  });
+
+  it("VerifyPin with wrong entries at the PIN pad: REJECTED, REJECTED, NOWBLOCKED, then WASBLOCKED and status BLOCKED", async () => {
+    const hba = await insertCard(3, "HBA", "ecc", "Dr. Erika Beispiel", "4711");
+    for (let i = 0; i < 4; i++) await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "0000" });
+    const results: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await ok("CardService", await soap("CardService", "VerifyPin", pinRequest("VerifyPin", hba, "PIN.CH")));
+      results.push(`${tag(r, "PinResult")}/${tag(r, "LeftTries") ?? "-"}`);
+      assert.doesNotMatch(r, /0000|4711/, "no PIN in the answer");
+    }
+    assert.deepEqual(results, ["REJECTED/2", "REJECTED/1", "NOWBLOCKED/0", "WASBLOCKED/0"]);
+    const status = await ok("CardService", await soap("CardService", "GetPinStatus", pinRequest("GetPinStatus", hba, "PIN.CH")));
+    assert.equal(tag(status, "PinStatus"), "BLOCKED");
+  });
+
+  it("CertificateService ReadCardCertificate answers the card's C.AUT; a certificate the card lacks is 4149", async () => {
+    const cert = await readCertificate(practice.smcbHandle);
+    assert.match(cert.subject, /CN=Praxis M1/);
+    assert.match(cert.issuer, /GEM\.SMCB-CA-TIGW-TEST-ECC/);
+    assert.match(
+      await fault(await soap("CertificateService", "ReadCardCertificate", readCertRequest(practice.smcbHandle, "C.QES")), 4149),
+      /no C.QES certificate/,
+    );
+  });
+
+  it("ExternalAuthenticate signs the hash as the card does: ECDSA (r||s) with the SMC-B, RSASSA-PSS with an RSA HBA; openssl verifies both", async () => {
+    const digest = createHash("sha256").update("challenge of an IdP").digest();
+    writeFileSync(join(dir, "digest.bin"), digest);
+
+    const ecc = await ok(
+      "AuthSignatureService",
+      await soap("AuthSignatureService", "ExternalAuthenticate", authRequest(practice.smcbHandle, digest, "urn:bsi:tr:03111:ecdsa")),
+    );
+    assert.match(ecc, /<dss:Base64Signature Type="urn:bsi:tr:03111:ecdsa">/);
+    const rs = Buffer.from(tag(ecc, "Base64Signature")!, "base64");
+    assert.equal(rs.length, 64, "r||s of brainpoolP256r1");
+    const int = (b: Buffer) => {
+      const v = b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b;
+      return Buffer.concat([Buffer.from([0x02, v.length]), v]);
+    };
+    const seq = Buffer.concat([int(rs.subarray(0, 32)), int(rs.subarray(32))]);
+    writeFileSync(join(dir, "ecdsa.der"), Buffer.concat([Buffer.from([0x30, seq.length]), seq]));
+    writeFileSync(join(dir, "smcb.pem"), (await readCertificate(practice.smcbHandle)).toString());
+    assert.match(
+      openssl(["pkeyutl", "-verify", "-certin", "-inkey", "smcb.pem", "-in", "digest.bin", "-sigfile", "ecdsa.der"]),
+      /Signature Verified Successfully/,
+    );
+
+    const hba = await insertCard(4, "HBA", "rsa", "Dr. Max Muster", "1234");
+    assert.equal(tag(await ok("CardService", await soap("CardService", "VerifyPin", pinRequest("VerifyPin", hba, "PIN.CH"))), "PinResult"), "OK");
+    const rsa = await ok("AuthSignatureService", await soap("AuthSignatureService", "ExternalAuthenticate", authRequest(hba, digest, "urn:ietf:rfc:3447")));
+    writeFileSync(join(dir, "pss.sig"), Buffer.from(tag(rsa, "Base64Signature")!, "base64"));
+    writeFileSync(join(dir, "hba.pem"), (await readCertificate(hba)).toString());
+    const pss = ["-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:32"];
+    assert.match(
+      openssl(["pkeyutl", "-verify", "-certin", "-inkey", "hba.pem", "-in", "digest.bin", "-sigfile", "pss.sig", ...pss]),
+      /Signature Verified Successfully/,
+    );
+    // The card does not hash again: the signature does not verify over SHA-256(digest).
+    writeFileSync(join(dir, "rehashed.bin"), createHash("sha256").update(digest).digest());
+    assert.throws(() => openssl(["pkeyutl", "-verify", "-certin", "-inkey", "hba.pem", "-in", "rehashed.bin", "-sigfile", "pss.sig", ...pss]));
+
+    assert.match(await fault(await soap("AuthSignatureService", "ExternalAuthenticate", authRequest(hba, digest, "urn:bsi:tr:03111:ecdsa")), 4111), /RSA/);
+  });
+
+  it("VSDService ReadVSD reads the Prüfkarte through the Fachmodul: gzip + Base64 documents, Prüfungsnachweis result 3", async () => {
+    const egk = await rpc<{ iccsn: string; certSerial: string }>(practice.clients.v, "prepareEgk", { kvnr: "", pruefkarte: 1 });
+    const ehc = await practice.insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
+    const cards = await ok("EventService", await soap("EventService", "GetCards", `<EVT:GetCards xmlns:EVT="${NS.evt}">${ctx()}</EVT:GetCards>`));
+    assert.match(cards, /<CARDCMN:CardType>EGK<\/CARDCMN:CardType>/);
+    assert.match(cards, /<CARD:Kvnr>X0000000/);
+    const read = await ok(
+      "VSDService",
+      await soap(
+        "VSDService",
+        "ReadVSD",
+        `<VSD:ReadVSD xmlns:VSD="${NS.vsd}"><VSD:EhcHandle>${ehc}</VSD:EhcHandle><VSD:HpcHandle>${practice.smcbHandle}</VSD:HpcHandle>` +
+          `<VSD:PerformOnlineCheck>true</VSD:PerformOnlineCheck><VSD:ReadOnlineReceipt>true</VSD:ReadOnlineReceipt>${ctx()}</VSD:ReadVSD>`,
+      ),
+    );
+    const doc = (name: string) => gunzipSync(Buffer.from(tag(read, name)!, "base64")).toString("latin1");
+    assert.match(doc("PersoenlicheVersichertendaten"), /<Nachname>Ort<\/Nachname>/);
+    assert.match(doc("AllgemeineVersicherungsdaten"), /109500969/);
+    assert.match(doc("Pruefungsnachweis"), /<E>3<\/E>/);
+  });
+
+  it("faults: malformed XML, a DOCTYPE, SOAP 1.2, a wrong SOAPAction, a missing Context and an unknown Mandant each name the problem with their code", async () => {
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      https(`/soap/EventService/7.2.0`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "text/xml; charset=utf-8", soapaction: `"${NS.evt}#GetCards"`, ...headers },
+      });
+    assert.match(await fault(await post("<soap:Envelope xmlns:soap='x'><unclosed>"), 4000), /malformed XML/);
+    const xxe = `<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]><soap:Envelope xmlns:soap="${NS.soapEnv}"><soap:Body>&e;</soap:Body></soap:Envelope>`;
+    assert.match(await fault(await post(xxe), 4000), /DOCTYPE is not allowed/);
+    assert.match(await fault(await post(`<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>`), 4000), /SOAP 1\.1/);
+    const getCards = `<EVT:GetCards xmlns:EVT="${NS.evt}">${ctx()}</EVT:GetCards>`;
+    assert.match(await fault(await soap("EventService", "GetCards", getCards, { action: `${NS.evt}#GetCardTerminals` }), 4000), /SOAPAction/);
+    assert.match(await fault(await soap("EventService", "GetCards", `<EVT:GetCards xmlns:EVT="${NS.evt}"/>`, { skipRequestCheck: true }), 4021), /no Context/);
+    assert.match(await fault(await soap("EventService", "GetCards", `<EVT:GetCards xmlns:EVT="${NS.evt}">${ctx("M9")}</EVT:GetCards>`), 4004), /M9/);
+    assert.equal((await https("/soap/EventService/7.2.0", { method: "POST", body: "{}", headers: { "content-type": "application/json" } })).status, 500);
+    assert.equal((await https("/soap/Nothing/1.0.0", { method: "POST", body: "" })).status, 404);
+  });
+
+  it("the unit's SOAP log lists operation, client system, code and duration, and no PIN or card data", async () => {
+    const log = await rest(`/api/v1/units/${UNIT}/soap/log`);
+    const calls = log.body["calls"] as { operation: string; clientSystemId: string; code: number; ms: number }[];
+    assert.ok(calls.some((c) => c.operation === "VerifyPin" && c.clientSystemId === "PVS1" && c.code === 0));
+    assert.ok(calls.some((c) => c.operation === "GetCards" && c.code === 4004));
+    const text = JSON.stringify(log.body);
+    assert.doesNotMatch(text, new RegExp(`${practice.smcbHandle}|4711|Ort`));
+  });
+});
