@@ -48,6 +48,7 @@ export interface HsmApi {
   revokeUnit: Rpc<hsm.RevokeUnitRequest, hsm.RevokeUnitResponse>;
   getCertificate: Rpc<hsm.GetCertificateRequest, hsm.GetCertificateResponse>;
   getTrustAnchors: Rpc<hsm.GetTrustAnchorsRequest, hsm.GetTrustAnchorsResponse>;
+  getOcspStatus: Rpc<hsm.GetOcspStatusRequest, hsm.GetOcspStatusResponse>;
   getClock: Rpc<hsm.GetClockRequest, hsm.GetClockResponse>;
   advanceClock: Rpc<hsm.AdvanceClockRequest, hsm.AdvanceClockResponse>;
   issueCard: Rpc<hsm.IssueCardRequest, hsm.IssueCardResponse>;
@@ -88,6 +89,7 @@ const HSM_METHODS = [
   "revokeUnit",
   "getCertificate",
   "getTrustAnchors",
+  "getOcspStatus",
   "getClock",
   "advanceClock",
   "issueCard",

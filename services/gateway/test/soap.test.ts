@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
+import { createServer as createTlsServer } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -263,6 +264,116 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
     assert.match(info, /<CONN:ErrorCondition>EC_No_VPN_TI_Connection<\/CONN:ErrorCondition>.*<CONN:Value>true<\/CONN:Value>/);
   });
 
+  it("EventService Subscribe pushes CARD/INSERTED and CARD/REMOVED over CETP (TLS) to EventTo; GetSubscription, RenewSubscriptions, Unsubscribe", async () => {
+    openssl([
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "pvs-key.pem",
+      "-out",
+      "pvs-cert.pem",
+      "-subj",
+      "/CN=PVS CETP listener",
+      "-days",
+      "1",
+    ]);
+    const frames: string[] = [];
+    let pending = Buffer.alloc(0);
+    const listener = createTlsServer({ key: readFileSync(join(dir, "pvs-key.pem")), cert: readFileSync(join(dir, "pvs-cert.pem")) }, (socket) => {
+      socket.on("data", (d: Buffer) => {
+        pending = Buffer.concat([pending, d]);
+        while (pending.length >= 8 && pending.subarray(0, 4).toString("ascii") === "CETP" && pending.length >= 8 + pending.readUInt32BE(4)) {
+          frames.push(pending.subarray(8, 8 + pending.readUInt32BE(4)).toString("utf8"));
+          pending = pending.subarray(8 + pending.readUInt32BE(4));
+        }
+      });
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+    const eventTo = `cetp://127.0.0.1:${(listener.address() as { port: number }).port}`;
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 200 && frames.length < n; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(frames.length >= n, `${n} CETP frames arrived (got ${frames.length})`);
+    };
+    try {
+      const sub = await ok(
+        "EventService",
+        await soap(
+          "EventService",
+          "Subscribe",
+          `<EVT:Subscribe xmlns:EVT="${NS.evt}">${ctx()}<EVT:Subscription><EVT:EventTo>${eventTo}</EVT:EventTo><EVT:Topic>CARD</EVT:Topic></EVT:Subscription></EVT:Subscribe>`,
+        ),
+      );
+      const id = tag(sub, "SubscriptionID")!;
+      const until = new Date(tag(sub, "TerminationTime")!);
+      assert.ok(until.getTime() > Date.now(), "TerminationTime lies ahead");
+      const listed = await ok(
+        "EventService",
+        await soap("EventService", "GetSubscription", `<EVT:GetSubscription xmlns:EVT="${NS.evt}">${ctx()}</EVT:GetSubscription>`),
+      );
+      assert.equal(tag(listed, "EventTo"), eventTo);
+
+      const egk = await rpc<{ iccsn: string; certSerial: string }>(practice.clients.v, "prepareEgk", { kvnr: "", pruefkarte: 2 });
+      const handle = await practice.insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
+      await waitFor(1);
+      await rpc(practice.clients.c, "removeCard", { ctId: KT, slot: 1 });
+      await waitFor(2);
+      for (const f of frames) assert.deepEqual(await gematikSchemaErrors("conn/EventService.xsd", f), [], `Event is schema-valid: ${f.slice(0, 200)}`);
+      const params = (f: string) => Object.fromEntries([...f.matchAll(/<EVT:Key>([^<]*)<\/EVT:Key><EVT:Value>([^<]*)<\/EVT:Value>/g)].map((m) => [m[1], m[2]]));
+      assert.deepEqual(
+        frames.map((f) => tag(f, "Topic")),
+        ["CARD/INSERTED", "CARD/REMOVED"],
+      );
+      assert.equal(tag(frames[0]!, "SubscriptionID"), id);
+      const inserted = params(frames[0]!);
+      assert.deepEqual(
+        [inserted["CardHandle"], inserted["CardType"], inserted["ICCSN"], inserted["CtID"], inserted["SlotID"]],
+        [handle, "EGK", egk.iccsn, KT, "1"],
+      );
+      assert.match(inserted["KVNR"] ?? "", /^X0000000/);
+      assert.match(inserted["InsertTime"] ?? "", /^\d{4}-\d{2}-\d{2}T/);
+
+      const renewed = await ok(
+        "EventService",
+        await soap(
+          "EventService",
+          "RenewSubscriptions",
+          `<EVT:RenewSubscriptions xmlns:EVT="${NS.evt}">${ctx()}<EVT:SubscriptionID>${id}</EVT:SubscriptionID></EVT:RenewSubscriptions>`,
+        ),
+      );
+      assert.ok(new Date(tag(renewed, "TerminationTime")!).getTime() >= until.getTime());
+      await ok(
+        "EventService",
+        await soap(
+          "EventService",
+          "Unsubscribe",
+          `<EVT:Unsubscribe xmlns:EVT="${NS.evt}">${ctx()}<EVT:SubscriptionID>${id}</EVT:SubscriptionID></EVT:Unsubscribe>`,
+        ),
+      );
+      const none = await ok(
+        "EventService",
+        await soap("EventService", "GetSubscription", `<EVT:GetSubscription xmlns:EVT="${NS.evt}">${ctx()}</EVT:GetSubscription>`),
+      );
+      assert.doesNotMatch(none, /<EVT:Subscription>/);
+      assert.match(
+        await fault(
+          await soap(
+            "EventService",
+            "Subscribe",
+            `<EVT:Subscribe xmlns:EVT="${NS.evt}">${ctx()}<EVT:Subscription><EVT:EventTo>cetp://nowhere</EVT:EventTo><EVT:Topic>CARD</EVT:Topic></EVT:Subscription></EVT:Subscribe>`,
+          ),
+          4000,
+        ),
+        /cetp:\/\/host:port/,
+      );
+    } finally {
+      listener.close();
+    }
+  });
+
   it("ExternalAuthenticate before the SMC-B is unlocked is refused with 3041, the card handle in the detail", async () => {
     const a = await soap("AuthSignatureService", "ExternalAuthenticate", authRequest(practice.smcbHandle, randomBytes(32)));
     assert.match(await fault(a, 3041), /not unlocked/);
@@ -301,6 +412,46 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
       await fault(await soap("CertificateService", "ReadCardCertificate", readCertRequest(practice.smcbHandle, "C.QES")), 4149),
       /no C.QES certificate/,
     );
+  });
+
+  it("CertificateService VerifyCertificate (VALID, then INVALID once revoked) and CheckCertificateExpiration", async () => {
+    const cert = await readCertificate(practice.smcbHandle);
+    const verify = (der: Buffer) =>
+      soap(
+        "CertificateService",
+        "VerifyCertificate",
+        `<CERT:VerifyCertificate xmlns:CERT="${NS.cert}" xmlns:CERTCMN="${NS.certcmn}">${ctx()}<CERTCMN:X509Certificate>${der.toString("base64")}</CERTCMN:X509Certificate></CERT:VerifyCertificate>`,
+      );
+    const valid = await ok("CertificateService", await verify(cert.raw));
+    assert.equal(tag(valid, "VerificationResult"), "VALID");
+    assert.equal(tag(valid, "Role"), "1.2.276.0.76.4.77", "the SMC-B AUT profile (oid_smc_b_aut)");
+    const expiry = await ok(
+      "CertificateService",
+      await soap(
+        "CertificateService",
+        "CheckCertificateExpiration",
+        `<CERT:CheckCertificateExpiration xmlns:CERT="${NS.cert}">${ctx()}</CERT:CheckCertificateExpiration>`,
+      ),
+    );
+    assert.ok(expiry.includes(`<CONN:CardHandle>${practice.smcbHandle}</CONN:CardHandle>`));
+    assert.equal(tag(expiry, "validity"), new Date(cert.validTo).toISOString().slice(0, 10));
+    // A card certificate revoked in the test PKI: INVALID from then on.
+    const { certificate: other } = await rpc<{ certificate: { certSerial: string; pem: string } }>(practice.clients.h, "issueCard", {
+      cardType: "HBA",
+      keyType: "ecc",
+      holder: "Dr. Widerruf",
+      iccsn: "",
+      notBefore: "",
+      validityYears: 5,
+    });
+    const otherDer = new X509Certificate(other.pem).raw;
+    assert.equal(tag(await ok("CertificateService", await verify(otherDer)), "VerificationResult"), "VALID");
+    await rpc(practice.clients.h, "revokeCertificate", { certSerial: other.certSerial, reason: "keyCompromise" });
+    assert.equal(tag(await ok("CertificateService", await verify(otherDer)), "VerificationResult"), "INVALID");
+    // A stranger's certificate (self-signed) does not chain to the TI PKI.
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "stranger-key.pem", "-out", "stranger.pem", "-subj", "/CN=stranger", "-days", "1"]);
+    const stranger = new X509Certificate(readFileSync(join(dir, "stranger.pem")));
+    assert.equal(tag(await ok("CertificateService", await verify(stranger.raw)), "VerificationResult"), "INVALID");
   });
 
   it("ExternalAuthenticate signs the hash as the card does: ECDSA (r||s) with the SMC-B, RSASSA-PSS with an RSA HBA; openssl verifies both", async () => {

@@ -7,6 +7,7 @@ import { DomainError, guardedListener, hardenHttpServer, HttpRefusal, migrate, r
 import type { CardTerminalApi, HsmApi, TenancyApi, VpnApi, VsdmApi } from "../grpc-clients.js";
 import { connectorSds } from "./directory.js";
 import { envelope, faultEnvelope, requestElement, SoapFault, SYNTAX_ERROR, toSoapFault } from "./envelope.js";
+import { UnitEvents } from "./cetp.js";
 import { OPERATIONS, type OperationScope } from "./operations.js";
 import { endpointPath, NS, SOAP_SERVICES } from "./services.js";
 import { child, childText, type XmlElement } from "./xml.js";
@@ -27,6 +28,10 @@ export interface SoapEndpointOptions {
   portBase?: number;
   logger?: Logger;
   now?: () => Date;
+  /** How long a subscription lives before it must be renewed (default 1 hour). */
+  subscriptionLifetimeMs?: number;
+  /** How often card-terminal is read for events while a unit has subscriptions (default 250 ms). */
+  eventPollMs?: number;
 }
 
 /** One SOAP call as the per-unit log records it: no insured data, no PINs, no card handles. */
@@ -52,6 +57,7 @@ export interface SoapEndpoint {
   /** The newest calls, oldest first (at most 1,000). */
   log: SoapCall[];
   server: Server;
+  events: UnitEvents;
 }
 
 const migrations = [
@@ -162,6 +168,15 @@ export class SoapEndpoints {
       clientAuth: "none",
       log: [],
       server: undefined as unknown as Server,
+      events: new UnitEvents(unitId, {
+        cardTerminal: this.o.cardTerminal,
+        hsm: this.o.hsm,
+        now: this.now,
+        tls: true,
+        lifetimeMs: this.o.subscriptionLifetimeMs ?? 60 * 60_000,
+        pollMs: this.o.eventPollMs ?? 250,
+        onError: (err) => this.o.logger?.warn({ err, unitId }, "reading card-terminal for CETP events failed"),
+      }),
     };
     const server = createServer(
       { key: privateKey.export({ type: "pkcs8", format: "pem" }), cert: [certificate.pem, ...chainPems].join("\n"), minVersion: "TLSv1.2" },
@@ -228,6 +243,7 @@ export class SoapEndpoints {
         hsm: this.o.hsm,
         vsdm: this.o.vsdm,
         vpn: this.o.vpn,
+        events: e.events,
         now: this.now,
       };
       answer = envelope(await OPERATIONS.get(`${request.ns}#${request.local}`)!(request, scope));

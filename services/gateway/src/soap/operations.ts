@@ -1,7 +1,9 @@
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
+import { OID_GEM_OR_CP, policiesOf } from "@tigw/hsm";
 import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type { CardTerminalApi, HsmApi, VpnApi, VsdmApi } from "../grpc-clients.js";
 import { SoapFault, SYNTAX_ERROR } from "./envelope.js";
+import type { Subscription, UnitEvents } from "./cetp.js";
 import { productInformationXml } from "./directory.js";
 import { NS } from "./services.js";
 import { child, childText, esc, type XmlElement } from "./xml.js";
@@ -21,6 +23,8 @@ export interface OperationScope {
   hsm: HsmApi;
   vsdm: VsdmApi;
   vpn: VpnApi;
+  /** The unit's subscriptions and CETP push. */
+  events: UnitEvents;
   now(): Date;
 }
 
@@ -321,6 +325,70 @@ const readCardCertificate: Operation = async (request, s) => {
   );
 };
 
+/**
+ * CertificateService VerifyCertificate: the chain to a sub-CA of the test TI PKI (signature by the
+ * issuer's key), validity at VerificationTime (default now), and the issuer's OCSP answer: VALID,
+ * INVALID (no chain, outside validity, revoked) or INCONCLUSIVE (OCSP does not know it). RoleList:
+ * the certificate-type OIDs (gemSpec_OID) from certificatePolicies.
+ */
+const verifyCertificate: Operation = async (request, s) => {
+  const ctx = contextOf(request);
+  await checkAccess(s, ctx);
+  const b64 = required(request, NS.certcmn, "X509Certificate");
+  const at = childText(request, NS.cert, "VerificationTime");
+  const when = at ? new Date(at) : s.now();
+  if (Number.isNaN(when.getTime())) throw new SoapFault(SYNTAX_ERROR, `VerificationTime "${at!.slice(0, 40)}" is not a dateTime`, true);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(Buffer.from(b64.replace(/\s+/g, ""), "base64"));
+  } catch {
+    throw new SoapFault(SYNTAX_ERROR, "X509Certificate is not a DER certificate in Base64", true);
+  }
+  const anchors = await s.hsm.getTrustAnchors({});
+  const issuer = anchors.subCaPems.map((p) => new X509Certificate(p)).find((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
+  let result: "VALID" | "INVALID" | "INCONCLUSIVE" = "VALID";
+  if (!issuer || when < new Date(cert.validFrom) || when > new Date(cert.validTo)) result = "INVALID";
+  else {
+    const ocsp = await s.hsm.getOcspStatus({ certSerial: cert.serialNumber }).catch(() => ({ status: "unknown", revokedAt: "" }));
+    if (ocsp.status === "revoked" && (!ocsp.revokedAt || new Date(ocsp.revokedAt) <= when)) result = "INVALID";
+    else if (ocsp.status !== "good" && ocsp.status !== "revoked") result = "INCONCLUSIVE";
+  }
+  const roles = policiesOf(cert.raw).filter((oid) => oid !== OID_GEM_OR_CP);
+  return (
+    `<CERT:VerifyCertificateResponse xmlns:CERT="${NS.cert}">${OK_STATUS}<CERT:VerificationStatus><CERT:VerificationResult>${result}</CERT:VerificationResult></CERT:VerificationStatus>` +
+    `<CERT:RoleList>${(roles.length ? roles : [""]).map((r) => `<CERT:Role>${esc(r)}</CERT:Role>`).join("")}</CERT:RoleList></CERT:VerifyCertificateResponse>`
+  );
+};
+
+/**
+ * CertificateService CheckCertificateExpiration: the expiry of the AUT certificate of the card
+ * named, or of every card in the Mandant's terminals; Crypt narrows to RSA or ECC keys. (The
+ * gSMC-K's own certificates are shown to operators by `tigw unit certs`, not listed here.)
+ */
+const checkCertificateExpiration: Operation = async (request, s) => {
+  const ctx = contextOf(request);
+  const handle = childText(request, NS.conn, "CardHandle");
+  const crypt = childText(request, NS.cert, "Crypt");
+  let cards: kt.Card[];
+  if (handle) cards = [(await accessibleCard(request, s, NS.conn)).card];
+  else {
+    await checkAccess(s, ctx);
+    const visible = await visibleTerminals(s, ctx, true);
+    cards = (await s.cardTerminal.listCards({ unit: s.unit.unitId })).cards.filter((c) => visible.has(c.ctId));
+  }
+  const rows: string[] = [];
+  for (const card of cards) {
+    const cert = await certificateOf(s, card);
+    if (!cert || (crypt && (cert.keyType.startsWith("RSA") ? "RSA" : "ECC") !== crypt)) continue;
+    rows.push(
+      `<CERT:CertificateExpiration><CERT:CtID>${esc(card.ctId)}</CERT:CtID><CONN:CardHandle>${esc(card.cardHandle)}</CONN:CardHandle><CERT:ICCSN>${esc(card.iccsn)}</CERT:ICCSN>` +
+        `<CERT:subject_commonName>${esc(cert.commonName)}</CERT:subject_commonName><CERT:serialNumber>${BigInt(`0x${cert.certSerial}`).toString()}</CERT:serialNumber>` +
+        `<CERT:validity>${cert.notAfter.slice(0, 10)}</CERT:validity></CERT:CertificateExpiration>`,
+    );
+  }
+  return `<CERT:CheckCertificateExpirationResponse xmlns:CERT="${NS.cert}" xmlns:CONN="${NS.conn}">${OK_STATUS}${rows.join("")}</CERT:CheckCertificateExpirationResponse>`;
+};
+
 const RSA_TYPE = "urn:ietf:rfc:3447";
 const ECDSA_TYPE = "urn:bsi:tr:03111:ecdsa";
 
@@ -389,14 +457,98 @@ const readVsd: Operation = async (request, s) => {
   return readVsdResponseXml(r).replace(/^<\?xml[^>]*\?>/, "");
 };
 
+const subscriptionXml = (x: Subscription) =>
+  `<EVT:Subscription><EVT:SubscriptionID>${esc(x.id)}</EVT:SubscriptionID><EVT:TerminationTime>${x.terminationTime.toISOString()}</EVT:TerminationTime>` +
+  `<EVT:EventTo>${esc(x.eventTo)}</EVT:EventTo><EVT:Topic>${esc(x.topic)}</EVT:Topic>${x.filter ? `<EVT:Filter>${esc(x.filter)}</EVT:Filter>` : ""}</EVT:Subscription>`;
+
+/** The client system's subscription of that id, or a fault naming it. */
+function ownSubscription(s: OperationScope, ctx: CallContext, id: string): Subscription {
+  const x = s.events.list(ctx.mandantId, ctx.clientSystemId).find((y) => y.id === id);
+  if (!x) throw new SoapFault(SYNTAX_ERROR, `client system ${ctx.clientSystemId} of Mandant ${ctx.mandantId} has no subscription ${id.slice(0, 64)}`, true);
+  return x;
+}
+
+/**
+ * EventService Subscribe: events of the Mandant's terminals and cards whose topic falls under
+ * Topic (CARD, CARD/INSERTED, CT, ...) are pushed over CETP to EventTo until TerminationTime.
+ * An XPath Filter is not evaluated yet: a subscription with one is refused rather than ignored.
+ */
+const subscribe: Operation = async (request, s) => {
+  const ctx = contextOf(request);
+  await checkAccess(s, ctx);
+  const sub = child(request, NS.evt, "Subscription");
+  const eventTo = required(sub ?? request, NS.evt, "EventTo");
+  const topic = required(sub ?? request, NS.evt, "Topic");
+  const filter = childText(sub, NS.evt, "Filter");
+  if (filter) throw new SoapFault(SYNTAX_ERROR, "this Konnektor does not evaluate a subscription Filter yet: subscribe without one", true);
+  const x = await s.events.subscribe({ mandantId: ctx.mandantId, clientSystemId: ctx.clientSystemId, eventTo, topic: topic.slice(0, 1024) });
+  return (
+    `<EVT:SubscribeResponse xmlns:EVT="${NS.evt}">${OK_STATUS}<EVT:SubscriptionID>${x.id}</EVT:SubscriptionID>` +
+    `<EVT:TerminationTime>${x.terminationTime.toISOString()}</EVT:TerminationTime></EVT:SubscribeResponse>`
+  );
+};
+
+/** EventService Unsubscribe: one subscription by its id, or every subscription of the client system to an EventTo. */
+const unsubscribe: Operation = async (request, s) => {
+  const ctx = contextOf(request);
+  await checkAccess(s, ctx);
+  const id = childText(request, NS.evt, "SubscriptionID");
+  const eventTo = childText(request, NS.evt, "EventTo");
+  if (id) s.events.remove([ownSubscription(s, ctx, id).id]);
+  else if (eventTo) {
+    const ids = s.events
+      .list(ctx.mandantId, ctx.clientSystemId)
+      .filter((x) => x.eventTo === eventTo)
+      .map((x) => x.id);
+    if (!ids.length) throw new SoapFault(SYNTAX_ERROR, `client system ${ctx.clientSystemId} has no subscription to ${eventTo.slice(0, 100)}`, true);
+    s.events.remove(ids);
+  } else throw new SoapFault(SYNTAX_ERROR, "Unsubscribe needs a SubscriptionID or an EventTo", true);
+  return `<EVT:UnsubscribeResponse xmlns:EVT="${NS.evt}">${OK_STATUS}</EVT:UnsubscribeResponse>`;
+};
+
+/** EventService GetSubscription: the client system's subscriptions (mandant-wide: its Mandant's), or the one named. */
+const getSubscription: Operation = async (request, s) => {
+  const ctx = contextOf(request);
+  await checkAccess(s, ctx);
+  const id = childText(request, NS.evt, "SubscriptionID");
+  const all = s.events.list(ctx.mandantId, mandantWide(request) ? undefined : ctx.clientSystemId);
+  const chosen = id ? all.filter((x) => x.id === id) : all;
+  return `<EVT:GetSubscriptionResponse xmlns:EVT="${NS.evt}">${OK_STATUS}<EVT:Subscriptions>${chosen.map(subscriptionXml).join("")}</EVT:Subscriptions></EVT:GetSubscriptionResponse>`;
+};
+
+/** EventService RenewSubscriptions: each named subscription of the client system lives another lifetime. */
+const renewSubscriptions: Operation = async (request, s) => {
+  const ctx = contextOf(request);
+  await checkAccess(s, ctx);
+  const ids = request.children.filter((c) => c.ns === NS.evt && c.local === "SubscriptionID").map((c) => c.text.trim());
+  if (!ids.length) throw new SoapFault(SYNTAX_ERROR, "RenewSubscriptions needs at least one SubscriptionID", true);
+  const renewed = ids.map((id) => s.events.renew(ownSubscription(s, ctx, id).id)!);
+  return (
+    `<EVT:RenewSubscriptionsResponse xmlns:EVT="${NS.evt}">${OK_STATUS}<EVT:SubscribeRenewals>` +
+    renewed
+      .map(
+        (x) =>
+          `<EVT:SubscriptionRenewal><EVT:SubscriptionID>${x.id}</EVT:SubscriptionID><EVT:TerminationTime>${x.terminationTime.toISOString()}</EVT:TerminationTime></EVT:SubscriptionRenewal>`,
+      )
+      .join("") +
+    `</EVT:SubscribeRenewals></EVT:RenewSubscriptionsResponse>`
+  );
+};
+
 /** Operations by "<namespace>#<request element>". */
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map([
   [`${NS.evt}#GetCards`, getCards],
   [`${NS.evt}#GetCardTerminals`, getCardTerminals],
   [`${NS.evt}#GetResourceInformation`, getResourceInformation],
+  [`${NS.evt}#Subscribe`, subscribe],
+  [`${NS.evt}#Unsubscribe`, unsubscribe],
+  [`${NS.evt}#GetSubscription`, getSubscription],
+  [`${NS.evt}#RenewSubscriptions`, renewSubscriptions],
   [`${NS.card}#VerifyPin`, verifyPin],
   [`${NS.card}#GetPinStatus`, getPinStatus],
   [`${NS.cert}#ReadCardCertificate`, readCardCertificate],
+  [`${NS.cert}#VerifyCertificate`, verifyCertificate],
+  [`${NS.cert}#CheckCertificateExpiration`, checkCertificateExpiration],
   [`${NS.sig}#ExternalAuthenticate`, externalAuthenticate],
   [`${NS.vsd}#ReadVSD`, readVsd],
 ]);

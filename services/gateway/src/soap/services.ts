@@ -48,7 +48,7 @@ export const SOAP_SERVICES: readonly SoapService[] = [
     actionPrefix: "http://ws.gematik.de/conn/EventService/v7.2",
     abstract: "Cards, card terminals and resources of the Konnektor",
     versions: [{ version: "7.2.0", wsdl: "EventService.wsdl" }],
-    operations: ["GetCards", "GetCardTerminals", "GetResourceInformation"],
+    operations: ["GetCards", "GetCardTerminals", "GetResourceInformation", "Subscribe", "Unsubscribe", "GetSubscription", "RenewSubscriptions"],
   },
   {
     name: "CardService",
@@ -71,7 +71,7 @@ export const SOAP_SERVICES: readonly SoapService[] = [
       { version: "6.0.0", wsdl: "CertificateService.wsdl" },
       { version: "6.0.1", wsdl: "CertificateService_v6_0_1.wsdl" },
     ],
-    operations: ["ReadCardCertificate"],
+    operations: ["ReadCardCertificate", "VerifyCertificate", "CheckCertificateExpiration"],
   },
   {
     name: "AuthSignatureService",
