@@ -8,6 +8,7 @@ import type { CardTerminalApi, HsmApi, TenancyApi, VpnApi, VsdmApi } from "../gr
 import { connectorSds } from "./directory.js";
 import { envelope, faultEnvelope, requestElement, SoapFault, SYNTAX_ERROR, toSoapFault } from "./envelope.js";
 import { UnitEvents } from "./cetp.js";
+import { soapMetrics } from "./metrics.js";
 import { OPERATIONS, type OperationScope } from "./operations.js";
 import { endpointPath, NS, SOAP_SERVICES } from "./services.js";
 import { child, childText, type XmlElement } from "./xml.js";
@@ -85,6 +86,7 @@ export class SoapEndpoints {
   private readonly host: string;
   private readonly publicHost: string;
   private readonly now: () => Date;
+  private readonly metrics = soapMetrics();
 
   private constructor(private readonly o: SoapEndpointOptions) {
     this.host = o.host ?? "127.0.0.1";
@@ -225,7 +227,7 @@ export class SoapEndpoints {
       if (type !== "text/xml") throw new SoapFault(SYNTAX_ERROR, `a SOAP 1.1 request has Content-Type text/xml, not ${type.slice(0, 60) || "none"}`, true);
       const body = (await readBody(req, BODY_LIMIT)).toString("utf8");
       const request = requestElement(body);
-      operation = request.local.slice(0, 64);
+      operation = service.operations.includes(request.local) ? request.local : "unknown";
       clientSystemId = contextClientSystem(request);
       if (request.ns !== service.namespace || !service.operations.includes(request.local)) {
         const known = request.ns === service.namespace ? "" : ` (its namespace ${request.ns.slice(0, 100) || "(none)"} is not ${service.namespace})`;
@@ -259,6 +261,7 @@ export class SoapEndpoints {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     e.log.push({ at: at.toISOString(), operation, clientSystemId, code, ms: Math.round(ms * 10) / 10 });
     if (e.log.length > LOG_LIMIT) e.log.splice(0, e.log.length - LOG_LIMIT);
+    this.metrics.call(e.serial, operation, code, ms);
     this.o.logger?.info({ unitId: e.unitId, operation, clientSystemId, code, ms }, "SOAP call");
   }
 }
