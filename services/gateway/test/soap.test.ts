@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
@@ -28,6 +28,22 @@ const SCHEMA_OF: Record<string, string> = {
   AuthSignatureService: "conn/SignatureService.xsd",
   VSDService: "conn/vsds/VSDService.xsd",
 };
+/**
+ * The Python of a venv with zeep (PyPI), made once per machine under the temp dir and reused: the
+ * independent client needs it, so a missing Python or an unreachable PyPI fails the test.
+ */
+function zeepPython(): string {
+  const venv = join(tmpdir(), "tigw-zeep-4.3.1");
+  const python = join(venv, "bin", "python");
+  try {
+    execFileSync(python, ["-c", "import zeep"], { stdio: "ignore" });
+  } catch {
+    execFileSync("python3", ["-m", "venv", "--clear", venv], { stdio: "inherit" });
+    execFileSync(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "zeep==4.3.1"], { stdio: "inherit", timeout: 300_000 });
+  }
+  return python;
+}
+
 const ACTION: Record<string, string> = Object.fromEntries(SOAP_SERVICES.map((s) => [s.name, s.actionPrefix]));
 const LATEST: Record<string, string> = Object.fromEntries(SOAP_SERVICES.map((s) => [s.name, s.versions[s.versions.length - 1]!.version]));
 
@@ -513,6 +529,74 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
     assert.match(doc("PersoenlicheVersichertendaten"), /<Nachname>Ort<\/Nachname>/);
     assert.match(doc("AllgemeineVersicherungsdaten"), /109500969/);
     assert.match(doc("Pruefungsnachweis"), /<E>3<\/E>/);
+  });
+
+  it("an independent client (Python zeep from the gematik WSDLs) discovers the unit, reads cards, unlocks the SMC-B, authenticates, gets CARD/INSERTED over CETP and reads the eGK", async () => {
+    const python = zeepPython();
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "cetp-key.pem", "-out", "cetp-cert.pem", "-subj", "/CN=PVS", "-days", "1"]);
+    writeFileSync(join(dir, "roots.pem"), roots.join("\n"));
+    await rpc(practice.clients.c, "removeCard", { ctId: KT, slot: 1 });
+    const child = spawn(
+      python,
+      [
+        join(__dirname, "../../test/pvs/zeep_pvs.py"),
+        ...["--sds", `${baseUrl}/connector.sds`, "--ca", join(dir, "roots.pem"), "--wsdl-dir", join(GEMATIK_SCHEMAS, "conn")],
+        ...["--cetp-cert", join(dir, "cetp-cert.pem"), "--cetp-key", join(dir, "cetp-key.pem")],
+        ...["--mandant", "M1", "--client-system", "PVS1", "--workplace", "AP1"],
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const steps: Record<string, Record<string, unknown>> = {};
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    let egk = { iccsn: "", certSerial: "" };
+    let buffered = "";
+    const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+    child.stdout.on("data", (d: Buffer) => {
+      buffered += d.toString();
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+        const line = JSON.parse(buffered.slice(0, nl)) as { step: string } & Record<string, unknown>;
+        buffered = buffered.slice(nl + 1);
+        steps[line.step] = line;
+        // The world: once the PVS listens, a Prüfkarte goes into the terminal.
+        if (line.step === "subscribed")
+          void rpc<{ iccsn: string; certSerial: string }>(practice.clients.v, "prepareEgk", { kvnr: "", pruefkarte: 3 })
+            .then((e) => ((egk = e), practice.insert(1, "PRUEFKARTE_EGK", e.iccsn, e.certSerial)))
+            .catch((e: unknown) => (stderr += String(e)));
+      }
+    });
+    const code = await exited;
+    assert.equal(code, 0, `zeep client: ${JSON.stringify(steps["error"] ?? {})}\n${stderr.slice(-3000)}`);
+    const discovered = steps["discovered"] as { tls: string; endpoints: Record<string, [string, string]> };
+    assert.equal(discovered.tls, "true");
+    assert.deepEqual(discovered.endpoints["CardService"], ["8.1.2", `${baseUrl}/soap/CardService/8.1.2`]);
+    const cards = (steps["cards"] as { cards: { type: string; holder: string }[] }).cards;
+    assert.ok(
+      cards.some((c) => c.type === "SMC-B" && c.holder === "Praxis M1"),
+      JSON.stringify(cards),
+    );
+    assert.equal(steps["verifypin"]!["result"], "OK");
+    const auth = steps["authenticated"] as { digest: string; signature: string; type: string };
+    assert.equal(auth.type, "urn:bsi:tr:03111:ecdsa");
+    writeFileSync(join(dir, "zeep-cert.der"), Buffer.from(String(steps["certificate"]!["der"]), "base64"));
+    openssl(["x509", "-inform", "DER", "-in", "zeep-cert.der", "-out", "zeep-cert.pem"]);
+    writeFileSync(join(dir, "zeep-digest.bin"), Buffer.from(auth.digest, "base64"));
+    const rs = Buffer.from(auth.signature, "base64");
+    const int = (b: Buffer) => {
+      const v = b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b;
+      return Buffer.concat([Buffer.from([0x02, v.length]), v]);
+    };
+    const seq = Buffer.concat([int(rs.subarray(0, 32)), int(rs.subarray(32))]);
+    writeFileSync(join(dir, "zeep-sig.der"), Buffer.concat([Buffer.from([0x30, seq.length]), seq]));
+    assert.match(
+      openssl(["pkeyutl", "-verify", "-certin", "-inkey", "zeep-cert.pem", "-in", "zeep-digest.bin", "-sigfile", "zeep-sig.der"]),
+      /Signature Verified Successfully/,
+    );
+    const event = steps["event"] as { topic: string; params: Record<string, string> };
+    assert.equal(event.topic, "CARD/INSERTED");
+    assert.equal(event.params["ICCSN"], egk.iccsn);
+    assert.deepEqual(steps["vsd"], { step: "vsd", surname: "Ort", result: "3" });
+    assert.ok(steps["done"]);
   });
 
   it("faults: malformed XML, a DOCTYPE, SOAP 1.2, a wrong SOAPAction, a missing Context and an unknown Mandant each name the problem with their code", async () => {
