@@ -7,7 +7,7 @@ import { type FakeGateway, fakeGateway, loggedIn, tigw } from "./support.js";
 
 const ROOT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
 
-describe("tigw unit soap and tigw pki roots", () => {
+describe("tigw unit soap, unit client-auth, client-system credentials and pki roots", () => {
   let gw: FakeGateway;
   let dir = "";
   before(async () => {
@@ -21,6 +21,15 @@ describe("tigw unit soap and tigw pki roots", () => {
         clientAuth: "none",
         tlsMandatory: true,
         certificatePem: ROOT,
+      }),
+      "POST /api/v1/units/RZK-0001/client-auth": (r) => ({ unitId: "u-1", mandanten: [], workplaces: [], clientAuth: (r.body as { mode: string }).mode }),
+      "POST /api/v1/units/RZK-0001/infomodell": () => ({ unitId: "u-1", mandanten: [], workplaces: [], clientAuth: "basic" }),
+      "PUT /api/v1/units/RZK-0001/infomodell/client-systems/PVS1/credential": () => ({
+        unitId: "u-1",
+        mandanten: [],
+        workplaces: [],
+        clientAuth: "basic",
+        clientSystemCredentials: [{ clientSystemId: "PVS1", hasPassword: true }],
       }),
       "GET /api/v1/pki/trust-anchors": () => ({ rootPems: [ROOT, ROOT.replace("MIIB", "MIIC")], subCaPems: [], ocspUrl: "" }),
     });
@@ -47,5 +56,19 @@ describe("tigw unit soap and tigw pki roots", () => {
     assert.equal(readFileSync(file, "utf8"), `${ROOT}\n${ROOT.replace("MIIB", "MIIC")}\n`);
     assert.match(r.out, /wrote 2 root certificates/);
     assert.equal((await tigw(gw.url, "pki", "roots")).code, 2);
+  });
+
+  it("unit client-auth sends the mode; infomodell client-system with --password also stores the credential", async () => {
+    const r = await tigw(gw.url, "unit", "client-auth", "RZK-0001", "--mode", "basic");
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(gw.last.body, { mode: "basic" });
+    assert.match(r.out, /authenticate at the SOAP interface with: basic/);
+    assert.equal((await tigw(gw.url, "unit", "client-auth", "RZK-0001")).code, 2, "--mode is required");
+    const c = await tigw(gw.url, "infomodell", "RZK-0001", "client-system", "--mandant", "M1", "--client-system", "PVS1", "--password", "praxis-software-1");
+    assert.equal(c.code, 0, c.err);
+    assert.deepEqual(
+      [gw.last.method, gw.last.path, gw.last.body],
+      ["PUT", "/api/v1/units/RZK-0001/infomodell/client-systems/PVS1/credential", { password: "praxis-software-1" }],
+    );
   });
 });

@@ -78,6 +78,9 @@ export interface CardTerminalApi {
   verifyPin: Rpc<kt.VerifyPinRequest, kt.VerifyPinResponse>;
   getPinStatus: Rpc<kt.GetPinStatusRequest, kt.GetPinStatusResponse>;
   enterPin: Rpc<kt.EnterPinRequest, kt.EnterPinResponse>;
+  setClientAuth: Rpc<kt.SetClientAuthRequest, kt.SetClientAuthResponse>;
+  setClientSystemCredential: Rpc<kt.SetClientSystemCredentialRequest, kt.SetClientSystemCredentialResponse>;
+  authenticateClient: Rpc<kt.AuthenticateClientRequest, kt.AuthenticateClientResponse>;
   close(): void;
 }
 
@@ -116,6 +119,9 @@ const CARD_TERMINAL_METHODS = [
   "verifyPin",
   "getPinStatus",
   "enterPin",
+  "setClientAuth",
+  "setClientSystemCredential",
+  "authenticateClient",
 ] as const;
 
 export const tenancyApi = (address: string, deadlineMs = 10_000): TenancyApi =>

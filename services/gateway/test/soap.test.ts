@@ -69,17 +69,34 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
   let roots: string[] = [];
   let dir = "";
 
-  const rest = async (path: string) => {
-    const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  const rest = async (path: string, o: { method?: string; body?: unknown } = {}) => {
+    const res = await fetch(`${gw.url}${path}`, {
+      method: o.method ?? "GET",
+      headers: { authorization: `Bearer ${token}`, ...(o.body ? { "content-type": "application/json" } : {}) },
+      body: o.body ? JSON.stringify(o.body) : undefined,
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
   /** An HTTPS request to the unit's endpoint that trusts only the test PKI's roots. */
-  const https = (path: string, o: { method?: string; body?: string; headers?: Record<string, string>; ca?: string[] } = {}): Promise<Answer> =>
+  const https = (
+    path: string,
+    o: { method?: string; body?: string; headers?: Record<string, string>; ca?: string[]; cert?: Buffer; key?: Buffer } = {},
+  ): Promise<Answer> =>
     new Promise((resolve, reject) => {
       const url = new URL(path, baseUrl);
       const req = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: o.method ?? "GET", headers: o.headers, ca: o.ca ?? roots, agent: false },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: o.method ?? "GET",
+          headers: o.headers,
+          ca: o.ca ?? roots,
+          cert: o.cert,
+          key: o.key,
+          agent: false,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
@@ -616,6 +633,69 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
     assert.match(await fault(await soap("EventService", "GetCards", `<EVT:GetCards xmlns:EVT="${NS.evt}">${ctx("M9")}</EVT:GetCards>`), 4004), /M9/);
     assert.equal((await https("/soap/EventService/7.2.0", { method: "POST", body: "{}", headers: { "content-type": "application/json" } })).status, 500);
     assert.equal((await https("/soap/Nothing/1.0.0", { method: "POST", body: "" })).status, 404);
+  });
+
+  it("client authentication: basic and mtls (ECC and RSA client certificates) per client system; a caller that does not authenticate gets 4204", async () => {
+    const getCards = (o: { headers?: Record<string, string>; cert?: Buffer; key?: Buffer; m?: string; cs?: string; wp?: string } = {}) =>
+      https("/soap/EventService/7.2.0", {
+        method: "POST",
+        body: `<s:Envelope xmlns:s="${NS.soapEnv}"><s:Body><EVT:GetCards xmlns:EVT="${NS.evt}">${ctx(o.m, o.cs, o.wp)}</EVT:GetCards></s:Body></s:Envelope>`,
+        headers: { "content-type": "text/xml", soapaction: `"${NS.evt}#GetCards"`, ...o.headers },
+        cert: o.cert,
+        key: o.key,
+      });
+    const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` });
+    openssl([
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      "pvs1-key.pem",
+      "-out",
+      "pvs1.pem",
+      "-subj",
+      "/CN=PVS1",
+      "-days",
+      "1",
+    ]);
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "pvs2-key.pem", "-out", "pvs2.pem", "-subj", "/CN=PVS2", "-days", "1"]);
+    const file = (f: string) => readFileSync(join(dir, f));
+    const credential = (cs: string, body: object) => rest(`/api/v1/units/${UNIT}/infomodell/client-systems/${cs}/credential`, { method: "PUT", body });
+    const saved = await credential("PVS1", { password: "praxis-software-1", certPem: file("pvs1.pem").toString() });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    assert.doesNotMatch(JSON.stringify(saved.body), /praxis-software-1/, "the answer never shows the password");
+    assert.equal((await credential("PVS2", { certPem: file("pvs2.pem").toString() })).status, 200);
+    assert.equal((await credential("NO-SUCH-CS", { password: "whatever-123" })).body["code"], "4005");
+
+    try {
+      assert.equal((await rest(`/api/v1/units/${UNIT}/client-auth`, { method: "POST", body: { mode: "basic" } })).status, 200);
+      assert.match((await https("/connector.sds")).text, /<CONN:ClientAutMandatory>true<\/CONN:ClientAutMandatory>/);
+      assert.match(await fault(await getCards(), 4204), /HTTP Basic/);
+      assert.match(await fault(await getCards({ headers: basic("PVS1", "wrong-password") }), 4204), /not authenticated/);
+      assert.match(
+        await fault(await getCards({ headers: basic("PVS2", "praxis-software-1") }), 4204),
+        /not authenticated/,
+        "the user name is the Context's client system",
+      );
+      await ok("EventService", await getCards({ headers: basic("PVS1", "praxis-software-1") }));
+
+      assert.equal((await rest(`/api/v1/units/${UNIT}/client-auth`, { method: "POST", body: { mode: "mtls" } })).status, 200);
+      assert.match(await fault(await getCards(), 4204), /TLS client certificate/);
+      assert.match(
+        await fault(await getCards({ cert: file("pvs2.pem"), key: file("pvs2-key.pem") }), 4204),
+        /PVS1 is not authenticated/,
+        "PVS2's certificate is not PVS1's",
+      );
+      await ok("EventService", await getCards({ cert: file("pvs1.pem"), key: file("pvs1-key.pem") }));
+      await ok("EventService", await getCards({ cert: file("pvs2.pem"), key: file("pvs2-key.pem"), m: "M2", cs: "PVS2", wp: "AP9" }));
+    } finally {
+      assert.equal((await rest(`/api/v1/units/${UNIT}/client-auth`, { method: "POST", body: { mode: "none" } })).status, 200);
+    }
+    assert.match((await https("/connector.sds")).text, /<CONN:ClientAutMandatory>false<\/CONN:ClientAutMandatory>/);
   });
 
   it("the unit's SOAP log lists operation, client system, code and duration, and no PIN or card data", async () => {

@@ -1,4 +1,7 @@
-import { createHmac, createPublicKey, randomBytes, randomUUID, timingSafeEqual, verify, X509Certificate } from "node:crypto";
+import { createHash, createHmac, createPublicKey, randomBytes, randomUUID, scrypt, timingSafeEqual, verify, X509Certificate } from "node:crypto";
+import { promisify } from "node:util";
+
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 import { CertificateRejected, checkBinding, checkCurrent, ktConnectMessage, type ProfileName } from "@tigw/hsm";
 import {
   Coalescer,
@@ -426,6 +429,84 @@ export class CardTerminals {
   }
 
   /** TUC_KON_000 for a call; on success an eGK access binds the card's session to the workplace. */
+  /** Sets how the unit's client systems authenticate at its SOAP interface (none, basic, mtls). */
+  async setClientAuth(unit: string, mode: string): Promise<InfomodellState> {
+    const { unitId } = await this.tenancy.unit(unit);
+    return this.runInfomodell(unitId, { type: "SetClientAuth", mode, at: this.now() });
+  }
+
+  /**
+   * Registers what a client system authenticates with: a password (at least 8 characters; its
+   * scrypt hash goes to the vault, the event carries the reference) and/or a TLS client
+   * certificate (RSA or ECC; the event carries its SHA-256 fingerprint and subject).
+   */
+  async setClientSystemCredential(unit: string, clientSystemId: string, o: { password?: string; certPem?: string }): Promise<InfomodellState> {
+    const { unitId } = await this.tenancy.unit(unit);
+    if (!o.password && !o.certPem) throw new ValidationError("INVALID_REQUEST", "password", "give a password or a certificate (PEM)");
+    let state: InfomodellState | undefined;
+    if (o.password) {
+      if (o.password.length < 8 || o.password.length > 256)
+        throw new ValidationError("INVALID_PASSWORD", "password", "a client system password has 8 to 256 characters");
+      const salt = randomBytes(16);
+      const passwordRef = `client-system:${unitId}:${clientSystemId}:${randomUUID()}`;
+      await this.vault.put(passwordRef, Buffer.concat([salt, await scryptAsync(o.password, salt, 32)]), `client-system:${unitId}`);
+      state = await this.runInfomodell(unitId, { type: "SetClientSystemPassword", clientSystemId, passwordRef, at: this.now() });
+    }
+    if (o.certPem) {
+      let cert: X509Certificate;
+      try {
+        cert = new X509Certificate(o.certPem);
+      } catch {
+        throw new ValidationError("INVALID_CERTIFICATE", "certPem", "certPem is not an X.509 certificate in PEM");
+      }
+      state = await this.runInfomodell(unitId, {
+        type: "RegisterClientSystemCertificate",
+        clientSystemId,
+        fingerprint: cert.fingerprint256,
+        subject: cert.subject.replaceAll("\n", ", "),
+        at: this.now(),
+      });
+    }
+    return state!;
+  }
+
+  /** Passwords that matched lately (hash of reference and password -> until), so a busy client system costs one scrypt a minute. */
+  private readonly passwordsSeen = new Map<string, number>();
+
+  /**
+   * Whether a client system authenticated as the unit's mode asks: none lets every call through;
+   * basic wants the client system's id as the user name and its password; mtls wants the TLS
+   * client certificate registered for it. The caller refuses with 4204 when not.
+   */
+  async authenticateClient(
+    unit: string,
+    clientSystemId: string,
+    presented: { basicUser: string; password: string; certFingerprint: string },
+  ): Promise<{ mode: string; authenticated: boolean }> {
+    const { unitId } = await this.tenancy.unit(unit);
+    const info = await this.infomodell(unitId);
+    const mode = info.clientAuth ?? "none";
+    const cred = info.credentials?.[clientSystemId];
+    if (mode === "none") return { mode, authenticated: true };
+    if (mode === "mtls") return { mode, authenticated: !!cred?.certFingerprint && cred.certFingerprint === presented.certFingerprint };
+    if (!cred?.passwordRef || presented.basicUser !== clientSystemId || !presented.password) return { mode, authenticated: false };
+    const key = createHash("sha256").update(cred.passwordRef).update("\0").update(presented.password).digest("hex");
+    if ((this.passwordsSeen.get(key) ?? 0) > Date.now()) return { mode, authenticated: true };
+    const stored = await this.vault.get(cred.passwordRef);
+    const given = await scryptAsync(presented.password, stored.subarray(0, 16), 32);
+    const ok = timingSafeEqual(given, stored.subarray(16));
+    if (ok) {
+      if (this.passwordsSeen.size > 10_000) this.passwordsSeen.clear();
+      this.passwordsSeen.set(key, Date.now() + 60_000);
+    }
+    return { mode, authenticated: ok };
+  }
+
+  private async runInfomodell(unitId: string, command: InfomodellCommand): Promise<InfomodellState> {
+    return (await this.serial.run(`info:${unitId}`, () => this.infomodelle.handle(infoStream(unitId), command, { unitId, occurredAt: new Date(command.at) })))
+      .state;
+  }
+
   async checkAccess(
     unit: string,
     ctx: CallContext,

@@ -117,7 +117,10 @@ export const unit: CommandGroup = {
   tigw unit lzv UNIT                      run the LZV (Laufzeitverlängerung) now
   tigw unit revoke UNIT [--reason R]      Sperrung: revoke every gSMC-K certificate of the unit
   tigw unit soap UNIT                     the unit's Konnektor address for practice software
-                                          (connector.sds, client authentication, trust anchor)`,
+                                          (connector.sds, client authentication, trust anchor)
+  tigw unit client-auth UNIT --mode none|basic|mtls
+                                          how client systems authenticate at the SOAP interface
+                                          (credentials: tigw infomodell UNIT client-system ...)`,
   async run({ unknown, verb, args: [id], o, show, api }) {
     switch (verb) {
       case "create": {
@@ -190,6 +193,11 @@ export const unit: CommandGroup = {
             "Point the practice software's Konnektor address at the Address above and let it trust roots.pem.",
           ].join("\n"),
         );
+        return 0;
+      }
+      case "client-auth": {
+        const i = await api().post<{ clientAuth: string }>(`${unitPath(id)}/client-auth`, { mode: need(o.mode, "--mode") });
+        show(i, () => `client systems of ${id} authenticate at the SOAP interface with: ${i.clientAuth}`);
         return 0;
       }
       case "revoke": {

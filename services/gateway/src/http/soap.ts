@@ -1,11 +1,16 @@
-import { Controller, Get, Inject, Param } from "@nestjs/common";
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put } from "@nestjs/common";
+import type { CardTerminalApi } from "../grpc-clients.js";
+import { field, stringsBody } from "./body.js";
 import type { SoapEndpoints } from "../soap/endpoints.js";
-import { SOAP } from "../tokens.js";
+import { CARD_TERMINAL, SOAP } from "../tokens.js";
 import { Access } from "./access.js";
 
 @Controller("api/v1")
 export class SoapController {
-  constructor(@Inject(SOAP) private readonly soap: SoapEndpoints) {}
+  constructor(
+    @Inject(SOAP) private readonly soap: SoapEndpoints,
+    @Inject(CARD_TERMINAL) private readonly kt: CardTerminalApi,
+  ) {}
 
   @Get("units/:unit/soap")
   @Access({
@@ -15,12 +20,13 @@ export class SoapController {
   })
   async endpoint(@Param("unit") unit: string) {
     const e = await this.soap.ensure(unit);
+    const { infomodell } = await this.kt.getInfomodell({ unit: e.unitId });
     return {
       unitId: e.unitId,
       serial: e.serial,
       baseUrl: e.baseUrl,
       connectorSds: `${e.baseUrl}/connector.sds`,
-      clientAuth: e.clientAuth,
+      clientAuth: infomodell?.clientAuth || "none",
       tlsMandatory: true,
       certificatePem: e.certificatePem,
       trustAnchors: "the roots of the test PKI: GET /api/v1/pki/trust-anchors (rootPems), or tigw pki roots --out FILE",
@@ -35,5 +41,33 @@ export class SoapController {
   async log(@Param("unit") unit: string) {
     const e = await this.soap.ensure(unit);
     return { unitId: e.unitId, calls: e.log };
+  }
+
+  @Post("units/:unit/client-auth")
+  @HttpCode(200)
+  @Access({
+    role: "operator",
+    summary:
+      "How the unit's client systems authenticate at its SOAP interface: none, basic (HTTP Basic, per client system) or mtls (registered client certificate)",
+    body: stringsBody(["mode"]),
+  })
+  clientAuth(@Param("unit") unit: string, @Body() body: unknown) {
+    return this.kt.setClientAuth({ unit, mode: field(body, "mode") });
+  }
+
+  @Put("units/:unit/infomodell/client-systems/:clientSystem/credential")
+  @Access({
+    role: "operator",
+    summary:
+      "A client system's password (kept as a hash) and/or TLS client certificate (PEM, RSA or ECC) for the SOAP interface; the answer never shows the password",
+    body: stringsBody([], ["password", "certPem"]),
+  })
+  credential(@Param("unit") unit: string, @Param("clientSystem") clientSystemId: string, @Body() body: unknown) {
+    return this.kt.setClientSystemCredential({
+      unit,
+      clientSystemId,
+      password: field(body, "password", { optional: true }),
+      certPem: field(body, "certPem", { optional: true }),
+    });
   }
 }

@@ -2,6 +2,7 @@ import { generateKeyPair, type KeyObject } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import { isIP } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { promisify } from "node:util";
 import { DomainError, guardedListener, hardenHttpServer, HttpRefusal, migrate, readBody, refuse, type Logger, type Sql } from "@tigw/platform";
 import type { CardTerminalApi, HsmApi, TenancyApi, VpnApi, VsdmApi } from "../grpc-clients.js";
@@ -54,7 +55,6 @@ export interface SoapEndpoint {
   /** The TLS server certificate (PEM) and its issuing CA. */
   certificatePem: string;
   chainPems: string[];
-  clientAuth: "none";
   /** The newest calls, oldest first (at most 1,000). */
   log: SoapCall[];
   server: Server;
@@ -167,7 +167,6 @@ export class SoapEndpoints {
       port: 0,
       certificatePem: certificate.pem,
       chainPems,
-      clientAuth: "none",
       log: [],
       server: undefined as unknown as Server,
       events: new UnitEvents(unitId, {
@@ -181,7 +180,15 @@ export class SoapEndpoints {
       }),
     };
     const server = createServer(
-      { key: privateKey.export({ type: "pkcs8", format: "pem" }), cert: [certificate.pem, ...chainPems].join("\n"), minVersion: "TLSv1.2" },
+      {
+        key: privateKey.export({ type: "pkcs8", format: "pem" }),
+        cert: [certificate.pem, ...chainPems].join("\n"),
+        minVersion: "TLSv1.2",
+        // A client certificate is asked for, never required by TLS: whether it is the client
+        // system's registered one is decided per call (mode mtls), so a refusal is a 4204 fault.
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
       guardedListener(`soap ${serial}`, (req, res) => this.handle(endpoint, req, res)),
     );
     hardenHttpServer(server as unknown as import("node:http").Server);
@@ -199,14 +206,35 @@ export class SoapEndpoints {
     return endpoint;
   }
 
+  /**
+   * The client system authenticates as the unit's mode asks (card-terminal decides: none, HTTP
+   * Basic with the ClientSystemId as user name, or the registered TLS client certificate); a
+   * caller that does not is refused with 4204 before the access check sees the call.
+   */
+  private async authenticate(e: SoapEndpoint, req: IncomingMessage, clientSystemId: string, res: ServerResponse): Promise<void> {
+    const basic = basicCredentials(req);
+    const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+    const r = await this.o.cardTerminal.authenticateClient({
+      unit: e.unitId,
+      clientSystemId,
+      basicUser: basic.user,
+      password: basic.password,
+      certFingerprint: peer?.fingerprint256 ?? "",
+    });
+    if (r.authenticated) return;
+    if (r.mode === "basic") res.setHeader("www-authenticate", 'Basic realm="Konnektor", charset="UTF-8"');
+    const how = r.mode === "basic" ? "HTTP Basic with its ClientSystemId and password" : "its registered TLS client certificate";
+    throw new SoapFault(4204, `client system ${clientSystemId || "(none)"} is not authenticated: this Konnektor wants ${how}`, true);
+  }
+
   private async handle(e: SoapEndpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/connector.sds") {
       if (req.method !== "GET" && req.method !== "HEAD") return refuse(res, 405, "connector.sds is read with GET");
-      const { unit } = await this.o.tenancy.getUnit({ unit: e.unitId });
+      const [{ unit }, { infomodell }] = await Promise.all([this.o.tenancy.getUnit({ unit: e.unitId }), this.o.cardTerminal.getInfomodell({ unit: e.unitId })]);
       const sds = connectorSds(
         { serial: e.serial, profile: unit?.profile ?? "", firmware: unit?.firmware ?? "" },
-        { baseUrl: e.baseUrl, clientAuthMandatory: false, now: this.now() },
+        { baseUrl: e.baseUrl, clientAuthMandatory: (infomodell?.clientAuth || "none") !== "none", now: this.now() },
       );
       res.writeHead(200, { "content-type": "text/xml; charset=utf-8", "cache-control": "no-store" }).end(req.method === "HEAD" ? undefined : sds);
       return;
@@ -233,6 +261,7 @@ export class SoapEndpoints {
         const known = request.ns === service.namespace ? "" : ` (its namespace ${request.ns.slice(0, 100) || "(none)"} is not ${service.namespace})`;
         throw new SoapFault(SYNTAX_ERROR, `${service.name} offers ${service.operations.join(", ")}, not ${operation}${known}`, true);
       }
+      await this.authenticate(e, req, clientSystemId, res);
       const expected = `${service.actionPrefix}#${request.local}`;
       const action = (req.headers["soapaction"] ?? "")
         .toString()
@@ -264,6 +293,14 @@ export class SoapEndpoints {
     this.metrics.call(e.serial, operation, code, ms);
     this.o.logger?.info({ unitId: e.unitId, operation, clientSystemId, code, ms }, "SOAP call");
   }
+}
+
+/** The user name and password of an HTTP Basic Authorization header ("" when there is none). */
+function basicCredentials(req: IncomingMessage): { user: string; password: string } {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers["authorization"] ?? "");
+  const text = m ? Buffer.from(m[1]!, "base64").toString("utf8") : "";
+  const colon = text.indexOf(":");
+  return colon < 0 ? { user: "", password: "" } : { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
 /** The ClientSystemId of a request's Context, for the log (empty when there is none). */
