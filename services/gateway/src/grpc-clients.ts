@@ -78,6 +78,8 @@ export interface CardTerminalApi {
   verifyPin: Rpc<kt.VerifyPinRequest, kt.VerifyPinResponse>;
   getPinStatus: Rpc<kt.GetPinStatusRequest, kt.GetPinStatusResponse>;
   enterPin: Rpc<kt.EnterPinRequest, kt.EnterPinResponse>;
+  changePin: Rpc<kt.ChangePinRequest, kt.ChangePinResponse>;
+  unblockPin: Rpc<kt.UnblockPinRequest, kt.UnblockPinResponse>;
   setClientAuth: Rpc<kt.SetClientAuthRequest, kt.SetClientAuthResponse>;
   setClientSystemCredential: Rpc<kt.SetClientSystemCredentialRequest, kt.SetClientSystemCredentialResponse>;
   authenticateClient: Rpc<kt.AuthenticateClientRequest, kt.AuthenticateClientResponse>;
@@ -119,6 +121,8 @@ const CARD_TERMINAL_METHODS = [
   "verifyPin",
   "getPinStatus",
   "enterPin",
+  "changePin",
+  "unblockPin",
   "setClientAuth",
   "setClientSystemCredential",
   "authenticateClient",

@@ -423,7 +423,7 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
     assert.match(await fault(await soap("CardService", "VerifyPin", pinRequest("VerifyPin", practice.smcbHandle, "PIN.CH")), 4072), /use PIN.SMC/);
   });
 
-  it("VerifyPin with wrong entries at the PIN pad: REJECTED, REJECTED, NOWBLOCKED, then WASBLOCKED and status BLOCKED", async () => {
+  it("VerifyPin with wrong entries at the PIN pad: REJECTED, REJECTED, NOWBLOCKED, WASBLOCKED; UnblockPin with the PUK and a new PIN; ChangePin", async () => {
     const hba = await insertCard(3, "HBA", "ecc", "Dr. Erika Beispiel", "4711");
     for (let i = 0; i < 4; i++) await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "0000" });
     const results: string[] = [];
@@ -435,6 +435,26 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
     assert.deepEqual(results, ["REJECTED/2", "REJECTED/1", "NOWBLOCKED/0", "WASBLOCKED/0"]);
     const status = await ok("CardService", await soap("CardService", "GetPinStatus", pinRequest("GetPinStatus", hba, "PIN.CH")));
     assert.equal(tag(status, "PinStatus"), "BLOCKED");
+
+    // UnblockPin with the PUK (typed right at the terminal) and a new PIN; then ChangePin from it.
+    const unblock = (setNewPin: boolean) =>
+      `<CARD:UnblockPin xmlns:CARD="${NS.card}" xmlns:CONN="${NS.conn}" xmlns:CARDCMN="${NS.cardcmn}">${ctx()}<CONN:CardHandle>${hba}</CONN:CardHandle><CARDCMN:PinTyp>PIN.CH</CARDCMN:PinTyp><CARD:SetNewPin>${setNewPin}</CARD:SetNewPin></CARD:UnblockPin>`;
+    assert.equal(tag(await ok("CardService", await soap("CardService", "UnblockPin", unblock(true))), "PinResult"), "ERROR", "no new PIN typed");
+    await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "99999999" });
+    const wrongPuk = await ok("CardService", await soap("CardService", "UnblockPin", unblock(false)));
+    assert.equal(tag(wrongPuk, "PinResult"), "REJECTED");
+    await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "2468" });
+    assert.equal(tag(await ok("CardService", await soap("CardService", "UnblockPin", unblock(true))), "PinResult"), "OK");
+    const unblocked = await ok("CardService", await soap("CardService", "GetPinStatus", pinRequest("GetPinStatus", hba, "PIN.CH")));
+    assert.deepEqual([tag(unblocked, "PinStatus"), tag(unblocked, "LeftTries")], ["VERIFIABLE", "3"]);
+    await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "2468" });
+    await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "1357" });
+    assert.equal(tag(await ok("CardService", await soap("CardService", "ChangePin", pinRequest("ChangePin", hba, "PIN.CH"))), "PinResult"), "OK");
+    await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "2468" });
+    const old = await ok("CardService", await soap("CardService", "VerifyPin", pinRequest("VerifyPin", hba, "PIN.CH")));
+    assert.deepEqual([tag(old, "PinResult"), tag(old, "LeftTries")], ["REJECTED", "2"], "the old PIN no longer fits");
+    await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "1357" });
+    assert.equal(tag(await ok("CardService", await soap("CardService", "VerifyPin", pinRequest("VerifyPin", hba, "PIN.CH"))), "PinResult"), "OK");
   });
 
   it("CertificateService ReadCardCertificate answers the card's C.AUT; a certificate the card lacks is 4149", async () => {

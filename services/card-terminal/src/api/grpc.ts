@@ -92,6 +92,8 @@ export function cardTerminalGrpc(c: CardTerminals, resolveUnit: (unit: string) =
     authenticateClient: unary(async (r: pb.AuthenticateClientRequest) =>
       c.authenticateClient(r.unit, r.clientSystemId, { basicUser: r.basicUser, password: r.password, certFingerprint: r.certFingerprint }),
     ),
+    changePin: unary(async (r: pb.ChangePinRequest) => await c.changePin(r.cardHandle)),
+    unblockPin: unary(async (r: pb.UnblockPinRequest) => await c.unblockPin(r.cardHandle, r.setNewPin)),
     enterPin: unary(async (r: pb.EnterPinRequest) => ({ queued: await c.enterPin(r.ctId, r.pin) })),
     getPinStatus: unary(async (r: pb.GetPinStatusRequest) => await c.pinStatus(r.cardHandle)),
     listCards: unary(async (r: pb.ListCardsRequest) => ({ cards: (await c.cards(await resolveUnit(r.unit))).map(toCard) })),

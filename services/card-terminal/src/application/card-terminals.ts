@@ -297,9 +297,12 @@ export class CardTerminals {
       if (!(await this.pins.load(stream)).state.exists) {
         const pinRef = `pin:${c.iccsn}:${randomUUID()}`;
         await this.vault.put(pinRef, Buffer.from(pin), `card:${c.iccsn}`);
+        // The card's PUK (8 digits, as on a PIN letter), only ever in the vault.
+        const pukRef = `puk:${c.iccsn}:${randomUUID()}`;
+        await this.vault.put(pukRef, Buffer.from(String(randomBytes(4).readUInt32BE() % 100_000_000).padStart(8, "0")), `card:${c.iccsn}`);
         const at = this.now();
         await this.serial.run(stream, () =>
-          this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, at }, { occurredAt: new Date(at) }),
+          this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, pukRef, at }, { occurredAt: new Date(at) }),
         );
       }
     }
@@ -350,6 +353,77 @@ export class CardTerminals {
         leftTries: r.state.leftTries,
       };
     });
+  }
+
+  /**
+   * ChangePin at the card's terminal: the new PIN is the last entry queued at the simulated PIN
+   * pad (EnterPin; required), an earlier entry is the old PIN (else the holder types it right).
+   */
+  async changePin(handle: string): Promise<{ result: PinResult; leftTries: number }> {
+    const card = await this.cardByHandle(handle);
+    const stream = `card-${card.iccsn}`;
+    return this.serial.run(stream, async () => {
+      const { state } = await this.pins.load(stream);
+      if (!state.exists) throw new DomainError("PIN_NOT_SET", `card ${card.iccsn} has no PIN`, { field: "cardHandle" });
+      const [old, fresh] = this.pinPadPair(card.ctId, "ChangePin");
+      const expected = await this.vault.get(state.pinRef);
+      const typed = Buffer.from(old ?? expected.toString());
+      const newPinRef = `pin:${card.iccsn}:${randomUUID()}`;
+      await this.vault.put(newPinRef, Buffer.from(fresh), `card:${card.iccsn}`);
+      const at = this.now();
+      const correct = typed.length === expected.length && timingSafeEqual(typed, expected);
+      const r = await this.pins.handle(stream, { type: "ChangePin", handle, correct, newPinRef, at }, { occurredAt: new Date(at) });
+      return {
+        result: pinResult(
+          r.events.map((e) => ({ type: e.type, data: e.data }) as CardPinEvent),
+          r.state,
+        ),
+        leftTries: r.state.leftTries,
+      };
+    });
+  }
+
+  /**
+   * UnblockPin with the card's PUK typed at the terminal (an earlier queued entry, else the right
+   * PUK); with setNewPin the last queued entry becomes the PIN, else the PIN stays and only its
+   * retry counter is reset. Ten wrong PUKs block the PUK for good.
+   */
+  async unblockPin(handle: string, setNewPin: boolean): Promise<{ result: PinResult; leftTries: number }> {
+    const card = await this.cardByHandle(handle);
+    const stream = `card-${card.iccsn}`;
+    return this.serial.run(stream, async () => {
+      const { state } = await this.pins.load(stream);
+      if (!state.exists) throw new DomainError("PIN_NOT_SET", `card ${card.iccsn} has no PIN`, { field: "cardHandle" });
+      if (!state.pukRef) throw new DomainError("PUK_NOT_SET", `card ${card.iccsn} has no PUK (personalised before cards had one)`, { field: "cardHandle" });
+      let puk: string | undefined;
+      let newPinRef: string | undefined;
+      if (setNewPin) {
+        const [first, fresh] = this.pinPadPair(card.ctId, "UnblockPin with SetNewPin");
+        puk = first;
+        newPinRef = `pin:${card.iccsn}:${randomUUID()}`;
+        await this.vault.put(newPinRef, Buffer.from(fresh), `card:${card.iccsn}`);
+      } else puk = this.pinPads.get(card.ctId)?.shift();
+      const expected = await this.vault.get(state.pukRef);
+      const typed = Buffer.from(puk ?? expected.toString());
+      const pukCorrect = typed.length === expected.length && timingSafeEqual(typed, expected);
+      const at = this.now();
+      const r = await this.pins.handle(stream, { type: "UnblockPin", handle, pukCorrect, newPinRef, at }, { occurredAt: new Date(at) });
+      return {
+        result: pinResult(
+          r.events.map((e) => ({ type: e.type, data: e.data }) as CardPinEvent),
+          r.state,
+        ),
+        leftTries: r.state.leftTries,
+      };
+    });
+  }
+
+  /** Two PIN pad entries for an operation that sets a new PIN: [earlier entry or undefined, the new PIN (required)]. */
+  private pinPadPair(ctId: string, what: string): [string | undefined, string] {
+    const queue = this.pinPads.get(ctId) ?? [];
+    if (!queue.length) throw new ValidationError("PIN_PAD_EMPTY", "pin", `${what} needs the new PIN typed at terminal ${ctId} (EnterPin)`);
+    const first = queue.length >= 2 ? queue.shift() : undefined;
+    return [first, queue.shift()!];
   }
 
   /** GetPinStatus: VERIFIED (in this insertion), VERIFIABLE with the tries left, or BLOCKED. */

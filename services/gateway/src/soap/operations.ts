@@ -271,6 +271,37 @@ const verifyPin: Operation = async (request, s) => {
   );
 };
 
+/** A PinResponseType answer (ChangePin, UnblockPin); a PIN entry that never came (the simulated PIN pad was empty) is PinResult ERROR. */
+async function pinAnswer(element: string, run: () => Promise<{ result: string; leftTries: number }>): Promise<string> {
+  let r: { result: string; leftTries: number };
+  try {
+    r = await run();
+  } catch (e) {
+    if ((e as { code?: string }).code !== "PIN_PAD_EMPTY") throw e;
+    r = { result: "ERROR", leftTries: -1 };
+  }
+  return (
+    `<CARD:${element} xmlns:CARD="${NS.card}" xmlns:CARDCMN="${NS.cardcmn}">${OK_STATUS}<CARDCMN:PinResult>${esc(r.result)}</CARDCMN:PinResult>` +
+    (r.result === "OK" || r.leftTries < 0 ? "" : `<CARDCMN:LeftTries>${r.leftTries}</CARDCMN:LeftTries>`) +
+    `</CARD:${element}>`
+  );
+}
+
+/** CardService ChangePin: old and new PIN typed at the card's terminal (the simulated PIN pad's queue). */
+const changePin: Operation = async (request, s) => {
+  const { card } = await accessibleCard(request, s, NS.conn);
+  checkPinType(request, card);
+  return pinAnswer("ChangePinResponse", () => s.cardTerminal.changePin({ cardHandle: card.cardHandle }));
+};
+
+/** CardService UnblockPin: the PUK typed at the terminal; SetNewPin true sets a new PIN, else only the retry counter is reset. */
+const unblockPin: Operation = async (request, s) => {
+  const { card } = await accessibleCard(request, s, NS.conn);
+  checkPinType(request, card);
+  const setNewPin = /^(true|1)$/.test(childText(request, NS.card, "SetNewPin") ?? "");
+  return pinAnswer("UnblockPinResponse", () => s.cardTerminal.unblockPin({ cardHandle: card.cardHandle, setNewPin }));
+};
+
 /** CardService GetPinStatus: VERIFIED, VERIFIABLE (with the tries left), BLOCKED or EMPTY_PIN. */
 const getPinStatus: Operation = async (request, s) => {
   const { card } = await accessibleCard(request, s, NS.conn);
@@ -546,6 +577,8 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map([
   [`${NS.evt}#RenewSubscriptions`, renewSubscriptions],
   [`${NS.card}#VerifyPin`, verifyPin],
   [`${NS.card}#GetPinStatus`, getPinStatus],
+  [`${NS.card}#ChangePin`, changePin],
+  [`${NS.card}#UnblockPin`, unblockPin],
   [`${NS.cert}#ReadCardCertificate`, readCardCertificate],
   [`${NS.cert}#VerifyCertificate`, verifyCertificate],
   [`${NS.cert}#CheckCertificateExpiration`, checkCertificateExpiration],

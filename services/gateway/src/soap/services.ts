@@ -60,7 +60,7 @@ export const SOAP_SERVICES: readonly SoapService[] = [
       { version: "8.1.1", wsdl: "CardService_v8_1_1.wsdl" },
       { version: "8.1.2", wsdl: "CardService_v8_1_2.wsdl" },
     ],
-    operations: ["VerifyPin", "GetPinStatus"],
+    operations: ["VerifyPin", "GetPinStatus", "ChangePin", "UnblockPin"],
   },
   {
     name: "CertificateService",

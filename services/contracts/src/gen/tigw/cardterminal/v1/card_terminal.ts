@@ -173,6 +173,25 @@ export interface VerifyPinRequest {
   fromPinPad: boolean;
 }
 
+export interface ChangePinRequest {
+  cardHandle: string;
+}
+
+export interface ChangePinResponse {
+  result: string;
+  leftTries: number;
+}
+
+export interface UnblockPinRequest {
+  cardHandle: string;
+  setNewPin: boolean;
+}
+
+export interface UnblockPinResponse {
+  result: string;
+  leftTries: number;
+}
+
 export interface EnterPinRequest {
   ctId: string;
   pin: string;
@@ -2786,6 +2805,350 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
     message.cardHandle = object.cardHandle ?? "";
     message.pin = object.pin ?? "";
     message.fromPinPad = object.fromPinPad ?? false;
+    return message;
+  },
+};
+
+function createBaseChangePinRequest(): ChangePinRequest {
+  return { cardHandle: "" };
+}
+
+export const ChangePinRequest: MessageFns<ChangePinRequest> = {
+  encode(message: ChangePinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardHandle !== "") {
+      writer.uint32(10).string(message.cardHandle);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangePinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangePinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardHandle = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangePinRequest {
+    return {
+      cardHandle: isSet(object.cardHandle)
+        ? globalThis.String(object.cardHandle)
+        : isSet(object.card_handle)
+        ? globalThis.String(object.card_handle)
+        : "",
+    };
+  },
+
+  toJSON(message: ChangePinRequest): unknown {
+    const obj: any = {};
+    if (message.cardHandle !== "") {
+      obj.cardHandle = message.cardHandle;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangePinRequest>, I>>(base?: I): ChangePinRequest {
+    return ChangePinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangePinRequest>, I>>(object: I): ChangePinRequest {
+    const message = createBaseChangePinRequest();
+    message.cardHandle = object.cardHandle ?? "";
+    return message;
+  },
+};
+
+function createBaseChangePinResponse(): ChangePinResponse {
+  return { result: "", leftTries: 0 };
+}
+
+export const ChangePinResponse: MessageFns<ChangePinResponse> = {
+  encode(message: ChangePinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== "") {
+      writer.uint32(10).string(message.result);
+    }
+    if (message.leftTries !== 0) {
+      writer.uint32(16).uint32(message.leftTries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangePinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangePinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.leftTries = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangePinResponse {
+    return {
+      result: isSet(object.result) ? globalThis.String(object.result) : "",
+      leftTries: isSet(object.leftTries)
+        ? globalThis.Number(object.leftTries)
+        : isSet(object.left_tries)
+        ? globalThis.Number(object.left_tries)
+        : 0,
+    };
+  },
+
+  toJSON(message: ChangePinResponse): unknown {
+    const obj: any = {};
+    if (message.result !== "") {
+      obj.result = message.result;
+    }
+    if (message.leftTries !== 0) {
+      obj.leftTries = Math.round(message.leftTries);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangePinResponse>, I>>(base?: I): ChangePinResponse {
+    return ChangePinResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangePinResponse>, I>>(object: I): ChangePinResponse {
+    const message = createBaseChangePinResponse();
+    message.result = object.result ?? "";
+    message.leftTries = object.leftTries ?? 0;
+    return message;
+  },
+};
+
+function createBaseUnblockPinRequest(): UnblockPinRequest {
+  return { cardHandle: "", setNewPin: false };
+}
+
+export const UnblockPinRequest: MessageFns<UnblockPinRequest> = {
+  encode(message: UnblockPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardHandle !== "") {
+      writer.uint32(10).string(message.cardHandle);
+    }
+    if (message.setNewPin !== false) {
+      writer.uint32(16).bool(message.setNewPin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnblockPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnblockPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardHandle = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.setNewPin = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnblockPinRequest {
+    return {
+      cardHandle: isSet(object.cardHandle)
+        ? globalThis.String(object.cardHandle)
+        : isSet(object.card_handle)
+        ? globalThis.String(object.card_handle)
+        : "",
+      setNewPin: isSet(object.setNewPin)
+        ? globalThis.Boolean(object.setNewPin)
+        : isSet(object.set_new_pin)
+        ? globalThis.Boolean(object.set_new_pin)
+        : false,
+    };
+  },
+
+  toJSON(message: UnblockPinRequest): unknown {
+    const obj: any = {};
+    if (message.cardHandle !== "") {
+      obj.cardHandle = message.cardHandle;
+    }
+    if (message.setNewPin !== false) {
+      obj.setNewPin = message.setNewPin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnblockPinRequest>, I>>(base?: I): UnblockPinRequest {
+    return UnblockPinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnblockPinRequest>, I>>(object: I): UnblockPinRequest {
+    const message = createBaseUnblockPinRequest();
+    message.cardHandle = object.cardHandle ?? "";
+    message.setNewPin = object.setNewPin ?? false;
+    return message;
+  },
+};
+
+function createBaseUnblockPinResponse(): UnblockPinResponse {
+  return { result: "", leftTries: 0 };
+}
+
+export const UnblockPinResponse: MessageFns<UnblockPinResponse> = {
+  encode(message: UnblockPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== "") {
+      writer.uint32(10).string(message.result);
+    }
+    if (message.leftTries !== 0) {
+      writer.uint32(16).uint32(message.leftTries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnblockPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnblockPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.leftTries = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnblockPinResponse {
+    return {
+      result: isSet(object.result) ? globalThis.String(object.result) : "",
+      leftTries: isSet(object.leftTries)
+        ? globalThis.Number(object.leftTries)
+        : isSet(object.left_tries)
+        ? globalThis.Number(object.left_tries)
+        : 0,
+    };
+  },
+
+  toJSON(message: UnblockPinResponse): unknown {
+    const obj: any = {};
+    if (message.result !== "") {
+      obj.result = message.result;
+    }
+    if (message.leftTries !== 0) {
+      obj.leftTries = Math.round(message.leftTries);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnblockPinResponse>, I>>(base?: I): UnblockPinResponse {
+    return UnblockPinResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnblockPinResponse>, I>>(object: I): UnblockPinResponse {
+    const message = createBaseUnblockPinResponse();
+    message.result = object.result ?? "";
+    message.leftTries = object.leftTries ?? 0;
     return message;
   },
 };
@@ -5623,6 +5986,32 @@ export const CardTerminalServiceService = {
     responseSerialize: (value: EnterPinResponse): Buffer => Buffer.from(EnterPinResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EnterPinResponse => EnterPinResponse.decode(value),
   },
+  /**
+   * ChangePin of an SMC-B or HBA at its terminal: the new PIN is the last EnterPin entry
+   * (required), an earlier one the old PIN. OK | REJECTED | NOWBLOCKED | WASBLOCKED. Code PIN_PAD_EMPTY.
+   */
+  changePin: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/ChangePin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ChangePinRequest): Buffer => Buffer.from(ChangePinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ChangePinRequest => ChangePinRequest.decode(value),
+    responseSerialize: (value: ChangePinResponse): Buffer => Buffer.from(ChangePinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ChangePinResponse => ChangePinResponse.decode(value),
+  },
+  /**
+   * UnblockPin with the card's PUK typed at its terminal (10 tries); with set_new_pin the last
+   * EnterPin entry becomes the PIN. Codes PUK_NOT_SET, PIN_PAD_EMPTY.
+   */
+  unblockPin: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/UnblockPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnblockPinRequest): Buffer => Buffer.from(UnblockPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnblockPinRequest => UnblockPinRequest.decode(value),
+    responseSerialize: (value: UnblockPinResponse): Buffer => Buffer.from(UnblockPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnblockPinResponse => UnblockPinResponse.decode(value),
+  },
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell: {
     path: "/tigw.cardterminal.v1.CardTerminalService/ConfigureInfomodell" as const,
@@ -5743,6 +6132,16 @@ export interface CardTerminalServiceServer extends UntypedServiceImplementation 
    * Kept in memory only, never in an event or a log.
    */
   enterPin: handleUnaryCall<EnterPinRequest, EnterPinResponse>;
+  /**
+   * ChangePin of an SMC-B or HBA at its terminal: the new PIN is the last EnterPin entry
+   * (required), an earlier one the old PIN. OK | REJECTED | NOWBLOCKED | WASBLOCKED. Code PIN_PAD_EMPTY.
+   */
+  changePin: handleUnaryCall<ChangePinRequest, ChangePinResponse>;
+  /**
+   * UnblockPin with the card's PUK typed at its terminal (10 tries); with set_new_pin the last
+   * EnterPin entry becomes the PIN. Codes PUK_NOT_SET, PIN_PAD_EMPTY.
+   */
+  unblockPin: handleUnaryCall<UnblockPinRequest, UnblockPinResponse>;
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell: handleUnaryCall<ConfigureInfomodellRequest, ConfigureInfomodellResponse>;
   getInfomodell: handleUnaryCall<GetInfomodellRequest, GetInfomodellResponse>;
@@ -6028,6 +6427,44 @@ export interface CardTerminalServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EnterPinResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ChangePin of an SMC-B or HBA at its terminal: the new PIN is the last EnterPin entry
+   * (required), an earlier one the old PIN. OK | REJECTED | NOWBLOCKED | WASBLOCKED. Code PIN_PAD_EMPTY.
+   */
+  changePin(
+    request: ChangePinRequest,
+    callback: (error: ServiceError | null, response: ChangePinResponse) => void,
+  ): ClientUnaryCall;
+  changePin(
+    request: ChangePinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ChangePinResponse) => void,
+  ): ClientUnaryCall;
+  changePin(
+    request: ChangePinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ChangePinResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * UnblockPin with the card's PUK typed at its terminal (10 tries); with set_new_pin the last
+   * EnterPin entry becomes the PIN. Codes PUK_NOT_SET, PIN_PAD_EMPTY.
+   */
+  unblockPin(
+    request: UnblockPinRequest,
+    callback: (error: ServiceError | null, response: UnblockPinResponse) => void,
+  ): ClientUnaryCall;
+  unblockPin(
+    request: UnblockPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnblockPinResponse) => void,
+  ): ClientUnaryCall;
+  unblockPin(
+    request: UnblockPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnblockPinResponse) => void,
   ): ClientUnaryCall;
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell(
