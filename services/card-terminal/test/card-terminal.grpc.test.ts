@@ -235,7 +235,7 @@ for (const setup of serviceSetups()) {
       const iccsn = "80276001234500000001";
       const insert = async (slot: number, pin = "") =>
         (await rpc<{ card: { cardHandle: string } }>(c, "insertCard", { ctId, slot, cardType: "SMC-B", iccsn, certSerial: "", pin })).card.cardHandle;
-      const verifyPin = (cardHandle: string, pin: string) => rpc<{ result: string; leftTries: number }>(c, "verifyPin", { cardHandle, pin });
+      const verifyPin = (cardHandle: string, pin: string) => rpc<{ result: string; leftTries: number }>(c, "verifyPin", { cardHandle, pin, fromPinPad: false });
       const status = (cardHandle: string) => rpc<{ status: string; leftTries: number }>(c, "getPinStatus", { cardHandle });
       let handle = await insert(2, "123456");
       assert.deepEqual(await verifyPin(handle, "000000"), { result: "REJECTED", leftTries: 2 });

@@ -259,4 +259,35 @@ describe("Card PIN decider (SMC-B, HBA)", () => {
     assert.deepEqual([s.leftTries, s.verifiedHandle], [3, "h1"]);
     spec(cardPinDecider).given([]).when({ type: "Verify", handle: "h1", correct: true, at }).thenThrows("PIN_NOT_SET");
   });
+  it("ChangePin with the right old PIN sets the new one; a wrong old PIN counts down as VerifyPin does", () => {
+    spec(cardPinDecider)
+      .given([personalised])
+      .when({ type: "ChangePin", handle: "h1", correct: true, newPinRef: "pin:2", at })
+      .then([{ type: "PinChanged", data: { iccsn, handle: "h1", pinRef: "pin:2", at } }]);
+    spec(cardPinDecider)
+      .given([personalised])
+      .when({ type: "ChangePin", handle: "h1", correct: false, newPinRef: "pin:2", at })
+      .then([wrong(2)]);
+  });
+  it("UnblockPin: the right PUK unblocks (with or without a new PIN), a wrong one counts down from 10; no PUK, no unblocking", () => {
+    const withPuk: CardPinEvent = { type: "CardPersonalised", data: { iccsn, cardType: "SMC-B", pinRef: "pin:1", pukRef: "puk:1", at } };
+    const blocked = [withPuk, wrong(2), wrong(1), wrong(0), { type: "PinBlocked", data: { iccsn, at } } as CardPinEvent];
+    spec(cardPinDecider)
+      .given(blocked)
+      .when({ type: "UnblockPin", handle: "h1", pukCorrect: true, newPinRef: "pin:3", at })
+      .then([{ type: "PinUnblocked", data: { iccsn, handle: "h1", pinRef: "pin:3", at } }]);
+    const rejected: CardPinEvent = { type: "PukRejected", data: { iccsn, handle: "h1", leftTries: 9, at } };
+    spec(cardPinDecider).given(blocked).when({ type: "UnblockPin", handle: "h1", pukCorrect: false, at }).then([rejected]);
+    const unblocked = [...blocked, { type: "PinUnblocked", data: { iccsn, handle: "h1", at } } as CardPinEvent].reduce(
+      cardPinDecider.evolve,
+      cardPinDecider.initialState(),
+    );
+    assert.deepEqual([unblocked.blocked, unblocked.leftTries, unblocked.pinRef], [false, 3, "pin:1"], "without a new PIN the old one stays");
+    const spent = Array.from({ length: 10 }, (_, i): CardPinEvent => ({ type: "PukRejected", data: { iccsn, handle: "h1", leftTries: 9 - i, at } }));
+    spec(cardPinDecider)
+      .given([...blocked, ...spent])
+      .when({ type: "UnblockPin", handle: "h1", pukCorrect: true, at })
+      .then([]);
+    spec(cardPinDecider).given([personalised]).when({ type: "UnblockPin", handle: "h1", pukCorrect: true, at }).thenThrows("PUK_NOT_SET");
+  });
 });

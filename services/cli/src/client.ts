@@ -69,4 +69,5 @@ export class Api {
 
   get = <T>(path: string) => this.request<T>("GET", path);
   post = <T>(path: string, body: unknown) => this.request<T>("POST", path, body);
+  put = <T>(path: string, body: unknown) => this.request<T>("PUT", path, body);
 }

@@ -15,7 +15,8 @@ import { ProblemFilter } from "./http/problem.js";
 import { cardTerminalApi, deadLetterApi, hsmApi, tenancyApi, vpnApi, vsdmApi, zugangsmodulApi } from "./grpc-clients.js";
 import { PortalController, PracticesController } from "./portal/controller.js";
 import { PortalSessions } from "./portal/sessions.js";
-import { CARD_TERMINAL, DEAD_LETTERS, HSM, LOGGER, TENANCY, VPN, VSDM, ZUGANGSMODUL } from "./tokens.js";
+import { CARD_TERMINAL, DEAD_LETTERS, HSM, LOGGER, SOAP, TENANCY, VPN, VSDM, ZUGANGSMODUL } from "./tokens.js";
+import { SoapEndpoints } from "./soap/endpoints.js";
 
 export interface GatewayOptions {
   sql: Sql;
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   tokenSecret?: string;
   tokenTtlSeconds?: number;
   logger?: Logger;
+  /** The units' SOAP endpoints for practice software (see soap/endpoints.ts); default: on 127.0.0.1, a free port per unit. */
+  soap?: { host?: string; publicHost?: string; portBase?: number };
   /** Login throttling (defaults: DEFAULT_LOGIN_LIMITS). */
   loginLimit?: Partial<LoginLimits>;
 }
@@ -40,6 +43,8 @@ export interface GatewayOptions {
 export interface RunningGateway {
   app: INestApplication;
   url: string;
+  /** The units' SOAP endpoints (opened on first use). */
+  soap: SoapEndpoints;
   /** Set on the first start when no admin password was configured: show it once. */
   generatedAdminPassword?: string;
   close(): Promise<void>;
@@ -111,6 +116,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const vpn = vpnApi(o.vpnAddress ?? "127.0.0.1:50055");
   const zugangsmodul = zugangsmodulApi(o.vpnAddress ?? "127.0.0.1:50055");
   const limiter = new LoginLimiter(o.loginLimit);
+  const soap = await SoapEndpoints.start({ tenancy, hsm, cardTerminal, vsdm, vpn, sql: o.sql, logger: o.logger, ...o.soap });
 
   @Module({
     controllers: CONTROLLERS,
@@ -127,6 +133,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: ZUGANGSMODUL, useValue: zugangsmodul },
       { provide: PortalSessions, useValue: sessions },
       { provide: LOGGER, useValue: o.logger ?? null },
+      { provide: SOAP, useValue: soap },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -143,8 +150,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   return {
     app,
     url: `http://${host}:${address.port}`,
+    soap,
     generatedAdminPassword,
     close: async () => {
+      await soap.close();
       await app.close();
       tenancy.close();
       hsm.close();

@@ -50,11 +50,13 @@ export interface HsmApi {
   revokeUnit: Rpc<hsm.RevokeUnitRequest, hsm.RevokeUnitResponse>;
   getCertificate: Rpc<hsm.GetCertificateRequest, hsm.GetCertificateResponse>;
   getTrustAnchors: Rpc<hsm.GetTrustAnchorsRequest, hsm.GetTrustAnchorsResponse>;
+  getOcspStatus: Rpc<hsm.GetOcspStatusRequest, hsm.GetOcspStatusResponse>;
   getClock: Rpc<hsm.GetClockRequest, hsm.GetClockResponse>;
   advanceClock: Rpc<hsm.AdvanceClockRequest, hsm.AdvanceClockResponse>;
   issueCard: Rpc<hsm.IssueCardRequest, hsm.IssueCardResponse>;
   sign: Rpc<hsm.SignRequest, hsm.SignResponse>;
   proveTerminalKey: Rpc<hsm.ProveTerminalKeyRequest, hsm.ProveTerminalKeyResponse>;
+  issueTlsServerCertificate: Rpc<hsm.IssueTlsServerCertificateRequest, hsm.IssueTlsServerCertificateResponse>;
   close(): void;
 }
 
@@ -77,6 +79,12 @@ export interface CardTerminalApi {
   checkAccess: Rpc<kt.CheckAccessRequest, kt.CheckAccessResponse>;
   verifyPin: Rpc<kt.VerifyPinRequest, kt.VerifyPinResponse>;
   getPinStatus: Rpc<kt.GetPinStatusRequest, kt.GetPinStatusResponse>;
+  enterPin: Rpc<kt.EnterPinRequest, kt.EnterPinResponse>;
+  changePin: Rpc<kt.ChangePinRequest, kt.ChangePinResponse>;
+  unblockPin: Rpc<kt.UnblockPinRequest, kt.UnblockPinResponse>;
+  setClientAuth: Rpc<kt.SetClientAuthRequest, kt.SetClientAuthResponse>;
+  setClientSystemCredential: Rpc<kt.SetClientSystemCredentialRequest, kt.SetClientSystemCredentialResponse>;
+  authenticateClient: Rpc<kt.AuthenticateClientRequest, kt.AuthenticateClientResponse>;
   close(): void;
 }
 
@@ -88,11 +96,13 @@ const HSM_METHODS = [
   "revokeUnit",
   "getCertificate",
   "getTrustAnchors",
+  "getOcspStatus",
   "getClock",
   "advanceClock",
   "issueCard",
   "sign",
   "proveTerminalKey",
+  "issueTlsServerCertificate",
 ] as const;
 const CARD_TERMINAL_METHODS = [
   "addTerminal",
@@ -112,6 +122,12 @@ const CARD_TERMINAL_METHODS = [
   "checkAccess",
   "verifyPin",
   "getPinStatus",
+  "enterPin",
+  "changePin",
+  "unblockPin",
+  "setClientAuth",
+  "setClientSystemCredential",
+  "authenticateClient",
 ] as const;
 
 export const tenancyApi = (address: string, deadlineMs = 10_000): TenancyApi =>

@@ -22,6 +22,10 @@ const cfg = exitOnConfigError(() =>
     TIGW_VPN_ADDR: address({ default: "127.0.0.1:50055" }),
     TIGW_HTTP_HOST: host({ default: "127.0.0.1" }),
     TIGW_HTTP_PORT: int({ default: 8080, min: 0, max: 65535 }),
+    // The units' SOAP endpoints for practice software: a port per unit from the base (0: free ports).
+    TIGW_SOAP_HOST: host({ default: "" }),
+    TIGW_SOAP_PUBLIC_HOST: host({ default: "" }),
+    TIGW_SOAP_PORT_BASE: int({ default: 18443, min: 0, max: 65535 }),
     TIGW_ADMIN_PASSWORD: parsed(checkPassword, { optional: true }),
     TIGW_TOKEN_SECRET: parsed(checkTokenSecret, { optional: true }),
     TIGW_TOKEN_TTL_SECONDS: int({ default: 900, min: 30, max: 86_400 }),
@@ -43,6 +47,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,
     tokenSecret: cfg.TIGW_TOKEN_SECRET,
     tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
+    soap: { host: cfg.TIGW_SOAP_HOST || cfg.TIGW_HTTP_HOST, publicHost: cfg.TIGW_SOAP_PUBLIC_HOST || undefined, portBase: cfg.TIGW_SOAP_PORT_BASE },
     logger: log,
   });
   log.info({ url: gw.url }, "gateway serving /api/v1");

@@ -8,3 +8,4 @@ export const DEAD_LETTERS = Symbol("DeadLetterApi[]");
 export const VPN = Symbol("VpnApi");
 export const ZUGANGSMODUL = Symbol("ZugangsmodulApi");
 export const LOGGER = Symbol("Logger | null");
+export const SOAP = Symbol("SoapEndpoints");

@@ -218,7 +218,7 @@ for (const setup of setups) {
       for (const keyType of ["ecc", "rsa"]) {
         const certificate = await card("HBA", keyType, "Dr. Sign");
         const data = randomBytes(64);
-        const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: certificate.certSerial, data });
+        const { signature } = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: certificate.certSerial, data, scheme: "" });
         const key = createPublicKey(certificate.pem);
         assert.ok(verify("sha256", data, key, signature), `${keyType} signature verifies`);
         const flipped = Buffer.from(data);
@@ -238,7 +238,7 @@ for (const setup of setups) {
       const data = randomBytes(32);
       const unitId = await createUnit("RZK-HSM-SIGN", "2024-06-01");
       for (const id of (await sm(unitId)).identities) {
-        const e = await grpcStatus("sign", { certSerial: id.certificate.certSerial, data });
+        const e = await grpcStatus("sign", { certSerial: id.certificate.certSerial, data, scheme: "" });
         assert.equal(e.code, status.PERMISSION_DENIED, `${id.name} of the gSMC-K signs nothing on request`);
         assert.match(e.details ?? "", /^SIGNING_NOT_PERMITTED: .*gSMC-K key/);
         assert.equal(
@@ -247,9 +247,9 @@ for (const setup of setups) {
         );
       }
       const gsmckt = await card("GSMC_KT", "ecc", "gSMC-KT KT-SIGN");
-      const refused = await grpcStatus("sign", { certSerial: gsmckt.certSerial, data });
+      const refused = await grpcStatus("sign", { certSerial: gsmckt.certSerial, data, scheme: "" });
       assert.deepEqual([refused.code, /^SIGNING_NOT_PERMITTED: .*gSMC-KT key/.test(refused.details ?? "")], [status.PERMISSION_DENIED, true]);
-      assert.equal((await refusal(rpc(h, "sign", { certSerial: gsmckt.certSerial, data }))).code, "SIGNING_NOT_PERMITTED");
+      assert.equal((await refusal(rpc(h, "sign", { certSerial: gsmckt.certSerial, data, scheme: "" }))).code, "SIGNING_NOT_PERMITTED");
 
       // The gSMC-KT signs the connect message (bound to the terminal), never the bare data.
       const { signature } = await rpc<{ signature: Buffer }>(h, "proveTerminalKey", { certSerial: gsmckt.certSerial, ctId: "KT-SIGN", challenge: data });
@@ -265,7 +265,7 @@ for (const setup of setups) {
       // Practice cards still sign, and the signature verifies.
       for (const cardType of ["SMCB", "HBA", "EGK"]) {
         const practice = cardType === "SMCB" ? smcb : await card(cardType, "ecc", `Practice ${cardType}`);
-        const signed = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: practice.certSerial, data });
+        const signed = await rpc<{ signature: Buffer }>(h, "sign", { certSerial: practice.certSerial, data, scheme: "" });
         assert.ok(verify("sha256", data, createPublicKey(practice.pem), signed.signature), `${cardType} signs`);
       }
     });

@@ -35,6 +35,9 @@ const cfg = exitOnConfigError(() =>
     TIGW_DATA_DIR: directory({ default: "./.tigw" }),
     TIGW_HTTP_HOST: host({ default: "127.0.0.1" }),
     TIGW_HTTP_PORT: int({ default: 8080, min: 0, max: 65535 }),
+    TIGW_SOAP_HOST: host({ default: "" }),
+    TIGW_SOAP_PUBLIC_HOST: host({ default: "" }),
+    TIGW_SOAP_PORT_BASE: int({ default: 18443, min: 0, max: 65535 }),
     TIGW_ADMIN_PASSWORD: parsed(checkPassword, { optional: true }),
     TIGW_TOKEN_TTL_SECONDS: int({ default: 900, min: 30, max: 86_400 }),
     TIGW_VENDOR_PUBLIC_KEY_FILE: parsed((raw) => readVendorKeys(raw.split(",")), { optional: true }),
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,
     tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
+    soap: { host: cfg.TIGW_SOAP_HOST || cfg.TIGW_HTTP_HOST, publicHost: cfg.TIGW_SOAP_PUBLIC_HOST || undefined, portBase: cfg.TIGW_SOAP_PORT_BASE },
     logger: log,
   });
   const seeded = demo
@@ -141,6 +145,7 @@ async function main(): Promise<void> {
     `  OCSP       ${hsm.ocspUrl}`,
     `  gRPC       tenancy ${tenancy.address}, hsm ${hsm.address}, card-terminal ${cardTerminal.address}, vsdm ${vsdm.address}, vpn ${vpn.address}`,
     `  VPN-ZugD   ${vpn.vpnzugd.url}   (simulated, mutual TLS)`,
+    `  SOAP       per unit for practice software: tigw unit soap UNIT (HTTPS, ports from ${cfg.TIGW_SOAP_PORT_BASE || "free ones"}; trust: tigw pki roots --out FILE)`,
     `  clock      ${clock.simulated ? `simulated, now ${clock.now().toISOString()} (tigw clock advance 30d)` : "system"}`,
     `  data       ${dataDir}`,
     `  vendor key ${vendor.privateKeyFile}  (signs demo licences: tigw licence issue --key ...)`,

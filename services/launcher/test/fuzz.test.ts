@@ -3,6 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
+import { request as httpsRequest } from "node:https";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -19,7 +20,7 @@ import { freePort, startEmbedded, stopProcess } from "./support.js";
 /**
  * Malformed input on every listener of the embedded process (seeded, reproducible: TIGW_FUZZ_SEED=<n>),
  * then every listener must still answer a correct request and the process must be alive. A new
- * listener (SOAP, CETP, VPN, portal) joins by adding an entry to `listeners()`.
+ * listener (CETP, VPN, portal) joins by adding an entry to `listeners()`; the units' SOAP endpoints are in.
  */
 
 const SEED = Number(process.env["TIGW_FUZZ_SEED"] ?? 20_261_130);
@@ -74,6 +75,8 @@ type Probe =
 interface Listener {
   name: string;
   port: number;
+  /** HTTP inside TLS, where a SOAP Fault (HTTP 500 with a GERROR code other than 4001, internal error) is the protocol's error. */
+  soap?: boolean;
   probes(r: Random): Probe[];
   /** Asserts the listener still answers a correct request correctly. */
   check(): Promise<void>;
@@ -256,15 +259,18 @@ interface Outcome {
   grpcCode?: number;
   grpcDetails?: string;
   closed: boolean;
+  /** The GERROR code of a SOAP fault in the answer, if it carried one. */
+  soapFault?: number;
 }
 
 /**
  * Sends raw bytes (an HTTP request as written, or garbage; `halfClose`: then ends the connection, as a
- * client that sent a truncated request) and reads what comes back until the server closes or 1.5 s pass.
+ * client that sent a truncated request) and reads what comes back until the server closes or 1.5 s (6 s with TLS) pass.
  */
-function sendRaw(port: number, bytes: Buffer, halfClose: boolean): Promise<Outcome> {
+function sendRaw(port: number, bytes: Buffer, halfClose: boolean, tls = false): Promise<Outcome> {
   return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
+    // tls: the request goes inside a TLS connection (the SOAP endpoints), the server's certificate unchecked.
+    const socket = tls ? tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false }) : connect(port, "127.0.0.1");
     let got = "";
     let done = false;
     const finish = (closed: boolean) => {
@@ -273,9 +279,11 @@ function sendRaw(port: number, bytes: Buffer, halfClose: boolean): Promise<Outco
       clearTimeout(timer);
       socket.destroy();
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(got);
-      resolve({ status: m ? Number(m[1]) : undefined, closed });
+      const fault = /<faultcode>[\s\S]*<GERROR:Code>(\d+)<\/GERROR:Code>/.exec(got);
+      resolve({ status: m ? Number(m[1]) : undefined, closed, soapFault: fault ? Number(fault[1]) : undefined });
     };
-    const timer = setTimeout(() => finish(false), 1500);
+    // A TLS handshake first (RSA, on a loaded machine) takes its share of the wait.
+    const timer = setTimeout(() => finish(false), tls ? 6000 : 1500);
     socket.on("data", (d: Buffer) => {
       got += d.toString("latin1");
       if (/\r\n\r\n/.test(got) && /connection: close/i.test(got) === false && /^HTTP/.test(got)) {
@@ -285,8 +293,9 @@ function sendRaw(port: number, bytes: Buffer, halfClose: boolean): Promise<Outco
     });
     socket.on("error", () => finish(true));
     socket.on("close", () => finish(true));
-    if (halfClose) socket.end(bytes);
-    else socket.write(bytes, () => undefined);
+    const send = () => (halfClose ? socket.end(bytes) : socket.write(bytes, () => undefined));
+    if (tls) socket.once("secureConnect", send);
+    else send();
   });
 }
 
@@ -345,6 +354,8 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
   let token = "";
   let identityPem = "";
   let issuerPem = "";
+  let soapUrl = "";
+  let roots: string[] = [];
   const grpcClients: Client[] = [];
   after(() => grpcClients.forEach((c) => c.close()));
 
@@ -380,6 +391,10 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
     const cert = new X509Certificate(identityPem);
     issuerPem = anchors.subCaPems.find((p) => cert.checkIssued(new X509Certificate(p))) ?? "";
     assert.ok(issuerPem, "the identity's sub-CA is among the trust anchors");
+    roots = ((await api("/api/v1/pki/trust-anchors")).body as { rootPems: string[] }).rootPems;
+    const soap = await api("/api/v1/units/RZK-FUZZ-0001/soap");
+    assert.equal(soap.status, 200, JSON.stringify(soap.body));
+    soapUrl = String(soap.body["baseUrl"]);
   });
 
   /** Every listener of the embedded process, with its malformed inputs and its check of a correct request. */
@@ -511,7 +526,92 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
       // The Zugangsmodul's practice accounts: a second service on vpn's port.
       { ...grpcListener("vpn", ZugangsmodulServiceService as unknown as ServiceDefinition), name: "gRPC vpn (ZugangsmodulService)" },
       vpnzugdListener(banner),
+      soapListener(),
     ];
+  }
+
+  /**
+   * The unit's SOAP endpoint (HTTPS): HTTP probes inside TLS, malformed and hostile SOAP (XML that
+   * is not well-formed, DOCTYPEs with entities, deep nesting, wrong namespaces and SOAPActions),
+   * and plain HTTP or garbage on the TLS port. Afterwards connector.sds is still served and a
+   * GetCards with an unknown Mandant is still answered with its fault 4004.
+   */
+  function soapListener(): Listener {
+    const base = new URL(soapUrl);
+    const port = Number(base.port);
+    const evt = "http://ws.gematik.de/conn/EventService/v7.2";
+    const env = (body: string) => `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>${body}</s:Body></s:Envelope>`;
+    const soapPost = (what: string, body: string, action = `${evt}#GetCards`): Probe => ({
+      kind: "http",
+      what,
+      method: "POST",
+      path: "/soap/EventService/7.2.0",
+      headers: [
+        ["content-type", "text/xml; charset=utf-8"],
+        ["soapaction", `"${action}"`],
+      ],
+      body: Buffer.from(body),
+    });
+    const ctx = (m: string) =>
+      `<c:Context xmlns:c="http://ws.gematik.de/conn/ConnectorContext/v2.0" xmlns:n="http://ws.gematik.de/conn/ConnectorCommon/v5.0"><n:MandantId>${m}</n:MandantId><n:ClientSystemId>x</n:ClientSystemId></c:Context>`;
+    const hostile = (r: Random): Probe =>
+      r.pick([
+        () => soapPost("XML cut off", env(`<e:GetCards xmlns:e="${evt}">${ctx("M")}`).slice(0, r.int(200))),
+        () =>
+          soapPost("DOCTYPE with entities", `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "${"b".repeat(r.int(100))}"><!ENTITY c "&a;&a;&a;">]>${env("&c;")}`),
+        () => soapPost("external entity", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>${env("&e;")}`),
+        () => soapPost("deep nesting", env("<a>".repeat(200 + r.int(5000)))),
+        () => soapPost("random bytes as XML", r.bytes(1 + r.int(3000)).toString("latin1")),
+        () => soapPost("unknown operation", env(`<e:${r.text(8, "abcXYZ")} xmlns:e="${evt}"/>`), `${evt}#${r.text(5, "abc")}`),
+        () => soapPost("wrong namespace", env(`<e:GetCards xmlns:e="urn:${r.text(10, "abc")}">${ctx("M")}</e:GetCards>`)),
+        () => soapPost("Context of wrong shape", env(`<e:GetCards xmlns:e="${evt}">${ctx("x".repeat(r.int(500)))}</e:GetCards>`)),
+        () => soapPost("unbound prefix", env(`<q:GetCards>${r.text(20)}</q:GetCards>`)),
+        () => soapPost("SOAPAction mismatch", env(`<e:GetCards xmlns:e="${evt}">${ctx("M")}</e:GetCards>`), r.text(30)),
+      ])();
+    return {
+      name: "SOAP endpoint of a unit (gateway, HTTPS)",
+      port,
+      soap: true,
+      probes: (r) => [
+        ...httpProbes(r, { paths: ["/connector.sds", "/soap/EventService/7.2.0", "/soap/CardService/8.1.2", "/soap/"], count: 150, extra: hostile }),
+        ...Array.from({ length: 40 }, (): Probe => hostile(r)),
+        ...Array.from({ length: 20 }, (): Probe => ({
+          kind: "raw",
+          what: "garbage or plain HTTP on the TLS port",
+          bytes: r.int(2) ? r.bytes(1 + r.int(500)) : Buffer.from("GET /connector.sds HTTP/1.1\r\nHost: x\r\n\r\n"),
+        })),
+      ],
+      check: async () => {
+        const get = (path: string, body?: string) =>
+          new Promise<{ status: number; text: string }>((resolve, reject) => {
+            const req = httpsRequest(
+              {
+                host: "127.0.0.1",
+                port,
+                path,
+                method: body ? "POST" : "GET",
+                ca: roots,
+                servername: base.hostname,
+                agent: false,
+                headers: body ? { "content-type": "text/xml", soapaction: `"${evt}#GetCards"` } : {},
+              },
+              (res) => {
+                let text = "";
+                res.on("data", (d: Buffer) => (text += d.toString()));
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+              },
+            );
+            req.on("error", reject);
+            req.end(body);
+          });
+        const sds = await get("/connector.sds");
+        assert.equal(sds.status, 200);
+        assert.match(sds.text, /<CONN:ConnectorServices /);
+        const refused = await get("/soap/EventService/7.2.0", env(`<e:GetCards xmlns:e="${evt}">${ctx("NO-SUCH-MANDANT")}</e:GetCards>`));
+        assert.equal(refused.status, 500);
+        assert.match(refused.text, /<GERROR:Code>4004<\/GERROR:Code>/);
+      },
+    };
   }
 
   /**
@@ -565,12 +665,14 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
         const out =
           p.kind === "grpc"
             ? await grpcCall(client, p.path, p.payload)
-            : await sendRaw(l.port, p.kind === "http" ? httpBytes(p) : p.bytes, p.kind === "raw" || !!p.halfClose);
+            : await sendRaw(l.port, p.kind === "http" ? httpBytes(p) : p.bytes, p.kind === "raw" || !!p.halfClose, l.soap && p.kind === "http");
         const key = p.kind === "grpc" ? `grpc ${status[out.grpcCode!]}` : out.status ? `http ${out.status}` : out.closed ? "closed" : "no answer";
         seen[key] = (seen[key] ?? 0) + 1;
         if (key === "no answer") seen[`no answer: ${p.what}`] = (seen[`no answer: ${p.what}`] ?? 0) + 1;
         const where = `${l.name}: ${p.what}${p.kind === "http" ? ` (${p.method} ${p.path.slice(0, 80)})` : p.kind === "grpc" ? ` (${p.path})` : ""}`;
-        if (p.kind === "http" && out.status && (out.status >= 500 ? !p.expect?.includes(out.status) : p.expect && !p.expect.includes(out.status)))
+        const soapError = l.soap && out.status === 500 && out.soapFault !== undefined && out.soapFault !== 4001;
+        if (soapError) seen[`fault ${out.soapFault}`] = (seen[`fault ${out.soapFault}`] ?? 0) + 1;
+        if (p.kind === "http" && out.status && !soapError && (out.status >= 500 ? !p.expect?.includes(out.status) : p.expect && !p.expect.includes(out.status)))
           failures.push(`${where}: HTTP ${out.status}, expected ${p.expect?.join("/") ?? "< 500"}`);
         if (p.kind === "grpc" && p.undecodable && out.grpcCode !== status.INVALID_ARGUMENT)
           failures.push(`${where}: undecodable request answered ${status[out.grpcCode!]} (${out.grpcDetails}), expected INVALID_ARGUMENT`);

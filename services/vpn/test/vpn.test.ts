@@ -93,7 +93,7 @@ for (const setup of serviceSetups()) {
       bus = await setup.bus.bus();
       await start();
       await practice.restartVsdm({ vpnAddress: vpn.address, ocspTimeoutMs: 120_000, fachdienst: { timeoutMs: 120_000 } });
-      await rpc(practice.clients.c, "verifyPin", { cardHandle: practice.smcbHandle, pin: "123456" });
+      await rpc(practice.clients.c, "verifyPin", { cardHandle: practice.smcbHandle, pin: "123456", fromPinPad: false });
       await rpc(client, "addContract", { contractId: "VTR-TI-1", customer: "Praxis M1", sis: false });
       await rpc(client, "addContract", { contractId: "VTR-SIS-1", customer: "Praxis M1", sis: true });
     });

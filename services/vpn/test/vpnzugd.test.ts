@@ -63,6 +63,7 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
     const { signature } = await rpc<{ signature: Buffer }>(practice.clients.h, "sign", {
       certSerial: smcb.certSerial,
       data: signedInfo(ALG.ecdsaSha256, digest),
+      scheme: "",
     });
     const req: VpnZugdRequest = { ...base, signature: { method: ALG.ecdsaSha256, digest, value: Buffer.from(signature), signerCertificate: smcb.der } };
     return requestXml(req);

@@ -43,7 +43,7 @@ describe("occurred_at follows the simulated clock (hsm, card-terminal, vsdm)", (
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: person.kvnr, pruefkarte: 0 });
     // card-terminal: a card inserted, a PIN verified, the Infomodell changed.
     const ehcHandle = await practice.insert(1, "EGK", egk.iccsn, egk.certSerial);
-    await rpc(c, "verifyPin", { cardHandle: practice.smcbHandle, pin: "123456" });
+    await rpc(c, "verifyPin", { cardHandle: practice.smcbHandle, pin: "123456", fromPinPad: false });
     await rpc(c, "configureInfomodell", {
       unit: UNIT,
       action: "client-system",

@@ -73,7 +73,7 @@ describe("ReadVSD across the services (embedded)", () => {
   // Each test starts from the same card state, whatever ran before: M1's SMC-B freshly inserted, its PIN verified.
   beforeEach(async () => {
     smcbHandle = await practice.reinsertSmcb();
-    assert.equal((await rpc<{ result: string }>(c, "verifyPin", { cardHandle: smcbHandle, pin: "123456" })).result, "OK");
+    assert.equal((await rpc<{ result: string }>(c, "verifyPin", { cardHandle: smcbHandle, pin: "123456", fromPinPad: false })).result, "OK");
   });
 
   it("refuses a read while the SMC-B is locked (3041)", async () => {

@@ -47,6 +47,13 @@ const toInfomodell = (i: InfomodellState): pb.Infomodell => ({
     localTerminals: w.local,
     remoteTerminals: w.remote,
   })),
+  clientAuth: i.clientAuth ?? "none",
+  clientSystemCredentials: Object.entries(i.credentials ?? {}).map(([clientSystemId, c]) => ({
+    clientSystemId,
+    hasPassword: !!c.passwordRef,
+    certFingerprint: c.certFingerprint ?? "",
+    certSubject: c.certSubject ?? "",
+  })),
 });
 
 /** tigw.cardterminal.v1.CardTerminalService over the application. */
@@ -77,7 +84,17 @@ export function cardTerminalGrpc(c: CardTerminals, resolveUnit: (unit: string) =
     }),
     insertCard: unary(async (r: pb.InsertCardRequest) => ({ card: toCard(await c.insertCard(r.ctId, { ...r, pin: r.pin || undefined })) })),
     removeCard: unary(async (r: pb.RemoveCardRequest) => ({ removed: await c.removeCard(r.ctId, r.slot) })),
-    verifyPin: unary(async (r: pb.VerifyPinRequest) => await c.verifyPin(r.cardHandle, r.pin)),
+    verifyPin: unary(async (r: pb.VerifyPinRequest) => await c.verifyPin(r.cardHandle, r.pin, r.fromPinPad)),
+    setClientAuth: unary(async (r: pb.SetClientAuthRequest) => ({ infomodell: toInfomodell(await c.setClientAuth(r.unit, r.mode)) })),
+    setClientSystemCredential: unary(async (r: pb.SetClientSystemCredentialRequest) => ({
+      infomodell: toInfomodell(await c.setClientSystemCredential(r.unit, r.clientSystemId, { password: r.password, certPem: r.certPem })),
+    })),
+    authenticateClient: unary(async (r: pb.AuthenticateClientRequest) =>
+      c.authenticateClient(r.unit, r.clientSystemId, { basicUser: r.basicUser, password: r.password, certFingerprint: r.certFingerprint }),
+    ),
+    changePin: unary(async (r: pb.ChangePinRequest) => await c.changePin(r.cardHandle)),
+    unblockPin: unary(async (r: pb.UnblockPinRequest) => await c.unblockPin(r.cardHandle, r.setNewPin)),
+    enterPin: unary(async (r: pb.EnterPinRequest) => ({ queued: await c.enterPin(r.ctId, r.pin) })),
     getPinStatus: unary(async (r: pb.GetPinStatusRequest) => await c.pinStatus(r.cardHandle)),
     listCards: unary(async (r: pb.ListCardsRequest) => ({ cards: (await c.cards(await resolveUnit(r.unit))).map(toCard) })),
     configureInfomodell: unary(async (r: pb.ConfigureInfomodellRequest) => ({ infomodell: toInfomodell(await c.configure(r.unit, r)) })),

@@ -1,4 +1,7 @@
-import { createHmac, createPublicKey, randomBytes, randomUUID, timingSafeEqual, verify, X509Certificate } from "node:crypto";
+import { createHash, createHmac, createPublicKey, randomBytes, randomUUID, scrypt, timingSafeEqual, verify, X509Certificate } from "node:crypto";
+import { promisify } from "node:util";
+
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 import { CertificateRejected, checkBinding, checkCurrent, ktConnectMessage, type ProfileName } from "@tigw/hsm";
 import {
   Coalescer,
@@ -56,6 +59,8 @@ export class CardTerminals {
   private readonly challenges = new Map<string, { challenge: Buffer; expires: number }>();
   /** Transient eGK sessions: card handle -> workplace (gemSpec_Kon: bound to one workplace). */
   private readonly egkSessions = new Map<string, string>();
+  /** The simulated PIN pads: entries queued per terminal for the next VerifyPin typed there (memory only: PINs stay out of events). */
+  private readonly pinPads = new Map<string, string[]>();
   readonly projection: DocumentProjection<TerminalState>;
   private readonly runner: StoreProjectionRunner;
   private readonly refresh: Coalescer;
@@ -292,9 +297,12 @@ export class CardTerminals {
       if (!(await this.pins.load(stream)).state.exists) {
         const pinRef = `pin:${c.iccsn}:${randomUUID()}`;
         await this.vault.put(pinRef, Buffer.from(pin), `card:${c.iccsn}`);
+        // The card's PUK (8 digits, as on a PIN letter), only ever in the vault.
+        const pukRef = `puk:${c.iccsn}:${randomUUID()}`;
+        await this.vault.put(pukRef, Buffer.from(String(randomBytes(4).readUInt32BE() % 100_000_000).padStart(8, "0")), `card:${c.iccsn}`);
         const at = this.now();
         await this.serial.run(stream, () =>
-          this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, at }, { occurredAt: new Date(at) }),
+          this.pins.handle(stream, { type: "Personalise", iccsn: c.iccsn, cardType: c.cardType, pinRef, pukRef, at }, { occurredAt: new Date(at) }),
         );
       }
     }
@@ -310,13 +318,29 @@ export class CardTerminals {
   }
 
   /** VerifyPin of an inserted SMC-B or HBA: OK, REJECTED (tries left), NOWBLOCKED, WASBLOCKED. */
-  async verifyPin(handle: string, pin: string): Promise<{ result: PinResult; leftTries: number }> {
+  /** Queues what the next PIN entry at a terminal's PIN pad types (simulation); answers how many entries wait. */
+  async enterPin(ctId: string, pin: string): Promise<number> {
+    if (!/^\d{4,8}$/.test(pin)) throw new ValidationError("INVALID_PIN", "pin", "a PIN has 4 to 8 digits");
+    await this.terminal(ctId);
+    const queue = this.pinPads.get(ctId) ?? [];
+    if (queue.length >= 10) throw new ValidationError("INVALID_REQUEST", "pin", `terminal ${ctId} already has 10 PIN entries waiting`);
+    queue.push(pin);
+    this.pinPads.set(ctId, queue);
+    return queue.length;
+  }
+
+  /**
+   * VerifyPin of an inserted SMC-B or HBA: OK, REJECTED (tries left), NOWBLOCKED, WASBLOCKED.
+   * fromPinPad: the PIN is typed at the card's terminal (the next queued entry, else the right PIN).
+   */
+  async verifyPin(handle: string, pin: string, fromPinPad = false): Promise<{ result: PinResult; leftTries: number }> {
     const card = await this.cardByHandle(handle);
     const stream = `card-${card.iccsn}`;
     return this.serial.run(stream, async () => {
       const { state } = await this.pins.load(stream);
       if (!state.exists) throw new DomainError("PIN_NOT_SET", `card ${card.iccsn} has no PIN`, { field: "cardHandle" });
       const expected = await this.vault.get(state.pinRef);
+      if (fromPinPad) pin = this.pinPads.get(card.ctId)?.shift() ?? expected.toString();
       const given = Buffer.from(pin);
       const correct = given.length === expected.length && timingSafeEqual(given, expected);
       const at = this.now();
@@ -329,6 +353,77 @@ export class CardTerminals {
         leftTries: r.state.leftTries,
       };
     });
+  }
+
+  /**
+   * ChangePin at the card's terminal: the new PIN is the last entry queued at the simulated PIN
+   * pad (EnterPin; required), an earlier entry is the old PIN (else the holder types it right).
+   */
+  async changePin(handle: string): Promise<{ result: PinResult; leftTries: number }> {
+    const card = await this.cardByHandle(handle);
+    const stream = `card-${card.iccsn}`;
+    return this.serial.run(stream, async () => {
+      const { state } = await this.pins.load(stream);
+      if (!state.exists) throw new DomainError("PIN_NOT_SET", `card ${card.iccsn} has no PIN`, { field: "cardHandle" });
+      const [old, fresh] = this.pinPadPair(card.ctId, "ChangePin");
+      const expected = await this.vault.get(state.pinRef);
+      const typed = Buffer.from(old ?? expected.toString());
+      const newPinRef = `pin:${card.iccsn}:${randomUUID()}`;
+      await this.vault.put(newPinRef, Buffer.from(fresh), `card:${card.iccsn}`);
+      const at = this.now();
+      const correct = typed.length === expected.length && timingSafeEqual(typed, expected);
+      const r = await this.pins.handle(stream, { type: "ChangePin", handle, correct, newPinRef, at }, { occurredAt: new Date(at) });
+      return {
+        result: pinResult(
+          r.events.map((e) => ({ type: e.type, data: e.data }) as CardPinEvent),
+          r.state,
+        ),
+        leftTries: r.state.leftTries,
+      };
+    });
+  }
+
+  /**
+   * UnblockPin with the card's PUK typed at the terminal (an earlier queued entry, else the right
+   * PUK); with setNewPin the last queued entry becomes the PIN, else the PIN stays and only its
+   * retry counter is reset. Ten wrong PUKs block the PUK for good.
+   */
+  async unblockPin(handle: string, setNewPin: boolean): Promise<{ result: PinResult; leftTries: number }> {
+    const card = await this.cardByHandle(handle);
+    const stream = `card-${card.iccsn}`;
+    return this.serial.run(stream, async () => {
+      const { state } = await this.pins.load(stream);
+      if (!state.exists) throw new DomainError("PIN_NOT_SET", `card ${card.iccsn} has no PIN`, { field: "cardHandle" });
+      if (!state.pukRef) throw new DomainError("PUK_NOT_SET", `card ${card.iccsn} has no PUK (personalised before cards had one)`, { field: "cardHandle" });
+      let puk: string | undefined;
+      let newPinRef: string | undefined;
+      if (setNewPin) {
+        const [first, fresh] = this.pinPadPair(card.ctId, "UnblockPin with SetNewPin");
+        puk = first;
+        newPinRef = `pin:${card.iccsn}:${randomUUID()}`;
+        await this.vault.put(newPinRef, Buffer.from(fresh), `card:${card.iccsn}`);
+      } else puk = this.pinPads.get(card.ctId)?.shift();
+      const expected = await this.vault.get(state.pukRef);
+      const typed = Buffer.from(puk ?? expected.toString());
+      const pukCorrect = typed.length === expected.length && timingSafeEqual(typed, expected);
+      const at = this.now();
+      const r = await this.pins.handle(stream, { type: "UnblockPin", handle, pukCorrect, newPinRef, at }, { occurredAt: new Date(at) });
+      return {
+        result: pinResult(
+          r.events.map((e) => ({ type: e.type, data: e.data }) as CardPinEvent),
+          r.state,
+        ),
+        leftTries: r.state.leftTries,
+      };
+    });
+  }
+
+  /** Two PIN pad entries for an operation that sets a new PIN: [earlier entry or undefined, the new PIN (required)]. */
+  private pinPadPair(ctId: string, what: string): [string | undefined, string] {
+    const queue = this.pinPads.get(ctId) ?? [];
+    if (!queue.length) throw new ValidationError("PIN_PAD_EMPTY", "pin", `${what} needs the new PIN typed at terminal ${ctId} (EnterPin)`);
+    const first = queue.length >= 2 ? queue.shift() : undefined;
+    return [first, queue.shift()!];
   }
 
   /** GetPinStatus: VERIFIED (in this insertion), VERIFIABLE with the tries left, or BLOCKED. */
@@ -408,6 +503,84 @@ export class CardTerminals {
   }
 
   /** TUC_KON_000 for a call; on success an eGK access binds the card's session to the workplace. */
+  /** Sets how the unit's client systems authenticate at its SOAP interface (none, basic, mtls). */
+  async setClientAuth(unit: string, mode: string): Promise<InfomodellState> {
+    const { unitId } = await this.tenancy.unit(unit);
+    return this.runInfomodell(unitId, { type: "SetClientAuth", mode, at: this.now() });
+  }
+
+  /**
+   * Registers what a client system authenticates with: a password (at least 8 characters; its
+   * scrypt hash goes to the vault, the event carries the reference) and/or a TLS client
+   * certificate (RSA or ECC; the event carries its SHA-256 fingerprint and subject).
+   */
+  async setClientSystemCredential(unit: string, clientSystemId: string, o: { password?: string; certPem?: string }): Promise<InfomodellState> {
+    const { unitId } = await this.tenancy.unit(unit);
+    if (!o.password && !o.certPem) throw new ValidationError("INVALID_REQUEST", "password", "give a password or a certificate (PEM)");
+    let state: InfomodellState | undefined;
+    if (o.password) {
+      if (o.password.length < 8 || o.password.length > 256)
+        throw new ValidationError("INVALID_PASSWORD", "password", "a client system password has 8 to 256 characters");
+      const salt = randomBytes(16);
+      const passwordRef = `client-system:${unitId}:${clientSystemId}:${randomUUID()}`;
+      await this.vault.put(passwordRef, Buffer.concat([salt, await scryptAsync(o.password, salt, 32)]), `client-system:${unitId}`);
+      state = await this.runInfomodell(unitId, { type: "SetClientSystemPassword", clientSystemId, passwordRef, at: this.now() });
+    }
+    if (o.certPem) {
+      let cert: X509Certificate;
+      try {
+        cert = new X509Certificate(o.certPem);
+      } catch {
+        throw new ValidationError("INVALID_CERTIFICATE", "certPem", "certPem is not an X.509 certificate in PEM");
+      }
+      state = await this.runInfomodell(unitId, {
+        type: "RegisterClientSystemCertificate",
+        clientSystemId,
+        fingerprint: cert.fingerprint256,
+        subject: cert.subject.replaceAll("\n", ", "),
+        at: this.now(),
+      });
+    }
+    return state!;
+  }
+
+  /** Passwords that matched lately (hash of reference and password -> until), so a busy client system costs one scrypt a minute. */
+  private readonly passwordsSeen = new Map<string, number>();
+
+  /**
+   * Whether a client system authenticated as the unit's mode asks: none lets every call through;
+   * basic wants the client system's id as the user name and its password; mtls wants the TLS
+   * client certificate registered for it. The caller refuses with 4204 when not.
+   */
+  async authenticateClient(
+    unit: string,
+    clientSystemId: string,
+    presented: { basicUser: string; password: string; certFingerprint: string },
+  ): Promise<{ mode: string; authenticated: boolean }> {
+    const { unitId } = await this.tenancy.unit(unit);
+    const info = await this.infomodell(unitId);
+    const mode = info.clientAuth ?? "none";
+    const cred = info.credentials?.[clientSystemId];
+    if (mode === "none") return { mode, authenticated: true };
+    if (mode === "mtls") return { mode, authenticated: !!cred?.certFingerprint && cred.certFingerprint === presented.certFingerprint };
+    if (!cred?.passwordRef || presented.basicUser !== clientSystemId || !presented.password) return { mode, authenticated: false };
+    const key = createHash("sha256").update(cred.passwordRef).update("\0").update(presented.password).digest("hex");
+    if ((this.passwordsSeen.get(key) ?? 0) > Date.now()) return { mode, authenticated: true };
+    const stored = await this.vault.get(cred.passwordRef);
+    const given = await scryptAsync(presented.password, stored.subarray(0, 16), 32);
+    const ok = timingSafeEqual(given, stored.subarray(16));
+    if (ok) {
+      if (this.passwordsSeen.size > 10_000) this.passwordsSeen.clear();
+      this.passwordsSeen.set(key, Date.now() + 60_000);
+    }
+    return { mode, authenticated: ok };
+  }
+
+  private async runInfomodell(unitId: string, command: InfomodellCommand): Promise<InfomodellState> {
+    return (await this.serial.run(`info:${unitId}`, () => this.infomodelle.handle(infoStream(unitId), command, { unitId, occurredAt: new Date(command.at) })))
+      .state;
+  }
+
   async checkAccess(
     unit: string,
     ctx: CallContext,

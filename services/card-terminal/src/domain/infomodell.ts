@@ -19,11 +19,26 @@ export interface WorkplaceInfo {
   remote: string[];
 }
 
+/** How client systems authenticate at the unit's SOAP interface: not at all, HTTP Basic, or mutual TLS. */
+export type ClientAuthMode = "none" | "basic" | "mtls";
+export const CLIENT_AUTH_MODES: readonly ClientAuthMode[] = ["none", "basic", "mtls"];
+
+/** What a client system authenticates with: a password (its scrypt hash in the vault) and/or a TLS client certificate. */
+export interface ClientSystemCredential {
+  /** Vault reference of the password's hash; never the password or the hash itself. */
+  passwordRef?: string;
+  /** SHA-256 fingerprint of the registered client certificate (as node's X509Certificate prints it). */
+  certFingerprint?: string;
+  certSubject?: string;
+}
+
 export interface InfomodellState {
   unitId: string;
   mandanten: Record<string, MandantInfo>;
   clientSystems: string[];
   workplaces: Record<string, WorkplaceInfo>;
+  clientAuth: ClientAuthMode;
+  credentials: Record<string, ClientSystemCredential>;
 }
 
 export type InfomodellCommand =
@@ -32,7 +47,10 @@ export type InfomodellCommand =
   | { type: "AssignWorkplace"; mandantId: string; workplaceId: string; clientSystemIds: string[]; at: string }
   | { type: "AssignTerminalToMandant"; mandantId: string; ctId: string; at: string }
   | { type: "SetWorkplaceTerminal"; workplaceId: string; ctId: string; kind: "local" | "remote"; at: string }
-  | { type: "ManageSmb"; mandantId: string; iccsn: string; at: string };
+  | { type: "ManageSmb"; mandantId: string; iccsn: string; at: string }
+  | { type: "SetClientAuth"; mode: string; at: string }
+  | { type: "SetClientSystemPassword"; clientSystemId: string; passwordRef: string; at: string }
+  | { type: "RegisterClientSystemCertificate"; clientSystemId: string; fingerprint: string; subject: string; at: string };
 
 export type InfomodellEvent =
   | { type: "InfomodellMandantRegistered"; data: { unitId: string; mandantId: string; at: string } }
@@ -40,9 +58,12 @@ export type InfomodellEvent =
   | { type: "WorkplaceAssigned"; data: { mandantId: string; workplaceId: string; clientSystemIds: string[]; at: string } }
   | { type: "TerminalAssignedToMandant"; data: { mandantId: string; ctId: string; at: string } }
   | { type: "WorkplaceTerminalSet"; data: { workplaceId: string; ctId: string; kind: "local" | "remote"; at: string } }
-  | { type: "SmbManaged"; data: { mandantId: string; iccsn: string; at: string } };
+  | { type: "SmbManaged"; data: { mandantId: string; iccsn: string; at: string } }
+  | { type: "ClientAuthSet"; data: { mode: ClientAuthMode; at: string } }
+  | { type: "ClientSystemPasswordSet"; data: { clientSystemId: string; passwordRef: string; at: string } }
+  | { type: "ClientSystemCertificateRegistered"; data: { clientSystemId: string; fingerprint: string; subject: string; at: string } };
 
-export const initialInfomodell = (): InfomodellState => ({ unitId: "", mandanten: {}, clientSystems: [], workplaces: {} });
+export const initialInfomodell = (): InfomodellState => ({ unitId: "", mandanten: {}, clientSystems: [], workplaces: {}, clientAuth: "none", credentials: {} });
 
 /** Context ids (ConnectorContext.xsd): at most 64 characters. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
@@ -86,6 +107,20 @@ function decide(c: InfomodellCommand, s: InfomodellState): InfomodellEvent[] {
     case "ManageSmb":
       if (!/^\d{20}$/.test(c.iccsn)) throw new ValidationError("INVALID_ICCSN", "iccsn", "an ICCSN has 20 digits");
       return mandant(s, c.mandantId).smbs.includes(c.iccsn) ? [] : [{ type: "SmbManaged", data: { mandantId: c.mandantId, iccsn: c.iccsn, at: c.at } }];
+    case "SetClientAuth":
+      if (!CLIENT_AUTH_MODES.includes(c.mode as ClientAuthMode))
+        throw new ValidationError("INVALID_CLIENT_AUTH_MODE", "mode", `client authentication is none, basic or mtls, not "${c.mode.slice(0, 20)}"`);
+      return s.clientAuth === c.mode ? [] : [{ type: "ClientAuthSet", data: { mode: c.mode as ClientAuthMode, at: c.at } }];
+    case "SetClientSystemPassword":
+    case "RegisterClientSystemCertificate":
+      if (!s.clientSystems.includes(c.clientSystemId))
+        throw new DomainError("4005", `client system ${c.clientSystemId} is not in the Infomodell (assign it to a Mandant first)`, {
+          field: "clientSystemId",
+          value: c.clientSystemId,
+        });
+      return c.type === "SetClientSystemPassword"
+        ? [{ type: "ClientSystemPasswordSet", data: { clientSystemId: c.clientSystemId, passwordRef: c.passwordRef, at: c.at } }]
+        : [{ type: "ClientSystemCertificateRegistered", data: { clientSystemId: c.clientSystemId, fingerprint: c.fingerprint, subject: c.subject, at: c.at } }];
   }
 }
 
@@ -123,6 +158,19 @@ function evolve(s: InfomodellState, e: InfomodellEvent): InfomodellState {
     case "SmbManaged": {
       const m = s.mandanten[e.data.mandantId]!;
       return { ...s, mandanten: { ...s.mandanten, [e.data.mandantId]: { ...m, smbs: add(m.smbs, e.data.iccsn) } } };
+    }
+    case "ClientAuthSet":
+      return { ...s, clientAuth: e.data.mode };
+    case "ClientSystemPasswordSet": {
+      const had = s.credentials?.[e.data.clientSystemId] ?? {};
+      return { ...s, credentials: { ...s.credentials, [e.data.clientSystemId]: { ...had, passwordRef: e.data.passwordRef } } };
+    }
+    case "ClientSystemCertificateRegistered": {
+      const had = s.credentials?.[e.data.clientSystemId] ?? {};
+      return {
+        ...s,
+        credentials: { ...s.credentials, [e.data.clientSystemId]: { ...had, certFingerprint: e.data.fingerprint, certSubject: e.data.subject } },
+      };
     }
   }
 }

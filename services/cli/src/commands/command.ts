@@ -57,6 +57,7 @@ export const OPTIONS = {
   "new-password": { type: "string" },
   type: { type: "string" },
   slot: { type: "string" },
+  mode: { type: "string" },
   help: { type: "boolean", short: "h" },
   // vpn: tigw vpn register --contract-id C [--sis], tigw sim vpnzugd contract add --customer N
   "contract-id": { type: "string" },

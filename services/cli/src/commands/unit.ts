@@ -11,6 +11,15 @@ export type FleetUnit = Unit & {
   ti?: { access: boolean; sis: boolean; blocked: boolean } | null;
 };
 
+/** The unit's SOAP endpoint (GET /units/{unit}/soap). */
+interface SoapEndpoint {
+  serial: string;
+  baseUrl: string;
+  connectorSds: string;
+  clientAuth: string;
+  tlsMandatory: boolean;
+}
+
 /** The functional check of a unit (GET /units/{unit}/check). */
 export interface UnitCheck {
   unit: string;
@@ -106,7 +115,12 @@ export const unit: CommandGroup = {
                                           (exit 1 when a check fails)
   tigw unit certs UNIT                    the gSMC-K identities, certificates, expiry, OCSP, LZV
   tigw unit lzv UNIT                      run the LZV (Laufzeitverlängerung) now
-  tigw unit revoke UNIT [--reason R]      Sperrung: revoke every gSMC-K certificate of the unit`,
+  tigw unit revoke UNIT [--reason R]      Sperrung: revoke every gSMC-K certificate of the unit
+  tigw unit soap UNIT                     the unit's Konnektor address for practice software
+                                          (connector.sds, client authentication, trust anchor)
+  tigw unit client-auth UNIT --mode none|basic|mtls
+                                          how client systems authenticate at the SOAP interface
+                                          (credentials: tigw infomodell UNIT client-system ...)`,
   async run({ unknown, verb, args: [id], o, show, api }) {
     switch (verb) {
       case "create": {
@@ -161,6 +175,29 @@ export const unit: CommandGroup = {
           () =>
             `LZV done: ${m.serial}'s certificates now valid until ${day(m.identities[0]!.certificate!.notAfter)} (same keys, ICCSN ${m.iccsn})\n\n${securityModuleText(m)}`,
         );
+        return 0;
+      }
+      case "soap": {
+        const e = await api().get<SoapEndpoint>(`${unitPath(id)}/soap`);
+        show(e, () =>
+          [
+            fields([
+              ["Unit", e.serial],
+              ["Address", e.baseUrl],
+              ["connector.sds", e.connectorSds],
+              ["TLS", e.tlsMandatory ? "mandatory (HTTPS only)" : "optional"],
+              ["Client auth", e.clientAuth],
+              ["Trust anchor", "the test TI roots: tigw pki roots --out roots.pem"],
+            ]),
+            "",
+            "Point the practice software's Konnektor address at the Address above and let it trust roots.pem.",
+          ].join("\n"),
+        );
+        return 0;
+      }
+      case "client-auth": {
+        const i = await api().post<{ clientAuth: string }>(`${unitPath(id)}/client-auth`, { mode: need(o.mode, "--mode") });
+        show(i, () => `client systems of ${id} authenticate at the SOAP interface with: ${i.clientAuth}`);
         return 0;
       }
       case "revoke": {

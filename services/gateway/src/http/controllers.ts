@@ -1,3 +1,4 @@
+import { SoapController } from "./soap.js";
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req } from "@nestjs/common";
 import { DomainError, ValidationError } from "@tigw/platform";
 import { LoginLimiter } from "../auth/login-limiter.js";
@@ -415,4 +416,5 @@ export const API_CONTROLLERS = [
   UnitCheckController,
   EventsController,
   VpnController,
+  SoapController,
 ];

@@ -134,7 +134,7 @@ export class TerminalsController {
   @HttpCode(200)
   @Access({ role: "operator", summary: "VerifyPin of an inserted SMC-B or HBA: OK, REJECTED (tries left), NOWBLOCKED, WASBLOCKED", body: stringsBody(["pin"]) })
   verifyPin(@Param("handle") handle: string, @Body() body: unknown) {
-    return this.kt.verifyPin({ cardHandle: handle, pin: field(body, "pin") });
+    return this.kt.verifyPin({ cardHandle: handle, pin: field(body, "pin"), fromPinPad: false });
   }
 
   @Get("cards/:handle/pin-status")
@@ -246,7 +246,7 @@ export class SimulatorController {
     body: stringsBody(["data"]),
   })
   async sign(@Param("serial") serial: string, @Body() body: unknown) {
-    const r = await this.hsm.sign({ certSerial: serial, data: bytes(body, "data") });
+    const r = await this.hsm.sign({ certSerial: serial, data: bytes(body, "data"), scheme: "" });
     return { signature: b64(r.signature), algorithm: r.algorithm };
   }
 

@@ -3,7 +3,7 @@ import * as pb from "@tigw/contracts/hsm/v1/hsm";
 import { daysLeft, type SecurityModuleState } from "../domain/security-module.js";
 import type { CertificateState } from "../domain/certificate.js";
 import type { ClockControl } from "../application/clock.js";
-import type { Hsm } from "../application/hsm.js";
+import type { Hsm, SignScheme } from "../application/hsm.js";
 import { parseCertificate } from "../pki/x509.js";
 
 export async function certificateInfo(h: Hsm, c: CertificateState): Promise<pb.CertificateInfo> {
@@ -70,7 +70,7 @@ export function hsmGrpc(h: Hsm, clock: ClockControl): GrpcServiceBinding {
         checkedAt: clock.now().toISOString(),
       };
     }),
-    sign: unary(async (r: pb.SignRequest) => h.sign(r.certSerial, Buffer.from(r.data))),
+    sign: unary(async (r: pb.SignRequest) => h.sign(r.certSerial, Buffer.from(r.data), r.scheme as SignScheme)),
     proveTerminalKey: unary(async (r: pb.ProveTerminalKeyRequest) => ({ signature: await h.proveTerminalKey(r.certSerial, r.ctId, Buffer.from(r.challenge)) })),
     verify: unary(async (r: pb.VerifyRequest) => ({ valid: await h.verify(r.certSerial, Buffer.from(r.data), Buffer.from(r.signature)) })),
     issueCard: unary(async (r: pb.IssueCardRequest) => ({ certificate: await certificateInfo(h, await h.issueCard(r)) })),
@@ -96,6 +96,10 @@ export function hsmGrpc(h: Hsm, clock: ClockControl): GrpcServiceBinding {
         timeoutMs: r.timeoutMs,
       }),
     ),
+    issueTlsServerCertificate: unary(async (r: pb.IssueTlsServerCertificateRequest) => {
+      const cert = await h.issueTlsServerCertificate(r.unitId, Buffer.from(r.publicKey), r.dnsNames, r.ipAddresses);
+      return { certificate: await certificateInfo(h, cert), chainPems: [h.pki.caOf(cert).pem] };
+    }),
   };
   return { name: "tigw.hsm.v1.HsmService", definition: pb.HsmServiceService, implementation: impl };
 }

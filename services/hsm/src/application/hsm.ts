@@ -29,6 +29,14 @@ import { parseCertificate, type KeyType } from "../pki/x509.js";
 import type { TestPki } from "../pki/test-pki.js";
 import { caKindOfName, ktConnectMessage, PROFILES, type ProfileName } from "../pki/card-certificates.js";
 import type { KeyVault } from "../vault.js";
+import { RawSignatureRefused, signEcdsaDigest, signPssDigest } from "../pki/raw-signature.js";
+
+/**
+ * How Sign treats its data: "" hashes it (SHA-256) and signs PKCS#1 v1.5 or ECDSA (DER); the card
+ * schemes of ExternalAuthenticate sign the given digest as it is: "rsassa-pss" (urn:ietf:rfc:3447)
+ * and "ecdsa" (urn:bsi:tr:03111:ecdsa, answered as r||s).
+ */
+export type SignScheme = "" | "rsassa-pss" | "ecdsa";
 import { MutualTlsError, postWithClientCertificate, type MutualTlsPost } from "../tls/mutual-tls-client.js";
 
 const smStream = (unitId: string) => `sm-${unitId}`;
@@ -287,7 +295,7 @@ export class Hsm {
    * (SMC-B, HBA, eGK) do. gSMC-K and gSMC-KT keys (and CA keys) sign only inside the operations
    * that need them (proveTerminalKey, LZV, card-to-card), never data of a caller's choosing.
    */
-  async sign(certSerial: string, data: Buffer): Promise<{ signature: Buffer; algorithm: string }> {
+  async sign(certSerial: string, data: Buffer, scheme: SignScheme = ""): Promise<{ signature: Buffer; algorithm: string }> {
     const cert = await this.pki.certificate(certSerial);
     if (cert.owner.kind !== "card" || !PRACTICE_CAS.has(caKindOfName(cert.ca) ?? "")) {
       const what = cert.owner.kind === "ca" ? "a CA key" : cert.owner.kind === "unit" ? "a gSMC-K key" : "a gSMC-KT key";
@@ -296,7 +304,54 @@ export class Hsm {
         value: certSerial,
       });
     }
-    return this.signWith(cert, data);
+    if (!scheme) return this.signWith(cert, data);
+    const key = await this.vault.get(cert.keyRef);
+    const rsa = key.asymmetricKeyType === "rsa";
+    if (scheme !== "rsassa-pss" && scheme !== "ecdsa")
+      throw new ValidationError("INVALID_SIGNATURE_SCHEME", "scheme", `scheme must be empty, rsassa-pss or ecdsa, not "${String(scheme).slice(0, 40)}"`);
+    if ((scheme === "rsassa-pss") !== rsa)
+      throw new ValidationError(
+        "SIGNATURE_SCHEME_MISMATCH",
+        "scheme",
+        `certificate ${certSerial} has ${rsa ? "an RSA" : "an ECC"} key: ${scheme} does not fit it`,
+      );
+    try {
+      return rsa ? { signature: signPssDigest(key, data), algorithm: "RSASSA-PSS" } : { signature: signEcdsaDigest(key, data), algorithm: "ECDSA-plain" };
+    } catch (e) {
+      if (e instanceof RawSignatureRefused) throw new ValidationError("INVALID_DIGEST", "data", e.message);
+      throw e;
+    }
+  }
+
+  /**
+   * A TLS server certificate for a unit's SOAP endpoint (the Konnektor's client-system interface,
+   * profile C.AK.AUT) over a public key the gateway generated and keeps: the private key never
+   * comes here. subjectAltName carries the names and addresses clients reach the endpoint by.
+   */
+  async issueTlsServerCertificate(unitId: string, publicKeyDer: Buffer, dns: string[], ip: string[]): Promise<CertificateState> {
+    const sm = await this.module(unitId);
+    let publicKey;
+    try {
+      publicKey = createPublicKey({ key: publicKeyDer, format: "der", type: "spki" });
+    } catch {
+      throw new ValidationError("INVALID_PUBLIC_KEY", "publicKey", "publicKey must be a DER SubjectPublicKeyInfo");
+    }
+    const keyType = publicKey.asymmetricKeyType === "rsa" ? "rsa" : publicKey.asymmetricKeyType === "ec" ? "ecc" : undefined;
+    if (!keyType) throw new ValidationError("INVALID_PUBLIC_KEY", "publicKey", `an RSA or EC key, not ${publicKey.asymmetricKeyType}`);
+    if (!dns.length && !ip.length) throw new ValidationError("INVALID_ARGUMENT", "dnsNames", "name at least one host name or IP address");
+    const now = this.clock.now();
+    const issued = await this.pki.issue({
+      profile: "C.AK.AUT",
+      keyType,
+      subject: { cn: `${sm.serial} SOAP`, o: "ti-gateway test Konnektor", ou: "Anwendungskonnektor TLS" },
+      notBefore: new Date(now.getTime() - 60_000),
+      notAfter: addYears(now, 1),
+      owner: { kind: "unit", id: unitId },
+      usage: ["digitalSignature", "keyEncipherment"],
+      heldOutside: publicKey,
+      altNames: { dns, ip },
+    });
+    return this.pki.certificate(issued.serialHex);
   }
 
   /** The signature of a certificate's key; callers decide whether that key may sign this. */

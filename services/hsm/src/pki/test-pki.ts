@@ -39,6 +39,12 @@ export interface IssueLeaf {
   usage?: ("digitalSignature" | "keyEncipherment" | "keyAgreement" | "nonRepudiation")[];
   /** Certify an existing key (LZV keeps the keys): its vault reference. */
   keyRef?: string;
+  /**
+   * Certify a public key whose private key another service holds (the gateway's TLS server key of
+   * a unit's SOAP endpoint): nothing goes to the vault and this key never signs in hsm.
+   */
+  heldOutside?: KeyObject;
+  altNames?: { dns: string[]; ip: string[] };
 }
 
 export interface Issued {
@@ -163,7 +169,10 @@ export class TestPki {
     const ca = this.cas.get(subName(profile.ca, r.keyType))!;
     let keyRef = r.keyRef;
     let publicKey: KeyObject;
-    if (keyRef) {
+    if (r.heldOutside) {
+      keyRef = `held-outside:${r.owner.kind}:${r.owner.id}`;
+      publicKey = r.heldOutside;
+    } else if (keyRef) {
       publicKey = createPublicKey(await this.vault.get(keyRef));
     } else {
       const key = generateKey(r.keyType);
@@ -180,6 +189,7 @@ export class TestPki {
       usage: r.usage ?? ["digitalSignature", "keyAgreement"],
       ocspUrl: this.ocspUrl,
       policies: [profile.oid, OID_GEM_OR_CP],
+      altNames: r.altNames,
     });
     const pem = toPem(der);
     await this.record(serialHex, ca.name, pem, keyRef, r.subject.iccsn ?? "", r.owner, r.notBefore, r.notAfter);

@@ -17,6 +17,11 @@ import {
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
   id_ce_certificatePolicies,
+  id_ce_extKeyUsage,
+  id_ce_subjectAltName,
+  ExtendedKeyUsage,
+  id_kp_serverAuth,
+  SubjectAlternativeName,
   id_ce_keyUsage,
   id_ce_subjectKeyIdentifier,
   id_pe_authorityInfoAccess,
@@ -109,6 +114,8 @@ export interface IssueRequest {
   serial?: Buffer;
   /** Certificate policy OIDs (gemSpec_OID: the certificate type, e.g. oid_smkt_aut, and oid_gem_or_cp). */
   policies?: string[];
+  /** subjectAltName for a TLS server: the host names and IP addresses clients reach it by (then also extKeyUsage serverAuth). */
+  altNames?: { dns: string[]; ip: string[] };
 }
 
 /** Issues an X.509 v3 certificate (DER), signed by the issuer's key with node:crypto. */
@@ -129,6 +136,11 @@ export function issueCertificate(r: IssueRequest): { der: Buffer; serialHex: str
     extensions.push(
       ext(id_ce_certificatePolicies, false, new CertificatePolicies(r.policies.map((policyIdentifier) => new PolicyInformation({ policyIdentifier })))),
     );
+  }
+  if (r.altNames) {
+    const names = [...r.altNames.dns.map((dNSName) => new GeneralName({ dNSName })), ...r.altNames.ip.map((ip) => new GeneralName({ iPAddress: ip }))];
+    extensions.push(ext(id_ce_subjectAltName, false, new SubjectAlternativeName(names)));
+    extensions.push(ext(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth])));
   }
   if (r.ocspUrl) {
     extensions.push(

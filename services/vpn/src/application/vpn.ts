@@ -347,6 +347,7 @@ export class Vpn {
       const { signature } = await call<hsm.SignRequest, hsm.SignResponse>(this.hsm.sign.bind(this.hsm), {
         certSerial: smb.certSerial,
         data: signedInfo(method, digest),
+        scheme: "",
       });
       request = {
         operation,

@@ -1,29 +1,34 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { validateXML } from "xmllint-wasm";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { validateXML, type XMLFileInfo } from "xmllint-wasm";
 
-const xsd = (name: string) => readFileSync(join(__dirname, "../../../xsd", name), "utf8");
+/** The gematik WSDL/XSD as published, with every schema they import (services/contracts/gematik). */
+export const GEMATIK_SCHEMAS = join(__dirname, "../../../../contracts/gematik");
 
-/**
- * VSDService.xsd as published, minus its import of ConnectorContext.xsd (whose chain needs the
- * OASIS DSS schema, not in the gematik copy here) and the request element ReadVSD, the only part
- * that uses it. ReadVSDResponse and VSD_StatusType stay exactly as published.
- */
-function vsdServiceResponseSchema(): string {
-  const s = xsd("VSDService.xsd");
-  const cut = s
-    .replace(/<import [^>]*ConnectorContext[^>]*\/>/, "")
-    .replace(/<element name="ReadVSD">[\s\S]*?<\/element>\s*<element name="ReadVSDResponse">/, '<element name="ReadVSDResponse">');
-  if (cut.includes("ConnectorContext.xsd") || cut.includes('name="ReadVSD"')) throw new Error("VSDService.xsd changed shape; revisit gematik-xsd.ts");
-  return cut;
+let all: XMLFileInfo[] | undefined;
+/** Every .xsd of the folder under its path there, so each import's schemaLocation resolves as published. */
+function schemaFiles(): XMLFileInfo[] {
+  if (all) return all;
+  const found: XMLFileInfo[] = [];
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir)) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (f.endsWith(".xsd")) found.push({ fileName: relative(GEMATIK_SCHEMAS, p), contents: readFileSync(p) });
+    }
+  };
+  walk(GEMATIK_SCHEMAS);
+  return (all = found);
 }
 
+/** The schema of each kind of document the tests validate (paths in the gematik folder). */
 const SCHEMAS = {
-  ReadVSDResponse: { fileName: "VSDService.xsd", contents: vsdServiceResponseSchema() },
-  Error: { fileName: "TelematikError.xsd", contents: xsd("TelematikError.xsd") },
-  Pruefungsnachweis: { fileName: "Pruefungsnachweis.xsd", contents: xsd("Pruefungsnachweis.xsd") },
-  VSD: { fileName: "Schema_VSD.xsd", contents: xsd("Schema_VSD.xsd") },
-};
+  ReadVSDResponse: "conn/vsds/VSDService.xsd",
+  ReadVSD: "conn/vsds/VSDService.xsd",
+  Error: "tel/error/TelematikError.xsd",
+  Pruefungsnachweis: "fa/vsds/Pruefungsnachweis.xsd",
+  VSD: "fa/vsds/Schema_VSD.xsd",
+} as const;
 
 /**
  * libxml2 in WebAssembly has no iconv, so it cannot decode ISO-8859-15 by name. toIso885915 refuses
@@ -38,8 +43,20 @@ export function forValidator(doc: Buffer | string): Buffer {
     : b;
 }
 
-/** The schema's errors for a document ([] when valid). */
-export async function schemaErrors(schema: keyof typeof SCHEMAS, doc: Buffer | string): Promise<string[]> {
-  const r = await validateXML({ xml: [{ fileName: `${schema}.xml`, contents: forValidator(doc) }], schema: [SCHEMAS[schema]] });
+/** A document's errors against a gematik schema given by its path in the folder (e.g. "conn/EventService.xsd"); [] when valid. */
+export async function gematikSchemaErrors(xsdPath: string, doc: Buffer | string): Promise<string[]> {
+  const files = schemaFiles();
+  const schema = files.find((f) => f.fileName === xsdPath);
+  if (!schema) throw new Error(`no schema ${xsdPath} in ${GEMATIK_SCHEMAS}`);
+  const r = await validateXML({
+    xml: [{ fileName: "document.xml", contents: forValidator(doc) }],
+    schema: [schema],
+    preload: files.filter((f) => f !== schema),
+  });
   return r.valid ? [] : r.errors.map((e) => e.message);
+}
+
+/** The schema's errors for a document ([] when valid). */
+export function schemaErrors(schema: keyof typeof SCHEMAS, doc: Buffer | string): Promise<string[]> {
+  return gematikSchemaErrors(SCHEMAS[schema], doc);
 }

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { callByName, createClient, EmbeddedBus, embeddedSql, type Sql } from "@tigw/platform";
+import { callByName, createClient, EmbeddedBus, embeddedSql, type EventBus, type Sql } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
@@ -16,6 +16,9 @@ export type Rpc = <Res>(client: object, method: string, req: object) => Promise<
 export const rpc: Rpc = callByName;
 
 export interface Practice {
+  /** The bus and clock the services share (for a further service a test starts beside them). */
+  bus: EventBus;
+  clock: ClockControl;
   tenancy: RunningTenancy;
   hsm: RunningHsm;
   cardTerminal: RunningCardTerminal;
@@ -128,6 +131,8 @@ export async function setUpPractice(o: { populationSize?: number; producedOn?: s
   await conf("smb", { mandantId: "M1", iccsn: smcb.iccsn });
   const smcbHandle = await insert(2, "SMC-B", smcb.iccsn, smcb.certSerial, "123456");
   const practice: Practice = {
+    bus,
+    clock,
     tenancy,
     hsm,
     cardTerminal,

@@ -166,6 +166,40 @@ export interface InsertCardRequest {
 export interface VerifyPinRequest {
   cardHandle: string;
   pin: string;
+  /**
+   * The PIN is typed at the card's terminal (as a Konnektor's VerifyPin does; the SOAP request
+   * carries no PIN): the next queued EnterPin entry of that terminal, else the card's own PIN.
+   */
+  fromPinPad: boolean;
+}
+
+export interface ChangePinRequest {
+  cardHandle: string;
+}
+
+export interface ChangePinResponse {
+  result: string;
+  leftTries: number;
+}
+
+export interface UnblockPinRequest {
+  cardHandle: string;
+  setNewPin: boolean;
+}
+
+export interface UnblockPinResponse {
+  result: string;
+  leftTries: number;
+}
+
+export interface EnterPinRequest {
+  ctId: string;
+  pin: string;
+}
+
+export interface EnterPinResponse {
+  /** Entries now waiting at the terminal. */
+  queued: number;
 }
 
 export interface VerifyPinResponse {
@@ -240,6 +274,52 @@ export interface Infomodell {
   unitId: string;
   mandanten: MandantInfo[];
   workplaces: WorkplaceInfo[];
+  /** none | basic | mtls */
+  clientAuth: string;
+  clientSystemCredentials: ClientSystemCredential[];
+}
+
+/** What a client system authenticates with (never the password or its hash). */
+export interface ClientSystemCredential {
+  clientSystemId: string;
+  hasPassword: boolean;
+  certFingerprint: string;
+  certSubject: string;
+}
+
+export interface SetClientAuthRequest {
+  unit: string;
+  mode: string;
+}
+
+export interface SetClientAuthResponse {
+  infomodell: Infomodell | undefined;
+}
+
+export interface SetClientSystemCredentialRequest {
+  unit: string;
+  clientSystemId: string;
+  password: string;
+  certPem: string;
+}
+
+export interface SetClientSystemCredentialResponse {
+  infomodell: Infomodell | undefined;
+}
+
+export interface AuthenticateClientRequest {
+  unit: string;
+  clientSystemId: string;
+  /** HTTP Basic user name and password, when the caller sent them. */
+  basicUser: string;
+  password: string;
+  /** SHA-256 fingerprint of the TLS client certificate, when the caller presented one. */
+  certFingerprint: string;
+}
+
+export interface AuthenticateClientResponse {
+  mode: string;
+  authenticated: boolean;
 }
 
 export interface GetInfomodellRequest {
@@ -2621,7 +2701,7 @@ export const InsertCardRequest: MessageFns<InsertCardRequest> = {
 };
 
 function createBaseVerifyPinRequest(): VerifyPinRequest {
-  return { cardHandle: "", pin: "" };
+  return { cardHandle: "", pin: "", fromPinPad: false };
 }
 
 export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
@@ -2631,6 +2711,9 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
     }
     if (message.pin !== "") {
       writer.uint32(18).string(message.pin);
+    }
+    if (message.fromPinPad !== false) {
+      writer.uint32(24).bool(message.fromPinPad);
     }
     return writer;
   },
@@ -2664,6 +2747,14 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
             message.pin = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fromPinPad = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2684,6 +2775,11 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
         ? globalThis.String(object.card_handle)
         : "",
       pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+      fromPinPad: isSet(object.fromPinPad)
+        ? globalThis.Boolean(object.fromPinPad)
+        : isSet(object.from_pin_pad)
+        ? globalThis.Boolean(object.from_pin_pad)
+        : false,
     };
   },
 
@@ -2695,6 +2791,9 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
     if (message.pin !== "") {
       obj.pin = message.pin;
     }
+    if (message.fromPinPad !== false) {
+      obj.fromPinPad = message.fromPinPad;
+    }
     return obj;
   },
 
@@ -2705,6 +2804,507 @@ export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
     const message = createBaseVerifyPinRequest();
     message.cardHandle = object.cardHandle ?? "";
     message.pin = object.pin ?? "";
+    message.fromPinPad = object.fromPinPad ?? false;
+    return message;
+  },
+};
+
+function createBaseChangePinRequest(): ChangePinRequest {
+  return { cardHandle: "" };
+}
+
+export const ChangePinRequest: MessageFns<ChangePinRequest> = {
+  encode(message: ChangePinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardHandle !== "") {
+      writer.uint32(10).string(message.cardHandle);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangePinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangePinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardHandle = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangePinRequest {
+    return {
+      cardHandle: isSet(object.cardHandle)
+        ? globalThis.String(object.cardHandle)
+        : isSet(object.card_handle)
+        ? globalThis.String(object.card_handle)
+        : "",
+    };
+  },
+
+  toJSON(message: ChangePinRequest): unknown {
+    const obj: any = {};
+    if (message.cardHandle !== "") {
+      obj.cardHandle = message.cardHandle;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangePinRequest>, I>>(base?: I): ChangePinRequest {
+    return ChangePinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangePinRequest>, I>>(object: I): ChangePinRequest {
+    const message = createBaseChangePinRequest();
+    message.cardHandle = object.cardHandle ?? "";
+    return message;
+  },
+};
+
+function createBaseChangePinResponse(): ChangePinResponse {
+  return { result: "", leftTries: 0 };
+}
+
+export const ChangePinResponse: MessageFns<ChangePinResponse> = {
+  encode(message: ChangePinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== "") {
+      writer.uint32(10).string(message.result);
+    }
+    if (message.leftTries !== 0) {
+      writer.uint32(16).uint32(message.leftTries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangePinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangePinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.leftTries = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangePinResponse {
+    return {
+      result: isSet(object.result) ? globalThis.String(object.result) : "",
+      leftTries: isSet(object.leftTries)
+        ? globalThis.Number(object.leftTries)
+        : isSet(object.left_tries)
+        ? globalThis.Number(object.left_tries)
+        : 0,
+    };
+  },
+
+  toJSON(message: ChangePinResponse): unknown {
+    const obj: any = {};
+    if (message.result !== "") {
+      obj.result = message.result;
+    }
+    if (message.leftTries !== 0) {
+      obj.leftTries = Math.round(message.leftTries);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangePinResponse>, I>>(base?: I): ChangePinResponse {
+    return ChangePinResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangePinResponse>, I>>(object: I): ChangePinResponse {
+    const message = createBaseChangePinResponse();
+    message.result = object.result ?? "";
+    message.leftTries = object.leftTries ?? 0;
+    return message;
+  },
+};
+
+function createBaseUnblockPinRequest(): UnblockPinRequest {
+  return { cardHandle: "", setNewPin: false };
+}
+
+export const UnblockPinRequest: MessageFns<UnblockPinRequest> = {
+  encode(message: UnblockPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardHandle !== "") {
+      writer.uint32(10).string(message.cardHandle);
+    }
+    if (message.setNewPin !== false) {
+      writer.uint32(16).bool(message.setNewPin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnblockPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnblockPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardHandle = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.setNewPin = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnblockPinRequest {
+    return {
+      cardHandle: isSet(object.cardHandle)
+        ? globalThis.String(object.cardHandle)
+        : isSet(object.card_handle)
+        ? globalThis.String(object.card_handle)
+        : "",
+      setNewPin: isSet(object.setNewPin)
+        ? globalThis.Boolean(object.setNewPin)
+        : isSet(object.set_new_pin)
+        ? globalThis.Boolean(object.set_new_pin)
+        : false,
+    };
+  },
+
+  toJSON(message: UnblockPinRequest): unknown {
+    const obj: any = {};
+    if (message.cardHandle !== "") {
+      obj.cardHandle = message.cardHandle;
+    }
+    if (message.setNewPin !== false) {
+      obj.setNewPin = message.setNewPin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnblockPinRequest>, I>>(base?: I): UnblockPinRequest {
+    return UnblockPinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnblockPinRequest>, I>>(object: I): UnblockPinRequest {
+    const message = createBaseUnblockPinRequest();
+    message.cardHandle = object.cardHandle ?? "";
+    message.setNewPin = object.setNewPin ?? false;
+    return message;
+  },
+};
+
+function createBaseUnblockPinResponse(): UnblockPinResponse {
+  return { result: "", leftTries: 0 };
+}
+
+export const UnblockPinResponse: MessageFns<UnblockPinResponse> = {
+  encode(message: UnblockPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== "") {
+      writer.uint32(10).string(message.result);
+    }
+    if (message.leftTries !== 0) {
+      writer.uint32(16).uint32(message.leftTries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnblockPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnblockPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.leftTries = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnblockPinResponse {
+    return {
+      result: isSet(object.result) ? globalThis.String(object.result) : "",
+      leftTries: isSet(object.leftTries)
+        ? globalThis.Number(object.leftTries)
+        : isSet(object.left_tries)
+        ? globalThis.Number(object.left_tries)
+        : 0,
+    };
+  },
+
+  toJSON(message: UnblockPinResponse): unknown {
+    const obj: any = {};
+    if (message.result !== "") {
+      obj.result = message.result;
+    }
+    if (message.leftTries !== 0) {
+      obj.leftTries = Math.round(message.leftTries);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnblockPinResponse>, I>>(base?: I): UnblockPinResponse {
+    return UnblockPinResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnblockPinResponse>, I>>(object: I): UnblockPinResponse {
+    const message = createBaseUnblockPinResponse();
+    message.result = object.result ?? "";
+    message.leftTries = object.leftTries ?? 0;
+    return message;
+  },
+};
+
+function createBaseEnterPinRequest(): EnterPinRequest {
+  return { ctId: "", pin: "" };
+}
+
+export const EnterPinRequest: MessageFns<EnterPinRequest> = {
+  encode(message: EnterPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ctId !== "") {
+      writer.uint32(10).string(message.ctId);
+    }
+    if (message.pin !== "") {
+      writer.uint32(18).string(message.pin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnterPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnterPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ctId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnterPinRequest {
+    return {
+      ctId: isSet(object.ctId)
+        ? globalThis.String(object.ctId)
+        : isSet(object.ct_id)
+        ? globalThis.String(object.ct_id)
+        : "",
+      pin: isSet(object.pin) ? globalThis.String(object.pin) : "",
+    };
+  },
+
+  toJSON(message: EnterPinRequest): unknown {
+    const obj: any = {};
+    if (message.ctId !== "") {
+      obj.ctId = message.ctId;
+    }
+    if (message.pin !== "") {
+      obj.pin = message.pin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnterPinRequest>, I>>(base?: I): EnterPinRequest {
+    return EnterPinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnterPinRequest>, I>>(object: I): EnterPinRequest {
+    const message = createBaseEnterPinRequest();
+    message.ctId = object.ctId ?? "";
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBaseEnterPinResponse(): EnterPinResponse {
+  return { queued: 0 };
+}
+
+export const EnterPinResponse: MessageFns<EnterPinResponse> = {
+  encode(message: EnterPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queued !== 0) {
+      writer.uint32(8).uint32(message.queued);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnterPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnterPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.queued = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnterPinResponse {
+    return { queued: isSet(object.queued) ? globalThis.Number(object.queued) : 0 };
+  },
+
+  toJSON(message: EnterPinResponse): unknown {
+    const obj: any = {};
+    if (message.queued !== 0) {
+      obj.queued = Math.round(message.queued);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EnterPinResponse>, I>>(base?: I): EnterPinResponse {
+    return EnterPinResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EnterPinResponse>, I>>(object: I): EnterPinResponse {
+    const message = createBaseEnterPinResponse();
+    message.queued = object.queued ?? 0;
     return message;
   },
 };
@@ -3894,7 +4494,7 @@ export const WorkplaceInfo: MessageFns<WorkplaceInfo> = {
 };
 
 function createBaseInfomodell(): Infomodell {
-  return { unitId: "", mandanten: [], workplaces: [] };
+  return { unitId: "", mandanten: [], workplaces: [], clientAuth: "", clientSystemCredentials: [] };
 }
 
 export const Infomodell: MessageFns<Infomodell> = {
@@ -3907,6 +4507,12 @@ export const Infomodell: MessageFns<Infomodell> = {
     }
     for (const v of message.workplaces) {
       WorkplaceInfo.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.clientAuth !== "") {
+      writer.uint32(34).string(message.clientAuth);
+    }
+    for (const v of message.clientSystemCredentials) {
+      ClientSystemCredential.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -3948,6 +4554,22 @@ export const Infomodell: MessageFns<Infomodell> = {
             message.workplaces.push(WorkplaceInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clientAuth = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.clientSystemCredentials.push(ClientSystemCredential.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3973,6 +4595,16 @@ export const Infomodell: MessageFns<Infomodell> = {
       workplaces: globalThis.Array.isArray(object?.workplaces)
         ? object.workplaces.map((e: any) => WorkplaceInfo.fromJSON(e))
         : [],
+      clientAuth: isSet(object.clientAuth)
+        ? globalThis.String(object.clientAuth)
+        : isSet(object.client_auth)
+        ? globalThis.String(object.client_auth)
+        : "",
+      clientSystemCredentials: globalThis.Array.isArray(object?.clientSystemCredentials)
+        ? object.clientSystemCredentials.map((e: any) => ClientSystemCredential.fromJSON(e))
+        : globalThis.Array.isArray(object?.client_system_credentials)
+        ? object.client_system_credentials.map((e: any) => ClientSystemCredential.fromJSON(e))
+        : [],
     };
   },
 
@@ -3987,6 +4619,12 @@ export const Infomodell: MessageFns<Infomodell> = {
     if (message.workplaces?.length) {
       obj.workplaces = message.workplaces.map((e) => WorkplaceInfo.toJSON(e));
     }
+    if (message.clientAuth !== "") {
+      obj.clientAuth = message.clientAuth;
+    }
+    if (message.clientSystemCredentials?.length) {
+      obj.clientSystemCredentials = message.clientSystemCredentials.map((e) => ClientSystemCredential.toJSON(e));
+    }
     return obj;
   },
 
@@ -3998,6 +4636,728 @@ export const Infomodell: MessageFns<Infomodell> = {
     message.unitId = object.unitId ?? "";
     message.mandanten = object.mandanten?.map((e) => MandantInfo.fromPartial(e)) || [];
     message.workplaces = object.workplaces?.map((e) => WorkplaceInfo.fromPartial(e)) || [];
+    message.clientAuth = object.clientAuth ?? "";
+    message.clientSystemCredentials =
+      object.clientSystemCredentials?.map((e) => ClientSystemCredential.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseClientSystemCredential(): ClientSystemCredential {
+  return { clientSystemId: "", hasPassword: false, certFingerprint: "", certSubject: "" };
+}
+
+export const ClientSystemCredential: MessageFns<ClientSystemCredential> = {
+  encode(message: ClientSystemCredential, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientSystemId !== "") {
+      writer.uint32(10).string(message.clientSystemId);
+    }
+    if (message.hasPassword !== false) {
+      writer.uint32(16).bool(message.hasPassword);
+    }
+    if (message.certFingerprint !== "") {
+      writer.uint32(26).string(message.certFingerprint);
+    }
+    if (message.certSubject !== "") {
+      writer.uint32(34).string(message.certSubject);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientSystemCredential {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientSystemCredential();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientSystemId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.hasPassword = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.certFingerprint = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.certSubject = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientSystemCredential {
+    return {
+      clientSystemId: isSet(object.clientSystemId)
+        ? globalThis.String(object.clientSystemId)
+        : isSet(object.client_system_id)
+        ? globalThis.String(object.client_system_id)
+        : "",
+      hasPassword: isSet(object.hasPassword)
+        ? globalThis.Boolean(object.hasPassword)
+        : isSet(object.has_password)
+        ? globalThis.Boolean(object.has_password)
+        : false,
+      certFingerprint: isSet(object.certFingerprint)
+        ? globalThis.String(object.certFingerprint)
+        : isSet(object.cert_fingerprint)
+        ? globalThis.String(object.cert_fingerprint)
+        : "",
+      certSubject: isSet(object.certSubject)
+        ? globalThis.String(object.certSubject)
+        : isSet(object.cert_subject)
+        ? globalThis.String(object.cert_subject)
+        : "",
+    };
+  },
+
+  toJSON(message: ClientSystemCredential): unknown {
+    const obj: any = {};
+    if (message.clientSystemId !== "") {
+      obj.clientSystemId = message.clientSystemId;
+    }
+    if (message.hasPassword !== false) {
+      obj.hasPassword = message.hasPassword;
+    }
+    if (message.certFingerprint !== "") {
+      obj.certFingerprint = message.certFingerprint;
+    }
+    if (message.certSubject !== "") {
+      obj.certSubject = message.certSubject;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClientSystemCredential>, I>>(base?: I): ClientSystemCredential {
+    return ClientSystemCredential.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClientSystemCredential>, I>>(object: I): ClientSystemCredential {
+    const message = createBaseClientSystemCredential();
+    message.clientSystemId = object.clientSystemId ?? "";
+    message.hasPassword = object.hasPassword ?? false;
+    message.certFingerprint = object.certFingerprint ?? "";
+    message.certSubject = object.certSubject ?? "";
+    return message;
+  },
+};
+
+function createBaseSetClientAuthRequest(): SetClientAuthRequest {
+  return { unit: "", mode: "" };
+}
+
+export const SetClientAuthRequest: MessageFns<SetClientAuthRequest> = {
+  encode(message: SetClientAuthRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unit !== "") {
+      writer.uint32(10).string(message.unit);
+    }
+    if (message.mode !== "") {
+      writer.uint32(18).string(message.mode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetClientAuthRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetClientAuthRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unit = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetClientAuthRequest {
+    return {
+      unit: isSet(object.unit) ? globalThis.String(object.unit) : "",
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+    };
+  },
+
+  toJSON(message: SetClientAuthRequest): unknown {
+    const obj: any = {};
+    if (message.unit !== "") {
+      obj.unit = message.unit;
+    }
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetClientAuthRequest>, I>>(base?: I): SetClientAuthRequest {
+    return SetClientAuthRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetClientAuthRequest>, I>>(object: I): SetClientAuthRequest {
+    const message = createBaseSetClientAuthRequest();
+    message.unit = object.unit ?? "";
+    message.mode = object.mode ?? "";
+    return message;
+  },
+};
+
+function createBaseSetClientAuthResponse(): SetClientAuthResponse {
+  return { infomodell: undefined };
+}
+
+export const SetClientAuthResponse: MessageFns<SetClientAuthResponse> = {
+  encode(message: SetClientAuthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.infomodell !== undefined) {
+      Infomodell.encode(message.infomodell, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetClientAuthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetClientAuthResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.infomodell = Infomodell.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetClientAuthResponse {
+    return { infomodell: isSet(object.infomodell) ? Infomodell.fromJSON(object.infomodell) : undefined };
+  },
+
+  toJSON(message: SetClientAuthResponse): unknown {
+    const obj: any = {};
+    if (message.infomodell !== undefined) {
+      obj.infomodell = Infomodell.toJSON(message.infomodell);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetClientAuthResponse>, I>>(base?: I): SetClientAuthResponse {
+    return SetClientAuthResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetClientAuthResponse>, I>>(object: I): SetClientAuthResponse {
+    const message = createBaseSetClientAuthResponse();
+    message.infomodell = (object.infomodell !== undefined && object.infomodell !== null)
+      ? Infomodell.fromPartial(object.infomodell)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetClientSystemCredentialRequest(): SetClientSystemCredentialRequest {
+  return { unit: "", clientSystemId: "", password: "", certPem: "" };
+}
+
+export const SetClientSystemCredentialRequest: MessageFns<SetClientSystemCredentialRequest> = {
+  encode(message: SetClientSystemCredentialRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unit !== "") {
+      writer.uint32(10).string(message.unit);
+    }
+    if (message.clientSystemId !== "") {
+      writer.uint32(18).string(message.clientSystemId);
+    }
+    if (message.password !== "") {
+      writer.uint32(26).string(message.password);
+    }
+    if (message.certPem !== "") {
+      writer.uint32(34).string(message.certPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetClientSystemCredentialRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetClientSystemCredentialRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unit = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientSystemId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.certPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetClientSystemCredentialRequest {
+    return {
+      unit: isSet(object.unit) ? globalThis.String(object.unit) : "",
+      clientSystemId: isSet(object.clientSystemId)
+        ? globalThis.String(object.clientSystemId)
+        : isSet(object.client_system_id)
+        ? globalThis.String(object.client_system_id)
+        : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      certPem: isSet(object.certPem)
+        ? globalThis.String(object.certPem)
+        : isSet(object.cert_pem)
+        ? globalThis.String(object.cert_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: SetClientSystemCredentialRequest): unknown {
+    const obj: any = {};
+    if (message.unit !== "") {
+      obj.unit = message.unit;
+    }
+    if (message.clientSystemId !== "") {
+      obj.clientSystemId = message.clientSystemId;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    if (message.certPem !== "") {
+      obj.certPem = message.certPem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetClientSystemCredentialRequest>, I>>(
+    base?: I,
+  ): SetClientSystemCredentialRequest {
+    return SetClientSystemCredentialRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetClientSystemCredentialRequest>, I>>(
+    object: I,
+  ): SetClientSystemCredentialRequest {
+    const message = createBaseSetClientSystemCredentialRequest();
+    message.unit = object.unit ?? "";
+    message.clientSystemId = object.clientSystemId ?? "";
+    message.password = object.password ?? "";
+    message.certPem = object.certPem ?? "";
+    return message;
+  },
+};
+
+function createBaseSetClientSystemCredentialResponse(): SetClientSystemCredentialResponse {
+  return { infomodell: undefined };
+}
+
+export const SetClientSystemCredentialResponse: MessageFns<SetClientSystemCredentialResponse> = {
+  encode(message: SetClientSystemCredentialResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.infomodell !== undefined) {
+      Infomodell.encode(message.infomodell, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetClientSystemCredentialResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetClientSystemCredentialResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.infomodell = Infomodell.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetClientSystemCredentialResponse {
+    return { infomodell: isSet(object.infomodell) ? Infomodell.fromJSON(object.infomodell) : undefined };
+  },
+
+  toJSON(message: SetClientSystemCredentialResponse): unknown {
+    const obj: any = {};
+    if (message.infomodell !== undefined) {
+      obj.infomodell = Infomodell.toJSON(message.infomodell);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetClientSystemCredentialResponse>, I>>(
+    base?: I,
+  ): SetClientSystemCredentialResponse {
+    return SetClientSystemCredentialResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetClientSystemCredentialResponse>, I>>(
+    object: I,
+  ): SetClientSystemCredentialResponse {
+    const message = createBaseSetClientSystemCredentialResponse();
+    message.infomodell = (object.infomodell !== undefined && object.infomodell !== null)
+      ? Infomodell.fromPartial(object.infomodell)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAuthenticateClientRequest(): AuthenticateClientRequest {
+  return { unit: "", clientSystemId: "", basicUser: "", password: "", certFingerprint: "" };
+}
+
+export const AuthenticateClientRequest: MessageFns<AuthenticateClientRequest> = {
+  encode(message: AuthenticateClientRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unit !== "") {
+      writer.uint32(10).string(message.unit);
+    }
+    if (message.clientSystemId !== "") {
+      writer.uint32(18).string(message.clientSystemId);
+    }
+    if (message.basicUser !== "") {
+      writer.uint32(26).string(message.basicUser);
+    }
+    if (message.password !== "") {
+      writer.uint32(34).string(message.password);
+    }
+    if (message.certFingerprint !== "") {
+      writer.uint32(42).string(message.certFingerprint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthenticateClientRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthenticateClientRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unit = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientSystemId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.basicUser = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.certFingerprint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthenticateClientRequest {
+    return {
+      unit: isSet(object.unit) ? globalThis.String(object.unit) : "",
+      clientSystemId: isSet(object.clientSystemId)
+        ? globalThis.String(object.clientSystemId)
+        : isSet(object.client_system_id)
+        ? globalThis.String(object.client_system_id)
+        : "",
+      basicUser: isSet(object.basicUser)
+        ? globalThis.String(object.basicUser)
+        : isSet(object.basic_user)
+        ? globalThis.String(object.basic_user)
+        : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      certFingerprint: isSet(object.certFingerprint)
+        ? globalThis.String(object.certFingerprint)
+        : isSet(object.cert_fingerprint)
+        ? globalThis.String(object.cert_fingerprint)
+        : "",
+    };
+  },
+
+  toJSON(message: AuthenticateClientRequest): unknown {
+    const obj: any = {};
+    if (message.unit !== "") {
+      obj.unit = message.unit;
+    }
+    if (message.clientSystemId !== "") {
+      obj.clientSystemId = message.clientSystemId;
+    }
+    if (message.basicUser !== "") {
+      obj.basicUser = message.basicUser;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    if (message.certFingerprint !== "") {
+      obj.certFingerprint = message.certFingerprint;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthenticateClientRequest>, I>>(base?: I): AuthenticateClientRequest {
+    return AuthenticateClientRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthenticateClientRequest>, I>>(object: I): AuthenticateClientRequest {
+    const message = createBaseAuthenticateClientRequest();
+    message.unit = object.unit ?? "";
+    message.clientSystemId = object.clientSystemId ?? "";
+    message.basicUser = object.basicUser ?? "";
+    message.password = object.password ?? "";
+    message.certFingerprint = object.certFingerprint ?? "";
+    return message;
+  },
+};
+
+function createBaseAuthenticateClientResponse(): AuthenticateClientResponse {
+  return { mode: "", authenticated: false };
+}
+
+export const AuthenticateClientResponse: MessageFns<AuthenticateClientResponse> = {
+  encode(message: AuthenticateClientResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== "") {
+      writer.uint32(10).string(message.mode);
+    }
+    if (message.authenticated !== false) {
+      writer.uint32(16).bool(message.authenticated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthenticateClientResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthenticateClientResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.authenticated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthenticateClientResponse {
+    return {
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+      authenticated: isSet(object.authenticated) ? globalThis.Boolean(object.authenticated) : false,
+    };
+  },
+
+  toJSON(message: AuthenticateClientResponse): unknown {
+    const obj: any = {};
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    if (message.authenticated !== false) {
+      obj.authenticated = message.authenticated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthenticateClientResponse>, I>>(base?: I): AuthenticateClientResponse {
+    return AuthenticateClientResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthenticateClientResponse>, I>>(object: I): AuthenticateClientResponse {
+    const message = createBaseAuthenticateClientResponse();
+    message.mode = object.mode ?? "";
+    message.authenticated = object.authenticated ?? false;
     return message;
   },
 };
@@ -4612,6 +5972,46 @@ export const CardTerminalServiceService = {
       Buffer.from(GetPinStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetPinStatusResponse => GetPinStatusResponse.decode(value),
   },
+  /**
+   * The simulated PIN pad of a terminal: queues what the next PIN entry at that terminal types
+   * (a VerifyPin with from_pin_pad takes it; without a queued entry the holder types the right PIN).
+   * Kept in memory only, never in an event or a log.
+   */
+  enterPin: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/EnterPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EnterPinRequest): Buffer => Buffer.from(EnterPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EnterPinRequest => EnterPinRequest.decode(value),
+    responseSerialize: (value: EnterPinResponse): Buffer => Buffer.from(EnterPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EnterPinResponse => EnterPinResponse.decode(value),
+  },
+  /**
+   * ChangePin of an SMC-B or HBA at its terminal: the new PIN is the last EnterPin entry
+   * (required), an earlier one the old PIN. OK | REJECTED | NOWBLOCKED | WASBLOCKED. Code PIN_PAD_EMPTY.
+   */
+  changePin: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/ChangePin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ChangePinRequest): Buffer => Buffer.from(ChangePinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ChangePinRequest => ChangePinRequest.decode(value),
+    responseSerialize: (value: ChangePinResponse): Buffer => Buffer.from(ChangePinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ChangePinResponse => ChangePinResponse.decode(value),
+  },
+  /**
+   * UnblockPin with the card's PUK typed at its terminal (10 tries); with set_new_pin the last
+   * EnterPin entry becomes the PIN. Codes PUK_NOT_SET, PIN_PAD_EMPTY.
+   */
+  unblockPin: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/UnblockPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnblockPinRequest): Buffer => Buffer.from(UnblockPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnblockPinRequest => UnblockPinRequest.decode(value),
+    responseSerialize: (value: UnblockPinResponse): Buffer => Buffer.from(UnblockPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnblockPinResponse => UnblockPinResponse.decode(value),
+  },
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell: {
     path: "/tigw.cardterminal.v1.CardTerminalService/ConfigureInfomodell" as const,
@@ -4643,6 +6043,52 @@ export const CardTerminalServiceService = {
     requestDeserialize: (value: Buffer): CheckAccessRequest => CheckAccessRequest.decode(value),
     responseSerialize: (value: CheckAccessResponse): Buffer => Buffer.from(CheckAccessResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CheckAccessResponse => CheckAccessResponse.decode(value),
+  },
+  /**
+   * How the unit's client systems authenticate at its SOAP interface: none | basic | mtls.
+   * Code INVALID_CLIENT_AUTH_MODE.
+   */
+  setClientAuth: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/SetClientAuth" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetClientAuthRequest): Buffer => Buffer.from(SetClientAuthRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetClientAuthRequest => SetClientAuthRequest.decode(value),
+    responseSerialize: (value: SetClientAuthResponse): Buffer =>
+      Buffer.from(SetClientAuthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetClientAuthResponse => SetClientAuthResponse.decode(value),
+  },
+  /**
+   * A client system's password (its scrypt hash kept in the vault) and/or TLS client certificate
+   * (RSA or ECC, kept as its SHA-256 fingerprint). Codes 4005, INVALID_PASSWORD, INVALID_CERTIFICATE.
+   */
+  setClientSystemCredential: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/SetClientSystemCredential" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetClientSystemCredentialRequest): Buffer =>
+      Buffer.from(SetClientSystemCredentialRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetClientSystemCredentialRequest =>
+      SetClientSystemCredentialRequest.decode(value),
+    responseSerialize: (value: SetClientSystemCredentialResponse): Buffer =>
+      Buffer.from(SetClientSystemCredentialResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetClientSystemCredentialResponse =>
+      SetClientSystemCredentialResponse.decode(value),
+  },
+  /**
+   * Whether a caller authenticated as the client system under the unit's mode (the SOAP
+   * interface refuses with 4204 when not).
+   */
+  authenticateClient: {
+    path: "/tigw.cardterminal.v1.CardTerminalService/AuthenticateClient" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthenticateClientRequest): Buffer =>
+      Buffer.from(AuthenticateClientRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthenticateClientRequest => AuthenticateClientRequest.decode(value),
+    responseSerialize: (value: AuthenticateClientResponse): Buffer =>
+      Buffer.from(AuthenticateClientResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthenticateClientResponse => AuthenticateClientResponse.decode(value),
   },
 } as const;
 
@@ -4680,11 +6126,42 @@ export interface CardTerminalServiceServer extends UntypedServiceImplementation 
   verifyPin: handleUnaryCall<VerifyPinRequest, VerifyPinResponse>;
   /** GetPinStatus: VERIFIED | VERIFIABLE | BLOCKED | EMPTY_PIN, tries left. */
   getPinStatus: handleUnaryCall<GetPinStatusRequest, GetPinStatusResponse>;
+  /**
+   * The simulated PIN pad of a terminal: queues what the next PIN entry at that terminal types
+   * (a VerifyPin with from_pin_pad takes it; without a queued entry the holder types the right PIN).
+   * Kept in memory only, never in an event or a log.
+   */
+  enterPin: handleUnaryCall<EnterPinRequest, EnterPinResponse>;
+  /**
+   * ChangePin of an SMC-B or HBA at its terminal: the new PIN is the last EnterPin entry
+   * (required), an earlier one the old PIN. OK | REJECTED | NOWBLOCKED | WASBLOCKED. Code PIN_PAD_EMPTY.
+   */
+  changePin: handleUnaryCall<ChangePinRequest, ChangePinResponse>;
+  /**
+   * UnblockPin with the card's PUK typed at its terminal (10 tries); with set_new_pin the last
+   * EnterPin entry becomes the PIN. Codes PUK_NOT_SET, PIN_PAD_EMPTY.
+   */
+  unblockPin: handleUnaryCall<UnblockPinRequest, UnblockPinResponse>;
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell: handleUnaryCall<ConfigureInfomodellRequest, ConfigureInfomodellResponse>;
   getInfomodell: handleUnaryCall<GetInfomodellRequest, GetInfomodellResponse>;
   /** TUC_KON_000; refusals carry the gematik code (4004-4021, 4204). */
   checkAccess: handleUnaryCall<CheckAccessRequest, CheckAccessResponse>;
+  /**
+   * How the unit's client systems authenticate at its SOAP interface: none | basic | mtls.
+   * Code INVALID_CLIENT_AUTH_MODE.
+   */
+  setClientAuth: handleUnaryCall<SetClientAuthRequest, SetClientAuthResponse>;
+  /**
+   * A client system's password (its scrypt hash kept in the vault) and/or TLS client certificate
+   * (RSA or ECC, kept as its SHA-256 fingerprint). Codes 4005, INVALID_PASSWORD, INVALID_CERTIFICATE.
+   */
+  setClientSystemCredential: handleUnaryCall<SetClientSystemCredentialRequest, SetClientSystemCredentialResponse>;
+  /**
+   * Whether a caller authenticated as the client system under the unit's mode (the SOAP
+   * interface refuses with 4204 when not).
+   */
+  authenticateClient: handleUnaryCall<AuthenticateClientRequest, AuthenticateClientResponse>;
 }
 
 export interface CardTerminalServiceClient extends Client {
@@ -4931,6 +6408,64 @@ export interface CardTerminalServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetPinStatusResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The simulated PIN pad of a terminal: queues what the next PIN entry at that terminal types
+   * (a VerifyPin with from_pin_pad takes it; without a queued entry the holder types the right PIN).
+   * Kept in memory only, never in an event or a log.
+   */
+  enterPin(
+    request: EnterPinRequest,
+    callback: (error: ServiceError | null, response: EnterPinResponse) => void,
+  ): ClientUnaryCall;
+  enterPin(
+    request: EnterPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnterPinResponse) => void,
+  ): ClientUnaryCall;
+  enterPin(
+    request: EnterPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnterPinResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ChangePin of an SMC-B or HBA at its terminal: the new PIN is the last EnterPin entry
+   * (required), an earlier one the old PIN. OK | REJECTED | NOWBLOCKED | WASBLOCKED. Code PIN_PAD_EMPTY.
+   */
+  changePin(
+    request: ChangePinRequest,
+    callback: (error: ServiceError | null, response: ChangePinResponse) => void,
+  ): ClientUnaryCall;
+  changePin(
+    request: ChangePinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ChangePinResponse) => void,
+  ): ClientUnaryCall;
+  changePin(
+    request: ChangePinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ChangePinResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * UnblockPin with the card's PUK typed at its terminal (10 tries); with set_new_pin the last
+   * EnterPin entry becomes the PIN. Codes PUK_NOT_SET, PIN_PAD_EMPTY.
+   */
+  unblockPin(
+    request: UnblockPinRequest,
+    callback: (error: ServiceError | null, response: UnblockPinResponse) => void,
+  ): ClientUnaryCall;
+  unblockPin(
+    request: UnblockPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnblockPinResponse) => void,
+  ): ClientUnaryCall;
+  unblockPin(
+    request: UnblockPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnblockPinResponse) => void,
+  ): ClientUnaryCall;
   /** Infomodell: Mandant, client system, workplace, terminal, managed SM-B. */
   configureInfomodell(
     request: ConfigureInfomodellRequest,
@@ -4977,6 +6512,63 @@ export interface CardTerminalServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckAccessResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * How the unit's client systems authenticate at its SOAP interface: none | basic | mtls.
+   * Code INVALID_CLIENT_AUTH_MODE.
+   */
+  setClientAuth(
+    request: SetClientAuthRequest,
+    callback: (error: ServiceError | null, response: SetClientAuthResponse) => void,
+  ): ClientUnaryCall;
+  setClientAuth(
+    request: SetClientAuthRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetClientAuthResponse) => void,
+  ): ClientUnaryCall;
+  setClientAuth(
+    request: SetClientAuthRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetClientAuthResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A client system's password (its scrypt hash kept in the vault) and/or TLS client certificate
+   * (RSA or ECC, kept as its SHA-256 fingerprint). Codes 4005, INVALID_PASSWORD, INVALID_CERTIFICATE.
+   */
+  setClientSystemCredential(
+    request: SetClientSystemCredentialRequest,
+    callback: (error: ServiceError | null, response: SetClientSystemCredentialResponse) => void,
+  ): ClientUnaryCall;
+  setClientSystemCredential(
+    request: SetClientSystemCredentialRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetClientSystemCredentialResponse) => void,
+  ): ClientUnaryCall;
+  setClientSystemCredential(
+    request: SetClientSystemCredentialRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetClientSystemCredentialResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Whether a caller authenticated as the client system under the unit's mode (the SOAP
+   * interface refuses with 4204 when not).
+   */
+  authenticateClient(
+    request: AuthenticateClientRequest,
+    callback: (error: ServiceError | null, response: AuthenticateClientResponse) => void,
+  ): ClientUnaryCall;
+  authenticateClient(
+    request: AuthenticateClientRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthenticateClientResponse) => void,
+  ): ClientUnaryCall;
+  authenticateClient(
+    request: AuthenticateClientRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthenticateClientResponse) => void,
   ): ClientUnaryCall;
 }
 

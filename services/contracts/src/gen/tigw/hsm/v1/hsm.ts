@@ -143,6 +143,13 @@ export interface GetOcspStatusResponse {
 export interface SignRequest {
   certSerial: string;
   data: Buffer;
+  /**
+   * Empty: data is hashed (SHA-256) and signed (PKCS#1 v1.5 or ECDSA, DER). "rsassa-pss" or
+   * "ecdsa": data is a SHA-2 digest, signed as a card does without hashing again (RSASSA-PSS with
+   * MGF1 and a salt as long as the hash; ECDSA answered as r||s). Codes INVALID_DIGEST,
+   * SIGNATURE_SCHEME_MISMATCH.
+   */
+  scheme: string;
 }
 
 export interface SignResponse {
@@ -248,6 +255,22 @@ export interface PostOverMutualTlsResponse {
   status: number;
   body: Buffer;
   contentType: string;
+}
+
+export interface IssueTlsServerCertificateRequest {
+  unitId: string;
+  /** DER SubjectPublicKeyInfo of an RSA or EC key. */
+  publicKey: Buffer;
+  dnsNames: string[];
+  ipAddresses: string[];
+}
+
+export interface IssueTlsServerCertificateResponse {
+  certificate:
+    | CertificateInfo
+    | undefined;
+  /** The issuing sub-CA and the root, PEM: what a TLS server sends after its certificate. */
+  chainPems: string[];
 }
 
 function createBaseCertificateInfo(): CertificateInfo {
@@ -2294,7 +2317,7 @@ export const GetOcspStatusResponse: MessageFns<GetOcspStatusResponse> = {
 };
 
 function createBaseSignRequest(): SignRequest {
-  return { certSerial: "", data: Buffer.alloc(0) };
+  return { certSerial: "", data: Buffer.alloc(0), scheme: "" };
 }
 
 export const SignRequest: MessageFns<SignRequest> = {
@@ -2304,6 +2327,9 @@ export const SignRequest: MessageFns<SignRequest> = {
     }
     if (message.data.length !== 0) {
       writer.uint32(18).bytes(message.data);
+    }
+    if (message.scheme !== "") {
+      writer.uint32(26).string(message.scheme);
     }
     return writer;
   },
@@ -2337,6 +2363,14 @@ export const SignRequest: MessageFns<SignRequest> = {
             message.data = Buffer.from(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.scheme = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2357,6 +2391,7 @@ export const SignRequest: MessageFns<SignRequest> = {
         ? globalThis.String(object.cert_serial)
         : "",
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      scheme: isSet(object.scheme) ? globalThis.String(object.scheme) : "",
     };
   },
 
@@ -2368,6 +2403,9 @@ export const SignRequest: MessageFns<SignRequest> = {
     if (message.data.length !== 0) {
       obj.data = base64FromBytes(message.data);
     }
+    if (message.scheme !== "") {
+      obj.scheme = message.scheme;
+    }
     return obj;
   },
 
@@ -2378,6 +2416,7 @@ export const SignRequest: MessageFns<SignRequest> = {
     const message = createBaseSignRequest();
     message.certSerial = object.certSerial ?? "";
     message.data = object.data ?? Buffer.alloc(0);
+    message.scheme = object.scheme ?? "";
     return message;
   },
 };
@@ -4003,6 +4042,238 @@ export const PostOverMutualTlsResponse: MessageFns<PostOverMutualTlsResponse> = 
   },
 };
 
+function createBaseIssueTlsServerCertificateRequest(): IssueTlsServerCertificateRequest {
+  return { unitId: "", publicKey: Buffer.alloc(0), dnsNames: [], ipAddresses: [] };
+}
+
+export const IssueTlsServerCertificateRequest: MessageFns<IssueTlsServerCertificateRequest> = {
+  encode(message: IssueTlsServerCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unitId !== "") {
+      writer.uint32(10).string(message.unitId);
+    }
+    if (message.publicKey.length !== 0) {
+      writer.uint32(18).bytes(message.publicKey);
+    }
+    for (const v of message.dnsNames) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.ipAddresses) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueTlsServerCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueTlsServerCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.publicKey = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.dnsNames.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ipAddresses.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueTlsServerCertificateRequest {
+    return {
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
+      publicKey: isSet(object.publicKey)
+        ? Buffer.from(bytesFromBase64(object.publicKey))
+        : isSet(object.public_key)
+        ? Buffer.from(bytesFromBase64(object.public_key))
+        : Buffer.alloc(0),
+      dnsNames: globalThis.Array.isArray(object?.dnsNames)
+        ? object.dnsNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_names)
+        ? object.dns_names.map((e: any) => globalThis.String(e))
+        : [],
+      ipAddresses: globalThis.Array.isArray(object?.ipAddresses)
+        ? object.ipAddresses.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ip_addresses)
+        ? object.ip_addresses.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: IssueTlsServerCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
+    if (message.publicKey.length !== 0) {
+      obj.publicKey = base64FromBytes(message.publicKey);
+    }
+    if (message.dnsNames?.length) {
+      obj.dnsNames = message.dnsNames;
+    }
+    if (message.ipAddresses?.length) {
+      obj.ipAddresses = message.ipAddresses;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IssueTlsServerCertificateRequest>, I>>(
+    base?: I,
+  ): IssueTlsServerCertificateRequest {
+    return IssueTlsServerCertificateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IssueTlsServerCertificateRequest>, I>>(
+    object: I,
+  ): IssueTlsServerCertificateRequest {
+    const message = createBaseIssueTlsServerCertificateRequest();
+    message.unitId = object.unitId ?? "";
+    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    message.dnsNames = object.dnsNames?.map((e) => e) || [];
+    message.ipAddresses = object.ipAddresses?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseIssueTlsServerCertificateResponse(): IssueTlsServerCertificateResponse {
+  return { certificate: undefined, chainPems: [] };
+}
+
+export const IssueTlsServerCertificateResponse: MessageFns<IssueTlsServerCertificateResponse> = {
+  encode(message: IssueTlsServerCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificate !== undefined) {
+      CertificateInfo.encode(message.certificate, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.chainPems) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueTlsServerCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueTlsServerCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificate = CertificateInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chainPems.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueTlsServerCertificateResponse {
+    return {
+      certificate: isSet(object.certificate) ? CertificateInfo.fromJSON(object.certificate) : undefined,
+      chainPems: globalThis.Array.isArray(object?.chainPems)
+        ? object.chainPems.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.chain_pems)
+        ? object.chain_pems.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: IssueTlsServerCertificateResponse): unknown {
+    const obj: any = {};
+    if (message.certificate !== undefined) {
+      obj.certificate = CertificateInfo.toJSON(message.certificate);
+    }
+    if (message.chainPems?.length) {
+      obj.chainPems = message.chainPems;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IssueTlsServerCertificateResponse>, I>>(
+    base?: I,
+  ): IssueTlsServerCertificateResponse {
+    return IssueTlsServerCertificateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IssueTlsServerCertificateResponse>, I>>(
+    object: I,
+  ): IssueTlsServerCertificateResponse {
+    const message = createBaseIssueTlsServerCertificateResponse();
+    message.certificate = (object.certificate !== undefined && object.certificate !== null)
+      ? CertificateInfo.fromPartial(object.certificate)
+      : undefined;
+    message.chainPems = object.chainPems?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * HsmService: the gSMC-K of every unit (identities C.NK.VPN, C.AK.AUT, C.SAK.AUT with keys and
  * X.509 certificates), a test TI PKI with OCSP, card identities for the simulators, expiry and
@@ -4202,6 +4473,24 @@ export const HsmServiceService = {
       Buffer.from(PostOverMutualTlsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PostOverMutualTlsResponse => PostOverMutualTlsResponse.decode(value),
   },
+  /**
+   * A TLS server certificate (profile C.AK.AUT, KOMP CA) for a unit's SOAP endpoint over a public
+   * key the caller generated and keeps: the private key never comes to hsm. Codes
+   * SECURITY_MODULE_NOT_FOUND, INVALID_PUBLIC_KEY.
+   */
+  issueTlsServerCertificate: {
+    path: "/tigw.hsm.v1.HsmService/IssueTlsServerCertificate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueTlsServerCertificateRequest): Buffer =>
+      Buffer.from(IssueTlsServerCertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueTlsServerCertificateRequest =>
+      IssueTlsServerCertificateRequest.decode(value),
+    responseSerialize: (value: IssueTlsServerCertificateResponse): Buffer =>
+      Buffer.from(IssueTlsServerCertificateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IssueTlsServerCertificateResponse =>
+      IssueTlsServerCertificateResponse.decode(value),
+  },
 } as const;
 
 export interface HsmServiceServer extends UntypedServiceImplementation {
@@ -4250,6 +4539,12 @@ export interface HsmServiceServer extends UntypedServiceImplementation {
    * TLS_REFUSED (handshake refused, either side) and PEER_UNREACHABLE (no connection, timeout).
    */
   postOverMutualTls: handleUnaryCall<PostOverMutualTlsRequest, PostOverMutualTlsResponse>;
+  /**
+   * A TLS server certificate (profile C.AK.AUT, KOMP CA) for a unit's SOAP endpoint over a public
+   * key the caller generated and keeps: the private key never comes to hsm. Codes
+   * SECURITY_MODULE_NOT_FOUND, INVALID_PUBLIC_KEY.
+   */
+  issueTlsServerCertificate: handleUnaryCall<IssueTlsServerCertificateRequest, IssueTlsServerCertificateResponse>;
 }
 
 export interface HsmServiceClient extends Client {
@@ -4518,6 +4813,26 @@ export interface HsmServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PostOverMutualTlsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A TLS server certificate (profile C.AK.AUT, KOMP CA) for a unit's SOAP endpoint over a public
+   * key the caller generated and keeps: the private key never comes to hsm. Codes
+   * SECURITY_MODULE_NOT_FOUND, INVALID_PUBLIC_KEY.
+   */
+  issueTlsServerCertificate(
+    request: IssueTlsServerCertificateRequest,
+    callback: (error: ServiceError | null, response: IssueTlsServerCertificateResponse) => void,
+  ): ClientUnaryCall;
+  issueTlsServerCertificate(
+    request: IssueTlsServerCertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IssueTlsServerCertificateResponse) => void,
+  ): ClientUnaryCall;
+  issueTlsServerCertificate(
+    request: IssueTlsServerCertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IssueTlsServerCertificateResponse) => void,
   ): ClientUnaryCall;
 }
 

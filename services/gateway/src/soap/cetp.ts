@@ -1,0 +1,270 @@
+import { randomUUID } from "node:crypto";
+import { connect as tcpConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
+import type { CardTerminalApi, HsmApi } from "../grpc-clients.js";
+import { SoapFault, SYNTAX_ERROR } from "./envelope.js";
+import { NS } from "./services.js";
+import { esc } from "./xml.js";
+
+/** A subscription of a client system to events of its Mandant (EventService Subscribe). */
+export interface Subscription {
+  id: string;
+  mandantId: string;
+  clientSystemId: string;
+  eventTo: string;
+  topic: string;
+  filter?: string;
+  terminationTime: Date;
+}
+
+/** One event as CETP carries it: Topic, Type, Severity and the key-value Message (EventService.xsd). */
+export interface KonnektorEvent {
+  topic: string;
+  type: "Operation" | "Infrastructure";
+  severity: "Info";
+  parameters: [string, string][];
+  /** The terminal it concerns: only subscriptions of Mandanten with that terminal get it. */
+  ctId: string;
+}
+
+/** CETP frame (gemSpec_Kon TIP1-A_4596): "CETP", the length as 4 bytes big-endian, then the Event XML. */
+export function cetpFrame(subscriptionId: string, e: KonnektorEvent): Buffer {
+  const xml =
+    `<?xml version="1.0" encoding="UTF-8"?><EVT:Event xmlns:EVT="${NS.evt}"><EVT:Topic>${esc(e.topic)}</EVT:Topic><EVT:Type>${e.type}</EVT:Type>` +
+    `<EVT:Severity>${e.severity}</EVT:Severity><EVT:SubscriptionID>${esc(subscriptionId)}</EVT:SubscriptionID><EVT:Message>` +
+    e.parameters.map(([k, v]) => `<EVT:Parameter><EVT:Key>${esc(k)}</EVT:Key><EVT:Value>${esc(v)}</EVT:Value></EVT:Parameter>`).join("") +
+    `</EVT:Message></EVT:Event>`;
+  const body = Buffer.from(xml, "utf8");
+  const head = Buffer.alloc(8);
+  head.write("CETP", 0, "ascii");
+  head.writeUInt32BE(body.length, 4);
+  return Buffer.concat([head, body]);
+}
+
+/** cetp://host:port, as Subscribe's EventTo names the client's listener. */
+export function parseEventTo(eventTo: string): { host: string; port: number } {
+  const m = /^cetp:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})\/?$/.exec(eventTo);
+  const port = Number(m?.[2]);
+  if (!m || port < 1 || port > 65535) throw new SoapFault(SYNTAX_ERROR, `EventTo must be cetp://host:port, not "${eventTo.slice(0, 100)}"`, true);
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+/** Topic matching of the Konnektor: a subscription to CARD gets CARD/INSERTED and CARD/REMOVED; "/" or "ALL" gets everything. */
+export const topicMatches = (subscribed: string, topic: string) =>
+  subscribed === "/" || subscribed === "ALL" || topic === subscribed || topic.startsWith(`${subscribed.replace(/\/$/, "")}/`);
+
+/** Queued frames per subscription beyond which the oldest are dropped (a client that stays away). */
+const QUEUE_LIMIT = 1000;
+
+/**
+ * Delivers one subscription's frames in order to its EventTo: connects (TLS when TLS is mandatory,
+ * plain TCP otherwise), keeps the connection, and on any failure reconnects with a growing delay
+ * (0.2 s up to 5 s) while frames wait in order. The client's listener certificate is not checked:
+ * no client-system certificate is registered yet to check it against (client authentication
+ * comes with mutual TLS).
+ */
+class CetpSender {
+  private readonly queue: Buffer[] = [];
+  private socket?: Socket;
+  private connecting = false;
+  private delay = 200;
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+  delivered = 0;
+
+  constructor(
+    private readonly target: { host: string; port: number },
+    private readonly tls: boolean,
+  ) {}
+
+  send(frame: Buffer): void {
+    if (this.closed) return;
+    this.queue.push(frame);
+    if (this.queue.length > QUEUE_LIMIT) this.queue.shift();
+    this.flush();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.socket?.destroy();
+  }
+
+  private flush(): void {
+    if (this.closed || this.connecting) return;
+    if (!this.socket) return this.connect();
+    while (this.queue.length) {
+      const frame = this.queue[0]!;
+      this.socket.write(frame);
+      this.queue.shift();
+      this.delivered++;
+    }
+  }
+
+  private connect(): void {
+    this.connecting = true;
+    const socket = this.tls
+      ? tlsConnect({ host: this.target.host, port: this.target.port, rejectUnauthorized: false })
+      : tcpConnect(this.target.port, this.target.host);
+    const ready = () => {
+      this.connecting = false;
+      this.socket = socket;
+      this.delay = 200;
+      this.flush();
+    };
+    socket.once(this.tls ? "secureConnect" : "connect", ready);
+    socket.setTimeout(10_000, () => socket.destroy(new Error("CETP connect timed out")));
+    socket.on("data", () => undefined); // the client sends nothing back; read and drop
+    const retry = () => {
+      if (this.socket === socket) this.socket = undefined;
+      this.connecting = false;
+      if (this.closed) return;
+      this.timer = setTimeout(() => this.flush(), this.delay);
+      this.delay = Math.min(this.delay * 2, 5000);
+    };
+    socket.once("error", () => undefined);
+    socket.once("close", retry);
+  }
+}
+
+/**
+ * The EventService subscriptions of one unit and the CETP push. The Konnektor's events come from
+ * card-terminal's read model: while the unit has subscriptions, its cards and terminals are read
+ * every `pollMs` and the differences become CARD/INSERTED, CARD/REMOVED, CT/CONNECTED and
+ * CT/DISCONNECTED, in the order seen. Subscriptions are transient, as in a Konnektor (a restart
+ * ends them; clients renew or subscribe again) and expire at their TerminationTime.
+ */
+export class UnitEvents {
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly senders = new Map<string, CetpSender>();
+  private timer?: NodeJS.Timeout;
+  private previous?: { cards: Map<string, kt.Card>; connected: Map<string, boolean> };
+  private polling = false;
+
+  constructor(
+    private readonly unitId: string,
+    private readonly deps: {
+      cardTerminal: CardTerminalApi;
+      hsm: HsmApi;
+      now(): Date;
+      tls: boolean;
+      lifetimeMs: number;
+      pollMs: number;
+      onError(e: unknown): void;
+    },
+  ) {}
+
+  /** A new subscription; answers once the unit's current state is the baseline its events differ from. */
+  async subscribe(s: Omit<Subscription, "id" | "terminationTime">): Promise<Subscription> {
+    const target = parseEventTo(s.eventTo);
+    const sub: Subscription = { ...s, id: randomUUID(), terminationTime: new Date(this.deps.now().getTime() + this.deps.lifetimeMs) };
+    this.subscriptions.set(sub.id, sub);
+    this.senders.set(sub.id, new CetpSender(target, this.deps.tls));
+    await this.start();
+    return sub;
+  }
+
+  /** The client system's own subscriptions (Mandant-wide: every one of its Mandant). */
+  list(mandantId: string, clientSystemId: string | undefined): Subscription[] {
+    this.expire();
+    return [...this.subscriptions.values()].filter((s) => s.mandantId === mandantId && (!clientSystemId || s.clientSystemId === clientSystemId));
+  }
+
+  remove(ids: string[]): void {
+    for (const id of ids) {
+      this.subscriptions.delete(id);
+      this.senders.get(id)?.close();
+      this.senders.delete(id);
+    }
+    if (!this.subscriptions.size) this.stop();
+  }
+
+  renew(id: string): Subscription | undefined {
+    const s = this.subscriptions.get(id);
+    if (s) s.terminationTime = new Date(this.deps.now().getTime() + this.deps.lifetimeMs);
+    return s;
+  }
+
+  close(): void {
+    this.remove([...this.subscriptions.keys()]);
+  }
+
+  private expire(): void {
+    const now = this.deps.now().getTime();
+    this.remove([...this.subscriptions.values()].filter((s) => s.terminationTime.getTime() <= now).map((s) => s.id));
+  }
+
+  private async start(): Promise<void> {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.poll(), this.deps.pollMs);
+    this.timer.unref();
+    await this.poll();
+  }
+
+  private stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.previous = undefined;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      this.expire();
+      if (!this.subscriptions.size) return;
+      const [{ cards }, { terminals }, { infomodell }] = await Promise.all([
+        this.deps.cardTerminal.listCards({ unit: this.unitId }),
+        this.deps.cardTerminal.listTerminals({ unit: this.unitId, mandantId: "" }),
+        this.deps.cardTerminal.getInfomodell({ unit: this.unitId }),
+      ]);
+      const now = { cards: new Map(cards.map((c) => [c.cardHandle, c])), connected: new Map(terminals.map((t) => [t.ctId, t.connected])) };
+      const before = this.previous;
+      this.previous = now;
+      if (!before) return; // the first look is the baseline
+      const events: KonnektorEvent[] = [];
+      for (const [ctId, connected] of now.connected) {
+        if (connected && !before.connected.get(ctId))
+          events.push({ topic: "CT/CONNECTED", type: "Operation", severity: "Info", ctId, parameters: [["CtID", ctId]] });
+        if (!connected && before.connected.get(ctId))
+          events.push({ topic: "CT/DISCONNECTED", type: "Operation", severity: "Info", ctId, parameters: [["CtID", ctId]] });
+      }
+      for (const [handle, c] of before.cards) if (!now.cards.has(handle)) events.push(await this.cardEvent("CARD/REMOVED", c));
+      for (const [handle, c] of now.cards) if (!before.cards.has(handle)) events.push(await this.cardEvent("CARD/INSERTED", c));
+      const terminalsOf = new Map((infomodell?.mandanten ?? []).map((m) => [m.mandantId, new Set(m.terminals)]));
+      for (const e of events) {
+        for (const s of this.subscriptions.values()) {
+          if (!topicMatches(s.topic, e.topic) || !terminalsOf.get(s.mandantId)?.has(e.ctId)) continue;
+          this.senders.get(s.id)?.send(cetpFrame(s.id, e));
+        }
+      }
+    } catch (e) {
+      this.deps.onError(e);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** CARD/INSERTED and CARD/REMOVED with the keys practice software reads (DOMAIN.md). */
+  private async cardEvent(topic: string, c: kt.Card): Promise<KonnektorEvent> {
+    const type = c.cardType === "PRUEFKARTE_EGK" ? "EGK" : c.cardType;
+    const p: [string, string][] = [
+      ["CardHandle", c.cardHandle],
+      ["CardType", type],
+      ["CardVersion", "4.4.0"],
+      ["ICCSN", c.iccsn],
+      ["CtID", c.ctId],
+      ["SlotID", String(c.slot)],
+      ["InsertTime", new Date(c.insertedAt).toISOString()],
+    ];
+    if (c.certSerial) {
+      const cert = await this.deps.hsm.getCertificate({ certSerial: c.certSerial }).catch(() => undefined);
+      const name = cert?.certificate?.commonName ?? "";
+      p.push(["CardHolderName", name]);
+      const kvnr = type === "EGK" ? /\b([A-Z]\d{9})\b/.exec(name)?.[1] : undefined;
+      if (kvnr) p.push(["KVNR", kvnr]);
+    }
+    return { topic, type: "Operation", severity: "Info", ctId: c.ctId, parameters: p };
+  }
+}
