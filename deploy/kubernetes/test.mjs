@@ -434,6 +434,8 @@ async function main() {
       // The upgrade replaced the gateway pods: the old port-forward went with its pod.
       gw.close();
       gw = await portForward(`svc/${FULL}-gateway`, 8080);
+      // The CLI keeps its token per URL, and the new port-forward has a port of its own.
+      ok(tigw(gw.url, cfg, "login", "--user", "admin", "--password", adminPassword), "login");
       // Signals that need an event first: a refused terminal connect and an LZV attempt.
       const token = (await api(gw.url, null, "POST", "/api/v1/auth/login", { username: "admin", password: adminPassword })).json().token;
       const begin = await api(gw.url, token, "POST", `/api/v1/terminals/KT-001/connect/begin`, {});
