@@ -180,6 +180,7 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
       tenancyAddress: practice.tenancy.address,
       hsmAddress: practice.hsm.address,
       cardTerminalAddress: practice.cardTerminal.address,
+      masterKey: randomBytes(32),
     });
     gw = await startGateway({
       sql: await embeddedSql(),
