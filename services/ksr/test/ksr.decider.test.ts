@@ -34,7 +34,7 @@ const catalogue = fold(catalogueDecider, catalogueDecider.decide({ type: "SeedCa
 const entryOf = (product: string, version: string) => catalogue.entries[`${product}\u0000${version}`];
 const enrolled: UnitFirmwareEvent = {
   type: "UnitEnrolled",
-  data: { unitId: UNIT, serial: "RZK-1", product: "rz", version: "5.50.3:2.0.0", settings: DEFAULT_SETTINGS(), at: AT },
+  data: { unitId: UNIT, serial: "RZK-1", product: "rz", firmware: "5.50.3:2.0.0", settings: DEFAULT_SETTINGS(), at: AT },
 };
 const ok = { ok: true } as const;
 
@@ -114,7 +114,7 @@ describe("unit firmware", () => {
   it("enrols with the defaults: auto-download on, auto-update on, Monday 01:00", () => {
     spec(unitFirmwareDecider)
       .given([])
-      .when({ type: "Enrol", unitId: UNIT, serial: "RZK-1", product: "rz", version: "5.50.3:2.0.0", at: AT })
+      .when({ type: "Enrol", unitId: UNIT, serial: "RZK-1", product: "rz", firmware: "5.50.3:2.0.0", at: AT })
       .then((_, s) => assert.deepEqual(s.settings, { autoDownload: true, autoUpdate: true, window: "Mon 01:00" }));
   });
 
@@ -170,7 +170,7 @@ describe("unit firmware", () => {
           events.map((e) => e.type),
           ["UpdateVerified", "FirmwareInstalled"],
         );
-        assert.equal(s.version, "5.50.4:2.0.0");
+        assert.equal(s.firmware, "5.50.4:2.0.0");
       });
     spec(unitFirmwareDecider)
       .given([enrolled])
@@ -180,7 +180,7 @@ describe("unit firmware", () => {
           events.map((e) => [e.type, (e.data as { code?: string }).code]),
           [["UpdateFailed", "4183"]],
         );
-        assert.equal(s.version, "5.50.3:2.0.0");
+        assert.equal(s.firmware, "5.50.3:2.0.0");
       });
   });
 
@@ -194,7 +194,7 @@ describe("unit firmware", () => {
           ["UpdateVerified", "UpdateFailed", "UpdateRolledBack"],
         );
         assert.equal((events[1]!.data as { code: string }).code, "4184");
-        assert.equal(s.version, "5.50.3:2.0.0");
+        assert.equal(s.firmware, "5.50.3:2.0.0");
         assert.equal(s.lastResult, "4184");
       });
   });
@@ -244,7 +244,7 @@ describe("windows, compliance and the TI-access clause", () => {
   });
 
   it("flags revoked firmware and auto-update off with an update due", () => {
-    const revoked = fold(unitFirmwareDecider, [{ ...enrolled, data: { ...enrolled.data, version: "5.1.3" } }]);
+    const revoked = fold(unitFirmwareDecider, [{ ...enrolled, data: { ...enrolled.data, firmware: "5.1.3" } }]);
     const c = compliance(revoked, [], catalogue, "2024-12-01T00:00:00Z");
     assert.equal(c.approval, "Zulassung widerrufen");
     assert.equal(c.severity, 2);

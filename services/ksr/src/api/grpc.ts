@@ -26,7 +26,7 @@ export function toUnitFirmware(u: UnitFirmwareView): pb.UnitFirmware {
     unitId: u.unitId,
     serial: u.serial,
     product: u.product,
-    version: u.version,
+    version: u.firmware,
     approval: u.approval,
     approvalDate: u.approvalDate,
     settings: { ...u.settings },

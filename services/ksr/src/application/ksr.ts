@@ -97,6 +97,8 @@ export class Ksr {
   private checkedUntil = "";
   private ticking: Promise<void> = Promise.resolve();
   readonly faults = new Set<Fault>();
+  /** Packages never change once published: kept after the first read (a rollout reads one per unit). */
+  private readonly packages = new Map<string, SignedPackage>();
   /** Update outcomes ("OK" or the code) by step since start: for metrics. */
   readonly outcomes = new Map<string, number>();
 
@@ -186,6 +188,11 @@ export class Ksr {
 
   get signerCertificate(): { certSerial: string; pem: string } {
     return this.signer!;
+  }
+
+  /** The TI PKI's sub-CAs a signer must be issued by (from hsm's trust anchors). */
+  get trustedSubCas(): X509Certificate[] {
+    return this.subCas;
   }
 
   // ---- catalogue and releases ---------------------------------------------------------------
@@ -287,7 +294,7 @@ export class Ksr {
 
   /** Enrols a unit (tenancy's UnitCreated, or the first time the KSR is asked about it). */
   async enrol(u: { unitId: string; serial: string; profile: string; firmware: string }, at = this.now()): Promise<UnitFirmwareState> {
-    return this.record(u.unitId, { type: "Enrol", unitId: u.unitId, serial: u.serial, product: u.profile, version: u.firmware, at });
+    return this.record(u.unitId, { type: "Enrol", unitId: u.unitId, serial: u.serial, product: u.profile, firmware: u.firmware, at });
   }
 
   private async record(unitId: string, command: UnitFirmwareCommand): Promise<UnitFirmwareState> {
@@ -331,7 +338,7 @@ export class Ksr {
   async changeSettings(unit: string, s: { autoDownload?: boolean; autoUpdate?: boolean; window?: string }): Promise<UnitFirmwareView> {
     const unitId = await this.resolve(unit);
     // Windows passed so far count under the old settings.
-    await this.tick();
+    await this.walkOne(unitId);
     await this.perUnit.run(unitId, () => this.record(unitId, { type: "ChangeSettings", ...s, at: this.now() }));
     return this.view(unitId);
   }
@@ -339,7 +346,7 @@ export class Ksr {
   /** Switches the Konnektor off or on (Netzschalter); windows while it is off are missed. */
   async setPower(unit: string, on: boolean): Promise<UnitFirmwareView> {
     const unitId = await this.resolve(unit);
-    await this.tick();
+    await this.walkOne(unitId);
     await this.perUnit.run(unitId, () => this.record(unitId, { type: on ? "SwitchOn" : "SwitchOff", at: this.now() }));
     return this.view(unitId);
   }
@@ -363,11 +370,14 @@ export class Ksr {
     if (!release)
       throw new DomainError(
         "NO_RELEASE",
-        version ? `the KSR has no release of ${version} for ${state.product}` : `no update is due for unit ${state.serial} (${state.version})`,
+        version ? `the KSR has no release of ${version} for ${state.product}` : `no update is due for unit ${state.serial} (${state.firmware})`,
         { unitId, field: "version" },
       );
     if (!updates(state, release))
-      throw new DomainError("VERSION_NOT_NEWER", `unit ${state.serial} runs ${state.version}; ${release.fwVersion} is not newer`, { unitId, field: "version" });
+      throw new DomainError("VERSION_NOT_NEWER", `unit ${state.serial} runs ${state.firmware}; ${release.fwVersion} is not newer`, {
+        unitId,
+        field: "version",
+      });
     await this.installRelease(unitId, release, "manual", this.now(), true);
     return this.view(unitId);
   }
@@ -376,10 +386,10 @@ export class Ksr {
    * Installs a package on a unit (an offline upload does this, and so do the tests with mutated
    * packages): verification, then apply. Refusals are recorded and thrown with their code.
    */
-  async installPackage(unit: string, pkg: SignedPackage, claimed: Pick<ReleaseFacts, "updateId" | "fwVersion">): Promise<UnitFirmwareView> {
+  async installPackage(unit: string, pkg: SignedPackage, claimed: Pick<ReleaseFacts, "updateId" | "fwVersion">): Promise<UnitFirmwareState> {
     const unitId = await this.resolve(unit);
     await this.perUnit.run(unitId, () => this.verifyAndApply(unitId, pkg, claimed, "manual", this.now(), true));
-    return this.view(unitId);
+    return (await this.units.load(fwStream(unitId))).state;
   }
 
   private async installRelease(unitId: string, release: ReleaseFacts, trigger: Trigger, at: string, throwRefusal: boolean): Promise<boolean> {
@@ -411,7 +421,7 @@ export class Ksr {
     const verification: StepOutcome = verdict.ok ? { ok: true } : { ok: false, code: verdict.code, message: verdict.reason };
     const release = verdict.ok ? { updateId: verdict.info.updateId, fwVersion: verdict.info.fwVersion } : claimed;
     const apply: StepOutcome = this.faults.has("apply")
-      ? { ok: false, code: CODES.apply, message: `applying ${release.fwVersion} failed (simulated fault); rolled back to ${state.version}` }
+      ? { ok: false, code: CODES.apply, message: `applying ${release.fwVersion} failed (simulated fault); rolled back to ${state.firmware}` }
       : { ok: true };
     const after = await this.record(unitId, { type: "RecordInstall", trigger, release, verification, apply, at });
     const code = !verdict.ok ? verdict.code : apply.ok ? "OK" : CODES.apply;
@@ -439,11 +449,18 @@ export class Ksr {
     const from = this.checkedUntil || now;
     await this.refresh.trigger();
     const [rows, releases] = await Promise.all([this.unitProjection.list(this.sql, "serial"), this.releases()]);
-    for (const row of rows) {
-      if (!row.exists) continue;
-      await this.walkUnit(row.unitId, releases, from, now);
-    }
+    // The read model is current (refreshed above): units with nothing due cost no further query.
+    for (const row of rows) if (row.exists && dueRelease(row, releases)) await this.walkUnit(row.unitId, releases, from, now);
     this.checkedUntil = now;
+  }
+
+  /**
+   * One unit's part of the walk up to now (after a change of its settings or power, before the
+   * next tick). Safe to repeat: a window once used or missed is never reached again.
+   */
+  private async walkOne(unitId: string): Promise<void> {
+    const now = this.now();
+    await this.walkUnit(unitId, await this.releases(), this.checkedUntil || now, now);
   }
 
   private async walkUnit(unitId: string, releases: ReleaseState[], from: string, now: string): Promise<void> {

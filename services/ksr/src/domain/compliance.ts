@@ -22,11 +22,11 @@ const DAY = 86_400_000;
 export const daysUntil = (day: string, now: string) => Math.round((Date.parse(`${day}T00:00:00Z`) - Date.parse(`${germanDay(now)}T00:00:00Z`)) / DAY);
 
 /** The release to install next: of those that update the unit, the one with the earliest deadline, then the newest. */
-export function dueRelease(u: Pick<UnitFirmwareState, "product" | "version">, releases: ReleaseFacts[]): ReleaseFacts | undefined {
+export function dueRelease(u: Pick<UnitFirmwareState, "product" | "firmware">, releases: ReleaseFacts[]): ReleaseFacts | undefined {
   return releases.filter((r) => updates(u, r)).sort((a, b) => a.deadline.localeCompare(b.deadline) || compareVersions(b.fwVersion, a.fwVersion))[0];
 }
 
-export function tiBlockers(u: Pick<UnitFirmwareState, "product" | "version">, releases: ReleaseFacts[], now: string): string[] {
+export function tiBlockers(u: Pick<UnitFirmwareState, "product" | "firmware">, releases: ReleaseFacts[], now: string): string[] {
   const today = germanDay(now);
   return releases
     .filter((r) => r.fwPriority === CRITICAL && updates(u, r) && today >= r.deadline)
@@ -37,13 +37,13 @@ export function compliance(u: UnitFirmwareState, releases: ReleaseFacts[], catal
   const today = germanDay(now);
   const flags: string[] = [];
   let severity = 0;
-  const entry = findEntry(catalogue, u.product, u.version);
+  const entry = findEntry(catalogue, u.product, u.firmware);
   const approval = entry ? approvalOn(entry, today) : { approval: "unknown", date: "" };
   if (!entry) {
-    flags.push(`firmware ${u.version} is not in the catalogue of ${u.product}`);
+    flags.push(`firmware ${u.firmware} is not in the catalogue of ${u.product}`);
     severity = Math.max(severity, 1);
   } else if (approval.approval !== "zugelassen") {
-    flags.push(`firmware ${u.version}: ${approval.approval} ${approval.approval === REVOKED ? "on" : "since"} ${approval.date}, update required`);
+    flags.push(`firmware ${u.firmware}: ${approval.approval} ${approval.approval === REVOKED ? "on" : "since"} ${approval.date}, update required`);
     severity = Math.max(severity, 2);
   }
   const due = dueRelease(u, releases);

@@ -97,7 +97,7 @@ export interface VerifyContext {
   subCas: X509Certificate[];
   now: Date;
   /** The unit: its product and installed version decide its firmware group. */
-  unit: { product: string; version: string };
+  unit: { product: string; firmware: string };
   catalogue: CatalogueState;
 }
 
@@ -127,13 +127,13 @@ export function verifyPackage(p: SignedPackage, ctx: VerifyContext): Verdict {
   const info = parseUpdateInformation(p.updateInformation);
   if (!info) return refuse(CODES.updateInformation, "the UpdateInformation does not follow Konfigurationsdienst.xsd");
 
-  const unitEntry = findEntry(ctx.catalogue, ctx.unit.product, ctx.unit.version);
-  const group = unitEntry?.group ?? groupOf(ctx.unit.product, ctx.unit.version);
+  const unitEntry = findEntry(ctx.catalogue, ctx.unit.product, ctx.unit.firmware);
+  const group = unitEntry?.group ?? groupOf(ctx.unit.product, ctx.unit.firmware);
   const target = info.product === ctx.unit.product ? findEntry(ctx.catalogue, info.product, info.fwVersion) : undefined;
   if (!target || target.group !== group)
     return refuse(
       CODES.group,
-      `${info.product} ${info.fwVersion} is outside the firmware group ${group} of this ${ctx.unit.product} unit on ${ctx.unit.version}`,
+      `${info.product} ${info.fwVersion} is outside the firmware group ${group} of this ${ctx.unit.product} unit on ${ctx.unit.firmware}`,
     );
 
   for (const f of info.files) {

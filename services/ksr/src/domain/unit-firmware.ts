@@ -25,7 +25,8 @@ export interface UnitFirmwareState {
   unitId: string;
   serial: string;
   product: string;
-  version: string;
+  /** The firmware version the unit runs (e.g. 5.50.3:2.0.0). */
+  firmware: string;
   settings: UpdateSettings;
   /** The Konnektor is switched off (Netzschalter, seed 000): its windows pass unused. */
   switchedOff: boolean;
@@ -44,7 +45,7 @@ export type Trigger = "auto" | "manual";
 export type StepOutcome = { ok: true } | { ok: false; code: string; message: string };
 
 export type UnitFirmwareCommand =
-  | { type: "Enrol"; unitId: string; serial: string; product: string; version: string; at: string }
+  | { type: "Enrol"; unitId: string; serial: string; product: string; firmware: string; at: string }
   | { type: "ChangeSettings"; autoDownload?: boolean; autoUpdate?: boolean; window?: string; at: string }
   | { type: "SwitchOff"; at: string }
   | { type: "SwitchOn"; at: string }
@@ -63,7 +64,7 @@ export type UnitFirmwareCommand =
 
 type Base = { unitId: string; at: string };
 export type UnitFirmwareEvent =
-  | { type: "UnitEnrolled"; data: Base & { serial: string; product: string; version: string; settings: UpdateSettings } }
+  | { type: "UnitEnrolled"; data: Base & { serial: string; product: string; firmware: string; settings: UpdateSettings } }
   | { type: "UpdateSettingsChanged"; data: Base & UpdateSettings }
   | { type: "KonnektorSwitchedOff"; data: Base }
   | { type: "KonnektorSwitchedOn"; data: Base }
@@ -85,7 +86,7 @@ export const initialUnitFirmware = (): UnitFirmwareState => ({
   unitId: "",
   serial: "",
   product: "",
-  version: "",
+  firmware: "",
   settings: DEFAULT_SETTINGS(),
   switchedOff: false,
   downloaded: "",
@@ -100,8 +101,8 @@ function mustExist(s: UnitFirmwareState): void {
 }
 
 /** Does this release update this unit (its product, a newer version)? */
-export function updates(s: Pick<UnitFirmwareState, "product" | "version">, r: Pick<ReleaseFacts, "product" | "fwVersion">): boolean {
-  return r.product === s.product && !sameVersion(r.fwVersion, s.version) && compareVersions(r.fwVersion, s.version) > 0;
+export function updates(s: Pick<UnitFirmwareState, "product" | "firmware">, r: Pick<ReleaseFacts, "product" | "fwVersion">): boolean {
+  return r.product === s.product && !sameVersion(r.fwVersion, s.firmware) && compareVersions(r.fwVersion, s.firmware) > 0;
 }
 
 function decide(c: UnitFirmwareCommand, s: UnitFirmwareState): UnitFirmwareEvent[] {
@@ -109,7 +110,10 @@ function decide(c: UnitFirmwareCommand, s: UnitFirmwareState): UnitFirmwareEvent
     case "Enrol":
       if (s.exists) return [];
       return [
-        { type: "UnitEnrolled", data: { unitId: c.unitId, serial: c.serial, product: c.product, version: c.version, settings: DEFAULT_SETTINGS(), at: c.at } },
+        {
+          type: "UnitEnrolled",
+          data: { unitId: c.unitId, serial: c.serial, product: c.product, firmware: c.firmware, settings: DEFAULT_SETTINGS(), at: c.at },
+        },
       ];
     case "ChangeSettings": {
       mustExist(s);
@@ -177,18 +181,18 @@ function decide(c: UnitFirmwareCommand, s: UnitFirmwareState): UnitFirmwareEvent
       });
       if (!c.verification.ok) return [failed("verify", c.verification.code, c.verification.message)];
       if (!updates(s, { product: s.product, fwVersion }))
-        throw new DomainError("VERSION_NOT_NEWER", `unit ${s.serial} runs ${s.version}; ${fwVersion} is not newer`, { unitId: s.unitId, field: "version" });
+        throw new DomainError("VERSION_NOT_NEWER", `unit ${s.serial} runs ${s.firmware}; ${fwVersion} is not newer`, { unitId: s.unitId, field: "version" });
       const verified: UnitFirmwareEvent = { type: "UpdateVerified", data: { unitId: s.unitId, updateId, version: fwVersion, at: c.at } };
       if (!c.apply.ok)
         // 4184: the apply failed; the Konnektor returns to the version it ran and keeps working.
         return [
           verified,
           failed("apply", CODES.apply, c.apply.message),
-          { type: "UpdateRolledBack", data: { unitId: s.unitId, updateId, version: s.version, at: c.at } },
+          { type: "UpdateRolledBack", data: { unitId: s.unitId, updateId, version: s.firmware, at: c.at } },
         ];
       return [
         verified,
-        { type: "FirmwareInstalled", data: { unitId: s.unitId, updateId, fromVersion: s.version, toVersion: fwVersion, trigger: c.trigger, at: c.at } },
+        { type: "FirmwareInstalled", data: { unitId: s.unitId, updateId, fromVersion: s.firmware, toVersion: fwVersion, trigger: c.trigger, at: c.at } },
       ];
     }
   }
@@ -198,8 +202,8 @@ function evolve(s: UnitFirmwareState, e: UnitFirmwareEvent): UnitFirmwareState {
   const next = { ...s, updatedAt: e.data.at };
   switch (e.type) {
     case "UnitEnrolled": {
-      const { unitId, serial, product, version, settings } = e.data;
-      return { ...next, exists: true, unitId, serial, product, version, settings };
+      const { unitId, serial, product, firmware, settings } = e.data;
+      return { ...next, exists: true, unitId, serial, product, firmware, settings };
     }
     case "UpdateSettingsChanged":
       return { ...next, settings: { autoDownload: e.data.autoDownload, autoUpdate: e.data.autoUpdate, window: e.data.window } };
@@ -218,7 +222,7 @@ function evolve(s: UnitFirmwareState, e: UnitFirmwareEvent): UnitFirmwareState {
     case "FirmwareInstalled":
       return {
         ...next,
-        version: e.data.toVersion,
+        firmware: e.data.toVersion,
         downloaded: "",
         lastResult: "OK",
         lastMessage: `${e.data.fromVersion} -> ${e.data.toVersion} (${e.data.updateId})`,
@@ -227,7 +231,7 @@ function evolve(s: UnitFirmwareState, e: UnitFirmwareEvent): UnitFirmwareState {
       // A package that failed its download or verification is not kept.
       return { ...next, downloaded: e.data.step === "apply" ? s.downloaded : "", lastResult: e.data.code, lastMessage: e.data.message };
     case "UpdateRolledBack":
-      return { ...next, version: e.data.version };
+      return { ...next, firmware: e.data.version };
   }
 }
 
