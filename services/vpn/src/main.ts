@@ -14,6 +14,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
     TIGW_CARD_TERMINAL_ADDR: str({ default: "127.0.0.1:50053" }),
+    /** ksr for the TI-access rule's firmware clause; "none" leaves the clause out. */
+    TIGW_KSR_ADDR: str({ default: "127.0.0.1:50056" }),
     /** The simulated VPN-Zugangsdienst's HTTPS port (mutual TLS). */
     TIGW_VPNZUGD_PORT: int({ default: 8443, min: 0, max: 65535 }),
     TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
@@ -29,6 +31,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
+    ksrAddress: cfg.TIGW_KSR_ADDR === "none" ? undefined : cfg.TIGW_KSR_ADDR,
     vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
     heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
     grpc: { host: cfg.TIGW_VPN_GRPC_HOST, port: cfg.TIGW_VPN_GRPC_PORT },

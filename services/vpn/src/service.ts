@@ -13,6 +13,8 @@ export interface VpnServiceOptions {
   tenancyAddress: string;
   hsmAddress: string;
   cardTerminalAddress: string;
+  /** ksr, for the TI-access rule's firmware clause (a critical update past its deadline); none: no such clause. */
+  ksrAddress?: string;
   /** The simulated VPN-ZugD's HTTPS listener (port 0: any free one). */
   vpnzugd?: { host?: string; port?: number };
   /** How long the simulated VPN-ZugD waits for the TI PKI's OCSP responder (default 10 s). */
@@ -53,7 +55,7 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
     port: o.vpnzugd?.port,
     ocspTimeoutMs: o.ocspTimeoutMs,
   });
-  const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress }, () => ({
+  const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress, ksr: o.ksrAddress }, () => ({
     url: zugd.url,
     caPem: zugd.caPem,
     serverName: VPNZUGD_SERVER_NAME,
