@@ -12,7 +12,7 @@ import {
   loadConfig,
   postgresSql,
   runServiceProcess,
-  str,
+  host,
   SystemClock,
   url,
 } from "@tigw/platform";
@@ -22,7 +22,7 @@ const cfg = exitOnConfigError(() =>
   loadConfig({
     DATABASE_URL: url(["postgres", "postgresql"]),
     KAFKA_BROKERS: hostPorts(),
-    TIGW_KSR_GRPC_HOST: str({ default: "127.0.0.1" }),
+    TIGW_KSR_GRPC_HOST: host({ default: "127.0.0.1" }),
     TIGW_KSR_GRPC_PORT: int({ default: 50056, min: 0, max: 65535 }),
     TIGW_TENANCY_ADDR: address({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),

@@ -91,6 +91,20 @@ const PROCESSES: ProcessCase[] = [
     ],
   },
   {
+    name: "ksr",
+    script: "services/ksr/dist/src/main.js",
+    env: { DATABASE_URL: "postgres://127.0.0.1:1/x", KAFKA_BROKERS: "127.0.0.1:1" },
+    bad: [
+      ...DB,
+      LOG,
+      ["TIGW_KSR_GRPC_HOST", "bad host!"],
+      ["TIGW_KSR_GRPC_PORT", "65536"],
+      addr("TIGW_TENANCY_ADDR"),
+      addr("TIGW_HSM_ADDR"),
+      ["TIGW_KSR_TICK_SECONDS", "0"],
+    ],
+  },
+  {
     name: "vsdm",
     script: "services/vsdm/dist/src/main.js",
     env: { DATABASE_URL: "postgres://127.0.0.1:1/x", KAFKA_BROKERS: "127.0.0.1:1" },
@@ -145,6 +159,7 @@ const PROCESSES: ProcessCase[] = [
       ["TIGW_HSM_MASTER_KEY", "abc"],
       ["TIGW_HSM_TICK_SECONDS", "-1"],
       ["TIGW_VSDM_MAX_OFFLINE_DAYS", "9999"],
+      ["TIGW_KSR_TICK_SECONDS", "soon"],
     ],
   },
 ];

@@ -11,6 +11,7 @@ import { CardTerminalServiceService } from "@tigw/contracts/cardterminal/v1/card
 import { HsmServiceService } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceService } from "@tigw/contracts/tenancy/v1/tenancy";
 import { VpnServiceService } from "@tigw/contracts/vpn/v1/vpn";
+import { KsrServiceService } from "@tigw/contracts/ksr/v1/ksr";
 import { VsdmServiceService } from "@tigw/contracts/vsdm/v1/vsdm";
 import { askOcsp, ocspQuery } from "@tigw/hsm";
 import { freePort, startEmbedded, stopProcess } from "./support.js";
@@ -502,6 +503,7 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
       grpcListener("card-terminal", CardTerminalServiceService as unknown as ServiceDefinition),
       grpcListener("vsdm", VsdmServiceService as unknown as ServiceDefinition),
       grpcListener("vpn", VpnServiceService as unknown as ServiceDefinition),
+      grpcListener("ksr", KsrServiceService as unknown as ServiceDefinition),
       vpnzugdListener(banner),
     ];
   }
