@@ -12,8 +12,8 @@ import { API_CONTROLLERS } from "./http/controllers.js";
 import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
-import { cardTerminalApi, deadLetterApi, hsmApi, tenancyApi, vpnApi, vsdmApi } from "./grpc-clients.js";
-import { CARD_TERMINAL, DEAD_LETTERS, HSM, TENANCY, VPN, VSDM } from "./tokens.js";
+import { cardTerminalApi, deadLetterApi, hsmApi, ksrApi, tenancyApi, vpnApi, vsdmApi } from "./grpc-clients.js";
+import { CARD_TERMINAL, DEAD_LETTERS, HSM, KSR, TENANCY, VPN, VSDM } from "./tokens.js";
 
 export interface GatewayOptions {
   sql: Sql;
@@ -23,6 +23,8 @@ export interface GatewayOptions {
   vsdmAddress: string;
   /** The vpn service (default 127.0.0.1:50055). */
   vpnAddress?: string;
+  /** The ksr service (default 127.0.0.1:50056). */
+  ksrAddress?: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -99,6 +101,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   // The services that consume other services' events (today hsm, of tenancy's) keep dead letters.
   const deadLetters = [deadLetterApi(o.hsmAddress)];
   const vpn = vpnApi(o.vpnAddress ?? "127.0.0.1:50055");
+  const ksr = ksrApi(o.ksrAddress ?? "127.0.0.1:50056");
   const limiter = new LoginLimiter(o.loginLimit);
 
   @Module({
@@ -113,6 +116,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: VSDM, useValue: vsdm },
       { provide: DEAD_LETTERS, useValue: deadLetters },
       { provide: VPN, useValue: vpn },
+      { provide: KSR, useValue: ksr },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -138,6 +142,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       vsdm.close();
       for (const d of deadLetters) d.close();
       vpn.close();
+      ksr.close();
     },
   };
 }

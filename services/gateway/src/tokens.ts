@@ -6,3 +6,4 @@ export const VSDM = Symbol("VsdmApi");
 /** The DeadLetterService clients of the services that consume other services' events. */
 export const DEAD_LETTERS = Symbol("DeadLetterApi[]");
 export const VPN = Symbol("VpnApi");
+export const KSR = Symbol("KsrApi");

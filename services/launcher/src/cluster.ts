@@ -122,6 +122,7 @@ async function main(): Promise<void> {
   run("gateway", "services/gateway/dist/src/main.js", {
     TIGW_VSDM_ADDR: vsdmAddress,
     TIGW_VPN_ADDR: vpnAddress,
+    TIGW_KSR_ADDR: ksrAddress,
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,
     TIGW_CARD_TERMINAL_ADDR: ktAddress,

@@ -134,6 +134,7 @@ async function main(): Promise<void> {
     cardTerminalAddress: cardTerminal.address,
     vsdmAddress: vsdm.address,
     vpnAddress: vpn.address,
+    ksrAddress: ksr.address,
     host: cfg.TIGW_HTTP_HOST,
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,

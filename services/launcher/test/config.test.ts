@@ -133,6 +133,7 @@ const PROCESSES: ProcessCase[] = [
       addr("TIGW_HSM_ADDR"),
       addr("TIGW_CARD_TERMINAL_ADDR"),
       addr("TIGW_VSDM_ADDR"),
+      addr("TIGW_KSR_ADDR"),
       ["TIGW_HTTP_HOST", "bad host!"],
       ["TIGW_HTTP_PORT", "http"],
       ["TIGW_ADMIN_PASSWORD", "Pw-4711"],
