@@ -16,6 +16,7 @@ import { unit } from "./commands/unit.js";
 import { user } from "./commands/user.js";
 import { vpn } from "./commands/vpn.js";
 import { vsd } from "./commands/vsd.js";
+import { ksr } from "./commands/ksr.js";
 
 /**
  * The command table (the Command pattern): one module per command group under commands/, each a
@@ -41,6 +42,7 @@ export const GROUPS: CommandGroup[] = [
   user,
   events,
   vpn,
+  ksr,
 ];
 
 export const USAGE = `tigw: operate a ti-gateway fleet

@@ -2,6 +2,7 @@ import type { SecurityModule } from "@tigw/contracts/hsm/v1/hsm";
 import type { Unit } from "@tigw/contracts/tenancy/v1/tenancy";
 import { fields, table } from "../output.js";
 import { type CommandGroup, day, need, unitPath } from "./command.js";
+import { UNIT_FIRMWARE_USAGE, unitFirmwareVerb } from "./ksr.js";
 import { mandantRows } from "./mandant.js";
 
 /** A unit as the fleet overview lists it: with its gSMC-K's C.NK.VPN expiry (null when none). */
@@ -106,9 +107,14 @@ export const unit: CommandGroup = {
                                           (exit 1 when a check fails)
   tigw unit certs UNIT                    the gSMC-K identities, certificates, expiry, OCSP, LZV
   tigw unit lzv UNIT                      run the LZV (Laufzeitverlängerung) now
-  tigw unit revoke UNIT [--reason R]      Sperrung: revoke every gSMC-K certificate of the unit`,
+  tigw unit revoke UNIT [--reason R]      Sperrung: revoke every gSMC-K certificate of the unit
+${UNIT_FIRMWARE_USAGE}`,
   async run({ unknown, verb, args: [id], o, show, api }) {
     switch (verb) {
+      case "firmware":
+      case "update":
+      case "update-settings":
+        return unitFirmwareVerb(verb, id, o, api(), show);
       case "create": {
         const u = await api().post<Unit>("/api/v1/units", {
           serial: need(o.serial, "--serial"),
