@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
   consume,
+  DomainError,
   on,
   SqlEventStore,
   startServiceHost,
@@ -61,7 +62,15 @@ export async function startTenancy(o: TenancyServiceOptions): Promise<RunningTen
     handlers: {
       FirmwareInstalled: on({
         message: FirmwareInstalled,
-        handle: (e) => tenancy.recordFirmware(e.unitId, e.toVersion, e.updateId, e.at).then(() => undefined),
+        // ksr enrols only tenancy's units; a unit this tenancy does not know (another deployment's
+        // event on a shared topic) is not ours to record, and no retry would change that.
+        handle: (e) =>
+          tenancy.recordFirmware(e.unitId, e.toVersion, e.updateId, e.at).then(
+            () => undefined,
+            (err: unknown) => {
+              if (!(err instanceof DomainError && err.code === "UNIT_NOT_FOUND")) throw err;
+            },
+          ),
       }),
     },
   });
