@@ -49,7 +49,7 @@ import {
   type UnitFirmwareEvent,
   type UnitFirmwareState,
 } from "../domain/unit-firmware.js";
-import { germanDay, occurrences, parseWindow } from "../domain/window.js";
+import { germanDay, germanInstant, occurrences, parseWindow } from "../domain/window.js";
 
 const fwStream = (unitId: string) => `fw-${unitId}`;
 const releaseStream = (updateId: string) => `release-${updateId}`;
@@ -484,7 +484,11 @@ export class Ksr {
     }
     if (!state.settings.autoUpdate) return;
     // Each occurrence that passed since the last walk, oldest first, until one installs the update.
-    const after = state.lastWindow > from ? state.lastWindow : from;
+    // Windows before the start date install nothing: the walk begins at the start date at the
+    // earliest, so the bounded list of occurrences is never used up by them.
+    const [y, m, d] = due.startDate.split("-").map(Number) as [number, number, number];
+    const startsAt = new Date(germanInstant(y, m, d, 0, 0) - 1).toISOString();
+    const after = [state.lastWindow, from, startsAt].sort().at(-1)!;
     for (const occurrence of occurrences(parseWindow(state.settings.window), after, now, 60)) {
       const current = (await this.units.load(fwStream(unitId))).state;
       const pending = dueRelease(current, releases);
