@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { answer, type FakeGateway, fakeGateway, loggedIn, tigw } from "./support.js";
 
@@ -34,6 +37,8 @@ describe("tigw ksr, fleet firmware, unit update", () => {
       "POST /api/v1/ksr/releases": (r) => ({ ...(r.body as object), signerCertSerial: "1A2B", files: [] }),
       "POST /api/v1/units/RZK-0004/firmware/update": () =>
         answer(422, { title: "4183", code: "4183", detail: "firmware file rz.fw does not match its hash" }, "application/problem+json"),
+      "POST /api/v1/ksr/releases/WR3/offline": () => ({ updateId: "WR3", package: '{"format":"tigw-ksr-offline-1"}' }),
+      "POST /api/v1/units/RZK-0004/firmware/offline": () => unitFirmware({ version: "5.50.4:2.0.0" }),
       "POST /api/v1/units/RZK-0004/firmware/settings": (r) =>
         unitFirmware({ settings: { autoDownload: true, autoUpdate: false, window: (r.body as { window: string }).window } }),
     });
@@ -77,6 +82,21 @@ describe("tigw ksr, fleet firmware, unit update", () => {
     const r = await tigw(gw.url, "unit", "update", "RZK-0004");
     assert.equal(r.code, 1);
     assert.match(r.err, /4183/);
+  });
+
+  it("ksr export writes the offline package (owner-only); unit update --offline uploads it with its password", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tigw-ksr-")), "wr3.pkg");
+    const r = await tigw(gw.url, "ksr", "export", "WR3", "--password", "Techniker-4711!", "--out", file);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(readFileSync(file, "utf8"), '{"format":"tigw-ksr-offline-1"}');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const up = await tigw(gw.url, "unit", "update", "RZK-0004", "--offline", file, "--password", "Techniker-4711!");
+    assert.equal(up.code, 0, up.err);
+    assert.deepEqual(gw.requests.at(-1)!.body, { package: '{"format":"tigw-ksr-offline-1"}', password: "Techniker-4711!" });
+    assert.match(up.out, /Firmware:\s+5\.50\.4:2\.0\.0/);
+    const noPassword = await tigw(gw.url, "unit", "update", "RZK-0004", "--offline", file);
+    assert.equal(noPassword.code, 2);
+    assert.match(noPassword.err, /missing --password/);
   });
 
   it("unit update-settings: --auto off and --window; on|off only", async () => {

@@ -184,6 +184,8 @@ export interface KsrApi {
   changeUpdateSettings: Rpc<ksr.ChangeUpdateSettingsRequest, ksr.ChangeUpdateSettingsResponse>;
   updateUnit: Rpc<ksr.UpdateUnitRequest, ksr.UpdateUnitResponse>;
   runScheduler: Rpc<ksr.RunSchedulerRequest, ksr.RunSchedulerResponse>;
+  exportOfflinePackage: Rpc<ksr.ExportOfflinePackageRequest, ksr.ExportOfflinePackageResponse>;
+  installOfflinePackage: Rpc<ksr.InstallOfflinePackageRequest, ksr.InstallOfflinePackageResponse>;
   close(): void;
 }
 
@@ -196,6 +198,8 @@ const KSR_METHODS = [
   "changeUpdateSettings",
   "updateUnit",
   "runScheduler",
+  "exportOfflinePackage",
+  "installOfflinePackage",
 ] as const;
 export const ksrApi = (address: string, deadlineMs = 60_000): KsrApi =>
   promiseApi<KsrApi>(KsrServiceClient as unknown as ClientCtor, address, KSR_METHODS, deadlineMs);

@@ -4,6 +4,7 @@ export * from "./domain/package.js";
 export * from "./domain/window.js";
 export * from "./domain/unit-firmware.js";
 export * from "./domain/compliance.js";
+export * from "./domain/offline.js";
 export * from "./application/ksr.js";
 export * from "./service.js";
 export { toRelease, toUnitFirmware } from "./api/grpc.js";

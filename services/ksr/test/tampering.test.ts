@@ -12,7 +12,8 @@ import { startFleet, type Fleet } from "./support.js";
  * Tampering: mutated packages (flipped bits in the firmware file, the UpdateInformation and both
  * signatures; a foreign signer posing as the TI PKI's component CA; a practice card's key; an
  * expired KSR signing certificate; correctly signed versions outside the unit's firmware group;
- * a missing file) are each installed on a unit and each refused with its HSK code. Nothing is
+ * a missing file) are each refused with its HSK code by the unit's verification, every fifth
+ * also installed through the application (recorded, refused with the same code). Nothing is
  * installed: the units still run 5.50.3:2.0.0 afterwards, in ksr and in tenancy. A failed apply
  * (4184) rolls back and the unit keeps working; a failed download is 4182.
  */
@@ -149,15 +150,24 @@ describe("tampered packages are refused with the HSK's codes and nothing is inst
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < n; i++) verifyPackage(good, ctx);
     const perPackage = Number(process.hrtime.bigint() - t0) / 1e6 / n;
-    process.stdout.write(`# verification of a 64 KiB package (two ECDSA brainpoolP256r1 signatures, chain, SHA-256): ${perPackage.toFixed(2)} ms\n`);
+    process.stdout.write(`# verification of a 32 KiB package (two ECDSA brainpoolP256r1 signatures, chain, SHA-256): ${perPackage.toFixed(2)} ms\n`);
   });
 
   it("each of the 1,060 mutated packages is refused with its code, and nothing is installed", async () => {
     assert.ok(cases.length >= 1000);
     const wrong: string[] = [];
     const t0 = Date.now();
+    // Every package through the unit's verification; every fifth also through the whole install
+    // path (recorded as UpdateFailed): the same verdicts, at a cost a shared CI machine bears.
+    const unitState = await fleet.ksr.ksr.view(SERIALS[0]!);
+    const ctx = { subCas: fleet.ksr.ksr.trustedSubCas, now: fleet.clock.now(), unit: unitState, catalogue: await fleet.ksr.ksr.catalogue() };
+    let throughApplication = 0;
     for (const [i, c] of cases.entries()) {
-      const unit = SERIALS[i % SERIALS.length]!;
+      const v = verifyPackage(c.pkg, ctx);
+      if (v.ok || v.code !== c.code) wrong.push(`${c.kind}: verification said ${v.ok ? "ok" : v.code} instead of ${c.code}`);
+      if (i % 5 !== 0) continue;
+      throughApplication++;
+      const unit = SERIALS[(i / 5) % SERIALS.length]!;
       try {
         await fleet.ksr.ksr.installPackage(unit, c.pkg, { updateId: release.updateId, fwVersion: c.version });
         wrong.push(`${c.kind}: installed`);
@@ -165,7 +175,7 @@ describe("tampered packages are refused with the HSK's codes and nothing is inst
         if (!(e instanceof DomainError) || e.code !== c.code) wrong.push(`${c.kind}: ${e instanceof DomainError ? e.code : String(e)} instead of ${c.code}`);
       }
     }
-    process.stdout.write(`# ${cases.length} mutated packages refused through the application in ${Date.now() - t0} ms\n`);
+    process.stdout.write(`# ${cases.length} mutated packages refused (${throughApplication} of them through the application) in ${Date.now() - t0} ms\n`);
     assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} packages not refused as expected`);
     for (const u of await fleet.ksr.ksr.list()) {
       assert.equal(u.firmware, "5.50.3:2.0.0", `${u.serial} still runs 5.50.3:2.0.0`);
@@ -173,8 +183,35 @@ describe("tampered packages are refused with the HSK's codes and nothing is inst
     }
     const events = await fleet.ksr.ksr.store.readAll(undefined, 100_000);
     assert.equal(events.filter((e) => e.type === "FirmwareInstalled" || e.type === "UpdateVerified").length, 0);
-    assert.equal(events.filter((e) => e.type === "UpdateFailed").length, cases.length);
+    assert.equal(events.filter((e) => e.type === "UpdateFailed").length, throughApplication);
     for (const serial of SERIALS) assert.equal((await fleet.tenancy.tenancy.getUnit(serial)).firmware, "5.50.3:2.0.0");
+  });
+
+  it("an offline package opens only with its password (nothing is recorded otherwise), then installs like an online one; the password is stored nowhere", async () => {
+    const unit = SERIALS[2]!;
+    const password = "Techniker-Passwort-4711";
+    const short = await fleet.ksr.ksr.exportOffline(release.updateId, "kurz").catch((e: unknown) => e);
+    assert.equal((short as DomainError).code, "INVALID_PASSWORD");
+    const file = await fleet.ksr.ksr.exportOffline(release.updateId, password);
+    const before = (await fleet.ksr.ksr.store.readAll(undefined, 100_000)).length;
+    await assert.rejects(fleet.ksr.ksr.installOffline(unit, file, "Falsches-Passwort-0815"), (e: DomainError) => e.code === "INVALID_PACKAGE_PASSWORD");
+    const f = JSON.parse(file) as { ciphertext: string };
+    const damaged = JSON.stringify({ ...f, ciphertext: flipBit(Buffer.from(f.ciphertext, "base64"), prng(5)).toString("base64") });
+    await assert.rejects(fleet.ksr.ksr.installOffline(unit, damaged, password), (e: DomainError) => e.code === "INVALID_PACKAGE_PASSWORD");
+    await assert.rejects(fleet.ksr.ksr.installOffline(unit, "not a package", password), (e: DomainError) => e.code === "INVALID_OFFLINE_PACKAGE");
+    assert.equal((await fleet.ksr.ksr.store.readAll(undefined, 100_000)).length, before, "a package that does not open leaves no event");
+    assert.equal((await fleet.ksr.ksr.view(unit)).firmware, "5.50.3:2.0.0");
+    const after = await fleet.ksr.ksr.installOffline(unit, file, password);
+    assert.equal(after.firmware, "5.50.4:2.0.0");
+    const events = await fleet.ksr.ksr.store.readAll(undefined, 100_000);
+    const installed = events.filter((e) => e.type === "FirmwareInstalled").at(-1)!;
+    assert.equal((installed.data as { trigger: string }).trigger, "offline");
+    assert.ok(!JSON.stringify(events).includes(password), "the password is in no event");
+    const [row] = await fleet.ksr.ksr.store.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${fleet.ksr.ksr.store.schema}.packages WHERE package::text LIKE $1`,
+      [`%${password}%`],
+    );
+    assert.equal(row!.n, 0);
   });
 
   it("a failed download is 4182; a failed apply is 4184, rolls back, and the unit updates afterwards", async () => {

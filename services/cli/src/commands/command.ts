@@ -74,6 +74,7 @@ export const OPTIONS = {
   window: { type: "string" },
   auto: { type: "string" },
   "auto-download": { type: "string" },
+  offline: { type: "string" },
 } as const;
 
 /** The parsed command line: options by name, positionals in order. */

@@ -1,4 +1,5 @@
 import type { Release, UnitFirmware, FirmwareVersion } from "@tigw/contracts/ksr/v1/ksr";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { Api } from "../client.js";
 import { fields, table } from "../output.js";
 import { type CommandGroup, type Options, need, UsageError, unitPath } from "./command.js";
@@ -12,10 +13,12 @@ export const KSR_USAGE = `  tigw ksr catalogue [--product P]        firmware ver
   tigw ksr publish --update-id ID --product rz|einbox --version V --priority Normal|Kritisch
         --start YYYY-MM-DD --deadline YYYY-MM-DD [--notes T] [--approved-until YYYY-MM-DD]
                                           sign (KSR C.FD.SIG in hsm) and publish a release
+  tigw ksr export UPDATE_ID --password P --out FILE   offline package, encrypted with the technicians' password
   tigw ksr run                            run the update scheduler up to the (simulated) now`;
 
 export const UNIT_FIRMWARE_USAGE = `  tigw unit firmware UNIT                 firmware, approval, KSR settings, update due, next window
-  tigw unit update UNIT [--version V]     manual online update now (refusals: 4181-4185)
+  tigw unit update UNIT [--version V] | [--offline FILE --password P]
+                                          manual update now, online or from an offline package (refusals: 4181-4185)
   tigw unit update-settings UNIT [--window "Mon 01:00"] [--auto on|off] [--auto-download on|off]`;
 
 export const FLEET_FIRMWARE_USAGE = `  tigw fleet firmware                     units on revoked or expired firmware, updates due, worst first`;
@@ -53,6 +56,8 @@ export async function unitFirmwareVerb(
   const path = `${unitPath(unit)}/firmware`;
   let u: UnitFirmware;
   if (verb === "firmware") u = await api.get<UnitFirmware>(path);
+  else if (verb === "update" && o.offline)
+    u = await api.post<UnitFirmware>(`${path}/offline`, { package: readFileSync(o.offline, "utf8"), password: need(o.password, "--password") });
   else if (verb === "update") u = await api.post<UnitFirmware>(`${path}/update`, { version: o.version ?? "" });
   else {
     const body = { window: o.window, autoUpdate: onOff(o.auto, "--auto"), autoDownload: onOff(o["auto-download"], "--auto-download") };
@@ -85,7 +90,7 @@ export async function fleetFirmware(api: Api, show: (d: unknown, h: () => string
 export const ksr: CommandGroup = {
   names: ["ksr"],
   usage: KSR_USAGE,
-  async run({ unknown, verb, o, show, api }) {
+  async run({ unknown, verb, args, o, show, api }) {
     switch (verb) {
       case "catalogue": {
         const r = await api().get<{ versions: FirmwareVersion[] }>(`/api/v1/ksr/catalogue${o.product ? `?product=${encodeURIComponent(o.product)}` : ""}`);
@@ -124,6 +129,19 @@ export const ksr: CommandGroup = {
           r,
           () =>
             `published ${r.updateId}: ${r.product} ${r.fwVersion} (${r.fwPriority}), start ${r.startDate}, deadline ${r.deadline}, signed by ${r.signerCertSerial}`,
+        );
+        return 0;
+      }
+      case "export": {
+        const id = need(args[0], "UPDATE_ID");
+        const out = need(o.out, "--out");
+        const r = await api().post<{ updateId: string; package: string }>(`/api/v1/ksr/releases/${encodeURIComponent(id)}/offline`, {
+          password: need(o.password, "--password"),
+        });
+        writeFileSync(out, r.package, { mode: 0o600 });
+        show(
+          { updateId: r.updateId, file: out },
+          () => `offline package of ${r.updateId} written to ${out} (give the password to registered technicians only)`,
         );
         return 0;
       }

@@ -105,6 +105,29 @@ export class KsrController {
     ).unit;
   }
 
+  @Post("ksr/releases/:updateId/offline")
+  @HttpCode(200)
+  @Access({
+    role: "operator",
+    summary: "An offline package of a release, encrypted with the technicians' password (at least 10 characters; not kept anywhere)",
+    body: stringsBody(["password"]),
+  })
+  async exportOffline(@Param("updateId") updateId: string, @Body() body: unknown) {
+    const r = await this.ksr.exportOfflinePackage({ updateId, password: field(body, "password") });
+    return { updateId, package: Buffer.from(r.package).toString("utf8") };
+  }
+
+  @Post("units/:unit/firmware/offline")
+  @HttpCode(200)
+  @Access({
+    role: "operator",
+    summary: "Offline update: upload a package with its password (INVALID_PACKAGE_PASSWORD), then verified and applied as online (4181-4185)",
+    body: stringsBody(["package", "password"]),
+  })
+  async installOffline(@Param("unit") unit: string, @Body() body: unknown) {
+    return (await this.ksr.installOfflinePackage({ unit, package: Buffer.from(field(body, "package"), "utf8"), password: field(body, "password") })).unit;
+  }
+
   @Post("ksr/scheduler/run")
   @HttpCode(200)
   @Access({ role: "operator", summary: "Run the update scheduler up to the (simulated) now: downloads and windows that passed" })

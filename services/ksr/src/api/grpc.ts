@@ -92,6 +92,12 @@ export function ksrGrpc(k: Ksr): GrpcServiceBinding {
     updateUnit: unary(async (r: pb.UpdateUnitRequest) => unit(k.updateUnit(r.unit, r.version))),
     getTiBlockers: unary(async (r: pb.GetTiBlockersRequest) => ({ reasons: await k.tiBlockers(r.unit) })),
     setFault: unary(async (r: pb.SetFaultRequest) => ({ faults: k.setFault(r.fault, r.on) })),
+    exportOfflinePackage: unary(async (r: pb.ExportOfflinePackageRequest) => ({
+      package: Buffer.from(await k.exportOffline(r.updateId, r.password), "utf8"),
+    })),
+    installOfflinePackage: unary(async (r: pb.InstallOfflinePackageRequest) =>
+      unit(k.installOffline(r.unit, Buffer.from(r.package).toString("utf8"), r.password)),
+    ),
     setPower: unary(async (r: pb.SetPowerRequest) => unit(k.setPower(r.unit, r.on))),
     runScheduler: unary(async () => {
       await k.tick();

@@ -49,6 +49,7 @@ import {
   type UnitFirmwareEvent,
   type UnitFirmwareState,
 } from "../domain/unit-firmware.js";
+import { openPackage, sealPackage } from "../domain/offline.js";
 import { germanDay, germanInstant, occurrences, parseWindow } from "../domain/window.js";
 
 const fwStream = (unitId: string) => `fw-${unitId}`;
@@ -369,7 +370,7 @@ export class Ksr {
     const release = version ? releases.find((r) => r.product === state.product && r.fwVersion === version) : dueRelease(state, releases);
     if (!release)
       throw new DomainError(
-        "NO_RELEASE",
+        "RELEASE_NOT_FOUND",
         version ? `the KSR has no release of ${version} for ${state.product}` : `no update is due for unit ${state.serial} (${state.firmware})`,
         { unitId, field: "version" },
       );
@@ -390,6 +391,28 @@ export class Ksr {
     const unitId = await this.resolve(unit);
     await this.perUnit.run(unitId, () => this.verifyAndApply(unitId, pkg, claimed, "manual", this.now(), true));
     return (await this.units.load(fwStream(unitId))).state;
+  }
+
+  /** An offline package of a release, sealed with the technicians' password (never kept here). */
+  async exportOffline(updateId: string, password: string): Promise<string> {
+    const release = (await this.releaseHandler.load(releaseStream(updateId))).state;
+    if (!release.exists) throw new DomainError("RELEASE_NOT_FOUND", `the KSR has no release ${updateId}`, { field: "updateId", value: updateId });
+    const pkg = await this.download(updateId).catch(() => {
+      throw new DomainError("RELEASE_NOT_FOUND", `the package of ${updateId} cannot be read`, { field: "updateId", value: updateId });
+    });
+    return sealPackage(updateId, pkg, password);
+  }
+
+  /**
+   * An offline update: the uploaded package is opened with the password (INVALID_PACKAGE_PASSWORD
+   * otherwise, and nothing is recorded: the unit never saw a package), then verified and applied
+   * like an online one; its refusals (4181-4185) are recorded and thrown with their code.
+   */
+  async installOffline(unit: string, file: string, password: string): Promise<UnitFirmwareView> {
+    const unitId = await this.resolve(unit);
+    const { updateId, pkg } = openPackage(file, password);
+    await this.perUnit.run(unitId, () => this.verifyAndApply(unitId, pkg, { updateId, fwVersion: "" }, "offline", this.now(), true));
+    return this.view(unitId);
   }
 
   private async installRelease(unitId: string, release: ReleaseFacts, trigger: Trigger, at: string, throwRefusal: boolean): Promise<boolean> {

@@ -159,7 +159,7 @@ function verifies(data: Buffer, signer: X509Certificate, signatureB64: string): 
  * The firmware image the simulated KSR ships for a version: deterministic bytes (a header naming
  * product and version, then a SHA-256 stream), so a package can be rebuilt and compared.
  */
-export function firmwareImage(product: string, version: string, size = 64 * 1024): Buffer {
+export function firmwareImage(product: string, version: string, size = 32 * 1024): Buffer {
   const out = Buffer.alloc(size);
   const header = Buffer.from(`TIGW-FIRMWARE\n${product}\n${version}\n`);
   header.copy(out);

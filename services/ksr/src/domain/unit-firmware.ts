@@ -39,7 +39,8 @@ export interface UnitFirmwareState {
   updatedAt: string;
 }
 
-export type Trigger = "auto" | "manual";
+/** auto: in the window; manual: online by hand; offline: an uploaded package. */
+export type Trigger = "auto" | "manual" | "offline";
 
 /** A failed step: download (4182) or verification (4181, 4183, 4185) as the application saw it. */
 export type StepOutcome = { ok: true } | { ok: false; code: string; message: string };

@@ -17,7 +17,7 @@ export interface FirmwareInstalled {
   /** The version before and after. */
   fromVersion: string;
   toVersion: string;
-  /** manual | auto */
+  /** auto | manual | offline */
   trigger: string;
   at: string;
 }

@@ -211,6 +211,26 @@ export interface RunSchedulerResponse {
   until: string;
 }
 
+export interface ExportOfflinePackageRequest {
+  updateId: string;
+  password: string;
+}
+
+export interface ExportOfflinePackageResponse {
+  /** The offline package file (JSON, format tigw-ksr-offline-1). */
+  package: Buffer;
+}
+
+export interface InstallOfflinePackageRequest {
+  unit: string;
+  package: Buffer;
+  password: string;
+}
+
+export interface InstallOfflinePackageResponse {
+  unit: UnitFirmware | undefined;
+}
+
 function createBaseFirmwareVersion(): FirmwareVersion {
   return { product: "", version: "", productType: "", approval: "", approvalDate: "", note: "", firmwareGroup: "" };
 }
@@ -3037,6 +3057,334 @@ export const RunSchedulerResponse: MessageFns<RunSchedulerResponse> = {
   },
 };
 
+function createBaseExportOfflinePackageRequest(): ExportOfflinePackageRequest {
+  return { updateId: "", password: "" };
+}
+
+export const ExportOfflinePackageRequest: MessageFns<ExportOfflinePackageRequest> = {
+  encode(message: ExportOfflinePackageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.updateId !== "") {
+      writer.uint32(10).string(message.updateId);
+    }
+    if (message.password !== "") {
+      writer.uint32(18).string(message.password);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportOfflinePackageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportOfflinePackageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.updateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportOfflinePackageRequest {
+    return {
+      updateId: isSet(object.updateId)
+        ? globalThis.String(object.updateId)
+        : isSet(object.update_id)
+        ? globalThis.String(object.update_id)
+        : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+    };
+  },
+
+  toJSON(message: ExportOfflinePackageRequest): unknown {
+    const obj: any = {};
+    if (message.updateId !== "") {
+      obj.updateId = message.updateId;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportOfflinePackageRequest>, I>>(base?: I): ExportOfflinePackageRequest {
+    return ExportOfflinePackageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportOfflinePackageRequest>, I>>(object: I): ExportOfflinePackageRequest {
+    const message = createBaseExportOfflinePackageRequest();
+    message.updateId = object.updateId ?? "";
+    message.password = object.password ?? "";
+    return message;
+  },
+};
+
+function createBaseExportOfflinePackageResponse(): ExportOfflinePackageResponse {
+  return { package: Buffer.alloc(0) };
+}
+
+export const ExportOfflinePackageResponse: MessageFns<ExportOfflinePackageResponse> = {
+  encode(message: ExportOfflinePackageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.package.length !== 0) {
+      writer.uint32(10).bytes(message.package);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportOfflinePackageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportOfflinePackageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.package = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportOfflinePackageResponse {
+    return { package: isSet(object.package) ? Buffer.from(bytesFromBase64(object.package)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: ExportOfflinePackageResponse): unknown {
+    const obj: any = {};
+    if (message.package.length !== 0) {
+      obj.package = base64FromBytes(message.package);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportOfflinePackageResponse>, I>>(base?: I): ExportOfflinePackageResponse {
+    return ExportOfflinePackageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportOfflinePackageResponse>, I>>(object: I): ExportOfflinePackageResponse {
+    const message = createBaseExportOfflinePackageResponse();
+    message.package = object.package ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseInstallOfflinePackageRequest(): InstallOfflinePackageRequest {
+  return { unit: "", package: Buffer.alloc(0), password: "" };
+}
+
+export const InstallOfflinePackageRequest: MessageFns<InstallOfflinePackageRequest> = {
+  encode(message: InstallOfflinePackageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unit !== "") {
+      writer.uint32(10).string(message.unit);
+    }
+    if (message.package.length !== 0) {
+      writer.uint32(18).bytes(message.package);
+    }
+    if (message.password !== "") {
+      writer.uint32(26).string(message.password);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstallOfflinePackageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstallOfflinePackageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unit = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.package = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstallOfflinePackageRequest {
+    return {
+      unit: isSet(object.unit) ? globalThis.String(object.unit) : "",
+      package: isSet(object.package) ? Buffer.from(bytesFromBase64(object.package)) : Buffer.alloc(0),
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+    };
+  },
+
+  toJSON(message: InstallOfflinePackageRequest): unknown {
+    const obj: any = {};
+    if (message.unit !== "") {
+      obj.unit = message.unit;
+    }
+    if (message.package.length !== 0) {
+      obj.package = base64FromBytes(message.package);
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InstallOfflinePackageRequest>, I>>(base?: I): InstallOfflinePackageRequest {
+    return InstallOfflinePackageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InstallOfflinePackageRequest>, I>>(object: I): InstallOfflinePackageRequest {
+    const message = createBaseInstallOfflinePackageRequest();
+    message.unit = object.unit ?? "";
+    message.package = object.package ?? Buffer.alloc(0);
+    message.password = object.password ?? "";
+    return message;
+  },
+};
+
+function createBaseInstallOfflinePackageResponse(): InstallOfflinePackageResponse {
+  return { unit: undefined };
+}
+
+export const InstallOfflinePackageResponse: MessageFns<InstallOfflinePackageResponse> = {
+  encode(message: InstallOfflinePackageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unit !== undefined) {
+      UnitFirmware.encode(message.unit, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstallOfflinePackageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstallOfflinePackageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unit = UnitFirmware.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstallOfflinePackageResponse {
+    return { unit: isSet(object.unit) ? UnitFirmware.fromJSON(object.unit) : undefined };
+  },
+
+  toJSON(message: InstallOfflinePackageResponse): unknown {
+    const obj: any = {};
+    if (message.unit !== undefined) {
+      obj.unit = UnitFirmware.toJSON(message.unit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InstallOfflinePackageResponse>, I>>(base?: I): InstallOfflinePackageResponse {
+    return InstallOfflinePackageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InstallOfflinePackageResponse>, I>>(
+    object: I,
+  ): InstallOfflinePackageResponse {
+    const message = createBaseInstallOfflinePackageResponse();
+    message.unit = (object.unit !== undefined && object.unit !== null)
+      ? UnitFirmware.fromPartial(object.unit)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * KsrService: the KSR (Konfigurations- und Software-Repository) of the fleet: the firmware
  * catalogue with each version's approval status (seed 000), signed releases with start date and
@@ -3173,6 +3521,36 @@ export const KsrServiceService = {
       Buffer.from(RunSchedulerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RunSchedulerResponse => RunSchedulerResponse.decode(value),
   },
+  /**
+   * An offline package of a release: the signed package encrypted (scrypt, AES-256-GCM) with the
+   * technicians' password, which is not kept. Code INVALID_PASSWORD under 10 characters.
+   */
+  exportOfflinePackage: {
+    path: "/tigw.ksr.v1.KsrService/ExportOfflinePackage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExportOfflinePackageRequest): Buffer =>
+      Buffer.from(ExportOfflinePackageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportOfflinePackageRequest => ExportOfflinePackageRequest.decode(value),
+    responseSerialize: (value: ExportOfflinePackageResponse): Buffer =>
+      Buffer.from(ExportOfflinePackageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportOfflinePackageResponse => ExportOfflinePackageResponse.decode(value),
+  },
+  /**
+   * Installs an uploaded offline package: INVALID_PACKAGE_PASSWORD (wrong password or damaged
+   * file, nothing recorded), then verification and apply as online (4181, 4183, 4184, 4185).
+   */
+  installOfflinePackage: {
+    path: "/tigw.ksr.v1.KsrService/InstallOfflinePackage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InstallOfflinePackageRequest): Buffer =>
+      Buffer.from(InstallOfflinePackageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InstallOfflinePackageRequest => InstallOfflinePackageRequest.decode(value),
+    responseSerialize: (value: InstallOfflinePackageResponse): Buffer =>
+      Buffer.from(InstallOfflinePackageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InstallOfflinePackageResponse => InstallOfflinePackageResponse.decode(value),
+  },
 } as const;
 
 export interface KsrServiceServer extends UntypedServiceImplementation {
@@ -3202,6 +3580,16 @@ export interface KsrServiceServer extends UntypedServiceImplementation {
   setPower: handleUnaryCall<SetPowerRequest, SetPowerResponse>;
   /** Runs the update scheduler up to the (simulated) now at once, instead of at its next tick. */
   runScheduler: handleUnaryCall<RunSchedulerRequest, RunSchedulerResponse>;
+  /**
+   * An offline package of a release: the signed package encrypted (scrypt, AES-256-GCM) with the
+   * technicians' password, which is not kept. Code INVALID_PASSWORD under 10 characters.
+   */
+  exportOfflinePackage: handleUnaryCall<ExportOfflinePackageRequest, ExportOfflinePackageResponse>;
+  /**
+   * Installs an uploaded offline package: INVALID_PACKAGE_PASSWORD (wrong password or damaged
+   * file, nothing recorded), then verification and apply as online (4181, 4183, 4184, 4185).
+   */
+  installOfflinePackage: handleUnaryCall<InstallOfflinePackageRequest, InstallOfflinePackageResponse>;
 }
 
 export interface KsrServiceClient extends Client {
@@ -3385,6 +3773,44 @@ export interface KsrServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RunSchedulerResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * An offline package of a release: the signed package encrypted (scrypt, AES-256-GCM) with the
+   * technicians' password, which is not kept. Code INVALID_PASSWORD under 10 characters.
+   */
+  exportOfflinePackage(
+    request: ExportOfflinePackageRequest,
+    callback: (error: ServiceError | null, response: ExportOfflinePackageResponse) => void,
+  ): ClientUnaryCall;
+  exportOfflinePackage(
+    request: ExportOfflinePackageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExportOfflinePackageResponse) => void,
+  ): ClientUnaryCall;
+  exportOfflinePackage(
+    request: ExportOfflinePackageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExportOfflinePackageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Installs an uploaded offline package: INVALID_PACKAGE_PASSWORD (wrong password or damaged
+   * file, nothing recorded), then verification and apply as online (4181, 4183, 4184, 4185).
+   */
+  installOfflinePackage(
+    request: InstallOfflinePackageRequest,
+    callback: (error: ServiceError | null, response: InstallOfflinePackageResponse) => void,
+  ): ClientUnaryCall;
+  installOfflinePackage(
+    request: InstallOfflinePackageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InstallOfflinePackageResponse) => void,
+  ): ClientUnaryCall;
+  installOfflinePackage(
+    request: InstallOfflinePackageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InstallOfflinePackageResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const KsrServiceClient = makeGenericClientConstructor(
@@ -3395,6 +3821,14 @@ export const KsrServiceClient = makeGenericClientConstructor(
   service: typeof KsrServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
