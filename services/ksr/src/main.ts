@@ -10,6 +10,7 @@ import {
   int,
   KafkaBus,
   loadConfig,
+  logLevel,
   postgresSql,
   runServiceProcess,
   host,
@@ -28,11 +29,12 @@ const cfg = exitOnConfigError(() =>
     TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
     /** How often the update scheduler walks the clock (downloads, windows). */
     TIGW_KSR_TICK_SECONDS: int({ default: 60, min: 1 }),
+    TIGW_LOG_LEVEL: logLevel(),
   }),
 );
 
 async function main(): Promise<{ stop(): Promise<void> }> {
-  const log = createLogger("ksr");
+  const log = createLogger("ksr", { level: cfg.TIGW_LOG_LEVEL });
   const running = await startKsr({
     sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
     bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-ksr" }),
