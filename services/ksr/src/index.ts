@@ -8,3 +8,4 @@ export * from "./domain/offline.js";
 export * from "./application/ksr.js";
 export * from "./service.js";
 export { toRelease, toUnitFirmware } from "./api/grpc.js";
+export * from "./infrastructure/ksr-soap.js";

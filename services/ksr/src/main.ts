@@ -29,6 +29,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
     /** How often the update scheduler walks the clock (downloads, windows). */
     TIGW_KSR_TICK_SECONDS: int({ default: 60, min: 1 }),
+    /** The simulated KSR's SOAP port (list_Updates, Konfigurationsdienst.wsdl). */
+    TIGW_KSR_SOAP_PORT: int({ default: 8444, min: 0, max: 65535 }),
     TIGW_LOG_LEVEL: logLevel(),
   }),
 );
@@ -43,9 +45,10 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     hsmAddress: cfg.TIGW_HSM_ADDR,
     tickMs: cfg.TIGW_KSR_TICK_SECONDS * 1000,
     grpc: { host: cfg.TIGW_KSR_GRPC_HOST, port: cfg.TIGW_KSR_GRPC_PORT },
+    soap: { port: cfg.TIGW_KSR_SOAP_PORT },
     logger: log,
   });
-  log.info({ address: running.address }, "ksr serving gRPC");
+  log.info({ address: running.address, soap: running.soapUrl }, "ksr serving gRPC and the simulated KSR");
   return running;
 }
 

@@ -15,6 +15,7 @@ import { UnitCreated } from "@tigw/contracts/tenancy/v1/events";
 import { ksrGrpc } from "./api/grpc.js";
 import { Ksr } from "./application/ksr.js";
 import { registerKsrMetrics } from "./application/metrics.js";
+import { startKsrSoap } from "./infrastructure/ksr-soap.js";
 
 export interface KsrServiceOptions {
   sql: Sql;
@@ -25,6 +26,8 @@ export interface KsrServiceOptions {
   /** How often the update scheduler walks the (simulated) time; default 60 s. */
   tickMs?: number;
   grpc?: { host?: string; port?: number };
+  /** The simulated KSR's SOAP listener (list_Updates); port 0: any free one. */
+  soap?: { host?: string; port?: number };
   logger?: Logger;
   context?: string;
   /** Where tenancy publishes (UnitCreated enrols a unit); default tigw.tenancy.events.v1. */
@@ -35,6 +38,8 @@ export interface RunningKsr {
   ksr: Ksr;
   grpc: RunningGrpcServer;
   address: string;
+  /** The simulated KSR's list_Updates endpoint. */
+  soapUrl: string;
   stop(): Promise<void>;
 }
 
@@ -64,13 +69,16 @@ export async function startKsr(o: KsrServiceOptions): Promise<RunningKsr> {
     ksr.tick().catch((e: unknown) => o.logger?.warn({ err: e }, "KSR update scheduler failed"));
   }, o.tickMs ?? 60_000);
   timer.unref();
+  const soap = await startKsrSoap(ksr, o.soap);
   const unregister = registerKsrMetrics(ksr);
   const host = await startServiceHost({ store, bus: o.bus, services: [ksrGrpc(ksr)], grpc: o.grpc, logger: o.logger });
   return {
     ksr,
     grpc: host.grpc,
     address: host.address,
+    soapUrl: soap.url,
     stop: async () => {
+      await soap.close();
       clearInterval(timer);
       await sub.stop();
       await ksr.tick().catch(() => undefined);

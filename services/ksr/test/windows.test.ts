@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { verify, X509Certificate } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { call, createClient } from "@tigw/platform";
 import { eventually, refusal } from "@tigw/platform/testing";
 import { KsrServiceClient } from "@tigw/contracts/ksr/v1/ksr";
 import type * as pb from "@tigw/contracts/ksr/v1/ksr";
+import { LIST_UPDATES_ACTION, listUpdatesRequestXml, withoutSignature } from "../src/index.js";
 import { startFleet, type Fleet } from "./support.js";
 
 /**
@@ -91,5 +93,34 @@ describe("update windows over gRPC: a missed window is not caught up (embedded)"
       }),
     );
     assert.equal(revoked.code, "VERSION_NOT_APPROVED");
+  });
+
+  it("the simulated KSR answers list_Updates over SOAP with the signed UpdateInformation, and refuses malformed requests", async () => {
+    const post = (body: string, type = "text/xml; charset=utf-8") =>
+      fetch(fleet.ksr.soapUrl, { method: "POST", headers: { "content-type": type, soapaction: LIST_UPDATES_ACTION }, body });
+    const ask = (fwVersion: string) => listUpdatesRequestXml({ productVendorId: "TIGW", productCode: "einbox", hwVersion: "2.0.0", fwVersion });
+    const res = await post(ask("5.50.3:2.0.0"));
+    assert.equal(res.status, 200);
+    const xml = await res.text();
+    const info = /<KSR:UpdateInformation xmlns:KSR="[^"]+">.*?<\/KSR:UpdateInformation>/.exec(xml)?.[0];
+    assert.ok(info, xml.slice(0, 300));
+    assert.match(
+      info,
+      /<KSR:UpdateID>EINBOX_5_50_4<\/KSR:UpdateID>.*<KSR:StartDate>2024-01-10<\/KSR:StartDate><KSR:Deadline>2024-02-19<\/KSR:Deadline>.*<KSR:FWPriority>Kritisch<\/KSR:FWPriority>/,
+    );
+    const signed = withoutSignature(info)!;
+    assert.equal(
+      signed.updateInformation,
+      (await fleet.ksr.ksr.download("EINBOX_5_50_4")).updateInformation,
+      "without its signature element: the signed bytes",
+    );
+    assert.ok(
+      verify("sha256", Buffer.from(signed.updateInformation), new X509Certificate(signed.signerCertificate).publicKey, Buffer.from(signed.signature, "base64")),
+    );
+    assert.doesNotMatch(await (await post(ask("5.50.4:2.0.0"))).text(), /UpdateInformation/, "nothing newer than 5.50.4");
+    const bad = await post(ask("5.50.3:2.0.0").replace(/<KSR:ProductCode>.*<\/KSR:ProductCode>/, ""));
+    assert.equal(bad.status, 500);
+    assert.match(await bad.text(), /<faultcode>soap:Client<\/faultcode><faultstring>listUpdatesRequest needs exactly one ProductCode/);
+    assert.equal((await post(ask("5.50.3:2.0.0"), "application/json")).status, 415);
   });
 });

@@ -90,6 +90,7 @@ async function main(): Promise<void> {
   const ksrPort = process.env["TIGW_KSR_GRPC_PORT"] ?? "50056";
   run("ksr", "services/ksr/dist/src/main.js", {
     TIGW_KSR_GRPC_PORT: ksrPort,
+    TIGW_KSR_SOAP_PORT: process.env["TIGW_KSR_SOAP_PORT"] ?? "8444",
     TIGW_METRICS_PORT: process.env["TIGW_KSR_METRICS_PORT"] ?? "9470",
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,

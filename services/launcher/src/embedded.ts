@@ -52,6 +52,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
     /** How often the KSR's update scheduler walks the clock (downloads, weekly windows). */
     TIGW_KSR_TICK_SECONDS: int({ default: 60, min: 1 }),
+    /** The simulated KSR's SOAP port (list_Updates, Konfigurationsdienst.wsdl). */
+    TIGW_KSR_SOAP_PORT: int({ default: 8444, min: 0, max: 65535 }),
   }),
 );
 
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
     tenancyAddress: tenancy.address,
     hsmAddress: hsm.address,
     tickMs: cfg.TIGW_KSR_TICK_SECONDS * 1000,
+    soap: { port: cfg.TIGW_KSR_SOAP_PORT },
     logger: log,
   });
   const vpn = await startVpn({
@@ -154,6 +157,7 @@ async function main(): Promise<void> {
     `  OCSP       ${hsm.ocspUrl}`,
     `  gRPC       tenancy ${tenancy.address}, hsm ${hsm.address}, card-terminal ${cardTerminal.address}, vsdm ${vsdm.address}, vpn ${vpn.address}, ksr ${ksr.address}`,
     `  VPN-ZugD   ${vpn.vpnzugd.url}   (simulated, mutual TLS)`,
+    `  KSR        ${ksr.soapUrl}   (simulated, SOAP list_Updates)`,
     `  clock      ${clock.simulated ? `simulated, now ${clock.now().toISOString()} (tigw clock advance 30d)` : "system"}`,
     `  data       ${dataDir}`,
     `  vendor key ${vendor.privateKeyFile}  (signs demo licences: tigw licence issue --key ...)`,

@@ -102,6 +102,7 @@ const PROCESSES: ProcessCase[] = [
       addr("TIGW_TENANCY_ADDR"),
       addr("TIGW_HSM_ADDR"),
       ["TIGW_KSR_TICK_SECONDS", "0"],
+      ["TIGW_KSR_SOAP_PORT", "soap"],
     ],
   },
   {
@@ -161,6 +162,7 @@ const PROCESSES: ProcessCase[] = [
       ["TIGW_HSM_TICK_SECONDS", "-1"],
       ["TIGW_VSDM_MAX_OFFLINE_DAYS", "9999"],
       ["TIGW_KSR_TICK_SECONDS", "soon"],
+      ["TIGW_KSR_SOAP_PORT", "-2"],
     ],
   },
 ];

@@ -20,6 +20,7 @@ import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
 import {
   APPROVED,
   catalogueDecider,
+  parseVersion,
   findEntry,
   groupOf,
   seedEntries,
@@ -50,6 +51,7 @@ import {
   type UnitFirmwareState,
 } from "../domain/unit-firmware.js";
 import { openPackage, sealPackage } from "../domain/offline.js";
+import { withSignature } from "../infrastructure/ksr-soap.js";
 import { germanDay, germanInstant, occurrences, parseWindow } from "../domain/window.js";
 
 const fwStream = (unitId: string) => `fw-${unitId}`;
@@ -289,6 +291,21 @@ export class Ksr {
     ]);
     if (!row) throw new DomainError(CODES.download, `download of ${updateId} failed: the KSR has no such package`, { updateId });
     return typeof row.package === "string" ? (JSON.parse(row.package) as SignedPackage) : row.package;
+  }
+
+  /**
+   * What the KSR answers list_Updates (Konfigurationsdienst.wsdl): every release of the product
+   * for that hardware version newer than the firmware asked about, as signed UpdateInformation XML.
+   */
+  async listUpdates(productCode: string, hwVersion: string, fwVersion: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const r of await this.releases()) {
+      if (r.product !== productCode || parseVersion(r.fwVersion).hardware !== hwVersion) continue;
+      if (!updates({ product: productCode, firmware: fwVersion }, r)) continue;
+      const pkg = await this.download(r.updateId).catch(() => undefined);
+      if (pkg) out.push(withSignature(pkg.updateInformation, pkg.signature, pkg.signerCertificate));
+    }
+    return out;
   }
 
   // ---- units --------------------------------------------------------------------------------
