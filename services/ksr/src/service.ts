@@ -70,6 +70,7 @@ export async function startKsr(o: KsrServiceOptions): Promise<RunningKsr> {
   }, o.tickMs ?? 60_000);
   timer.unref();
   const soap = await startKsrSoap(ksr, o.soap);
+  ksr.ksrUrl = soap.url;
   const unregister = registerKsrMetrics(ksr);
   const host = await startServiceHost({ store, bus: o.bus, services: [ksrGrpc(ksr)], grpc: o.grpc, logger: o.logger });
   return {

@@ -30,7 +30,7 @@ import {
   type CatalogueState,
 } from "../domain/catalogue.js";
 import { compliance, dueRelease, tiBlockers, type Compliance } from "../domain/compliance.js";
-import { CODES, firmwareImage, sha256Hex, updateInformationXml, verifyPackage, type SignedPackage, type Verdict } from "../domain/package.js";
+import { CODES, firmwareImage, sha256Hex, updateInformationXml, VENDOR_ID, verifyPackage, type SignedPackage, type Verdict } from "../domain/package.js";
 import {
   checkRelease,
   initialRelease,
@@ -51,7 +51,7 @@ import {
   type UnitFirmwareState,
 } from "../domain/unit-firmware.js";
 import { openPackage, sealPackage } from "../domain/offline.js";
-import { withSignature } from "../infrastructure/ksr-soap.js";
+import { LIST_UPDATES_ACTION, listUpdatesRequestXml, withoutSignature, withSignature } from "../infrastructure/ksr-soap.js";
 import { germanDay, germanInstant, occurrences, parseWindow } from "../domain/window.js";
 
 const fwStream = (unitId: string) => `fw-${unitId}`;
@@ -308,6 +308,44 @@ export class Ksr {
     return out;
   }
 
+  /** Where the simulated KSR's list_Updates listens (set by the service once it serves). */
+  ksrUrl = "";
+
+  /**
+   * A unit fetches a release as a Konnektor does: it asks the KSR's list_Updates (SOAP) for its
+   * product, hardware and firmware version and takes the UpdateInformation with that UpdateID and
+   * its signature from the answer, then the firmware files from the KSR. Whatever fails on the
+   * way is 4182 (download failed); what arrives is verified before it is installed.
+   */
+  private async fetchAsUnit(unitId: string, updateId: string): Promise<SignedPackage> {
+    const stored = await this.download(updateId);
+    if (!this.ksrUrl) return stored;
+    const { state } = await this.units.load(fwStream(unitId));
+    const failed = (why: string) => new DomainError(CODES.download, `download of ${updateId} failed: ${why}`, { updateId });
+    const res = await fetch(this.ksrUrl, {
+      method: "POST",
+      headers: { "content-type": "text/xml; charset=utf-8", soapaction: LIST_UPDATES_ACTION },
+      body: listUpdatesRequestXml({
+        productVendorId: VENDOR_ID,
+        productCode: state.product,
+        hwVersion: parseVersion(state.firmware).hardware || "2.0.0",
+        fwVersion: state.firmware,
+      }),
+      signal: AbortSignal.timeout(30_000),
+    }).catch((e: unknown) => {
+      throw failed(`the KSR cannot be reached (${(e as Error).message})`);
+    });
+    if (res.status !== 200) throw failed(`the KSR answered HTTP ${res.status}`);
+    const xml = await res.text();
+    const info = [...xml.matchAll(/<KSR:UpdateInformation xmlns:KSR="[^"]*">.*?<\/KSR:UpdateInformation>/gs)]
+      .map((m) => m[0])
+      .find((x) => x.includes(`<KSR:UpdateID>${updateId}</KSR:UpdateID>`));
+    if (!info) throw failed("list_Updates does not offer it");
+    const signed = withoutSignature(info);
+    if (!signed) throw failed("its UpdateInformation carries no signature");
+    return { ...signed, files: stored.files };
+  }
+
   // ---- units --------------------------------------------------------------------------------
 
   /** Enrols a unit (tenancy's UnitCreated, or the first time the KSR is asked about it). */
@@ -436,7 +474,7 @@ export class Ksr {
     return this.perUnit.run(unitId, async () => {
       let pkg: SignedPackage;
       try {
-        pkg = await this.download(release.updateId);
+        pkg = await this.fetchAsUnit(unitId, release.updateId);
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         await this.record(unitId, { type: "RecordDownload", release, outcome: { ok: false, code: CODES.download, message }, at });
@@ -512,7 +550,7 @@ export class Ksr {
     if (state.settings.autoDownload && state.downloaded !== due.updateId && !state.switchedOff) {
       const at = due.publishedAt > from ? due.publishedAt : from;
       try {
-        await this.download(due.updateId);
+        await this.fetchAsUnit(unitId, due.updateId);
         state = await this.perUnit.run(unitId, () => this.record(unitId, { type: "RecordDownload", release: due, outcome: { ok: true }, at }));
         this.count("download", "OK");
       } catch (e) {
