@@ -26,8 +26,8 @@ export default tseslint.config(
   { files: ["**/*.mjs", "**/*.js"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
   // k6 scripts run in k6's JavaScript runtime, which provides __ENV.
   { files: ["loadtests/**/*.js"], languageOptions: { sourceType: "module", globals: { __ENV: "readonly" } } },
-  // The admin web UI runs in the browser (served as static ES modules by the gateway).
-  { files: ["services/gateway/admin/**/*.js"], languageOptions: { sourceType: "module", globals: globals.browser } },
+  // The admin web UI and the practice portal run in the browser (served as static ES modules by the gateway).
+  { files: ["services/gateway/admin/**/*.js", "services/gateway/portal/**/*.js"], languageOptions: { sourceType: "module", globals: globals.browser } },
   // Node scripts of deploy/kubernetes (the Kubernetes test and its load generator).
   { files: ["deploy/kubernetes/**/*.mjs"], languageOptions: { sourceType: "module", globals: globals.node } },
   // CommonJS launchers (the tigw bin shim) load the compiled CLI with require().

@@ -35,7 +35,10 @@ SUITE=trixie
 # is a python3 script: a python3 shim earlier in PATH would run once per package, slowly).
 SLIM=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'
       --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*'
-      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*')
+      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*'
+      --essential-hook='mkdir -p "$1"/usr/share/man/man1')
+# (The JRE's postinst registers its man pages with update-alternatives, which fails when the
+# excluded man directory does not exist: hence the empty /usr/share/man/man1.)
 
 # rootfs NAME PACKAGES...: a cached rootfs tarball (rebuilt when the package list changes or after 7 days).
 rootfs() {

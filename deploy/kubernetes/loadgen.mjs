@@ -10,7 +10,8 @@ import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 
 const base = new URL(process.env.GATEWAY);
-const run = process.env.RUN ?? randomBytes(3).toString("hex");
+// Upper case: a unit serial is 4-32 upper-case letters, digits or dashes.
+const run = (process.env.RUN ?? randomBytes(3).toString("hex")).toUpperCase();
 const deadline = Date.now() + Number(process.env.MAX_SECONDS ?? 300) * 1000;
 const concurrency = Number(process.env.CONCURRENCY ?? 2);
 const reads = process.env.READS === "1";

@@ -200,6 +200,9 @@ async function main() {
   });
 
   await check("test infrastructure: PostgreSQL and Kafka in the cluster (deploy/kubernetes/test-infra.yaml)", async () => {
+    // What an earlier run left (KEEP_CLUSTER=1, or a run that was killed) goes first: the release,
+    // and PostgreSQL's volume, which holds that run's password.
+    kubectl(["delete", "ns", NS, "--ignore-not-found", "--wait", "--timeout=300s"], { quiet: true });
     const ns = kubectl(["get", "ns", NS, "--ignore-not-found", "-o", "name"], { quiet: true }).trim();
     if (!ns) kubectl(["create", "ns", NS]);
     kubectl(["-n", NS, "delete", "secret", "tigw-postgres", "--ignore-not-found"], { quiet: true });
@@ -224,7 +227,7 @@ async function main() {
         "",
       ].join("\n"),
     );
-    const rendered = sh("helm", ["template", RELEASE, chart, "-n", NS, "-f", valuesFile], { quiet: true });
+    const rendered = sh("helm", ["template", RELEASE, chart, "--kube-version", "1.34.3", "-n", NS, "-f", valuesFile], { quiet: true });
     const dbs = [...new Set([...rendered.matchAll(/postgres:\/\/[^@]+@[^/]+\/(\w+)/g)].map((m) => m[1]))];
     services = [...new Set([...rendered.matchAll(/app\.kubernetes\.io\/component: ([a-z0-9-]+)/g)].map((m) => m[1]))].filter((s) => s);
     assert(dbs.length === services.length, `one database per service: ${dbs} for ${services}`);
@@ -235,7 +238,7 @@ async function main() {
   });
 
   await check("kubectl apply --dry-run=server of the rendered chart", async () => {
-    const rendered = sh("helm", ["template", RELEASE, chart, "-n", NS, "-f", valuesFile], { quiet: true });
+    const rendered = sh("helm", ["template", RELEASE, chart, "--kube-version", "1.34.3", "-n", NS, "-f", valuesFile], { quiet: true });
     const out = kubectl(["-n", NS, "apply", "--dry-run=server", "-f", "-"], { input: rendered, quiet: true });
     const kinds = [...out.matchAll(/^(\S+)\/\S+ (created|configured|unchanged) \(server dry run\)$/gm)].map((m) => m[1].split(".")[0]);
     for (const k of ["deployment", "service", "poddisruptionbudget", "networkpolicy", "horizontalpodautoscaler", "secret", "configmap", "serviceaccount"])
@@ -297,6 +300,9 @@ async function main() {
     ok(t("infomodell", unit, "workplace-terminal", "--workplace", "AP1", "--ct-id", "KT-001", "--kind", "local"), "local terminal");
     const smcb = JSON.parse(ok(t("sim", "card", "insert", "KT-001", "--type", "SMC-B", "--slot", "2", "--pin", "123456", "-o", "json"), "SMC-B"));
     ok(t("infomodell", unit, "smb", "--mandant", "praxis-1", "--iccsn", smcb.iccsn), "managed SM-B");
+    // TI access: the unit registered at the simulated VPN-ZugD (vpn's pod; hsm posts with the unit's C.NK.VPN).
+    ok(t("sim", "vpnzugd", "contract", "add", "--id", `VTR-${unit}`), "VPN-ZugD contract");
+    ok(t("vpn", "register", unit, "--contract-id", `VTR-${unit}`), "VPN-ZugD registration");
     ok(t("sim", "egk", "insert", "KT-001", "--slot", "1", "--pruefkarte", "1", "-o", "json"), "Prüfkarte");
     const read = [
       "vsd",
@@ -425,6 +431,9 @@ async function main() {
   await check(
     "Prometheus (Debian's) scrapes the pods; every dashboard panel's query returns data; the alert rules load",
     async () => {
+      // The upgrade replaced the gateway pods: the old port-forward went with its pod.
+      gw.close();
+      gw = await portForward(`svc/${FULL}-gateway`, 8080);
       // Signals that need an event first: a refused terminal connect and an LZV attempt.
       const token = (await api(gw.url, null, "POST", "/api/v1/auth/login", { username: "admin", password: adminPassword })).json().token;
       const begin = await api(gw.url, token, "POST", `/api/v1/terminals/KT-001/connect/begin`, {});
@@ -508,7 +517,21 @@ async function promCheck(activity) {
   // The rules exactly as the chart ships them in its PrometheusRule.
   const rule = sh(
     "helm",
-    ["template", RELEASE, chart, "-n", NS, "-f", valuesFile, "--set", "monitoring.prometheusRule.enabled=true", "--show-only", "templates/monitoring.yaml"],
+    [
+      "template",
+      RELEASE,
+      chart,
+      "--kube-version",
+      "1.34.3",
+      "-n",
+      NS,
+      "-f",
+      valuesFile,
+      "--set",
+      "monitoring.prometheusRule.enabled=true",
+      "--show-only",
+      "templates/monitoring.yaml",
+    ],
     { quiet: true },
   )
     .split(/^---$/m)

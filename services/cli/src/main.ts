@@ -10,6 +10,7 @@ import { infomodell } from "./commands/infomodell.js";
 import { kt } from "./commands/kt.js";
 import { licence } from "./commands/licence.js";
 import { mandant } from "./commands/mandant.js";
+import { practice } from "./commands/practice.js";
 import { profile } from "./commands/profile.js";
 import { sim } from "./commands/sim.js";
 import { unit } from "./commands/unit.js";
@@ -43,6 +44,7 @@ export const GROUPS: CommandGroup[] = [
   events,
   vpn,
   ksr,
+  practice,
 ];
 
 export const USAGE = `tigw: operate a ti-gateway fleet

@@ -390,6 +390,52 @@ async function accountView() {
   ];
 }
 
+/** Practice accounts (TI-Gateway users): status, their Mandanten on units, DVO grants; an operator blocks or unblocks. */
+async function practicesView() {
+  const { practices } = await api("GET", "/api/v1/practices");
+  const alert = h("p", { role: "alert", id: "problem" });
+  const change = (p) =>
+    canChange
+      ? h(
+          "button",
+          {
+            type: "button",
+            onclick: async () => {
+              try {
+                if (p.status === "blocked") await api("POST", `/api/v1/practices/${encodeURIComponent(p.account)}/unblock`, {});
+                else {
+                  const reason = prompt(`Block ${p.account}: reason`);
+                  if (reason === null) return;
+                  await api("POST", `/api/v1/practices/${encodeURIComponent(p.account)}/block`, { reason });
+                }
+                await route();
+              } catch (err) {
+                alert.textContent = `${err.code}: ${err.message}`;
+              }
+            },
+          },
+          p.status === "blocked" ? "Unblock" : "Block",
+        )
+      : "";
+  return [
+    h("h1", {}, "Practices"),
+    alert,
+    practices.length
+      ? table(
+          ["Account", "Practice", "Status", "Mandanten", "Active DVO grants", ""],
+          practices.map((p) => [
+            p.account,
+            p.practiceName,
+            p.status === "blocked" ? `blocked: ${p.blockedReason}` : p.status,
+            p.bindings.map((b) => `${b.serial}/${b.mandantId}`).join(", ") || "-",
+            String(p.grants.filter((g) => g.state === "active").length),
+            change(p),
+          ]),
+        )
+      : h("p", {}, "No practice has registered yet (practices register at /portal/; bind them with tigw practice bind)."),
+  ];
+}
+
 /** Counts navigations: a page that finishes loading after the operator moved on is not shown. */
 let navigation = 0;
 
@@ -410,7 +456,9 @@ async function route() {
           ? await usersView()
           : view === "account"
             ? await accountView()
-            : await fleetView();
+            : view === "practices"
+              ? await practicesView()
+              : await fleetView();
     if (mine === navigation) show(...page);
   } catch (err) {
     if (err.status === 401) {

@@ -12,8 +12,10 @@ import { API_CONTROLLERS } from "./http/controllers.js";
 import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
-import { cardTerminalApi, deadLetterApi, hsmApi, ksrApi, tenancyApi, vpnApi, vsdmApi } from "./grpc-clients.js";
-import { CARD_TERMINAL, DEAD_LETTERS, HSM, KSR, TENANCY, VPN, VSDM } from "./tokens.js";
+import { cardTerminalApi, deadLetterApi, hsmApi, ksrApi, tenancyApi, vpnApi, vsdmApi, zugangsmodulApi } from "./grpc-clients.js";
+import { PortalController, PracticesController } from "./portal/controller.js";
+import { PortalSessions } from "./portal/sessions.js";
+import { CARD_TERMINAL, DEAD_LETTERS, HSM, KSR, LOGGER, TENANCY, VPN, VSDM, ZUGANGSMODUL } from "./tokens.js";
 
 export interface GatewayOptions {
   sql: Sql;
@@ -45,7 +47,8 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-export const CONTROLLERS = [...API_CONTROLLERS, docsController(API_CONTROLLERS)];
+const ALL_API = [...API_CONTROLLERS, PracticesController, PortalController];
+export const CONTROLLERS = [...ALL_API, docsController(ALL_API)];
 
 /** Content-Security-Policy of the admin UI: its own scripts, styles and API only. */
 const ADMIN_CSP =
@@ -53,7 +56,9 @@ const ADMIN_CSP =
 
 /**
  * The admin web UI (services/gateway/admin, static files, no build step) at /admin/; "/" leads
- * there. The files are public; every datum they show comes from /api/v1 with the operator's token.
+ * there. The practice portal (services/gateway/portal) at /portal/, apart from it. The files are
+ * public; every datum they show comes from /api/v1 with the operator's token or the practice's
+ * portal session.
  */
 function serveAdminUi(app: NestExpressApplication): void {
   const http = app.getHttpAdapter().getInstance() as {
@@ -63,13 +68,16 @@ function serveAdminUi(app: NestExpressApplication): void {
   };
   http.disable("x-powered-by");
   http.get("/", (_req, res) => res.redirect(302, "/admin/"));
-  http.use("/admin", (_req, res, next) => {
-    res.setHeader("Content-Security-Policy", ADMIN_CSP);
-    res.setHeader("X-Content-Type-Options", "nosniff");
-    res.setHeader("Referrer-Policy", "no-referrer");
-    next();
-  });
+  for (const ui of ["/admin", "/portal"]) {
+    http.use(ui, (_req, res, next) => {
+      res.setHeader("Content-Security-Policy", ADMIN_CSP);
+      res.setHeader("X-Content-Type-Options", "nosniff");
+      res.setHeader("Referrer-Policy", "no-referrer");
+      next();
+    });
+  }
   app.useStaticAssets(join(__dirname, "../../admin"), { prefix: "/admin/", index: "index.html", redirect: true });
+  app.useStaticAssets(join(__dirname, "../../portal"), { prefix: "/portal/", index: "index.html", redirect: true });
 }
 
 /** Methods whose body the API reads. */
@@ -89,11 +97,13 @@ function requireJsonBodies(app: NestExpressApplication): void {
   });
 }
 
-/** The gateway: operator accounts and the REST admin API /api/v1 on NestJS (Express). */
+/** The gateway: operator accounts, the REST admin API /api/v1 and the practice portal's API on NestJS (Express). */
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const operators = await OperatorStore.open(o.sql);
   const generatedAdminPassword = await operators.ensureAdmin(o.adminPassword);
-  const tokens = new TokenIssuer(await operators.tokenSecret(o.tokenSecret), o.tokenTtlSeconds ?? 15 * 60);
+  const secret = await operators.tokenSecret(o.tokenSecret);
+  const tokens = new TokenIssuer(secret, o.tokenTtlSeconds ?? 15 * 60);
+  const sessions = new PortalSessions(secret, o.tokenTtlSeconds ?? 15 * 60);
   const tenancy = tenancyApi(o.tenancyAddress);
   const hsm = hsmApi(o.hsmAddress);
   const cardTerminal = cardTerminalApi(o.cardTerminalAddress);
@@ -102,6 +112,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const deadLetters = [deadLetterApi(o.hsmAddress)];
   const vpn = vpnApi(o.vpnAddress ?? "127.0.0.1:50055");
   const ksr = ksrApi(o.ksrAddress ?? "127.0.0.1:50056");
+  const zugangsmodul = zugangsmodulApi(o.vpnAddress ?? "127.0.0.1:50055");
   const limiter = new LoginLimiter(o.loginLimit);
 
   @Module({
@@ -117,6 +128,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: DEAD_LETTERS, useValue: deadLetters },
       { provide: VPN, useValue: vpn },
       { provide: KSR, useValue: ksr },
+      { provide: ZUGANGSMODUL, useValue: zugangsmodul },
+      { provide: PortalSessions, useValue: sessions },
+      { provide: LOGGER, useValue: o.logger ?? null },
       { provide: APP_GUARD, useClass: AuthGuard },
     ],
   })
@@ -143,6 +157,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       for (const d of deadLetters) d.close();
       vpn.close();
       ksr.close();
+      zugangsmodul.close();
     },
   };
 }

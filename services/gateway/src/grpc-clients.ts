@@ -14,6 +14,8 @@ import { VpnServiceClient } from "@tigw/contracts/vpn/v1/vpn";
 import { KsrServiceClient } from "@tigw/contracts/ksr/v1/ksr";
 import type * as ksr from "@tigw/contracts/ksr/v1/ksr";
 import type * as vpn from "@tigw/contracts/vpn/v1/vpn";
+import { ZugangsmodulServiceClient } from "@tigw/contracts/vpn/v1/zugangsmodul";
+import type * as zm from "@tigw/contracts/vpn/v1/zugangsmodul";
 
 type Rpc<Req, Res> = (req: Req) => Promise<Res>;
 type ClientCtor = new (address: string, creds: never, options?: object) => Client;
@@ -203,3 +205,39 @@ const KSR_METHODS = [
 ] as const;
 export const ksrApi = (address: string, deadlineMs = 60_000): KsrApi =>
   promiseApi<KsrApi>(KsrServiceClient as unknown as ClientCtor, address, KSR_METHODS, deadlineMs);
+
+/** The gateway's view of tigw.vpn.v1.ZugangsmodulService (the practice accounts). */
+export interface ZugangsmodulApi {
+  registerPractice: Rpc<zm.RegisterPracticeRequest, zm.RegisterPracticeResponse>;
+  authenticatePractice: Rpc<zm.AuthenticatePracticeRequest, zm.AuthenticatePracticeResponse>;
+  beginTotpEnrolment: Rpc<zm.BeginTotpEnrolmentRequest, zm.BeginTotpEnrolmentResponse>;
+  confirmTotpEnrolment: Rpc<zm.ConfirmTotpEnrolmentRequest, zm.ConfirmTotpEnrolmentResponse>;
+  getPractice: Rpc<zm.GetPracticeRequest, zm.GetPracticeResponse>;
+  listPractices: Rpc<zm.ListPracticesRequest, zm.ListPracticesResponse>;
+  bindPractice: Rpc<zm.BindPracticeRequest, zm.BindPracticeResponse>;
+  unbindPractice: Rpc<zm.UnbindPracticeRequest, zm.UnbindPracticeResponse>;
+  blockPractice: Rpc<zm.BlockPracticeRequest, zm.BlockPracticeResponse>;
+  unblockPractice: Rpc<zm.UnblockPracticeRequest, zm.UnblockPracticeResponse>;
+  resetPracticeTotp: Rpc<zm.ResetPracticeTotpRequest, zm.ResetPracticeTotpResponse>;
+  grantDvoAccess: Rpc<zm.GrantDvoAccessRequest, zm.GrantDvoAccessResponse>;
+  revokeDvoAccess: Rpc<zm.RevokeDvoAccessRequest, zm.RevokeDvoAccessResponse>;
+  close(): void;
+}
+
+const ZUGANGSMODUL_METHODS = [
+  "registerPractice",
+  "authenticatePractice",
+  "beginTotpEnrolment",
+  "confirmTotpEnrolment",
+  "getPractice",
+  "listPractices",
+  "bindPractice",
+  "unbindPractice",
+  "blockPractice",
+  "unblockPractice",
+  "resetPracticeTotp",
+  "grantDvoAccess",
+  "revokeDvoAccess",
+] as const;
+export const zugangsmodulApi = (address: string, deadlineMs = 30_000): ZugangsmodulApi =>
+  promiseApi<ZugangsmodulApi>(ZugangsmodulServiceClient as unknown as ClientCtor, address, ZUGANGSMODUL_METHODS, deadlineMs);

@@ -7,3 +7,5 @@ export const VSDM = Symbol("VsdmApi");
 export const DEAD_LETTERS = Symbol("DeadLetterApi[]");
 export const VPN = Symbol("VpnApi");
 export const KSR = Symbol("KsrApi");
+export const ZUGANGSMODUL = Symbol("ZugangsmodulApi");
+export const LOGGER = Symbol("Logger | null");

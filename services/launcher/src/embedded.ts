@@ -115,6 +115,7 @@ async function main(): Promise<void> {
     hsmAddress: hsm.address,
     cardTerminalAddress: cardTerminal.address,
     ksrAddress: ksr.address,
+    masterKey: loadMasterKey({ file: join(dataDir, "secrets", "vpn-master.key") }),
     vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
     heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
     logger: log,

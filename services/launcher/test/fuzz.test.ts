@@ -13,6 +13,7 @@ import { TenancyServiceService } from "@tigw/contracts/tenancy/v1/tenancy";
 import { VpnServiceService } from "@tigw/contracts/vpn/v1/vpn";
 import { KsrServiceService } from "@tigw/contracts/ksr/v1/ksr";
 import { listUpdatesRequestXml } from "@tigw/ksr";
+import { ZugangsmodulServiceService } from "@tigw/contracts/vpn/v1/zugangsmodul";
 import { VsdmServiceService } from "@tigw/contracts/vsdm/v1/vsdm";
 import { askOcsp, ocspQuery } from "@tigw/hsm";
 import { freePort, startEmbedded, stopProcess } from "./support.js";
@@ -457,6 +458,10 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
               "/admin/",
               "/api/v1/certificates/",
               "/api/v1/units/RZK-FUZZ-0001/",
+              "/api/v1/portal/login",
+              "/api/v1/portal/register",
+              "/api/v1/portal/terminals",
+              "/portal/",
             ],
             count: 300,
             token,
@@ -465,6 +470,7 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
               const body = r.pick([
                 { serial: r.pick(values), profile: r.pick(values) },
                 { username: `fuzz-${r.text(6, "abc")}`, password: r.pick(values) },
+                { account: r.pick([`fuzz-${r.text(6, "abc")}`, ...values]), password: r.pick(values), practiceName: r.pick(values), totp: r.pick(values) },
                 r.pick(values),
                 { id: r.pick(values), name: r.pick(values), bsnr: r.pick(values) },
               ]);
@@ -505,6 +511,8 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
       grpcListener("vsdm", VsdmServiceService as unknown as ServiceDefinition),
       grpcListener("vpn", VpnServiceService as unknown as ServiceDefinition),
       grpcListener("ksr", KsrServiceService as unknown as ServiceDefinition),
+      // The Zugangsmodul's practice accounts: a second service on vpn's port.
+      { ...grpcListener("vpn", ZugangsmodulServiceService as unknown as ServiceDefinition), name: "gRPC vpn (ZugangsmodulService)" },
       vpnzugdListener(banner),
       ksrSoapListener(banner),
     ];

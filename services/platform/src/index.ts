@@ -30,3 +30,5 @@ export * from "./telemetry/propagation.js";
 export * from "./telemetry/logger.js";
 export * from "./telemetry/metrics.js";
 export * from "./http/guard.js";
+export * from "./auth/passwords.js";
+export * from "./auth/totp.js";

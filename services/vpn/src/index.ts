@@ -4,4 +4,7 @@ export * from "./vpnzugd/soap.js";
 export * from "./vpnzugd/simulator.js";
 export * from "./application/vpn.js";
 export * from "./service.js";
-export { toRegistration } from "./api/grpc.js";
+export * from "./domain/practice-account.js";
+export * from "./domain/instance-bindings.js";
+export * from "./application/zugangsmodul.js";
+export { toPractice, toRegistration } from "./api/grpc.js";

@@ -2,7 +2,20 @@
  * The vpn service as its own process (cluster mode): real PostgreSQL and Kafka.
  * Start with `node --require @tigw/platform/telemetry/register dist/src/main.js`.
  */
-import { runServiceProcess, createLogger, exitOnConfigError, hostPorts, int, KafkaBus, loadConfig, postgresSql, str, SystemClock, url } from "@tigw/platform";
+import {
+  runServiceProcess,
+  createLogger,
+  exitOnConfigError,
+  hostPorts,
+  int,
+  KafkaBus,
+  loadConfig,
+  postgresSql,
+  secretKey,
+  str,
+  SystemClock,
+  url,
+} from "@tigw/platform";
 import { startVpn } from "./service.js";
 
 const cfg = exitOnConfigError(() =>
@@ -18,7 +31,12 @@ const cfg = exitOnConfigError(() =>
     TIGW_KSR_ADDR: str({ default: "127.0.0.1:50056" }),
     /** The simulated VPN-Zugangsdienst's HTTPS port (mutual TLS). */
     TIGW_VPNZUGD_PORT: int({ default: 8443, min: 0, max: 65535 }),
+    TIGW_VPNZUGD_HOST: str({ default: "127.0.0.1" }),
+    /** Where hsm reaches the simulated VPN-ZugD when not on this host (Kubernetes: the vpn Service). */
+    TIGW_VPNZUGD_URL: str({ default: "" }),
     TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
+    /** Encrypts the practices' TOTP secrets (the Zugangsmodul's vault). */
+    TIGW_VPN_MASTER_KEY: secretKey(),
   }),
 );
 
@@ -32,7 +50,8 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
     ksrAddress: cfg.TIGW_KSR_ADDR === "none" ? undefined : cfg.TIGW_KSR_ADDR,
-    vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
+    masterKey: cfg.TIGW_VPN_MASTER_KEY,
+    vpnzugd: { host: cfg.TIGW_VPNZUGD_HOST, port: cfg.TIGW_VPNZUGD_PORT, publicUrl: cfg.TIGW_VPNZUGD_URL || undefined },
     heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
     grpc: { host: cfg.TIGW_VPN_GRPC_HOST, port: cfg.TIGW_VPN_GRPC_PORT },
     logger: log,

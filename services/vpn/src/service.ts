@@ -1,9 +1,21 @@
-import { call, createClient, SqlEventStore, startServiceHost, type Clock, type EventBus, type Logger, type RunningGrpcServer, type Sql } from "@tigw/platform";
+import {
+  call,
+  createClient,
+  SecretVault,
+  SqlEventStore,
+  startServiceHost,
+  type Clock,
+  type EventBus,
+  type Logger,
+  type RunningGrpcServer,
+  type Sql,
+} from "@tigw/platform";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import type * as hsm from "@tigw/contracts/hsm/v1/hsm";
-import { vpnGrpc } from "./api/grpc.js";
+import { vpnGrpc, zugangsmodulGrpc } from "./api/grpc.js";
 import { registerVpnMetrics } from "./application/metrics.js";
 import { Vpn } from "./application/vpn.js";
+import { Zugangsmodul } from "./application/zugangsmodul.js";
 import { VPNZUGD_SERVER_NAME, VpnZugdSimulator } from "./vpnzugd/simulator.js";
 
 export interface VpnServiceOptions {
@@ -15,8 +27,10 @@ export interface VpnServiceOptions {
   cardTerminalAddress: string;
   /** ksr, for the TI-access rule's firmware clause (a critical update past its deadline); none: no such clause. */
   ksrAddress?: string;
+  /** Encrypts the practices' TOTP secrets at rest (32 bytes; losing it means every practice enrols TOTP again). */
+  masterKey: Buffer;
   /** The simulated VPN-ZugD's HTTPS listener (port 0: any free one). */
-  vpnzugd?: { host?: string; port?: number };
+  vpnzugd?: { host?: string; port?: number; publicUrl?: string };
   /** How long the simulated VPN-ZugD waits for the TI PKI's OCSP responder (default 10 s). */
   ocspTimeoutMs?: number;
   /** How long a call to the VPN-ZugD may take, TLS handshake included (default 30 s). */
@@ -30,6 +44,7 @@ export interface VpnServiceOptions {
 
 export interface RunningVpn {
   vpn: Vpn;
+  zugangsmodul: Zugangsmodul;
   vpnzugd: VpnZugdSimulator;
   grpc: RunningGrpcServer;
   address: string;
@@ -38,7 +53,8 @@ export interface RunningVpn {
 
 /**
  * The vpn service: its store, the simulated VPN-ZugD (trusting the TI PKI that hsm runs), the
- * registrations with their heartbeat, the TI-access rule over gRPC, and metrics.
+ * registrations with their heartbeat, the TI-access rule over gRPC, metrics, and the
+ * Zugangsmodul's practice accounts (TOTP secrets in a vault of their own).
  */
 export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
   const store = await SqlEventStore.open(o.sql, o.context ?? "vpn");
@@ -53,6 +69,7 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
     trust,
     host: o.vpnzugd?.host,
     port: o.vpnzugd?.port,
+    publicUrl: o.vpnzugd?.publicUrl,
     ocspTimeoutMs: o.ocspTimeoutMs,
   });
   const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress, ksr: o.ksrAddress }, () => ({
@@ -62,15 +79,19 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
     timeoutMs: o.callTimeoutMs ?? 30_000,
   }));
   await vpn.open();
+  const vault = await SecretVault.open(o.sql, store.schema, o.masterKey, "practice_totp_secrets");
+  const zugangsmodul = new Zugangsmodul(store, o.clock, vault, o.tenancyAddress);
+  await zugangsmodul.open();
   let beating = Promise.resolve();
   const timer = setInterval(() => {
     beating = beating.then(() => vpn.heartbeat()).catch((e: unknown) => o.logger?.warn({ err: e }, "VPN heartbeat failed"));
   }, o.heartbeatMs ?? 30_000);
   timer.unref();
   const unregister = registerVpnMetrics(vpn, zugd);
-  const host = await startServiceHost({ store, bus: o.bus, services: [vpnGrpc(vpn, zugd)], grpc: o.grpc, logger: o.logger });
+  const host = await startServiceHost({ store, bus: o.bus, services: [vpnGrpc(vpn, zugd), zugangsmodulGrpc(zugangsmodul)], grpc: o.grpc, logger: o.logger });
   return {
     vpn,
+    zugangsmodul,
     vpnzugd: zugd,
     grpc: host.grpc,
     address: host.address,
@@ -81,6 +102,7 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
       await host.stop();
       await zugd.close();
       vpn.close();
+      zugangsmodul.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { VpnServiceClient } from "@tigw/contracts/vpn/v1/vpn";
 import { VsdmServiceClient } from "@tigw/contracts/vsdm/v1/vsdm";
@@ -54,6 +54,7 @@ for (const setup of serviceSetups()) {
         tenancyAddress: practice.tenancy.address,
         hsmAddress: practice.hsm.address,
         cardTerminalAddress: practice.cardTerminal.address,
+        masterKey: randomBytes(32),
         context,
         heartbeatMs: 3_600_000,
         ...SLOW_MACHINE,

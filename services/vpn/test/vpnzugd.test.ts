@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { generateKeyPairSync, X509Certificate, randomBytes } from "node:crypto";
 import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { issueCertificate, TI_TLS, toPem } from "@tigw/hsm";
@@ -103,6 +103,7 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
       tenancyAddress: practice.tenancy.address,
       hsmAddress: practice.hsm.address,
       cardTerminalAddress: practice.cardTerminal.address,
+      masterKey: randomBytes(32),
       heartbeatMs: 3_600_000,
       ocspTimeoutMs: 120_000,
       callTimeoutMs: 240_000,

@@ -118,6 +118,12 @@ export class OperatorStore {
     return Boolean(row) && row!.token_generation === generation && !row!.revoked;
   }
 
+  /** Whether a token (an operator's or a practice's portal session) was logged out. */
+  async isRevoked(jti: string): Promise<boolean> {
+    const rows = await this.sql.query("SELECT 1 FROM gateway.revoked_tokens WHERE jti = $1", [jti]);
+    return rows.length > 0;
+  }
+
   /** Logs one token out: it is refused until it would have expired anyway. */
   async revokeToken(jti: string, expiresAt: Date): Promise<void> {
     await this.sql.query("DELETE FROM gateway.revoked_tokens WHERE expires_at < now()");

@@ -12,8 +12,16 @@ const HTTP_OF_GRPC: Partial<Record<status, number>> = {
   [status.FAILED_PRECONDITION]: 409,
 };
 
+/**
+ * A practice asked for something that is not its own (another practice's Mandant, terminal, card,
+ * protocol, grant): always 403, with the access-check code where gematik has one (4010-4013). The
+ * same answer whether the thing exists or not, and it names only what the request named.
+ */
+export class TenantRefusal extends DomainError {}
+
 /** The HTTP status of a domain refusal (the same classification as its gRPC status). */
 export function httpStatusOf(e: DomainError): number {
+  if (e instanceof TenantRefusal || e.code === "ACCOUNT_BLOCKED" || e.code === "TOTP_ENROLMENT_REQUIRED") return 403;
   if (e.code === "LOGIN_RATE_LIMITED") return 429;
   if (e.code === "INVALID_CREDENTIALS" || e.code === "TOTP_REQUIRED") return 401;
   if (e.code.startsWith("LICENCE_")) return 422;

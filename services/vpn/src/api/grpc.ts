@@ -1,6 +1,8 @@
 import { unary, type GrpcServiceBinding } from "@tigw/platform";
 import * as pb from "@tigw/contracts/vpn/v1/vpn";
+import * as zm from "@tigw/contracts/vpn/v1/zugangsmodul";
 import type { RegistrationView, Vpn } from "../application/vpn.js";
+import type { PracticeView, Zugangsmodul } from "../application/zugangsmodul.js";
 import type { VpnZugdSimulator } from "../vpnzugd/simulator.js";
 
 export function toRegistration(r: RegistrationView): pb.Registration {
@@ -47,4 +49,36 @@ export function vpnGrpc(v: Vpn, zugd: VpnZugdSimulator): GrpcServiceBinding {
     getSimulator: unary(async () => ({ url: zugd.url, contracts: await zugd.contracts(), faults: zugd.activeFaults(), blocks: await zugd.blocks() })),
   };
   return { name: "tigw.vpn.v1.VpnService", definition: pb.VpnServiceService, implementation: impl };
+}
+
+export function toPractice(p: PracticeView): zm.Practice {
+  return { ...p, bindings: p.bindings.map((b) => ({ ...b })), grants: p.grants.map((g) => ({ ...g })), version: String(p.version) };
+}
+
+/**
+ * tigw.vpn.v1.ZugangsmodulService: the practice accounts. Authentication of people is the
+ * caller's (the gateway's portal and operator API); answers never carry a password or, after
+ * enrolment, a TOTP secret.
+ */
+export function zugangsmodulGrpc(z: Zugangsmodul): GrpcServiceBinding {
+  const reply = (p: PracticeView) => ({ practice: toPractice(p) });
+  const impl: zm.ZugangsmodulServiceServer = {
+    registerPractice: unary(async (r: zm.RegisterPracticeRequest) => reply(await z.register(r.account, r.password, r.practiceName))),
+    authenticatePractice: unary(async (r: zm.AuthenticatePracticeRequest) => reply(await z.authenticate(r.account, r.password, r.totp))),
+    beginTotpEnrolment: unary(async (r: zm.BeginTotpEnrolmentRequest) => z.beginTotp(r.account)),
+    confirmTotpEnrolment: unary(async (r: zm.ConfirmTotpEnrolmentRequest) => reply(await z.confirmTotp(r.account, r.code))),
+    getPractice: unary(async (r: zm.GetPracticeRequest) => reply(await z.view(r.account))),
+    listPractices: unary(async () => ({ practices: (await z.list()).map(toPractice) })),
+    bindPractice: unary(async (r: zm.BindPracticeRequest) => reply(await z.bind(r.account, r.unit, r.mandantId, r.by))),
+    unbindPractice: unary(async (r: zm.UnbindPracticeRequest) => reply(await z.unbind(r.account, r.unit, r.mandantId, r.by))),
+    blockPractice: unary(async (r: zm.BlockPracticeRequest) => reply(await z.block(r.account, r.reason, r.by))),
+    unblockPractice: unary(async (r: zm.UnblockPracticeRequest) => reply(await z.unblock(r.account, r.by))),
+    resetPracticeTotp: unary(async (r: zm.ResetPracticeTotpRequest) => reply(await z.resetTotp(r.account, r.by))),
+    grantDvoAccess: unary(async (r: zm.GrantDvoAccessRequest) => {
+      const p = await z.grantDvo(r.account, r.unit, r.technician, r.hours);
+      return { practice: toPractice(p), grant: p.grants.find((g) => g.grantId === p.grantId) };
+    }),
+    revokeDvoAccess: unary(async (r: zm.RevokeDvoAccessRequest) => reply(await z.revokeDvo(r.account, r.grantId))),
+  };
+  return { name: "tigw.vpn.v1.ZugangsmodulService", definition: zm.ZugangsmodulServiceService, implementation: impl };
 }

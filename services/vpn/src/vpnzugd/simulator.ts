@@ -73,6 +73,8 @@ export interface VpnZugdOptions {
   trust: { rootPems: string[]; subCaPems: string[] };
   host?: string;
   port?: number;
+  /** The URL other processes (hsm, which posts for the unit) use when it is not host:port, e.g. a Kubernetes Service. */
+  publicUrl?: string;
   ocspTimeoutMs?: number;
 }
 
@@ -195,7 +197,7 @@ export class VpnZugdSimulator {
     server.on("clientError", (_e, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => server.once("error", reject).listen(this.o.port ?? 0, this.o.host ?? "127.0.0.1", resolve));
     this.server = server;
-    this.url = `https://${this.o.host ?? "127.0.0.1"}:${(server.address() as { port: number }).port}/ProvisioningService`;
+    this.url = this.o.publicUrl ?? `https://${this.o.host ?? "127.0.0.1"}:${(server.address() as { port: number }).port}/ProvisioningService`;
   }
 
   private count(code: string): void {

@@ -1,0 +1,393 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import {
+  base32Decode,
+  call,
+  checkPassword,
+  Coalescer,
+  CommandHandler,
+  createClient,
+  DocumentProjection,
+  DomainError,
+  hashPassword,
+  KeyedSerializer,
+  matchingStep,
+  migrate,
+  newTotpSecret,
+  StoreProjectionRunner,
+  ValidationError,
+  verifyPassword,
+  type Clock,
+  type SecretVault,
+  type SqlEventStore,
+} from "@tigw/platform";
+import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
+import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
+import {
+  checkAccountName,
+  grantStateAt,
+  initialPracticeAccount,
+  practiceAccountDecider,
+  statusOf,
+  type GrantState,
+  type PracticeAccountCommand,
+  type PracticeAccountEvent,
+  type PracticeAccountState,
+  type PracticeStatus,
+} from "../domain/practice-account.js";
+import {
+  initialInstanceBindings,
+  instanceBindingsDecider,
+  type InstanceBindingsCommand,
+  type InstanceBindingsEvent,
+  type InstanceBindingsState,
+} from "../domain/instance-bindings.js";
+
+const accountStream = (account: string) => `practice-${account}`;
+const bindingsStream = (unitId: string) => `zm-unit-${unitId}`;
+
+export interface PracticeBindingView {
+  unitId: string;
+  serial: string;
+  mandantId: string;
+  boundAt: string;
+}
+
+export interface PracticeView {
+  account: string;
+  practiceName: string;
+  status: PracticeStatus;
+  totpEnrolled: boolean;
+  blockedReason: string;
+  bindings: PracticeBindingView[];
+  grants: { grantId: string; unitId: string; serial: string; technician: string; grantedAt: string; until: string; revokedAt: string; state: GrantState }[];
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+const migrations = (table: string) => [
+  {
+    // The password hash and the references of the TOTP secrets (the secrets themselves are in the
+    // vault, encrypted): apart from the events, which never carry them.
+    id: "zugangsmodul-001-credentials",
+    sql: `CREATE TABLE IF NOT EXISTS {schema}.${table} (
+            account text PRIMARY KEY,
+            password_hash text NOT NULL,
+            totp_ref text,
+            totp_pending_ref text,
+            totp_last_step bigint NOT NULL DEFAULT 0)`,
+  },
+];
+
+interface Credentials {
+  password_hash: string;
+  totp_ref: string | null;
+  totp_pending_ref: string | null;
+}
+
+const invalidCredentials = () => new DomainError("INVALID_CREDENTIALS", "account, password or TOTP code wrong (each code works once)");
+
+/**
+ * The Zugangsmodul's practice accounts: registration, TOTP enrolment and login, the operator's
+ * bindings of accounts to Mandanten on units, blocking, and DVO grants. TOTP codes are checked
+ * against the wall clock, not the simulated one: authenticator apps run on real time. Every
+ * other decision takes its time from the service's clock.
+ */
+export class Zugangsmodul {
+  private readonly accounts: CommandHandler<PracticeAccountState, PracticeAccountCommand, PracticeAccountEvent>;
+  private readonly units: CommandHandler<InstanceBindingsState, InstanceBindingsCommand, InstanceBindingsEvent>;
+  readonly practices: DocumentProjection<PracticeAccountState>;
+  readonly bindings: DocumentProjection<InstanceBindingsState>;
+  private readonly runners: StoreProjectionRunner[];
+  private readonly refresh: Coalescer;
+  private readonly perAccount = new KeyedSerializer();
+  private readonly tenancy: TenancyServiceClient;
+  private readonly credentials: string;
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(
+    readonly store: SqlEventStore,
+    readonly clock: Clock,
+    private readonly vault: SecretVault,
+    tenancyAddress: string,
+  ) {
+    this.accounts = new CommandHandler(store, practiceAccountDecider, 10, 10_000);
+    this.units = new CommandHandler(store, instanceBindingsDecider, 10, 10_000);
+    this.practices = new DocumentProjection<PracticeAccountState>({
+      name: "practices",
+      schema: store.schema,
+      table: "rm_practices",
+      streamPrefix: "practice",
+      initial: initialPracticeAccount,
+      evolve: (s, e) => practiceAccountDecider.evolve(s, e as PracticeAccountEvent),
+    });
+    this.bindings = new DocumentProjection<InstanceBindingsState>({
+      name: "instance-bindings",
+      schema: store.schema,
+      table: "rm_instance_bindings",
+      streamPrefix: "zm-unit",
+      initial: initialInstanceBindings,
+      evolve: (s, e) => instanceBindingsDecider.evolve(s, e as InstanceBindingsEvent),
+    });
+    this.runners = [new StoreProjectionRunner(store, this.practices), new StoreProjectionRunner(store, this.bindings)];
+    this.refresh = new Coalescer(async () => {
+      for (const r of this.runners) await r.catchUp();
+    });
+    this.tenancy = createClient(TenancyServiceClient, tenancyAddress, { deadlineMs: 30_000 });
+    this.credentials = `${store.schema}.practice_credentials`;
+  }
+
+  async open(): Promise<void> {
+    await migrate(this.store.sql, this.store.schema, migrations("practice_credentials"));
+    for (const r of this.runners) await r.setup();
+    await this.refresh.trigger();
+  }
+
+  close(): void {
+    this.tenancy.close();
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+
+  private async record(account: string, command: PracticeAccountCommand): Promise<void> {
+    await this.accounts.handle(accountStream(account), command, { occurredAt: new Date(this.now()) });
+    await this.refresh.trigger();
+  }
+
+  private async row(account: string): Promise<Credentials | undefined> {
+    const [r] = await this.store.sql.query<Credentials>(`SELECT password_hash, totp_ref, totp_pending_ref FROM ${this.credentials} WHERE account = $1`, [
+      account,
+    ]);
+    return r;
+  }
+
+  private async existing(account: string): Promise<PracticeAccountState> {
+    const { state } = await this.accounts.load(accountStream(account));
+    if (!state.exists) throw new DomainError("PRACTICE_NOT_FOUND", `no practice account ${account}`, { field: "account" });
+    return state;
+  }
+
+  /** A new account, still in TOTP enrolment. The account name is claimed by the credentials row first, so two registrations of one name cannot both win. */
+  async register(account: string, password: string, practiceName: string): Promise<PracticeView> {
+    const command: PracticeAccountCommand = { type: "RegisterPractice", account, practiceName, at: this.now() };
+    practiceAccountDecider.decide(command, initialPracticeAccount()); // validation before anything is written
+    const hash = await hashPassword(checkPassword(password));
+    const claimed = await this.store.sql.query(
+      `INSERT INTO ${this.credentials} (account, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING account`,
+      [account, hash],
+    );
+    if (claimed.length === 0) throw new DomainError("ACCOUNT_EXISTS", `account ${account} exists: choose another name or log in`, { field: "account" });
+    try {
+      await this.record(account, command);
+    } catch (e) {
+      await this.store.sql.query(`DELETE FROM ${this.credentials} WHERE account = $1`, [account]);
+      throw e;
+    }
+    return this.view(account);
+  }
+
+  /**
+   * Password, then (once enrolled) the TOTP code. The same refusal whether the account exists or
+   * the password is wrong, and a password is hashed either way, so answers tell nothing about
+   * which accounts exist. Blocked is told only to whoever knows the password.
+   */
+  async authenticate(account: string, password: string, totp: string): Promise<PracticeView> {
+    const known = typeof account === "string" && /^[a-z][a-z0-9._-]{2,31}$/.test(account) ? await this.row(account) : undefined;
+    this.dummyHash ??= hashPassword(randomBytes(16).toString("hex"));
+    const ok = await verifyPassword(String(password ?? ""), known?.password_hash ?? (await this.dummyHash));
+    if (!known || !ok) throw invalidCredentials();
+    const state = await this.existing(account);
+    if (state.blocked) throw new DomainError("ACCOUNT_BLOCKED", "this practice account is blocked: ask your TI-Gateway operator", { account });
+    if (!state.totpEnrolled) return this.view(account);
+    if (!totp) throw new DomainError("TOTP_REQUIRED", "this account needs the code of its authenticator app (totp)", { field: "totp" });
+    if (!(await this.checkTotp(account, known.totp_ref, totp))) throw invalidCredentials();
+    return this.view(account);
+  }
+
+  /** Each code works once: its step must be later than the last one accepted, recorded in the same statement. */
+  private async checkTotp(account: string, ref: string | null, code: string): Promise<boolean> {
+    if (!ref) return false;
+    const step = matchingStep(base32Decode((await this.vault.get(ref)).toString("utf8")), code, Date.now());
+    if (step === undefined) return false;
+    const used = await this.store.sql.query(`UPDATE ${this.credentials} SET totp_last_step = $2 WHERE account = $1 AND totp_last_step < $2 RETURNING account`, [
+      account,
+      step,
+    ]);
+    return used.length === 1;
+  }
+
+  /** A new secret for an account still in enrolment (an earlier unconfirmed one is dropped). */
+  async beginTotp(account: string): Promise<{ secret: string; otpauthUri: string }> {
+    return this.perAccount.run(account, async () => {
+      const state = await this.existing(account);
+      if (state.blocked) throw new DomainError("ACCOUNT_BLOCKED", "this practice account is blocked: ask your TI-Gateway operator", { account });
+      if (state.totpEnrolled) throw new DomainError("TOTP_ALREADY_ENROLLED", "TOTP is enrolled already; the operator resets it for a lost phone");
+      const t = newTotpSecret();
+      const ref = `totp:${account}:${randomUUID()}`;
+      await this.vault.put(ref, Buffer.from(t.secret, "utf8"), `practice:${account}`);
+      const [old] = await this.store.sql.query<{ totp_pending_ref: string | null }>(
+        `UPDATE ${this.credentials} c SET totp_pending_ref = $2 FROM (SELECT totp_pending_ref FROM ${this.credentials} WHERE account = $1) o WHERE c.account = $1 RETURNING o.totp_pending_ref`,
+        [account, ref],
+      );
+      if (old?.totp_pending_ref) await this.vault.delete(old.totp_pending_ref);
+      return { secret: t.secret, otpauthUri: t.uri(account) };
+    });
+  }
+
+  /** The first code of the new secret: from now on the account is active and logins need a code. */
+  async confirmTotp(account: string, code: string): Promise<PracticeView> {
+    return this.perAccount.run(account, async () => {
+      await this.existing(account);
+      const row = await this.row(account);
+      if (!row?.totp_pending_ref) throw new DomainError("TOTP_NOT_ENROLLING", "start the enrolment first: a new secret for the authenticator app");
+      const step = matchingStep(base32Decode((await this.vault.get(row.totp_pending_ref)).toString("utf8")), String(code ?? ""), Date.now());
+      if (step === undefined)
+        throw new ValidationError("INVALID_TOTP", "code", "the code does not match the new secret (check the authenticator app and the clock)");
+      await this.record(account, { type: "EnrolTotp", at: this.now() });
+      await this.store.sql.query(
+        `UPDATE ${this.credentials} SET totp_ref = totp_pending_ref, totp_pending_ref = NULL, totp_last_step = $2 WHERE account = $1`,
+        [account, step],
+      );
+      return this.view(account);
+    });
+  }
+
+  /**
+   * A lost phone: the operator resets TOTP; the old secret is deleted and the account is back in
+   * enrolment (its sessions can do nothing else until a new secret is confirmed).
+   */
+  async resetTotp(account: string, by: string): Promise<PracticeView> {
+    return this.perAccount.run(account, async () => {
+      await this.record(account, { type: "ResetTotp", by, at: this.now() });
+      const [old] = await this.store.sql.query<{ totp_ref: string | null; totp_pending_ref: string | null }>(
+        `SELECT totp_ref, totp_pending_ref FROM ${this.credentials} WHERE account = $1`,
+        [account],
+      );
+      await this.store.sql.query(`UPDATE ${this.credentials} SET totp_ref = NULL, totp_pending_ref = NULL WHERE account = $1`, [account]);
+      for (const ref of [old?.totp_ref, old?.totp_pending_ref]) if (ref) await this.vault.delete(ref);
+      return this.view(account);
+    });
+  }
+
+  async block(account: string, reason: string, by: string): Promise<PracticeView> {
+    await this.record(account, { type: "BlockPractice", reason, by, at: this.now() });
+    return this.view(account);
+  }
+
+  async unblock(account: string, by: string): Promise<PracticeView> {
+    await this.record(account, { type: "UnblockPractice", by, at: this.now() });
+    return this.view(account);
+  }
+
+  /** Operator: the account gets Mandant `mandantId` of the unit (by id or serial). */
+  async bind(account: string, unit: string, mandantId: string, by: string): Promise<PracticeView> {
+    await this.existing(checkAccountName(account));
+    const u = (await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(this.tenancy.getUnit.bind(this.tenancy), { unit })).unit!;
+    const { mandanten } = await call<tenancy.ListMandantenRequest, tenancy.ListMandantenResponse>(this.tenancy.listMandanten.bind(this.tenancy), {
+      unit: u.unitId,
+    });
+    await this.units.handle(
+      bindingsStream(u.unitId),
+      {
+        type: "BindPractice",
+        unitId: u.unitId,
+        serial: u.serial,
+        mandantId,
+        mandantKnown: mandanten.some((m) => m.mandantId === mandantId),
+        account,
+        by,
+        at: this.now(),
+      },
+      { unitId: u.unitId, mandantId, occurredAt: new Date(this.now()) },
+    );
+    await this.refresh.trigger();
+    return this.view(account);
+  }
+
+  async unbind(account: string, unit: string, mandantId: string, by: string): Promise<PracticeView> {
+    await this.existing(checkAccountName(account));
+    const u = (await call<tenancy.GetUnitRequest, tenancy.GetUnitResponse>(this.tenancy.getUnit.bind(this.tenancy), { unit })).unit!;
+    await this.units.handle(
+      bindingsStream(u.unitId),
+      { type: "UnbindPractice", mandantId, account, by, at: this.now() },
+      { unitId: u.unitId, mandantId, occurredAt: new Date(this.now()) },
+    );
+    await this.refresh.trigger();
+    return this.view(account);
+  }
+
+  /**
+   * The practice grants a technician access to one of its own instances (by serial or unit id,
+   * looked up among its own bindings only: another practice's instance is refused like an
+   * unknown one).
+   */
+  async grantDvo(account: string, unit: string, technician: string, hours: number): Promise<PracticeView & { grantId: string }> {
+    const own = (await this.bindingsOf(account)).find((b) => b.serial === unit || b.unitId === unit);
+    const grantId = `dvo-${randomUUID().slice(0, 8)}`;
+    await this.record(account, {
+      type: "GrantDvoAccess",
+      grantId,
+      unitId: own?.unitId ?? "",
+      serial: own?.serial ?? "",
+      unitBound: Boolean(own),
+      technician,
+      hours,
+      at: this.now(),
+    });
+    return { ...(await this.view(account)), grantId };
+  }
+
+  async revokeDvo(account: string, grantId: string): Promise<PracticeView> {
+    await this.record(account, { type: "RevokeDvoAccess", grantId, at: this.now() });
+    return this.view(account);
+  }
+
+  /** The account's Mandanten on units, from the bindings read model (brought up to date first). */
+  async bindingsOf(account: string): Promise<PracticeBindingView[]> {
+    await this.refresh.trigger();
+    const all = await this.bindings.list(this.store.sql);
+    return all.flatMap((u) =>
+      u.bindings.filter((b) => b.account === account).map((b) => ({ unitId: u.unitId, serial: u.serial, mandantId: b.mandantId, boundAt: b.boundAt })),
+    );
+  }
+
+  private viewOf(s: PracticeAccountState, version: number, unsorted: PracticeBindingView[]): PracticeView {
+    const now = this.now();
+    // By unit serial and Mandant: the order people read them in, not the unit ids'.
+    const bindings = [...unsorted].sort((a, b) => a.serial.localeCompare(b.serial) || a.mandantId.localeCompare(b.mandantId));
+    return {
+      account: s.account,
+      practiceName: s.practiceName,
+      status: statusOf(s),
+      totpEnrolled: s.totpEnrolled,
+      blockedReason: s.blockedReason,
+      bindings,
+      grants: s.grants.map((g) => ({ ...g, state: grantStateAt(g, now) })),
+      createdAt: s.createdAt,
+      updatedAt: s.updatedAt,
+      version,
+    };
+  }
+
+  async view(account: string): Promise<PracticeView> {
+    const { state, version } = await this.accounts.load(accountStream(account));
+    if (!state.exists) throw new DomainError("PRACTICE_NOT_FOUND", `no practice account ${account}`, { field: "account" });
+    return this.viewOf(state, version, await this.bindingsOf(account));
+  }
+
+  async list(): Promise<PracticeView[]> {
+    await this.refresh.trigger();
+    const [all, units] = await Promise.all([this.practices.list(this.store.sql), this.bindings.list(this.store.sql)]);
+    return all.map((s) =>
+      this.viewOf(
+        s,
+        s.version,
+        units.flatMap((u) =>
+          u.bindings.filter((b) => b.account === s.account).map((b) => ({ unitId: u.unitId, serial: u.serial, mandantId: b.mandantId, boundAt: b.boundAt })),
+        ),
+      ),
+    );
+  }
+}
