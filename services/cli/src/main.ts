@@ -18,6 +18,7 @@ import { unit } from "./commands/unit.js";
 import { user } from "./commands/user.js";
 import { vpn } from "./commands/vpn.js";
 import { vsd } from "./commands/vsd.js";
+import { ksr } from "./commands/ksr.js";
 
 /**
  * The command table (the Command pattern): one module per command group under commands/, each a
@@ -43,6 +44,7 @@ export const GROUPS: CommandGroup[] = [
   user,
   events,
   vpn,
+  ksr,
   practice,
   pki,
 ];

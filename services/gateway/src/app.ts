@@ -12,10 +12,10 @@ import { API_CONTROLLERS } from "./http/controllers.js";
 import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
-import { cardTerminalApi, deadLetterApi, hsmApi, tenancyApi, vpnApi, vsdmApi, zugangsmodulApi } from "./grpc-clients.js";
+import { cardTerminalApi, deadLetterApi, hsmApi, ksrApi, tenancyApi, vpnApi, vsdmApi, zugangsmodulApi } from "./grpc-clients.js";
 import { PortalController, PracticesController } from "./portal/controller.js";
 import { PortalSessions } from "./portal/sessions.js";
-import { CARD_TERMINAL, DEAD_LETTERS, HSM, LOGGER, SOAP, TENANCY, VPN, VSDM, ZUGANGSMODUL } from "./tokens.js";
+import { CARD_TERMINAL, DEAD_LETTERS, HSM, KSR, LOGGER, SOAP, TENANCY, VPN, VSDM, ZUGANGSMODUL } from "./tokens.js";
 import { SoapEndpoints } from "./soap/endpoints.js";
 
 export interface GatewayOptions {
@@ -26,6 +26,8 @@ export interface GatewayOptions {
   vsdmAddress: string;
   /** The vpn service (default 127.0.0.1:50055). */
   vpnAddress?: string;
+  /** The ksr service (default 127.0.0.1:50056). */
+  ksrAddress?: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -114,6 +116,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   // The services that consume other services' events (today hsm, of tenancy's) keep dead letters.
   const deadLetters = [deadLetterApi(o.hsmAddress)];
   const vpn = vpnApi(o.vpnAddress ?? "127.0.0.1:50055");
+  const ksr = ksrApi(o.ksrAddress ?? "127.0.0.1:50056");
   const zugangsmodul = zugangsmodulApi(o.vpnAddress ?? "127.0.0.1:50055");
   const limiter = new LoginLimiter(o.loginLimit);
   const soap = await SoapEndpoints.start({ tenancy, hsm, cardTerminal, vsdm, vpn, sql: o.sql, logger: o.logger, ...o.soap });
@@ -130,6 +133,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       { provide: VSDM, useValue: vsdm },
       { provide: DEAD_LETTERS, useValue: deadLetters },
       { provide: VPN, useValue: vpn },
+      { provide: KSR, useValue: ksr },
       { provide: ZUGANGSMODUL, useValue: zugangsmodul },
       { provide: PortalSessions, useValue: sessions },
       { provide: LOGGER, useValue: o.logger ?? null },
@@ -161,6 +165,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       vsdm.close();
       for (const d of deadLetters) d.close();
       vpn.close();
+      ksr.close();
       zugangsmodul.close();
     },
   };

@@ -11,6 +11,8 @@ import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
 import { DeadLetterServiceClient } from "@tigw/contracts/events/v1/dead_letters";
 import type * as events from "@tigw/contracts/events/v1/dead_letters";
 import { VpnServiceClient } from "@tigw/contracts/vpn/v1/vpn";
+import { KsrServiceClient } from "@tigw/contracts/ksr/v1/ksr";
+import type * as ksr from "@tigw/contracts/ksr/v1/ksr";
 import type * as vpn from "@tigw/contracts/vpn/v1/vpn";
 import { ZugangsmodulServiceClient } from "@tigw/contracts/vpn/v1/zugangsmodul";
 import type * as zm from "@tigw/contracts/vpn/v1/zugangsmodul";
@@ -189,6 +191,36 @@ const VPN_METHODS = [
 ] as const;
 export const vpnApi = (address: string, deadlineMs = 30_000): VpnApi =>
   promiseApi<VpnApi>(VpnServiceClient as unknown as ClientCtor, address, VPN_METHODS, deadlineMs);
+
+/** The gateway's view of tigw.ksr.v1.KsrService (catalogue, releases, the units' firmware and updates). */
+export interface KsrApi {
+  listCatalogue: Rpc<ksr.ListCatalogueRequest, ksr.ListCatalogueResponse>;
+  listReleases: Rpc<ksr.ListReleasesRequest, ksr.ListReleasesResponse>;
+  publishRelease: Rpc<ksr.PublishReleaseRequest, ksr.PublishReleaseResponse>;
+  getUnitFirmware: Rpc<ksr.GetUnitFirmwareRequest, ksr.GetUnitFirmwareResponse>;
+  listUnitFirmware: Rpc<ksr.ListUnitFirmwareRequest, ksr.ListUnitFirmwareResponse>;
+  changeUpdateSettings: Rpc<ksr.ChangeUpdateSettingsRequest, ksr.ChangeUpdateSettingsResponse>;
+  updateUnit: Rpc<ksr.UpdateUnitRequest, ksr.UpdateUnitResponse>;
+  runScheduler: Rpc<ksr.RunSchedulerRequest, ksr.RunSchedulerResponse>;
+  exportOfflinePackage: Rpc<ksr.ExportOfflinePackageRequest, ksr.ExportOfflinePackageResponse>;
+  installOfflinePackage: Rpc<ksr.InstallOfflinePackageRequest, ksr.InstallOfflinePackageResponse>;
+  close(): void;
+}
+
+const KSR_METHODS = [
+  "listCatalogue",
+  "listReleases",
+  "publishRelease",
+  "getUnitFirmware",
+  "listUnitFirmware",
+  "changeUpdateSettings",
+  "updateUnit",
+  "runScheduler",
+  "exportOfflinePackage",
+  "installOfflinePackage",
+] as const;
+export const ksrApi = (address: string, deadlineMs = 60_000): KsrApi =>
+  promiseApi<KsrApi>(KsrServiceClient as unknown as ClientCtor, address, KSR_METHODS, deadlineMs);
 
 /** The gateway's view of tigw.vpn.v1.ZugangsmodulService (the practice accounts). */
 export interface ZugangsmodulApi {

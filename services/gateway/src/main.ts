@@ -20,6 +20,7 @@ const cfg = exitOnConfigError(() =>
     TIGW_CARD_TERMINAL_ADDR: address({ default: "127.0.0.1:50053" }),
     TIGW_VSDM_ADDR: address({ default: "127.0.0.1:50054" }),
     TIGW_VPN_ADDR: address({ default: "127.0.0.1:50055" }),
+    TIGW_KSR_ADDR: address({ default: "127.0.0.1:50056" }),
     TIGW_HTTP_HOST: host({ default: "127.0.0.1" }),
     TIGW_HTTP_PORT: int({ default: 8080, min: 0, max: 65535 }),
     // The units' SOAP endpoints for practice software: a port per unit from the base (0: free ports).
@@ -42,6 +43,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
     vsdmAddress: cfg.TIGW_VSDM_ADDR,
     vpnAddress: cfg.TIGW_VPN_ADDR,
+    ksrAddress: cfg.TIGW_KSR_ADDR,
     host: cfg.TIGW_HTTP_HOST,
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,

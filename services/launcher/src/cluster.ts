@@ -87,6 +87,16 @@ async function main(): Promise<void> {
   });
   const ktAddress = `127.0.0.1:${ktPort}`;
   await healthy("card-terminal", ktAddress);
+  const ksrPort = process.env["TIGW_KSR_GRPC_PORT"] ?? "50056";
+  run("ksr", "services/ksr/dist/src/main.js", {
+    TIGW_KSR_GRPC_PORT: ksrPort,
+    TIGW_KSR_SOAP_PORT: process.env["TIGW_KSR_SOAP_PORT"] ?? "8444",
+    TIGW_METRICS_PORT: process.env["TIGW_KSR_METRICS_PORT"] ?? "9470",
+    TIGW_TENANCY_ADDR: address,
+    TIGW_HSM_ADDR: hsmAddress,
+  });
+  const ksrAddress = `127.0.0.1:${ksrPort}`;
+  await healthy("ksr", ksrAddress);
   const vpnPort = process.env["TIGW_VPN_GRPC_PORT"] ?? "50055";
   run("vpn", "services/vpn/dist/src/main.js", {
     TIGW_VPN_GRPC_PORT: vpnPort,
@@ -96,6 +106,7 @@ async function main(): Promise<void> {
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,
     TIGW_CARD_TERMINAL_ADDR: ktAddress,
+    TIGW_KSR_ADDR: ksrAddress,
   });
   const vpnAddress = `127.0.0.1:${vpnPort}`;
   await healthy("vpn", vpnAddress);
@@ -113,6 +124,7 @@ async function main(): Promise<void> {
   run("gateway", "services/gateway/dist/src/main.js", {
     TIGW_VSDM_ADDR: vsdmAddress,
     TIGW_VPN_ADDR: vpnAddress,
+    TIGW_KSR_ADDR: ksrAddress,
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,
     TIGW_CARD_TERMINAL_ADDR: ktAddress,

@@ -26,6 +26,7 @@ import { ClockControl, loadMasterKey, startHsm } from "@tigw/hsm";
 import { startCardTerminal } from "@tigw/card-terminal";
 import { startVsdm } from "@tigw/vsdm";
 import { startVpn } from "@tigw/vpn";
+import { startKsr } from "@tigw/ksr";
 import { loadProfiles, readVendorKeys, startTenancy } from "@tigw/tenancy";
 import { inProcessDemo, seedDemoFleet } from "./demo.js";
 import { ensureDemoVendorKey } from "./vendor-key.js";
@@ -52,6 +53,10 @@ const cfg = exitOnConfigError(() =>
     TIGW_LOG_LEVEL: logLevel(),
     TIGW_VPNZUGD_PORT: int({ default: 8443, min: 0, max: 65535 }),
     TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
+    /** How often the KSR's update scheduler walks the clock (downloads, weekly windows). */
+    TIGW_KSR_TICK_SECONDS: int({ default: 60, min: 1 }),
+    /** The simulated KSR's SOAP port (list_Updates, Konfigurationsdienst.wsdl). */
+    TIGW_KSR_SOAP_PORT: int({ default: 8444, min: 0, max: 65535 }),
   }),
 );
 
@@ -62,8 +67,8 @@ async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const vendor = ensureDemoVendorKey(dataDir);
 
-  const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql] = await Promise.all(
-    ["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway", "vpn"].map((name) => embeddedSql(join(dataDir, name))),
+  const [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql, ksrSql] = await Promise.all(
+    ["bus", "tenancy", "hsm", "card-terminal", "vsdm", "gateway", "vpn", "ksr"].map((name) => embeddedSql(join(dataDir, name))),
   );
   const bus = await EmbeddedBus.open(busSql!);
   // One clock for every service; a simulated one keeps its time in the hsm database.
@@ -95,6 +100,16 @@ async function main(): Promise<void> {
     hsmAddress: hsm.address,
     logger: log,
   });
+  const ksr = await startKsr({
+    sql: ksrSql!,
+    bus,
+    clock,
+    tenancyAddress: tenancy.address,
+    hsmAddress: hsm.address,
+    tickMs: cfg.TIGW_KSR_TICK_SECONDS * 1000,
+    soap: { port: cfg.TIGW_KSR_SOAP_PORT },
+    logger: log,
+  });
   const vpn = await startVpn({
     sql: vpnSql!,
     bus,
@@ -102,6 +117,7 @@ async function main(): Promise<void> {
     tenancyAddress: tenancy.address,
     hsmAddress: hsm.address,
     cardTerminalAddress: cardTerminal.address,
+    ksrAddress: ksr.address,
     masterKey: loadMasterKey({ file: join(dataDir, "secrets", "vpn-master.key") }),
     vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
     heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
@@ -125,6 +141,7 @@ async function main(): Promise<void> {
     cardTerminalAddress: cardTerminal.address,
     vsdmAddress: vsdm.address,
     vpnAddress: vpn.address,
+    ksrAddress: ksr.address,
     host: cfg.TIGW_HTTP_HOST,
     port: cfg.TIGW_HTTP_PORT,
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,
@@ -143,9 +160,10 @@ async function main(): Promise<void> {
     `  API        ${gateway.url}/api/v1   (OpenAPI: ${gateway.url}/api/docs)`,
     `  metrics    http://127.0.0.1:${cfg.TIGW_METRICS_PORT}/metrics`,
     `  OCSP       ${hsm.ocspUrl}`,
-    `  gRPC       tenancy ${tenancy.address}, hsm ${hsm.address}, card-terminal ${cardTerminal.address}, vsdm ${vsdm.address}, vpn ${vpn.address}`,
+    `  gRPC       tenancy ${tenancy.address}, hsm ${hsm.address}, card-terminal ${cardTerminal.address}, vsdm ${vsdm.address}, vpn ${vpn.address}, ksr ${ksr.address}`,
     `  VPN-ZugD   ${vpn.vpnzugd.url}   (simulated, mutual TLS)`,
     `  SOAP       per unit for practice software: tigw unit soap UNIT (HTTPS, ports from ${cfg.TIGW_SOAP_PORT_BASE || "free ones"}; trust: tigw pki roots --out FILE)`,
+    `  KSR        ${ksr.soapUrl}   (simulated, SOAP list_Updates)`,
     `  clock      ${clock.simulated ? `simulated, now ${clock.now().toISOString()} (tigw clock advance 30d)` : "system"}`,
     `  data       ${dataDir}`,
     `  vendor key ${vendor.privateKeyFile}  (signs demo licences: tigw licence issue --key ...)`,
@@ -163,11 +181,12 @@ async function main(): Promise<void> {
     await gateway.close();
     await vsdm.stop();
     await vpn.stop();
+    await ksr.stop();
     await cardTerminal.stop();
     await hsm.stop();
     await tenancy.stop();
     await bus.close();
-    for (const sql of [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql]) await sql!.close();
+    for (const sql of [busSql, tenancySql, hsmSql, ktSql, vsdmSql, gatewaySql, vpnSql, ksrSql]) await sql!.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop()).once("SIGINT", () => void stop());

@@ -91,6 +91,21 @@ const PROCESSES: ProcessCase[] = [
     ],
   },
   {
+    name: "ksr",
+    script: "services/ksr/dist/src/main.js",
+    env: { DATABASE_URL: "postgres://127.0.0.1:1/x", KAFKA_BROKERS: "127.0.0.1:1" },
+    bad: [
+      ...DB,
+      LOG,
+      ["TIGW_KSR_GRPC_HOST", "bad host!"],
+      ["TIGW_KSR_GRPC_PORT", "65536"],
+      addr("TIGW_TENANCY_ADDR"),
+      addr("TIGW_HSM_ADDR"),
+      ["TIGW_KSR_TICK_SECONDS", "0"],
+      ["TIGW_KSR_SOAP_PORT", "soap"],
+    ],
+  },
+  {
     name: "vpn",
     script: "services/vpn/dist/src/main.js",
     env: { DATABASE_URL: "postgres://127.0.0.1:1/x", KAFKA_BROKERS: "127.0.0.1:1", TIGW_VPN_MASTER_KEY: key },
@@ -125,6 +140,7 @@ const PROCESSES: ProcessCase[] = [
       addr("TIGW_HSM_ADDR"),
       addr("TIGW_CARD_TERMINAL_ADDR"),
       addr("TIGW_VSDM_ADDR"),
+      addr("TIGW_KSR_ADDR"),
       ["TIGW_HTTP_HOST", "bad host!"],
       ["TIGW_HTTP_PORT", "http"],
       ["TIGW_ADMIN_PASSWORD", "Pw-4711"],
@@ -151,6 +167,8 @@ const PROCESSES: ProcessCase[] = [
       ["TIGW_HSM_MASTER_KEY", "abc"],
       ["TIGW_HSM_TICK_SECONDS", "-1"],
       ["TIGW_VSDM_MAX_OFFLINE_DAYS", "9999"],
+      ["TIGW_KSR_TICK_SECONDS", "soon"],
+      ["TIGW_KSR_SOAP_PORT", "-2"],
     ],
   },
 ];

@@ -12,6 +12,8 @@ import { CardTerminalServiceService } from "@tigw/contracts/cardterminal/v1/card
 import { HsmServiceService } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceService } from "@tigw/contracts/tenancy/v1/tenancy";
 import { VpnServiceService } from "@tigw/contracts/vpn/v1/vpn";
+import { KsrServiceService } from "@tigw/contracts/ksr/v1/ksr";
+import { listUpdatesRequestXml } from "@tigw/ksr";
 import { ZugangsmodulServiceService } from "@tigw/contracts/vpn/v1/zugangsmodul";
 import { VsdmServiceService } from "@tigw/contracts/vsdm/v1/vsdm";
 import { askOcsp, ocspQuery } from "@tigw/hsm";
@@ -523,10 +525,12 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
       grpcListener("card-terminal", CardTerminalServiceService as unknown as ServiceDefinition),
       grpcListener("vsdm", VsdmServiceService as unknown as ServiceDefinition),
       grpcListener("vpn", VpnServiceService as unknown as ServiceDefinition),
+      grpcListener("ksr", KsrServiceService as unknown as ServiceDefinition),
       // The Zugangsmodul's practice accounts: a second service on vpn's port.
       { ...grpcListener("vpn", ZugangsmodulServiceService as unknown as ServiceDefinition), name: "gRPC vpn (ZugangsmodulService)" },
       vpnzugdListener(banner),
       soapListener(),
+      ksrSoapListener(banner),
     ];
   }
 
@@ -619,6 +623,41 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
    * (its SOAP body checks have their own test in services/vpn); afterwards it must still start a TLS
    * handshake (a server certificate comes back), which a dead listener cannot.
    */
+  /**
+   * The simulated KSR (ksr): SOAP list_Updates over plain HTTP. Malformed requests get 4xx or a
+   * SOAP fault (500, soap:Client); afterwards a correct list_Updates is still answered.
+   */
+  function ksrSoapListener(banner: string): Listener {
+    const url = /KSR\s+(http:\S+)/.exec(banner)?.[1];
+    assert.ok(url, `the banner names the simulated KSR:\n${banner}`);
+    const { port, pathname } = new URL(url);
+    const ask = listUpdatesRequestXml({ productVendorId: "TIGW", productCode: "rz", hwVersion: "2.0.0", fwVersion: "5.50.3:2.0.0" });
+    return {
+      name: "KSR simulator (ksr)",
+      port: Number(port),
+      probes: (r) =>
+        httpProbes(r, {
+          paths: [pathname, "/"],
+          count: 120,
+          extra: (r) => ({
+            kind: "http",
+            what: "mangled list_Updates",
+            method: "POST",
+            path: pathname,
+            headers: [["content-type", "text/xml; charset=utf-8"]],
+            // SOAP 1.1 answers a fault with HTTP 500 (soap:Client names the problem).
+            expect: [200, 500],
+            body: r.int(2) === 0 ? Buffer.from(ask.slice(0, r.int(ask.length))) : Buffer.from(ask.replace(/5\.50\.3/, r.text(1 + r.int(80)))),
+          }),
+        }),
+      check: async () => {
+        const res = await fetch(url, { method: "POST", headers: { "content-type": "text/xml; charset=utf-8" }, body: ask });
+        assert.equal(res.status, 200);
+        assert.match(await res.text(), /<KSR:listUpdatesResponse/);
+      },
+    };
+  }
+
   function vpnzugdListener(banner: string): Listener {
     const url = /VPN-ZugD\s+(https:\S+)/.exec(banner)?.[1];
     assert.ok(url, `the banner names the VPN-ZugD:\n${banner}`);

@@ -1,6 +1,20 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { SqlEventStore, startServiceHost, type Clock, type EventBus, type Logger, type RunningGrpcServer, type Sql } from "@tigw/platform";
+import {
+  consume,
+  DomainError,
+  on,
+  SqlEventStore,
+  startServiceHost,
+  topicOf,
+  type Clock,
+  type EventBus,
+  type Logger,
+  type RunningGrpcServer,
+  type Sql,
+  type Subscription,
+} from "@tigw/platform";
+import { FirmwareInstalled } from "@tigw/contracts/ksr/v1/events";
 import { tenancyGrpc } from "./api/grpc.js";
 import { registerFleetMetrics } from "./application/metrics.js";
 import { Tenancy } from "./application/tenancy.js";
@@ -16,6 +30,8 @@ export interface TenancyServiceOptions {
   logger?: Logger;
   /** Bounded context name (schema and topic); tests use their own. Default "tenancy". */
   context?: string;
+  /** Where ksr publishes (FirmwareInstalled changes a unit's firmware); default tigw.ksr.events.v1. */
+  ksrTopic?: string;
 }
 
 export interface RunningTenancy {
@@ -30,10 +46,34 @@ export function readVendorKeys(files: string[]): KeyObject[] {
   return files.map((f) => createPublicKey(readFileSync(f)));
 }
 
-/** The tenancy service: its store, the outbox relay to the bus, the gRPC API and fleet metrics. */
+/**
+ * The tenancy service: its store, the outbox relay to the bus, the gRPC API, fleet metrics, and a
+ * consumer of ksr's events (FirmwareInstalled: the unit runs the new firmware).
+ */
 export async function startTenancy(o: TenancyServiceOptions): Promise<RunningTenancy> {
-  const store = await SqlEventStore.open(o.sql, o.context ?? "tenancy");
+  const context = o.context ?? "tenancy";
+  const store = await SqlEventStore.open(o.sql, context);
   const tenancy = await Tenancy.open({ store, clock: o.clock, profiles: o.profiles, vendorKeys: o.vendorKeys });
+  const sub: Subscription = await consume({
+    bus: o.bus,
+    groupId: `${context}-ksr-events`,
+    topics: [o.ksrTopic ?? topicOf("ksr")],
+    inbox: { sql: store.sql, schema: store.schema },
+    handlers: {
+      FirmwareInstalled: on({
+        message: FirmwareInstalled,
+        // ksr enrols only tenancy's units; a unit this tenancy does not know (another deployment's
+        // event on a shared topic) is not ours to record, and no retry would change that.
+        handle: (e) =>
+          tenancy.recordFirmware(e.unitId, e.toVersion, e.updateId, e.at).then(
+            () => undefined,
+            (err: unknown) => {
+              if (!(err instanceof DomainError && err.code === "UNIT_NOT_FOUND")) throw err;
+            },
+          ),
+      }),
+    },
+  });
   const unregister = registerFleetMetrics(tenancy);
   const host = await startServiceHost({ store, bus: o.bus, services: [tenancyGrpc(tenancy)], grpc: o.grpc, logger: o.logger });
   return {
@@ -41,6 +81,7 @@ export async function startTenancy(o: TenancyServiceOptions): Promise<RunningTen
     grpc: host.grpc,
     address: host.address,
     stop: async () => {
+      await sub.stop();
       unregister();
       await host.stop();
     },

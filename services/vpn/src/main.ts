@@ -27,6 +27,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
     TIGW_CARD_TERMINAL_ADDR: str({ default: "127.0.0.1:50053" }),
+    /** ksr for the TI-access rule's firmware clause; "none" leaves the clause out. */
+    TIGW_KSR_ADDR: str({ default: "127.0.0.1:50056" }),
     /** The simulated VPN-Zugangsdienst's HTTPS port (mutual TLS). */
     TIGW_VPNZUGD_PORT: int({ default: 8443, min: 0, max: 65535 }),
     TIGW_VPNZUGD_HOST: str({ default: "127.0.0.1" }),
@@ -47,6 +49,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
+    ksrAddress: cfg.TIGW_KSR_ADDR === "none" ? undefined : cfg.TIGW_KSR_ADDR,
     masterKey: cfg.TIGW_VPN_MASTER_KEY,
     vpnzugd: { host: cfg.TIGW_VPNZUGD_HOST, port: cfg.TIGW_VPNZUGD_PORT, publicUrl: cfg.TIGW_VPNZUGD_URL || undefined },
     heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,

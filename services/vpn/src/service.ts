@@ -25,6 +25,8 @@ export interface VpnServiceOptions {
   tenancyAddress: string;
   hsmAddress: string;
   cardTerminalAddress: string;
+  /** ksr, for the TI-access rule's firmware clause (a critical update past its deadline); none: no such clause. */
+  ksrAddress?: string;
   /** Encrypts the practices' TOTP secrets at rest (32 bytes; losing it means every practice enrols TOTP again). */
   masterKey: Buffer;
   /** The simulated VPN-ZugD's HTTPS listener (port 0: any free one). */
@@ -70,7 +72,7 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
     publicUrl: o.vpnzugd?.publicUrl,
     ocspTimeoutMs: o.ocspTimeoutMs,
   });
-  const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress }, () => ({
+  const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress, ksr: o.ksrAddress }, () => ({
     url: zugd.url,
     caPem: zugd.caPem,
     serverName: VPNZUGD_SERVER_NAME,

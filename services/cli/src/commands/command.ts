@@ -63,6 +63,19 @@ export const OPTIONS = {
   "contract-id": { type: "string" },
   sis: { type: "boolean" },
   customer: { type: "string" },
+  // ksr: tigw ksr publish ..., tigw unit update UNIT --version V, tigw unit update-settings UNIT --window W --auto on|off
+  "update-id": { type: "string" },
+  product: { type: "string" },
+  version: { type: "string" },
+  priority: { type: "string" },
+  start: { type: "string" },
+  deadline: { type: "string" },
+  notes: { type: "string" },
+  "approved-until": { type: "string" },
+  window: { type: "string" },
+  auto: { type: "string" },
+  "auto-download": { type: "string" },
+  offline: { type: "string" },
 } as const;
 
 /** The parsed command line: options by name, positionals in order. */

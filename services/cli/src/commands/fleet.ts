@@ -3,6 +3,7 @@ import type { Unit } from "@tigw/contracts/tenancy/v1/tenancy";
 import { table } from "../output.js";
 import { type CommandGroup, day, unitPath } from "./command.js";
 import { type FleetUnit, type UnitCheck, unitRows } from "./unit.js";
+import { FLEET_FIRMWARE_USAGE, fleetFirmware } from "./ksr.js";
 
 /** The whole fleet: overview, gSMC-K expiries, every unit's functional check. */
 export const fleet: CommandGroup = {
@@ -10,7 +11,8 @@ export const fleet: CommandGroup = {
   usage: `  tigw fleet                              fleet overview with totals
   tigw fleet expiries [--within 90d]      units by days to gSMC-K expiry, most urgent first
   tigw fleet check                        every unit's functional check; the ones needing attention
-                                          first, with what is not ok (exit 1 when a unit fails)`,
+                                          first, with what is not ok (exit 1 when a unit fails)
+${FLEET_FIRMWARE_USAGE}`,
   async run({ unknown, verb, o, show, api }) {
     switch (verb) {
       case undefined: {
@@ -41,6 +43,8 @@ export const fleet: CommandGroup = {
         );
         return results.some((r) => r.status === "error") ? 1 : 0;
       }
+      case "firmware":
+        return fleetFirmware(api(), show);
       case "expiries": {
         const r = await api().get<{ expiries: Expiry[]; now: string }>(`/api/v1/fleet/expiries${o.within ? `?within=${encodeURIComponent(o.within)}` : ""}`);
         show(r, () =>

@@ -2,6 +2,7 @@ import type { SecurityModule } from "@tigw/contracts/hsm/v1/hsm";
 import type { Unit } from "@tigw/contracts/tenancy/v1/tenancy";
 import { fields, table } from "../output.js";
 import { type CommandGroup, day, need, unitPath } from "./command.js";
+import { UNIT_FIRMWARE_USAGE, unitFirmwareVerb } from "./ksr.js";
 import { mandantRows } from "./mandant.js";
 
 /** A unit as the fleet overview lists it: with its gSMC-K's C.NK.VPN expiry (null when none). */
@@ -120,9 +121,15 @@ export const unit: CommandGroup = {
                                           (connector.sds, client authentication, trust anchor)
   tigw unit client-auth UNIT --mode none|basic|mtls
                                           how client systems authenticate at the SOAP interface
-                                          (credentials: tigw infomodell UNIT client-system ...)`,
+                                          (credentials: tigw infomodell UNIT client-system ...)
+
+${UNIT_FIRMWARE_USAGE}`,
   async run({ unknown, verb, args: [id], o, show, api }) {
     switch (verb) {
+      case "firmware":
+      case "update":
+      case "update-settings":
+        return unitFirmwareVerb(verb, id, o, api(), show);
       case "create": {
         const u = await api().post<Unit>("/api/v1/units", {
           serial: need(o.serial, "--serial"),

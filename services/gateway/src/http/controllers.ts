@@ -12,6 +12,7 @@ import { VsdController } from "./vsd.js";
 import { UnitCheckController } from "./check.js";
 import { EventsController } from "./events.js";
 import { VpnController } from "./vpn.js";
+import { KsrController } from "./ksr.js";
 import { field, stringsBody } from "./body.js";
 import type { AuthedRequest } from "./guard.js";
 
@@ -417,4 +418,5 @@ export const API_CONTROLLERS = [
   EventsController,
   VpnController,
   SoapController,
+  KsrController,
 ];

@@ -25,7 +25,7 @@ import {
   type SecurityModuleState,
 } from "../domain/security-module.js";
 import type { CertificateState } from "../domain/certificate.js";
-import { parseCertificate, type KeyType } from "../pki/x509.js";
+import { parseCertificate, policiesOf, type KeyType } from "../pki/x509.js";
 import type { TestPki } from "../pki/test-pki.js";
 import { caKindOfName, ktConnectMessage, PROFILES, type ProfileName } from "../pki/card-certificates.js";
 import type { KeyVault } from "../vault.js";
@@ -75,6 +75,8 @@ export const CARD_TYPES: Record<string, { profile: ProfileName; label: string }>
   HBA: { profile: "C.HP.AUT", label: "HBA" },
   EGK: { profile: "C.CH.AUT", label: "eGK" },
   GSMC_KT: { profile: "C.SMKT.AUT", label: "gSMC-KT" },
+  /** Not a card: the KSR's signing identity (C.FD.SIG), which signs on request like a practice card. */
+  KSR: { profile: "C.FD.SIG", label: "KSR" },
 };
 
 /** The practice cards (SMC-B, HBA, eGK): the only keys that sign on request (their sub-CAs). */
@@ -297,7 +299,8 @@ export class Hsm {
    */
   async sign(certSerial: string, data: Buffer, scheme: SignScheme = ""): Promise<{ signature: Buffer; algorithm: string }> {
     const cert = await this.pki.certificate(certSerial);
-    if (cert.owner.kind !== "card" || !PRACTICE_CAS.has(caKindOfName(cert.ca) ?? "")) {
+    const ksrSigner = cert.owner.kind === "card" && policiesOf(new X509Certificate(cert.pem).raw).includes(PROFILES["C.FD.SIG"].oid);
+    if (!ksrSigner && (cert.owner.kind !== "card" || !PRACTICE_CAS.has(caKindOfName(cert.ca) ?? ""))) {
       const what = cert.owner.kind === "ca" ? "a CA key" : cert.owner.kind === "unit" ? "a gSMC-K key" : "a gSMC-KT key";
       throw new DomainError("SIGNING_NOT_PERMITTED", `certificate ${certSerial} names ${what}: only SMC-B, HBA and eGK keys sign on request`, {
         field: "certSerial",

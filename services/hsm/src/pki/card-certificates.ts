@@ -27,6 +27,11 @@ export const PROFILES = {
   "C.AK.AUT": { oid: "1.2.276.0.76.4.79", ca: "KOMP" },
   "C.NK.VPN": { oid: "1.2.276.0.76.4.80", ca: "KOMP" },
   "C.SAK.AUT": { oid: "1.2.276.0.76.4.113", ca: "KOMP" },
+  /**
+   * A Fachdienst's signature certificate (oid_fd_sig), issued by the component CA. The KSR signs
+   * its UpdateInformation and firmware files with one (services/ksr).
+   */
+  "C.FD.SIG": { oid: "1.2.276.0.76.4.203", ca: "KOMP" },
 } as const satisfies Record<string, { oid: string; ca: CaKind }>;
 export type ProfileName = keyof typeof PROFILES;
 

@@ -168,6 +168,11 @@ export class Tenancy {
     return (await this.run(unitId, { type: "ImportLicence", file, vendorKeys: this.deps.vendorKeys, at: this.now() })).view;
   }
 
+  /** The unit now runs `firmware` (ksr's FirmwareInstalled); at its time, not this process's. */
+  async recordFirmware(unitId: string, firmware: string, updateId: string, at: string): Promise<UnitView> {
+    return (await this.run(unitId, { type: "RecordFirmware", firmware, updateId, at })).view;
+  }
+
   async getUnit(unit: string): Promise<UnitView> {
     const unitId = await this.resolve(unit);
     await this.refresh.trigger();

@@ -61,7 +61,9 @@ export type UnitCommand =
   | { type: "AddMandant"; mandantId: string; name: string; bsnr?: string; smcbIccsn?: string; at: string }
   | { type: "ReserveKtSlot"; ctId: string; at: string }
   | { type: "ReleaseKtSlot"; ctId: string; at: string }
-  | { type: "ImportLicence"; file: LicenceFile; vendorKeys: readonly KeyObject[]; at: string };
+  | { type: "ImportLicence"; file: LicenceFile; vendorKeys: readonly KeyObject[]; at: string }
+  /** ksr installed a release on the unit (its FirmwareInstalled event): the unit now runs it. */
+  | { type: "RecordFirmware"; firmware: string; updateId: string; at: string };
 
 type ProfileFigures = Pick<Profile, "computeUnits" | "ktPerComputeUnit" | "recommendedKts" | "maxMandanten">;
 
@@ -80,7 +82,8 @@ export type UnitEvent =
   | {
       type: "LicenceImported";
       data: { unitId: string; licenceId: string; ktPerComputeUnit: number; features: string[]; issuedAt: string; keyId: string; at: string };
-    };
+    }
+  | { type: "FirmwareChanged"; data: { unitId: string; fromFirmware: string; toFirmware: string; updateId: string; at: string } };
 
 export const initialUnitState = (): UnitState => ({
   exists: false,
@@ -220,6 +223,13 @@ function decide(c: UnitCommand, s: UnitState): UnitEvent[] {
         { type: "LicenceImported", data: { unitId: s.unitId, licenceId, ktPerComputeUnit, features, issuedAt, keyId: c.file.signature.keyId, at: c.at } },
       ];
     }
+    case "RecordFirmware": {
+      const firmware = check("firmware", c.firmware);
+      mustExist(s);
+      // Delivered again (the consumer repeats after a crash): the unit runs it already.
+      if (s.firmware === firmware) return [];
+      return [{ type: "FirmwareChanged", data: { unitId: s.unitId, fromFirmware: s.firmware, toFirmware: firmware, updateId: c.updateId, at: c.at } }];
+    }
   }
 }
 
@@ -264,6 +274,8 @@ function evolve(s: UnitState, e: UnitEvent): UnitState {
       const { licenceId, ktPerComputeUnit, features, issuedAt, keyId } = e.data;
       return { ...next, licence: { licenceId, ktPerComputeUnit, features, issuedAt, source: "file", keyId } };
     }
+    case "FirmwareChanged":
+      return { ...next, firmware: e.data.toFirmware };
   }
 }
 

@@ -13,7 +13,7 @@ export function registerVpnMetrics(v: Vpn, zugd: VpnZugdSimulator): () => void {
     description: "Calls of the units to the VPN-ZugD by operation and result (OK or the gematik code) since start",
   });
   const access = m.createObservableGauge("tigw_vpn_ti_access", {
-    description: "1 when the unit has TI access (registered, gSMC-K valid, not blocked), else 0",
+    description: "1 when the unit has TI access (registered, gSMC-K valid, not blocked, no critical update past its deadline), else 0",
   });
   const units = m.createObservableGauge("tigw_vpn_units", { description: "Units with a VPN-ZugD record by TI access (with / without)" });
   const tunnels = m.createObservableGauge("tigw_vpn_tunnel_up", { description: "1 when the unit's tunnel (ti, sis) is up" });

@@ -14,6 +14,8 @@ import {
 import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
+import { KsrServiceClient } from "@tigw/contracts/ksr/v1/ksr";
+import type * as ksr from "@tigw/contracts/ksr/v1/ksr";
 import type * as hsm from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
 import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
@@ -77,6 +79,7 @@ export class Vpn {
   private readonly tenancy: TenancyServiceClient;
   private readonly hsm: HsmServiceClient;
   private readonly kt: CardTerminalServiceClient;
+  private readonly ksr: KsrServiceClient | undefined;
   /** Last heartbeat per unit and whether it worked: liveness, not a business fact, so not an event. */
   private readonly heartbeats = new Map<string, { at: string; ok: boolean }>();
   private readonly units = new Map<string, { unitId: string; serial: string }>();
@@ -85,7 +88,7 @@ export class Vpn {
   constructor(
     readonly store: SqlEventStore,
     readonly clock: Clock,
-    addresses: { tenancy: string; hsm: string; cardTerminal: string },
+    addresses: { tenancy: string; hsm: string; cardTerminal: string; ksr?: string },
     private readonly zugd: () => VpnZugdEndpoint,
   ) {
     this.handler = new CommandHandler(store, registrationDecider, 10, 10_000);
@@ -103,6 +106,7 @@ export class Vpn {
     this.tenancy = createClient(TenancyServiceClient, addresses.tenancy, { deadlineMs: 60_000 });
     this.hsm = createClient(HsmServiceClient, addresses.hsm, { deadlineMs: 60_000 });
     this.kt = createClient(CardTerminalServiceClient, addresses.cardTerminal, { deadlineMs: 60_000 });
+    this.ksr = addresses.ksr ? createClient(KsrServiceClient, addresses.ksr, { deadlineMs: 60_000 }) : undefined;
   }
 
   async open(): Promise<void> {
@@ -111,7 +115,7 @@ export class Vpn {
   }
 
   close(): void {
-    for (const c of [this.tenancy, this.hsm, this.kt]) c.close();
+    for (const c of [this.tenancy, this.hsm, this.kt, this.ksr]) c?.close();
   }
 
   private now(): string {
@@ -270,7 +274,18 @@ export class Vpn {
   }
 
   private async verdict(state: RegistrationState): Promise<TiAccessVerdict> {
-    return decideTiAccess({ registration: state, identities: await this.identities(state.unitId), now: this.now() });
+    const [identities, blockers] = await Promise.all([this.identities(state.unitId), this.firmwareBlockers(state.unitId)]);
+    return decideTiAccess({ registration: state, identities, now: this.now(), blockers });
+  }
+
+  /**
+   * The KSR's clause: a critical firmware update past its deadline ends TI access until it is
+   * installed. Without a ksr (a deployment that runs none) there is no such clause; a ksr that
+   * cannot be asked fails the question, as an hsm that cannot be asked does.
+   */
+  private async firmwareBlockers(unitId: string): Promise<string[]> {
+    if (!this.ksr) return [];
+    return (await call<ksr.GetTiBlockersRequest, ksr.GetTiBlockersResponse>(this.ksr.getTiBlockers.bind(this.ksr), { unit: unitId })).reasons;
   }
 
   private async identities(unitId: string): Promise<GsmckIdentityFacts[] | undefined> {

@@ -3,7 +3,8 @@ import { CONTRACT_TI_SIS, REGISTERED, type RegistrationState } from "./registrat
 /**
  * THE rule of TI access, in one place (every service that needs the TI asks it through
  * VpnService.GetTiAccess): a unit reaches the TI when it is registered at the VPN-ZugD, not
- * blocked (Sperrung), and every identity of its gSMC-K is within its validity and not revoked.
+ * blocked (Sperrung), every identity of its gSMC-K is within its validity and not revoked, and
+ * no critical firmware update is past its deadline (the KSR's clause, as `blockers`).
  * TI access is off by default: a unit that never registered has none. SIS needs TI access, a
  * contract with SIS and the unit's wish for it. Pure.
  */
@@ -21,8 +22,8 @@ export interface TiAccessFacts {
   identities: GsmckIdentityFacts[] | undefined;
   now: string;
   /**
-   * Further blockers of the TI connection found elsewhere, e.g. a critical firmware update past
-   * its deadline (KSR, later): each is a reason, and any one ends TI access.
+   * Further blockers of the TI connection found elsewhere: a critical firmware update past its
+   * deadline (ksr's GetTiBlockers). Each is a reason, and any one ends TI access.
    */
   blockers?: string[];
 }

@@ -181,7 +181,7 @@ export interface VerifyResponse {
 }
 
 export interface IssueCardRequest {
-  /** SMCB | HBA | EGK | GSMC_KT */
+  /** SMCB | HBA | EGK | GSMC_KT | KSR (the KSR's signing identity, a C.FD.SIG; not a card) */
   cardType: string;
   /** ecc | rsa */
   keyType: string;
@@ -4363,7 +4363,8 @@ export const HsmServiceService = {
   },
   /**
    * Signs data (SHA-256, then RSA PKCS#1 v1.5 or ECDSA) with the key of a practice card (SMC-B,
-   * HBA, eGK). Any other key (gSMC-K, gSMC-KT, CA): PERMISSION_DENIED, code SIGNING_NOT_PERMITTED.
+   * HBA, eGK) or of the KSR signer (C.FD.SIG). Any other key (gSMC-K, gSMC-KT, CA): PERMISSION_DENIED,
+   * code SIGNING_NOT_PERMITTED.
    */
   sign: {
     path: "/tigw.hsm.v1.HsmService/Sign" as const,
@@ -4511,7 +4512,8 @@ export interface HsmServiceServer extends UntypedServiceImplementation {
   getOcspStatus: handleUnaryCall<GetOcspStatusRequest, GetOcspStatusResponse>;
   /**
    * Signs data (SHA-256, then RSA PKCS#1 v1.5 or ECDSA) with the key of a practice card (SMC-B,
-   * HBA, eGK). Any other key (gSMC-K, gSMC-KT, CA): PERMISSION_DENIED, code SIGNING_NOT_PERMITTED.
+   * HBA, eGK) or of the KSR signer (C.FD.SIG). Any other key (gSMC-K, gSMC-KT, CA): PERMISSION_DENIED,
+   * code SIGNING_NOT_PERMITTED.
    */
   sign: handleUnaryCall<SignRequest, SignResponse>;
   /**
@@ -4663,7 +4665,8 @@ export interface HsmServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Signs data (SHA-256, then RSA PKCS#1 v1.5 or ECDSA) with the key of a practice card (SMC-B,
-   * HBA, eGK). Any other key (gSMC-K, gSMC-KT, CA): PERMISSION_DENIED, code SIGNING_NOT_PERMITTED.
+   * HBA, eGK) or of the KSR signer (C.FD.SIG). Any other key (gSMC-K, gSMC-KT, CA): PERMISSION_DENIED,
+   * code SIGNING_NOT_PERMITTED.
    */
   sign(request: SignRequest, callback: (error: ServiceError | null, response: SignResponse) => void): ClientUnaryCall;
   sign(

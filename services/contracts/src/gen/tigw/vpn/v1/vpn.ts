@@ -2927,7 +2927,10 @@ export const VpnServiceService = {
     responseSerialize: (value: SetMtuResponse): Buffer => Buffer.from(SetMtuResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetMtuResponse => SetMtuResponse.decode(value),
   },
-  /** The TI-access rule: registered, gSMC-K identities valid and not revoked, not blocked. */
+  /**
+   * The TI-access rule: registered, gSMC-K identities valid and not revoked, not blocked, no
+   * critical firmware update past its deadline (asked of ksr).
+   */
   getTiAccess: {
     path: "/tigw.vpn.v1.VpnService/GetTiAccess" as const,
     requestStream: false as const,
@@ -3001,7 +3004,10 @@ export interface VpnServiceServer extends UntypedServiceImplementation {
   listRegistrations: handleUnaryCall<ListRegistrationsRequest, ListRegistrationsResponse>;
   /** MTU 1500 (default) or 1400 (DS-Lite); other values: code INVALID_MTU. */
   setMtu: handleUnaryCall<SetMtuRequest, SetMtuResponse>;
-  /** The TI-access rule: registered, gSMC-K identities valid and not revoked, not blocked. */
+  /**
+   * The TI-access rule: registered, gSMC-K identities valid and not revoked, not blocked, no
+   * critical firmware update past its deadline (asked of ksr).
+   */
   getTiAccess: handleUnaryCall<GetTiAccessRequest, GetTiAccessResponse>;
   /** Sperrung at the VPN-ZugD by serial number and contract data: TI access ends. */
   block: handleUnaryCall<BlockRequest, BlockResponse>;
@@ -3096,7 +3102,10 @@ export interface VpnServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetMtuResponse) => void,
   ): ClientUnaryCall;
-  /** The TI-access rule: registered, gSMC-K identities valid and not revoked, not blocked. */
+  /**
+   * The TI-access rule: registered, gSMC-K identities valid and not revoked, not blocked, no
+   * critical firmware update past its deadline (asked of ksr).
+   */
   getTiAccess(
     request: GetTiAccessRequest,
     callback: (error: ServiceError | null, response: GetTiAccessResponse) => void,

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { answer, type FakeGateway, fakeGateway, loggedIn, tigw } from "./support.js";
+
+const unitFirmware = (over: Record<string, unknown> = {}) => ({
+  unitId: "u-1",
+  serial: "RZK-0004",
+  product: "rz",
+  version: "5.1.3",
+  approval: "Zulassung widerrufen",
+  approvalDate: "2024-11-08",
+  settings: { autoDownload: true, autoUpdate: true, window: "Mon 01:00" },
+  dueUpdateId: "WR3",
+  dueVersion: "5.50.4:2.0.0",
+  duePriority: "Kritisch",
+  dueStartDate: "2024-01-15",
+  dueDeadline: "2024-02-19",
+  downloadedUpdateId: "",
+  nextWindow: "2024-01-15T00:00:00.000Z",
+  flags: ["firmware 5.1.3: Zulassung widerrufen on 2024-11-08, update required"],
+  tiBlockers: ["critical firmware update WR3 (5.50.4:2.0.0) past its deadline 2024-02-19: install it to regain TI access"],
+  lastResult: "",
+  lastMessage: "",
+  updatedAt: "",
+  versionOfStream: "1",
+  ...over,
+});
+
+describe("tigw ksr, fleet firmware, unit update", () => {
+  let gw: FakeGateway;
+  before(async () => {
+    gw = await fakeGateway({
+      "GET /api/v1/fleet/firmware": () => ({ units: [unitFirmware()] }),
+      "POST /api/v1/ksr/releases": (r) => ({ ...(r.body as object), signerCertSerial: "1A2B", files: [] }),
+      "POST /api/v1/units/RZK-0004/firmware/update": () =>
+        answer(422, { title: "4183", code: "4183", detail: "firmware file rz.fw does not match its hash" }, "application/problem+json"),
+      "POST /api/v1/ksr/releases/WR3/offline": () => ({ updateId: "WR3", package: '{"format":"tigw-ksr-offline-1"}' }),
+      "POST /api/v1/units/RZK-0004/firmware/offline": () => unitFirmware({ version: "5.50.4:2.0.0" }),
+      "POST /api/v1/units/RZK-0004/firmware/settings": (r) =>
+        unitFirmware({ settings: { autoDownload: true, autoUpdate: false, window: (r.body as { window: string }).window } }),
+    });
+    loggedIn(gw.url);
+  });
+  after(() => gw.close());
+
+  it("fleet firmware: revoked firmware, the update due with its deadline, lost TI access", async () => {
+    const r = await tigw(gw.url, "fleet", "firmware");
+    assert.equal(r.code, 0);
+    assert.match(r.out, /RZK-0004\s+5\.1\.3\s+Zulassung widerrufen 2024-11-08\s+5\.50\.4:2\.0\.0 \(Kritisch\)\s+2024-02-19/);
+    assert.match(r.out, /NO TI ACCESS/);
+  });
+
+  it("ksr publish sends the release; a missing option is a usage error naming it", async () => {
+    const r = await tigw(
+      gw.url,
+      "ksr",
+      "publish",
+      "--update-id",
+      "WR3",
+      "--product",
+      "rz",
+      "--version",
+      "5.50.4:2.0.0",
+      "--priority",
+      "Kritisch",
+      "--start",
+      "2024-01-15",
+      "--deadline",
+      "2024-02-19",
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /published WR3: rz 5\.50\.4:2\.0\.0 \(Kritisch\), start 2024-01-15, deadline 2024-02-19, signed by 1A2B/);
+    const missing = await tigw(gw.url, "ksr", "publish", "--update-id", "WR3");
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /missing --product/);
+  });
+
+  it("unit update: a refused package exits 1 with its gematik code", async () => {
+    const r = await tigw(gw.url, "unit", "update", "RZK-0004");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /4183/);
+  });
+
+  it("ksr export writes the offline package (owner-only); unit update --offline uploads it with its password", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tigw-ksr-")), "wr3.pkg");
+    const r = await tigw(gw.url, "ksr", "export", "WR3", "--password", "Techniker-4711!", "--out", file);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(readFileSync(file, "utf8"), '{"format":"tigw-ksr-offline-1"}');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const up = await tigw(gw.url, "unit", "update", "RZK-0004", "--offline", file, "--password", "Techniker-4711!");
+    assert.equal(up.code, 0, up.err);
+    assert.deepEqual(gw.requests.at(-1)!.body, { package: '{"format":"tigw-ksr-offline-1"}', password: "Techniker-4711!" });
+    assert.match(up.out, /Firmware:\s+5\.50\.4:2\.0\.0/);
+    const noPassword = await tigw(gw.url, "unit", "update", "RZK-0004", "--offline", file);
+    assert.equal(noPassword.code, 2);
+    assert.match(noPassword.err, /missing --password/);
+  });
+
+  it("unit update-settings: --auto off and --window; on|off only", async () => {
+    const r = await tigw(gw.url, "unit", "update-settings", "RZK-0004", "--auto", "off", "--window", "Tue 03:00");
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Auto-update:\s+off/);
+    assert.deepEqual(gw.requests.at(-1)!.body, { window: "Tue 03:00", autoUpdate: false });
+    const bad = await tigw(gw.url, "unit", "update-settings", "RZK-0004", "--auto", "maybe");
+    assert.equal(bad.code, 2);
+  });
+});
