@@ -448,6 +448,35 @@ async function main() {
       tigw(gw.url, cfg, "unit", "lzv", unit);
       await promCheck(async () => {
         // Activity inside Prometheus' window, so that the rates and latency quantiles have data.
+        // A firmware release (ksr): installed at once on the test's unit (update steps), due on the
+        // load generator's units (days to the deadline).
+        const day = (d) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
+        const updateId = `K8S_${Date.now().toString(36).toUpperCase()}`;
+        const version = `5.60.${Date.now() % 1000}:2.0.0`;
+        ok(
+          tigw(
+            gw.url,
+            cfg,
+            "ksr",
+            "publish",
+            "--update-id",
+            updateId,
+            "--product",
+            "rz",
+            "--version",
+            version,
+            "--priority",
+            "Normal",
+            "--start",
+            day(0),
+            "--deadline",
+            day(30),
+            "--approved-until",
+            day(365),
+          ),
+          "ksr publish",
+        );
+        ok(tigw(gw.url, cfg, "unit", "update", unit, "--version", version), "unit update");
         ok(tigw(gw.url, cfg, "sim", "kt", "--unit", unit, "--mandant", "praxis-1", "--count", "2", "--prefix", `P${Date.now().toString(36)}-`), "sim kt");
         for (let i = 0; i < 3; i++)
           ok(
@@ -618,11 +647,15 @@ scrape_configs:
       `dashboard ConfigMaps: ${cms.length}`,
     );
     const panels = [];
+    // The chart does not expose the units' SOAP ports yet (README, "Not built yet"), so no practice
+    // software calls them here: those panels are left out, and only those.
+    const notInCluster = /tigw_soap_/;
     for (const cm of cms)
       for (const [file, text] of Object.entries(cm.data)) {
         for (const p of JSON.parse(text).panels ?? [])
           for (const t of p.targets ?? [])
-            if (t.expr) panels.push({ where: `${file}: ${p.title}`, expr: t.expr.replaceAll('"$unit"', '".*"').replaceAll("$unit", ".*") });
+            if (t.expr && !notInCluster.test(t.expr))
+              panels.push({ where: `${file}: ${p.title}`, expr: t.expr.replaceAll('"$unit"', '".*"').replaceAll("$unit", ".*") });
       }
     assert(panels.length >= 15, `panels found: ${panels.length}`);
     const empty = new Map(panels.map((p) => [p.where + " | " + p.expr, p]));
