@@ -67,7 +67,7 @@ describe(
     it("starts; the CLI creates and lists a unit, and runs seed 004's Prüfkarte check in one trace across the services", async () => {
       const [http, grpc, hsmGrpc, ktGrpc, vsdmGrpc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
       const metricsPorts: Record<string, number> = {};
-      for (const service of ["tenancy", "gateway", "hsm", "card-terminal", "vsdm", "vpn"]) metricsPorts[service] = await freePort();
+      for (const service of ["tenancy", "gateway", "hsm", "card-terminal", "vsdm", "vpn", "ksr"]) metricsPorts[service] = await freePort();
       await admin!.exec(`CREATE DATABASE ${db}`);
       otlp = await otlpReceiver();
       const url = new URL(process.env["DATABASE_URL"]!);
@@ -86,6 +86,10 @@ describe(
           TIGW_VSDM_GRPC_PORT: String(vsdmGrpc),
           TIGW_VSDM_METRICS_PORT: String(metricsPorts["vsdm"]),
           TIGW_VPN_GRPC_PORT: String(await freePort()),
+          TIGW_KSR_GRPC_PORT: String(await freePort()),
+          TIGW_KSR_METRICS_PORT: String(metricsPorts["ksr"]),
+          TIGW_KSR_SOAP_PORT: "0",
+          TIGW_SOAP_PORT_BASE: "0",
           TIGW_VPN_METRICS_PORT: String(metricsPorts["vpn"]),
           TIGW_VPNZUGD_PORT: "0",
           TIGW_OCSP_PORT: "0",

@@ -6,14 +6,25 @@ import { join, resolve } from "node:path";
 export const root = resolve(__dirname, "../../../..");
 const tigwBin = join(root, "services/cli/bin/tigw.js");
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej).listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
+const handedOut = new Set<number>();
+/**
+ * A port free at the moment, and never one this process handed out before: asked for several in a
+ * row, the kernel may offer a just-closed port again (two services on one port, EADDRINUSE).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((res, rej) => {
+      const s = createServer();
+      s.once("error", rej).listen(0, "127.0.0.1", () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => res(port));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Starts a node script as a child and resolves once its stdout matched `ready` (with all output so far). */

@@ -59,6 +59,8 @@ export async function startTenancy(o: TenancyServiceOptions): Promise<RunningTen
     groupId: `${context}-ksr-events`,
     topics: [o.ksrTopic ?? topicOf("ksr")],
     inbox: { sql: store.sql, schema: store.schema },
+    // Tenancy serves its commands (and its outbox relay keeps trying) while the broker is away.
+    background: { logger: o.logger },
     handlers: {
       FirmwareInstalled: on({
         message: FirmwareInstalled,

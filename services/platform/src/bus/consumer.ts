@@ -1,3 +1,4 @@
+import type { Logger } from "../telemetry/logger.js";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Sql } from "../sql/sql.js";
 import type { RecordedEvent } from "../store/event-store.js";
@@ -39,6 +40,13 @@ export interface ConsumeOptions {
   fromBeginning?: boolean;
   maxAttempts?: number;
   retryBackoffMs?: number;
+  /**
+   * Subscribe in the background: return at once and, while the bus cannot be reached, try again
+   * with capped backoff (one warning per outage, one line when subscribed). For a service that
+   * must serve its own commands when the broker is away (tenancy); without it, a failed first
+   * subscribe fails the start.
+   */
+  background?: { logger?: Pick<Logger, "warn" | "info">; maxBackoffMs?: number };
 }
 
 /** Decodes a delivered event typed: upcast to the handler's version, then the message's JSON mapping. */
@@ -106,12 +114,46 @@ export function consume(o: ConsumeOptions): Promise<Subscription> {
       },
     );
   };
-  return o.bus.subscribe({
-    groupId: o.groupId,
-    topics: o.topics,
-    fromBeginning: o.fromBeginning ?? true,
-    maxAttempts: o.maxAttempts,
-    retryBackoffMs: o.retryBackoffMs,
-    handler: handle,
-  });
+  const subscribe = () =>
+    o.bus.subscribe({
+      groupId: o.groupId,
+      topics: o.topics,
+      fromBeginning: o.fromBeginning ?? true,
+      maxAttempts: o.maxAttempts,
+      retryBackoffMs: o.retryBackoffMs,
+      handler: handle,
+    });
+  return o.background ? Promise.resolve(subscribeInBackground(subscribe, o.groupId, o.background)) : subscribe();
+}
+
+function subscribeInBackground(subscribe: () => Promise<Subscription>, groupId: string, o: NonNullable<ConsumeOptions["background"]>): Subscription {
+  let stopped = false;
+  let sub: Subscription | undefined;
+  let wake: (() => void) | undefined;
+  const running = (async () => {
+    for (let failures = 0; !stopped; failures++) {
+      try {
+        sub = await subscribe();
+        if (failures > 0) o.logger?.info({ groupId, failures }, "consumer subscribed after the bus came back");
+        if (stopped) await sub.stop();
+        return;
+      } catch (e) {
+        if (failures === 0)
+          o.logger?.warn({ groupId, error: e instanceof Error ? e.message : String(e) }, "consumer: the bus cannot be reached, retrying with backoff");
+        const wait = Math.min(o.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(failures, 10));
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, wait).unref();
+        });
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      wake?.();
+      await running;
+      await sub?.stop();
+    },
+  };
 }
