@@ -106,7 +106,8 @@ export default function (data) {
   const c0 = Date.now();
   const begin = post(`/api/v1/terminals/${ctId}/connect/begin`, {}, data.token);
   const challenge = begin.json("challenge");
-  const signed = post(`/api/v1/sim/cards/${certSerial}/sign`, { data: challenge }, data.token);
+  // The gSMC-KT proves its key on this terminal's challenge only (it signs nothing else on request).
+  const signed = post(`/api/v1/sim/cards/${certSerial}/connect-proof`, { ctId, challenge }, data.token);
   const proof = crypto.hmac("sha256", secret, encoding.b64decode(challenge), "base64");
   const done = post(`/api/v1/terminals/${ctId}/connect/complete`, { challenge, signature: signed.json("signature"), secretProof: proof }, data.token);
   connecting.add(Date.now() - c0);
