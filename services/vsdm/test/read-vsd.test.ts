@@ -115,6 +115,18 @@ describe("ReadVSD across the services (embedded)", () => {
     await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
   });
 
+  it("a Prüfkarte prepared before a restart of vsdm is still read after it (not 105)", async () => {
+    const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: "", pruefkarte: 7 });
+    const handle = await insert(1, "PRUEFKARTE_EGK", egk.iccsn, egk.certSerial);
+    try {
+      v = await practice.restartVsdm();
+      const r = await read(handle);
+      assert.deepEqual([r.result, r.errorCode], [3, 11101]);
+    } finally {
+      await rpc(c, "removeCard", { ctId: "KT-VSD-1", slot: 1 });
+    }
+  });
+
   it("an eGK with a blocked health application is refused with 114", async () => {
     const blocked = generatePopulation(2000, 1).find((p) => p.card.healthApplicationBlocked && p.card.generation !== "G1" && p.card.certificate === "valid")!;
     const egk = await rpc<{ iccsn: string; certSerial: string }>(v, "prepareEgk", { kvnr: blocked.kvnr, pruefkarte: 0 });

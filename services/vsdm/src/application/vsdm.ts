@@ -131,6 +131,12 @@ export class Vsdm {
       this.byIccsn.set(p.card.iccsn, p);
       this.byKvnr.set(p.kvnr, p);
     }
+    // The Prüfkarten (0001-5000) are fixed cards: one prepared before a restart of vsdm (in a
+    // terminal's slot since) stays readable.
+    for (let n = 1; n <= 5000; n++) {
+      const p = pruefkarte(n);
+      this.byIccsn.set(p.card.iccsn, p);
+    }
     this.protocolView = new ProtocolProjection(store.schema);
     this.protocolRunner = new StoreProjectionRunner(store, this.protocolView);
     this.refreshProtocol = new Coalescer(() => this.protocolRunner.catchUp());
