@@ -23,7 +23,10 @@ export async function startServiceHost(o: {
   grpc?: { host?: string; port?: number };
   logger?: Logger;
 }): Promise<ServiceHost> {
-  const relay = new OutboxRelay(o.store, o.bus, { logger: o.logger });
+  // Appends in this process wake the relay at once; the poll only finds what others appended.
+  // An embedded database has no other writer, so it is polled rarely (each poll is a query on
+  // the one thread that also serves every request).
+  const relay = new OutboxRelay(o.store, o.bus, { logger: o.logger, pollMs: o.store.sql.kind === "embedded" ? 2_000 : 200 });
   relay.start();
   const grpc = await startGrpcServer(o.services, o.grpc);
   const host = o.grpc?.host ?? "127.0.0.1";

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { EventEmitter } from "node:events";
 import { DomainError } from "../errors.js";
 import { migrate } from "../sql/migrate.js";
 import type { Sql } from "../sql/sql.js";
@@ -73,7 +72,13 @@ interface Member {
   topics: string[];
   running: boolean;
   loop: Promise<void>;
+  /** A message came for one of its topics (or it stops) while it was busy: poll again at once. */
+  pending: boolean;
+  /** Ends the member's idle wait; set while it waits. */
+  wakeUp?: () => void;
 }
+
+const at = (...parts: (string | number)[]) => parts.join("\0");
 
 /**
  * The in-process bus of the embedded mode: a partitioned log with consumer groups, kept in its
@@ -82,17 +87,24 @@ interface Member {
  */
 export class EmbeddedBus implements EventBus {
   readonly kind = "embedded" as const;
-  private readonly wake = new EventEmitter();
   private readonly members = new Set<Member>();
   private nextMemberId = 1;
+  /**
+   * Where each partition ends and where each group stands, mirrored from the database: this bus
+   * is the only writer of its database (one EmbeddedBus per database at a time), so a poll that
+   * finds nothing new costs no query. Before the mirror every wake-up asked the database twice per
+   * topic and partition for every member, and that, not the work itself, used most of the
+   * embedded process's CPU under load.
+   */
+  private readonly ends = new Map<string, bigint>();
+  /** null: the group never committed in that partition. */
+  private readonly committed = new Map<string, bigint | null>();
 
   private constructor(
     private readonly sql: Sql,
     private readonly partitions: number,
     private readonly pollMs: number,
-  ) {
-    this.wake.setMaxListeners(0);
-  }
+  ) {}
 
   static async open(sql: Sql, opts: { partitions?: number; pollMs?: number } = {}): Promise<EmbeddedBus> {
     await migrate(sql, "bus", migrations);
@@ -101,6 +113,7 @@ export class EmbeddedBus implements EventBus {
 
   async publish(topic: string, messages: BusMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    const written = new Map<number, bigint>();
     await this.sql.transaction(async (tx) => {
       for (const m of messages) {
         const partition = partitionOf(m.key, this.partitions);
@@ -118,9 +131,50 @@ export class EmbeddedBus implements EventBus {
           m.value,
           JSON.stringify(m.headers),
         ]);
+        written.set(partition, BigInt(row!.offset) + 1n);
       }
     });
-    this.wake.emit("message");
+    // Only once committed may a poll see the new end.
+    for (const [partition, end] of written) this.raiseEnd(topic, partition, end);
+    for (const m of this.members) if (m.topics.includes(topic)) this.wakeMember(m);
+  }
+
+  private raiseEnd(topic: string, partition: number, end: bigint): void {
+    const k = at(topic, partition);
+    const known = this.ends.get(k);
+    if (known === undefined || end > known) this.ends.set(k, end);
+  }
+
+  /** The offset after a partition's last message (0 when it has none). */
+  private async endOf(topic: string, partition: number): Promise<bigint> {
+    const known = this.ends.get(at(topic, partition));
+    if (known !== undefined) return known;
+    const [row] = await this.sql.query<{ next_offset: string }>(`SELECT next_offset FROM bus.partitions WHERE topic = $1 AND partition = $2`, [
+      topic,
+      partition,
+    ]);
+    // A publish may have raised the end meanwhile: keep the larger.
+    this.raiseEnd(topic, partition, BigInt(row?.next_offset ?? 0));
+    return this.ends.get(at(topic, partition))!;
+  }
+
+  /** The group's next offset in a partition, undefined when it never committed one. */
+  private async committedOf(groupId: string, topic: string, partition: number): Promise<bigint | undefined> {
+    const k = at(groupId, topic, partition);
+    if (!this.committed.has(k)) {
+      const [row] = await this.sql.query<{ next_offset: string }>(
+        `SELECT next_offset FROM bus.offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+        [groupId, topic, partition],
+      );
+      // A commit meanwhile is newer than what the query saw.
+      if (!this.committed.has(k)) this.committed.set(k, row ? BigInt(row.next_offset) : null);
+    }
+    return this.committed.get(k) ?? undefined;
+  }
+
+  private wakeMember(m: Member): void {
+    m.pending = true;
+    m.wakeUp?.();
   }
 
   /** Partitions of a topic this member owns: round robin over the group's members here. */
@@ -134,19 +188,14 @@ export class EmbeddedBus implements EventBus {
     let delivered = 0;
     for (const topic of member.topics) {
       for (const partition of this.owned(member)) {
-        const [committed] = await this.sql.query<{ next_offset: string }>(
-          `SELECT next_offset FROM bus.offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`,
-          [member.groupId, topic, partition],
-        );
-        let from = committed ? BigInt(committed.next_offset) : 0n;
-        if (!committed && o.fromBeginning === false) {
-          const [end] = await this.sql.query<{ next_offset: string }>(`SELECT next_offset FROM bus.partitions WHERE topic = $1 AND partition = $2`, [
-            topic,
-            partition,
-          ]);
-          from = BigInt(end?.next_offset ?? 0);
+        const end = await this.endOf(topic, partition);
+        const committed = await this.committedOf(member.groupId, topic, partition);
+        let from = committed ?? 0n;
+        if (committed === undefined && o.fromBeginning === false) {
+          from = end;
           await this.commit(member.groupId, topic, partition, from);
         }
+        if (from >= end) continue;
         const rows = await this.sql.query<{ offset: string; key: string; value: Uint8Array; headers: Record<string, string> }>(
           `SELECT "offset"::text, key, value, headers FROM bus.messages
            WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT 200`,
@@ -206,14 +255,16 @@ export class EmbeddedBus implements EventBus {
        ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset`,
       [groupId, topic, partition, next.toString()],
     );
+    this.committed.set(at(groupId, topic, partition), next);
   }
 
   async subscribe(o: SubscribeOptions): Promise<Subscription> {
-    const member: Member = { id: this.nextMemberId++, groupId: o.groupId, topics: o.topics, running: true, loop: Promise.resolve() };
+    const member: Member = { id: this.nextMemberId++, groupId: o.groupId, topics: o.topics, running: true, loop: Promise.resolve(), pending: false };
     this.members.add(member);
     member.loop = (async () => {
       while (member.running) {
         let delivered = 0;
+        member.pending = false;
         try {
           delivered = await this.pollOnce(member, o);
         } catch {
@@ -222,28 +273,29 @@ export class EmbeddedBus implements EventBus {
           // it and then dead-letters the message, so one bad message never stalls the partition.
           await new Promise((r) => setTimeout(r, this.pollMs));
         }
-        if (delivered === 0 && member.running) await this.idle();
+        if (delivered === 0 && member.running) await this.idle(member);
       }
     })();
     return {
       stop: async () => {
         member.running = false;
-        this.wake.emit("message");
+        this.wakeMember(member);
         await member.loop;
         this.members.delete(member);
       },
     };
   }
 
-  private idle(): Promise<void> {
+  /** Waits for a message on the member's topics, at most pollMs; not at all when one came meanwhile. */
+  private idle(member: Member): Promise<void> {
+    if (member.pending) return Promise.resolve();
     return new Promise((resolve) => {
-      const done = () => {
+      const timer = setTimeout(() => member.wakeUp?.(), this.pollMs);
+      member.wakeUp = () => {
         clearTimeout(timer);
-        this.wake.off("message", done);
+        member.wakeUp = undefined;
         resolve();
       };
-      const timer = setTimeout(done, this.pollMs);
-      this.wake.on("message", done);
     });
   }
 
@@ -251,7 +303,7 @@ export class EmbeddedBus implements EventBus {
     await Promise.all(
       [...this.members].map(async (m) => {
         m.running = false;
-        this.wake.emit("message");
+        this.wakeMember(m);
         await m.loop;
       }),
     );

@@ -18,6 +18,8 @@ export class OutboxRelay {
   private failures = 0;
   private loop: Promise<void> = Promise.resolve();
   private wakeUp: () => void = () => undefined;
+  /** An append came while the relay was busy: look again before sleeping. */
+  private appended = false;
   private unlisten: () => void = () => undefined;
 
   constructor(
@@ -66,7 +68,9 @@ export class OutboxRelay {
     if (this.running) return;
     this.running = true;
     this.unlisten = this.store.onAppended(() => {
-      if (this.failures === 0) this.wakeUp();
+      if (this.failures > 0) return;
+      this.appended = true;
+      this.wakeUp();
     });
     this.loop = (async () => {
       // A failure streak: the broker (or the store) is away. Retry with capped exponential
@@ -75,6 +79,7 @@ export class OutboxRelay {
       while (this.running) {
         let n = 0;
         let pause = this.opts.pollMs ?? 200;
+        this.appended = false;
         try {
           n = await this.publishBatch();
           if (this.failures > 0) {
@@ -94,7 +99,7 @@ export class OutboxRelay {
           }
           pause = Math.min(this.opts.maxBackoffMs ?? 30_000, (this.opts.pollMs ?? 200) * 2 ** Math.min(this.failures - 1, 20));
         }
-        if (n === 0 && this.running) await this.sleep(pause);
+        if (n === 0 && this.running && (this.failures > 0 || !this.appended)) await this.sleep(pause);
       }
     })();
   }
@@ -113,6 +118,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.running = false;
     this.unlisten();
+    this.appended = true;
     this.wakeUp();
     await this.loop;
   }
