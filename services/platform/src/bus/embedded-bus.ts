@@ -162,10 +162,11 @@ export class EmbeddedBus implements EventBus {
   private async committedOf(groupId: string, topic: string, partition: number): Promise<bigint | undefined> {
     const k = at(groupId, topic, partition);
     if (!this.committed.has(k)) {
-      const [row] = await this.sql.query<{ next_offset: string }>(
-        `SELECT next_offset FROM bus.offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`,
-        [groupId, topic, partition],
-      );
+      const [row] = await this.sql.query<{ next_offset: string }>(`SELECT next_offset FROM bus.offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`, [
+        groupId,
+        topic,
+        partition,
+      ]);
       // A commit meanwhile is newer than what the query saw.
       if (!this.committed.has(k)) this.committed.set(k, row ? BigInt(row.next_offset) : null);
     }
