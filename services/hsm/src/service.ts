@@ -70,6 +70,9 @@ export async function startHsm(o: HsmServiceOptions): Promise<RunningHsm> {
     groupId: `${context}-tenancy-events`,
     topics: [tenancyTopic],
     inbox: { sql: store.sql, schema: store.schema },
+    // hsm serves OCSP, signatures and its gRPC API while the broker is away; units created
+    // meanwhile are provisioned once the subscription stands.
+    background: { logger: o.logger },
     handlers: {
       UnitCreated: on({
         message: UnitCreated,
