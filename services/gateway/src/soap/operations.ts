@@ -3,8 +3,9 @@ import { OID_GEM_OR_CP, policiesOf } from "@tigw/hsm";
 import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type { CardTerminalApi, HsmApi, VpnApi, VsdmApi } from "../grpc-clients.js";
 import { SoapFault, SYNTAX_ERROR } from "./envelope.js";
-import type { Subscription, UnitEvents } from "./cetp.js";
+import { pinEvent, type PinAction, type Subscription, type UnitEvents } from "./cetp.js";
 import { productInformationXml } from "./directory.js";
+import { EventFilter } from "./filter.js";
 import { NS } from "./services.js";
 import { child, childText, esc, type XmlElement } from "./xml.js";
 
@@ -238,12 +239,27 @@ const getResourceInformation: Operation = async (request, s) => {
 };
 
 /** The PIN a CardService call names: PIN.SMC of an SMC-B, PIN.CH of an HBA (the only PINs the simulated cards have). */
-function checkPinType(request: XmlElement, card: kt.Card): void {
+function checkPinType(request: XmlElement, card: kt.Card): string {
   const pinTyp = required(request, NS.cardcmn, "PinTyp");
   const expected = card.cardType === "SMC-B" ? "PIN.SMC" : card.cardType === "HBA" ? "PIN.CH" : undefined;
   if (!expected)
     throw new SoapFault(4209, `a ${cardType(card.cardType)} has no PIN this Konnektor manages; PIN operations are for SMC-B (PIN.SMC) and HBA (PIN.CH)`, false);
   if (pinTyp !== expected) throw new SoapFault(4072, `PinTyp ${pinTyp.slice(0, 64)} does not fit a ${card.cardType}: use ${expected}`, true);
+  return expected;
+}
+
+/**
+ * A PIN entry at the card's terminal, announced over CETP as a Konnektor does: _STARTED before
+ * the terminal asks for the PIN, _FINISHED when the entry is over, whatever its outcome (also
+ * when it failed), so a practice's "enter the PIN at the terminal" dialog always closes.
+ */
+async function pinEntry<T>(s: OperationScope, card: kt.Card, action: PinAction, pinRef: string, run: () => Promise<T>): Promise<T> {
+  await s.events.publish(pinEvent(action, "STARTED", card, pinRef));
+  try {
+    return await run();
+  } finally {
+    await s.events.publish(pinEvent(action, "FINISHED", card, pinRef));
+  }
 }
 
 /** A card handle the access check confirmed; SMC-B, HBA and eGK checks run there (4008, 4009, 4013, 4016 ...). */
@@ -262,8 +278,8 @@ async function accessibleCard(request: XmlElement, s: OperationScope, ns: string
  */
 const verifyPin: Operation = async (request, s) => {
   const { card } = await accessibleCard(request, s, NS.conn);
-  checkPinType(request, card);
-  const r = await s.cardTerminal.verifyPin({ cardHandle: card.cardHandle, pin: "", fromPinPad: true });
+  const pinRef = checkPinType(request, card);
+  const r = await pinEntry(s, card, "VERIFY", pinRef, () => s.cardTerminal.verifyPin({ cardHandle: card.cardHandle, pin: "", fromPinPad: true }));
   return (
     `<CARD:VerifyPinResponse xmlns:CARD="${NS.card}" xmlns:CARDCMN="${NS.cardcmn}">${OK_STATUS}<CARDCMN:PinResult>${esc(r.result)}</CARDCMN:PinResult>` +
     (r.result === "OK" ? "" : `<CARDCMN:LeftTries>${r.leftTries}</CARDCMN:LeftTries>`) +
@@ -290,16 +306,18 @@ async function pinAnswer(element: string, run: () => Promise<{ result: string; l
 /** CardService ChangePin: old and new PIN typed at the card's terminal (the simulated PIN pad's queue). */
 const changePin: Operation = async (request, s) => {
   const { card } = await accessibleCard(request, s, NS.conn);
-  checkPinType(request, card);
-  return pinAnswer("ChangePinResponse", () => s.cardTerminal.changePin({ cardHandle: card.cardHandle }));
+  const pinRef = checkPinType(request, card);
+  return pinAnswer("ChangePinResponse", () => pinEntry(s, card, "CHANGE", pinRef, () => s.cardTerminal.changePin({ cardHandle: card.cardHandle })));
 };
 
 /** CardService UnblockPin: the PUK typed at the terminal; SetNewPin true sets a new PIN, else only the retry counter is reset. */
 const unblockPin: Operation = async (request, s) => {
   const { card } = await accessibleCard(request, s, NS.conn);
-  checkPinType(request, card);
+  const pinRef = checkPinType(request, card);
   const setNewPin = /^(true|1)$/.test(childText(request, NS.card, "SetNewPin") ?? "");
-  return pinAnswer("UnblockPinResponse", () => s.cardTerminal.unblockPin({ cardHandle: card.cardHandle, setNewPin }));
+  return pinAnswer("UnblockPinResponse", () =>
+    pinEntry(s, card, "UNBLOCK", pinRef, () => s.cardTerminal.unblockPin({ cardHandle: card.cardHandle, setNewPin })),
+  );
 };
 
 /** CardService GetPinStatus: VERIFIED, VERIFIABLE (with the tries left), BLOCKED or EMPTY_PIN. */
@@ -490,7 +508,7 @@ const readVsd: Operation = async (request, s) => {
 
 const subscriptionXml = (x: Subscription) =>
   `<EVT:Subscription><EVT:SubscriptionID>${esc(x.id)}</EVT:SubscriptionID><EVT:TerminationTime>${x.terminationTime.toISOString()}</EVT:TerminationTime>` +
-  `<EVT:EventTo>${esc(x.eventTo)}</EVT:EventTo><EVT:Topic>${esc(x.topic)}</EVT:Topic>${x.filter ? `<EVT:Filter>${esc(x.filter)}</EVT:Filter>` : ""}</EVT:Subscription>`;
+  `<EVT:EventTo>${esc(x.eventTo)}</EVT:EventTo><EVT:Topic>${esc(x.topic)}</EVT:Topic>${x.filter ? `<EVT:Filter>${esc(x.filter.expression)}</EVT:Filter>` : ""}</EVT:Subscription>`;
 
 /** The client system's subscription of that id, or a fault naming it. */
 function ownSubscription(s: OperationScope, ctx: CallContext, id: string): Subscription {
@@ -501,8 +519,8 @@ function ownSubscription(s: OperationScope, ctx: CallContext, id: string): Subsc
 
 /**
  * EventService Subscribe: events of the Mandant's terminals and cards whose topic falls under
- * Topic (CARD, CARD/INSERTED, CT, ...) are pushed over CETP to EventTo until TerminationTime.
- * An XPath Filter is not evaluated yet: a subscription with one is refused rather than ignored.
+ * Topic (CARD, CARD/INSERTED, CT, ...) and pass the XPath Filter, if one is given, are pushed
+ * over CETP to EventTo until TerminationTime. A Filter that is no XPath is refused here.
  */
 const subscribe: Operation = async (request, s) => {
   const ctx = contextOf(request);
@@ -510,9 +528,9 @@ const subscribe: Operation = async (request, s) => {
   const sub = child(request, NS.evt, "Subscription");
   const eventTo = required(sub ?? request, NS.evt, "EventTo");
   const topic = required(sub ?? request, NS.evt, "Topic");
-  const filter = childText(sub, NS.evt, "Filter");
-  if (filter) throw new SoapFault(SYNTAX_ERROR, "this Konnektor does not evaluate a subscription Filter yet: subscribe without one", true);
-  const x = await s.events.subscribe({ mandantId: ctx.mandantId, clientSystemId: ctx.clientSystemId, eventTo, topic: topic.slice(0, 1024) });
+  const expression = childText(sub, NS.evt, "Filter");
+  const filter = expression ? EventFilter.compile(expression) : undefined;
+  const x = await s.events.subscribe({ mandantId: ctx.mandantId, clientSystemId: ctx.clientSystemId, eventTo, topic: topic.slice(0, 1024), filter });
   return (
     `<EVT:SubscribeResponse xmlns:EVT="${NS.evt}">${OK_STATUS}<EVT:SubscriptionID>${x.id}</EVT:SubscriptionID>` +
     `<EVT:TerminationTime>${x.terminationTime.toISOString()}</EVT:TerminationTime></EVT:SubscribeResponse>`
