@@ -6,7 +6,7 @@ import type { CardTerminalApi, HsmApi } from "../grpc-clients.js";
 import { SoapFault, SYNTAX_ERROR } from "./envelope.js";
 import type { EventFilter } from "./filter.js";
 import { NS } from "./services.js";
-import { esc } from "./xml.js";
+import { esc } from "@tigw/platform";
 
 /** A subscription of a client system to events of its Mandant (EventService Subscribe). */
 export interface Subscription {

@@ -7,7 +7,7 @@ import { pinEvent, type PinAction, type Subscription, type UnitEvents } from "./
 import { productInformationXml } from "./directory.js";
 import { EventFilter } from "./filter.js";
 import { NS } from "./services.js";
-import { child, childText, esc, type XmlElement } from "./xml.js";
+import { child, childText, esc, type XmlElement } from "@tigw/platform";
 
 /** The call context of a request (ConnectorContext.xsd): this is how a client names its tenant. */
 export interface CallContext {
