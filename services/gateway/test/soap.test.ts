@@ -551,13 +551,43 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
     }
   });
 
-  it("CertificateService ReadCardCertificate answers the card's C.AUT; a certificate the card lacks is 4149", async () => {
+  it("CertificateService ReadCardCertificate answers the card's C.AUT, and an SMC-B's C.ENC and C.SIG in one call; a certificate the card lacks is 4149", async () => {
     const cert = await readCertificate(practice.smcbHandle);
     assert.match(cert.subject, /CN=Praxis M1/);
     assert.match(cert.issuer, /GEM\.SMCB-CA-TIGW-TEST-ECC/);
+    const refs = ["C.AUT", "C.ENC", "C.SIG"];
+    const all = await ok(
+      "CertificateService",
+      await soap(
+        "CertificateService",
+        "ReadCardCertificate",
+        `<CERT:ReadCardCertificate xmlns:CERT="${NS.cert}" xmlns:CONN="${NS.conn}"><CONN:CardHandle>${practice.smcbHandle}</CONN:CardHandle>${ctx()}` +
+          `<CERT:CertRefList>${refs.map((r) => `<CERT:CertRef>${r}</CERT:CertRef>`).join("")}</CERT:CertRefList></CERT:ReadCardCertificate>`,
+      ),
+    );
+    const infos = [...all.matchAll(/<CERTCMN:CertRef>([^<]+)<\/CERTCMN:CertRef>[\s\S]*?<CERTCMN:X509Certificate>([^<]+)<\/CERTCMN:X509Certificate>/g)].map(
+      (m) => ({
+        ref: m[1]!,
+        cert: new X509Certificate(Buffer.from(m[2]!, "base64")),
+      }),
+    );
+    assert.deepEqual(
+      infos.map((i) => i.ref),
+      refs,
+    );
+    const keys = new Set(infos.map((i) => i.cert.publicKey.export({ type: "spki", format: "der" }).toString("hex")));
+    assert.equal(keys.size, 3, "each certificate has a key pair of its own");
+    for (const i of infos) {
+      assert.match(i.cert.subject, /CN=Praxis M1/);
+      assert.equal(i.cert.issuer, cert.issuer, "issued by the SMC-B CA");
+      writeFileSync(join(dir, `smcb-${i.ref}.pem`), i.cert.toString());
+    }
+    // The certificate types (gemSpec_OID): C.HCI.ENC and C.HCI.OSIG.
+    assert.match(openssl(["x509", "-in", "smcb-C.ENC.pem", "-noout", "-text"]), /1\.2\.276\.0\.76\.4\.76/);
+    assert.match(openssl(["x509", "-in", "smcb-C.SIG.pem", "-noout", "-text"]), /1\.2\.276\.0\.76\.4\.78/);
     assert.match(
       await fault(await soap("CertificateService", "ReadCardCertificate", readCertRequest(practice.smcbHandle, "C.QES")), 4149),
-      /no C.QES certificate/,
+      /no C.QES certificate; it holds C.AUT, C.ENC, C.SIG/,
     );
   });
 

@@ -332,37 +332,50 @@ const getPinStatus: Operation = async (request, s) => {
   );
 };
 
+/** The CertRefs each card type holds (what a real card carries; an eGK's further certificates are not modelled). */
+const CERT_REFS: Record<string, string[]> = { "SMC-B": ["C.AUT", "C.ENC", "C.SIG"], HBA: ["C.AUT", "C.ENC", "C.QES"] };
+
 /**
- * CertificateService ReadCardCertificate: the simulated cards carry one key pair, their AUT
- * certificate (C.HCI.AUT, C.HP.AUT, C.CH.AUT); asking for C.ENC, C.SIG or C.QES is fault 4149
- * (no such certificate on the card). Crypt (6.0.1) chooses RSA or ECC: the card's key type must fit.
+ * CertificateService ReadCardCertificate: C.AUT is the card's authentication certificate
+ * (C.HCI.AUT, C.HP.AUT, C.CH.AUT); an SMC-B also holds C.ENC and C.SIG (C.HCI.ENC, C.HCI.OSIG),
+ * an HBA C.ENC and C.QES (C.HP.ENC, C.HP.QES), from hsm. A certificate the card lacks is fault
+ * 4149. Crypt (6.0.1) chooses RSA or ECC: the simulated cards have keys of one type, which must fit.
  */
 const readCardCertificate: Operation = async (request, s) => {
   const { card } = await accessibleCard(request, s, NS.conn);
   const list = child(request, NS.cert, "CertRefList");
   const refs = (list?.children ?? []).filter((c) => c.ns === NS.cert && c.local === "CertRef").map((c) => c.text.trim());
   if (!refs.length) throw new SoapFault(SYNTAX_ERROR, "ReadCardCertificate needs a CertRefList with at least one CertRef", true);
-  const cert = await certificateOf(s, card);
-  if (!cert) throw new SoapFault(4149, `the card ${card.cardHandle} has no certificate`, false);
+  const unknown = refs.find((r) => !["C.AUT", "C.ENC", "C.SIG", "C.QES"].includes(r));
+  if (unknown !== undefined) throw new SoapFault(SYNTAX_ERROR, `CertRef ${unknown.slice(0, 20)} is none of C.AUT, C.ENC, C.SIG, C.QES`, true);
+  const aut = await certificateOf(s, card);
+  if (!aut) throw new SoapFault(4149, `the card ${card.cardHandle} has no certificate`, false);
+  const further = refs.some((r) => r !== "C.AUT") ? (await s.hsm.getCardCertificates({ iccsn: card.iccsn })).certificates : [];
+  const holds = ["C.AUT", ...further.map((f) => f.ref)];
   const crypt = childText(request, NS.cert, "Crypt");
-  const isRsa = cert.keyType.startsWith("RSA");
+  const isRsa = aut.keyType.startsWith("RSA");
   if (crypt && crypt !== (isRsa ? "RSA" : "ECC"))
     throw new SoapFault(
       4149,
-      `the card holds ${isRsa ? "an RSA" : "an ECC"} certificate, not ${crypt.slice(0, 20)} (this simulated card has one key pair)`,
+      `the card holds ${isRsa ? "RSA" : "ECC"} certificates, not ${crypt.slice(0, 20)} (this simulated card has keys of one type)`,
       false,
     );
-  const der = Buffer.from(
-    cert.pem
-      .replace(/-----(BEGIN|END) CERTIFICATE-----/g, "")
-      .replace(/\s+/g, "")
-      .trim(),
-    "base64",
-  );
   const infos = refs.map((ref) => {
-    if (ref !== "C.AUT") throw new SoapFault(4149, `the card has no ${ref.slice(0, 20)} certificate; it holds C.AUT only`, false);
+    const cert = ref === "C.AUT" ? aut : further.find((f) => f.ref === ref)?.certificate;
+    if (!cert) {
+      const kind = cardType(card.cardType);
+      const should = CERT_REFS[kind]?.includes(ref) ? " (a card issued before its further certificates were)" : "";
+      throw new SoapFault(4149, `the card has no ${ref.slice(0, 20)} certificate${should}; it holds ${holds.join(", ")}`, false);
+    }
+    const der = Buffer.from(
+      cert.pem
+        .replace(/-----(BEGIN|END) CERTIFICATE-----/g, "")
+        .replace(/\s+/g, "")
+        .trim(),
+      "base64",
+    );
     return (
-      `<CERTCMN:X509DataInfo><CERTCMN:CertRef>C.AUT</CERTCMN:CertRef><CERTCMN:X509Data><CERTCMN:X509IssuerSerial>` +
+      `<CERTCMN:X509DataInfo><CERTCMN:CertRef>${esc(ref)}</CERTCMN:CertRef><CERTCMN:X509Data><CERTCMN:X509IssuerSerial>` +
       `<CERTCMN:X509IssuerName>${esc(cert.issuer)}</CERTCMN:X509IssuerName><CERTCMN:X509SerialNumber>${BigInt(`0x${cert.certSerial}`).toString()}</CERTCMN:X509SerialNumber>` +
       `</CERTCMN:X509IssuerSerial><CERTCMN:X509SubjectName>${esc(cert.commonName)}</CERTCMN:X509SubjectName>` +
       `<CERTCMN:X509Certificate>${der.toString("base64")}</CERTCMN:X509Certificate></CERTCMN:X509Data></CERTCMN:X509DataInfo>`
