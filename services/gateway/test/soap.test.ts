@@ -612,6 +612,11 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
     );
     assert.ok(expiry.includes(`<CONN:CardHandle>${practice.smcbHandle}</CONN:CardHandle>`));
     assert.equal(tag(expiry, "validity"), new Date(cert.validTo).toISOString().slice(0, 10));
+    const smcbRows = [...expiry.matchAll(/<CERT:CertificateExpiration>([\s\S]*?)<\/CERT:CertificateExpiration>/g)]
+      .map((m) => m[1]!)
+      .filter((r) => r.includes(`<CONN:CardHandle>${practice.smcbHandle}</CONN:CardHandle>`));
+    assert.equal(new Set(smcbRows.map((r) => tag(r, "serialNumber"))).size, 3, "the SMC-B's C.AUT, C.ENC and C.SIG, each a row");
+    assert.equal(tag(smcbRows[0]!, "serialNumber"), BigInt(`0x${cert.serialNumber}`).toString(), "C.AUT first");
     // A card certificate revoked in the test PKI: INVALID from then on.
     const { certificate: other } = await rpc<{ certificate: { certSerial: string; pem: string } }>(practice.clients.h, "issueCard", {
       cardType: "HBA",

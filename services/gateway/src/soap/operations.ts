@@ -423,8 +423,8 @@ const verifyCertificate: Operation = async (request, s) => {
 };
 
 /**
- * CertificateService CheckCertificateExpiration: the expiry of the AUT certificate of the card
- * named, or of every card in the Mandant's terminals; Crypt narrows to RSA or ECC keys. (The
+ * CertificateService CheckCertificateExpiration: the expiry of each certificate (C.AUT, and an
+ * SMC-B's or HBA's C.ENC, C.SIG, C.QES) of the card named, or of every card in the Mandant's terminals; Crypt narrows to RSA or ECC keys. (The
  * gSMC-K's own certificates are shown to operators by `tigw unit certs`, not listed here.)
  */
 const checkCertificateExpiration: Operation = async (request, s) => {
@@ -440,13 +440,16 @@ const checkCertificateExpiration: Operation = async (request, s) => {
   }
   const rows: string[] = [];
   for (const card of cards) {
-    const cert = await certificateOf(s, card);
-    if (!cert || (crypt && (cert.keyType.startsWith("RSA") ? "RSA" : "ECC") !== crypt)) continue;
-    rows.push(
-      `<CERT:CertificateExpiration><CERT:CtID>${esc(card.ctId)}</CERT:CtID><CONN:CardHandle>${esc(card.cardHandle)}</CONN:CardHandle><CERT:ICCSN>${esc(card.iccsn)}</CERT:ICCSN>` +
-        `<CERT:subject_commonName>${esc(cert.commonName)}</CERT:subject_commonName><CERT:serialNumber>${BigInt(`0x${cert.certSerial}`).toString()}</CERT:serialNumber>` +
-        `<CERT:validity>${cert.notAfter.slice(0, 10)}</CERT:validity></CERT:CertificateExpiration>`,
-    );
+    const aut = await certificateOf(s, card);
+    if (!aut || (crypt && (aut.keyType.startsWith("RSA") ? "RSA" : "ECC") !== crypt)) continue;
+    // Every certificate the card holds, C.AUT first: a practice renews the card when the first of them expires.
+    const further = card.cardType === "SMC-B" || card.cardType === "HBA" ? (await s.hsm.getCardCertificates({ iccsn: card.iccsn })).certificates : [];
+    for (const cert of [aut, ...further.flatMap((f) => (f.certificate ? [f.certificate] : []))])
+      rows.push(
+        `<CERT:CertificateExpiration><CERT:CtID>${esc(card.ctId)}</CERT:CtID><CONN:CardHandle>${esc(card.cardHandle)}</CONN:CardHandle><CERT:ICCSN>${esc(card.iccsn)}</CERT:ICCSN>` +
+          `<CERT:subject_commonName>${esc(cert.commonName)}</CERT:subject_commonName><CERT:serialNumber>${BigInt(`0x${cert.certSerial}`).toString()}</CERT:serialNumber>` +
+          `<CERT:validity>${cert.notAfter.slice(0, 10)}</CERT:validity></CERT:CertificateExpiration>`,
+      );
   }
   return `<CERT:CheckCertificateExpirationResponse xmlns:CERT="${NS.cert}" xmlns:CONN="${NS.conn}">${OK_STATUS}${rows.join("")}</CERT:CheckCertificateExpirationResponse>`;
 };
