@@ -56,6 +56,7 @@ export interface HsmApi {
   getClock: Rpc<hsm.GetClockRequest, hsm.GetClockResponse>;
   advanceClock: Rpc<hsm.AdvanceClockRequest, hsm.AdvanceClockResponse>;
   issueCard: Rpc<hsm.IssueCardRequest, hsm.IssueCardResponse>;
+  getCardCertificates: Rpc<hsm.GetCardCertificatesRequest, hsm.GetCardCertificatesResponse>;
   sign: Rpc<hsm.SignRequest, hsm.SignResponse>;
   proveTerminalKey: Rpc<hsm.ProveTerminalKeyRequest, hsm.ProveTerminalKeyResponse>;
   issueTlsServerCertificate: Rpc<hsm.IssueTlsServerCertificateRequest, hsm.IssueTlsServerCertificateResponse>;
@@ -102,6 +103,7 @@ const HSM_METHODS = [
   "getClock",
   "advanceClock",
   "issueCard",
+  "getCardCertificates",
   "sign",
   "proveTerminalKey",
   "issueTlsServerCertificate",

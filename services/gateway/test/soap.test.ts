@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { createServer as createTlsServer } from "node:tls";
 import { tmpdir } from "node:os";
@@ -170,6 +170,52 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
 
   const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] }).toString();
 
+  /** The CETP frames' Message as a map of its keys. */
+  const params = (f: string) => Object.fromEntries([...f.matchAll(/<EVT:Key>([^<]*)<\/EVT:Key><EVT:Value>([^<]*)<\/EVT:Value>/g)].map((m) => [m[1], m[2]]));
+
+  /** A practice's CETP listener (TLS, a self-signed certificate as PVS use): collects the Event XML of every frame. */
+  const cetpListener = async () => {
+    if (!existsSync(join(dir, "pvs-key.pem")))
+      openssl([
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "pvs-key.pem",
+        "-out",
+        "pvs-cert.pem",
+        "-subj",
+        "/CN=PVS CETP listener",
+        "-days",
+        "1",
+      ]);
+    const frames: string[] = [];
+    const listener = createTlsServer({ key: readFileSync(join(dir, "pvs-key.pem")), cert: readFileSync(join(dir, "pvs-cert.pem")) }, (socket) => {
+      let pending = Buffer.alloc(0);
+      socket.on("data", (d: Buffer) => {
+        pending = Buffer.concat([pending, d]);
+        while (pending.length >= 8 && pending.subarray(0, 4).toString("ascii") === "CETP" && pending.length >= 8 + pending.readUInt32BE(4)) {
+          frames.push(pending.subarray(8, 8 + pending.readUInt32BE(4)).toString("utf8"));
+          pending = pending.subarray(8 + pending.readUInt32BE(4));
+        }
+      });
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 200 && frames.length < n; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(frames.length >= n, `${n} CETP frames arrived (got ${frames.length})`);
+    };
+    return { eventTo: `cetp://127.0.0.1:${(listener.address() as { port: number }).port}`, frames, waitFor, close: () => listener.close() };
+  };
+
+  const subscribeRequest = (eventTo: string, topic: string, o: { filter?: string; c?: string } = {}) =>
+    `<EVT:Subscribe xmlns:EVT="${NS.evt}">${o.c ?? ctx()}<EVT:Subscription><EVT:EventTo>${eventTo}</EVT:EventTo><EVT:Topic>${topic}</EVT:Topic>` +
+    (o.filter !== undefined ? `<EVT:Filter>${o.filter.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</EVT:Filter>` : "") +
+    `</EVT:Subscription></EVT:Subscribe>`;
+
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "tigw-soap-"));
     practice = await setUpPractice({ populationSize: 200 });
@@ -299,39 +345,7 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
   });
 
   it("EventService Subscribe pushes CARD/INSERTED and CARD/REMOVED over CETP (TLS) to EventTo; GetSubscription, RenewSubscriptions, Unsubscribe", async () => {
-    openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "pvs-key.pem",
-      "-out",
-      "pvs-cert.pem",
-      "-subj",
-      "/CN=PVS CETP listener",
-      "-days",
-      "1",
-    ]);
-    const frames: string[] = [];
-    let pending = Buffer.alloc(0);
-    const listener = createTlsServer({ key: readFileSync(join(dir, "pvs-key.pem")), cert: readFileSync(join(dir, "pvs-cert.pem")) }, (socket) => {
-      socket.on("data", (d: Buffer) => {
-        pending = Buffer.concat([pending, d]);
-        while (pending.length >= 8 && pending.subarray(0, 4).toString("ascii") === "CETP" && pending.length >= 8 + pending.readUInt32BE(4)) {
-          frames.push(pending.subarray(8, 8 + pending.readUInt32BE(4)).toString("utf8"));
-          pending = pending.subarray(8 + pending.readUInt32BE(4));
-        }
-      });
-      socket.on("error", () => undefined);
-    });
-    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
-    const eventTo = `cetp://127.0.0.1:${(listener.address() as { port: number }).port}`;
-    const waitFor = async (n: number) => {
-      for (let i = 0; i < 200 && frames.length < n; i++) await new Promise((r) => setTimeout(r, 50));
-      assert.ok(frames.length >= n, `${n} CETP frames arrived (got ${frames.length})`);
-    };
+    const { eventTo, frames, waitFor, close } = await cetpListener();
     try {
       const sub = await ok(
         "EventService",
@@ -356,7 +370,6 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
       await rpc(practice.clients.c, "removeCard", { ctId: KT, slot: 1 });
       await waitFor(2);
       for (const f of frames) assert.deepEqual(await gematikSchemaErrors("conn/EventService.xsd", f), [], `Event is schema-valid: ${f.slice(0, 200)}`);
-      const params = (f: string) => Object.fromEntries([...f.matchAll(/<EVT:Key>([^<]*)<\/EVT:Key><EVT:Value>([^<]*)<\/EVT:Value>/g)].map((m) => [m[1], m[2]]));
       assert.deepEqual(
         frames.map((f) => tag(f, "Topic")),
         ["CARD/INSERTED", "CARD/REMOVED"],
@@ -404,7 +417,7 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
         /cetp:\/\/host:port/,
       );
     } finally {
-      listener.close();
+      close();
     }
   });
 
@@ -458,13 +471,123 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
     assert.equal(tag(await ok("CardService", await soap("CardService", "VerifyPin", pinRequest("VerifyPin", hba, "PIN.CH"))), "PinResult"), "OK");
   });
 
-  it("CertificateService ReadCardCertificate answers the card's C.AUT; a certificate the card lacks is 4149", async () => {
+  it("the PIN topics over CETP: CARD/PIN/VERIFY, CHANGE and UNBLOCK _STARTED and _FINISHED around each PIN entry; no PIN in them, none to another Mandant", async () => {
+    await rpc(practice.clients.c, "removeCard", { ctId: KT, slot: 3 });
+    const hba = await insertCard(3, "HBA", "ecc", "Dr. Paula Pin", "5555");
+    const own = await cetpListener();
+    const other = await cetpListener();
+    try {
+      await ok("EventService", await soap("EventService", "Subscribe", subscribeRequest(own.eventTo, "CARD/PIN")));
+      await ok("EventService", await soap("EventService", "Subscribe", subscribeRequest(other.eventTo, "CARD", { c: ctx("M2", "PVS2", "AP9") })));
+      await ok("CardService", await soap("CardService", "VerifyPin", pinRequest("VerifyPin", hba, "PIN.CH")));
+      await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "0000" });
+      const wrong = await ok("CardService", await soap("CardService", "VerifyPin", pinRequest("VerifyPin", hba, "PIN.CH")));
+      assert.equal(tag(wrong, "PinResult"), "REJECTED");
+      await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "5555" });
+      await rpc(practice.clients.c, "enterPin", { ctId: KT, pin: "6666" });
+      assert.equal(tag(await ok("CardService", await soap("CardService", "ChangePin", pinRequest("ChangePin", hba, "PIN.CH"))), "PinResult"), "OK");
+      const unblock = `<CARD:UnblockPin xmlns:CARD="${NS.card}" xmlns:CONN="${NS.conn}" xmlns:CARDCMN="${NS.cardcmn}">${ctx()}<CONN:CardHandle>${hba}</CONN:CardHandle><CARDCMN:PinTyp>PIN.CH</CARDCMN:PinTyp><CARD:SetNewPin>false</CARD:SetNewPin></CARD:UnblockPin>`;
+      await ok("CardService", await soap("CardService", "UnblockPin", unblock));
+      await own.waitFor(8);
+      assert.deepEqual(
+        own.frames.map((f) => tag(f, "Topic")),
+        ["VERIFY", "VERIFY", "CHANGE", "UNBLOCK"].flatMap((a) => [`CARD/PIN/${a}_STARTED`, `CARD/PIN/${a}_FINISHED`]),
+        "in call order, the failed entry announced as well",
+      );
+      for (const f of own.frames) {
+        assert.deepEqual(await gematikSchemaErrors("conn/EventService.xsd", f), [], `Event is schema-valid: ${f.slice(0, 200)}`);
+        const p = params(f);
+        assert.deepEqual([p["CardHandle"], p["CardType"], p["CtID"], p["SlotID"], p["PinRef"]], [hba, "HBA", KT, "3", "PIN.CH"]);
+        assert.ok(p["ICCSN"], "the card's ICCSN");
+        assert.doesNotMatch(f, /5555|6666|0000/, "no PIN in an event");
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(other.frames, [], "Mandant M2 has no terminal of the card: it hears nothing of it");
+    } finally {
+      const unsubscribe = (eventTo: string, c: string) =>
+        soap("EventService", "Unsubscribe", `<EVT:Unsubscribe xmlns:EVT="${NS.evt}">${c}<EVT:EventTo>${eventTo}</EVT:EventTo></EVT:Unsubscribe>`);
+      await unsubscribe(own.eventTo, ctx());
+      await unsubscribe(other.eventTo, ctx("M2", "PVS2", "AP9"));
+      own.close();
+      other.close();
+    }
+  });
+
+  it("Subscribe with a Filter (XPath on the Event, with or without the EVT prefix): only events it passes arrive; GetSubscription shows it; no XPath is 4000", async () => {
+    await rpc(practice.clients.c, "removeCard", { ctId: KT, slot: 3 });
+    const hba = await insertCard(3, "HBA", "ecc", "Dr. Fritz Filter", "2222");
+    const finished = await cetpListener();
+    const smcbOnly = await cetpListener();
+    const byTopic = "/EVT:Event[EVT:Topic='CARD/PIN/VERIFY_FINISHED']";
+    const bySlot = "/Event/Message/Parameter[Key='SlotID' and Value='2']";
+    try {
+      await ok("EventService", await soap("EventService", "Subscribe", subscribeRequest(finished.eventTo, "CARD", { filter: byTopic })));
+      await ok("EventService", await soap("EventService", "Subscribe", subscribeRequest(smcbOnly.eventTo, "CARD/PIN", { filter: bySlot })));
+      const listed = await ok(
+        "EventService",
+        await soap("EventService", "GetSubscription", `<EVT:GetSubscription xmlns:EVT="${NS.evt}">${ctx()}</EVT:GetSubscription>`),
+      );
+      assert.ok(listed.includes(`<EVT:Filter>/EVT:Event[EVT:Topic=&#39;CARD/PIN/VERIFY_FINISHED&#39;]</EVT:Filter>`), listed);
+      for (const handle of [practice.smcbHandle, hba])
+        await ok("CardService", await soap("CardService", "VerifyPin", pinRequest("VerifyPin", handle, handle === hba ? "PIN.CH" : "PIN.SMC")));
+      await finished.waitFor(2);
+      await smcbOnly.waitFor(2);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(
+        finished.frames.map((f) => `${tag(f, "Topic")} ${params(f)["CardType"]}`),
+        ["CARD/PIN/VERIFY_FINISHED SMC-B", "CARD/PIN/VERIFY_FINISHED HBA"],
+      );
+      assert.deepEqual(
+        smcbOnly.frames.map((f) => `${tag(f, "Topic")} ${params(f)["SlotID"]}`),
+        ["CARD/PIN/VERIFY_STARTED 2", "CARD/PIN/VERIFY_FINISHED 2"],
+      );
+      for (const bad of ["/Event[", "/X:Event", "count(/Event) > $n"])
+        assert.match(await fault(await soap("EventService", "Subscribe", subscribeRequest(finished.eventTo, "CARD", { filter: bad })), 4000), /Filter/);
+    } finally {
+      for (const l of [finished, smcbOnly]) {
+        await soap("EventService", "Unsubscribe", `<EVT:Unsubscribe xmlns:EVT="${NS.evt}">${ctx()}<EVT:EventTo>${l.eventTo}</EVT:EventTo></EVT:Unsubscribe>`);
+        l.close();
+      }
+    }
+  });
+
+  it("CertificateService ReadCardCertificate answers the card's C.AUT, and an SMC-B's C.ENC and C.SIG in one call; a certificate the card lacks is 4149", async () => {
     const cert = await readCertificate(practice.smcbHandle);
     assert.match(cert.subject, /CN=Praxis M1/);
     assert.match(cert.issuer, /GEM\.SMCB-CA-TIGW-TEST-ECC/);
+    const refs = ["C.AUT", "C.ENC", "C.SIG"];
+    const all = await ok(
+      "CertificateService",
+      await soap(
+        "CertificateService",
+        "ReadCardCertificate",
+        `<CERT:ReadCardCertificate xmlns:CERT="${NS.cert}" xmlns:CONN="${NS.conn}"><CONN:CardHandle>${practice.smcbHandle}</CONN:CardHandle>${ctx()}` +
+          `<CERT:CertRefList>${refs.map((r) => `<CERT:CertRef>${r}</CERT:CertRef>`).join("")}</CERT:CertRefList></CERT:ReadCardCertificate>`,
+      ),
+    );
+    const infos = [...all.matchAll(/<CERTCMN:CertRef>([^<]+)<\/CERTCMN:CertRef>[\s\S]*?<CERTCMN:X509Certificate>([^<]+)<\/CERTCMN:X509Certificate>/g)].map(
+      (m) => ({
+        ref: m[1]!,
+        cert: new X509Certificate(Buffer.from(m[2]!, "base64")),
+      }),
+    );
+    assert.deepEqual(
+      infos.map((i) => i.ref),
+      refs,
+    );
+    const keys = new Set(infos.map((i) => i.cert.publicKey.export({ type: "spki", format: "der" }).toString("hex")));
+    assert.equal(keys.size, 3, "each certificate has a key pair of its own");
+    for (const i of infos) {
+      assert.match(i.cert.subject, /CN=Praxis M1/);
+      assert.equal(i.cert.issuer, cert.issuer, "issued by the SMC-B CA");
+      writeFileSync(join(dir, `smcb-${i.ref}.pem`), i.cert.toString());
+    }
+    // The certificate types (gemSpec_OID): C.HCI.ENC and C.HCI.OSIG.
+    assert.match(openssl(["x509", "-in", "smcb-C.ENC.pem", "-noout", "-text"]), /1\.2\.276\.0\.76\.4\.76/);
+    assert.match(openssl(["x509", "-in", "smcb-C.SIG.pem", "-noout", "-text"]), /1\.2\.276\.0\.76\.4\.78/);
     assert.match(
       await fault(await soap("CertificateService", "ReadCardCertificate", readCertRequest(practice.smcbHandle, "C.QES")), 4149),
-      /no C.QES certificate/,
+      /no C.QES certificate; it holds C.AUT, C.ENC, C.SIG/,
     );
   });
 
@@ -489,6 +612,11 @@ describe("SOAP Konnektor interface of a unit (connector.sds, EventService, CardS
     );
     assert.ok(expiry.includes(`<CONN:CardHandle>${practice.smcbHandle}</CONN:CardHandle>`));
     assert.equal(tag(expiry, "validity"), new Date(cert.validTo).toISOString().slice(0, 10));
+    const smcbRows = [...expiry.matchAll(/<CERT:CertificateExpiration>([\s\S]*?)<\/CERT:CertificateExpiration>/g)]
+      .map((m) => m[1]!)
+      .filter((r) => r.includes(`<CONN:CardHandle>${practice.smcbHandle}</CONN:CardHandle>`));
+    assert.equal(new Set(smcbRows.map((r) => tag(r, "serialNumber"))).size, 3, "the SMC-B's C.AUT, C.ENC and C.SIG, each a row");
+    assert.equal(tag(smcbRows[0]!, "serialNumber"), BigInt(`0x${cert.serialNumber}`).toString(), "C.AUT first");
     // A card certificate revoked in the test PKI: INVALID from then on.
     const { certificate: other } = await rpc<{ certificate: { certSerial: string; pem: string } }>(practice.clients.h, "issueCard", {
       cardType: "HBA",

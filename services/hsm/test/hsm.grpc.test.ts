@@ -12,7 +12,7 @@ import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
 import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
 import { issueLicence, loadProfiles, startTenancy } from "@tigw/tenancy";
-import { askOcsp, ClockControl, ktConnectMessage, OcspUnreachable, startHsm, type RunningHsm } from "../src/index.js";
+import { askOcsp, ClockControl, ktConnectMessage, OcspUnreachable, policiesOf, startHsm, type RunningHsm } from "../src/index.js";
 
 /**
  * The hsm service over gRPC next to tenancy (units come from tenancy's events), with a simulated
@@ -164,6 +164,41 @@ for (const setup of setups) {
         }
       }
       assert.equal((await refusal(card("XYZ", "ecc", "x"))).code, "INVALID_CARD_TYPE");
+    });
+
+    it("an SMC-B also holds C.ENC and C.SIG, an HBA C.ENC and C.QES: own keys, the card's ICCSN and key type, their policy OIDs, verified by openssl", async () => {
+      const policy = {
+        "C.ENC/SMCB": "1.2.276.0.76.4.76",
+        "C.SIG/SMCB": "1.2.276.0.76.4.78",
+        "C.ENC/HBA": "1.2.276.0.76.4.74",
+        "C.QES/HBA": "1.2.276.0.76.4.72",
+      };
+      for (const [cardType, keyType, refs] of [
+        ["SMCB", "ecc", ["C.ENC", "C.SIG"]],
+        ["HBA", "rsa", ["C.ENC", "C.QES"]],
+      ] as const) {
+        const aut = await card(cardType, keyType, `Further ${cardType}`);
+        const { certificates } = await rpc<{
+          certificates: { ref: string; certificate: { pem: string; iccsn: string; keyType: string; certSerial: string } }[];
+        }>(h, "getCardCertificates", { iccsn: aut.iccsn });
+        assert.deepEqual(certificates.map((c) => c.ref).sort(), [...refs]);
+        for (const c of certificates) {
+          assert.equal(c.certificate.iccsn, aut.iccsn);
+          assert.equal(c.certificate.keyType, aut.keyType);
+          assert.notEqual(
+            new X509Certificate(c.certificate.pem).publicKey.export({ type: "spki", format: "der" }).toString("hex"),
+            new X509Certificate(aut.pem).publicKey.export({ type: "spki", format: "der" }).toString("hex"),
+            "a key pair of its own",
+          );
+          await verifyWithOpenssl(c.certificate.pem, `${cardType}-${c.ref}`);
+          assert.ok(
+            policiesOf(new X509Certificate(c.certificate.pem).raw).includes(policy[`${c.ref}/${cardType}` as keyof typeof policy]),
+            `${c.ref} of a ${cardType}`,
+          );
+        }
+      }
+      const egk = await card("EGK", "ecc", "Versicherte Further");
+      assert.deepEqual((await rpc<{ certificates: unknown[] }>(h, "getCardCertificates", { iccsn: egk.iccsn })).certificates, []);
     });
 
     it("answers OCSP (RFC 6960) that openssl ocsp parses: good, revoked after revocation, unknown for a serial it never issued", async () => {

@@ -32,3 +32,4 @@ export * from "./telemetry/metrics.js";
 export * from "./http/guard.js";
 export * from "./auth/passwords.js";
 export * from "./auth/totp.js";
+export * from "./xml.js";

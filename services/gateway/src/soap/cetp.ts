@@ -4,8 +4,9 @@ import { connect as tlsConnect } from "node:tls";
 import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type { CardTerminalApi, HsmApi } from "../grpc-clients.js";
 import { SoapFault, SYNTAX_ERROR } from "./envelope.js";
+import type { EventFilter } from "./filter.js";
 import { NS } from "./services.js";
-import { esc } from "./xml.js";
+import { esc } from "@tigw/platform";
 
 /** A subscription of a client system to events of its Mandant (EventService Subscribe). */
 export interface Subscription {
@@ -14,7 +15,8 @@ export interface Subscription {
   clientSystemId: string;
   eventTo: string;
   topic: string;
-  filter?: string;
+  /** Only events this XPath Filter passes are sent. */
+  filter?: EventFilter;
   terminationTime: Date;
 }
 
@@ -28,18 +30,59 @@ export interface KonnektorEvent {
   ctId: string;
 }
 
+/** The PIN operations whose entry at the terminal is announced (CardEvents.xsd ActionKindEnum). */
+export type PinAction = "VERIFY" | "CHANGE" | "UNBLOCK";
+
+/**
+ * CARD/PIN/<ACTION>_STARTED and _FINISHED (gemSpec_Kon, CardEvents.xsd PinInputEventType):
+ * practice software shows "enter the PIN at terminal X" between the two. They name the card, its
+ * terminal and slot and the PIN (PinRef); never the PIN, and not the outcome (the caller gets
+ * that in the CardService answer).
+ */
+export function pinEvent(action: PinAction, status: "STARTED" | "FINISHED", card: kt.Card, pinRef: string): KonnektorEvent {
+  return {
+    topic: `CARD/PIN/${action}_${status}`,
+    type: "Operation",
+    severity: "Info",
+    ctId: card.ctId,
+    parameters: [
+      ["CardHandle", card.cardHandle],
+      ["CardType", card.cardType === "PRUEFKARTE_EGK" ? "EGK" : card.cardType],
+      ["ICCSN", card.iccsn],
+      ["CtID", card.ctId],
+      ["SlotID", String(card.slot)],
+      ["PinRef", pinRef],
+    ],
+  };
+}
+
 /** CETP frame (gemSpec_Kon TIP1-A_4596): "CETP", the length as 4 bytes big-endian, then the Event XML. */
-export function cetpFrame(subscriptionId: string, e: KonnektorEvent): Buffer {
-  const xml =
-    `<?xml version="1.0" encoding="UTF-8"?><EVT:Event xmlns:EVT="${NS.evt}"><EVT:Topic>${esc(e.topic)}</EVT:Topic><EVT:Type>${e.type}</EVT:Type>` +
-    `<EVT:Severity>${e.severity}</EVT:Severity><EVT:SubscriptionID>${esc(subscriptionId)}</EVT:SubscriptionID><EVT:Message>` +
-    e.parameters.map(([k, v]) => `<EVT:Parameter><EVT:Key>${esc(k)}</EVT:Key><EVT:Value>${esc(v)}</EVT:Value></EVT:Parameter>`).join("") +
-    `</EVT:Message></EVT:Event>`;
+export function cetpFrame(xml: string): Buffer {
   const body = Buffer.from(xml, "utf8");
   const head = Buffer.alloc(8);
   head.write("CETP", 0, "ascii");
   head.writeUInt32BE(body.length, 4);
   return Buffer.concat([head, body]);
+}
+
+/**
+ * The Event XML (EventService.xsd) of an event for one subscription. CETP sends it with the EVT
+ * prefix; a Filter reads it in the default namespace, so that names with and without the prefix
+ * both match (see EventFilter).
+ */
+export function eventXml(subscriptionId: string, e: KonnektorEvent, o: { defaultNamespace?: boolean } = {}): string {
+  const p = o.defaultNamespace ? "" : "EVT:";
+  const el = (name: string, content: string) => `<${p}${name}>${content}</${p}${name}>`;
+  const message = e.parameters.map(([k, v]) => el("Parameter", el("Key", esc(k)) + el("Value", esc(v)))).join("");
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?><${p}Event ${o.defaultNamespace ? "xmlns" : "xmlns:EVT"}="${NS.evt}">` +
+    el("Topic", esc(e.topic)) +
+    el("Type", e.type) +
+    el("Severity", e.severity) +
+    el("SubscriptionID", esc(subscriptionId)) +
+    el("Message", message) +
+    `</${p}Event>`
+  );
 }
 
 /** cetp://host:port, as Subscribe's EventTo names the client's listener. */
@@ -232,17 +275,38 @@ export class UnitEvents {
       }
       for (const [handle, c] of before.cards) if (!now.cards.has(handle)) events.push(await this.cardEvent("CARD/REMOVED", c));
       for (const [handle, c] of now.cards) if (!before.cards.has(handle)) events.push(await this.cardEvent("CARD/INSERTED", c));
-      const terminalsOf = new Map((infomodell?.mandanten ?? []).map((m) => [m.mandantId, new Set(m.terminals)]));
-      for (const e of events) {
-        for (const s of this.subscriptions.values()) {
-          if (!topicMatches(s.topic, e.topic) || !terminalsOf.get(s.mandantId)?.has(e.ctId)) continue;
-          this.senders.get(s.id)?.send(cetpFrame(s.id, e));
-        }
-      }
+      this.deliver(events, infomodell);
     } catch (e) {
       this.deps.onError(e);
     } finally {
       this.polling = false;
+    }
+  }
+
+  /**
+   * An event the unit raises itself rather than reads from card-terminal (the PIN topics around a
+   * CardService call): sent now, in call order, to the subscriptions of every Mandant with the
+   * event's terminal. A failure to read the Infomodell is reported, never the caller's problem.
+   */
+  async publish(e: KonnektorEvent): Promise<void> {
+    this.expire();
+    if (!this.subscriptions.size) return;
+    try {
+      const { infomodell } = await this.deps.cardTerminal.getInfomodell({ unit: this.unitId });
+      this.deliver([e], infomodell);
+    } catch (err) {
+      this.deps.onError(err);
+    }
+  }
+
+  private deliver(events: KonnektorEvent[], infomodell: kt.Infomodell | undefined): void {
+    const terminalsOf = new Map((infomodell?.mandanten ?? []).map((m) => [m.mandantId, new Set(m.terminals)]));
+    for (const e of events) {
+      for (const s of this.subscriptions.values()) {
+        if (!topicMatches(s.topic, e.topic) || !terminalsOf.get(s.mandantId)?.has(e.ctId)) continue;
+        if (s.filter && !s.filter.matches(eventXml(s.id, e, { defaultNamespace: true }))) continue;
+        this.senders.get(s.id)?.send(cetpFrame(eventXml(s.id, e)));
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import { esc } from "./xml.js";
+import { esc } from "@tigw/platform";
 import { endpointPath, NS, SOAP_SERVICES } from "./services.js";
 
 export interface DirectoryUnit {

@@ -4,7 +4,20 @@ import { createServer, type Server } from "node:https";
 import { isIP } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { promisify } from "node:util";
-import { DomainError, guardedListener, hardenHttpServer, HttpRefusal, migrate, readBody, refuse, type Logger, type Sql } from "@tigw/platform";
+import {
+  child,
+  childText,
+  DomainError,
+  guardedListener,
+  hardenHttpServer,
+  HttpRefusal,
+  migrate,
+  readBody,
+  refuse,
+  type Logger,
+  type Sql,
+  type XmlElement,
+} from "@tigw/platform";
 import type { CardTerminalApi, HsmApi, TenancyApi, VpnApi, VsdmApi } from "../grpc-clients.js";
 import { connectorSds } from "./directory.js";
 import { envelope, faultEnvelope, requestElement, SoapFault, SYNTAX_ERROR, toSoapFault } from "./envelope.js";
@@ -12,7 +25,6 @@ import { UnitEvents } from "./cetp.js";
 import { soapMetrics } from "./metrics.js";
 import { OPERATIONS, type OperationScope } from "./operations.js";
 import { endpointPath, NS, SOAP_SERVICES } from "./services.js";
-import { child, childText, type XmlElement } from "./xml.js";
 
 export interface SoapEndpointOptions {
   tenancy: TenancyApi;

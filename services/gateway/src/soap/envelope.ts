@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { DomainError } from "@tigw/platform";
+import { child, DomainError, esc, MalformedXml, parseXml, type XmlElement } from "@tigw/platform";
 import { isGematikCode, traitsOf } from "@tigw/vsdm";
-import { child, esc, MalformedXml, parseXml, type XmlElement } from "./xml.js";
 import { NS } from "./services.js";
 
 /**

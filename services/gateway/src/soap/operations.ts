@@ -3,10 +3,11 @@ import { OID_GEM_OR_CP, policiesOf } from "@tigw/hsm";
 import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
 import type { CardTerminalApi, HsmApi, VpnApi, VsdmApi } from "../grpc-clients.js";
 import { SoapFault, SYNTAX_ERROR } from "./envelope.js";
-import type { Subscription, UnitEvents } from "./cetp.js";
+import { pinEvent, type PinAction, type Subscription, type UnitEvents } from "./cetp.js";
 import { productInformationXml } from "./directory.js";
+import { EventFilter } from "./filter.js";
 import { NS } from "./services.js";
-import { child, childText, esc, type XmlElement } from "./xml.js";
+import { child, childText, esc, type XmlElement } from "@tigw/platform";
 
 /** The call context of a request (ConnectorContext.xsd): this is how a client names its tenant. */
 export interface CallContext {
@@ -238,12 +239,27 @@ const getResourceInformation: Operation = async (request, s) => {
 };
 
 /** The PIN a CardService call names: PIN.SMC of an SMC-B, PIN.CH of an HBA (the only PINs the simulated cards have). */
-function checkPinType(request: XmlElement, card: kt.Card): void {
+function checkPinType(request: XmlElement, card: kt.Card): string {
   const pinTyp = required(request, NS.cardcmn, "PinTyp");
   const expected = card.cardType === "SMC-B" ? "PIN.SMC" : card.cardType === "HBA" ? "PIN.CH" : undefined;
   if (!expected)
     throw new SoapFault(4209, `a ${cardType(card.cardType)} has no PIN this Konnektor manages; PIN operations are for SMC-B (PIN.SMC) and HBA (PIN.CH)`, false);
   if (pinTyp !== expected) throw new SoapFault(4072, `PinTyp ${pinTyp.slice(0, 64)} does not fit a ${card.cardType}: use ${expected}`, true);
+  return expected;
+}
+
+/**
+ * A PIN entry at the card's terminal, announced over CETP as a Konnektor does: _STARTED before
+ * the terminal asks for the PIN, _FINISHED when the entry is over, whatever its outcome (also
+ * when it failed), so a practice's "enter the PIN at the terminal" dialog always closes.
+ */
+async function pinEntry<T>(s: OperationScope, card: kt.Card, action: PinAction, pinRef: string, run: () => Promise<T>): Promise<T> {
+  await s.events.publish(pinEvent(action, "STARTED", card, pinRef));
+  try {
+    return await run();
+  } finally {
+    await s.events.publish(pinEvent(action, "FINISHED", card, pinRef));
+  }
 }
 
 /** A card handle the access check confirmed; SMC-B, HBA and eGK checks run there (4008, 4009, 4013, 4016 ...). */
@@ -262,8 +278,8 @@ async function accessibleCard(request: XmlElement, s: OperationScope, ns: string
  */
 const verifyPin: Operation = async (request, s) => {
   const { card } = await accessibleCard(request, s, NS.conn);
-  checkPinType(request, card);
-  const r = await s.cardTerminal.verifyPin({ cardHandle: card.cardHandle, pin: "", fromPinPad: true });
+  const pinRef = checkPinType(request, card);
+  const r = await pinEntry(s, card, "VERIFY", pinRef, () => s.cardTerminal.verifyPin({ cardHandle: card.cardHandle, pin: "", fromPinPad: true }));
   return (
     `<CARD:VerifyPinResponse xmlns:CARD="${NS.card}" xmlns:CARDCMN="${NS.cardcmn}">${OK_STATUS}<CARDCMN:PinResult>${esc(r.result)}</CARDCMN:PinResult>` +
     (r.result === "OK" ? "" : `<CARDCMN:LeftTries>${r.leftTries}</CARDCMN:LeftTries>`) +
@@ -290,16 +306,18 @@ async function pinAnswer(element: string, run: () => Promise<{ result: string; l
 /** CardService ChangePin: old and new PIN typed at the card's terminal (the simulated PIN pad's queue). */
 const changePin: Operation = async (request, s) => {
   const { card } = await accessibleCard(request, s, NS.conn);
-  checkPinType(request, card);
-  return pinAnswer("ChangePinResponse", () => s.cardTerminal.changePin({ cardHandle: card.cardHandle }));
+  const pinRef = checkPinType(request, card);
+  return pinAnswer("ChangePinResponse", () => pinEntry(s, card, "CHANGE", pinRef, () => s.cardTerminal.changePin({ cardHandle: card.cardHandle })));
 };
 
 /** CardService UnblockPin: the PUK typed at the terminal; SetNewPin true sets a new PIN, else only the retry counter is reset. */
 const unblockPin: Operation = async (request, s) => {
   const { card } = await accessibleCard(request, s, NS.conn);
-  checkPinType(request, card);
+  const pinRef = checkPinType(request, card);
   const setNewPin = /^(true|1)$/.test(childText(request, NS.card, "SetNewPin") ?? "");
-  return pinAnswer("UnblockPinResponse", () => s.cardTerminal.unblockPin({ cardHandle: card.cardHandle, setNewPin }));
+  return pinAnswer("UnblockPinResponse", () =>
+    pinEntry(s, card, "UNBLOCK", pinRef, () => s.cardTerminal.unblockPin({ cardHandle: card.cardHandle, setNewPin })),
+  );
 };
 
 /** CardService GetPinStatus: VERIFIED, VERIFIABLE (with the tries left), BLOCKED or EMPTY_PIN. */
@@ -314,37 +332,50 @@ const getPinStatus: Operation = async (request, s) => {
   );
 };
 
+/** The CertRefs each card type holds (what a real card carries; an eGK's further certificates are not modelled). */
+const CERT_REFS: Record<string, string[]> = { "SMC-B": ["C.AUT", "C.ENC", "C.SIG"], HBA: ["C.AUT", "C.ENC", "C.QES"] };
+
 /**
- * CertificateService ReadCardCertificate: the simulated cards carry one key pair, their AUT
- * certificate (C.HCI.AUT, C.HP.AUT, C.CH.AUT); asking for C.ENC, C.SIG or C.QES is fault 4149
- * (no such certificate on the card). Crypt (6.0.1) chooses RSA or ECC: the card's key type must fit.
+ * CertificateService ReadCardCertificate: C.AUT is the card's authentication certificate
+ * (C.HCI.AUT, C.HP.AUT, C.CH.AUT); an SMC-B also holds C.ENC and C.SIG (C.HCI.ENC, C.HCI.OSIG),
+ * an HBA C.ENC and C.QES (C.HP.ENC, C.HP.QES), from hsm. A certificate the card lacks is fault
+ * 4149. Crypt (6.0.1) chooses RSA or ECC: the simulated cards have keys of one type, which must fit.
  */
 const readCardCertificate: Operation = async (request, s) => {
   const { card } = await accessibleCard(request, s, NS.conn);
   const list = child(request, NS.cert, "CertRefList");
   const refs = (list?.children ?? []).filter((c) => c.ns === NS.cert && c.local === "CertRef").map((c) => c.text.trim());
   if (!refs.length) throw new SoapFault(SYNTAX_ERROR, "ReadCardCertificate needs a CertRefList with at least one CertRef", true);
-  const cert = await certificateOf(s, card);
-  if (!cert) throw new SoapFault(4149, `the card ${card.cardHandle} has no certificate`, false);
+  const unknown = refs.find((r) => !["C.AUT", "C.ENC", "C.SIG", "C.QES"].includes(r));
+  if (unknown !== undefined) throw new SoapFault(SYNTAX_ERROR, `CertRef ${unknown.slice(0, 20)} is none of C.AUT, C.ENC, C.SIG, C.QES`, true);
+  const aut = await certificateOf(s, card);
+  if (!aut) throw new SoapFault(4149, `the card ${card.cardHandle} has no certificate`, false);
+  const further = refs.some((r) => r !== "C.AUT") ? (await s.hsm.getCardCertificates({ iccsn: card.iccsn })).certificates : [];
+  const holds = ["C.AUT", ...further.map((f) => f.ref)];
   const crypt = childText(request, NS.cert, "Crypt");
-  const isRsa = cert.keyType.startsWith("RSA");
+  const isRsa = aut.keyType.startsWith("RSA");
   if (crypt && crypt !== (isRsa ? "RSA" : "ECC"))
     throw new SoapFault(
       4149,
-      `the card holds ${isRsa ? "an RSA" : "an ECC"} certificate, not ${crypt.slice(0, 20)} (this simulated card has one key pair)`,
+      `the card holds ${isRsa ? "RSA" : "ECC"} certificates, not ${crypt.slice(0, 20)} (this simulated card has keys of one type)`,
       false,
     );
-  const der = Buffer.from(
-    cert.pem
-      .replace(/-----(BEGIN|END) CERTIFICATE-----/g, "")
-      .replace(/\s+/g, "")
-      .trim(),
-    "base64",
-  );
   const infos = refs.map((ref) => {
-    if (ref !== "C.AUT") throw new SoapFault(4149, `the card has no ${ref.slice(0, 20)} certificate; it holds C.AUT only`, false);
+    const cert = ref === "C.AUT" ? aut : further.find((f) => f.ref === ref)?.certificate;
+    if (!cert) {
+      const kind = cardType(card.cardType);
+      const should = CERT_REFS[kind]?.includes(ref) ? " (a card issued before its further certificates were)" : "";
+      throw new SoapFault(4149, `the card has no ${ref.slice(0, 20)} certificate${should}; it holds ${holds.join(", ")}`, false);
+    }
+    const der = Buffer.from(
+      cert.pem
+        .replace(/-----(BEGIN|END) CERTIFICATE-----/g, "")
+        .replace(/\s+/g, "")
+        .trim(),
+      "base64",
+    );
     return (
-      `<CERTCMN:X509DataInfo><CERTCMN:CertRef>C.AUT</CERTCMN:CertRef><CERTCMN:X509Data><CERTCMN:X509IssuerSerial>` +
+      `<CERTCMN:X509DataInfo><CERTCMN:CertRef>${esc(ref)}</CERTCMN:CertRef><CERTCMN:X509Data><CERTCMN:X509IssuerSerial>` +
       `<CERTCMN:X509IssuerName>${esc(cert.issuer)}</CERTCMN:X509IssuerName><CERTCMN:X509SerialNumber>${BigInt(`0x${cert.certSerial}`).toString()}</CERTCMN:X509SerialNumber>` +
       `</CERTCMN:X509IssuerSerial><CERTCMN:X509SubjectName>${esc(cert.commonName)}</CERTCMN:X509SubjectName>` +
       `<CERTCMN:X509Certificate>${der.toString("base64")}</CERTCMN:X509Certificate></CERTCMN:X509Data></CERTCMN:X509DataInfo>`
@@ -392,8 +423,8 @@ const verifyCertificate: Operation = async (request, s) => {
 };
 
 /**
- * CertificateService CheckCertificateExpiration: the expiry of the AUT certificate of the card
- * named, or of every card in the Mandant's terminals; Crypt narrows to RSA or ECC keys. (The
+ * CertificateService CheckCertificateExpiration: the expiry of each certificate (C.AUT, and an
+ * SMC-B's or HBA's C.ENC, C.SIG, C.QES) of the card named, or of every card in the Mandant's terminals; Crypt narrows to RSA or ECC keys. (The
  * gSMC-K's own certificates are shown to operators by `tigw unit certs`, not listed here.)
  */
 const checkCertificateExpiration: Operation = async (request, s) => {
@@ -409,13 +440,16 @@ const checkCertificateExpiration: Operation = async (request, s) => {
   }
   const rows: string[] = [];
   for (const card of cards) {
-    const cert = await certificateOf(s, card);
-    if (!cert || (crypt && (cert.keyType.startsWith("RSA") ? "RSA" : "ECC") !== crypt)) continue;
-    rows.push(
-      `<CERT:CertificateExpiration><CERT:CtID>${esc(card.ctId)}</CERT:CtID><CONN:CardHandle>${esc(card.cardHandle)}</CONN:CardHandle><CERT:ICCSN>${esc(card.iccsn)}</CERT:ICCSN>` +
-        `<CERT:subject_commonName>${esc(cert.commonName)}</CERT:subject_commonName><CERT:serialNumber>${BigInt(`0x${cert.certSerial}`).toString()}</CERT:serialNumber>` +
-        `<CERT:validity>${cert.notAfter.slice(0, 10)}</CERT:validity></CERT:CertificateExpiration>`,
-    );
+    const aut = await certificateOf(s, card);
+    if (!aut || (crypt && (aut.keyType.startsWith("RSA") ? "RSA" : "ECC") !== crypt)) continue;
+    // Every certificate the card holds, C.AUT first: a practice renews the card when the first of them expires.
+    const further = card.cardType === "SMC-B" || card.cardType === "HBA" ? (await s.hsm.getCardCertificates({ iccsn: card.iccsn })).certificates : [];
+    for (const cert of [aut, ...further.flatMap((f) => (f.certificate ? [f.certificate] : []))])
+      rows.push(
+        `<CERT:CertificateExpiration><CERT:CtID>${esc(card.ctId)}</CERT:CtID><CONN:CardHandle>${esc(card.cardHandle)}</CONN:CardHandle><CERT:ICCSN>${esc(card.iccsn)}</CERT:ICCSN>` +
+          `<CERT:subject_commonName>${esc(cert.commonName)}</CERT:subject_commonName><CERT:serialNumber>${BigInt(`0x${cert.certSerial}`).toString()}</CERT:serialNumber>` +
+          `<CERT:validity>${cert.notAfter.slice(0, 10)}</CERT:validity></CERT:CertificateExpiration>`,
+      );
   }
   return `<CERT:CheckCertificateExpirationResponse xmlns:CERT="${NS.cert}" xmlns:CONN="${NS.conn}">${OK_STATUS}${rows.join("")}</CERT:CheckCertificateExpirationResponse>`;
 };
@@ -490,7 +524,7 @@ const readVsd: Operation = async (request, s) => {
 
 const subscriptionXml = (x: Subscription) =>
   `<EVT:Subscription><EVT:SubscriptionID>${esc(x.id)}</EVT:SubscriptionID><EVT:TerminationTime>${x.terminationTime.toISOString()}</EVT:TerminationTime>` +
-  `<EVT:EventTo>${esc(x.eventTo)}</EVT:EventTo><EVT:Topic>${esc(x.topic)}</EVT:Topic>${x.filter ? `<EVT:Filter>${esc(x.filter)}</EVT:Filter>` : ""}</EVT:Subscription>`;
+  `<EVT:EventTo>${esc(x.eventTo)}</EVT:EventTo><EVT:Topic>${esc(x.topic)}</EVT:Topic>${x.filter ? `<EVT:Filter>${esc(x.filter.expression)}</EVT:Filter>` : ""}</EVT:Subscription>`;
 
 /** The client system's subscription of that id, or a fault naming it. */
 function ownSubscription(s: OperationScope, ctx: CallContext, id: string): Subscription {
@@ -501,8 +535,8 @@ function ownSubscription(s: OperationScope, ctx: CallContext, id: string): Subsc
 
 /**
  * EventService Subscribe: events of the Mandant's terminals and cards whose topic falls under
- * Topic (CARD, CARD/INSERTED, CT, ...) are pushed over CETP to EventTo until TerminationTime.
- * An XPath Filter is not evaluated yet: a subscription with one is refused rather than ignored.
+ * Topic (CARD, CARD/INSERTED, CT, ...) and pass the XPath Filter, if one is given, are pushed
+ * over CETP to EventTo until TerminationTime. A Filter that is no XPath is refused here.
  */
 const subscribe: Operation = async (request, s) => {
   const ctx = contextOf(request);
@@ -510,9 +544,9 @@ const subscribe: Operation = async (request, s) => {
   const sub = child(request, NS.evt, "Subscription");
   const eventTo = required(sub ?? request, NS.evt, "EventTo");
   const topic = required(sub ?? request, NS.evt, "Topic");
-  const filter = childText(sub, NS.evt, "Filter");
-  if (filter) throw new SoapFault(SYNTAX_ERROR, "this Konnektor does not evaluate a subscription Filter yet: subscribe without one", true);
-  const x = await s.events.subscribe({ mandantId: ctx.mandantId, clientSystemId: ctx.clientSystemId, eventTo, topic: topic.slice(0, 1024) });
+  const expression = childText(sub, NS.evt, "Filter");
+  const filter = expression ? EventFilter.compile(expression) : undefined;
+  const x = await s.events.subscribe({ mandantId: ctx.mandantId, clientSystemId: ctx.clientSystemId, eventTo, topic: topic.slice(0, 1024), filter });
   return (
     `<EVT:SubscribeResponse xmlns:EVT="${NS.evt}">${OK_STATUS}<EVT:SubscriptionID>${x.id}</EVT:SubscriptionID>` +
     `<EVT:TerminationTime>${x.terminationTime.toISOString()}</EVT:TerminationTime></EVT:SubscribeResponse>`

@@ -74,6 +74,11 @@ export function hsmGrpc(h: Hsm, clock: ClockControl): GrpcServiceBinding {
     proveTerminalKey: unary(async (r: pb.ProveTerminalKeyRequest) => ({ signature: await h.proveTerminalKey(r.certSerial, r.ctId, Buffer.from(r.challenge)) })),
     verify: unary(async (r: pb.VerifyRequest) => ({ valid: await h.verify(r.certSerial, Buffer.from(r.data), Buffer.from(r.signature)) })),
     issueCard: unary(async (r: pb.IssueCardRequest) => ({ certificate: await certificateInfo(h, await h.issueCard(r)) })),
+    getCardCertificates: unary(async (r: pb.GetCardCertificatesRequest) => ({
+      certificates: await Promise.all(
+        (await h.cardCertificates(r.iccsn)).map(async (c) => ({ ref: c.ref, certificate: await certificateInfo(h, c.certificate) })),
+      ),
+    })),
     cardToCardAuthenticate: unary(async (r: pb.CardToCardAuthenticateRequest) => ({
       authenticated: true,
       steps: await h.cardToCard(r.sourceCertSerial, r.targetCertSerial),

@@ -26,7 +26,7 @@ import {
 } from "../domain/security-module.js";
 import type { CertificateState } from "../domain/certificate.js";
 import { parseCertificate, policiesOf, type KeyType } from "../pki/x509.js";
-import type { TestPki } from "../pki/test-pki.js";
+import type { FurtherCertRef, TestPki } from "../pki/test-pki.js";
 import { caKindOfName, ktConnectMessage, PROFILES, type ProfileName } from "../pki/card-certificates.js";
 import type { KeyVault } from "../vault.js";
 import { RawSignatureRefused, signEcdsaDigest, signPssDigest } from "../pki/raw-signature.js";
@@ -77,6 +77,23 @@ export const CARD_TYPES: Record<string, { profile: ProfileName; label: string }>
   GSMC_KT: { profile: "C.SMKT.AUT", label: "gSMC-KT" },
   /** Not a card: the KSR's signing identity (C.FD.SIG), which signs on request like a practice card. */
   KSR: { profile: "C.FD.SIG", label: "KSR" },
+};
+
+/**
+ * The further key pairs and certificates of an SMC-B and an HBA besides C.AUT, as the real cards
+ * carry them (an SMC-B: C.HCI.ENC and C.HCI.OSIG; an HBA: C.HP.ENC and C.HP.QES), so practice
+ * software reads them with ReadCardCertificate. Each has a key pair of its own, of the card's key
+ * type; they are certificates only here: nothing encrypts or signs with those keys yet.
+ */
+const FURTHER_CERTIFICATES: Record<string, { ref: FurtherCertRef; profile: ProfileName; usage: "encryption" | "signature" }[]> = {
+  SMCB: [
+    { ref: "C.ENC", profile: "C.HCI.ENC", usage: "encryption" },
+    { ref: "C.SIG", profile: "C.HCI.OSIG", usage: "signature" },
+  ],
+  HBA: [
+    { ref: "C.ENC", profile: "C.HP.ENC", usage: "encryption" },
+    { ref: "C.QES", profile: "C.HP.QES", usage: "signature" },
+  ],
 };
 
 /** The practice cards (SMC-B, HBA, eGK): the only keys that sign on request (their sub-CAs). */
@@ -429,15 +446,32 @@ export class Hsm {
     const notBefore = r.notBefore ? new Date(r.notBefore) : this.clock.now();
     if (Number.isNaN(notBefore.getTime())) throw new ValidationError("INVALID_DATE", "notBefore", "notBefore is not a date");
     const years = r.validityYears || 5;
-    const issued = await this.pki.issue({
-      profile: type.profile,
-      keyType,
-      subject: { cn: r.holder || `${type.label} ${iccsn}`, o: "ti-gateway test card", ou: type.label, iccsn },
-      notBefore,
-      notAfter: addYears(notBefore, years),
-      owner: { kind: "card", id: iccsn },
-    });
+    const subject = { cn: r.holder || `${type.label} ${iccsn}`, o: "ti-gateway test card", ou: type.label, iccsn };
+    const leaf = { keyType, subject, notBefore, notAfter: addYears(notBefore, years), owner: { kind: "card", id: iccsn } } as const;
+    const issued = await this.pki.issue({ ...leaf, profile: type.profile });
+    const further = FURTHER_CERTIFICATES[r.cardType] ?? [];
+    if (further.length) {
+      const serials: Partial<Record<FurtherCertRef, string>> = {};
+      for (const f of further) {
+        // ENC: RSA encrypts a key (keyEncipherment), ECC agrees on one (keyAgreement); SIG/QES sign with non-repudiation.
+        const usage =
+          f.usage === "signature"
+            ? (["digitalSignature", "nonRepudiation"] as const)
+            : keyType === "rsa"
+              ? (["keyEncipherment"] as const)
+              : (["keyAgreement"] as const);
+        serials[f.ref] = (await this.pki.issue({ ...leaf, profile: f.profile, usage: [...usage] })).serialHex;
+      }
+      await this.pki.recordCardCertificates(iccsn, serials);
+    }
     return this.pki.certificate(issued.serialHex);
+  }
+
+  /** A card's further certificates (C.ENC, C.SIG, C.QES) with their state; empty for an eGK or a card issued before they were. */
+  async cardCertificates(iccsn: string): Promise<{ ref: FurtherCertRef; certificate: CertificateState }[]> {
+    const serials = await this.pki.cardCertificates(iccsn);
+    const refs = Object.keys(serials) as FurtherCertRef[];
+    return Promise.all(refs.map(async (ref) => ({ ref, certificate: await this.pki.certificate(serials[ref]!) })));
   }
 
   /**

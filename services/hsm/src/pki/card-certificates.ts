@@ -21,6 +21,12 @@ export const PROFILES = {
   "C.HP.AUT": { oid: "1.2.276.0.76.4.75", ca: "HBA" },
   /** SMC-B, authentication of the institution (oid_smc_b_aut). */
   "C.HCI.AUT": { oid: "1.2.276.0.76.4.77", ca: "SMCB" },
+  /** SMC-B, encryption for the institution (oid_smc_b_enc) and its organisational signature (oid_smc_b_osig). */
+  "C.HCI.ENC": { oid: "1.2.276.0.76.4.76", ca: "SMCB" },
+  "C.HCI.OSIG": { oid: "1.2.276.0.76.4.78", ca: "SMCB" },
+  /** HBA, encryption for the health professional (oid_hba_enc) and the qualified electronic signature (oid_hba_qes). */
+  "C.HP.ENC": { oid: "1.2.276.0.76.4.74", ca: "HBA" },
+  "C.HP.QES": { oid: "1.2.276.0.76.4.72", ca: "HBA" },
   /** gSMC-KT, authentication of the card terminal (oid_smkt_aut). */
   "C.SMKT.AUT": { oid: "1.2.276.0.76.4.82", ca: "KOMP" },
   /** gSMC-K identities of a Konnektor (oid_ak_aut, oid_nk_vpn, oid_sak_aut). */

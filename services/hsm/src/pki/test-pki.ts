@@ -1,5 +1,5 @@
 import { createPublicKey, generateKeyPairSync, randomUUID, X509Certificate, type KeyObject } from "node:crypto";
-import { CommandHandler, DomainError, NO_STREAM, VersionConflictError, type Clock, type SqlEventStore } from "@tigw/platform";
+import { ANY, CommandHandler, DomainError, NO_STREAM, VersionConflictError, type Clock, type SqlEventStore } from "@tigw/platform";
 import { certificateDecider, type CertificateOwner, type CertificateState } from "../domain/certificate.js";
 import type { KeyVault } from "../vault.js";
 import { OID_GEM_OR_CP, PROFILES, type CaKind, type ProfileName } from "./card-certificates.js";
@@ -27,6 +27,10 @@ const rootName = (kt: KeyType) => `GEM.RCA-TIGW-TEST-${kt.toUpperCase()}`;
 const subName = (kind: CaKind, kt: KeyType) => `GEM.${kind}-CA-TIGW-TEST-${kt.toUpperCase()}`;
 const certStream = (serialHex: string) => `cert-${serialHex}`;
 const caStream = (name: string) => `ca-${name}`;
+const cardStream = (iccsn: string) => `card-${iccsn}`;
+
+/** The CertRefs of a card's certificates besides C.AUT (CertificateService). */
+export type FurtherCertRef = "C.ENC" | "C.SIG" | "C.QES";
 
 export interface IssueLeaf {
   /** The certificate type: decides the issuing sub-CA and the policy OIDs the certificate carries. */
@@ -194,6 +198,20 @@ export class TestPki {
     const pem = toPem(der);
     await this.record(serialHex, ca.name, pem, keyRef, r.subject.iccsn ?? "", r.owner, r.notBefore, r.notAfter);
     return { serialHex, pem, der, keyRef };
+  }
+
+  /**
+   * Records which further certificates (C.ENC, C.SIG, C.QES) a card holds besides its C.AUT, in
+   * the card's stream card-<ICCSN>; the newest record counts (a card issued again under its ICCSN).
+   */
+  async recordCardCertificates(iccsn: string, certificates: Partial<Record<FurtherCertRef, string>>): Promise<void> {
+    await this.store.append(cardStream(iccsn), ANY, [{ type: "CardCertificatesIssued", data: { iccsn, certificates } }], this.clock.now());
+  }
+
+  /** The further certificates of a card by CertRef (serials); none for a card issued without them. */
+  async cardCertificates(iccsn: string): Promise<Partial<Record<FurtherCertRef, string>>> {
+    const { events } = await this.store.readStream(cardStream(iccsn));
+    return (events[events.length - 1]?.data as { certificates?: Partial<Record<FurtherCertRef, string>> } | undefined)?.certificates ?? {};
   }
 
   async certificate(serialHex: string): Promise<CertificateState> {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { child, escapeXml, parseXml, XmlError, type XmlElement } from "./xml.js";
+import { child, esc, MalformedXml, parseXml, type XmlElement } from "@tigw/platform";
 
 /**
  * The messages of the VPN-ZugD's ProvisioningService (vpnzugd/ProvisioningService.wsdl v1.1.1,
@@ -94,7 +94,7 @@ const envelope = (body: string) =>
 
 export function requestXml(r: VpnZugdRequest): string {
   const name = REQUEST_ELEMENT[r.operation];
-  const head = `<VPNK:Timestamp>${escapeXml(r.timestamp)}</VPNK:Timestamp><VPNK:X509Certificate>${r.certificate.toString("base64")}</VPNK:X509Certificate>`;
+  const head = `<VPNK:Timestamp>${esc(r.timestamp)}</VPNK:Timestamp><VPNK:X509Certificate>${r.certificate.toString("base64")}</VPNK:X509Certificate>`;
   if (r.operation === "status") return envelope(`<VPNK:${name} xmlns:VPNK="${VPNK_NS}">${head}</VPNK:${name}>`);
   const s = r.signature;
   const signature =
@@ -102,7 +102,7 @@ export function requestXml(r: VpnZugdRequest): string {
     `<ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="${ALG.enveloped}"/></ds:Transforms><ds:DigestMethod Algorithm="${ALG.sha256}"/>` +
     `<ds:DigestValue>${s.digest.toString("base64")}</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>${s.value.toString("base64")}</ds:SignatureValue>` +
     `<ds:KeyInfo><ds:X509Data><ds:X509Certificate>${s.signerCertificate.toString("base64")}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>`;
-  return envelope(`<VPNK:${name} xmlns:VPNK="${VPNK_NS}">${head}<VPNK:ContractID>${escapeXml(r.contractId)}</VPNK:ContractID>${signature}</VPNK:${name}>`);
+  return envelope(`<VPNK:${name} xmlns:VPNK="${VPNK_NS}">${head}<VPNK:ContractID>${esc(r.contractId)}</VPNK:ContractID>${signature}</VPNK:${name}>`);
 }
 
 /** Not schema-valid: the VPN-ZugD answers 7091. */
@@ -113,7 +113,7 @@ function soapBody(xml: string): XmlElement {
   try {
     root = parseXml(xml);
   } catch (e) {
-    throw invalid(e instanceof XmlError ? e.message : "not XML");
+    throw invalid(e instanceof MalformedXml ? e.message : "not XML");
   }
   if (root.ns !== SOAP_NS || root.local !== "Envelope") throw invalid("the root is not a SOAP 1.1 Envelope");
   const body = child(root, SOAP_NS, "Body");
@@ -200,11 +200,11 @@ export function parseRequest(xml: string, soapAction?: string): VpnZugdRequest {
 
 export function answerXml(operation: Operation, a: VpnZugdAnswer): string {
   const name = RESPONSE_ELEMENT[operation];
-  const regTs = operation === "status" ? `<VPNK:RegistrationTimestamp>${escapeXml(a.registrationTimestamp || a.timestamp)}</VPNK:RegistrationTimestamp>` : "";
-  const info = a.additionalInformation ? `<VPNK:AdditionalInformation>${escapeXml(a.additionalInformation.slice(0, 4096))}</VPNK:AdditionalInformation>` : "";
+  const regTs = operation === "status" ? `<VPNK:RegistrationTimestamp>${esc(a.registrationTimestamp || a.timestamp)}</VPNK:RegistrationTimestamp>` : "";
+  const info = a.additionalInformation ? `<VPNK:AdditionalInformation>${esc(a.additionalInformation.slice(0, 4096))}</VPNK:AdditionalInformation>` : "";
   return envelope(
-    `<VPNK:${name} xmlns:VPNK="${VPNK_NS}"><VPNK:Timestamp>${escapeXml(a.timestamp)}</VPNK:Timestamp>${regTs}` +
-      `<VPNK:RegistrationStatus>${escapeXml(a.registrationStatus)}</VPNK:RegistrationStatus><VPNK:ContractStatus>${escapeXml(a.contractStatus)}</VPNK:ContractStatus>${info}</VPNK:${name}>`,
+    `<VPNK:${name} xmlns:VPNK="${VPNK_NS}"><VPNK:Timestamp>${esc(a.timestamp)}</VPNK:Timestamp>${regTs}` +
+      `<VPNK:RegistrationStatus>${esc(a.registrationStatus)}</VPNK:RegistrationStatus><VPNK:ContractStatus>${esc(a.contractStatus)}</VPNK:ContractStatus>${info}</VPNK:${name}>`,
   );
 }
 
@@ -212,11 +212,11 @@ export function answerXml(operation: Operation, a: VpnZugdAnswer): string {
 export function faultXml(f: { code: string; message: string }, o: { messageId: string; at: string }): string {
   const security = ["7011", "7021", "7031"].includes(f.code);
   return envelope(
-    `<soap:Fault><faultcode>soap:${f.code === "7091" ? "Client" : "Server"}</faultcode><faultstring>${escapeXml(f.message)}</faultstring><detail>` +
-      `<GERROR:Error xmlns:GERROR="${GERROR_NS}"><GERROR:MessageID>${escapeXml(o.messageId)}</GERROR:MessageID><GERROR:Timestamp>${escapeXml(o.at)}</GERROR:Timestamp>` +
-      `<GERROR:Trace><GERROR:EventID>${escapeXml(o.messageId)}</GERROR:EventID><GERROR:Instance>vpnzugd-sim</GERROR:Instance><GERROR:LogReference>${escapeXml(o.messageId)}</GERROR:LogReference>` +
-      `<GERROR:CompType>VPN-ZugD</GERROR:CompType><GERROR:Code>${escapeXml(f.code)}</GERROR:Code><GERROR:Severity>Error</GERROR:Severity>` +
-      `<GERROR:ErrorType>${security ? "Security" : "Technical"}</GERROR:ErrorType><GERROR:ErrorText>${escapeXml(f.message)}</GERROR:ErrorText></GERROR:Trace></GERROR:Error>` +
+    `<soap:Fault><faultcode>soap:${f.code === "7091" ? "Client" : "Server"}</faultcode><faultstring>${esc(f.message)}</faultstring><detail>` +
+      `<GERROR:Error xmlns:GERROR="${GERROR_NS}"><GERROR:MessageID>${esc(o.messageId)}</GERROR:MessageID><GERROR:Timestamp>${esc(o.at)}</GERROR:Timestamp>` +
+      `<GERROR:Trace><GERROR:EventID>${esc(o.messageId)}</GERROR:EventID><GERROR:Instance>vpnzugd-sim</GERROR:Instance><GERROR:LogReference>${esc(o.messageId)}</GERROR:LogReference>` +
+      `<GERROR:CompType>VPN-ZugD</GERROR:CompType><GERROR:Code>${esc(f.code)}</GERROR:Code><GERROR:Severity>Error</GERROR:Severity>` +
+      `<GERROR:ErrorType>${security ? "Security" : "Technical"}</GERROR:ErrorType><GERROR:ErrorText>${esc(f.message)}</GERROR:ErrorText></GERROR:Trace></GERROR:Error>` +
       `</detail></soap:Fault>`,
   );
 }

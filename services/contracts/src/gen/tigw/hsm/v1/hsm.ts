@@ -111,6 +111,20 @@ export interface RevokeUnitResponse {
   securityModule: SecurityModule | undefined;
 }
 
+export interface GetCardCertificatesRequest {
+  iccsn: string;
+}
+
+export interface CardCertificate {
+  /** C.ENC | C.SIG | C.QES (CertRef of the CertificateService) */
+  ref: string;
+  certificate: CertificateInfo | undefined;
+}
+
+export interface GetCardCertificatesResponse {
+  certificates: CardCertificate[];
+}
+
 export interface GetCertificateRequest {
   certSerial: string;
 }
@@ -1814,6 +1828,231 @@ export const RevokeUnitResponse: MessageFns<RevokeUnitResponse> = {
     message.securityModule = (object.securityModule !== undefined && object.securityModule !== null)
       ? SecurityModule.fromPartial(object.securityModule)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseGetCardCertificatesRequest(): GetCardCertificatesRequest {
+  return { iccsn: "" };
+}
+
+export const GetCardCertificatesRequest: MessageFns<GetCardCertificatesRequest> = {
+  encode(message: GetCardCertificatesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.iccsn !== "") {
+      writer.uint32(10).string(message.iccsn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCardCertificatesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCardCertificatesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.iccsn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCardCertificatesRequest {
+    return { iccsn: isSet(object.iccsn) ? globalThis.String(object.iccsn) : "" };
+  },
+
+  toJSON(message: GetCardCertificatesRequest): unknown {
+    const obj: any = {};
+    if (message.iccsn !== "") {
+      obj.iccsn = message.iccsn;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCardCertificatesRequest>, I>>(base?: I): GetCardCertificatesRequest {
+    return GetCardCertificatesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCardCertificatesRequest>, I>>(object: I): GetCardCertificatesRequest {
+    const message = createBaseGetCardCertificatesRequest();
+    message.iccsn = object.iccsn ?? "";
+    return message;
+  },
+};
+
+function createBaseCardCertificate(): CardCertificate {
+  return { ref: "", certificate: undefined };
+}
+
+export const CardCertificate: MessageFns<CardCertificate> = {
+  encode(message: CardCertificate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== "") {
+      writer.uint32(10).string(message.ref);
+    }
+    if (message.certificate !== undefined) {
+      CertificateInfo.encode(message.certificate, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CardCertificate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCardCertificate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.certificate = CertificateInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CardCertificate {
+    return {
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
+      certificate: isSet(object.certificate) ? CertificateInfo.fromJSON(object.certificate) : undefined,
+    };
+  },
+
+  toJSON(message: CardCertificate): unknown {
+    const obj: any = {};
+    if (message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    if (message.certificate !== undefined) {
+      obj.certificate = CertificateInfo.toJSON(message.certificate);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CardCertificate>, I>>(base?: I): CardCertificate {
+    return CardCertificate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CardCertificate>, I>>(object: I): CardCertificate {
+    const message = createBaseCardCertificate();
+    message.ref = object.ref ?? "";
+    message.certificate = (object.certificate !== undefined && object.certificate !== null)
+      ? CertificateInfo.fromPartial(object.certificate)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetCardCertificatesResponse(): GetCardCertificatesResponse {
+  return { certificates: [] };
+}
+
+export const GetCardCertificatesResponse: MessageFns<GetCardCertificatesResponse> = {
+  encode(message: GetCardCertificatesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.certificates) {
+      CardCertificate.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCardCertificatesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCardCertificatesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificates.push(CardCertificate.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCardCertificatesResponse {
+    return {
+      certificates: globalThis.Array.isArray(object?.certificates)
+        ? object.certificates.map((e: any) => CardCertificate.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetCardCertificatesResponse): unknown {
+    const obj: any = {};
+    if (message.certificates?.length) {
+      obj.certificates = message.certificates.map((e) => CardCertificate.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCardCertificatesResponse>, I>>(base?: I): GetCardCertificatesResponse {
+    return GetCardCertificatesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCardCertificatesResponse>, I>>(object: I): GetCardCertificatesResponse {
+    const message = createBaseGetCardCertificatesResponse();
+    message.certificates = object.certificates?.map((e) => CardCertificate.fromPartial(e)) || [];
     return message;
   },
 };
@@ -4400,7 +4639,10 @@ export const HsmServiceService = {
     responseSerialize: (value: VerifyResponse): Buffer => Buffer.from(VerifyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyResponse => VerifyResponse.decode(value),
   },
-  /** Issues a test card (SMC-B, HBA, eGK, gSMC-KT) with a key pair and certificate. */
+  /**
+   * Issues a test card (SMC-B, HBA, eGK, gSMC-KT) with a key pair and certificate; an SMC-B
+   * and an HBA get their further key pairs and certificates too (see GetCardCertificates).
+   */
   issueCard: {
     path: "/tigw.hsm.v1.HsmService/IssueCard" as const,
     requestStream: false as const,
@@ -4409,6 +4651,21 @@ export const HsmServiceService = {
     requestDeserialize: (value: Buffer): IssueCardRequest => IssueCardRequest.decode(value),
     responseSerialize: (value: IssueCardResponse): Buffer => Buffer.from(IssueCardResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): IssueCardResponse => IssueCardResponse.decode(value),
+  },
+  /**
+   * The further certificates of a card besides its C.AUT (IssueCard's): an SMC-B's C.ENC and
+   * C.SIG (C.HCI.ENC, C.HCI.OSIG), an HBA's C.ENC and C.QES (C.HP.ENC, C.HP.QES).
+   */
+  getCardCertificates: {
+    path: "/tigw.hsm.v1.HsmService/GetCardCertificates" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCardCertificatesRequest): Buffer =>
+      Buffer.from(GetCardCertificatesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCardCertificatesRequest => GetCardCertificatesRequest.decode(value),
+    responseSerialize: (value: GetCardCertificatesResponse): Buffer =>
+      Buffer.from(GetCardCertificatesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCardCertificatesResponse => GetCardCertificatesResponse.decode(value),
   },
   /**
    * Card-to-card authentication: each card signs a fresh challenge of the other; certificates
@@ -4523,8 +4780,16 @@ export interface HsmServiceServer extends UntypedServiceImplementation {
    */
   proveTerminalKey: handleUnaryCall<ProveTerminalKeyRequest, ProveTerminalKeyResponse>;
   verify: handleUnaryCall<VerifyRequest, VerifyResponse>;
-  /** Issues a test card (SMC-B, HBA, eGK, gSMC-KT) with a key pair and certificate. */
+  /**
+   * Issues a test card (SMC-B, HBA, eGK, gSMC-KT) with a key pair and certificate; an SMC-B
+   * and an HBA get their further key pairs and certificates too (see GetCardCertificates).
+   */
   issueCard: handleUnaryCall<IssueCardRequest, IssueCardResponse>;
+  /**
+   * The further certificates of a card besides its C.AUT (IssueCard's): an SMC-B's C.ENC and
+   * C.SIG (C.HCI.ENC, C.HCI.OSIG), an HBA's C.ENC and C.QES (C.HP.ENC, C.HP.QES).
+   */
+  getCardCertificates: handleUnaryCall<GetCardCertificatesRequest, GetCardCertificatesResponse>;
   /**
    * Card-to-card authentication: each card signs a fresh challenge of the other; certificates
    * checked against the PKI and OCSP. Codes 4056 (source card) and 4057 (target card).
@@ -4715,7 +4980,10 @@ export interface HsmServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyResponse) => void,
   ): ClientUnaryCall;
-  /** Issues a test card (SMC-B, HBA, eGK, gSMC-KT) with a key pair and certificate. */
+  /**
+   * Issues a test card (SMC-B, HBA, eGK, gSMC-KT) with a key pair and certificate; an SMC-B
+   * and an HBA get their further key pairs and certificates too (see GetCardCertificates).
+   */
   issueCard(
     request: IssueCardRequest,
     callback: (error: ServiceError | null, response: IssueCardResponse) => void,
@@ -4730,6 +4998,25 @@ export interface HsmServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IssueCardResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The further certificates of a card besides its C.AUT (IssueCard's): an SMC-B's C.ENC and
+   * C.SIG (C.HCI.ENC, C.HCI.OSIG), an HBA's C.ENC and C.QES (C.HP.ENC, C.HP.QES).
+   */
+  getCardCertificates(
+    request: GetCardCertificatesRequest,
+    callback: (error: ServiceError | null, response: GetCardCertificatesResponse) => void,
+  ): ClientUnaryCall;
+  getCardCertificates(
+    request: GetCardCertificatesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCardCertificatesResponse) => void,
+  ): ClientUnaryCall;
+  getCardCertificates(
+    request: GetCardCertificatesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCardCertificatesResponse) => void,
   ): ClientUnaryCall;
   /**
    * Card-to-card authentication: each card signs a fresh challenge of the other; certificates

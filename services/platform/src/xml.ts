@@ -1,6 +1,13 @@
 import { SaxesParser } from "saxes";
 
-/** An element of a parsed SOAP message: namespace URI and local name, attributes by local name, children, text. */
+/**
+ * The one XML reader of ti-gateway's services, for the SOAP messages they take from outside (the
+ * gateway's Konnektor interface, the VPN-ZugD simulator): namespace-aware, strict, and refusing
+ * what such messages never need and attackers like (DOCTYPE and with it entities, processing
+ * instructions, deep nesting). A document becomes a small tree of XmlElement.
+ */
+
+/** An element of a parsed message: namespace URI and local name, attributes by local name, children, text. */
 export interface XmlElement {
   ns: string;
   local: string;
@@ -12,13 +19,14 @@ export interface XmlElement {
 /** Why a message is not well-formed XML (or carries what SOAP forbids), with the parser's reason. */
 export class MalformedXml extends Error {}
 
-/** Deeper documents are refused: no SOAP message of the connector schemas comes near this. */
+/** Deeper documents are refused: no SOAP message of the gematik schemas comes near this. */
 const MAX_DEPTH = 64;
 
 /**
- * Parses a SOAP message strictly and namespace-aware (saxes). A DOCTYPE is refused (SOAP 1.1
- * forbids it, and with it go entity expansion and external entities); undefined entities,
- * unbound prefixes and every well-formedness error end in MalformedXml naming the problem.
+ * Parses one document strictly and namespace-aware (saxes); the root element is returned. A
+ * DOCTYPE is refused (SOAP 1.1 forbids it, and with it go entity expansion and external
+ * entities); undefined entities, unbound prefixes and every well-formedness error end in
+ * MalformedXml naming the problem, and nothing else is ever thrown.
  */
 export function parseXml(text: string): XmlElement {
   const parser = new SaxesParser({ xmlns: true, position: true });
