@@ -76,8 +76,7 @@ export async function startKsr(o: KsrServiceOptions): Promise<RunningKsr> {
   const terminals = new TerminalUpdates(ksr, port);
   await terminals.open();
   ksr.terminals = terminals;
-  const observe = (ctId: string, facts: Parameters<TerminalUpdates["observe"]>[1], at: string) =>
-    terminals.observe(ctId, facts, at || new Date(0).toISOString());
+  const observe = (ctId: string, facts: Parameters<TerminalUpdates["observe"]>[1], at: string) => terminals.observe(ctId, facts, at);
   const ktSub: Subscription = await consume({
     bus: o.bus,
     groupId: `${context}-card-terminal-events`,
@@ -86,7 +85,8 @@ export async function startKsr(o: KsrServiceOptions): Promise<RunningKsr> {
     handlers: {
       TerminalAdded: on({
         message: kt.TerminalAdded,
-        handle: (e) => observe(e.ctId, { product: `${e.vendor} ${e.model}`.trim(), firmware: e.firmware, paired: false, connected: false }, e.at),
+        // Only what TerminalAdded knows: its later events are keyed by the unit and may arrive first.
+        handle: (e) => observe(e.ctId, { product: `${e.vendor} ${e.model}`.trim(), firmware: e.firmware }, e.at),
       }),
       TerminalAssigned: on({ message: kt.TerminalAssigned, handle: (e) => observe(e.ctId, { unitId: e.unitId }, e.at) }),
       TerminalPaired: on({ message: kt.TerminalPaired, handle: (e) => observe(e.ctId, { unitId: e.unitId, paired: true }, e.at) }),

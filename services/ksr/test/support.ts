@@ -14,6 +14,8 @@ export interface Fleet {
   ksr: RunningKsr;
   /** Only with `{ cardTerminals: true }`. */
   cardTerminal?: RunningCardTerminal;
+  /** Where card-terminal publishes (ksr consumes it). */
+  cardTerminalTopic: string;
   /** Moves the simulated clock and lets the KSR scheduler walk up to the new now. */
   advance(duration: string): Promise<void>;
   stop(): Promise<void>;
@@ -72,6 +74,7 @@ export async function startFleet(start: string, o: { cardTerminals?: boolean } =
     hsm,
     ksr,
     ...(cardTerminal ? { cardTerminal } : {}),
+    cardTerminalTopic: topicOf(ktContext),
     advance: async (duration) => {
       await clock.advance(duration);
       await ksr.ksr.tick();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { DomainError } from "@tigw/platform";
+import { DomainError, toBusMessage } from "@tigw/platform";
 import { eventually } from "@tigw/platform/testing";
 import { startFleet, type Fleet } from "./support.js";
 
@@ -147,6 +147,48 @@ describe("card-terminal updates (KSR, card-terminal, simulated clock)", () => {
     assert.equal(planned.firmware, "3.9.0");
     await connect("KT-2");
     await known("KT-2", (t) => t.firmware === "3.9.2" && t.planned === "", "KT-2 updated when it connected");
+  });
+
+  it("malformed card-terminal events are passed over: nothing recorded for them, the consumer keeps going", async () => {
+    const before = await ksrView("KT-1");
+    // Straight onto card-terminal's topic, as a faulty producer (or another deployment) would.
+    const malformed: [string, unknown][] = [
+      ["TerminalAdded", { ctId: 42, vendor: null, model: ["x"], firmware: { $gt: 1 } }],
+      ["TerminalConnected", { ctId: "<script>alert(1)</script>", at: "yesterday" }],
+      ["FirmwareUpdateFinished", { ctId: "KT-1", firmware: { $gt: 1 }, succeeded: "yes", at: 7 }],
+      ["TerminalAssigned", { ctId: "KT-1", unitId: "'; DROP TABLE x; --" }],
+      ["TerminalPaired", "not an object"],
+      ["TerminalConnected", null],
+      ["TerminalAdded", { ctId: "FUZZ-2", vendor: "ORGA", model: "6141 online\u0000", firmware: "9".repeat(5000) }],
+    ];
+    await fleet.bus.publish(
+      fleet.cardTerminalTopic,
+      malformed.map(([type, data], i) =>
+        toBusMessage({
+          eventId: randomUUID(),
+          context: "card-terminal",
+          streamId: `kt-FUZZ-${i}`,
+          streamVersion: 1,
+          globalPosition: 0,
+          transactionId: "",
+          type,
+          schemaVersion: 1,
+          data,
+          unitId: "",
+          mandantId: "",
+          occurredAt: new Date().toISOString(),
+          correlationId: "",
+          causationId: "",
+        }),
+      ),
+    );
+    // A valid event after them is handled: the consumer did not stop at the malformed ones.
+    await kts().disconnect("KT-1");
+    await known("KT-1", (t) => !t.connected, "the KSR handles the event after the malformed ones");
+    const after = await ksrView("KT-1");
+    assert.deepEqual([after.firmware, after.unitId, after.paired], [before.firmware, before.unitId, before.paired]);
+    assert.ok(!(await terminals().list()).some((t) => t.ctId.includes("<") || t.firmware.length > 20), "nothing implausible recorded");
+    await connect("KT-1");
   });
 
   it("with all its terminals updated, the Konnektor installs in its next window", async () => {

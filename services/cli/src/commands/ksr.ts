@@ -115,7 +115,8 @@ export async function unitFirmwareVerb(
 export async function fleetFirmware(api: Api, show: (d: unknown, h: () => string) => void): Promise<number> {
   const [units, kts] = await Promise.all([
     api.get<{ units: UnitFirmware[] }>("/api/v1/fleet/firmware"),
-    api.get<{ terminals: TerminalFirmware[] }>("/api/v1/fleet/firmware/terminals"),
+    // A gateway from before card-terminal updates has no such list: the units still show.
+    api.get<{ terminals: TerminalFirmware[] }>("/api/v1/fleet/firmware/terminals").catch(() => ({ terminals: [] as TerminalFirmware[] })),
   ]);
   const r = { units: units.units, terminals: kts.terminals };
   show(r, () =>

@@ -29,6 +29,22 @@ import type { Ksr } from "./ksr.js";
 
 const ktStream = (ctId: string) => `ktfw-${ctId}`;
 const CT_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+const KT_FIRMWARE = /^\d{1,4}(\.\d{1,4}){1,3}$/;
+const UNIT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Only facts card-terminal itself would have accepted: a field that is not (a firmware that is no
+ * version, a unit that is no id, an overlong model) is left out rather than recorded.
+ */
+export function plausibleFacts(f: TerminalFacts): TerminalFacts {
+  const out: TerminalFacts = {};
+  if (f.unitId !== undefined && (f.unitId === "" || UNIT_ID.test(f.unitId))) out.unitId = f.unitId.toLowerCase();
+  if (f.product !== undefined && f.product.length <= 128 && !/[\u0000-\u001f]/.test(f.product)) out.product = f.product;
+  if (f.firmware !== undefined && KT_FIRMWARE.test(f.firmware)) out.firmware = f.firmware;
+  if (typeof f.paired === "boolean") out.paired = f.paired;
+  if (typeof f.connected === "boolean") out.connected = f.connected;
+  return out;
+}
 
 export type TerminalFirmwareView = TerminalFirmwareState & Compliance & { streamVersion: number };
 
@@ -98,8 +114,11 @@ export class TerminalUpdates {
   /** A fact from card-terminal's events; a connect with an update due starts it. */
   async observe(ctId: string, facts: TerminalFacts, at: string): Promise<void> {
     if (!CT_ID.test(ctId)) return; // not a terminal id card-terminal would have accepted: nothing to record
-    const state = await this.perTerminal.run(ctId, () => this.record(ctId, { type: "Observe", ctId, facts, at }));
-    if (facts.connected === true) await this.startPending(state);
+    const plausible = plausibleFacts(facts);
+    if (!Object.keys(plausible).length) return;
+    const when = Number.isNaN(Date.parse(at)) ? this.now() : new Date(at).toISOString();
+    const state = await this.perTerminal.run(ctId, () => this.record(ctId, { type: "Observe", ctId, facts: plausible, at: when }));
+    if (plausible.connected === true) await this.startPending(state);
   }
 
   async list(unitId = ""): Promise<TerminalFirmwareView[]> {
