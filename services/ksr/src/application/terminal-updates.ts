@@ -39,7 +39,7 @@ const UNIT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export function plausibleFacts(f: TerminalFacts): TerminalFacts {
   const out: TerminalFacts = {};
   if (f.unitId !== undefined && (f.unitId === "" || UNIT_ID.test(f.unitId))) out.unitId = f.unitId.toLowerCase();
-  if (f.product !== undefined && f.product.length <= 128 && !/[\u0000-\u001f]/.test(f.product)) out.product = f.product;
+  if (f.product !== undefined && f.product.length <= 128 && ![...f.product].some((c) => c.charCodeAt(0) < 0x20)) out.product = f.product;
   if (f.firmware !== undefined && KT_FIRMWARE.test(f.firmware)) out.firmware = f.firmware;
   if (typeof f.paired === "boolean") out.paired = f.paired;
   if (typeof f.connected === "boolean") out.connected = f.connected;
