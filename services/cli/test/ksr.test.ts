@@ -29,11 +29,41 @@ const unitFirmware = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
+const terminalFirmware = (over: Record<string, unknown> = {}) => ({
+  ctId: "KT-7",
+  unitId: "u-1",
+  product: "ORGA 6141 online",
+  version: "3.8.0",
+  paired: true,
+  connected: false,
+  approval: "Zulassung abgelaufen",
+  approvalDate: "2024-03-31",
+  dueUpdateId: "ORGA_3_9_2",
+  dueVersion: "3.9.2",
+  duePriority: "Normal",
+  dueStartDate: "2024-01-15",
+  dueDeadline: "2024-06-30",
+  plannedUpdateId: "",
+  flags: ["firmware 3.8.0: Zulassung abgelaufen since 2024-03-31, update required"],
+  lastResult: "",
+  lastMessage: "",
+  updatedAt: "",
+  ...over,
+});
+
 describe("tigw ksr, fleet firmware, unit update", () => {
   let gw: FakeGateway;
   before(async () => {
     gw = await fakeGateway({
       "GET /api/v1/fleet/firmware": () => ({ units: [unitFirmware()] }),
+      "GET /api/v1/fleet/firmware/terminals": () => ({ terminals: [terminalFirmware()] }),
+      "POST /api/v1/terminals/KT-7/firmware/update": () => terminalFirmware({ plannedUpdateId: "ORGA_3_9_2" }),
+      "POST /api/v1/terminals/KT-8/firmware/update": () =>
+        answer(
+          409,
+          { title: "TERMINAL_NOT_PAIRED", code: "TERMINAL_NOT_PAIRED", detail: "terminal KT-8 is not paired with a Konnektor" },
+          "application/problem+json",
+        ),
       "POST /api/v1/ksr/releases": (r) => ({ ...(r.body as object), signerCertSerial: "1A2B", files: [] }),
       "POST /api/v1/units/RZK-0004/firmware/update": () =>
         answer(422, { title: "4183", code: "4183", detail: "firmware file rz.fw does not match its hash" }, "application/problem+json"),
@@ -51,6 +81,18 @@ describe("tigw ksr, fleet firmware, unit update", () => {
     assert.equal(r.code, 0);
     assert.match(r.out, /RZK-0004\s+5\.1\.3\s+Zulassung widerrufen 2024-11-08\s+5\.50\.4:2\.0\.0 \(Kritisch\)\s+2024-02-19/);
     assert.match(r.out, /NO TI ACCESS/);
+    assert.match(r.out, /CARD TERMINALS[\s\S]*KT-7\s+ORGA 6141 online\s+3\.8\.0\s+Zulassung abgelaufen 2024-03-31\s+3\.9\.2 \(Normal\)\s+2024-06-30\s+paired/);
+  });
+
+  it("kt update plans a terminal's update (runs when it connects); an unpaired one is refused with the code", async () => {
+    const r = await tigw(gw.url, "kt", "update", "KT-7");
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /update ORGA_3_9_2 planned for terminal KT-7 \(ORGA 6141 online 3\.8\.0\): it starts when the terminal connects/);
+    const refused = await tigw(gw.url, "kt", "update", "KT-8");
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /TERMINAL_NOT_PAIRED/);
+    const firmware = await tigw(gw.url, "kt", "firmware");
+    assert.match(firmware.out, /KT-7\s+ORGA 6141 online\s+3\.8\.0/);
   });
 
   it("ksr publish sends the release; a missing option is a usage error naming it", async () => {

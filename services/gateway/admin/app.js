@@ -436,6 +436,90 @@ async function practicesView() {
   ];
 }
 
+/**
+ * Firmware (KSR): what runs where (units and card terminals against the catalogue's approval),
+ * the releases with start dates and deadlines, worst first; an operator updates a unit now or
+ * plans a terminal's update (it runs when the terminal connects).
+ */
+async function firmwareView() {
+  const [{ units }, { terminals }, { releases }] = await Promise.all([
+    api("GET", "/api/v1/fleet/firmware"),
+    api("GET", "/api/v1/fleet/firmware/terminals"),
+    api("GET", "/api/v1/ksr/releases"),
+  ]);
+  const alert = h("p", { role: "alert", id: "problem" });
+  const approval = (a, d) => h("span", { class: a === "zugelassen" ? "ok" : "error" }, `${a}${d ? ` ${d}` : ""}`);
+  const flags = (xs) => (xs.length ? h("span", { class: "warning" }, xs.join("; ")) : "-");
+  const updateUnit = (u) =>
+    canChange && u.dueUpdateId
+      ? action("Update now", `Install ${u.dueUpdateId} (${u.dueVersion}) on ${u.serial} now? Type yes:`, (yes) =>
+          yes === "yes" ? api("POST", `/api/v1/units/${encodeURIComponent(u.serial)}/firmware/update`, {}) : Promise.resolve(),
+        )
+      : "";
+  const updateTerminal = (t) =>
+    canChange && t.dueUpdateId && t.paired && !t.plannedUpdateId
+      ? action("Update", `Update ${t.ctId} to ${t.dueVersion} (now if connected, else when it connects)? Type yes:`, (yes) =>
+          yes === "yes" ? api("POST", `/api/v1/terminals/${encodeURIComponent(t.ctId)}/firmware/update`, {}) : Promise.resolve(),
+        )
+      : "";
+  return [
+    h("h1", {}, "Firmware"),
+    alert,
+    h("h2", {}, "Konnektors"),
+    units.length
+      ? table(
+          ["Unit", "Firmware", "Approval", "Update due", "Start", "Deadline", "Auto-update", "Last result", "Attention", ""],
+          units.map((u) => [
+            h("a", { href: `#/unit/${encodeURIComponent(u.serial)}` }, u.serial),
+            u.version,
+            approval(u.approval, u.approvalDate),
+            u.dueUpdateId ? `${u.dueUpdateId}: ${u.dueVersion} (${u.duePriority})` : "-",
+            u.dueStartDate || "-",
+            u.dueDeadline || "-",
+            u.settings?.autoUpdate ? u.settings.window : "off",
+            u.lastResult ? `${u.lastResult} ${u.lastMessage}` : "-",
+            u.tiBlockers.length ? h("span", { class: "error" }, `NO TI ACCESS: ${u.tiBlockers.join("; ")}`) : flags(u.flags),
+            updateUnit(u),
+          ]),
+        )
+      : h("p", {}, "No units."),
+    h("h2", {}, "Card terminals"),
+    terminals.length
+      ? table(
+          ["ctId", "Model", "Firmware", "Approval", "Update due", "Deadline", "State", "Last result", "Attention", ""],
+          terminals.map((t) => [
+            t.ctId,
+            t.product || "-",
+            t.version || "-",
+            approval(t.approval, t.approvalDate),
+            t.plannedUpdateId ? `${t.plannedUpdateId} (planned, on connect)` : t.dueUpdateId ? `${t.dueUpdateId}: ${t.dueVersion}` : "-",
+            t.dueDeadline || "-",
+            `${t.paired ? "paired" : "not paired"}${t.connected ? ", connected" : ""}`,
+            t.lastResult ? `${t.lastResult} ${t.lastMessage}` : "-",
+            flags(t.flags),
+            updateTerminal(t),
+          ]),
+        )
+      : h("p", {}, "No card terminals."),
+    h("h2", {}, "Releases (update plan)"),
+    releases.length
+      ? table(
+          ["UpdateID", "Product", "Version", "Priority", "Start", "Deadline", "Batch", "Signed by"],
+          releases.map((r) => [
+            r.updateId,
+            r.product,
+            r.fwVersion,
+            h("span", { class: r.fwPriority === "Kritisch" ? "error" : "" }, r.fwPriority),
+            r.startDate,
+            r.deadline,
+            r.afterTerminals ? "Konnektor after its KTs" : "-",
+            r.signerCertSerial,
+          ]),
+        )
+      : h("p", {}, "No releases (tigw ksr publish ...)."),
+  ];
+}
+
 /** Counts navigations: a page that finishes loading after the operator moved on is not shown. */
 let navigation = 0;
 
@@ -458,7 +542,9 @@ async function route() {
             ? await accountView()
             : view === "practices"
               ? await practicesView()
-              : await fleetView();
+              : view === "firmware"
+                ? await firmwareView()
+                : await fleetView();
     if (mine === navigation) show(...page);
   } catch (err) {
     if (err.status === 401) {

@@ -206,6 +206,8 @@ export interface KsrApi {
   runScheduler: Rpc<ksr.RunSchedulerRequest, ksr.RunSchedulerResponse>;
   exportOfflinePackage: Rpc<ksr.ExportOfflinePackageRequest, ksr.ExportOfflinePackageResponse>;
   installOfflinePackage: Rpc<ksr.InstallOfflinePackageRequest, ksr.InstallOfflinePackageResponse>;
+  listTerminalFirmware: Rpc<ksr.ListTerminalFirmwareRequest, ksr.ListTerminalFirmwareResponse>;
+  updateTerminal: Rpc<ksr.UpdateTerminalRequest, ksr.UpdateTerminalResponse>;
   close(): void;
 }
 
@@ -220,6 +222,8 @@ const KSR_METHODS = [
   "runScheduler",
   "exportOfflinePackage",
   "installOfflinePackage",
+  "listTerminalFirmware",
+  "updateTerminal",
 ] as const;
 export const ksrApi = (address: string, deadlineMs = 60_000): KsrApi =>
   promiseApi<KsrApi>(KsrServiceClient as unknown as ClientCtor, address, KSR_METHODS, deadlineMs);

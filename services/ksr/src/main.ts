@@ -27,6 +27,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_KSR_GRPC_PORT: int({ default: 50056, min: 0, max: 65535 }),
     TIGW_TENANCY_ADDR: address({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
+    /** card-terminal: the KSR has it run the terminals' firmware updates. */
+    TIGW_CARD_TERMINAL_ADDR: address({ default: "127.0.0.1:50053" }),
     /** How often the update scheduler walks the clock (downloads, windows). */
     TIGW_KSR_TICK_SECONDS: int({ default: 60, min: 1 }),
     /** The simulated KSR's SOAP port (list_Updates, Konfigurationsdienst.wsdl). */
@@ -43,6 +45,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     clock: new SystemClock(),
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
+    cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
     tickMs: cfg.TIGW_KSR_TICK_SECONDS * 1000,
     grpc: { host: cfg.TIGW_KSR_GRPC_HOST, port: cfg.TIGW_KSR_GRPC_PORT },
     soap: { port: cfg.TIGW_KSR_SOAP_PORT },

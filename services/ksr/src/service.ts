@@ -12,6 +12,8 @@ import {
   type Subscription,
 } from "@tigw/platform";
 import { UnitCreated } from "@tigw/contracts/tenancy/v1/events";
+import * as kt from "@tigw/contracts/cardterminal/v1/events";
+import { TerminalUpdates, terminalsOverGrpc } from "./application/terminal-updates.js";
 import { ksrGrpc } from "./api/grpc.js";
 import { Ksr } from "./application/ksr.js";
 import { registerKsrMetrics } from "./application/metrics.js";
@@ -32,6 +34,10 @@ export interface KsrServiceOptions {
   context?: string;
   /** Where tenancy publishes (UnitCreated enrols a unit); default tigw.tenancy.events.v1. */
   tenancyTopic?: string;
+  /** card-terminal's gRPC address: the KSR has it run terminal updates (without it none start). */
+  cardTerminalAddress?: string;
+  /** Where card-terminal publishes (terminals, pairing, connects); default tigw.card-terminal.events.v1. */
+  cardTerminalTopic?: string;
 }
 
 export interface RunningKsr {
@@ -65,6 +71,31 @@ export async function startKsr(o: KsrServiceOptions): Promise<RunningKsr> {
       }),
     },
   });
+  // Card terminals: their facts come from card-terminal's events; a connect starts an update due.
+  const port = o.cardTerminalAddress ? terminalsOverGrpc(o.cardTerminalAddress) : undefined;
+  const terminals = new TerminalUpdates(ksr, port);
+  await terminals.open();
+  ksr.terminals = terminals;
+  const observe = (ctId: string, facts: Parameters<TerminalUpdates["observe"]>[1], at: string) => terminals.observe(ctId, facts, at);
+  const ktSub: Subscription = await consume({
+    bus: o.bus,
+    groupId: `${context}-card-terminal-events`,
+    topics: [o.cardTerminalTopic ?? topicOf("card-terminal")],
+    inbox: { sql: store.sql, schema: store.schema },
+    handlers: {
+      TerminalAdded: on({
+        message: kt.TerminalAdded,
+        // Only what TerminalAdded knows: its later events are keyed by the unit and may arrive first.
+        handle: (e) => observe(e.ctId, { product: `${e.vendor} ${e.model}`.trim(), firmware: e.firmware }, e.at),
+      }),
+      TerminalAssigned: on({ message: kt.TerminalAssigned, handle: (e) => observe(e.ctId, { unitId: e.unitId }, e.at) }),
+      TerminalPaired: on({ message: kt.TerminalPaired, handle: (e) => observe(e.ctId, { unitId: e.unitId, paired: true }, e.at) }),
+      TerminalConnected: on({ message: kt.TerminalConnected, handle: (e) => observe(e.ctId, { connected: true }, e.at) }),
+      TerminalDisconnected: on({ message: kt.TerminalDisconnected, handle: (e) => observe(e.ctId, { connected: false }, e.at) }),
+      TerminalUnpaired: on({ message: kt.TerminalUnpaired, handle: (e) => observe(e.ctId, { unitId: "", paired: false, connected: false }, e.at) }),
+      FirmwareUpdateFinished: on({ message: kt.FirmwareUpdateFinished, handle: (e) => observe(e.ctId, { firmware: e.firmware }, e.at) }),
+    },
+  });
   const timer = setInterval(() => {
     ksr.tick().catch((e: unknown) => o.logger?.warn({ err: e }, "KSR update scheduler failed"));
   }, o.tickMs ?? 60_000);
@@ -82,6 +113,8 @@ export async function startKsr(o: KsrServiceOptions): Promise<RunningKsr> {
       await soap.close();
       clearInterval(timer);
       await sub.stop();
+      await ktSub.stop();
+      port?.close();
       await ksr.tick().catch(() => undefined);
       unregister();
       await host.stop();

@@ -71,7 +71,7 @@ describe(`PTV5#WR3 rollout rehearsal (${UNITS} units, simulated clock, embedded)
     const units = await fleet.ksr.ksr.list();
     for (const u of units) {
       if (u.serial === MANUAL) continue;
-      assert.equal(u.firmware, "5.50.4:2.0.0", `${u.serial} (${u.settings.window}) runs ${u.firmware}`);
+      assert.equal(u.firmware, "5.50.4:2.0.0", `${u.serial} (${u.settings.window}) runs ${u.firmware}; last result ${u.lastResult} ${u.lastMessage}`);
     }
     // The install happened at the unit's first window on or after 15.01.2024 (German time), not later.
     const installs = (await fleet.ksr.ksr.store.readAll(undefined, 100_000)).filter((e) => e.type === "FirmwareInstalled");

@@ -3,6 +3,7 @@ import { EmbeddedBus, embeddedSql, topicOf, type EventBus } from "@tigw/platform
 import { freshContext } from "@tigw/platform/testing";
 import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
 import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
+import { startCardTerminal, type RunningCardTerminal } from "@tigw/card-terminal";
 import { startKsr, type RunningKsr } from "../src/index.js";
 
 export interface Fleet {
@@ -11,6 +12,10 @@ export interface Fleet {
   tenancy: RunningTenancy;
   hsm: RunningHsm;
   ksr: RunningKsr;
+  /** Only with `{ cardTerminals: true }`. */
+  cardTerminal?: RunningCardTerminal;
+  /** Where card-terminal publishes (ksr consumes it). */
+  cardTerminalTopic: string;
   /** Moves the simulated clock and lets the KSR scheduler walk up to the new now. */
   advance(duration: string): Promise<void>;
   stop(): Promise<void>;
@@ -22,7 +27,7 @@ export interface Fleet {
  * the units from tenancy's UnitCreated and tenancy takes the new firmware from ksr's events.
  * The scheduler ticks only when a test advances the clock.
  */
-export async function startFleet(start: string): Promise<Fleet> {
+export async function startFleet(start: string, o: { cardTerminals?: boolean } = {}): Promise<Fleet> {
   const bus = await EmbeddedBus.open(await embeddedSql(), { pollMs: 20 });
   const clock = await ClockControl.simulated(await embeddedSql(), "clock", new Date(start));
   const tenancyContext = freshContext("tenancy");
@@ -37,6 +42,19 @@ export async function startFleet(start: string): Promise<Fleet> {
     ksrTopic: topicOf(ksrContext),
   });
   const hsm = await startHsm({ sql: await embeddedSql(), bus, clock, masterKey: randomBytes(32), tenancyTopic: topicOf(freshContext("nobody")) });
+  const ktContext = freshContext("kt");
+  const cardTerminal = o.cardTerminals
+    ? await startCardTerminal({
+        sql: await embeddedSql(),
+        bus,
+        clock,
+        masterKey: randomBytes(32),
+        tenancyAddress: tenancy.address,
+        hsmAddress: hsm.address,
+        context: ktContext,
+        ocspTimeoutMs: 120_000,
+      })
+    : undefined;
   const ksr = await startKsr({
     sql: await embeddedSql(),
     bus,
@@ -45,6 +63,8 @@ export async function startFleet(start: string): Promise<Fleet> {
     hsmAddress: hsm.address,
     context: ksrContext,
     tenancyTopic: topicOf(tenancyContext),
+    cardTerminalTopic: topicOf(ktContext),
+    ...(cardTerminal ? { cardTerminalAddress: cardTerminal.address } : {}),
     tickMs: 3_600_000,
   });
   return {
@@ -53,12 +73,15 @@ export async function startFleet(start: string): Promise<Fleet> {
     tenancy,
     hsm,
     ksr,
+    ...(cardTerminal ? { cardTerminal } : {}),
+    cardTerminalTopic: topicOf(ktContext),
     advance: async (duration) => {
       await clock.advance(duration);
       await ksr.ksr.tick();
     },
     stop: async () => {
       await ksr.stop();
+      await cardTerminal?.stop();
       await hsm.stop();
       await tenancy.stop();
       await bus.close();

@@ -38,6 +38,7 @@ describe("update windows over gRPC: a missed window is not caught up (embedded)"
       deadline: "2024-02-19",
       releaseNotes: "PTV5#WR3",
       approvedUntil: "",
+      afterTerminals: false,
     });
   });
   after(async () => {
@@ -90,6 +91,7 @@ describe("update windows over gRPC: a missed window is not caught up (embedded)"
         deadline: "2024-03-01",
         releaseNotes: "",
         approvedUntil: "",
+        afterTerminals: false,
       }),
     );
     assert.equal(revoked.code, "VERSION_NOT_APPROVED");

@@ -94,6 +94,7 @@ async function main(): Promise<void> {
     TIGW_METRICS_PORT: process.env["TIGW_KSR_METRICS_PORT"] ?? "9470",
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,
+    TIGW_CARD_TERMINAL_ADDR: ktAddress,
   });
   const ksrAddress = `127.0.0.1:${ksrPort}`;
   await healthy("ksr", ksrAddress);

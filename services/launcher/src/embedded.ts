@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     clock,
     tenancyAddress: tenancy.address,
     hsmAddress: hsm.address,
+    cardTerminalAddress: cardTerminal.address,
     tickMs: cfg.TIGW_KSR_TICK_SECONDS * 1000,
     soap: { port: cfg.TIGW_KSR_SOAP_PORT },
     logger: log,

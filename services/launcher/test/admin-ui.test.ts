@@ -140,6 +140,32 @@ describe(
       assert.equal(await roleOf("erika"), "operator");
     });
 
+    it("the firmware page shows what runs where: units and card terminals against the catalogue, and the update plan", async () => {
+      // The KSR learns the demo's terminals from card-terminal's events: wait until it has.
+      const token = await page.evaluate(() => sessionStorage.getItem("tigw-token"));
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const r = await fetch(`${url}/api/v1/fleet/firmware/terminals`, { headers: { authorization: `Bearer ${token}` } });
+        const body = (await r.json()) as { terminals?: unknown[] };
+        if ((body.terminals ?? []).length > 0) break;
+        if (Date.now() > deadline) assert.fail(`the KSR knows no terminals: ${r.status} ${JSON.stringify(body)}`);
+        await new Promise((ok) => setTimeout(ok, 250));
+      }
+      await page.click("#firmware-link");
+      await page.waitForFunction(() => [...document.querySelectorAll("h2")].some((x) => x.textContent === "Releases (update plan)"));
+      const headings = await page.$$eval("h2", (hs) => hs.map((x) => x.textContent));
+      assert.deepEqual(headings, ["Konnektors", "Card terminals", "Releases (update plan)"]);
+      const rows = await page.$$eval("tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")));
+      // Seed 000: the demo's 5.1.3 unit runs revoked firmware.
+      const revoked = rows.find((r) => r[0] === "EBK-DEMO-0004");
+      assert.ok(revoked, `EBK-DEMO-0004 in ${JSON.stringify(rows.map((r) => r[0]))}`);
+      assert.equal(revoked[1], "5.1.3");
+      assert.match(revoked[2]!, /^Zulassung widerrufen 2024-11-08/);
+      const kt = rows.find((r) => r[0]?.startsWith("RZK-DEMO-0001-KT"));
+      assert.deepEqual(kt?.slice(1, 3), ["ORGA 6141 online", "3.9.0"], "a demo terminal with its model and firmware");
+      await page.screenshot({ path: join(tmpdir(), "tigw-admin-firmware.png"), fullPage: true });
+    });
+
     it("logs out: back at the login form, and the token no longer works", async () => {
       const token = await page.evaluate(() => sessionStorage.getItem("tigw-token"));
       assert.ok(token);

@@ -65,6 +65,7 @@ export const OPTIONS = {
   customer: { type: "string" },
   // ksr: tigw ksr publish ..., tigw unit update UNIT --version V, tigw unit update-settings UNIT --window W --auto on|off
   "update-id": { type: "string" },
+  "after-terminals": { type: "boolean" },
   product: { type: "string" },
   version: { type: "string" },
   priority: { type: "string" },

@@ -1,4 +1,4 @@
-import type { Release, UnitFirmware, FirmwareVersion } from "@tigw/contracts/ksr/v1/ksr";
+import type { Release, TerminalFirmware, UnitFirmware, FirmwareVersion } from "@tigw/contracts/ksr/v1/ksr";
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Api } from "../client.js";
 import { fields, table } from "../output.js";
@@ -12,7 +12,9 @@ export const KSR_USAGE = `  tigw ksr catalogue [--product P]        firmware ver
   tigw ksr releases                       releases: UpdateID, version, priority, start date, deadline
   tigw ksr publish --update-id ID --product rz|einbox --version V --priority Normal|Kritisch
         --start YYYY-MM-DD --deadline YYYY-MM-DD [--notes T] [--approved-until YYYY-MM-DD]
-                                          sign (KSR C.FD.SIG in hsm) and publish a release
+        [--after-terminals]               sign (KSR C.FD.SIG in hsm) and publish a release; a card-terminal
+                                          release names its model as product ("ORGA 6141 online");
+                                          --after-terminals: the Konnektor only after all its KTs updated
   tigw ksr export UPDATE_ID --password P --out FILE   offline package, encrypted with the technicians' password
   tigw ksr run                            run the update scheduler up to the (simulated) now`;
 
@@ -21,7 +23,49 @@ export const UNIT_FIRMWARE_USAGE = `  tigw unit firmware UNIT                 fi
                                           manual update now, online or from an offline package (refusals: 4181-4185)
   tigw unit update-settings UNIT [--window "Mon 01:00"] [--auto on|off] [--auto-download on|off]`;
 
-export const FLEET_FIRMWARE_USAGE = `  tigw fleet firmware                     units on revoked or expired firmware, updates due, worst first`;
+export const FLEET_FIRMWARE_USAGE = `  tigw fleet firmware                     units and card terminals on revoked or expired firmware, updates due, worst first`;
+
+export const KT_FIRMWARE_USAGE = `  tigw kt firmware [--unit U]             card terminals' firmware, approval, update due or planned
+  tigw kt update KT [--version V]         update a paired terminal: now when connected, else when it connects`;
+
+function terminalFirmwareRows(ts: TerminalFirmware[]): string {
+  return table(
+    ["CT-ID", "PRODUCT", "FIRMWARE", "APPROVAL", "UPDATE DUE", "DEADLINE", "STATE", "FLAGS"],
+    ts.map((t) => [
+      t.ctId,
+      t.product || "-",
+      t.version || "-",
+      `${t.approval}${t.approvalDate ? ` ${t.approvalDate}` : ""}`,
+      t.plannedUpdateId ? `${t.plannedUpdateId} (planned)` : t.dueUpdateId ? `${t.dueVersion} (${t.duePriority})` : "-",
+      t.dueDeadline || "-",
+      `${t.paired ? "paired" : "not paired"}${t.connected ? ", connected" : ""}`,
+      [...t.flags, ...(t.lastResult && t.lastResult !== "OK" ? [`last: ${t.lastResult} ${t.lastMessage}`] : [])].join("; ") || "-",
+    ]),
+  );
+}
+
+/** tigw kt firmware | update: the terminals' part of the KSR. */
+export async function terminalFirmwareVerb(
+  verb: string,
+  ct: string | undefined,
+  o: Options,
+  api: Api,
+  show: (d: unknown, h: () => string) => void,
+): Promise<number> {
+  if (verb === "firmware") {
+    const r = await api.get<{ terminals: TerminalFirmware[] }>(`/api/v1/fleet/firmware/terminals${o.unit ? `?unit=${encodeURIComponent(o.unit)}` : ""}`);
+    show(r, () => (r.terminals.length ? terminalFirmwareRows(r.terminals) : "the KSR knows no card terminals yet"));
+    return 0;
+  }
+  const id = need(ct, "KT");
+  const t = await api.post<TerminalFirmware>(`/api/v1/terminals/${encodeURIComponent(id)}/firmware/update`, { version: o.version ?? "" });
+  show(t, () =>
+    t.lastResult === "OK" && !t.plannedUpdateId
+      ? `terminal ${t.ctId} runs ${t.version} (${t.lastMessage})`
+      : `update ${t.plannedUpdateId} planned for terminal ${t.ctId} (${t.product} ${t.version}): it starts when the terminal connects`,
+  );
+  return 0;
+}
 
 const onOff = (v: string | undefined, flag: string): boolean | undefined => {
   if (v === undefined) return undefined;
@@ -69,20 +113,28 @@ export async function unitFirmwareVerb(
 }
 
 export async function fleetFirmware(api: Api, show: (d: unknown, h: () => string) => void): Promise<number> {
-  const r = await api.get<{ units: UnitFirmware[] }>("/api/v1/fleet/firmware");
+  const [units, kts] = await Promise.all([
+    api.get<{ units: UnitFirmware[] }>("/api/v1/fleet/firmware"),
+    // A gateway from before card-terminal updates has no such list: the units still show.
+    api.get<{ terminals: TerminalFirmware[] }>("/api/v1/fleet/firmware/terminals").catch(() => ({ terminals: [] as TerminalFirmware[] })),
+  ]);
+  const r = { units: units.units, terminals: kts.terminals };
   show(r, () =>
-    table(
-      ["UNIT", "FIRMWARE", "APPROVAL", "UPDATE DUE", "DEADLINE", "AUTO", "FLAGS"],
-      r.units.map((u) => [
-        u.serial,
-        u.version,
-        `${u.approval}${u.approvalDate ? ` ${u.approvalDate}` : ""}`,
-        u.dueUpdateId ? `${u.dueVersion} (${u.duePriority})` : "-",
-        u.dueDeadline || "-",
-        u.settings?.autoUpdate ? u.settings.window : "off",
-        [...u.tiBlockers.map(() => "NO TI ACCESS"), ...u.flags].join("; ") || "-",
-      ]),
-    ),
+    [
+      table(
+        ["UNIT", "FIRMWARE", "APPROVAL", "UPDATE DUE", "DEADLINE", "AUTO", "FLAGS"],
+        r.units.map((u) => [
+          u.serial,
+          u.version,
+          `${u.approval}${u.approvalDate ? ` ${u.approvalDate}` : ""}`,
+          u.dueUpdateId ? `${u.dueVersion} (${u.duePriority})` : "-",
+          u.dueDeadline || "-",
+          u.settings?.autoUpdate ? u.settings.window : "off",
+          [...u.tiBlockers.map(() => "NO TI ACCESS"), ...u.flags].join("; ") || "-",
+        ]),
+      ),
+      ...(r.terminals.length ? ["", "CARD TERMINALS", terminalFirmwareRows(r.terminals)] : []),
+    ].join("\n"),
   );
   return 0;
 }
@@ -124,11 +176,13 @@ export const ksr: CommandGroup = {
           deadline: need(o.deadline, "--deadline"),
           releaseNotes: o.notes ?? "",
           approvedUntil: o["approved-until"] ?? "",
+          ...(o["after-terminals"] ? { afterTerminals: true } : {}),
         });
         show(
           r,
           () =>
-            `published ${r.updateId}: ${r.product} ${r.fwVersion} (${r.fwPriority}), start ${r.startDate}, deadline ${r.deadline}, signed by ${r.signerCertSerial}`,
+            `published ${r.updateId}: ${r.product} ${r.fwVersion} (${r.fwPriority}), start ${r.startDate}, deadline ${r.deadline}, signed by ${r.signerCertSerial}` +
+            (r.afterTerminals ? "; the Konnektor installs it only after all its card terminals updated" : ""),
         );
         return 0;
       }

@@ -1,6 +1,7 @@
 import type { Card, Terminal } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { fields, table } from "../output.js";
 import { type CommandGroup, need } from "./command.js";
+import { KT_FIRMWARE_USAGE, terminalFirmwareVerb } from "./ksr.js";
 
 export const terminalRows = (ts: Terminal[]) =>
   table(
@@ -19,9 +20,13 @@ export const kt: CommandGroup = {
   names: ["kt"],
   usage: `  tigw kt add --ct-id KT --mac MAC [--address A --vendor V --model M --firmware F]
   tigw kt pair KT --unit UNIT --cert GSMC-KT-CERT-SERIAL   (prints the pairing secret once)
-  tigw kt unpair KT [--reason R] | list [--unit U] [--mandant M] | show KT`,
+  tigw kt unpair KT [--reason R] | list [--unit U] [--mandant M] | show KT
+${KT_FIRMWARE_USAGE}`,
   async run({ unknown, verb, args: [id], o, show, api }) {
     switch (verb) {
+      case "firmware":
+      case "update":
+        return terminalFirmwareVerb(verb, id, o, api(), show);
       case "add": {
         const k = await api().post<Terminal>("/api/v1/terminals", {
           ctId: need(o["ct-id"], "--ct-id"),

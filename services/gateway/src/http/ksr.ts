@@ -13,6 +13,9 @@ const onOff = (body: unknown, name: string): string => {
   return v ? "on" : "off";
 };
 
+/** A strings body with one optional boolean besides. */
+const withBoolean = (b: ReturnType<typeof stringsBody>, name: string) => ({ ...b, properties: { ...b.properties, [name]: { type: "boolean" } } });
+
 /**
  * The KSR: the firmware catalogue (approval status of every version), signed releases, each
  * unit's firmware and updates; refusals of a package carry the HSK's codes 4181-4185.
@@ -43,7 +46,10 @@ export class KsrController {
     role: "admin",
     summary:
       "Sign (the KSR's C.FD.SIG in hsm) and publish a release of an approved version; approvedUntil catalogues a new version as zugelassen until that day",
-    body: stringsBody(["updateId", "product", "fwVersion", "fwPriority", "startDate", "deadline"], ["releaseNotes", "approvedUntil"]),
+    body: withBoolean(
+      stringsBody(["updateId", "product", "fwVersion", "fwPriority", "startDate", "deadline"], ["releaseNotes", "approvedUntil"]),
+      "afterTerminals",
+    ),
   })
   async publish(@Body() body: unknown) {
     const f = (name: string, optional = false) => field(body, name, { optional });
@@ -57,6 +63,7 @@ export class KsrController {
         deadline: f("deadline"),
         releaseNotes: f("releaseNotes", true),
         approvedUntil: f("approvedUntil", true),
+        afterTerminals: onOff(body, "afterTerminals") === "on",
       })
     ).release;
   }
@@ -68,6 +75,28 @@ export class KsrController {
   })
   fleet() {
     return this.ksr.listUnitFirmware({});
+  }
+
+  @Get("fleet/firmware/terminals")
+  @Access({
+    role: "viewer",
+    summary:
+      "Every card terminal's firmware against the catalogue (product is vendor and model): paired, connected, the update due or planned, flags; worst first; ?unit= narrows to one unit",
+  })
+  terminals(@Query("unit") unit?: string) {
+    return this.ksr.listTerminalFirmware({ unit: unit ?? "" });
+  }
+
+  @Post("terminals/:ctId/firmware/update")
+  @HttpCode(200)
+  @Access({
+    role: "operator",
+    summary:
+      "Plan a card terminal's update (the release due, or of version): only a paired terminal (TERMINAL_NOT_PAIRED); it runs now when connected, else when it connects (aktualisierend meanwhile; 4181-4185)",
+    body: stringsBody([], ["version"]),
+  })
+  async updateTerminal(@Param("ctId") ctId: string, @Body() body: unknown) {
+    return (await this.ksr.updateTerminal({ ctId, version: field(body, "version", { optional: true }) })).terminal;
   }
 
   @Get("units/:unit/firmware")

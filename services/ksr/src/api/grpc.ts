@@ -1,6 +1,7 @@
-import { unary, ValidationError, type GrpcServiceBinding } from "@tigw/platform";
+import { DomainError, unary, ValidationError, type GrpcServiceBinding } from "@tigw/platform";
 import * as pb from "@tigw/contracts/ksr/v1/ksr";
 import type { Ksr, UnitFirmwareView } from "../application/ksr.js";
+import type { TerminalFirmwareView } from "../application/terminal-updates.js";
 import type { ReleaseState } from "../domain/release.js";
 import { approvalOn } from "../domain/catalogue.js";
 import { germanDay } from "../domain/window.js";
@@ -18,6 +19,7 @@ export function toRelease(r: ReleaseState): pb.Release {
     creationDate: r.creationDate,
     signerCertSerial: r.signerCertSerial,
     publishedAt: r.publishedAt,
+    afterTerminals: r.afterTerminals ?? false,
   };
 }
 
@@ -46,6 +48,29 @@ export function toUnitFirmware(u: UnitFirmwareView): pb.UnitFirmware {
   };
 }
 
+export function toTerminalFirmware(t: TerminalFirmwareView): pb.TerminalFirmware {
+  return {
+    ctId: t.ctId,
+    unitId: t.unitId,
+    product: t.product,
+    version: t.firmware,
+    paired: t.paired,
+    connected: t.connected,
+    approval: t.approval,
+    approvalDate: t.approvalDate,
+    dueUpdateId: t.due?.updateId ?? "",
+    dueVersion: t.due?.fwVersion ?? "",
+    duePriority: t.due?.fwPriority ?? "",
+    dueStartDate: t.due?.startDate ?? "",
+    dueDeadline: t.due?.deadline ?? "",
+    plannedUpdateId: t.planned,
+    flags: t.flags,
+    lastResult: t.lastResult,
+    lastMessage: t.lastMessage,
+    updatedAt: t.updatedAt,
+  };
+}
+
 /** on | off | "" (unchanged) */
 function onOff(field: string, v: string): boolean | undefined {
   if (v === "") return undefined;
@@ -56,6 +81,10 @@ function onOff(field: string, v: string): boolean | undefined {
 /** tigw.ksr.v1.KsrService over the application. */
 export function ksrGrpc(k: Ksr): GrpcServiceBinding {
   const unit = async (u: Promise<UnitFirmwareView>) => ({ unit: toUnitFirmware(await u) });
+  const terminals = () => {
+    if (!k.terminals) throw new DomainError("UNAVAILABLE", "card-terminal updates are not set up in this KSR");
+    return k.terminals;
+  };
   const impl: pb.KsrServiceServer = {
     listCatalogue: unary(async (r: pb.ListCatalogueRequest) => {
       const today = germanDay(k.clock.now().toISOString());
@@ -76,7 +105,7 @@ export function ksrGrpc(k: Ksr): GrpcServiceBinding {
     }),
     listReleases: unary(async () => ({ releases: (await k.releases()).map(toRelease) })),
     publishRelease: unary(async (r: pb.PublishReleaseRequest) => ({
-      release: toRelease(await k.publish({ ...r, approvedUntil: r.approvedUntil || undefined })),
+      release: toRelease(await k.publish({ ...r, approvedUntil: r.approvedUntil || undefined, afterTerminals: r.afterTerminals })),
     })),
     getUnitFirmware: unary(async (r: pb.GetUnitFirmwareRequest) => unit(k.view(r.unit))),
     listUnitFirmware: unary(async () => ({ units: (await k.list()).map(toUnitFirmware) })),
@@ -99,6 +128,10 @@ export function ksrGrpc(k: Ksr): GrpcServiceBinding {
       unit(k.installOffline(r.unit, Buffer.from(r.package).toString("utf8"), r.password)),
     ),
     setPower: unary(async (r: pb.SetPowerRequest) => unit(k.setPower(r.unit, r.on))),
+    listTerminalFirmware: unary(async (r: pb.ListTerminalFirmwareRequest) => ({
+      terminals: (await terminals().list(r.unit ? await k.resolve(r.unit) : "")).map(toTerminalFirmware),
+    })),
+    updateTerminal: unary(async (r: pb.UpdateTerminalRequest) => ({ terminal: toTerminalFirmware(await terminals().update(r.ctId, r.version)) })),
     runScheduler: unary(async () => {
       await k.tick();
       return { until: k.clock.now().toISOString() };

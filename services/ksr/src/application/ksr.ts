@@ -20,6 +20,7 @@ import type * as tenancy from "@tigw/contracts/tenancy/v1/tenancy";
 import {
   APPROVED,
   catalogueDecider,
+  KONNEKTOR_PRODUCTS,
   parseVersion,
   findEntry,
   groupOf,
@@ -53,6 +54,7 @@ import {
 import { openPackage, sealPackage } from "../domain/offline.js";
 import { LIST_UPDATES_ACTION, listUpdatesRequestXml, withoutSignature, withSignature } from "../infrastructure/ksr-soap.js";
 import { germanDay, germanInstant, occurrences, parseWindow } from "../domain/window.js";
+import type { TerminalUpdates } from "./terminal-updates.js";
 
 const fwStream = (unitId: string) => `fw-${unitId}`;
 const releaseStream = (updateId: string) => `release-${updateId}`;
@@ -74,6 +76,8 @@ export interface PublishRequest {
   releaseNotes: string;
   /** A version the catalogue does not know yet is added as zugelassen until this day. */
   approvedUntil?: string;
+  /** "Konnektor only after all KT updates succeeded" (Konnektor releases only). */
+  afterTerminals?: boolean;
 }
 
 /**
@@ -104,6 +108,8 @@ export class Ksr {
   private readonly packages = new Map<string, SignedPackage>();
   /** Update outcomes ("OK" or the code) by step since start: for metrics. */
   readonly outcomes = new Map<string, number>();
+  /** The card terminals' updates (set by the service): releases with afterTerminals wait for them. */
+  terminals: TerminalUpdates | undefined;
 
   constructor(
     readonly store: SqlEventStore,
@@ -223,6 +229,12 @@ export class Ksr {
   async publish(req: PublishRequest): Promise<ReleaseState> {
     const at = this.now();
     checkRelease({ ...req, fwPriority: req.fwPriority as ReleaseFacts["fwPriority"] });
+    if (req.afterTerminals && !(KONNEKTOR_PRODUCTS as readonly string[]).includes(req.product))
+      throw new ValidationError(
+        "INVALID_AFTER_TERMINALS",
+        "afterTerminals",
+        `"Konnektor only after all KT updates" belongs to a Konnektor release (${KONNEKTOR_PRODUCTS.join(", ")}), not to ${req.product}`,
+      );
     let entry = findEntry(await this.catalogue(), req.product, req.fwVersion);
     if (!entry && req.approvedUntil) {
       const known = await this.catalogueEntries(req.product);
@@ -252,6 +264,7 @@ export class Ksr {
       files: [{ filename, size: image.length, sha256: sha256Hex(image) }],
       creationDate: germanDay(at),
       signerCertSerial: this.signer!.certSerial,
+      ...(req.afterTerminals ? { afterTerminals: true } : {}),
     };
     // Decide before signing: a refused release costs no signature and leaves no package behind.
     const existing = (await this.releaseHandler.load(releaseStream(req.updateId))).state;
@@ -438,6 +451,13 @@ export class Ksr {
         unitId,
         field: "version",
       });
+    const waiting = release.afterTerminals && this.terminals ? await this.terminals.pendingFor(unitId, releases) : [];
+    if (waiting.length)
+      throw new DomainError(
+        "KT_UPDATES_PENDING",
+        `${release.updateId} reaches the Konnektor only after its card terminals: ${waiting.join(", ")} (tigw kt update, or connect them)`,
+        { unitId, updateId: release.updateId },
+      );
     await this.installRelease(unitId, release, "manual", this.now(), true);
     return this.view(unitId);
   }
@@ -512,6 +532,10 @@ export class Ksr {
     return code === "OK";
   }
 
+  countStep(step: string, result: string): void {
+    this.count(step, result);
+  }
+
   private count(step: string, result: string): void {
     const key = `${step}\u0000${result}`;
     this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
@@ -575,10 +599,11 @@ export class Ksr {
       const current = (await this.units.load(fwStream(unitId))).state;
       const pending = dueRelease(current, releases);
       if (!pending) return;
+      const terminalsPending = pending.afterTerminals && this.terminals ? await this.terminals.pendingFor(unitId, releases) : [];
       const events = await this.perUnit.run(unitId, async () => {
         const r = await this.units.handle(
           fwStream(unitId),
-          { type: "ReachWindow", occurrence, due: pending, at: occurrence },
+          { type: "ReachWindow", occurrence, due: pending, terminalsPending, at: occurrence },
           { unitId, occurredAt: new Date(occurrence) },
         );
         return r.events;

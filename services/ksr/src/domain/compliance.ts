@@ -2,6 +2,7 @@ import { approvalOn, compareVersions, findEntry, REVOKED, type CatalogueState } 
 import { CRITICAL, type ReleaseFacts } from "./release.js";
 import { updates, type UnitFirmwareState } from "./unit-firmware.js";
 import { germanDay } from "./window.js";
+import type { TerminalFirmwareState } from "./terminal-firmware.js";
 
 /**
  * What the fleet's firmware means today: the release a unit must install next, the flags an
@@ -33,7 +34,12 @@ export function tiBlockers(u: Pick<UnitFirmwareState, "product" | "firmware">, r
     .map((r) => `critical firmware update ${r.updateId} (${r.fwVersion}) past its deadline ${r.deadline}: install it to regain TI access`);
 }
 
-export function compliance(u: UnitFirmwareState, releases: ReleaseFacts[], catalogue: CatalogueState, now: string): Compliance {
+export function compliance(
+  u: Pick<UnitFirmwareState, "product" | "firmware" | "settings">,
+  releases: ReleaseFacts[],
+  catalogue: CatalogueState,
+  now: string,
+): Compliance {
   const today = germanDay(now);
   const flags: string[] = [];
   let severity = 0;
@@ -64,4 +70,40 @@ export function compliance(u: UnitFirmwareState, releases: ReleaseFacts[], catal
   const blockers = tiBlockers(u, releases, now);
   if (blockers.length) severity = 3;
   return { approval: approval.approval, approvalDate: approval.date, due, flags, tiBlockers: blockers, severity };
+}
+
+/** A terminal's firmware today: as compliance() for units; a terminal has no window, it updates on connect. */
+export function terminalCompliance(
+  t: Pick<TerminalFirmwareState, "product" | "firmware" | "paired">,
+  releases: ReleaseFacts[],
+  catalogue: CatalogueState,
+  now: string,
+): Compliance {
+  const c = compliance({ ...t, settings: { autoDownload: true, autoUpdate: true, window: "" } }, releases, catalogue, now);
+  if (c.due && !t.paired) {
+    c.flags.push(`not paired: update ${c.due.updateId} cannot reach it until it is paired with a Konnektor`);
+    c.severity = Math.max(c.severity, 1);
+  }
+  // The TI-access clause is the Konnektor's: a terminal's late update is flagged, not blocking.
+  return { ...c, tiBlockers: [], severity: Math.min(c.severity, 2) };
+}
+
+/**
+ * "Konnektor only after all KT updates succeeded": what a unit's terminals still have to install
+ * before a release with afterTerminals may reach the Konnektor (empty: nothing, go ahead). A
+ * terminal has to install what is due for it from its start date on.
+ */
+export function terminalsPending(
+  terminals: Pick<TerminalFirmwareState, "ctId" | "product" | "firmware" | "paired">[],
+  releases: ReleaseFacts[],
+  now: string,
+): string[] {
+  const today = germanDay(now);
+  const out: string[] = [];
+  for (const t of terminals) {
+    if (!t.paired) continue;
+    const due = dueRelease(t, releases);
+    if (due && due.startDate <= today) out.push(`${t.ctId} (${t.firmware} -> ${due.fwVersion})`);
+  }
+  return out;
 }

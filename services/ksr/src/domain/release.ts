@@ -28,6 +28,11 @@ export interface ReleaseFacts {
   files: FileFacts[];
   creationDate: string;
   signerCertSerial: string;
+  /**
+   * A Konnektor release of a batch "Konnektor only after all KT updates succeeded": a unit installs
+   * it only when none of its terminals has an update due (absent in releases published before).
+   */
+  afterTerminals?: boolean;
 }
 
 export interface ReleaseState extends ReleaseFacts {

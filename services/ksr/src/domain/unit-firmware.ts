@@ -52,7 +52,14 @@ export type UnitFirmwareCommand =
   | { type: "SwitchOn"; at: string }
   | { type: "RecordDownload"; release: ReleaseFacts; outcome: StepOutcome; at: string }
   /** The scheduler reached a window occurrence; `due` is the release the unit must install, if any. */
-  | { type: "ReachWindow"; occurrence: string; due: ReleaseFacts | undefined; at: string }
+  | {
+      type: "ReachWindow";
+      occurrence: string;
+      due: ReleaseFacts | undefined;
+      /** A release with afterTerminals: the unit's terminals that still have to update first. */
+      terminalsPending?: string[];
+      at: string;
+    }
   | {
       type: "RecordInstall";
       trigger: Trigger;
@@ -168,6 +175,19 @@ function decide(c: UnitFirmwareCommand, s: UnitFirmwareState): UnitFirmwareEvent
           {
             type: "UpdateWindowMissed",
             data: { unitId: s.unitId, occurrence: c.occurrence, updateId: due.updateId, reason: "the Konnektor was switched off", at: c.at },
+          },
+        ];
+      if (due.afterTerminals && c.terminalsPending?.length)
+        return [
+          {
+            type: "UpdateWindowMissed",
+            data: {
+              unitId: s.unitId,
+              occurrence: c.occurrence,
+              updateId: due.updateId,
+              reason: `the card terminals update first: ${c.terminalsPending.join(", ")}`,
+              at: c.at,
+            },
           },
         ];
       return [{ type: "UpdateWindowOpened", data: { unitId: s.unitId, occurrence: c.occurrence, updateId: due.updateId, at: c.at } }];

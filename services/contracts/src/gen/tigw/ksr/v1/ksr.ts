@@ -67,6 +67,11 @@ export interface Release {
   /** The signer's certificate serial (hex) in the test TI PKI. */
   signerCertSerial: string;
   publishedAt: string;
+  /**
+   * A Konnektor release of a batch: a unit installs it only after every update due for its card
+   * terminals has succeeded (its window is missed meanwhile; a manual update is refused).
+   */
+  afterTerminals: boolean;
 }
 
 export interface ListReleasesRequest {
@@ -90,6 +95,8 @@ export interface PublishReleaseRequest {
    * (YYYY-MM-DD); empty: the version must be catalogued already.
    */
   approvedUntil: string;
+  /** See Release.after_terminals. */
+  afterTerminals: boolean;
 }
 
 export interface PublishReleaseResponse {
@@ -229,6 +236,54 @@ export interface InstallOfflinePackageRequest {
 
 export interface InstallOfflinePackageResponse {
   unit: UnitFirmware | undefined;
+}
+
+export interface TerminalFirmware {
+  ctId: string;
+  /** The unit the terminal is assigned to (empty: none). */
+  unitId: string;
+  /** The catalogue's product: vendor and model, e.g. "ORGA 6141 online". */
+  product: string;
+  version: string;
+  /** bekannt | zugewiesen | gepairt (paired at least: only these are updated) */
+  paired: boolean;
+  connected: boolean;
+  /** The catalogue's approval of the installed version (unknown when it is not catalogued). */
+  approval: string;
+  approvalDate: string;
+  /** The release the terminal must install next (empty when none is due). */
+  dueUpdateId: string;
+  dueVersion: string;
+  duePriority: string;
+  dueStartDate: string;
+  dueDeadline: string;
+  /** The update planned by hand, waiting for the terminal to connect (empty: none). */
+  plannedUpdateId: string;
+  /** Why the terminal needs attention (revoked or expired firmware, deadline near or past, not paired). */
+  flags: string[];
+  /** OK or the code of the last failed update step (4181-4185), with its message. */
+  lastResult: string;
+  lastMessage: string;
+  updatedAt: string;
+}
+
+export interface ListTerminalFirmwareRequest {
+  /** Empty: every terminal. */
+  unit: string;
+}
+
+export interface ListTerminalFirmwareResponse {
+  terminals: TerminalFirmware[];
+}
+
+export interface UpdateTerminalRequest {
+  ctId: string;
+  /** Empty: the release due. */
+  version: string;
+}
+
+export interface UpdateTerminalResponse {
+  terminal: TerminalFirmware | undefined;
 }
 
 function createBaseFirmwareVersion(): FirmwareVersion {
@@ -660,6 +715,7 @@ function createBaseRelease(): Release {
     creationDate: "",
     signerCertSerial: "",
     publishedAt: "",
+    afterTerminals: false,
   };
 }
 
@@ -697,6 +753,9 @@ export const Release: MessageFns<Release> = {
     }
     if (message.publishedAt !== "") {
       writer.uint32(90).string(message.publishedAt);
+    }
+    if (message.afterTerminals !== false) {
+      writer.uint32(96).bool(message.afterTerminals);
     }
     return writer;
   },
@@ -802,6 +861,14 @@ export const Release: MessageFns<Release> = {
             message.publishedAt = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.afterTerminals = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -861,6 +928,11 @@ export const Release: MessageFns<Release> = {
         : isSet(object.published_at)
         ? globalThis.String(object.published_at)
         : "",
+      afterTerminals: isSet(object.afterTerminals)
+        ? globalThis.Boolean(object.afterTerminals)
+        : isSet(object.after_terminals)
+        ? globalThis.Boolean(object.after_terminals)
+        : false,
     };
   },
 
@@ -899,6 +971,9 @@ export const Release: MessageFns<Release> = {
     if (message.publishedAt !== "") {
       obj.publishedAt = message.publishedAt;
     }
+    if (message.afterTerminals !== false) {
+      obj.afterTerminals = message.afterTerminals;
+    }
     return obj;
   },
 
@@ -918,6 +993,7 @@ export const Release: MessageFns<Release> = {
     message.creationDate = object.creationDate ?? "";
     message.signerCertSerial = object.signerCertSerial ?? "";
     message.publishedAt = object.publishedAt ?? "";
+    message.afterTerminals = object.afterTerminals ?? false;
     return message;
   },
 };
@@ -1053,6 +1129,7 @@ function createBasePublishReleaseRequest(): PublishReleaseRequest {
     deadline: "",
     releaseNotes: "",
     approvedUntil: "",
+    afterTerminals: false,
   };
 }
 
@@ -1081,6 +1158,9 @@ export const PublishReleaseRequest: MessageFns<PublishReleaseRequest> = {
     }
     if (message.approvedUntil !== "") {
       writer.uint32(66).string(message.approvedUntil);
+    }
+    if (message.afterTerminals !== false) {
+      writer.uint32(72).bool(message.afterTerminals);
     }
     return writer;
   },
@@ -1162,6 +1242,14 @@ export const PublishReleaseRequest: MessageFns<PublishReleaseRequest> = {
             message.approvedUntil = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.afterTerminals = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1208,6 +1296,11 @@ export const PublishReleaseRequest: MessageFns<PublishReleaseRequest> = {
         : isSet(object.approved_until)
         ? globalThis.String(object.approved_until)
         : "",
+      afterTerminals: isSet(object.afterTerminals)
+        ? globalThis.Boolean(object.afterTerminals)
+        : isSet(object.after_terminals)
+        ? globalThis.Boolean(object.after_terminals)
+        : false,
     };
   },
 
@@ -1237,6 +1330,9 @@ export const PublishReleaseRequest: MessageFns<PublishReleaseRequest> = {
     if (message.approvedUntil !== "") {
       obj.approvedUntil = message.approvedUntil;
     }
+    if (message.afterTerminals !== false) {
+      obj.afterTerminals = message.afterTerminals;
+    }
     return obj;
   },
 
@@ -1253,6 +1349,7 @@ export const PublishReleaseRequest: MessageFns<PublishReleaseRequest> = {
     message.deadline = object.deadline ?? "";
     message.releaseNotes = object.releaseNotes ?? "";
     message.approvedUntil = object.approvedUntil ?? "";
+    message.afterTerminals = object.afterTerminals ?? false;
     return message;
   },
 };
@@ -3385,6 +3482,712 @@ export const InstallOfflinePackageResponse: MessageFns<InstallOfflinePackageResp
   },
 };
 
+function createBaseTerminalFirmware(): TerminalFirmware {
+  return {
+    ctId: "",
+    unitId: "",
+    product: "",
+    version: "",
+    paired: false,
+    connected: false,
+    approval: "",
+    approvalDate: "",
+    dueUpdateId: "",
+    dueVersion: "",
+    duePriority: "",
+    dueStartDate: "",
+    dueDeadline: "",
+    plannedUpdateId: "",
+    flags: [],
+    lastResult: "",
+    lastMessage: "",
+    updatedAt: "",
+  };
+}
+
+export const TerminalFirmware: MessageFns<TerminalFirmware> = {
+  encode(message: TerminalFirmware, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ctId !== "") {
+      writer.uint32(10).string(message.ctId);
+    }
+    if (message.unitId !== "") {
+      writer.uint32(18).string(message.unitId);
+    }
+    if (message.product !== "") {
+      writer.uint32(26).string(message.product);
+    }
+    if (message.version !== "") {
+      writer.uint32(34).string(message.version);
+    }
+    if (message.paired !== false) {
+      writer.uint32(40).bool(message.paired);
+    }
+    if (message.connected !== false) {
+      writer.uint32(48).bool(message.connected);
+    }
+    if (message.approval !== "") {
+      writer.uint32(58).string(message.approval);
+    }
+    if (message.approvalDate !== "") {
+      writer.uint32(66).string(message.approvalDate);
+    }
+    if (message.dueUpdateId !== "") {
+      writer.uint32(74).string(message.dueUpdateId);
+    }
+    if (message.dueVersion !== "") {
+      writer.uint32(82).string(message.dueVersion);
+    }
+    if (message.duePriority !== "") {
+      writer.uint32(90).string(message.duePriority);
+    }
+    if (message.dueStartDate !== "") {
+      writer.uint32(98).string(message.dueStartDate);
+    }
+    if (message.dueDeadline !== "") {
+      writer.uint32(106).string(message.dueDeadline);
+    }
+    if (message.plannedUpdateId !== "") {
+      writer.uint32(114).string(message.plannedUpdateId);
+    }
+    for (const v of message.flags) {
+      writer.uint32(122).string(v!);
+    }
+    if (message.lastResult !== "") {
+      writer.uint32(130).string(message.lastResult);
+    }
+    if (message.lastMessage !== "") {
+      writer.uint32(138).string(message.lastMessage);
+    }
+    if (message.updatedAt !== "") {
+      writer.uint32(146).string(message.updatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalFirmware {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalFirmware();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ctId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.product = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.paired = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.connected = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.approval = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.approvalDate = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.dueUpdateId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.dueVersion = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.duePriority = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.dueStartDate = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.dueDeadline = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.plannedUpdateId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.flags.push(reader.string());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.lastResult = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.lastMessage = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.updatedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalFirmware {
+    return {
+      ctId: isSet(object.ctId)
+        ? globalThis.String(object.ctId)
+        : isSet(object.ct_id)
+        ? globalThis.String(object.ct_id)
+        : "",
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
+      product: isSet(object.product) ? globalThis.String(object.product) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      paired: isSet(object.paired) ? globalThis.Boolean(object.paired) : false,
+      connected: isSet(object.connected) ? globalThis.Boolean(object.connected) : false,
+      approval: isSet(object.approval) ? globalThis.String(object.approval) : "",
+      approvalDate: isSet(object.approvalDate)
+        ? globalThis.String(object.approvalDate)
+        : isSet(object.approval_date)
+        ? globalThis.String(object.approval_date)
+        : "",
+      dueUpdateId: isSet(object.dueUpdateId)
+        ? globalThis.String(object.dueUpdateId)
+        : isSet(object.due_update_id)
+        ? globalThis.String(object.due_update_id)
+        : "",
+      dueVersion: isSet(object.dueVersion)
+        ? globalThis.String(object.dueVersion)
+        : isSet(object.due_version)
+        ? globalThis.String(object.due_version)
+        : "",
+      duePriority: isSet(object.duePriority)
+        ? globalThis.String(object.duePriority)
+        : isSet(object.due_priority)
+        ? globalThis.String(object.due_priority)
+        : "",
+      dueStartDate: isSet(object.dueStartDate)
+        ? globalThis.String(object.dueStartDate)
+        : isSet(object.due_start_date)
+        ? globalThis.String(object.due_start_date)
+        : "",
+      dueDeadline: isSet(object.dueDeadline)
+        ? globalThis.String(object.dueDeadline)
+        : isSet(object.due_deadline)
+        ? globalThis.String(object.due_deadline)
+        : "",
+      plannedUpdateId: isSet(object.plannedUpdateId)
+        ? globalThis.String(object.plannedUpdateId)
+        : isSet(object.planned_update_id)
+        ? globalThis.String(object.planned_update_id)
+        : "",
+      flags: globalThis.Array.isArray(object?.flags)
+        ? object.flags.map((e: any) => globalThis.String(e))
+        : [],
+      lastResult: isSet(object.lastResult)
+        ? globalThis.String(object.lastResult)
+        : isSet(object.last_result)
+        ? globalThis.String(object.last_result)
+        : "",
+      lastMessage: isSet(object.lastMessage)
+        ? globalThis.String(object.lastMessage)
+        : isSet(object.last_message)
+        ? globalThis.String(object.last_message)
+        : "",
+      updatedAt: isSet(object.updatedAt)
+        ? globalThis.String(object.updatedAt)
+        : isSet(object.updated_at)
+        ? globalThis.String(object.updated_at)
+        : "",
+    };
+  },
+
+  toJSON(message: TerminalFirmware): unknown {
+    const obj: any = {};
+    if (message.ctId !== "") {
+      obj.ctId = message.ctId;
+    }
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
+    if (message.product !== "") {
+      obj.product = message.product;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.paired !== false) {
+      obj.paired = message.paired;
+    }
+    if (message.connected !== false) {
+      obj.connected = message.connected;
+    }
+    if (message.approval !== "") {
+      obj.approval = message.approval;
+    }
+    if (message.approvalDate !== "") {
+      obj.approvalDate = message.approvalDate;
+    }
+    if (message.dueUpdateId !== "") {
+      obj.dueUpdateId = message.dueUpdateId;
+    }
+    if (message.dueVersion !== "") {
+      obj.dueVersion = message.dueVersion;
+    }
+    if (message.duePriority !== "") {
+      obj.duePriority = message.duePriority;
+    }
+    if (message.dueStartDate !== "") {
+      obj.dueStartDate = message.dueStartDate;
+    }
+    if (message.dueDeadline !== "") {
+      obj.dueDeadline = message.dueDeadline;
+    }
+    if (message.plannedUpdateId !== "") {
+      obj.plannedUpdateId = message.plannedUpdateId;
+    }
+    if (message.flags?.length) {
+      obj.flags = message.flags;
+    }
+    if (message.lastResult !== "") {
+      obj.lastResult = message.lastResult;
+    }
+    if (message.lastMessage !== "") {
+      obj.lastMessage = message.lastMessage;
+    }
+    if (message.updatedAt !== "") {
+      obj.updatedAt = message.updatedAt;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TerminalFirmware>, I>>(base?: I): TerminalFirmware {
+    return TerminalFirmware.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TerminalFirmware>, I>>(object: I): TerminalFirmware {
+    const message = createBaseTerminalFirmware();
+    message.ctId = object.ctId ?? "";
+    message.unitId = object.unitId ?? "";
+    message.product = object.product ?? "";
+    message.version = object.version ?? "";
+    message.paired = object.paired ?? false;
+    message.connected = object.connected ?? false;
+    message.approval = object.approval ?? "";
+    message.approvalDate = object.approvalDate ?? "";
+    message.dueUpdateId = object.dueUpdateId ?? "";
+    message.dueVersion = object.dueVersion ?? "";
+    message.duePriority = object.duePriority ?? "";
+    message.dueStartDate = object.dueStartDate ?? "";
+    message.dueDeadline = object.dueDeadline ?? "";
+    message.plannedUpdateId = object.plannedUpdateId ?? "";
+    message.flags = object.flags?.map((e) => e) || [];
+    message.lastResult = object.lastResult ?? "";
+    message.lastMessage = object.lastMessage ?? "";
+    message.updatedAt = object.updatedAt ?? "";
+    return message;
+  },
+};
+
+function createBaseListTerminalFirmwareRequest(): ListTerminalFirmwareRequest {
+  return { unit: "" };
+}
+
+export const ListTerminalFirmwareRequest: MessageFns<ListTerminalFirmwareRequest> = {
+  encode(message: ListTerminalFirmwareRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unit !== "") {
+      writer.uint32(10).string(message.unit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTerminalFirmwareRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTerminalFirmwareRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unit = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTerminalFirmwareRequest {
+    return { unit: isSet(object.unit) ? globalThis.String(object.unit) : "" };
+  },
+
+  toJSON(message: ListTerminalFirmwareRequest): unknown {
+    const obj: any = {};
+    if (message.unit !== "") {
+      obj.unit = message.unit;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTerminalFirmwareRequest>, I>>(base?: I): ListTerminalFirmwareRequest {
+    return ListTerminalFirmwareRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTerminalFirmwareRequest>, I>>(object: I): ListTerminalFirmwareRequest {
+    const message = createBaseListTerminalFirmwareRequest();
+    message.unit = object.unit ?? "";
+    return message;
+  },
+};
+
+function createBaseListTerminalFirmwareResponse(): ListTerminalFirmwareResponse {
+  return { terminals: [] };
+}
+
+export const ListTerminalFirmwareResponse: MessageFns<ListTerminalFirmwareResponse> = {
+  encode(message: ListTerminalFirmwareResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.terminals) {
+      TerminalFirmware.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTerminalFirmwareResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTerminalFirmwareResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminals.push(TerminalFirmware.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTerminalFirmwareResponse {
+    return {
+      terminals: globalThis.Array.isArray(object?.terminals)
+        ? object.terminals.map((e: any) => TerminalFirmware.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListTerminalFirmwareResponse): unknown {
+    const obj: any = {};
+    if (message.terminals?.length) {
+      obj.terminals = message.terminals.map((e) => TerminalFirmware.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTerminalFirmwareResponse>, I>>(base?: I): ListTerminalFirmwareResponse {
+    return ListTerminalFirmwareResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTerminalFirmwareResponse>, I>>(object: I): ListTerminalFirmwareResponse {
+    const message = createBaseListTerminalFirmwareResponse();
+    message.terminals = object.terminals?.map((e) => TerminalFirmware.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseUpdateTerminalRequest(): UpdateTerminalRequest {
+  return { ctId: "", version: "" };
+}
+
+export const UpdateTerminalRequest: MessageFns<UpdateTerminalRequest> = {
+  encode(message: UpdateTerminalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ctId !== "") {
+      writer.uint32(10).string(message.ctId);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTerminalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTerminalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ctId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateTerminalRequest {
+    return {
+      ctId: isSet(object.ctId)
+        ? globalThis.String(object.ctId)
+        : isSet(object.ct_id)
+        ? globalThis.String(object.ct_id)
+        : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+    };
+  },
+
+  toJSON(message: UpdateTerminalRequest): unknown {
+    const obj: any = {};
+    if (message.ctId !== "") {
+      obj.ctId = message.ctId;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateTerminalRequest>, I>>(base?: I): UpdateTerminalRequest {
+    return UpdateTerminalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateTerminalRequest>, I>>(object: I): UpdateTerminalRequest {
+    const message = createBaseUpdateTerminalRequest();
+    message.ctId = object.ctId ?? "";
+    message.version = object.version ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateTerminalResponse(): UpdateTerminalResponse {
+  return { terminal: undefined };
+}
+
+export const UpdateTerminalResponse: MessageFns<UpdateTerminalResponse> = {
+  encode(message: UpdateTerminalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminal !== undefined) {
+      TerminalFirmware.encode(message.terminal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTerminalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTerminalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminal = TerminalFirmware.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateTerminalResponse {
+    return { terminal: isSet(object.terminal) ? TerminalFirmware.fromJSON(object.terminal) : undefined };
+  },
+
+  toJSON(message: UpdateTerminalResponse): unknown {
+    const obj: any = {};
+    if (message.terminal !== undefined) {
+      obj.terminal = TerminalFirmware.toJSON(message.terminal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateTerminalResponse>, I>>(base?: I): UpdateTerminalResponse {
+    return UpdateTerminalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateTerminalResponse>, I>>(object: I): UpdateTerminalResponse {
+    const message = createBaseUpdateTerminalResponse();
+    message.terminal = (object.terminal !== undefined && object.terminal !== null)
+      ? TerminalFirmware.fromPartial(object.terminal)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * KsrService: the KSR (Konfigurations- und Software-Repository) of the fleet: the firmware
  * catalogue with each version's approval status (seed 000), signed releases with start date and
@@ -3551,6 +4354,37 @@ export const KsrServiceService = {
       Buffer.from(InstallOfflinePackageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): InstallOfflinePackageResponse => InstallOfflinePackageResponse.decode(value),
   },
+  /**
+   * Every card terminal the KSR knows (from card-terminal's events) with its firmware against the
+   * catalogue and the update due, worst first; `unit` (id or serial) narrows it to one unit's.
+   */
+  listTerminalFirmware: {
+    path: "/tigw.ksr.v1.KsrService/ListTerminalFirmware" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTerminalFirmwareRequest): Buffer =>
+      Buffer.from(ListTerminalFirmwareRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTerminalFirmwareRequest => ListTerminalFirmwareRequest.decode(value),
+    responseSerialize: (value: ListTerminalFirmwareResponse): Buffer =>
+      Buffer.from(ListTerminalFirmwareResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTerminalFirmwareResponse => ListTerminalFirmwareResponse.decode(value),
+  },
+  /**
+   * Plans a terminal's update (the release of `version`, or the one due): only a terminal at
+   * least gepairt (TERMINAL_NOT_PAIRED); it starts at once when the terminal is connected, else
+   * when it connects. Refusals of the package carry 4181-4185.
+   */
+  updateTerminal: {
+    path: "/tigw.ksr.v1.KsrService/UpdateTerminal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateTerminalRequest): Buffer =>
+      Buffer.from(UpdateTerminalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateTerminalRequest => UpdateTerminalRequest.decode(value),
+    responseSerialize: (value: UpdateTerminalResponse): Buffer =>
+      Buffer.from(UpdateTerminalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateTerminalResponse => UpdateTerminalResponse.decode(value),
+  },
 } as const;
 
 export interface KsrServiceServer extends UntypedServiceImplementation {
@@ -3590,6 +4424,17 @@ export interface KsrServiceServer extends UntypedServiceImplementation {
    * file, nothing recorded), then verification and apply as online (4181, 4183, 4184, 4185).
    */
   installOfflinePackage: handleUnaryCall<InstallOfflinePackageRequest, InstallOfflinePackageResponse>;
+  /**
+   * Every card terminal the KSR knows (from card-terminal's events) with its firmware against the
+   * catalogue and the update due, worst first; `unit` (id or serial) narrows it to one unit's.
+   */
+  listTerminalFirmware: handleUnaryCall<ListTerminalFirmwareRequest, ListTerminalFirmwareResponse>;
+  /**
+   * Plans a terminal's update (the release of `version`, or the one due): only a terminal at
+   * least gepairt (TERMINAL_NOT_PAIRED); it starts at once when the terminal is connected, else
+   * when it connects. Refusals of the package carry 4181-4185.
+   */
+  updateTerminal: handleUnaryCall<UpdateTerminalRequest, UpdateTerminalResponse>;
 }
 
 export interface KsrServiceClient extends Client {
@@ -3810,6 +4655,45 @@ export interface KsrServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: InstallOfflinePackageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Every card terminal the KSR knows (from card-terminal's events) with its firmware against the
+   * catalogue and the update due, worst first; `unit` (id or serial) narrows it to one unit's.
+   */
+  listTerminalFirmware(
+    request: ListTerminalFirmwareRequest,
+    callback: (error: ServiceError | null, response: ListTerminalFirmwareResponse) => void,
+  ): ClientUnaryCall;
+  listTerminalFirmware(
+    request: ListTerminalFirmwareRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTerminalFirmwareResponse) => void,
+  ): ClientUnaryCall;
+  listTerminalFirmware(
+    request: ListTerminalFirmwareRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTerminalFirmwareResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Plans a terminal's update (the release of `version`, or the one due): only a terminal at
+   * least gepairt (TERMINAL_NOT_PAIRED); it starts at once when the terminal is connected, else
+   * when it connects. Refusals of the package carry 4181-4185.
+   */
+  updateTerminal(
+    request: UpdateTerminalRequest,
+    callback: (error: ServiceError | null, response: UpdateTerminalResponse) => void,
+  ): ClientUnaryCall;
+  updateTerminal(
+    request: UpdateTerminalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateTerminalResponse) => void,
+  ): ClientUnaryCall;
+  updateTerminal(
+    request: UpdateTerminalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateTerminalResponse) => void,
   ): ClientUnaryCall;
 }
 
