@@ -43,7 +43,7 @@ export interface VpnServiceOptions {
   heartbeatMs?: number;
   grpc?: { host?: string; port?: number };
   /** The Zugangsmodul's TLS endpoint for the practices' VPN boxes (port 0: any free one). */
-  boxes?: { host?: string; port?: number; heartbeatMs?: number; recheckMs?: number };
+  boxes?: { host?: string; port?: number; heartbeatMs?: number; recheckMs?: number; publicAddress?: string };
   logger?: Logger;
   context?: string;
 }
@@ -136,7 +136,7 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
   const host = await startServiceHost({
     store,
     bus: o.bus,
-    services: [vpnGrpc(vpn, zugd), zugangsmodulGrpc(zugangsmodul, boxes)],
+    services: [vpnGrpc(vpn, zugd), zugangsmodulGrpc(zugangsmodul, boxes, endpoint)],
     grpc: o.grpc,
     logger: o.logger,
   });

@@ -24,6 +24,8 @@ const MAX_BODY = 16 * 1024;
 export interface ZugangsmodulEndpointOptions {
   host?: string;
   port?: number;
+  /** host:port as boxes reach it when not the listener's own (behind a load balancer, in Kubernetes). */
+  publicAddress?: string;
   /** The server certificate's key and chain (leaf first), and the CAs a box certificate must chain to. */
   tls: { keyPem: string; certPem: string; chainPems: string[]; caPems: string[] };
   /** How often a box pings (told to the box in its session answer); three missed: the session ends. */
@@ -101,6 +103,15 @@ export class ZugangsmodulEndpoint implements SessionTerminator {
     private readonly clock: Clock,
     private readonly o: ZugangsmodulEndpointOptions,
   ) {}
+
+  /** Where boxes reach this endpoint, and the CAs (PEM) they trust its certificate by. */
+  get publicAddress(): string {
+    return this.o.publicAddress || this.address;
+  }
+
+  get trustPems(): string[] {
+    return this.o.tls.caPems;
+  }
 
   get heartbeatMs(): number {
     return this.o.heartbeatMs ?? 30_000;
@@ -333,14 +344,15 @@ export class ZugangsmodulEndpoint implements SessionTerminator {
     } catch (e) {
       if (e instanceof Problem) return fail(e);
       if (e instanceof DomainError) {
+        // A wrong, used or expired code is refused like wrong credentials; a key of another box is a conflict.
         const status = /NOT_FOUND$/.test(e.code)
           ? 404
-          : e.code === "ACCOUNT_BLOCKED" || e.code === "KEY_IN_USE"
+          : e.code === "ACCOUNT_BLOCKED" || e.code.startsWith("ENROLMENT_CODE_") || e.code === "BOX_REMOVED"
             ? 403
             : e instanceof ValidationError
               ? 400
               : 409;
-        return fail(new Problem(e.code === "KEY_IN_USE" ? 409 : status, e.code, e.message));
+        return fail(new Problem(status, e.code, e.message));
       }
       this.o.logger?.warn({ err: e }, "Zugangsmodul request failed");
       return fail(new Problem(500, "INTERNAL", "the Zugangsmodul failed to answer: try again"));

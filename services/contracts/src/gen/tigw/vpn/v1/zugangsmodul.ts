@@ -211,6 +211,12 @@ export interface CreateBoxEnrolmentResponse {
     | undefined;
   /** One-time enrolment code: its hash is kept, never the code. */
   enrolmentCode: string;
+  /**
+   * Where the box reaches the Zugangsmodul (host:port) and the CA certificates (PEM) it trusts
+   * the Zugangsmodul's server certificate by: what the practice configures in the box.
+   */
+  zugangsmodulAddress: string;
+  trustPems: string[];
 }
 
 export interface ListBoxesRequest {
@@ -228,6 +234,17 @@ export interface RemoveBoxRequest {
 
 export interface RemoveBoxResponse {
   box: VpnBox | undefined;
+}
+
+export interface GetZugangsmodulEndpointRequest {
+}
+
+export interface GetZugangsmodulEndpointResponse {
+  /** host:port */
+  address: string;
+  trustPems: string[];
+  /** The name in the Zugangsmodul's server certificate (the TLS server name a box checks). */
+  serverName: string;
 }
 
 function createBasePracticeBinding(): PracticeBinding {
@@ -3357,7 +3374,7 @@ export const CreateBoxEnrolmentRequest: MessageFns<CreateBoxEnrolmentRequest> = 
 };
 
 function createBaseCreateBoxEnrolmentResponse(): CreateBoxEnrolmentResponse {
-  return { box: undefined, enrolmentCode: "" };
+  return { box: undefined, enrolmentCode: "", zugangsmodulAddress: "", trustPems: [] };
 }
 
 export const CreateBoxEnrolmentResponse: MessageFns<CreateBoxEnrolmentResponse> = {
@@ -3367,6 +3384,12 @@ export const CreateBoxEnrolmentResponse: MessageFns<CreateBoxEnrolmentResponse> 
     }
     if (message.enrolmentCode !== "") {
       writer.uint32(18).string(message.enrolmentCode);
+    }
+    if (message.zugangsmodulAddress !== "") {
+      writer.uint32(26).string(message.zugangsmodulAddress);
+    }
+    for (const v of message.trustPems) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -3400,6 +3423,22 @@ export const CreateBoxEnrolmentResponse: MessageFns<CreateBoxEnrolmentResponse> 
             message.enrolmentCode = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.zugangsmodulAddress = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.trustPems.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3420,6 +3459,16 @@ export const CreateBoxEnrolmentResponse: MessageFns<CreateBoxEnrolmentResponse> 
         : isSet(object.enrolment_code)
         ? globalThis.String(object.enrolment_code)
         : "",
+      zugangsmodulAddress: isSet(object.zugangsmodulAddress)
+        ? globalThis.String(object.zugangsmodulAddress)
+        : isSet(object.zugangsmodul_address)
+        ? globalThis.String(object.zugangsmodul_address)
+        : "",
+      trustPems: globalThis.Array.isArray(object?.trustPems)
+        ? object.trustPems.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.trust_pems)
+        ? object.trust_pems.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -3431,6 +3480,12 @@ export const CreateBoxEnrolmentResponse: MessageFns<CreateBoxEnrolmentResponse> 
     if (message.enrolmentCode !== "") {
       obj.enrolmentCode = message.enrolmentCode;
     }
+    if (message.zugangsmodulAddress !== "") {
+      obj.zugangsmodulAddress = message.zugangsmodulAddress;
+    }
+    if (message.trustPems?.length) {
+      obj.trustPems = message.trustPems;
+    }
     return obj;
   },
 
@@ -3441,6 +3496,8 @@ export const CreateBoxEnrolmentResponse: MessageFns<CreateBoxEnrolmentResponse> 
     const message = createBaseCreateBoxEnrolmentResponse();
     message.box = (object.box !== undefined && object.box !== null) ? VpnBox.fromPartial(object.box) : undefined;
     message.enrolmentCode = object.enrolmentCode ?? "";
+    message.zugangsmodulAddress = object.zugangsmodulAddress ?? "";
+    message.trustPems = object.trustPems?.map((e) => e) || [];
     return message;
   },
 };
@@ -3735,6 +3792,169 @@ export const RemoveBoxResponse: MessageFns<RemoveBoxResponse> = {
   },
 };
 
+function createBaseGetZugangsmodulEndpointRequest(): GetZugangsmodulEndpointRequest {
+  return {};
+}
+
+export const GetZugangsmodulEndpointRequest: MessageFns<GetZugangsmodulEndpointRequest> = {
+  encode(_: GetZugangsmodulEndpointRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetZugangsmodulEndpointRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetZugangsmodulEndpointRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetZugangsmodulEndpointRequest {
+    return {};
+  },
+
+  toJSON(_: GetZugangsmodulEndpointRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetZugangsmodulEndpointRequest>, I>>(base?: I): GetZugangsmodulEndpointRequest {
+    return GetZugangsmodulEndpointRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetZugangsmodulEndpointRequest>, I>>(_: I): GetZugangsmodulEndpointRequest {
+    const message = createBaseGetZugangsmodulEndpointRequest();
+    return message;
+  },
+};
+
+function createBaseGetZugangsmodulEndpointResponse(): GetZugangsmodulEndpointResponse {
+  return { address: "", trustPems: [], serverName: "" };
+}
+
+export const GetZugangsmodulEndpointResponse: MessageFns<GetZugangsmodulEndpointResponse> = {
+  encode(message: GetZugangsmodulEndpointResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    for (const v of message.trustPems) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.serverName !== "") {
+      writer.uint32(26).string(message.serverName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetZugangsmodulEndpointResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetZugangsmodulEndpointResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.trustPems.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serverName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetZugangsmodulEndpointResponse {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      trustPems: globalThis.Array.isArray(object?.trustPems)
+        ? object.trustPems.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.trust_pems)
+        ? object.trust_pems.map((e: any) => globalThis.String(e))
+        : [],
+      serverName: isSet(object.serverName)
+        ? globalThis.String(object.serverName)
+        : isSet(object.server_name)
+        ? globalThis.String(object.server_name)
+        : "",
+    };
+  },
+
+  toJSON(message: GetZugangsmodulEndpointResponse): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.trustPems?.length) {
+      obj.trustPems = message.trustPems;
+    }
+    if (message.serverName !== "") {
+      obj.serverName = message.serverName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetZugangsmodulEndpointResponse>, I>>(base?: I): GetZugangsmodulEndpointResponse {
+    return GetZugangsmodulEndpointResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetZugangsmodulEndpointResponse>, I>>(
+    object: I,
+  ): GetZugangsmodulEndpointResponse {
+    const message = createBaseGetZugangsmodulEndpointResponse();
+    message.address = object.address ?? "";
+    message.trustPems = object.trustPems?.map((e) => e) || [];
+    message.serverName = object.serverName ?? "";
+    return message;
+  },
+};
+
 /**
  * ZugangsmodulService: the practice side of the TI-Gateway. Practice accounts (TI-Gateway users)
  * register, must enrol TOTP before anything else, log in with password and TOTP code; an
@@ -3937,6 +4157,22 @@ export const ZugangsmodulServiceService = {
     responseSerialize: (value: RemoveBoxResponse): Buffer => Buffer.from(RemoveBoxResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveBoxResponse => RemoveBoxResponse.decode(value),
   },
+  /**
+   * Where boxes reach the Zugangsmodul's TLS endpoint and the CA certificates they trust it by
+   * (public: a box needs them before it has a certificate).
+   */
+  getZugangsmodulEndpoint: {
+    path: "/tigw.vpn.v1.ZugangsmodulService/GetZugangsmodulEndpoint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetZugangsmodulEndpointRequest): Buffer =>
+      Buffer.from(GetZugangsmodulEndpointRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetZugangsmodulEndpointRequest => GetZugangsmodulEndpointRequest.decode(value),
+    responseSerialize: (value: GetZugangsmodulEndpointResponse): Buffer =>
+      Buffer.from(GetZugangsmodulEndpointResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetZugangsmodulEndpointResponse =>
+      GetZugangsmodulEndpointResponse.decode(value),
+  },
 } as const;
 
 export interface ZugangsmodulServiceServer extends UntypedServiceImplementation {
@@ -3978,6 +4214,11 @@ export interface ZugangsmodulServiceServer extends UntypedServiceImplementation 
    * Another account's box: BOX_NOT_FOUND (the same as a box that does not exist).
    */
   removeBox: handleUnaryCall<RemoveBoxRequest, RemoveBoxResponse>;
+  /**
+   * Where boxes reach the Zugangsmodul's TLS endpoint and the CA certificates they trust it by
+   * (public: a box needs them before it has a certificate).
+   */
+  getZugangsmodulEndpoint: handleUnaryCall<GetZugangsmodulEndpointRequest, GetZugangsmodulEndpointResponse>;
 }
 
 export interface ZugangsmodulServiceClient extends Client {
@@ -4242,6 +4483,25 @@ export interface ZugangsmodulServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveBoxResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Where boxes reach the Zugangsmodul's TLS endpoint and the CA certificates they trust it by
+   * (public: a box needs them before it has a certificate).
+   */
+  getZugangsmodulEndpoint(
+    request: GetZugangsmodulEndpointRequest,
+    callback: (error: ServiceError | null, response: GetZugangsmodulEndpointResponse) => void,
+  ): ClientUnaryCall;
+  getZugangsmodulEndpoint(
+    request: GetZugangsmodulEndpointRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetZugangsmodulEndpointResponse) => void,
+  ): ClientUnaryCall;
+  getZugangsmodulEndpoint(
+    request: GetZugangsmodulEndpointRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetZugangsmodulEndpointResponse) => void,
   ): ClientUnaryCall;
 }
 
