@@ -84,6 +84,7 @@ export const OPTIONS = {
   ca: { type: "string" },
   "state-dir": { type: "string" },
   duration: { type: "string" },
+  rate: { type: "string" },
 } as const;
 
 /** The parsed command line: options by name, positionals in order. */

@@ -5,6 +5,7 @@ import { runVpn } from "./vpn.js";
 import { BoxError } from "@tigw/vpn/box";
 import { ApiError } from "../client.js";
 import { runVpnBox } from "../sim/vpn-box.js";
+import { runPractices } from "../sim/practices.js";
 
 const cardsPath = (kt: string) => `/api/v1/terminals/${encodeURIComponent(kt)}/cards`;
 
@@ -17,7 +18,10 @@ export const sim: CommandGroup = {
   tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow
   tigw sim vpnbox --account A [--enrol CODE] [--listen HOST:PORT] [--duration 10m] [--zugangsmodul HOST:PORT --ca FILE] [--state-dir DIR]
                                             a practice's VPN box: enrols once with the portal's code, keeps its session to the
-                                            Zugangsmodul (reconnecting by itself); --listen: the practice network's view through it`,
+                                            Zugangsmodul (reconnecting by itself); --listen: the practice network's view through it
+  tigw sim practices --count N [--unit U] [--rate R] [--duration 30s]
+                                            N new practices (portal, TOTP, a Mandant each, a VPN box each) and their day:
+                                            R requests/s through the boxes, random tunnel drops; exit 1 on any unexpected error`,
   async run(ctx, group) {
     const {
       unknown,
@@ -30,6 +34,11 @@ export const sim: CommandGroup = {
     switch (verb) {
       case "vpnzugd":
         return runVpn(ctx, group);
+      case "practices":
+        return runPractices(ctx).catch((e: unknown) => {
+          if (e instanceof BoxError) throw new ApiError(e.status, e.code, e.message);
+          throw e;
+        });
       case "vpnbox":
         return runVpnBox(ctx).catch((e: unknown) => {
           // The box's refusals carry the Zugangsmodul's code: shown like the API's.

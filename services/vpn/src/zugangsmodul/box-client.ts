@@ -94,7 +94,10 @@ function exchange(
       );
     });
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve({ status, headers: head, body: Buffer.concat(chunks) }));
+    req.on("end", () =>
+      // A stream that ends without a response: the session went away under it (a drop, a GOAWAY).
+      status ? resolve({ status, headers: head, body: Buffer.concat(chunks) }) : reject(new BoxError("TUNNEL_DOWN", "the tunnel closed before an answer")),
+    );
     req.on("error", (e) => reject(new BoxError("TUNNEL_DOWN", `the tunnel dropped: ${e.message}`)));
     req.on("close", () => {
       if (!status) reject(new BoxError("TUNNEL_DOWN", "the tunnel closed before an answer"));
