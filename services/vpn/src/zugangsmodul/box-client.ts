@@ -131,7 +131,12 @@ export async function enrolBox(o: { address: string; caPems: string[]; code: str
         "content-type": "application/json",
       }),
       failed,
-    ]);
+    ]).catch((e: unknown) => {
+      // Nothing answered: the address or the network, not the code.
+      if (e instanceof BoxError && e.code === "TUNNEL_DOWN")
+        throw new BoxError("ZUGANGSMODUL_UNREACHABLE", `cannot reach the Zugangsmodul at ${o.address}: ${e.message}`);
+      throw e;
+    });
     if (a.status !== 201) {
       const p = problemOf(a);
       throw new BoxError(p.code, p.title || `enrolment refused (HTTP ${a.status})`, a.status);
