@@ -463,7 +463,8 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
       const listed = await admin.$$eval("tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")));
       const row = (account: string) => listed.find((r) => r[0] === account);
       assert.deepEqual(row("praxis-ort")?.slice(2, 4), ["active", "RZK-DEMO-0001/btrs-01, RZK-DEMO-0002/btrs-10"]);
-      assert.deepEqual(row("physio-park")?.slice(2, 5), ["active", "RZK-DEMO-0001/btrs-04", "0"], "its grant has expired");
+      assert.deepEqual(row("physio-park")?.slice(2, 6), ["active", "RZK-DEMO-0001/btrs-04", "0", "-"], "its grant has expired; it has no VPN box");
+      assert.match(row("praxis-ort")?.[5] ?? "", /^1 box, [01] connected$/, "its VPN box");
       await admin.close();
     });
   });
