@@ -11,7 +11,7 @@ K6="$(bash deploy/local/k6-build.sh)"
 WORK="$(mktemp -d)"
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 HTTP=$(free_port); METRICS=$(free_port)
-export TIGW_DATA_DIR="$WORK/data" TIGW_HTTP_PORT=$HTTP TIGW_METRICS_PORT=$METRICS TIGW_OCSP_PORT=0 TIGW_VPNZUGD_PORT=0 TIGW_KSR_SOAP_PORT=0 TIGW_SOAP_PORT_BASE=0 TIGW_ADMIN_PASSWORD="loadtest-$(date +%s)-pw"
+export TIGW_DATA_DIR="$WORK/data" TIGW_HTTP_PORT=$HTTP TIGW_METRICS_PORT=$METRICS TIGW_OCSP_PORT=0 TIGW_VPNZUGD_PORT=0 TIGW_ZUGANGSMODUL_PORT=0 TIGW_KSR_SOAP_PORT=0 TIGW_SOAP_PORT_BASE=0 TIGW_ADMIN_PASSWORD="loadtest-$(date +%s)-pw"
 npm run -s build
 if [ "$MODE" = cluster ]; then
   eval "$(bash deploy/local/up.sh)"

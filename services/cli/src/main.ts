@@ -19,6 +19,7 @@ import { user } from "./commands/user.js";
 import { vpn } from "./commands/vpn.js";
 import { vsd } from "./commands/vsd.js";
 import { ksr } from "./commands/ksr.js";
+import { box } from "./commands/box.js";
 
 /**
  * The command table (the Command pattern): one module per command group under commands/, each a
@@ -47,6 +48,7 @@ export const GROUPS: CommandGroup[] = [
   ksr,
   practice,
   pki,
+  box,
 ];
 
 export const USAGE = `tigw: operate a ti-gateway fleet

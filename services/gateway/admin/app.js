@@ -390,9 +390,14 @@ async function accountView() {
   ];
 }
 
-/** Practice accounts (TI-Gateway users): status, their Mandanten on units, DVO grants; an operator blocks or unblocks. */
+/** Practice accounts (TI-Gateway users): status, their Mandanten on units, DVO grants, VPN boxes; an operator blocks or unblocks. */
 async function practicesView() {
-  const { practices } = await api("GET", "/api/v1/practices");
+  const [{ practices }, { boxes }] = await Promise.all([api("GET", "/api/v1/practices"), api("GET", "/api/v1/boxes")]);
+  /** The practice's boxes not removed, and how many of them have a session now. */
+  const boxesOf = (p) => {
+    const own = boxes.filter((b) => b.account === p.account && b.state !== "removed");
+    return own.length ? `${own.length} ${own.length === 1 ? "box" : "boxes"}, ${own.filter((b) => b.connected).length} connected` : "-";
+  };
   const alert = h("p", { role: "alert", id: "problem" });
   const change = (p) =>
     canChange
@@ -422,13 +427,14 @@ async function practicesView() {
     alert,
     practices.length
       ? table(
-          ["Account", "Practice", "Status", "Mandanten", "Active DVO grants", ""],
+          ["Account", "Practice", "Status", "Mandanten", "Active DVO grants", "VPN boxes", ""],
           practices.map((p) => [
             p.account,
             p.practiceName,
             p.status === "blocked" ? `blocked: ${p.blockedReason}` : p.status,
             p.bindings.map((b) => `${b.serial}/${b.mandantId}`).join(", ") || "-",
             String(p.grants.filter((g) => g.state === "active").length),
+            boxesOf(p),
             change(p),
           ]),
         )

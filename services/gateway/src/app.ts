@@ -13,7 +13,7 @@ import { AuthGuard } from "./http/guard.js";
 import { docsController } from "./http/openapi.js";
 import { ProblemFilter } from "./http/problem.js";
 import { cardTerminalApi, deadLetterApi, hsmApi, ksrApi, tenancyApi, vpnApi, vsdmApi, zugangsmodulApi } from "./grpc-clients.js";
-import { PortalController, PracticesController } from "./portal/controller.js";
+import { BoxesController, PortalBoxesController, PortalController, PracticesController } from "./portal/controller.js";
 import { PortalSessions } from "./portal/sessions.js";
 import { CARD_TERMINAL, DEAD_LETTERS, HSM, KSR, LOGGER, SOAP, TENANCY, VPN, VSDM, ZUGANGSMODUL } from "./tokens.js";
 import { SoapEndpoints } from "./soap/endpoints.js";
@@ -52,7 +52,7 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-const ALL_API = [...API_CONTROLLERS, PracticesController, PortalController];
+const ALL_API = [...API_CONTROLLERS, PracticesController, BoxesController, PortalController, PortalBoxesController];
 export const CONTROLLERS = [...ALL_API, docsController(ALL_API)];
 
 /** Content-Security-Policy of the admin UI: its own scripts, styles and API only. */

@@ -243,6 +243,10 @@ export interface ZugangsmodulApi {
   resetPracticeTotp: Rpc<zm.ResetPracticeTotpRequest, zm.ResetPracticeTotpResponse>;
   grantDvoAccess: Rpc<zm.GrantDvoAccessRequest, zm.GrantDvoAccessResponse>;
   revokeDvoAccess: Rpc<zm.RevokeDvoAccessRequest, zm.RevokeDvoAccessResponse>;
+  createBoxEnrolment: Rpc<zm.CreateBoxEnrolmentRequest, zm.CreateBoxEnrolmentResponse>;
+  listBoxes: Rpc<zm.ListBoxesRequest, zm.ListBoxesResponse>;
+  removeBox: Rpc<zm.RemoveBoxRequest, zm.RemoveBoxResponse>;
+  getZugangsmodulEndpoint: Rpc<zm.GetZugangsmodulEndpointRequest, zm.GetZugangsmodulEndpointResponse>;
   close(): void;
 }
 
@@ -260,6 +264,10 @@ const ZUGANGSMODUL_METHODS = [
   "resetPracticeTotp",
   "grantDvoAccess",
   "revokeDvoAccess",
+  "createBoxEnrolment",
+  "listBoxes",
+  "removeBox",
+  "getZugangsmodulEndpoint",
 ] as const;
 export const zugangsmodulApi = (address: string, deadlineMs = 30_000): ZugangsmodulApi =>
   promiseApi<ZugangsmodulApi>(ZugangsmodulServiceClient as unknown as ClientCtor, address, ZUGANGSMODUL_METHODS, deadlineMs);

@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     TIGW_VPN_GRPC_PORT: vpnPort,
     TIGW_METRICS_PORT: process.env["TIGW_VPN_METRICS_PORT"] ?? "9469",
     TIGW_VPNZUGD_PORT: process.env["TIGW_VPNZUGD_PORT"] ?? "8443",
+    TIGW_ZUGANGSMODUL_PORT: process.env["TIGW_ZUGANGSMODUL_PORT"] ?? "8446",
     TIGW_VPN_MASTER_KEY: process.env["TIGW_VPN_MASTER_KEY"] ?? loadMasterKey({ file: join(dataDir, "secrets", "vpn-master.key") }).toString("base64"),
     TIGW_TENANCY_ADDR: address,
     TIGW_HSM_ADDR: hsmAddress,

@@ -53,6 +53,10 @@ const cfg = exitOnConfigError(() =>
     TIGW_LOG_LEVEL: logLevel(),
     TIGW_VPNZUGD_PORT: int({ default: 8443, min: 0, max: 65535 }),
     TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
+    /** The Zugangsmodul's TLS endpoint for the practices' VPN boxes. */
+    TIGW_ZUGANGSMODUL_HOST: host({ default: "127.0.0.1" }),
+    TIGW_ZUGANGSMODUL_PORT: int({ default: 8446, min: 0, max: 65535 }),
+    TIGW_ZUGANGSMODUL_HEARTBEAT_SECONDS: int({ default: 30, min: 1, max: 3600 }),
     /** How often the KSR's update scheduler walks the clock (downloads, weekly windows). */
     TIGW_KSR_TICK_SECONDS: int({ default: 60, min: 1 }),
     /** The simulated KSR's SOAP port (list_Updates, Konfigurationsdienst.wsdl). */
@@ -122,6 +126,7 @@ async function main(): Promise<void> {
     masterKey: loadMasterKey({ file: join(dataDir, "secrets", "vpn-master.key") }),
     vpnzugd: { port: cfg.TIGW_VPNZUGD_PORT },
     heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
+    boxes: { host: cfg.TIGW_ZUGANGSMODUL_HOST, port: cfg.TIGW_ZUGANGSMODUL_PORT, heartbeatMs: cfg.TIGW_ZUGANGSMODUL_HEARTBEAT_SECONDS * 1000 },
     logger: log,
   });
   const vsdm = await startVsdm({
@@ -163,6 +168,7 @@ async function main(): Promise<void> {
     `  OCSP       ${hsm.ocspUrl}`,
     `  gRPC       tenancy ${tenancy.address}, hsm ${hsm.address}, card-terminal ${cardTerminal.address}, vsdm ${vsdm.address}, vpn ${vpn.address}, ksr ${ksr.address}`,
     `  VPN-ZugD   ${vpn.vpnzugd.url}   (simulated, mutual TLS)`,
+    `  VPN boxes  ${vpn.endpoint.address}   (the Zugangsmodul, mutual TLS: a box from the portal's code, tigw sim vpnbox)`,
     `  SOAP       per unit for practice software: tigw unit soap UNIT (HTTPS, ports from ${cfg.TIGW_SOAP_PORT_BASE || "free ones"}; trust: tigw pki roots --out FILE)`,
     `  KSR        ${ksr.soapUrl}   (simulated, SOAP list_Updates)`,
     `  clock      ${clock.simulated ? `simulated, now ${clock.now().toISOString()} (tigw clock advance 30d)` : "system"}`,

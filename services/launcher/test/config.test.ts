@@ -109,7 +109,15 @@ const PROCESSES: ProcessCase[] = [
     name: "vpn",
     script: "services/vpn/dist/src/main.js",
     env: { DATABASE_URL: "postgres://127.0.0.1:1/x", KAFKA_BROKERS: "127.0.0.1:1", TIGW_VPN_MASTER_KEY: key },
-    bad: [...DB, ["TIGW_VPN_GRPC_PORT", "65536"], ["TIGW_VPNZUGD_PORT", "port"], ["TIGW_VPN_HEARTBEAT_SECONDS", "0"], ["TIGW_VPN_MASTER_KEY", "abc"]],
+    bad: [
+      ...DB,
+      ["TIGW_VPN_GRPC_PORT", "65536"],
+      ["TIGW_VPNZUGD_PORT", "port"],
+      ["TIGW_VPN_HEARTBEAT_SECONDS", "0"],
+      ["TIGW_VPN_MASTER_KEY", "abc"],
+      ["TIGW_ZUGANGSMODUL_PORT", "box"],
+      ["TIGW_ZUGANGSMODUL_HEARTBEAT_SECONDS", "0"],
+    ],
   },
   {
     name: "vsdm",

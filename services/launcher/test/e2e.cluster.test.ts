@@ -92,6 +92,7 @@ describe(
           TIGW_SOAP_PORT_BASE: "0",
           TIGW_VPN_METRICS_PORT: String(metricsPorts["vpn"]),
           TIGW_VPNZUGD_PORT: "0",
+          TIGW_ZUGANGSMODUL_PORT: "0",
           TIGW_OCSP_PORT: "0",
           TIGW_TENANCY_METRICS_PORT: String(metricsPorts["tenancy"]),
           TIGW_GATEWAY_METRICS_PORT: String(metricsPorts["gateway"]),

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
+import { connect as h2Connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { request as httpsRequest } from "node:https";
 import { connect as tlsConnect } from "node:tls";
@@ -72,7 +73,9 @@ type Probe =
       halfClose?: boolean;
     }
   | { kind: "raw"; what: string; bytes: Buffer }
-  | { kind: "grpc"; what: string; path: string; payload: Buffer; undecodable: boolean };
+  | { kind: "grpc"; what: string; path: string; payload: Buffer; undecodable: boolean }
+  /** A request over HTTP/2 inside TLS (the Zugangsmodul's box endpoint), without a client certificate. */
+  | { kind: "h2"; what: string; method: string; path: string; headers?: Record<string, string>; body?: Buffer };
 
 interface Listener {
   name: string;
@@ -310,6 +313,35 @@ function httpBytes(p: Extract<Probe, { kind: "http" }>): Buffer {
   return Buffer.concat([Buffer.from(head, "latin1"), p.body ?? Buffer.alloc(0)]);
 }
 
+/** One HTTP/2 request inside TLS (server certificate unchecked, no client certificate): its status, or closed. */
+function h2Call(port: number, p: Extract<Probe, { kind: "h2" }>): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const session = h2Connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    let done = false;
+    const finish = (o: Outcome) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      session.destroy();
+      resolve(o);
+    };
+    const timer = setTimeout(() => finish({ closed: false }), 6000);
+    session.on("error", () => finish({ closed: true }));
+    session.on("close", () => finish({ closed: true }));
+    try {
+      const req = session.request({ ":method": p.method, ":path": p.path, ...(p.headers ?? {}) });
+      let status: number | undefined;
+      req.on("response", (h) => (status = Number(h[":status"])));
+      req.on("data", () => undefined);
+      req.on("end", () => finish({ status, closed: false }));
+      req.on("error", () => finish({ status, closed: true }));
+      req.end(p.body);
+    } catch {
+      finish({ closed: true });
+    }
+  });
+}
+
 function grpcCall(client: Client, path: string, payload: Buffer): Promise<Outcome> {
   return new Promise((resolve) => {
     client.makeUnaryRequest(
@@ -529,6 +561,7 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
       // The Zugangsmodul's practice accounts: a second service on vpn's port.
       { ...grpcListener("vpn", ZugangsmodulServiceService as unknown as ServiceDefinition), name: "gRPC vpn (ZugangsmodulService)" },
       vpnzugdListener(banner),
+      zugangsmodulListener(banner),
       soapListener(),
       ksrSoapListener(banner),
     ];
@@ -658,6 +691,68 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
     };
   }
 
+  /**
+   * The Zugangsmodul's box endpoint (vpn): HTTP/2 over TLS. Garbage and HTTP/1.1 on the TLS port,
+   * and HTTP/2 requests without a client certificate: enrolments with broken bodies, codes, keys
+   * and proofs, random paths and methods; each a 4xx (never a 5xx), and afterwards it still
+   * refuses a certificate-less session and an enrolment whose proof does not verify.
+   */
+  function zugangsmodulListener(banner: string): Listener {
+    const address = /VPN boxes\s+(\S+)/.exec(banner)?.[1];
+    assert.ok(address, `the banner names the Zugangsmodul:\n${banner}`);
+    const port = Number(address.split(":").pop());
+    const key = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "der" }).toString("base64");
+    const enrol = (what: string, body: Buffer | string): Extract<Probe, { kind: "h2" }> => ({
+      kind: "h2",
+      what,
+      method: "POST",
+      path: "/v1/enrol",
+      headers: { "content-type": "application/json" },
+      body: Buffer.isBuffer(body) ? body : Buffer.from(body),
+    });
+    const hostile = (r: Random): Probe =>
+      r.pick([
+        () => enrol("invalid JSON", r.pick(INVALID_JSON)),
+        () => enrol("random bytes", r.bytes(1 + r.int(3000))),
+        () => enrol("JSON of the wrong shape", JSON.stringify(r.pick([[], 1, "x", null, { code: 1 }, { code: "A", publicKey: [] }]))),
+        () => enrol("random code", JSON.stringify({ code: r.text(1 + r.int(40)), publicKey: key, proof: r.bytes(64).toString("base64") })),
+        () => enrol("a key that is none", JSON.stringify({ code: "ABCD-EFGH-JKLM-NPQR", publicKey: r.bytes(r.int(300)).toString("base64"), proof: "AA==" })),
+        () => enrol("a proof that is none", JSON.stringify({ code: "ABCD-EFGH-JKLM-NPQR", publicKey: key, proof: r.text(1 + r.int(200)) })),
+        () => enrol("oversized body", r.bytes(20_000 + r.int(200_000))),
+        (): Probe => ({
+          kind: "h2",
+          what: "random path",
+          method: r.pick(["GET", "POST", "PUT", "DELETE"]),
+          path: `/${r.text(r.int(60))}`.replace(/[ #]/g, "x"),
+        }),
+        (): Probe => ({
+          kind: "h2",
+          what: "a session resource without a certificate",
+          method: "GET",
+          path: r.pick(["/v1/session", "/v1/instances", `/v1/instances/${r.text(10, "abcXYZ0123")}`]),
+        }),
+        (): Probe => ({ kind: "h2", what: "bad percent-encoding", method: "GET", path: `/v1/instances/${r.pick(BAD_PERCENT)}` }),
+      ])();
+    return {
+      name: "Zugangsmodul box endpoint (vpn, HTTP/2 over TLS)",
+      port,
+      probes: (r) => [
+        ...Array.from({ length: 120 }, (): Probe => hostile(r)),
+        ...Array.from({ length: 30 }, (): Probe =>
+          r.int(2) === 0
+            ? { kind: "raw", what: "garbage on the TLS port", bytes: r.bytes(1 + r.int(2000)) }
+            : { kind: "raw", what: "plain HTTP on the TLS port", bytes: Buffer.from("GET /v1/session HTTP/1.1\r\nHost: x\r\n\r\n") },
+        ),
+      ],
+      check: async () => {
+        const session = await h2Call(port, { kind: "h2", what: "check", method: "GET", path: "/v1/session" });
+        assert.equal(session.status, 403, "a session without a certificate is refused");
+        const proof = await h2Call(port, enrol("check", JSON.stringify({ code: "ABCD-EFGH-JKLM-NPQR", publicKey: key, proof: "AA==" })));
+        assert.equal(proof.status, 400, "an enrolment whose proof does not verify is refused");
+      },
+    };
+  }
+
   function vpnzugdListener(banner: string): Listener {
     const url = /VPN-ZugD\s+(https:\S+)/.exec(banner)?.[1];
     assert.ok(url, `the banner names the VPN-ZugD:\n${banner}`);
@@ -704,13 +799,16 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
         const out =
           p.kind === "grpc"
             ? await grpcCall(client, p.path, p.payload)
-            : await sendRaw(l.port, p.kind === "http" ? httpBytes(p) : p.bytes, p.kind === "raw" || !!p.halfClose, l.soap && p.kind === "http");
+            : p.kind === "h2"
+              ? await h2Call(l.port, p)
+              : await sendRaw(l.port, p.kind === "http" ? httpBytes(p) : p.bytes, p.kind === "raw" || !!p.halfClose, l.soap && p.kind === "http");
         const key = p.kind === "grpc" ? `grpc ${status[out.grpcCode!]}` : out.status ? `http ${out.status}` : out.closed ? "closed" : "no answer";
         seen[key] = (seen[key] ?? 0) + 1;
         if (key === "no answer") seen[`no answer: ${p.what}`] = (seen[`no answer: ${p.what}`] ?? 0) + 1;
         const where = `${l.name}: ${p.what}${p.kind === "http" ? ` (${p.method} ${p.path.slice(0, 80)})` : p.kind === "grpc" ? ` (${p.path})` : ""}`;
         const soapError = l.soap && out.status === 500 && out.soapFault !== undefined && out.soapFault !== 4001;
         if (soapError) seen[`fault ${out.soapFault}`] = (seen[`fault ${out.soapFault}`] ?? 0) + 1;
+        if (p.kind === "h2" && out.status && out.status >= 500) failures.push(`${where}: HTTP/2 ${out.status}, expected < 500`);
         if (p.kind === "http" && out.status && !soapError && (out.status >= 500 ? !p.expect?.includes(out.status) : p.expect && !p.expect.includes(out.status)))
           failures.push(`${where}: HTTP ${out.status}, expected ${p.expect?.join("/") ?? "< 500"}`);
         if (p.kind === "grpc" && p.undecodable && out.grpcCode !== status.INVALID_ARGUMENT)

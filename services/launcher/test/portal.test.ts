@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "puppeteer-core" with { "resolution-mode": "import" };
 import { base32Decode, totpAt } from "@tigw/platform";
 import { generatePopulation } from "@tigw/vsdm";
+import { BoxTunnel, enrolBox, type TunnelAnswer } from "@tigw/vpn/box";
 import { startEmbedded, stopProcess } from "./support.js";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -33,6 +34,8 @@ interface Practice {
   kvnrs: string[];
   holders: string[];
   grantIds: string[];
+  boxIds: string[];
+  tunnel?: BoxTunnel;
 }
 
 const ADMIN_PASSWORD = "portal-admin-password";
@@ -117,7 +120,28 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
         ["EBK-DEMO-0003", "btrs-30"],
       ],
     },
-  ].map((p) => ({ ...p, bind: p.bind as [string, string][], token: "", mandantNames: [], ctIds: [], handles: [], kvnrs: [], holders: [], grantIds: [] }));
+  ].map((p) => ({
+    ...p,
+    bind: p.bind as [string, string][],
+    token: "",
+    mandantNames: [],
+    ctIds: [],
+    handles: [],
+    kvnrs: [],
+    holders: [],
+    grantIds: [],
+    boxIds: [],
+  }));
+  const fromTunnel = (a: TunnelAnswer): Answer => {
+    const text = a.body.toString("utf8");
+    let body: Json = {};
+    try {
+      body = JSON.parse(text) as Json;
+    } catch {
+      body = {};
+    }
+    return { status: a.status, text, body };
+  };
 
   before(async () => {
     const p = await startEmbedded({
@@ -168,9 +192,19 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
       }
       const grant = await ok("POST", "/api/v1/portal/grants", pr.token, { unit: pr.bind[0]![0], technician: `Techniker von ${pr.account}`, hours: 8 });
       pr.grantIds.push(String(grant["grantId"]));
+      // The practice's VPN box: announced in the portal, enrolled with the code, connected.
+      const announced = await ok("POST", "/api/v1/portal/boxes", pr.token, { name: `Box von ${pr.account}` });
+      const zm = announced["zugangsmodul"] as { address: string; trustPems: string[] };
+      const creds = await enrolBox({ address: zm.address, caPems: zm.trustPems, code: String(announced["enrolmentCode"]) });
+      pr.boxIds.push(creds.boxId);
+      pr.tunnel = new BoxTunnel(creds, zm.address, { heartbeatMs: 2_000 }).start();
+      await pr.tunnel.whenConnected(60_000);
     }
   });
-  after(async () => stop?.());
+  after(async () => {
+    for (const pr of practices) pr.tunnel?.stop();
+    await stop?.();
+  });
 
   it("each practice sees its own instances, Mandanten, terminals, cards, protocol and grants, and only those", async () => {
     for (const pr of practices) {
@@ -185,6 +219,31 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
       const own = await ok("GET", `/api/v1/portal/cards/${pr.handles[0]}`, pr.token);
       assert.equal(own["cardType"], "EGK");
     }
+  });
+
+  it("each practice's VPN box: its session is its practice's, with its own instances and Mandanten only", async () => {
+    for (const pr of practices) {
+      const session = fromTunnel(await pr.tunnel!.request("GET", "/v1/session"));
+      assert.equal(session.status, 200, session.text);
+      assert.equal(session.body["account"], pr.account);
+      const instances = session.body["instances"] as { unit: string; mandanten: string[] }[];
+      assert.deepEqual(instances.flatMap((i) => i.mandanten.map((m) => `${i.unit}/${m}`)).sort(), pr.bind.map(([u, m]) => `${u}/${m}`).sort());
+      const { boxes } = (await ok("GET", "/api/v1/portal/boxes", pr.token)) as { boxes: { boxId: string; connected: boolean }[] };
+      assert.deepEqual(
+        boxes.map((b) => [b.boxId, b.connected]),
+        [[pr.boxIds[0], true]],
+        "the portal lists its own box, connected",
+      );
+    }
+    const all = (await ok("GET", "/api/v1/boxes", admin)) as { boxes: { account: string; connected: boolean }[] };
+    assert.deepEqual(
+      all.boxes
+        .filter((b) => b.connected)
+        .map((b) => b.account)
+        .sort(),
+      practices.map((p) => p.account).sort(),
+      "operators see every box",
+    );
   });
 
   it("1,200 random probes of one practice for another's things are all refused, and leave none of its data in answers or logs", async () => {
@@ -251,6 +310,19 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
         },
       },
     ];
+    probes.push(
+      {
+        name: "remove a box",
+        run: async (a, b) => [await req("POST", `/api/v1/portal/boxes/${pick(b.boxIds)}/remove`, a.token), 403, "PERMISSION_DENIED"],
+      },
+      {
+        name: "box tunnel: an instance",
+        run: async (a) => {
+          const foreign = ["RZK-DEMO-0002", "EBK-DEMO-0003", "RZK-DEMO-0005", "EBK-DEMO-0004"].filter((u) => !a.bind.some(([x]) => x === u));
+          return [fromTunnel(await a.tunnel!.request("GET", `/v1/instances/${pick(foreign)}`)), 403, "PERMISSION_DENIED"];
+        },
+      },
+    );
     for (let i = 0; i < 1200; i++) {
       const a = pick(practices);
       const b = pick(practices.filter((x) => x !== a));
@@ -391,7 +463,8 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
       const listed = await admin.$$eval("tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")));
       const row = (account: string) => listed.find((r) => r[0] === account);
       assert.deepEqual(row("praxis-ort")?.slice(2, 4), ["active", "RZK-DEMO-0001/btrs-01, RZK-DEMO-0002/btrs-10"]);
-      assert.deepEqual(row("physio-park")?.slice(2, 5), ["active", "RZK-DEMO-0001/btrs-04", "0"], "its grant has expired");
+      assert.deepEqual(row("physio-park")?.slice(2, 6), ["active", "RZK-DEMO-0001/btrs-04", "0", "-"], "its grant has expired; it has no VPN box");
+      assert.match(row("praxis-ort")?.[5] ?? "", /^1 box, [01] connected$/, "its VPN box");
       await admin.close();
     });
   });

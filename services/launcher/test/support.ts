@@ -74,6 +74,7 @@ export async function startEmbedded(o: {
       TIGW_METRICS_PORT: "0",
       TIGW_OCSP_PORT: "0",
       TIGW_VPNZUGD_PORT: "0",
+      TIGW_ZUGANGSMODUL_PORT: "0",
       TIGW_SOAP_PORT_BASE: "0",
       TIGW_KSR_SOAP_PORT: "0",
       TIGW_ADMIN_PASSWORD: o.adminPassword,

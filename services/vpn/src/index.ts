@@ -8,3 +8,7 @@ export * from "./domain/practice-account.js";
 export * from "./domain/instance-bindings.js";
 export * from "./application/zugangsmodul.js";
 export { toPractice, toRegistration } from "./api/grpc.js";
+export * from "./domain/vpn-box.js";
+export * from "./application/boxes.js";
+export * from "./zugangsmodul/endpoint.js";
+export * from "./zugangsmodul/box-client.js";

@@ -35,6 +35,13 @@ const cfg = exitOnConfigError(() =>
     /** Where hsm reaches the simulated VPN-ZugD when not on this host (Kubernetes: the vpn Service). */
     TIGW_VPNZUGD_URL: str({ default: "" }),
     TIGW_VPN_HEARTBEAT_SECONDS: int({ default: 30, min: 1 }),
+    /** The Zugangsmodul's TLS endpoint for the practices' VPN boxes (mutual TLS, HTTP/2). */
+    TIGW_ZUGANGSMODUL_HOST: str({ default: "127.0.0.1" }),
+    TIGW_ZUGANGSMODUL_PORT: int({ default: 8446, min: 0, max: 65535 }),
+    /** host:port as boxes reach the endpoint, when not the listener's own. */
+    TIGW_ZUGANGSMODUL_PUBLIC_ADDR: str({ default: "" }),
+    /** How often a box pings; three missed and its session ends. */
+    TIGW_ZUGANGSMODUL_HEARTBEAT_SECONDS: int({ default: 30, min: 1, max: 3600 }),
     /** Encrypts the practices' TOTP secrets (the Zugangsmodul's vault). */
     TIGW_VPN_MASTER_KEY: secretKey(),
   }),
@@ -53,10 +60,16 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     masterKey: cfg.TIGW_VPN_MASTER_KEY,
     vpnzugd: { host: cfg.TIGW_VPNZUGD_HOST, port: cfg.TIGW_VPNZUGD_PORT, publicUrl: cfg.TIGW_VPNZUGD_URL || undefined },
     heartbeatMs: cfg.TIGW_VPN_HEARTBEAT_SECONDS * 1000,
+    boxes: {
+      host: cfg.TIGW_ZUGANGSMODUL_HOST,
+      port: cfg.TIGW_ZUGANGSMODUL_PORT,
+      publicAddress: cfg.TIGW_ZUGANGSMODUL_PUBLIC_ADDR || undefined,
+      heartbeatMs: cfg.TIGW_ZUGANGSMODUL_HEARTBEAT_SECONDS * 1000,
+    },
     grpc: { host: cfg.TIGW_VPN_GRPC_HOST, port: cfg.TIGW_VPN_GRPC_PORT },
     logger: log,
   });
-  log.info({ address: running.address, vpnzugd: running.vpnzugd.url }, "vpn serving gRPC");
+  log.info({ address: running.address, vpnzugd: running.vpnzugd.url, zugangsmodul: running.endpoint.address }, "vpn serving gRPC");
   return running;
 }
 

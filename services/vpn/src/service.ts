@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import {
   call,
   createClient,
@@ -16,6 +17,9 @@ import { vpnGrpc, zugangsmodulGrpc } from "./api/grpc.js";
 import { registerVpnMetrics } from "./application/metrics.js";
 import { Vpn } from "./application/vpn.js";
 import { Zugangsmodul } from "./application/zugangsmodul.js";
+import { VpnBoxes } from "./application/boxes.js";
+import { registerBoxMetrics } from "./application/box-metrics.js";
+import { newServerKey, VPNBOX_CA_CN, ZUGANGSMODUL_SERVER_NAME, ZugangsmodulEndpoint } from "./zugangsmodul/endpoint.js";
 import { VPNZUGD_SERVER_NAME, VpnZugdSimulator } from "./vpnzugd/simulator.js";
 
 export interface VpnServiceOptions {
@@ -38,6 +42,8 @@ export interface VpnServiceOptions {
   /** How often the tunnels' heartbeat asks the VPN-ZugD (statusOperation); default 30 s. */
   heartbeatMs?: number;
   grpc?: { host?: string; port?: number };
+  /** The Zugangsmodul's TLS endpoint for the practices' VPN boxes (port 0: any free one). */
+  boxes?: { host?: string; port?: number; heartbeatMs?: number; recheckMs?: number; publicAddress?: string };
   logger?: Logger;
   context?: string;
 }
@@ -46,6 +52,10 @@ export interface RunningVpn {
   vpn: Vpn;
   zugangsmodul: Zugangsmodul;
   vpnzugd: VpnZugdSimulator;
+  boxes: VpnBoxes;
+  /** The Zugangsmodul's TLS endpoint (host:port) and the PEMs a box trusts it by. */
+  endpoint: ZugangsmodulEndpoint;
+  boxTrustPems: string[];
   grpc: RunningGrpcServer;
   address: string;
   stop(): Promise<void>;
@@ -82,17 +92,61 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
   const vault = await SecretVault.open(o.sql, store.schema, o.masterKey, "practice_totp_secrets");
   const zugangsmodul = new Zugangsmodul(store, o.clock, vault, o.tenancyAddress);
   await zugangsmodul.open();
+  const boxes = new VpnBoxes(store, o.clock, zugangsmodul, o.hsmAddress);
+  await boxes.open();
+  const endpointTls = await zugangsmodulTls(o.hsmAddress, trust);
+  const endpoint = new ZugangsmodulEndpoint(
+    boxes,
+    zugangsmodul,
+    {
+      // The practice's instances, from its own bindings: what its session may reach.
+      instances: async (account) => {
+        const bound = await zugangsmodul.bindingsOf(account);
+        const units = [...new Map(bound.map((b) => [b.unitId, b.serial])).entries()];
+        return Promise.all(
+          units.map(async ([unitId, serial]) => ({
+            unit: serial,
+            unitId,
+            tiAccess: await vpn.tiAccess(unitId).then(
+              (v) => v.tiAccess,
+              () => null,
+            ),
+            mandanten: bound.filter((b) => b.unitId === unitId).map((b) => b.mandantId),
+          })),
+        );
+      },
+    },
+    o.clock,
+    { ...o.boxes, tls: endpointTls, logger: o.logger },
+  );
+  await endpoint.listen();
+  boxes.terminator = endpoint;
+  zugangsmodul.endSessions = (account, reason) => endpoint.endAccount(account, reason);
   let beating = Promise.resolve();
   const timer = setInterval(() => {
     beating = beating.then(() => vpn.heartbeat()).catch((e: unknown) => o.logger?.warn({ err: e }, "VPN heartbeat failed"));
   }, o.heartbeatMs ?? 30_000);
   timer.unref();
-  const unregister = registerVpnMetrics(vpn, zugd);
-  const host = await startServiceHost({ store, bus: o.bus, services: [vpnGrpc(vpn, zugd), zugangsmodulGrpc(zugangsmodul)], grpc: o.grpc, logger: o.logger });
+  const unregisterVpn = registerVpnMetrics(vpn, zugd);
+  const unregisterBoxes = registerBoxMetrics(boxes, endpoint);
+  const unregister = () => {
+    unregisterVpn();
+    unregisterBoxes();
+  };
+  const host = await startServiceHost({
+    store,
+    bus: o.bus,
+    services: [vpnGrpc(vpn, zugd), zugangsmodulGrpc(zugangsmodul, boxes, endpoint)],
+    grpc: o.grpc,
+    logger: o.logger,
+  });
   return {
     vpn,
     zugangsmodul,
     vpnzugd: zugd,
+    boxes,
+    endpoint,
+    boxTrustPems: endpointTls.caPems,
     grpc: host.grpc,
     address: host.address,
     stop: async () => {
@@ -100,9 +154,33 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
       await beating;
       unregister();
       await host.stop();
+      await endpoint.close();
       await zugd.close();
+      boxes.close();
       vpn.close();
       zugangsmodul.close();
     },
   };
+}
+
+/**
+ * The Zugangsmodul's server certificate from hsm's VPN-box sub-CA (a fresh key each start, kept in
+ * this process), and the CAs a box certificate must chain to: the RSA root and that sub-CA.
+ */
+async function zugangsmodulTls(
+  hsmAddress: string,
+  trust: hsm.GetTrustAnchorsResponse,
+): Promise<{ keyPem: string; certPem: string; chainPems: string[]; caPems: string[] }> {
+  const key = newServerKey();
+  const client = createClient(HsmServiceClient, hsmAddress, { deadlineMs: 30_000 });
+  const issued = await call<hsm.IssueVpnBoxCertificateRequest, hsm.IssueVpnBoxCertificateResponse>(client.issueVpnBoxCertificate.bind(client), {
+    boxId: "zugangsmodul",
+    account: "",
+    publicKey: key.spkiDer,
+    validDays: 825,
+    dnsNames: [ZUGANGSMODUL_SERVER_NAME, "localhost"],
+  }).finally(() => client.close());
+  const subCa = trust.subCaPems.find((p) => new X509Certificate(p).subject.includes(`CN=${VPNBOX_CA_CN}`));
+  if (!subCa) throw new Error("hsm has no VPN-box sub-CA: start an hsm of this version");
+  return { keyPem: key.keyPem, certPem: issued.certificate!.pem, chainPems: issued.chainPems, caPems: [...issued.chainPems.slice(1), subCa] };
 }

@@ -77,6 +77,15 @@ export const OPTIONS = {
   auto: { type: "string" },
   "auto-download": { type: "string" },
   offline: { type: "string" },
+  // VPN boxes: tigw box list --account A, tigw sim vpnbox --account A --enrol CODE --listen H:P
+  account: { type: "string" },
+  enrol: { type: "string" },
+  listen: { type: "string" },
+  zugangsmodul: { type: "string" },
+  ca: { type: "string" },
+  "state-dir": { type: "string" },
+  duration: { type: "string" },
+  rate: { type: "string" },
 } as const;
 
 /** The parsed command line: options by name, positionals in order. */

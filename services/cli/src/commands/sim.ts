@@ -2,6 +2,10 @@ import type { Card } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { simulateTerminals } from "../sim/kt-simulator.js";
 import { type CommandGroup, need, parseDurationMs, UsageError } from "./command.js";
 import { runVpn } from "./vpn.js";
+import { BoxError } from "@tigw/vpn/box";
+import { ApiError } from "../client.js";
+import { runVpnBox } from "../sim/vpn-box.js";
+import { runPractices } from "../sim/practices.js";
 
 const cardsPath = (kt: string) => `/api/v1/terminals/${encodeURIComponent(kt)}/cards`;
 
@@ -11,7 +15,13 @@ export const sim: CommandGroup = {
   usage: `  tigw sim kt --unit U [--mandant M] --count N [--prefix P] [--hold 30s]
   tigw sim card insert KT --type EGK|HBA|SMC-B|PRUEFKARTE_EGK [--slot N] [--iccsn I] [--pin P] | remove KT --slot N
   tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)   an insured person's eGK or a Prüfkarte
-  tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow`,
+  tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow
+  tigw sim vpnbox --account A [--enrol CODE] [--listen HOST:PORT] [--duration 10m] [--zugangsmodul HOST:PORT --ca FILE] [--state-dir DIR]
+                                            a practice's VPN box: enrols once with the portal's code, keeps its session to the
+                                            Zugangsmodul (reconnecting by itself); --listen: the practice network's view through it
+  tigw sim practices --count N [--unit U] [--rate R] [--duration 30s]
+                                            N new practices (portal, TOTP, a Mandant each, a VPN box each) and their day:
+                                            R requests/s through the boxes, random tunnel drops; exit 1 on any unexpected error`,
   async run(ctx, group) {
     const {
       unknown,
@@ -24,6 +34,17 @@ export const sim: CommandGroup = {
     switch (verb) {
       case "vpnzugd":
         return runVpn(ctx, group);
+      case "practices":
+        return runPractices(ctx).catch((e: unknown) => {
+          if (e instanceof BoxError) throw new ApiError(e.status, e.code, e.message);
+          throw e;
+        });
+      case "vpnbox":
+        return runVpnBox(ctx).catch((e: unknown) => {
+          // The box's refusals carry the Zugangsmodul's code: shown like the API's.
+          if (e instanceof BoxError) throw new ApiError(e.status, e.code, e.message);
+          throw e;
+        });
       case "kt": {
         const gateway = api();
         const count = Number(need(o.count, "--count"));

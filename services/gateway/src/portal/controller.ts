@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from "@nestjs/common";
 import { DomainError, ValidationError, type Logger } from "@tigw/platform";
-import type { Practice } from "@tigw/contracts/vpn/v1/zugangsmodul";
+import type { Practice, VpnBox } from "@tigw/contracts/vpn/v1/zugangsmodul";
 import type { Terminal } from "@tigw/contracts/cardterminal/v1/card_terminal";
 import { LoginLimiter } from "../auth/login-limiter.js";
 import { OperatorStore } from "../auth/operators.js";
@@ -307,6 +307,91 @@ export class PortalController {
     const r = await this.zm.revokeDvoAccess({ account: p.account, grantId });
     this.log?.info({ account: p.account, grantId }, "DVO access revoked");
     return r.practice!.grants.find((g) => g.grantId === grantId);
+  }
+}
+
+/** A box as its practice sees it: state, certificate, session; never another practice's. */
+const boxView = (b: VpnBox) => ({
+  boxId: b.boxId,
+  name: b.name,
+  state: b.state,
+  connected: b.connected,
+  connectedSince: b.connectedSince,
+  lastHeartbeat: b.lastHeartbeat,
+  lastSessionEnd: b.lastSessionEnd,
+  certSerial: b.certSerial,
+  certNotAfter: b.certNotAfter,
+  certFingerprint: b.certFingerprint,
+  enrolmentExpiresAt: b.enrolmentExpiresAt,
+  createdAt: b.createdAt,
+  removedAt: b.removedAt,
+});
+
+/**
+ * The practice's VPN boxes (/api/v1/portal/boxes): announce one (a one-time enrolment code),
+ * list its own, remove one (its certificate revoked, its session ended). The account is the
+ * session's; a box id only selects among the practice's own boxes.
+ */
+@Controller("api/v1/portal/boxes")
+export class PortalBoxesController {
+  constructor(
+    @Inject(ZUGANGSMODUL) private readonly zm: ZugangsmodulApi,
+    @Inject(LOGGER) private readonly log: Logger | null,
+  ) {}
+
+  @Get("zugangsmodul")
+  @Access({
+    role: "public",
+    summary:
+      "Where VPN boxes reach the Zugangsmodul (host:port, TLS server name) and the CA certificates (PEM) they trust it by: a box needs them before it enrols",
+  })
+  endpoint() {
+    return this.zm.getZugangsmodulEndpoint({});
+  }
+
+  @Get()
+  @Access({ role: "practice", summary: "The practice's VPN boxes: state, certificate, session (connected, last heartbeat, why the last one ended)" })
+  async list(@Req() req: PracticeRequest) {
+    return { boxes: (await this.zm.listBoxes({ account: session(req).practice.account })).boxes.map(boxView) };
+  }
+
+  @Post()
+  @Access({
+    role: "practice",
+    summary:
+      "Announce a VPN box (name): the answer carries its one-time enrolment code (valid 24 h, shown this once), the Zugangsmodul's address and the CA certificates the box trusts it by",
+    body: stringsBody(["name"]),
+    status: 201,
+  })
+  async announce(@Body() body: unknown, @Req() req: PracticeRequest) {
+    const account = session(req).practice.account;
+    const r = await this.zm.createBoxEnrolment({ account, name: field(body, "name") });
+    this.log?.info({ account, boxId: r.box?.boxId }, "VPN box announced");
+    return { box: boxView(r.box!), enrolmentCode: r.enrolmentCode, zugangsmodul: { address: r.zugangsmodulAddress, trustPems: r.trustPems } };
+  }
+
+  @Post(":boxId/remove")
+  @HttpCode(200)
+  @Access({ role: "practice", summary: "Remove a VPN box of the practice: its certificate is revoked and its session ends; another practice's: 403" })
+  async remove(@Param("boxId") boxId: string, @Req() req: PracticeRequest) {
+    const account = session(req).practice.account;
+    const own = (await this.zm.listBoxes({ account })).boxes.some((b) => b.boxId === boxId);
+    if (!own) throw new TenantRefusal("PERMISSION_DENIED", "this box is not one of your practice's", { field: "boxId" });
+    const r = await this.zm.removeBox({ account, boxId });
+    this.log?.info({ account, boxId }, "VPN box removed");
+    return boxView(r.box!);
+  }
+}
+
+/** The operators' side of the VPN boxes: the fleet's boxes and their sessions. */
+@Controller("api/v1/boxes")
+export class BoxesController {
+  constructor(@Inject(ZUGANGSMODUL) private readonly zm: ZugangsmodulApi) {}
+
+  @Get()
+  @Access({ role: "viewer", summary: "VPN boxes of all practices (?account= for one): state, certificate, session, why the last session ended" })
+  async list(@Query("account") account?: string) {
+    return this.zm.listBoxes({ account: account ?? "" });
   }
 }
 

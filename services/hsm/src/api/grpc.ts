@@ -105,6 +105,11 @@ export function hsmGrpc(h: Hsm, clock: ClockControl): GrpcServiceBinding {
       const cert = await h.issueTlsServerCertificate(r.unitId, Buffer.from(r.publicKey), r.dnsNames, r.ipAddresses);
       return { certificate: await certificateInfo(h, cert), chainPems: [h.pki.caOf(cert).pem] };
     }),
+    issueVpnBoxCertificate: unary(async (r: pb.IssueVpnBoxCertificateRequest) => {
+      const cert = await h.issueVpnBoxCertificate(r.boxId, r.account, Buffer.from(r.publicKey), r.validDays, r.dnsNames);
+      const ca = h.pki.caOf(cert);
+      return { certificate: await certificateInfo(h, cert), chainPems: [ca.pem, h.pki.rootOf(ca.certDer)] };
+    }),
   };
   return { name: "tigw.hsm.v1.HsmService", definition: pb.HsmServiceService, implementation: impl };
 }

@@ -374,6 +374,45 @@ export class Hsm {
     return this.pki.certificate(issued.serialHex);
   }
 
+  /**
+   * A practice's VPN box: a TLS client certificate (C.VPNBOX.AUT) over the key the box made and
+   * keeps. Issued by the RSA branch of the VPN-box sub-CA whatever the box's key, so the chain
+   * verifies in TLS 1.3 under OpenSSL 3.0 (which has no TLS 1.3 scheme for brainpool).
+   */
+  async issueVpnBoxCertificate(boxId: string, account: string, publicKeyDer: Buffer, validDays: number, dnsNames: string[] = []): Promise<CertificateState> {
+    const server = boxId === "zugangsmodul";
+    if (!server && !/^box-[a-z0-9-]{4,40}$/.test(boxId)) throw new ValidationError("INVALID_ARGUMENT", "boxId", "a box id looks like box-1a2b3c4d");
+    if (!server && !/^[a-z][a-z0-9._-]{2,31}$/.test(account)) throw new ValidationError("INVALID_ARGUMENT", "account", "name the practice account of the box");
+    if (server !== dnsNames.length > 0)
+      throw new ValidationError("INVALID_ARGUMENT", "dnsNames", "host names are for the Zugangsmodul's server certificate only");
+    const days = validDays || 365;
+    if (!Number.isInteger(days) || days < 1 || days > 825)
+      throw new ValidationError("INVALID_ARGUMENT", "validDays", "a box certificate is valid 1 to 825 days");
+    let publicKey;
+    try {
+      publicKey = createPublicKey({ key: publicKeyDer, format: "der", type: "spki" });
+    } catch {
+      throw new ValidationError("INVALID_PUBLIC_KEY", "publicKey", "publicKey must be a DER SubjectPublicKeyInfo");
+    }
+    const t = publicKey.asymmetricKeyType;
+    const d = publicKey.asymmetricKeyDetails ?? {};
+    const fit = (t === "rsa" && (d.modulusLength ?? 0) >= 2048) || (t === "ec" && (d.namedCurve === "prime256v1" || d.namedCurve === "secp384r1"));
+    if (!fit) throw new ValidationError("INVALID_PUBLIC_KEY", "publicKey", "a VPN box key is RSA of 2048 bits or more, or EC on P-256 or P-384");
+    const now = this.clock.now();
+    const issued = await this.pki.issue({
+      profile: "C.VPNBOX.AUT",
+      keyType: "rsa",
+      subject: server ? { cn: dnsNames[0]!, o: "ti-gateway Zugangsmodul" } : { cn: boxId, o: "ti-gateway test VPN box", ou: account },
+      notBefore: new Date(now.getTime() - 60_000),
+      notAfter: new Date(now.getTime() + days * 86_400_000),
+      owner: { kind: "box", id: boxId },
+      usage: ["digitalSignature"],
+      heldOutside: publicKey,
+      altNames: server ? { dns: dnsNames, ip: [] } : undefined,
+    });
+    return this.pki.certificate(issued.serialHex);
+  }
+
   /** The signature of a certificate's key; callers decide whether that key may sign this. */
   private async signWith(cert: CertificateState, data: Buffer): Promise<{ signature: Buffer; algorithm: string }> {
     const key = await this.vault.get(cert.keyRef);

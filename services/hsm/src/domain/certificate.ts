@@ -5,7 +5,8 @@ import { DomainError, type Decider } from "@tigw/platform";
  * The certificate itself is public and travels in the event; its private key does not (the
  * event names it by key reference only).
  */
-export type CertificateOwner = { kind: "ca" | "unit" | "card"; id: string };
+/** box: a practice's VPN box (id = the box id of the Zugangsmodul). */
+export type CertificateOwner = { kind: "ca" | "unit" | "card" | "box"; id: string };
 
 export interface CertificateState {
   exists: boolean;

@@ -4,7 +4,8 @@ import type { OcspStatus } from "./ocsp.js";
 import { policiesOf } from "./x509.js";
 
 /** The sub-CAs of the (test) TI PKI a certificate profile belongs to. */
-export type CaKind = "KOMP" | "SMCB" | "HBA" | "EGK";
+/** VPNBOX: the ti-gateway's own sub-CA for practices' VPN boxes (the Zugangsmodul's client certificates; no TI profile exists). */
+export type CaKind = "KOMP" | "SMCB" | "HBA" | "EGK" | "VPNBOX";
 
 /** oid_gem_or_cp (gemSpec_OID Tab_PKI_404): the gematik certificate policy every TI certificate carries. */
 export const OID_GEM_OR_CP = "1.2.276.0.76.4.163";
@@ -38,13 +39,18 @@ export const PROFILES = {
    * its UpdateInformation and firmware files with one (services/ksr).
    */
   "C.FD.SIG": { oid: "1.2.276.0.76.4.203", ca: "KOMP" },
+  /**
+   * A practice's VPN box authenticating to the TI-Gateway's Zugangsmodul (TLS client). Not a TI
+   * certificate type: the OID is under the test PKI's own arc, so no TI verifier accepts it.
+   */
+  "C.VPNBOX.AUT": { oid: "1.3.6.1.4.1.99999.15.1", ca: "VPNBOX" },
 } as const satisfies Record<string, { oid: string; ca: CaKind }>;
 export type ProfileName = keyof typeof PROFILES;
 
 /** The sub-CA kind of a CA name (GEM.KOMP-CA-TIGW-TEST-ECC -> KOMP), undefined for a root or a stranger. */
 export function caKindOfName(name: string): CaKind | undefined {
   const kind = /^GEM\.([A-Z]+)-CA-/.exec(name)?.[1];
-  return kind === "KOMP" || kind === "SMCB" || kind === "HBA" || kind === "EGK" ? kind : undefined;
+  return kind === "KOMP" || kind === "SMCB" || kind === "HBA" || kind === "EGK" || kind === "VPNBOX" ? kind : undefined;
 }
 
 /** Why a certificate does not fit: the stable codes a refusal carries (details.problem). */

@@ -6,8 +6,11 @@ import { OID_GEM_OR_CP, PROFILES, type CaKind, type ProfileName } from "./card-c
 import { answerOcsp, type OcspIssuer, type OcspStatus } from "./ocsp.js";
 import { issueCertificate, nameOf, toPem, type KeyType, type NameSpec } from "./x509.js";
 
-/** Sub-CAs of the test TI PKI, as in the TI: components (Konnektor, KT), SMC-B, HBA, eGK. */
-export const CA_KINDS: readonly CaKind[] = ["KOMP", "SMCB", "HBA", "EGK"];
+/**
+ * Sub-CAs of the test TI PKI, as in the TI: components (Konnektor, KT), SMC-B, HBA, eGK; and the
+ * TI-Gateway's VPN-box CA (created on the first start that knows it, beside the older ones).
+ */
+export const CA_KINDS: readonly CaKind[] = ["KOMP", "SMCB", "HBA", "EGK", "VPNBOX"];
 export const KEY_TYPES: readonly KeyType[] = ["ecc", "rsa"];
 
 interface Ca {
@@ -238,6 +241,12 @@ export class TestPki {
   caOf(cert: CertificateState): { pem: string; publicKey: KeyObject; certDer: Buffer } {
     const ca = this.cas.get(cert.ca)!;
     return { pem: ca.pem, publicKey: ca.publicKey, certDer: ca.certDer };
+  }
+
+  /** The root above a sub-CA (by the sub-CA's issuer), PEM. */
+  rootOf(subCaDer: Buffer): string {
+    const issuer = new X509Certificate(subCaDer).issuer;
+    return [...this.cas.values()].find((c) => new X509Certificate(c.certDer).subject === issuer)!.pem;
   }
 
   roots(): string[] {

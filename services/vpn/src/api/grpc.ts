@@ -3,6 +3,8 @@ import * as pb from "@tigw/contracts/vpn/v1/vpn";
 import * as zm from "@tigw/contracts/vpn/v1/zugangsmodul";
 import type { RegistrationView, Vpn } from "../application/vpn.js";
 import type { PracticeView, Zugangsmodul } from "../application/zugangsmodul.js";
+import type { BoxView, VpnBoxes } from "../application/boxes.js";
+import { ZUGANGSMODUL_SERVER_NAME } from "../zugangsmodul/endpoint.js";
 import type { VpnZugdSimulator } from "../vpnzugd/simulator.js";
 
 export function toRegistration(r: RegistrationView): pb.Registration {
@@ -60,7 +62,9 @@ export function toPractice(p: PracticeView): zm.Practice {
  * caller's (the gateway's portal and operator API); answers never carry a password or, after
  * enrolment, a TOTP secret.
  */
-export function zugangsmodulGrpc(z: Zugangsmodul): GrpcServiceBinding {
+export const toBox = (b: BoxView): zm.VpnBox => ({ ...b });
+
+export function zugangsmodulGrpc(z: Zugangsmodul, boxes: VpnBoxes, endpoint: { publicAddress: string; trustPems: string[] }): GrpcServiceBinding {
   const reply = (p: PracticeView) => ({ practice: toPractice(p) });
   const impl: zm.ZugangsmodulServiceServer = {
     registerPractice: unary(async (r: zm.RegisterPracticeRequest) => reply(await z.register(r.account, r.password, r.practiceName))),
@@ -79,6 +83,13 @@ export function zugangsmodulGrpc(z: Zugangsmodul): GrpcServiceBinding {
       return { practice: toPractice(p), grant: p.grants.find((g) => g.grantId === p.grantId) };
     }),
     revokeDvoAccess: unary(async (r: zm.RevokeDvoAccessRequest) => reply(await z.revokeDvo(r.account, r.grantId))),
+    createBoxEnrolment: unary(async (r: zm.CreateBoxEnrolmentRequest) => {
+      const { box, code } = await boxes.announce(r.account, r.name);
+      return { box: toBox(box), enrolmentCode: code, zugangsmodulAddress: endpoint.publicAddress, trustPems: endpoint.trustPems };
+    }),
+    listBoxes: unary(async (r: zm.ListBoxesRequest) => ({ boxes: (await boxes.list(r.account || undefined)).map(toBox) })),
+    getZugangsmodulEndpoint: unary(async () => ({ address: endpoint.publicAddress, trustPems: endpoint.trustPems, serverName: ZUGANGSMODUL_SERVER_NAME })),
+    removeBox: unary(async (r: zm.RemoveBoxRequest) => ({ box: toBox(await boxes.remove(r.account, r.boxId, r.account)) })),
   };
   return { name: "tigw.vpn.v1.ZugangsmodulService", definition: zm.ZugangsmodulServiceService, implementation: impl };
 }

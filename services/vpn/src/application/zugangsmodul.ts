@@ -104,6 +104,8 @@ export class Zugangsmodul {
   private readonly tenancy: TenancyServiceClient;
   private readonly credentials: string;
   private dummyHash: Promise<string> | undefined;
+  /** Ends the account's live box sessions (the Zugangsmodul's TLS endpoint, once it runs). */
+  endSessions: ((account: string, reason: string) => void) | undefined;
 
   constructor(
     readonly store: SqlEventStore,
@@ -267,12 +269,14 @@ export class Zugangsmodul {
       );
       await this.store.sql.query(`UPDATE ${this.credentials} SET totp_ref = NULL, totp_pending_ref = NULL WHERE account = $1`, [account]);
       for (const ref of [old?.totp_ref, old?.totp_pending_ref]) if (ref) await this.vault.delete(ref);
+      this.endSessions?.(account, "ACCOUNT_NOT_ACTIVE");
       return this.view(account);
     });
   }
 
   async block(account: string, reason: string, by: string): Promise<PracticeView> {
     await this.record(account, { type: "BlockPractice", reason, by, at: this.now() });
+    this.endSessions?.(account, "ACCOUNT_BLOCKED");
     return this.view(account);
   }
 

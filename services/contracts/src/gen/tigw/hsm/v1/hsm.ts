@@ -287,6 +287,30 @@ export interface IssueTlsServerCertificateResponse {
   chainPems: string[];
 }
 
+export interface IssueVpnBoxCertificateRequest {
+  /** The Zugangsmodul's box id: the certificate's owner and common name. */
+  boxId: string;
+  /** The practice account the box belongs to (organizational unit of the subject). */
+  account: string;
+  /** DER SubjectPublicKeyInfo of an RSA (2048+) or EC (P-256, P-384) key. */
+  publicKey: Buffer;
+  /** Validity in days (1-825); 0: 365. */
+  validDays: number;
+  /**
+   * The Zugangsmodul's own TLS server certificate (box_id "zugangsmodul", account empty): the
+   * names boxes reach it by, as subjectAltName. Boxes trust the same sub-CA both ways.
+   */
+  dnsNames: string[];
+}
+
+export interface IssueVpnBoxCertificateResponse {
+  certificate:
+    | CertificateInfo
+    | undefined;
+  /** The VPN-box sub-CA and its root, PEM: what the box sends after its certificate. */
+  chainPems: string[];
+}
+
 function createBaseCertificateInfo(): CertificateInfo {
   return {
     certSerial: "",
@@ -4513,6 +4537,250 @@ export const IssueTlsServerCertificateResponse: MessageFns<IssueTlsServerCertifi
   },
 };
 
+function createBaseIssueVpnBoxCertificateRequest(): IssueVpnBoxCertificateRequest {
+  return { boxId: "", account: "", publicKey: Buffer.alloc(0), validDays: 0, dnsNames: [] };
+}
+
+export const IssueVpnBoxCertificateRequest: MessageFns<IssueVpnBoxCertificateRequest> = {
+  encode(message: IssueVpnBoxCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.boxId !== "") {
+      writer.uint32(10).string(message.boxId);
+    }
+    if (message.account !== "") {
+      writer.uint32(18).string(message.account);
+    }
+    if (message.publicKey.length !== 0) {
+      writer.uint32(26).bytes(message.publicKey);
+    }
+    if (message.validDays !== 0) {
+      writer.uint32(32).int32(message.validDays);
+    }
+    for (const v of message.dnsNames) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueVpnBoxCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueVpnBoxCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.boxId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.publicKey = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.validDays = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.dnsNames.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueVpnBoxCertificateRequest {
+    return {
+      boxId: isSet(object.boxId)
+        ? globalThis.String(object.boxId)
+        : isSet(object.box_id)
+        ? globalThis.String(object.box_id)
+        : "",
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      publicKey: isSet(object.publicKey)
+        ? Buffer.from(bytesFromBase64(object.publicKey))
+        : isSet(object.public_key)
+        ? Buffer.from(bytesFromBase64(object.public_key))
+        : Buffer.alloc(0),
+      validDays: isSet(object.validDays)
+        ? globalThis.Number(object.validDays)
+        : isSet(object.valid_days)
+        ? globalThis.Number(object.valid_days)
+        : 0,
+      dnsNames: globalThis.Array.isArray(object?.dnsNames)
+        ? object.dnsNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_names)
+        ? object.dns_names.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: IssueVpnBoxCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.boxId !== "") {
+      obj.boxId = message.boxId;
+    }
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.publicKey.length !== 0) {
+      obj.publicKey = base64FromBytes(message.publicKey);
+    }
+    if (message.validDays !== 0) {
+      obj.validDays = Math.round(message.validDays);
+    }
+    if (message.dnsNames?.length) {
+      obj.dnsNames = message.dnsNames;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IssueVpnBoxCertificateRequest>, I>>(base?: I): IssueVpnBoxCertificateRequest {
+    return IssueVpnBoxCertificateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IssueVpnBoxCertificateRequest>, I>>(
+    object: I,
+  ): IssueVpnBoxCertificateRequest {
+    const message = createBaseIssueVpnBoxCertificateRequest();
+    message.boxId = object.boxId ?? "";
+    message.account = object.account ?? "";
+    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    message.validDays = object.validDays ?? 0;
+    message.dnsNames = object.dnsNames?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseIssueVpnBoxCertificateResponse(): IssueVpnBoxCertificateResponse {
+  return { certificate: undefined, chainPems: [] };
+}
+
+export const IssueVpnBoxCertificateResponse: MessageFns<IssueVpnBoxCertificateResponse> = {
+  encode(message: IssueVpnBoxCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificate !== undefined) {
+      CertificateInfo.encode(message.certificate, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.chainPems) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueVpnBoxCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueVpnBoxCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificate = CertificateInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chainPems.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueVpnBoxCertificateResponse {
+    return {
+      certificate: isSet(object.certificate) ? CertificateInfo.fromJSON(object.certificate) : undefined,
+      chainPems: globalThis.Array.isArray(object?.chainPems)
+        ? object.chainPems.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.chain_pems)
+        ? object.chain_pems.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: IssueVpnBoxCertificateResponse): unknown {
+    const obj: any = {};
+    if (message.certificate !== undefined) {
+      obj.certificate = CertificateInfo.toJSON(message.certificate);
+    }
+    if (message.chainPems?.length) {
+      obj.chainPems = message.chainPems;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IssueVpnBoxCertificateResponse>, I>>(base?: I): IssueVpnBoxCertificateResponse {
+    return IssueVpnBoxCertificateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IssueVpnBoxCertificateResponse>, I>>(
+    object: I,
+  ): IssueVpnBoxCertificateResponse {
+    const message = createBaseIssueVpnBoxCertificateResponse();
+    message.certificate = (object.certificate !== undefined && object.certificate !== null)
+      ? CertificateInfo.fromPartial(object.certificate)
+      : undefined;
+    message.chainPems = object.chainPems?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * HsmService: the gSMC-K of every unit (identities C.NK.VPN, C.AK.AUT, C.SAK.AUT with keys and
  * X.509 certificates), a test TI PKI with OCSP, card identities for the simulators, expiry and
@@ -4749,6 +5017,23 @@ export const HsmServiceService = {
     responseDeserialize: (value: Buffer): IssueTlsServerCertificateResponse =>
       IssueTlsServerCertificateResponse.decode(value),
   },
+  /**
+   * A TLS client certificate (C.VPNBOX.AUT, the VPN-box sub-CA) for a practice's VPN box over a
+   * public key the box generated and keeps. The Zugangsmodul asks it after checking the box's
+   * one-time enrolment code and its proof of the key. Codes INVALID_PUBLIC_KEY, INVALID_ARGUMENT.
+   */
+  issueVpnBoxCertificate: {
+    path: "/tigw.hsm.v1.HsmService/IssueVpnBoxCertificate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueVpnBoxCertificateRequest): Buffer =>
+      Buffer.from(IssueVpnBoxCertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueVpnBoxCertificateRequest => IssueVpnBoxCertificateRequest.decode(value),
+    responseSerialize: (value: IssueVpnBoxCertificateResponse): Buffer =>
+      Buffer.from(IssueVpnBoxCertificateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IssueVpnBoxCertificateResponse =>
+      IssueVpnBoxCertificateResponse.decode(value),
+  },
 } as const;
 
 export interface HsmServiceServer extends UntypedServiceImplementation {
@@ -4812,6 +5097,12 @@ export interface HsmServiceServer extends UntypedServiceImplementation {
    * SECURITY_MODULE_NOT_FOUND, INVALID_PUBLIC_KEY.
    */
   issueTlsServerCertificate: handleUnaryCall<IssueTlsServerCertificateRequest, IssueTlsServerCertificateResponse>;
+  /**
+   * A TLS client certificate (C.VPNBOX.AUT, the VPN-box sub-CA) for a practice's VPN box over a
+   * public key the box generated and keeps. The Zugangsmodul asks it after checking the box's
+   * one-time enrolment code and its proof of the key. Codes INVALID_PUBLIC_KEY, INVALID_ARGUMENT.
+   */
+  issueVpnBoxCertificate: handleUnaryCall<IssueVpnBoxCertificateRequest, IssueVpnBoxCertificateResponse>;
 }
 
 export interface HsmServiceClient extends Client {
@@ -5123,6 +5414,26 @@ export interface HsmServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IssueTlsServerCertificateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A TLS client certificate (C.VPNBOX.AUT, the VPN-box sub-CA) for a practice's VPN box over a
+   * public key the box generated and keeps. The Zugangsmodul asks it after checking the box's
+   * one-time enrolment code and its proof of the key. Codes INVALID_PUBLIC_KEY, INVALID_ARGUMENT.
+   */
+  issueVpnBoxCertificate(
+    request: IssueVpnBoxCertificateRequest,
+    callback: (error: ServiceError | null, response: IssueVpnBoxCertificateResponse) => void,
+  ): ClientUnaryCall;
+  issueVpnBoxCertificate(
+    request: IssueVpnBoxCertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IssueVpnBoxCertificateResponse) => void,
+  ): ClientUnaryCall;
+  issueVpnBoxCertificate(
+    request: IssueVpnBoxCertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IssueVpnBoxCertificateResponse) => void,
   ): ClientUnaryCall;
 }
 

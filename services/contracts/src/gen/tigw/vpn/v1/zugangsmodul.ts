@@ -179,6 +179,74 @@ export interface ResetPracticeTotpResponse {
   practice: Practice | undefined;
 }
 
+export interface VpnBox {
+  boxId: string;
+  account: string;
+  name: string;
+  /** awaiting-enrolment | enrolled | removed */
+  state: string;
+  /** Upper-case hex; empty before the enrolment. */
+  certSerial: string;
+  certNotAfter: string;
+  /** SHA-256 of the certificate, hex, as the box's owner may compare it. */
+  certFingerprint: string;
+  connected: boolean;
+  connectedSince: string;
+  lastHeartbeat: string;
+  /** Why the last session ended or was refused (empty: none yet). */
+  lastSessionEnd: string;
+  enrolmentExpiresAt: string;
+  createdAt: string;
+  removedAt: string;
+}
+
+export interface CreateBoxEnrolmentRequest {
+  account: string;
+  name: string;
+}
+
+export interface CreateBoxEnrolmentResponse {
+  box:
+    | VpnBox
+    | undefined;
+  /** One-time enrolment code: its hash is kept, never the code. */
+  enrolmentCode: string;
+  /**
+   * Where the box reaches the Zugangsmodul (host:port) and the CA certificates (PEM) it trusts
+   * the Zugangsmodul's server certificate by: what the practice configures in the box.
+   */
+  zugangsmodulAddress: string;
+  trustPems: string[];
+}
+
+export interface ListBoxesRequest {
+  account: string;
+}
+
+export interface ListBoxesResponse {
+  boxes: VpnBox[];
+}
+
+export interface RemoveBoxRequest {
+  account: string;
+  boxId: string;
+}
+
+export interface RemoveBoxResponse {
+  box: VpnBox | undefined;
+}
+
+export interface GetZugangsmodulEndpointRequest {
+}
+
+export interface GetZugangsmodulEndpointResponse {
+  /** host:port */
+  address: string;
+  trustPems: string[];
+  /** The name in the Zugangsmodul's server certificate (the TLS server name a box checks). */
+  serverName: string;
+}
+
 function createBasePracticeBinding(): PracticeBinding {
   return { unitId: "", serial: "", mandantId: "", boundAt: "" };
 }
@@ -2888,6 +2956,1005 @@ export const ResetPracticeTotpResponse: MessageFns<ResetPracticeTotpResponse> = 
   },
 };
 
+function createBaseVpnBox(): VpnBox {
+  return {
+    boxId: "",
+    account: "",
+    name: "",
+    state: "",
+    certSerial: "",
+    certNotAfter: "",
+    certFingerprint: "",
+    connected: false,
+    connectedSince: "",
+    lastHeartbeat: "",
+    lastSessionEnd: "",
+    enrolmentExpiresAt: "",
+    createdAt: "",
+    removedAt: "",
+  };
+}
+
+export const VpnBox: MessageFns<VpnBox> = {
+  encode(message: VpnBox, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.boxId !== "") {
+      writer.uint32(10).string(message.boxId);
+    }
+    if (message.account !== "") {
+      writer.uint32(18).string(message.account);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    if (message.certSerial !== "") {
+      writer.uint32(42).string(message.certSerial);
+    }
+    if (message.certNotAfter !== "") {
+      writer.uint32(50).string(message.certNotAfter);
+    }
+    if (message.certFingerprint !== "") {
+      writer.uint32(58).string(message.certFingerprint);
+    }
+    if (message.connected !== false) {
+      writer.uint32(64).bool(message.connected);
+    }
+    if (message.connectedSince !== "") {
+      writer.uint32(74).string(message.connectedSince);
+    }
+    if (message.lastHeartbeat !== "") {
+      writer.uint32(82).string(message.lastHeartbeat);
+    }
+    if (message.lastSessionEnd !== "") {
+      writer.uint32(90).string(message.lastSessionEnd);
+    }
+    if (message.enrolmentExpiresAt !== "") {
+      writer.uint32(98).string(message.enrolmentExpiresAt);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(106).string(message.createdAt);
+    }
+    if (message.removedAt !== "") {
+      writer.uint32(114).string(message.removedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VpnBox {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVpnBox();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.boxId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.certSerial = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.certNotAfter = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.certFingerprint = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.connected = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.connectedSince = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lastHeartbeat = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lastSessionEnd = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.enrolmentExpiresAt = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.removedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VpnBox {
+    return {
+      boxId: isSet(object.boxId)
+        ? globalThis.String(object.boxId)
+        : isSet(object.box_id)
+        ? globalThis.String(object.box_id)
+        : "",
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      certSerial: isSet(object.certSerial)
+        ? globalThis.String(object.certSerial)
+        : isSet(object.cert_serial)
+        ? globalThis.String(object.cert_serial)
+        : "",
+      certNotAfter: isSet(object.certNotAfter)
+        ? globalThis.String(object.certNotAfter)
+        : isSet(object.cert_not_after)
+        ? globalThis.String(object.cert_not_after)
+        : "",
+      certFingerprint: isSet(object.certFingerprint)
+        ? globalThis.String(object.certFingerprint)
+        : isSet(object.cert_fingerprint)
+        ? globalThis.String(object.cert_fingerprint)
+        : "",
+      connected: isSet(object.connected) ? globalThis.Boolean(object.connected) : false,
+      connectedSince: isSet(object.connectedSince)
+        ? globalThis.String(object.connectedSince)
+        : isSet(object.connected_since)
+        ? globalThis.String(object.connected_since)
+        : "",
+      lastHeartbeat: isSet(object.lastHeartbeat)
+        ? globalThis.String(object.lastHeartbeat)
+        : isSet(object.last_heartbeat)
+        ? globalThis.String(object.last_heartbeat)
+        : "",
+      lastSessionEnd: isSet(object.lastSessionEnd)
+        ? globalThis.String(object.lastSessionEnd)
+        : isSet(object.last_session_end)
+        ? globalThis.String(object.last_session_end)
+        : "",
+      enrolmentExpiresAt: isSet(object.enrolmentExpiresAt)
+        ? globalThis.String(object.enrolmentExpiresAt)
+        : isSet(object.enrolment_expires_at)
+        ? globalThis.String(object.enrolment_expires_at)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      removedAt: isSet(object.removedAt)
+        ? globalThis.String(object.removedAt)
+        : isSet(object.removed_at)
+        ? globalThis.String(object.removed_at)
+        : "",
+    };
+  },
+
+  toJSON(message: VpnBox): unknown {
+    const obj: any = {};
+    if (message.boxId !== "") {
+      obj.boxId = message.boxId;
+    }
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.certSerial !== "") {
+      obj.certSerial = message.certSerial;
+    }
+    if (message.certNotAfter !== "") {
+      obj.certNotAfter = message.certNotAfter;
+    }
+    if (message.certFingerprint !== "") {
+      obj.certFingerprint = message.certFingerprint;
+    }
+    if (message.connected !== false) {
+      obj.connected = message.connected;
+    }
+    if (message.connectedSince !== "") {
+      obj.connectedSince = message.connectedSince;
+    }
+    if (message.lastHeartbeat !== "") {
+      obj.lastHeartbeat = message.lastHeartbeat;
+    }
+    if (message.lastSessionEnd !== "") {
+      obj.lastSessionEnd = message.lastSessionEnd;
+    }
+    if (message.enrolmentExpiresAt !== "") {
+      obj.enrolmentExpiresAt = message.enrolmentExpiresAt;
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.removedAt !== "") {
+      obj.removedAt = message.removedAt;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VpnBox>, I>>(base?: I): VpnBox {
+    return VpnBox.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VpnBox>, I>>(object: I): VpnBox {
+    const message = createBaseVpnBox();
+    message.boxId = object.boxId ?? "";
+    message.account = object.account ?? "";
+    message.name = object.name ?? "";
+    message.state = object.state ?? "";
+    message.certSerial = object.certSerial ?? "";
+    message.certNotAfter = object.certNotAfter ?? "";
+    message.certFingerprint = object.certFingerprint ?? "";
+    message.connected = object.connected ?? false;
+    message.connectedSince = object.connectedSince ?? "";
+    message.lastHeartbeat = object.lastHeartbeat ?? "";
+    message.lastSessionEnd = object.lastSessionEnd ?? "";
+    message.enrolmentExpiresAt = object.enrolmentExpiresAt ?? "";
+    message.createdAt = object.createdAt ?? "";
+    message.removedAt = object.removedAt ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateBoxEnrolmentRequest(): CreateBoxEnrolmentRequest {
+  return { account: "", name: "" };
+}
+
+export const CreateBoxEnrolmentRequest: MessageFns<CreateBoxEnrolmentRequest> = {
+  encode(message: CreateBoxEnrolmentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBoxEnrolmentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBoxEnrolmentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBoxEnrolmentRequest {
+    return {
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: CreateBoxEnrolmentRequest): unknown {
+    const obj: any = {};
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBoxEnrolmentRequest>, I>>(base?: I): CreateBoxEnrolmentRequest {
+    return CreateBoxEnrolmentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBoxEnrolmentRequest>, I>>(object: I): CreateBoxEnrolmentRequest {
+    const message = createBaseCreateBoxEnrolmentRequest();
+    message.account = object.account ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateBoxEnrolmentResponse(): CreateBoxEnrolmentResponse {
+  return { box: undefined, enrolmentCode: "", zugangsmodulAddress: "", trustPems: [] };
+}
+
+export const CreateBoxEnrolmentResponse: MessageFns<CreateBoxEnrolmentResponse> = {
+  encode(message: CreateBoxEnrolmentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.box !== undefined) {
+      VpnBox.encode(message.box, writer.uint32(10).fork()).join();
+    }
+    if (message.enrolmentCode !== "") {
+      writer.uint32(18).string(message.enrolmentCode);
+    }
+    if (message.zugangsmodulAddress !== "") {
+      writer.uint32(26).string(message.zugangsmodulAddress);
+    }
+    for (const v of message.trustPems) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateBoxEnrolmentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateBoxEnrolmentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.box = VpnBox.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.enrolmentCode = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.zugangsmodulAddress = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.trustPems.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateBoxEnrolmentResponse {
+    return {
+      box: isSet(object.box) ? VpnBox.fromJSON(object.box) : undefined,
+      enrolmentCode: isSet(object.enrolmentCode)
+        ? globalThis.String(object.enrolmentCode)
+        : isSet(object.enrolment_code)
+        ? globalThis.String(object.enrolment_code)
+        : "",
+      zugangsmodulAddress: isSet(object.zugangsmodulAddress)
+        ? globalThis.String(object.zugangsmodulAddress)
+        : isSet(object.zugangsmodul_address)
+        ? globalThis.String(object.zugangsmodul_address)
+        : "",
+      trustPems: globalThis.Array.isArray(object?.trustPems)
+        ? object.trustPems.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.trust_pems)
+        ? object.trust_pems.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CreateBoxEnrolmentResponse): unknown {
+    const obj: any = {};
+    if (message.box !== undefined) {
+      obj.box = VpnBox.toJSON(message.box);
+    }
+    if (message.enrolmentCode !== "") {
+      obj.enrolmentCode = message.enrolmentCode;
+    }
+    if (message.zugangsmodulAddress !== "") {
+      obj.zugangsmodulAddress = message.zugangsmodulAddress;
+    }
+    if (message.trustPems?.length) {
+      obj.trustPems = message.trustPems;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateBoxEnrolmentResponse>, I>>(base?: I): CreateBoxEnrolmentResponse {
+    return CreateBoxEnrolmentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateBoxEnrolmentResponse>, I>>(object: I): CreateBoxEnrolmentResponse {
+    const message = createBaseCreateBoxEnrolmentResponse();
+    message.box = (object.box !== undefined && object.box !== null) ? VpnBox.fromPartial(object.box) : undefined;
+    message.enrolmentCode = object.enrolmentCode ?? "";
+    message.zugangsmodulAddress = object.zugangsmodulAddress ?? "";
+    message.trustPems = object.trustPems?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListBoxesRequest(): ListBoxesRequest {
+  return { account: "" };
+}
+
+export const ListBoxesRequest: MessageFns<ListBoxesRequest> = {
+  encode(message: ListBoxesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBoxesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBoxesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBoxesRequest {
+    return { account: isSet(object.account) ? globalThis.String(object.account) : "" };
+  },
+
+  toJSON(message: ListBoxesRequest): unknown {
+    const obj: any = {};
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBoxesRequest>, I>>(base?: I): ListBoxesRequest {
+    return ListBoxesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBoxesRequest>, I>>(object: I): ListBoxesRequest {
+    const message = createBaseListBoxesRequest();
+    message.account = object.account ?? "";
+    return message;
+  },
+};
+
+function createBaseListBoxesResponse(): ListBoxesResponse {
+  return { boxes: [] };
+}
+
+export const ListBoxesResponse: MessageFns<ListBoxesResponse> = {
+  encode(message: ListBoxesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.boxes) {
+      VpnBox.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBoxesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBoxesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.boxes.push(VpnBox.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBoxesResponse {
+    return { boxes: globalThis.Array.isArray(object?.boxes) ? object.boxes.map((e: any) => VpnBox.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListBoxesResponse): unknown {
+    const obj: any = {};
+    if (message.boxes?.length) {
+      obj.boxes = message.boxes.map((e) => VpnBox.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBoxesResponse>, I>>(base?: I): ListBoxesResponse {
+    return ListBoxesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBoxesResponse>, I>>(object: I): ListBoxesResponse {
+    const message = createBaseListBoxesResponse();
+    message.boxes = object.boxes?.map((e) => VpnBox.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveBoxRequest(): RemoveBoxRequest {
+  return { account: "", boxId: "" };
+}
+
+export const RemoveBoxRequest: MessageFns<RemoveBoxRequest> = {
+  encode(message: RemoveBoxRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
+    }
+    if (message.boxId !== "") {
+      writer.uint32(18).string(message.boxId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveBoxRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveBoxRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.boxId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveBoxRequest {
+    return {
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      boxId: isSet(object.boxId)
+        ? globalThis.String(object.boxId)
+        : isSet(object.box_id)
+        ? globalThis.String(object.box_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RemoveBoxRequest): unknown {
+    const obj: any = {};
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.boxId !== "") {
+      obj.boxId = message.boxId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveBoxRequest>, I>>(base?: I): RemoveBoxRequest {
+    return RemoveBoxRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveBoxRequest>, I>>(object: I): RemoveBoxRequest {
+    const message = createBaseRemoveBoxRequest();
+    message.account = object.account ?? "";
+    message.boxId = object.boxId ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveBoxResponse(): RemoveBoxResponse {
+  return { box: undefined };
+}
+
+export const RemoveBoxResponse: MessageFns<RemoveBoxResponse> = {
+  encode(message: RemoveBoxResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.box !== undefined) {
+      VpnBox.encode(message.box, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveBoxResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveBoxResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.box = VpnBox.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveBoxResponse {
+    return { box: isSet(object.box) ? VpnBox.fromJSON(object.box) : undefined };
+  },
+
+  toJSON(message: RemoveBoxResponse): unknown {
+    const obj: any = {};
+    if (message.box !== undefined) {
+      obj.box = VpnBox.toJSON(message.box);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveBoxResponse>, I>>(base?: I): RemoveBoxResponse {
+    return RemoveBoxResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveBoxResponse>, I>>(object: I): RemoveBoxResponse {
+    const message = createBaseRemoveBoxResponse();
+    message.box = (object.box !== undefined && object.box !== null) ? VpnBox.fromPartial(object.box) : undefined;
+    return message;
+  },
+};
+
+function createBaseGetZugangsmodulEndpointRequest(): GetZugangsmodulEndpointRequest {
+  return {};
+}
+
+export const GetZugangsmodulEndpointRequest: MessageFns<GetZugangsmodulEndpointRequest> = {
+  encode(_: GetZugangsmodulEndpointRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetZugangsmodulEndpointRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetZugangsmodulEndpointRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetZugangsmodulEndpointRequest {
+    return {};
+  },
+
+  toJSON(_: GetZugangsmodulEndpointRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetZugangsmodulEndpointRequest>, I>>(base?: I): GetZugangsmodulEndpointRequest {
+    return GetZugangsmodulEndpointRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetZugangsmodulEndpointRequest>, I>>(_: I): GetZugangsmodulEndpointRequest {
+    const message = createBaseGetZugangsmodulEndpointRequest();
+    return message;
+  },
+};
+
+function createBaseGetZugangsmodulEndpointResponse(): GetZugangsmodulEndpointResponse {
+  return { address: "", trustPems: [], serverName: "" };
+}
+
+export const GetZugangsmodulEndpointResponse: MessageFns<GetZugangsmodulEndpointResponse> = {
+  encode(message: GetZugangsmodulEndpointResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    for (const v of message.trustPems) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.serverName !== "") {
+      writer.uint32(26).string(message.serverName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetZugangsmodulEndpointResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetZugangsmodulEndpointResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.trustPems.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serverName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetZugangsmodulEndpointResponse {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      trustPems: globalThis.Array.isArray(object?.trustPems)
+        ? object.trustPems.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.trust_pems)
+        ? object.trust_pems.map((e: any) => globalThis.String(e))
+        : [],
+      serverName: isSet(object.serverName)
+        ? globalThis.String(object.serverName)
+        : isSet(object.server_name)
+        ? globalThis.String(object.server_name)
+        : "",
+    };
+  },
+
+  toJSON(message: GetZugangsmodulEndpointResponse): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.trustPems?.length) {
+      obj.trustPems = message.trustPems;
+    }
+    if (message.serverName !== "") {
+      obj.serverName = message.serverName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetZugangsmodulEndpointResponse>, I>>(base?: I): GetZugangsmodulEndpointResponse {
+    return GetZugangsmodulEndpointResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetZugangsmodulEndpointResponse>, I>>(
+    object: I,
+  ): GetZugangsmodulEndpointResponse {
+    const message = createBaseGetZugangsmodulEndpointResponse();
+    message.address = object.address ?? "";
+    message.trustPems = object.trustPems?.map((e) => e) || [];
+    message.serverName = object.serverName ?? "";
+    return message;
+  },
+};
+
 /**
  * ZugangsmodulService: the practice side of the TI-Gateway. Practice accounts (TI-Gateway users)
  * register, must enrol TOTP before anything else, log in with password and TOTP code; an
@@ -3051,6 +4118,61 @@ export const ZugangsmodulServiceService = {
       Buffer.from(RevokeDvoAccessResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeDvoAccessResponse => RevokeDvoAccessResponse.decode(value),
   },
+  /**
+   * The practice announces a VPN box: the answer carries the one-time enrolment code (shown this
+   * once, valid 24 h) the box uses at the Zugangsmodul's TLS endpoint to get its certificate.
+   * Codes ACCOUNT_BLOCKED, TOTP_ENROLMENT_REQUIRED, INVALID_BOX_NAME, TOO_MANY_BOXES.
+   */
+  createBoxEnrolment: {
+    path: "/tigw.vpn.v1.ZugangsmodulService/CreateBoxEnrolment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateBoxEnrolmentRequest): Buffer =>
+      Buffer.from(CreateBoxEnrolmentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateBoxEnrolmentRequest => CreateBoxEnrolmentRequest.decode(value),
+    responseSerialize: (value: CreateBoxEnrolmentResponse): Buffer =>
+      Buffer.from(CreateBoxEnrolmentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateBoxEnrolmentResponse => CreateBoxEnrolmentResponse.decode(value),
+  },
+  /** Boxes with their state and session; account set: that account's only. */
+  listBoxes: {
+    path: "/tigw.vpn.v1.ZugangsmodulService/ListBoxes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBoxesRequest): Buffer => Buffer.from(ListBoxesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBoxesRequest => ListBoxesRequest.decode(value),
+    responseSerialize: (value: ListBoxesResponse): Buffer => Buffer.from(ListBoxesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBoxesResponse => ListBoxesResponse.decode(value),
+  },
+  /**
+   * Removes a box of the account: its certificate is revoked and its session ends at once.
+   * Another account's box: BOX_NOT_FOUND (the same as a box that does not exist).
+   */
+  removeBox: {
+    path: "/tigw.vpn.v1.ZugangsmodulService/RemoveBox" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveBoxRequest): Buffer => Buffer.from(RemoveBoxRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveBoxRequest => RemoveBoxRequest.decode(value),
+    responseSerialize: (value: RemoveBoxResponse): Buffer => Buffer.from(RemoveBoxResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveBoxResponse => RemoveBoxResponse.decode(value),
+  },
+  /**
+   * Where boxes reach the Zugangsmodul's TLS endpoint and the CA certificates they trust it by
+   * (public: a box needs them before it has a certificate).
+   */
+  getZugangsmodulEndpoint: {
+    path: "/tigw.vpn.v1.ZugangsmodulService/GetZugangsmodulEndpoint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetZugangsmodulEndpointRequest): Buffer =>
+      Buffer.from(GetZugangsmodulEndpointRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetZugangsmodulEndpointRequest => GetZugangsmodulEndpointRequest.decode(value),
+    responseSerialize: (value: GetZugangsmodulEndpointResponse): Buffer =>
+      Buffer.from(GetZugangsmodulEndpointResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetZugangsmodulEndpointResponse =>
+      GetZugangsmodulEndpointResponse.decode(value),
+  },
 } as const;
 
 export interface ZugangsmodulServiceServer extends UntypedServiceImplementation {
@@ -3079,6 +4201,24 @@ export interface ZugangsmodulServiceServer extends UntypedServiceImplementation 
   /** The practice grants a technician (DVO) access to one of its instances for some hours. */
   grantDvoAccess: handleUnaryCall<GrantDvoAccessRequest, GrantDvoAccessResponse>;
   revokeDvoAccess: handleUnaryCall<RevokeDvoAccessRequest, RevokeDvoAccessResponse>;
+  /**
+   * The practice announces a VPN box: the answer carries the one-time enrolment code (shown this
+   * once, valid 24 h) the box uses at the Zugangsmodul's TLS endpoint to get its certificate.
+   * Codes ACCOUNT_BLOCKED, TOTP_ENROLMENT_REQUIRED, INVALID_BOX_NAME, TOO_MANY_BOXES.
+   */
+  createBoxEnrolment: handleUnaryCall<CreateBoxEnrolmentRequest, CreateBoxEnrolmentResponse>;
+  /** Boxes with their state and session; account set: that account's only. */
+  listBoxes: handleUnaryCall<ListBoxesRequest, ListBoxesResponse>;
+  /**
+   * Removes a box of the account: its certificate is revoked and its session ends at once.
+   * Another account's box: BOX_NOT_FOUND (the same as a box that does not exist).
+   */
+  removeBox: handleUnaryCall<RemoveBoxRequest, RemoveBoxResponse>;
+  /**
+   * Where boxes reach the Zugangsmodul's TLS endpoint and the CA certificates they trust it by
+   * (public: a box needs them before it has a certificate).
+   */
+  getZugangsmodulEndpoint: handleUnaryCall<GetZugangsmodulEndpointRequest, GetZugangsmodulEndpointResponse>;
 }
 
 export interface ZugangsmodulServiceClient extends Client {
@@ -3288,6 +4428,80 @@ export interface ZugangsmodulServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeDvoAccessResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The practice announces a VPN box: the answer carries the one-time enrolment code (shown this
+   * once, valid 24 h) the box uses at the Zugangsmodul's TLS endpoint to get its certificate.
+   * Codes ACCOUNT_BLOCKED, TOTP_ENROLMENT_REQUIRED, INVALID_BOX_NAME, TOO_MANY_BOXES.
+   */
+  createBoxEnrolment(
+    request: CreateBoxEnrolmentRequest,
+    callback: (error: ServiceError | null, response: CreateBoxEnrolmentResponse) => void,
+  ): ClientUnaryCall;
+  createBoxEnrolment(
+    request: CreateBoxEnrolmentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateBoxEnrolmentResponse) => void,
+  ): ClientUnaryCall;
+  createBoxEnrolment(
+    request: CreateBoxEnrolmentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateBoxEnrolmentResponse) => void,
+  ): ClientUnaryCall;
+  /** Boxes with their state and session; account set: that account's only. */
+  listBoxes(
+    request: ListBoxesRequest,
+    callback: (error: ServiceError | null, response: ListBoxesResponse) => void,
+  ): ClientUnaryCall;
+  listBoxes(
+    request: ListBoxesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBoxesResponse) => void,
+  ): ClientUnaryCall;
+  listBoxes(
+    request: ListBoxesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBoxesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes a box of the account: its certificate is revoked and its session ends at once.
+   * Another account's box: BOX_NOT_FOUND (the same as a box that does not exist).
+   */
+  removeBox(
+    request: RemoveBoxRequest,
+    callback: (error: ServiceError | null, response: RemoveBoxResponse) => void,
+  ): ClientUnaryCall;
+  removeBox(
+    request: RemoveBoxRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveBoxResponse) => void,
+  ): ClientUnaryCall;
+  removeBox(
+    request: RemoveBoxRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveBoxResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Where boxes reach the Zugangsmodul's TLS endpoint and the CA certificates they trust it by
+   * (public: a box needs them before it has a certificate).
+   */
+  getZugangsmodulEndpoint(
+    request: GetZugangsmodulEndpointRequest,
+    callback: (error: ServiceError | null, response: GetZugangsmodulEndpointResponse) => void,
+  ): ClientUnaryCall;
+  getZugangsmodulEndpoint(
+    request: GetZugangsmodulEndpointRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetZugangsmodulEndpointResponse) => void,
+  ): ClientUnaryCall;
+  getZugangsmodulEndpoint(
+    request: GetZugangsmodulEndpointRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetZugangsmodulEndpointResponse) => void,
   ): ClientUnaryCall;
 }
 
