@@ -14,7 +14,7 @@ import {
   SingleResponse,
 } from "@peculiar/asn1-ocsp";
 import { Certificate, CRLReason, CRLReasons, Extension } from "@peculiar/asn1-x509";
-import { keyHash, signatureAlgorithm, signDer } from "./x509.js";
+import { keyHash, memoByDer, signatureAlgorithm, signDer } from "./x509.js";
 
 const NONCE = "1.3.6.1.5.5.7.48.1.2";
 
@@ -35,10 +35,11 @@ const serialHexOf = (serial: ArrayBuffer) =>
     .toUpperCase()
     .replace(/^(00)+(?=.)/, "");
 /** SHA-1 of a CA certificate's subject, as OCSP's CertID names the issuer. */
-export const nameHash = (certDer: Buffer) =>
+export const nameHash = memoByDer((certDer) =>
   createHash("sha1")
     .update(Buffer.from(AsnConvert.serialize(AsnConvert.parse(certDer, Certificate).tbsCertificate.subject)))
-    .digest();
+    .digest(),
+);
 
 const REASONS: Record<string, CRLReasons> = {
   unspecified: CRLReasons.unspecified,

@@ -92,11 +92,32 @@ export function spkiOf(publicKey: KeyObject): SubjectPublicKeyInfo {
   return AsnConvert.parse(publicKey.export({ type: "spki", format: "der" }), SubjectPublicKeyInfo);
 }
 
-/** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits. Also the OCSP issuerKeyHash. */
-export const keyHash = (publicKey: KeyObject): Buffer =>
+/**
+ * Remembers a derived value by the SHA-256 of the DER it comes from: every OCSP request and answer
+ * needs the hashes of the same few CAs, and parsing their ASN.1 each time cost more CPU than the
+ * rest of the OCSP exchange. Bounded: emptied when full.
+ */
+export function memoByDer(compute: (der: Buffer) => Buffer, max = 256): (der: Buffer) => Buffer {
+  const seen = new Map<string, Buffer>();
+  return (der) => {
+    const k = createHash("sha256").update(der).digest("base64");
+    let v = seen.get(k);
+    if (!v) {
+      if (seen.size >= max) seen.clear();
+      seen.set(k, (v = compute(der)));
+    }
+    return v;
+  };
+}
+
+const keyHashOfSpki = memoByDer((spki) =>
   createHash("sha1")
-    .update(Buffer.from(spkiOf(publicKey).subjectPublicKey))
-    .digest();
+    .update(Buffer.from(AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey))
+    .digest(),
+);
+
+/** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits. Also the OCSP issuerKeyHash. */
+export const keyHash = (publicKey: KeyObject): Buffer => keyHashOfSpki(publicKey.export({ type: "spki", format: "der" }));
 
 const ext = (extnID: string, critical: boolean, value: unknown) => new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
 
