@@ -118,7 +118,14 @@ describe("gateway authentication and authorisation (every route of the OpenAPI d
 
   it("the document lists the admin API: health and login public, every other route protected", () => {
     const publicRoutes = routes.filter((r) => r.role === "public").map((r) => `${r.method} ${r.path}`);
-    assert.deepEqual(publicRoutes.sort(), ["get /api/v1/health", "post /api/v1/auth/login", "post /api/v1/portal/login", "post /api/v1/portal/register"]);
+    // The Zugangsmodul's address and trust anchor: what a VPN box needs before anyone logs in.
+    assert.deepEqual(publicRoutes.sort(), [
+      "get /api/v1/health",
+      "get /api/v1/portal/boxes/zugangsmodul",
+      "post /api/v1/auth/login",
+      "post /api/v1/portal/login",
+      "post /api/v1/portal/register",
+    ]);
     assert.ok(routes.length >= 14, `only ${routes.length} routes`);
     for (const must of [
       "post /api/v1/units",
