@@ -172,17 +172,51 @@ function unitActions(unit, state) {
   return [];
 }
 
+/**
+ * The unit's registration at the VPN-Zugangsdienst and the TI-access rule's verdict, as vpn
+ * reports it (GET /units/:unit/vpn). A vpn that cannot be asked leaves the rest of the page
+ * usable: the section says why it is missing instead.
+ */
+function vpnSection(r) {
+  if (r instanceof ApiError) return h("p", { id: "vpn", class: "error" }, `VPN-ZugD status unavailable: ${r.code}: ${r.message}`);
+  const tunnel = (t) => `${t?.state ?? "down"}${t?.lastHeartbeat ? ` (last heartbeat ${t.lastHeartbeat})` : ""}`;
+  const yesNo = (ok, text) => h("span", { class: ok ? "ok" : "error" }, text);
+  return h(
+    "table",
+    { id: "vpn" },
+    h(
+      "tbody",
+      {},
+      [
+        ["Registration", yesNo(r.registrationStatus === "Registriert", r.registrationStatus)],
+        ["ContractID", r.contractId || "-"],
+        ["Contract status", r.contractStatus],
+        ["TI access", r.tiAccess ? yesNo(true, "yes") : yesNo(false, `no: ${(r.tiAccessReasons ?? []).join("; ")}`)],
+        ["SIS access", r.sisAccess ? "yes" : r.sisRequested ? "requested, not granted" : "not requested"],
+        ["TI tunnel", tunnel(r.tiTunnel)],
+        ["SIS tunnel", tunnel(r.sisTunnel)],
+        ["Sperrung", r.blocked ? yesNo(false, `yes: ${r.blockedReason}`) : "no"],
+        ["Last result", r.lastResult ? `${r.lastResult}${r.lastMessage ? ` ${r.lastMessage}` : ""}` : "-"],
+      ].map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, v))),
+    ),
+  );
+}
+
 /** The protocol filter of the unit page (outcome), kept in the hash: #/unit/SERIAL/error. */
 const OUTCOMES = ["", "ok", "warning", "error"];
 
 async function unitView(unit, outcome = "") {
   const path = `/api/v1/units/${encodeURIComponent(unit)}`;
-  const [check, { terminals }, log, u, infomodell] = await Promise.all([
+  const [check, { terminals }, log, u, infomodell, vpn] = await Promise.all([
     api("GET", `${path}/check`),
     api("GET", `/api/v1/terminals?unit=${encodeURIComponent(unit)}`),
     api("GET", `${path}/vsd-log?limit=20${outcome ? `&outcome=${outcome}` : ""}`),
     api("GET", path),
     api("GET", `${path}/infomodell`),
+    api("GET", `${path}/vpn`).catch((err) => {
+      if (err.status === 401) throw err;
+      return err instanceof ApiError ? err : new ApiError(0, "UNAVAILABLE", String(err));
+    }),
   ]);
   const list = (xs) => (xs && xs.length ? xs.join(", ") : "-");
   const filter = h(
@@ -207,6 +241,8 @@ async function unitView(unit, outcome = "") {
       ["Check", "Status", "Detail"],
       check.checks.map((c) => [c.check, badge(c.status), c.detail]),
     ),
+    h("h2", {}, "VPN-Zugangsdienst"),
+    vpnSection(vpn),
     h("h2", {}, "Card terminals"),
     terminals.length
       ? table(

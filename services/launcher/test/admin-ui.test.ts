@@ -18,8 +18,8 @@ const chromium = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 
 /**
  * The admin web UI in a real browser (headless Chromium) against `npm start --demo`: log in
- * (a wrong password is refused on the page), the fleet, a unit's functional check, terminals and
- * protocol, and logging out ends the token at the gateway.
+ * (a wrong password is refused on the page), the fleet, a unit's functional check, VPN-ZugD
+ * registration and TI access, terminals and protocol, and logging out ends the token at the gateway.
  */
 // Skipped on a developer machine without Chromium; in CI (CI=true) a missing browser fails.
 describe(
@@ -31,6 +31,11 @@ describe(
     let page: Page;
     let url = "";
     const text = (selector: string) => page.$eval(selector, (el) => el.textContent ?? "");
+    /** The unit page's VPN-Zugangsdienst section as {label: value}. */
+    const vpnPanel = () =>
+      page.$$eval("#vpn tr", (trs) =>
+        Object.fromEntries(trs.map((tr) => [tr.querySelector("th")?.textContent ?? "", tr.querySelector("td")?.textContent ?? ""])),
+      );
 
     before(async () => {
       const p = await startEmbedded({ dataDir: mkdtempSync(join(tmpdir(), "tigw-ui-")), adminPassword: "ui-admin-password", args: ["--demo"] });
@@ -80,7 +85,17 @@ describe(
       for (const c of ["unit state", "TI access (gSMC-K)", "KT slots", "card terminals", "VSDM (last 24 h)"])
         assert.ok(checks.includes(c), `${c} in ${JSON.stringify(checks)}`);
       const headings = await page.$$eval("h2", (hs) => hs.map((x) => x.firstChild?.textContent?.trim()));
-      assert.deepEqual(headings, ["Functional check", "Card terminals", "Infomodell", "VSDM protocol (newest 20)"]);
+      assert.deepEqual(headings, ["Functional check", "VPN-Zugangsdienst", "Card terminals", "Infomodell", "VSDM protocol (newest 20)"]);
+      // The demo registers RZK-DEMO-0001 at the VPN-ZugD under a TI-only contract.
+      const vpn = await vpnPanel();
+      assert.equal(vpn["Registration"], "Registriert");
+      assert.equal(vpn["ContractID"], "VTR-DEMO-0001");
+      assert.equal(vpn["Contract status"], "Zugriff auf TI erlaubt");
+      assert.equal(vpn["TI access"], "yes");
+      assert.equal(vpn["SIS access"], "not requested");
+      assert.match(vpn["TI tunnel"] ?? "", /^up \(last heartbeat \d{4}-/);
+      assert.equal(vpn["SIS tunnel"], "down");
+      assert.equal(vpn["Sperrung"], "no");
       const infomodell = await page.$$eval("tbody tr", (trs) =>
         trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === "btrs-01"),
       );
@@ -114,6 +129,33 @@ describe(
       await block!.click();
       await page.waitForFunction(() => document.body.textContent?.includes("State: blocked."));
       assert.match(await text("main"), /unit state\s*error\s*blocked: practices cannot work with this unit/);
+    });
+
+    it("the unit page shows the VPN-ZugD registration with SIS, and after a Sperrung no TI access with its reason", async () => {
+      await page.evaluate(() => (location.hash = "#/unit/RZK-DEMO-0002"));
+      await page.waitForFunction(() => document.querySelector("h1")?.textContent?.startsWith("RZK-DEMO-0002") && document.getElementById("vpn"));
+      const before = await vpnPanel();
+      assert.deepEqual(
+        [before["Registration"], before["ContractID"], before["Contract status"], before["TI access"], before["SIS access"]],
+        ["Registriert", "VTR-DEMO-0002", "Zugriff auf TI und SIS erlaubt", "yes", "yes"],
+      );
+      assert.match(before["SIS tunnel"] ?? "", /^up /);
+      // The Sperrung as `tigw vpn block` sends it (theft): TI access ends, and the page says why.
+      const token = await page.evaluate(() => sessionStorage.getItem("tigw-token"));
+      const res = await fetch(`${url}/api/v1/vpn/block`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ serial: "RZK-DEMO-0002", contractId: "VTR-DEMO-0002", reason: "Diebstahl" }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      await page.reload();
+      await page.waitForFunction(() => document.querySelector("h1")?.textContent?.startsWith("RZK-DEMO-0002") && document.getElementById("vpn"));
+      const after = await vpnPanel();
+      assert.match(after["TI access"] ?? "", /^no: .*blocked at the VPN-ZugD \(Sperrung: Diebstahl\)/);
+      assert.equal(after["SIS access"], "requested, not granted");
+      assert.equal(after["Sperrung"], "yes: Diebstahl");
+      assert.match(after["TI tunnel"] ?? "", /^down/);
+      assert.match(after["SIS tunnel"] ?? "", /^down/);
     });
 
     it("an admin adds an operator account and changes its role on the users page", async () => {

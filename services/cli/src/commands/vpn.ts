@@ -1,5 +1,4 @@
-import type { Api } from "../client.js";
-import { type CommandGroup, type Context, need, UsageError } from "./command.js";
+import { type CommandGroup, type Context, need, unitPath, UsageError } from "./command.js";
 import { fields, table } from "../output.js";
 
 /**
@@ -41,16 +40,6 @@ interface Simulator {
   blocks: { serial: string; contractId: string; reason: string; at: string }[];
 }
 
-export interface CommandContext {
-  api: Api;
-  /** [group, verb, arg1, arg2]. */
-  args: (string | undefined)[];
-  o: { serial?: string; reason?: string; id?: string; "contract-id"?: string; sis?: boolean; customer?: string };
-  show(data: unknown, human: () => string): void;
-  /** Reports a usage error (the CLI prints the usage and exits 2). */
-  usage(message: string): never;
-}
-
 const list = (xs: string[]) => xs.join(", ") || "-";
 
 function registrationText(r: Registration): string {
@@ -75,11 +64,21 @@ function registrationText(r: Registration): string {
   ]);
 }
 
-/** Runs a vpn or sim vpnzugd command; undefined when the command is not one of these. */
-export async function vpnCommand(c: CommandContext): Promise<number | undefined> {
-  const [group, verb, arg1, arg2] = c.args;
-  const unitPath = (u: string | undefined) => `/api/v1/units/${encodeURIComponent(need(u, "UNIT"))}`;
+/** The MTU argument: a whole number, checked here so a typo is not sent as null. */
+function mtuArg(text: string | undefined): number {
+  const mtu = Number(need(text, "MTU (1500 or 1400)"));
+  if (!Number.isInteger(mtu)) throw new UsageError(`MTU must be 1500 or 1400, not "${text}"`);
+  return mtu;
+}
+
+/**
+ * Runs `tigw vpn ...` (group "vpn") or `tigw sim vpnzugd ...` (group "sim", verb "vpnzugd") on
+ * the shared command context.
+ */
+export async function runVpn(c: Context, group: string): Promise<number> {
+  const [arg1, arg2, arg3] = c.args;
   if (group === "vpn") {
+    const verb = c.verb;
     const one = async (p: Promise<Registration>, say: (r: Registration) => string) => {
       const r = await p;
       c.show(r, () => `${say(r)}\n\n${registrationText(r)}`);
@@ -88,21 +87,18 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
     switch (verb) {
       case "register":
         return one(
-          c.api.post<Registration>(`${unitPath(arg1)}/vpn/register`, { contractId: need(c.o["contract-id"], "--contract-id"), sis: c.o.sis === true }),
+          c.api().post<Registration>(`${unitPath(arg1)}/vpn/register`, { contractId: need(c.o["contract-id"], "--contract-id"), sis: c.o.sis === true }),
           (r) => `${r.serial}: ${r.registrationStatus}, ${r.contractStatus}`,
         );
       case "deregister":
-        return one(c.api.post<Registration>(`${unitPath(arg1)}/vpn/deregister`, {}), (r) => `${r.serial}: ${r.registrationStatus}`);
+        return one(c.api().post<Registration>(`${unitPath(arg1)}/vpn/deregister`, {}), (r) => `${r.serial}: ${r.registrationStatus}`);
       case "status":
-        return one(c.api.get<Registration>(`${unitPath(arg1)}/vpn`), (r) => `${r.serial} at the VPN-ZugD`);
+        return one(c.api().get<Registration>(`${unitPath(arg1)}/vpn`), (r) => `${r.serial} at the VPN-ZugD`);
       case "mtu":
-        return one(
-          c.api.post<Registration>(`${unitPath(arg1)}/vpn/mtu`, { mtu: Number(need(arg2, "MTU (1500 or 1400)")) }),
-          (r) => `${r.serial}: MTU ${r.mtu}`,
-        );
+        return one(c.api().post<Registration>(`${unitPath(arg1)}/vpn/mtu`, { mtu: mtuArg(arg2) }), (r) => `${r.serial}: MTU ${r.mtu}`);
       case "block":
         return one(
-          c.api.post<Registration>("/api/v1/vpn/block", {
+          c.api().post<Registration>("/api/v1/vpn/block", {
             serial: need(c.o.serial, "--serial"),
             contractId: need(c.o["contract-id"], "--contract-id"),
             reason: c.o.reason,
@@ -111,14 +107,14 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
         );
       case "unblock":
         return one(
-          c.api.post<Registration>("/api/v1/vpn/unblock", {
+          c.api().post<Registration>("/api/v1/vpn/unblock", {
             serial: need(c.o.serial, "--serial"),
             contractId: need(c.o["contract-id"], "--contract-id"),
           }),
           (r) => `Sperrung of ${r.serial} lifted: register it again (tigw vpn register ${r.serial} --contract-id ${c.o["contract-id"]})`,
         );
       case "list": {
-        const r = await c.api.get<{ registrations: Registration[] }>("/api/v1/vpn/registrations");
+        const r = await c.api().get<{ registrations: Registration[] }>("/api/v1/vpn/registrations");
         c.show(r, () =>
           table(
             ["SERIAL", "REGISTRATION", "CONTRACT", "CONTRACT STATUS", "TI", "SIS", "TI TUNNEL", "LAST RESULT"],
@@ -137,12 +133,12 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
         return 0;
       }
       default:
-        return c.usage(`unknown command: tigw vpn ${verb ?? ""}`);
+        throw c.unknown();
     }
   }
-  if (group === "sim" && verb === "vpnzugd") {
+  if (group === "sim" && c.verb === "vpnzugd") {
     if (arg1 === "show") {
-      const s = await c.api.get<Simulator>("/api/v1/sim/vpnzugd");
+      const s = await c.api().get<Simulator>("/api/v1/sim/vpnzugd");
       c.show(s, () =>
         [
           fields([
@@ -168,7 +164,7 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
       return 0;
     }
     if (arg1 === "contract" && arg2 === "add") {
-      const k = await c.api.post<{ contractId: string; sis: boolean }>("/api/v1/sim/vpnzugd/contracts", {
+      const k = await c.api().post<{ contractId: string; sis: boolean }>("/api/v1/sim/vpnzugd/contracts", {
         contractId: need(c.o.id, "--id"),
         customer: c.o.customer,
         sis: c.o.sis === true,
@@ -178,31 +174,16 @@ export async function vpnCommand(c: CommandContext): Promise<number | undefined>
     }
     if (arg1 === "fault") {
       const code = need(arg2, "CODE");
-      const state = c.args[4];
-      if (state !== "on" && state !== "off") return c.usage("tigw sim vpnzugd fault CODE on|off");
-      const r = await c.api.post<{ faults: string[] }>("/api/v1/sim/vpnzugd/faults", { fault: code, on: state === "on" });
+      const state = arg3;
+      if (state !== "on" && state !== "off") throw new UsageError("tigw sim vpnzugd fault CODE on|off");
+      const r = await c.api().post<{ faults: string[] }>("/api/v1/sim/vpnzugd/faults", { fault: code, on: state === "on" });
       c.show(r, () => `VPN-ZugD faults now: ${list(r.faults)}`);
       return 0;
     }
-    return c.usage("tigw sim vpnzugd show | contract add --id C [--sis] | fault CODE on|off");
+    throw new UsageError("tigw sim vpnzugd show | contract add --id C [--sis] | fault CODE on|off");
   }
-  return undefined;
+  throw c.unknown();
 }
-
-/** Runs vpnCommand for a group of the command table ("vpn", or "sim" for `tigw sim vpnzugd`). */
-export const runVpn = async (ctx: Context, group: string): Promise<number> => {
-  const r = await vpnCommand({
-    api: ctx.api(),
-    args: [group, ctx.verb, ...ctx.args],
-    o: ctx.o,
-    show: ctx.show,
-    usage: (m) => {
-      throw new UsageError(m);
-    },
-  });
-  if (r === undefined) throw ctx.unknown();
-  return r;
-};
 
 /** `tigw vpn ...` in the command table. */
 export const vpn: CommandGroup = { names: ["vpn"], usage: VPN_USAGE, run: runVpn };
