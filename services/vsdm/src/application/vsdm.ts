@@ -26,7 +26,7 @@ import type * as vpn from "@tigw/contracts/vpn/v1/vpn";
 import { decideRead, type ReadFacts } from "../fachmodul/outcome.js";
 import { FachdienstSimulator } from "../fachmodul/fachdienst.js";
 import { pruefungsnachweisXml } from "../fachmodul/pruefungsnachweis.js";
-import { generatePopulation, pruefkarte, type InsuredPerson } from "../population/insured.js";
+import { generatePopulation, pruefkarte, pruefkarteByIccsn, type InsuredPerson } from "../population/insured.js";
 import { toIso885915, vsdDocuments } from "../population/vsd-xml.js";
 import { ProtocolProjection } from "./protocol-projection.js";
 
@@ -131,12 +131,6 @@ export class Vsdm {
       this.byIccsn.set(p.card.iccsn, p);
       this.byKvnr.set(p.kvnr, p);
     }
-    // The Prüfkarten (0001-5000) are fixed cards: one prepared before a restart of vsdm (in a
-    // terminal's slot since) stays readable.
-    for (let n = 1; n <= 5000; n++) {
-      const p = pruefkarte(n);
-      this.byIccsn.set(p.card.iccsn, p);
-    }
     this.protocolView = new ProtocolProjection(store.schema);
     this.protocolRunner = new StoreProjectionRunner(store, this.protocolView);
     this.refreshProtocol = new Coalescer(() => this.protocolRunner.catchUp());
@@ -161,7 +155,6 @@ export class Vsdm {
   async prepareEgk(r: { kvnr: string; pruefkarte: number }): Promise<{ iccsn: string; certSerial: string; kvnr: string; name: string }> {
     const p = r.pruefkarte ? pruefkarte(r.pruefkarte) : this.byKvnr.get(r.kvnr);
     if (!p) throw new DomainError("UNKNOWN_INSURED", `no insured person with KVNR ${r.kvnr} in the simulated population`, { field: "kvnr" });
-    this.byIccsn.set(p.card.iccsn, p);
     const now = this.clock.now();
     const notBefore = p.card.certificate === "expired" ? new Date(now.getTime() - 6 * 365 * 86_400_000) : now;
     const issued = await call<hsm.IssueCardRequest, hsm.IssueCardResponse>(this.hsm.issueCard.bind(this.hsm), {
@@ -237,7 +230,9 @@ export class Vsdm {
         throw new DomainError(smcb.cardType === "HBA" ? "3042" : "3041", `the ${smcb.cardType} is not unlocked (PIN ${pin.status})`, {
           cardHandle: r.hpcHandle,
         });
-      const person = this.byIccsn.get(egk.iccsn);
+      // The Prüfkarten are fixed cards, known by their ICCSN alone: one prepared before a restart
+      // of vsdm (in a terminal's slot since) stays readable.
+      const person = this.byIccsn.get(egk.iccsn) ?? pruefkarteByIccsn(egk.iccsn);
       if (!person) throw new DomainError("105", "the eGK cannot be read (unknown card)");
       entry.kvnr = person.kvnr;
       const ti = await step(

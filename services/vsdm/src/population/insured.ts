@@ -171,6 +171,13 @@ export function generatePopulation(count: number, seed = 1): InsuredPerson[] {
  * "Test GKV-SV", and exactly the fictitious identity of seed 004 (Tabelle 1); everything else
  * empty. No online update is possible for it (Prüfungsnachweis 3).
  */
+/** The Prüfkarte an ICCSN belongs to (IIN 8027600311 and its number 1-5000), undefined for any other card. */
+export function pruefkarteByIccsn(iccsn: string): InsuredPerson | undefined {
+  const m = /^8027600311(\d{10})$/.exec(iccsn);
+  const n = m ? Number(m[1]) : 0;
+  return n >= 1 && n <= 5000 ? pruefkarte(n) : undefined;
+}
+
 export function pruefkarte(n: number): InsuredPerson {
   if (!Number.isInteger(n) || n < 1 || n > 5000) throw new RangeError("Prüfkarten are numbered 0001-5000");
   return {
