@@ -691,6 +691,8 @@ try {
   try {
     log(kubectl(["-n", NS, "get", "pods", "-o", "wide"], { quiet: true }));
     log(kubectl(["-n", NS, "get", "events", "--sort-by=.lastTimestamp"], { quiet: true }).split("\n").slice(-30).join("\n"));
+    // The cluster's own add-ons (CoreDNS above all): a failure can start there.
+    log(kubectl(["-n", "kube-system", "get", "events", "--sort-by=.lastTimestamp"], { quiet: true }).split("\n").slice(-10).join("\n"));
   } catch {
     /* the cluster may not be up */
   }
