@@ -36,6 +36,15 @@ describe("gRPC helpers (example CounterService over a real socket)", () => {
           getCounter: unary(async (req: { counterId: string }) => {
             if (req.counterId === "boom") throw new Error("secret connection string postgres://u:pw@host");
             if (req.counterId === "raced") throw new VersionConflictError("raced", 1, 2);
+            if (req.counterId === "downstream") {
+              // A service this one depends on is down: nothing listens on port 1.
+              const down = createClient(CounterServiceClient, "127.0.0.1:1", { deadlineMs: 2_000 });
+              try {
+                await call(down.getCounter.bind(down), { counterId: "x" });
+              } finally {
+                down.close();
+              }
+            }
             const { state, version } = await handler.load(req.counterId);
             return { value: String(state.value), version: String(version) };
           }),
@@ -98,6 +107,15 @@ describe("gRPC helpers (example CounterService over a real socket)", () => {
     await assert.rejects(call(client.getCounter.bind(client), { counterId: "boom" }), (e: ServiceError) => {
       assert.equal(e.code, status.INTERNAL);
       assert.ok(!e.message.includes("pw@"), "no internals leak");
+      return true;
+    });
+  });
+
+  it("answers UNAVAILABLE when a service it calls cannot be reached, without naming its address", async () => {
+    await assert.rejects(call(client.getCounter.bind(client), { counterId: "downstream" }, { deadline: Date.now() + 5_000 }), (e: ServiceError) => {
+      assert.equal(e.code, status.UNAVAILABLE);
+      assert.match(e.details, /depends on is unavailable/);
+      assert.ok(!e.message.includes("127.0.0.1"), "no internals leak");
       return true;
     });
   });

@@ -19,9 +19,17 @@ export function deadlineInterceptor(ms: number): Interceptor {
 
 type ClientCtor<C> = new (address: string, creds: ChannelCredentials, options?: object) => C;
 
-/** A client of a generated (ts-proto grpc-js) service with a default deadline on every call. */
+/**
+ * A client of a generated (ts-proto grpc-js) service with a default deadline on every call. A
+ * restarted service is reconnected to within seconds: grpc-js would otherwise back off up to
+ * 120 s, and callers sharing its channel (one per address) would fail fast all that time.
+ */
 export function createClient<C extends Client>(Ctor: ClientCtor<C>, address: string, opts: { deadlineMs?: number } = {}): C {
-  return new Ctor(address, credentials.createInsecure(), { interceptors: [deadlineInterceptor(opts.deadlineMs ?? 5_000)] });
+  return new Ctor(address, credentials.createInsecure(), {
+    interceptors: [deadlineInterceptor(opts.deadlineMs ?? 5_000)],
+    "grpc.initial_reconnect_backoff_ms": 250,
+    "grpc.max_reconnect_backoff_ms": 5_000,
+  });
 }
 
 type UnaryMethod<Req, Res> = (

@@ -15,10 +15,17 @@ export function grpcStatusOf(e: DomainError): status {
   return status.FAILED_PRECONDITION;
 }
 
+/** A call to another service that failed because it could not be reached or did not answer in time. */
+export function isUnreachable(e: unknown): boolean {
+  if (typeof e !== "object" || e === null || !("code" in e) || !("metadata" in e)) return false;
+  return e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED;
+}
+
 /**
  * A thrown error as a gRPC error. Domain errors keep their code and details (in the trailing
- * metadata "tigw-error-bin" as tigw.errors.v1.ErrorDetail); anything else becomes INTERNAL
- * without its message, which may hold internals.
+ * metadata "tigw-error-bin" as tigw.errors.v1.ErrorDetail); a service this one called that could
+ * not be reached becomes UNAVAILABLE (the caller may retry; the gateway answers 503); anything
+ * else becomes INTERNAL. Neither carries the original message, which may hold internals.
  */
 export function toGrpcError(e: unknown): Partial<ServiceError> {
   const metadata = new Metadata();
@@ -26,6 +33,7 @@ export function toGrpcError(e: unknown): Partial<ServiceError> {
     metadata.set(DETAIL_KEY, Buffer.from(ErrorDetail.encode({ code: e.code, message: e.message, details: e.details }).finish()));
     return { code: grpcStatusOf(e), details: `${e.code}: ${e.message}`, metadata };
   }
+  if (isUnreachable(e)) return { code: status.UNAVAILABLE, details: "a service this one depends on is unavailable: try again", metadata };
   return { code: status.INTERNAL, details: "internal error", metadata };
 }
 

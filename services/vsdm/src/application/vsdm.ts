@@ -9,6 +9,7 @@ import {
   CommandHandler,
   createClient,
   DomainError,
+  isUnreachable,
   StoreProjectionRunner,
   ValidationError,
   type Clock,
@@ -342,10 +343,19 @@ export class Vsdm {
     }
   }
 
-  /** The unit's TI access as vpn's rule decides it (assumed when no vpn service is wired). */
+  /**
+   * The unit's TI access as vpn's rule decides it (assumed when no vpn service is wired). When
+   * the rule cannot be asked, the tunnel's state is unknown: the read goes on as a Konnektor's
+   * does without a tunnel (Prüfungsnachweis 5 or 6) rather than failing the practice's card read.
+   */
   private async tiAccess(unit: string): Promise<{ tiAccess: boolean; reasons: string[] }> {
     if (!this.vpn) return { tiAccess: true, reasons: [] };
-    return call<vpn.GetTiAccessRequest, vpn.GetTiAccessResponse>(this.vpn.getTiAccess.bind(this.vpn), { unit });
+    try {
+      return await call<vpn.GetTiAccessRequest, vpn.GetTiAccessResponse>(this.vpn.getTiAccess.bind(this.vpn), { unit });
+    } catch (e) {
+      if (isUnreachable(e)) return { tiAccess: false, reasons: ["the TI-access rule (vpn service) cannot be reached"] };
+      throw e;
+    }
   }
 
   private trustedSubCas(): Promise<X509Certificate[]> {
