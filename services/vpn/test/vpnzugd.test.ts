@@ -9,13 +9,13 @@ import { eventually, refusal } from "@tigw/platform/testing";
 import { rpc, setUpPractice, UNIT, type Practice } from "@tigw/vsdm/testing";
 import {
   ALG,
-  digestOf,
   requestXml,
   SOAP_ACTIONS,
-  signedContent,
-  signedInfo,
+  SOAP_NS,
   startVpn,
+  toBeSigned,
   VPNZUGD_SERVER_NAME,
+  VPNK_NS,
   type RunningVpn,
   type VpnZugdRequest,
 } from "../src/index.js";
@@ -59,10 +59,10 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
       certificate: vpnCertDer,
       contractId: o.contractId ?? "VTR-1",
     };
-    const digest = digestOf(signedContent(base));
+    const { digest, signedInfo } = toBeSigned(base, ALG.ecdsaSha256, smcb.der);
     const { signature } = await rpc<{ signature: Buffer }>(practice.clients.h, "sign", {
       certSerial: smcb.certSerial,
-      data: signedInfo(ALG.ecdsaSha256, digest),
+      data: signedInfo,
       scheme: "",
     });
     const req: VpnZugdRequest = { ...base, signature: { method: ALG.ecdsaSha256, digest, value: Buffer.from(signature), signerCertificate: smcb.der } };
@@ -207,6 +207,39 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
     const ok = await post(unitId, await signedRegister(), SOAP_ACTIONS.register);
     assert.equal(ok.status, 200, ok.body);
     assert.match(ok.body, /<VPNK:ContractStatus>Zugriff auf TI erlaubt<\/VPNK:ContractStatus>/);
+  });
+
+  it("the signature is checked on exc-c14n: a request written differently but canonically the same verifies, one signed byte changed does not", async () => {
+    const valid = await signedRegister();
+    const vpnk = ` xmlns:VPNK="${VPNK_NS}"`;
+    assert.ok(valid.includes(vpnk) && valid.includes(`<soap:Envelope xmlns:soap="${SOAP_NS}">`));
+    // VPNK declared on the Envelope instead, unused declarations, other quotes and spacing in tags,
+    // an empty element written out, a comment: none of it is in the canonical form.
+    const rewritten = valid
+      .replace(vpnk, "")
+      .replace(`<soap:Envelope xmlns:soap="${SOAP_NS}">`, `<soap:Envelope xmlns:unused="urn:unused"${vpnk}\n  xmlns:soap='${SOAP_NS}' >`)
+      .replace("<soap:Body>", "<soap:Body ><!-- re-serialised -->")
+      .replace(/<ds:SignatureMethod Algorithm="([^"]+)"\/>/, "<ds:SignatureMethod  Algorithm='$1'></ds:SignatureMethod>");
+    assert.notEqual(rewritten, valid);
+    const ok = await post(unitId, rewritten, SOAP_ACTIONS.register);
+    assert.equal(ok.status, 200, ok.body);
+    // A prefix is part of an element's name in C14N (it rewrites no prefixes): VPNK renamed is another document.
+    const renamed = valid.replace(/VPNK:/g, "K:").replace("xmlns:VPNK=", "xmlns:K=");
+    assert.equal(codeOf((await post(unitId, renamed, SOAP_ACTIONS.register)).body), "7011");
+    const otherContract = valid.replace("<VPNK:ContractID>VTR-1<", "<VPNK:ContractID>VTR-2<");
+    const r = await post(unitId, otherContract, SOAP_ACTIONS.register);
+    assert.equal(codeOf(r.body), "7011", r.body);
+    assert.match(r.body, /the DigestValue does not match the request/);
+    // The DigestValue or the SignatureValue tampered with.
+    const digest = /<ds:DigestValue>([^<]+)</.exec(valid)![1]!;
+    const tamperedDigest = valid.replace(digest, Buffer.alloc(32, 7).toString("base64"));
+    assert.equal(codeOf((await post(unitId, tamperedDigest, SOAP_ACTIONS.register)).body), "7011");
+    const value = /<ds:SignatureValue>([^<]+)</.exec(valid)![1]!;
+    const flipped = Buffer.from(value, "base64");
+    flipped[flipped.length - 5]! ^= 1;
+    const tamperedValue = await post(unitId, valid.replace(value, flipped.toString("base64")), SOAP_ACTIONS.register);
+    assert.equal(codeOf(tamperedValue.body), "7011", tamperedValue.body);
+    assert.match(tamperedValue.body, /the SignatureValue does not verify/);
   });
 
   it("malformed input gets 7091 with a reason, never a crash; the service answers on", async () => {

@@ -31,18 +31,7 @@ import {
   type RegistrationState,
 } from "../domain/registration.js";
 import { decideTiAccess, type GsmckIdentityFacts, type TiAccessVerdict } from "../domain/ti-access.js";
-import {
-  ALG,
-  digestOf,
-  parseAnswer,
-  requestXml,
-  SOAP_ACTIONS,
-  signedContent,
-  signedInfo,
-  VpnZugdFault,
-  type Operation,
-  type VpnZugdRequest,
-} from "../vpnzugd/soap.js";
+import { ALG, parseAnswer, requestXml, SOAP_ACTIONS, toBeSigned, VpnZugdFault, type Operation, type VpnZugdRequest } from "../vpnzugd/soap.js";
 import { dnsOf } from "../vpnzugd/simulator.js";
 
 const regStream = (unitId: string) => `reg-${unitId}`;
@@ -358,19 +347,15 @@ export class Vpn {
     } else {
       const smb = await this.managedSmb(u);
       const method = new X509Certificate(smb.pem).publicKey.asymmetricKeyType === "rsa" ? ALG.rsaSha256 : ALG.ecdsaSha256;
-      const digest = digestOf(signedContent({ operation, timestamp, certificate, contractId }));
+      const signerCertificate = new X509Certificate(smb.pem).raw;
+      // XMLDSig: the SM-B signs the exc-c14n SignedInfo, whose DigestValue covers the Envelope.
+      const { digest, signedInfo } = toBeSigned({ operation, timestamp, certificate, contractId }, method, signerCertificate);
       const { signature } = await call<hsm.SignRequest, hsm.SignResponse>(this.hsm.sign.bind(this.hsm), {
         certSerial: smb.certSerial,
-        data: signedInfo(method, digest),
+        data: signedInfo,
         scheme: "",
       });
-      request = {
-        operation,
-        timestamp,
-        certificate,
-        contractId,
-        signature: { method, digest, value: Buffer.from(signature), signerCertificate: new X509Certificate(smb.pem).raw },
-      };
+      request = { operation, timestamp, certificate, contractId, signature: { method, digest, value: Buffer.from(signature), signerCertificate } };
     }
     const zugd = this.zugd();
     const res = await call<hsm.PostOverMutualTlsRequest, hsm.PostOverMutualTlsResponse>(
