@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync, X509Certificate, randomBytes } from "node:crypto";
+import { generateKeyPairSync, X509Certificate, randomBytes, sign, verify } from "node:crypto";
 import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { issueCertificate, TI_TLS, toPem } from "@tigw/hsm";
@@ -10,6 +10,7 @@ import { rpc, setUpPractice, UNIT, type Practice } from "@tigw/vsdm/testing";
 import {
   ALG,
   requestXml,
+  signatureValueOf,
   SOAP_ACTIONS,
   SOAP_NS,
   startVpn,
@@ -65,7 +66,15 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
       data: signedInfo,
       scheme: "",
     });
-    const req: VpnZugdRequest = { ...base, signature: { method: ALG.ecdsaSha256, digest, value: Buffer.from(signature), signerCertificate: smcb.der } };
+    const req: VpnZugdRequest = {
+      ...base,
+      signature: {
+        method: ALG.ecdsaSha256,
+        digest,
+        value: signatureValueOf(Buffer.from(signature), new X509Certificate(smcb.der).publicKey),
+        signerCertificate: smcb.der,
+      },
+    };
     return requestXml(req);
   };
 
@@ -240,6 +249,25 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
     const tamperedValue = await post(unitId, valid.replace(value, flipped.toString("base64")), SOAP_ACTIONS.register);
     assert.equal(codeOf(tamperedValue.body), "7011", tamperedValue.body);
     assert.match(tamperedValue.body, /the SignatureValue does not verify/);
+  });
+
+  it("an ECDSA SignatureValue is r || s of the curve's length (XMLDSig 1.1), made from hsm's DER; RSA values pass as they are", () => {
+    for (const [namedCurve, size] of [
+      ["brainpoolP256r1", 32],
+      ["secp384r1", 48],
+      ["secp521r1", 66],
+    ] as const) {
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve });
+      for (let i = 0; i < 50; i++) {
+        const data = Buffer.from(`SignedInfo ${i}`);
+        const value = signatureValueOf(sign("sha256", data, privateKey), publicKey);
+        assert.equal(value.length, 2 * size, namedCurve);
+        assert.ok(verify("sha256", data, { key: publicKey, dsaEncoding: "ieee-p1363" }, value), namedCurve);
+      }
+    }
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const der = sign("sha256", Buffer.from("x"), rsa.privateKey);
+    assert.ok(signatureValueOf(der, rsa.publicKey).equals(der));
   });
 
   it("malformed input gets 7091 with a reason, never a crash; the service answers on", async () => {

@@ -31,7 +31,17 @@ import {
   type RegistrationState,
 } from "../domain/registration.js";
 import { decideTiAccess, type GsmckIdentityFacts, type TiAccessVerdict } from "../domain/ti-access.js";
-import { ALG, parseAnswer, requestXml, SOAP_ACTIONS, toBeSigned, VpnZugdFault, type Operation, type VpnZugdRequest } from "../vpnzugd/soap.js";
+import {
+  ALG,
+  parseAnswer,
+  requestXml,
+  signatureValueOf,
+  SOAP_ACTIONS,
+  toBeSigned,
+  VpnZugdFault,
+  type Operation,
+  type VpnZugdRequest,
+} from "../vpnzugd/soap.js";
 import { dnsOf } from "../vpnzugd/simulator.js";
 
 const regStream = (unitId: string) => `reg-${unitId}`;
@@ -346,8 +356,9 @@ export class Vpn {
       request = { operation, timestamp, certificate };
     } else {
       const smb = await this.managedSmb(u);
-      const method = new X509Certificate(smb.pem).publicKey.asymmetricKeyType === "rsa" ? ALG.rsaSha256 : ALG.ecdsaSha256;
-      const signerCertificate = new X509Certificate(smb.pem).raw;
+      const smbCert = new X509Certificate(smb.pem);
+      const method = smbCert.publicKey.asymmetricKeyType === "rsa" ? ALG.rsaSha256 : ALG.ecdsaSha256;
+      const signerCertificate = smbCert.raw;
       // XMLDSig: the SM-B signs the exc-c14n SignedInfo, whose DigestValue covers the Envelope.
       const { digest, signedInfo } = toBeSigned({ operation, timestamp, certificate, contractId }, method, signerCertificate);
       const { signature } = await call<hsm.SignRequest, hsm.SignResponse>(this.hsm.sign.bind(this.hsm), {
@@ -355,7 +366,13 @@ export class Vpn {
         data: signedInfo,
         scheme: "",
       });
-      request = { operation, timestamp, certificate, contractId, signature: { method, digest, value: Buffer.from(signature), signerCertificate } };
+      request = {
+        operation,
+        timestamp,
+        certificate,
+        contractId,
+        signature: { method, digest, value: signatureValueOf(Buffer.from(signature), smbCert.publicKey), signerCertificate },
+      };
     }
     const zugd = this.zugd();
     const res = await call<hsm.PostOverMutualTlsRequest, hsm.PostOverMutualTlsResponse>(

@@ -1,11 +1,22 @@
-import { generateKeyPairSync, randomUUID, verify, X509Certificate } from "node:crypto";
+import { generateKeyPairSync, randomUUID, X509Certificate } from "node:crypto";
 import { createServer, type Server } from "node:https";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { askOcsp, issueCertificate, nameOf, OcspUnreachable, parseCertificate, TI_TLS, toPem } from "@tigw/hsm";
 import { DomainError, migrate, ValidationError, type Clock, type Sql } from "@tigw/platform";
 import { checkContractId, CONTRACT_NONE, CONTRACT_TI, CONTRACT_TI_SIS, NOT_REGISTERED, REGISTERED } from "../domain/registration.js";
-import { ALG, answerXml, faultXml, parseRequest, signatureProblem, VpnZugdFault, type Operation, type SignedRequest, type VpnZugdAnswer } from "./soap.js";
+import {
+  ALG,
+  answerXml,
+  faultXml,
+  parseRequest,
+  signatureProblem,
+  verifySignatureValue,
+  VpnZugdFault,
+  type Operation,
+  type SignedRequest,
+  type VpnZugdAnswer,
+} from "./soap.js";
 
 /**
  * The simulated VPN-Zugangsdienst (the provider's side, as the Fachdienst simulator is vsdm's):
@@ -384,7 +395,7 @@ export class VpnZugdSimulator {
     const expected = key.asymmetricKeyType === "rsa" ? ALG.rsaSha256 : ALG.ecdsaSha256;
     if (r.signature.method !== expected)
       throw new VpnZugdFault("7011", `SMC-B signature invalid: SignatureMethod ${r.signature.method} does not fit the SM-B's key (${expected})`);
-    const problem = signatureProblem(xml, r, (signedInfo) => verify("sha256", signedInfo, key, r.signature.value));
+    const problem = signatureProblem(xml, r, (signedInfo) => verifySignatureValue(signedInfo, key, r.signature.value));
     if (problem) throw new VpnZugdFault("7011", `SMC-B signature invalid: ${problem}`);
   }
 

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, verify, type KeyObject } from "node:crypto";
 import { child, esc, excC14n, MalformedXml, parseXml, type XmlElement } from "@tigw/platform";
 
 /**
@@ -101,6 +101,37 @@ export function toBeSigned(
   const digest = referenceDigest(requestXml(unsigned));
   return { digest, signedInfo: signedInfoOf(requestXml({ ...unsigned, signature: { ...unsigned.signature, digest } })) };
 }
+
+/** The length in bytes of r and of s for the curves an SM-B's key may be on (their order's length). */
+const EC_SIZE: Record<string, number> = { brainpoolP256r1: 32, prime256v1: 32, brainpoolP384r1: 48, secp384r1: 48, brainpoolP512r1: 64, secp521r1: 66 };
+
+/**
+ * The SignatureValue from what hsm's Sign returns. XMLDSig 1.1 (§ 6.4.3) has an ECDSA value as
+ * r || s, each left-padded to the curve's length, where hsm (like node:crypto) gives the DER
+ * SEQUENCE of two INTEGERs; an RSA PKCS#1 v1.5 value is the same in both.
+ */
+export function signatureValueOf(signature: Buffer, key: KeyObject): Buffer {
+  if (key.asymmetricKeyType !== "ec") return signature;
+  const size = EC_SIZE[key.asymmetricKeyDetails?.namedCurve ?? ""];
+  if (!size) throw new Error(`no ECDSA SignatureValue size for curve ${key.asymmetricKeyDetails?.namedCurve}`);
+  // SEQUENCE (short or one-byte long length) { INTEGER r, INTEGER s }
+  let i = signature[1]! & 0x80 ? 2 + (signature[1]! & 0x7f) : 2;
+  const int = (): Buffer => {
+    if (signature[i] !== 0x02) throw new Error("not a DER ECDSA signature");
+    const len = signature[i + 1]!;
+    const v = signature.subarray(i + 2, i + 2 + len);
+    i += 2 + len;
+    const stripped = v.subarray(v.findIndex((b) => b !== 0) < 0 ? v.length : v.findIndex((b) => b !== 0));
+    if (stripped.length > size) throw new Error("ECDSA integer longer than the curve");
+    return Buffer.concat([Buffer.alloc(size - stripped.length), stripped]);
+  };
+  if (signature[0] !== 0x30) throw new Error("not a DER ECDSA signature");
+  return Buffer.concat([int(), int()]);
+}
+
+/** Verifies a SignatureValue (ECDSA as r || s, see signatureValueOf) over SHA-256 of `data`. */
+export const verifySignatureValue = (data: Buffer, key: KeyObject, value: Buffer): boolean =>
+  verify("sha256", data, key.asymmetricKeyType === "ec" ? { key, dsaEncoding: "ieee-p1363" } : key, value);
 
 /**
  * The VPN-ZugD's check of a received request's XMLDSig, on the text as it arrived (parsed by
