@@ -33,3 +33,4 @@ export * from "./http/guard.js";
 export * from "./auth/passwords.js";
 export * from "./auth/totp.js";
 export * from "./xml.js";
+export * from "./xml-c14n.js";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync, X509Certificate, randomBytes } from "node:crypto";
+import { generateKeyPairSync, X509Certificate, randomBytes, sign, verify } from "node:crypto";
 import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { issueCertificate, TI_TLS, toPem } from "@tigw/hsm";
@@ -9,13 +9,14 @@ import { eventually, refusal } from "@tigw/platform/testing";
 import { rpc, setUpPractice, UNIT, type Practice } from "@tigw/vsdm/testing";
 import {
   ALG,
-  digestOf,
   requestXml,
+  signatureValueOf,
   SOAP_ACTIONS,
-  signedContent,
-  signedInfo,
+  SOAP_NS,
   startVpn,
+  toBeSigned,
   VPNZUGD_SERVER_NAME,
+  VPNK_NS,
   type RunningVpn,
   type VpnZugdRequest,
 } from "../src/index.js";
@@ -59,13 +60,21 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
       certificate: vpnCertDer,
       contractId: o.contractId ?? "VTR-1",
     };
-    const digest = digestOf(signedContent(base));
+    const { digest, signedInfo } = toBeSigned(base, ALG.ecdsaSha256, smcb.der);
     const { signature } = await rpc<{ signature: Buffer }>(practice.clients.h, "sign", {
       certSerial: smcb.certSerial,
-      data: signedInfo(ALG.ecdsaSha256, digest),
+      data: signedInfo,
       scheme: "",
     });
-    const req: VpnZugdRequest = { ...base, signature: { method: ALG.ecdsaSha256, digest, value: Buffer.from(signature), signerCertificate: smcb.der } };
+    const req: VpnZugdRequest = {
+      ...base,
+      signature: {
+        method: ALG.ecdsaSha256,
+        digest,
+        value: signatureValueOf(Buffer.from(signature), new X509Certificate(smcb.der).publicKey),
+        signerCertificate: smcb.der,
+      },
+    };
     return requestXml(req);
   };
 
@@ -207,6 +216,58 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
     const ok = await post(unitId, await signedRegister(), SOAP_ACTIONS.register);
     assert.equal(ok.status, 200, ok.body);
     assert.match(ok.body, /<VPNK:ContractStatus>Zugriff auf TI erlaubt<\/VPNK:ContractStatus>/);
+  });
+
+  it("the signature is checked on exc-c14n: a request written differently but canonically the same verifies, one signed byte changed does not", async () => {
+    const valid = await signedRegister();
+    const vpnk = ` xmlns:VPNK="${VPNK_NS}"`;
+    assert.ok(valid.includes(vpnk) && valid.includes(`<soap:Envelope xmlns:soap="${SOAP_NS}">`));
+    // VPNK declared on the Envelope instead, unused declarations, other quotes and spacing in tags,
+    // an empty element written out, a comment: none of it is in the canonical form.
+    const rewritten = valid
+      .replace(vpnk, "")
+      .replace(`<soap:Envelope xmlns:soap="${SOAP_NS}">`, `<soap:Envelope xmlns:unused="urn:unused"${vpnk}\n  xmlns:soap='${SOAP_NS}' >`)
+      .replace("<soap:Body>", "<soap:Body ><!-- re-serialised -->")
+      .replace(/<ds:SignatureMethod Algorithm="([^"]+)"\/>/, "<ds:SignatureMethod  Algorithm='$1'></ds:SignatureMethod>");
+    assert.notEqual(rewritten, valid);
+    const ok = await post(unitId, rewritten, SOAP_ACTIONS.register);
+    assert.equal(ok.status, 200, ok.body);
+    // A prefix is part of an element's name in C14N (it rewrites no prefixes): VPNK renamed is another document.
+    const renamed = valid.replace(/VPNK:/g, "K:").replace("xmlns:VPNK=", "xmlns:K=");
+    assert.equal(codeOf((await post(unitId, renamed, SOAP_ACTIONS.register)).body), "7011");
+    const otherContract = valid.replace("<VPNK:ContractID>VTR-1<", "<VPNK:ContractID>VTR-2<");
+    const r = await post(unitId, otherContract, SOAP_ACTIONS.register);
+    assert.equal(codeOf(r.body), "7011", r.body);
+    assert.match(r.body, /the DigestValue does not match the request/);
+    // The DigestValue or the SignatureValue tampered with.
+    const digest = /<ds:DigestValue>([^<]+)</.exec(valid)![1]!;
+    const tamperedDigest = valid.replace(digest, Buffer.alloc(32, 7).toString("base64"));
+    assert.equal(codeOf((await post(unitId, tamperedDigest, SOAP_ACTIONS.register)).body), "7011");
+    const value = /<ds:SignatureValue>([^<]+)</.exec(valid)![1]!;
+    const flipped = Buffer.from(value, "base64");
+    flipped[flipped.length - 5]! ^= 1;
+    const tamperedValue = await post(unitId, valid.replace(value, flipped.toString("base64")), SOAP_ACTIONS.register);
+    assert.equal(codeOf(tamperedValue.body), "7011", tamperedValue.body);
+    assert.match(tamperedValue.body, /the SignatureValue does not verify/);
+  });
+
+  it("an ECDSA SignatureValue is r || s of the curve's length (XMLDSig 1.1), made from hsm's DER; RSA values pass as they are", () => {
+    for (const [namedCurve, size] of [
+      ["brainpoolP256r1", 32],
+      ["secp384r1", 48],
+      ["secp521r1", 66],
+    ] as const) {
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve });
+      for (let i = 0; i < 50; i++) {
+        const data = Buffer.from(`SignedInfo ${i}`);
+        const value = signatureValueOf(sign("sha256", data, privateKey), publicKey);
+        assert.equal(value.length, 2 * size, namedCurve);
+        assert.ok(verify("sha256", data, { key: publicKey, dsaEncoding: "ieee-p1363" }, value), namedCurve);
+      }
+    }
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const der = sign("sha256", Buffer.from("x"), rsa.privateKey);
+    assert.ok(signatureValueOf(der, rsa.publicKey).equals(der));
   });
 
   it("malformed input gets 7091 with a reason, never a crash; the service answers on", async () => {

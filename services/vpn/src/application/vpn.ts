@@ -33,12 +33,11 @@ import {
 import { decideTiAccess, type GsmckIdentityFacts, type TiAccessVerdict } from "../domain/ti-access.js";
 import {
   ALG,
-  digestOf,
   parseAnswer,
   requestXml,
+  signatureValueOf,
   SOAP_ACTIONS,
-  signedContent,
-  signedInfo,
+  toBeSigned,
   VpnZugdFault,
   type Operation,
   type VpnZugdRequest,
@@ -357,11 +356,14 @@ export class Vpn {
       request = { operation, timestamp, certificate };
     } else {
       const smb = await this.managedSmb(u);
-      const method = new X509Certificate(smb.pem).publicKey.asymmetricKeyType === "rsa" ? ALG.rsaSha256 : ALG.ecdsaSha256;
-      const digest = digestOf(signedContent({ operation, timestamp, certificate, contractId }));
+      const smbCert = new X509Certificate(smb.pem);
+      const method = smbCert.publicKey.asymmetricKeyType === "rsa" ? ALG.rsaSha256 : ALG.ecdsaSha256;
+      const signerCertificate = smbCert.raw;
+      // XMLDSig: the SM-B signs the exc-c14n SignedInfo, whose DigestValue covers the Envelope.
+      const { digest, signedInfo } = toBeSigned({ operation, timestamp, certificate, contractId }, method, signerCertificate);
       const { signature } = await call<hsm.SignRequest, hsm.SignResponse>(this.hsm.sign.bind(this.hsm), {
         certSerial: smb.certSerial,
-        data: signedInfo(method, digest),
+        data: signedInfo,
         scheme: "",
       });
       request = {
@@ -369,7 +371,7 @@ export class Vpn {
         timestamp,
         certificate,
         contractId,
-        signature: { method, digest, value: Buffer.from(signature), signerCertificate: new X509Certificate(smb.pem).raw },
+        signature: { method, digest, value: signatureValueOf(Buffer.from(signature), smbCert.publicKey), signerCertificate },
       };
     }
     const zugd = this.zugd();

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID, verify, X509Certificate } from "node:crypto";
+import { generateKeyPairSync, randomUUID, X509Certificate } from "node:crypto";
 import { createServer, type Server } from "node:https";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -8,11 +8,10 @@ import { checkContractId, CONTRACT_NONE, CONTRACT_TI, CONTRACT_TI_SIS, NOT_REGIS
 import {
   ALG,
   answerXml,
-  digestOf,
   faultXml,
   parseRequest,
-  signedContent,
-  signedInfo,
+  signatureProblem,
+  verifySignatureValue,
   VpnZugdFault,
   type Operation,
   type SignedRequest,
@@ -309,7 +308,7 @@ export class VpnZugdSimulator {
     const failed = r.operation === "register" ? "7071" : "7081";
     const serial = await this.checkKonnektorCertificate(r.certificate, now, failed);
     await this.checkSmbCertificate(r.signature.signerCertificate, now, failed);
-    this.checkSignature(r);
+    this.checkSignature(xml, r);
     const contract = await this.contract(r.contractId);
     this.forced("7041", "contract lookup");
     if (!contract) throw new VpnZugdFault("7041", `unknown ContractID ${r.contractId}`);
@@ -389,21 +388,15 @@ export class VpnZugdSimulator {
     if (status !== "good") throw new VpnZugdFault("7031", `SMC-B certificate invalid: OCSP status ${status}`);
   }
 
-  private checkSignature(r: SignedRequest): void {
+  /** The request's XMLDSig, checked on the received text (exc-c14n): any changed signed byte is 7011. */
+  private checkSignature(xml: string, r: SignedRequest): void {
     this.forced("7011", "signature check");
     const key = new X509Certificate(r.signature.signerCertificate).publicKey;
     const expected = key.asymmetricKeyType === "rsa" ? ALG.rsaSha256 : ALG.ecdsaSha256;
     if (r.signature.method !== expected)
       throw new VpnZugdFault("7011", `SMC-B signature invalid: SignatureMethod ${r.signature.method} does not fit the SM-B's key (${expected})`);
-    if (!digestOf(signedContent(r)).equals(r.signature.digest))
-      throw new VpnZugdFault("7011", "SMC-B signature invalid: the DigestValue does not match the request");
-    let ok = false;
-    try {
-      ok = verify("sha256", signedInfo(r.signature.method, r.signature.digest), key, r.signature.value);
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new VpnZugdFault("7011", "SMC-B signature invalid: the SignatureValue does not verify with the SM-B's certificate");
+    const problem = signatureProblem(xml, r, (signedInfo) => verifySignatureValue(signedInfo, key, r.signature.value));
+    if (problem) throw new VpnZugdFault("7011", `SMC-B signature invalid: ${problem}`);
   }
 
   private async ocsp(x: X509Certificate, issuer: X509Certificate, failed: "7071" | "7081"): Promise<string> {

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { child, esc, MalformedXml, parseXml, type XmlElement } from "@tigw/platform";
+import { createHash, verify, type KeyObject } from "node:crypto";
+import { child, esc, excC14n, MalformedXml, parseXml, type XmlElement } from "@tigw/platform";
 
 /**
  * The messages of the VPN-ZugD's ProvisioningService (vpnzugd/ProvisioningService.wsdl v1.1.1,
@@ -70,23 +70,97 @@ export interface VpnZugdAnswer {
 }
 
 /**
- * What the signature covers. A simplification of XMLDSig that both sides compute alike: the
- * digest is SHA-256 over the request's elements in schema order as written here (instead of
- * exc-c14n of the enveloping element), and the SignatureValue signs the digest's SignedInfo
- * facts. Any change of Timestamp, certificate or ContractID breaks it.
+ * The request's XMLDSig (W3C XML Signature 1.1), computed alike by the Konnektor and the
+ * VPN-ZugD from the document's text. The one Reference has URI="" with the enveloped-signature
+ * transform: it covers the whole document, the soap:Envelope, less the ds:Signature, in exclusive
+ * canonical form (exc-c14n). Why the whole document and not a Reference to the request element:
+ * the schema (ProvisioningService.xsd) only places ds:Signature last in registerKonnektorRequest
+ * and deregisterKonnektorRequest and the gematik material at hand names no Id attribute to point
+ * at (the request types have none), so URI="" is the only Reference that needs none, and it is
+ * what this request has always declared. The SignatureValue signs the exc-c14n of ds:SignedInfo.
  */
-export function signedContent(r: Pick<SignedRequest, "operation" | "timestamp" | "certificate" | "contractId">): Buffer {
-  return Buffer.from(
-    `${REQUEST_ELEMENT[r.operation]}|Timestamp=${r.timestamp}|X509Certificate=${r.certificate.toString("base64")}|ContractID=${r.contractId}`,
-    "utf8",
-  );
+export const referenceDigest = (xml: string): Buffer =>
+  createHash("sha256")
+    .update(excC14n(xml, { exclude: { ns: DS_NS, local: "Signature" } }), "utf8")
+    .digest();
+
+/** The bytes the SignatureValue is computed over: ds:SignedInfo as it stands in the document, exc-c14n. */
+export const signedInfoOf = (xml: string): Buffer => Buffer.from(excC14n(xml, { subtree: { ns: DS_NS, local: "SignedInfo" } }), "utf8");
+
+/**
+ * What the Konnektor has its SM-B sign for a request: the DigestValue (from the request written
+ * with the signature still empty: the enveloped transform drops the ds:Signature anyway) and the
+ * canonical SignedInfo carrying it.
+ */
+export function toBeSigned(
+  r: Pick<SignedRequest, "operation" | "timestamp" | "certificate" | "contractId">,
+  method: string,
+  signerCertificate: Buffer,
+): { digest: Buffer; signedInfo: Buffer } {
+  const unsigned = { ...r, signature: { method, digest: Buffer.alloc(0), value: Buffer.alloc(0), signerCertificate } };
+  const digest = referenceDigest(requestXml(unsigned));
+  return { digest, signedInfo: signedInfoOf(requestXml({ ...unsigned, signature: { ...unsigned.signature, digest } })) };
 }
 
-export const digestOf = (content: Buffer): Buffer => createHash("sha256").update(content).digest();
+/** The length in bytes of r and of s for the curves an SM-B's key may be on (their order's length). */
+const EC_SIZE: Record<string, number> = { brainpoolP256r1: 32, prime256v1: 32, brainpoolP384r1: 48, secp384r1: 48, brainpoolP512r1: 64, secp521r1: 66 };
 
-/** The bytes the SignatureValue is computed over (the SignedInfo in our canonical form). */
-export function signedInfo(method: string, digest: Buffer): Buffer {
-  return Buffer.from(`SignedInfo|${ALG.c14n}|${method}|Reference URI=""|${ALG.enveloped}|${ALG.sha256}|${digest.toString("base64")}`, "utf8");
+/**
+ * The SignatureValue from what hsm's Sign returns. XMLDSig 1.1 (§ 6.4.3) has an ECDSA value as
+ * r || s, each left-padded to the curve's length, where hsm (like node:crypto) gives the DER
+ * SEQUENCE of two INTEGERs; an RSA PKCS#1 v1.5 value is the same in both.
+ */
+export function signatureValueOf(signature: Buffer, key: KeyObject): Buffer {
+  if (key.asymmetricKeyType !== "ec") return signature;
+  const size = EC_SIZE[key.asymmetricKeyDetails?.namedCurve ?? ""];
+  if (!size) throw new Error(`no ECDSA SignatureValue size for curve ${key.asymmetricKeyDetails?.namedCurve}`);
+  // SEQUENCE (short or one-byte long length) { INTEGER r, INTEGER s }
+  let i = signature[1]! & 0x80 ? 2 + (signature[1]! & 0x7f) : 2;
+  const int = (): Buffer => {
+    if (signature[i] !== 0x02) throw new Error("not a DER ECDSA signature");
+    const len = signature[i + 1]!;
+    const v = signature.subarray(i + 2, i + 2 + len);
+    i += 2 + len;
+    const stripped = v.subarray(v.findIndex((b) => b !== 0) < 0 ? v.length : v.findIndex((b) => b !== 0));
+    if (stripped.length > size) throw new Error("ECDSA integer longer than the curve");
+    return Buffer.concat([Buffer.alloc(size - stripped.length), stripped]);
+  };
+  if (signature[0] !== 0x30) throw new Error("not a DER ECDSA signature");
+  return Buffer.concat([int(), int()]);
+}
+
+/** Verifies a SignatureValue (ECDSA as r || s, see signatureValueOf) over SHA-256 of `data`. */
+export const verifySignatureValue = (data: Buffer, key: KeyObject, value: Buffer): boolean =>
+  verify("sha256", data, key.asymmetricKeyType === "ec" ? { key, dsaEncoding: "ieee-p1363" } : key, value);
+
+/**
+ * The VPN-ZugD's check of a received request's XMLDSig, on the text as it arrived (parsed by
+ * parseRequest before): the SignedInfo must declare what is computed here (exc-c14n, the one
+ * Reference URI="" with the enveloped-signature transform, SHA-256), the DigestValue must be
+ * that of the document, and the SignatureValue must verify over the canonical SignedInfo with
+ * `verifyValue`. Returns why not, or undefined when it holds.
+ */
+export function signatureProblem(xml: string, r: SignedRequest, verifyValue: (signedInfo: Buffer) => boolean): string | undefined {
+  const req = soapBody(xml).children[0]!;
+  const signedInfoEl = child(child(req, DS_NS, "Signature"), DS_NS, "SignedInfo")!;
+  const c14n = child(signedInfoEl, DS_NS, "CanonicalizationMethod")?.attrs["Algorithm"];
+  if (c14n !== ALG.c14n) return `CanonicalizationMethod ${c14n} is not supported (only ${ALG.c14n})`;
+  const refs = signedInfoEl.children.filter((c) => c.ns === DS_NS && c.local === "Reference");
+  if (refs.length !== 1 || refs[0]!.attrs["URI"] !== "") return 'the SignedInfo must hold exactly one Reference, with URI=""';
+  const transforms = (child(refs[0], DS_NS, "Transforms")?.children ?? []).map((t) => t.attrs["Algorithm"] ?? "");
+  // The enveloped-signature transform, optionally followed by exc-c14n (what the canonicalisation does anyway).
+  if (transforms[0] !== ALG.enveloped || transforms.length > 2 || (transforms.length === 2 && transforms[1] !== ALG.c14n))
+    return `the Reference's transforms must be enveloped-signature (and exc-c14n), not ${transforms.join(", ") || "none"}`;
+  const digestMethod = child(refs[0], DS_NS, "DigestMethod")?.attrs["Algorithm"];
+  if (digestMethod !== ALG.sha256) return `DigestMethod ${digestMethod} is not supported (only ${ALG.sha256})`;
+  if (!referenceDigest(xml).equals(r.signature.digest)) return "the DigestValue does not match the request";
+  let ok = false;
+  try {
+    ok = verifyValue(signedInfoOf(xml));
+  } catch {
+    ok = false;
+  }
+  return ok ? undefined : "the SignatureValue does not verify with the SM-B's certificate";
 }
 
 const envelope = (body: string) =>
