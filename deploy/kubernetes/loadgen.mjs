@@ -2,7 +2,10 @@
 // in a pod through the gateway's Service). Every request opens its own connection, so that each
 // is routed by the Service to a pod that is Ready at that moment.
 // Env: GATEWAY (http://host:port), ADMIN_PASSWORD, RUN (a unique prefix), MAX_SECONDS (upper bound),
-// CONCURRENCY, READS (1 = also read back every unit it created), RETRIES (default 3). Stops early
+// CONCURRENCY, READS (1 = also read back every unit it created), RETRIES (default 3), PACE_MS
+// (default 1000: a worker starts a round at most this often; every unit created makes hsm
+// generate a gSMC-K's keys, and unpaced rounds left hsm minutes of backlog that starved the
+// node's API server after the load had stopped). Stops early
 // once /tmp/stop exists. Prints one JSON line at the end: {ok, failed, errors, retried, retries,
 // units, terminals} where units/terminals are the ids the gateway acknowledged (2xx).
 //
@@ -22,6 +25,7 @@ const deadline = Date.now() + Number(process.env.MAX_SECONDS ?? 300) * 1000;
 const concurrency = Number(process.env.CONCURRENCY ?? 2);
 const reads = process.env.READS === "1";
 const retries = Number(process.env.RETRIES ?? 3);
+const paceMs = Number(process.env.PACE_MS ?? 1000);
 const sleep = (ms) => new Promise((s) => setTimeout(s, ms));
 
 function call(method, path, body, token) {
@@ -87,6 +91,7 @@ async function send(what, method, path, body) {
 let n = 0;
 async function worker() {
   while (Date.now() < deadline && !existsSync("/tmp/stop")) {
+    const round = Date.now();
     const i = n++;
     const serial = `LOAD-${run}-${i}`;
     if (await send(`create unit ${serial}`, "POST", "/api/v1/units", { serial, profile: "rz" })) {
@@ -106,6 +111,7 @@ async function worker() {
       })
     )
       out.terminals.push(ctId);
+    await sleep(Math.max(0, round + paceMs - Date.now()));
   }
 }
 await Promise.all(Array.from({ length: concurrency }, worker));

@@ -49,7 +49,17 @@ function sh(cmd, args, o = {}) {
   }
 }
 const kubectl = (args, o) => sh("kubectl", args, o);
-const kjson = (args) => JSON.parse(kubectl([...args, "-o", "json"], { quiet: true }));
+/** A read of the API server as JSON; a read the busy API server timed out on is asked again (twice, 2 s apart). */
+function kjson(args) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return JSON.parse(kubectl([...args, "-o", "json"], { quiet: true }));
+    } catch (e) {
+      if (attempt >= 2 || !/\(Timeout\)|TLS handshake timeout|connection refused/.test(e.message)) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+    }
+  }
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function eventually(what, ms, fn, every = 2000) {
   const end = Date.now() + ms;
