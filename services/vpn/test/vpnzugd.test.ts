@@ -9,6 +9,7 @@ import { eventually, refusal } from "@tigw/platform/testing";
 import { rpc, setUpPractice, UNIT, type Practice } from "@tigw/vsdm/testing";
 import {
   ALG,
+  referenceDigest,
   requestXml,
   signatureValueOf,
   SOAP_ACTIONS,
@@ -218,7 +219,7 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
     assert.match(ok.body, /<VPNK:ContractStatus>Zugriff auf TI erlaubt<\/VPNK:ContractStatus>/);
   });
 
-  it("the signature is checked on exc-c14n: a request written differently but canonically the same verifies, one signed byte changed does not", async () => {
+  it("the signature is checked on exc-c14n: a request written differently but canonically the same verifies, one signed byte changed does not, nor does a signed SignedInfo copied elsewhere (signature wrapping)", async () => {
     const valid = await signedRegister();
     const vpnk = ` xmlns:VPNK="${VPNK_NS}"`;
     assert.ok(valid.includes(vpnk) && valid.includes(`<soap:Envelope xmlns:soap="${SOAP_NS}">`));
@@ -249,6 +250,18 @@ describe("the simulated VPN-ZugD: mutual TLS and malformed input", () => {
     const tamperedValue = await post(unitId, valid.replace(value, flipped.toString("base64")), SOAP_ACTIONS.register);
     assert.equal(codeOf(tamperedValue.body), "7011", tamperedValue.body);
     assert.match(tamperedValue.body, /the SignatureValue does not verify/);
+    // Signature wrapping: the signed SignedInfo copied into a soap:Header, the request changed and
+    // its own DigestValue recomputed to fit: the copy must not vouch for it.
+    const signedInfo = /<ds:SignedInfo>.*<\/ds:SignedInfo>/.exec(valid)![0];
+    const wrapped = otherContract.replace(
+      "<soap:Body>",
+      `<soap:Header><w:Copy xmlns:w="urn:w" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">${signedInfo}</w:Copy></soap:Header><soap:Body>`,
+    );
+    const at = wrapped.lastIndexOf(digest); // the request's own DigestValue, not the copy's
+    const refitted = wrapped.slice(0, at) + referenceDigest(wrapped).toString("base64") + wrapped.slice(at + digest.length);
+    const w = await post(unitId, refitted, SOAP_ACTIONS.register);
+    assert.equal(codeOf(w.body), "7011", w.body);
+    assert.match(w.body, /exactly one ds:Signature and one ds:SignedInfo/);
   });
 
   it("an ECDSA SignatureValue is r || s of the curve's length (XMLDSig 1.1), made from hsm's DER; RSA values pass as they are", () => {

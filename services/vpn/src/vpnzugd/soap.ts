@@ -141,6 +141,14 @@ export const verifySignatureValue = (data: Buffer, key: KeyObject, value: Buffer
  * `verifyValue`. Returns why not, or undefined when it holds.
  */
 export function signatureProblem(xml: string, r: SignedRequest, verifyValue: (signedInfo: Buffer) => boolean): string | undefined {
+  // Against signature wrapping: the canonical forms below take the document's first ds:Signature
+  // and ds:SignedInfo, so no other may stand anywhere (a soap:Header, say) than the request's own;
+  // otherwise a copied, validly signed SignedInfo could vouch for a changed request.
+  const count = (el: XmlElement, local: string): number =>
+    (el.ns === DS_NS && el.local === local ? 1 : 0) + el.children.reduce((n, c) => n + count(c, local), 0);
+  const root = parseXml(xml);
+  if (count(root, "Signature") !== 1 || count(root, "SignedInfo") !== 1)
+    return "the document must hold exactly one ds:Signature and one ds:SignedInfo, the request's";
   const req = soapBody(xml).children[0]!;
   const signedInfoEl = child(child(req, DS_NS, "Signature"), DS_NS, "SignedInfo")!;
   const c14n = child(signedInfoEl, DS_NS, "CanonicalizationMethod")?.attrs["Algorithm"];
