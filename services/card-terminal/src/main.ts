@@ -17,6 +17,8 @@ import {
   secretKey,
   SystemClock,
   url,
+  followHsmClock,
+  oneOf,
 } from "@tigw/platform";
 import { startCardTerminal } from "./service.js";
 
@@ -28,6 +30,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_CARD_TERMINAL_GRPC_PORT: int({ default: 50053, min: 0, max: 65535 }),
     TIGW_TENANCY_ADDR: address({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
+    /** "hsm": follow hsm's clock (simulated there to rehearse expiries); "system": this host's. */
+    TIGW_CLOCK: oneOf(["system", "hsm"] as const, { default: "system" }),
     /** Encrypts the pairing secrets: 32 bytes, base64 or 64 hex digits. */
     TIGW_CARD_TERMINAL_MASTER_KEY: secretKey(),
     TIGW_LOG_LEVEL: logLevel(),
@@ -39,7 +43,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
   const running = await startCardTerminal({
     sql: postgresSql(cfg.DATABASE_URL, { max: 20 }),
     bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-card-terminal" }),
-    clock: new SystemClock(),
+    clock: cfg.TIGW_CLOCK === "hsm" ? await followHsmClock(cfg.TIGW_HSM_ADDR) : new SystemClock(),
     masterKey: cfg.TIGW_CARD_TERMINAL_MASTER_KEY,
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { status } from "@grpc/grpc-js";
 import { after, before, describe, it } from "node:test";
-import { callByName, createClient, createLogger, topicOf, type Sql } from "@tigw/platform";
+import { callByName, createClient, createLogger, followHsmClock, topicOf, type Sql } from "@tigw/platform";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
 import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
@@ -317,6 +317,19 @@ for (const setup of setups) {
       await rpc(h, "revokeCertificate", { certSerial: smcb.certSerial, reason: "keyCompromise" });
       assert.equal((await refusal(rpc(h, "cardToCardAuthenticate", { sourceCertSerial: egk.certSerial, targetCertSerial: smcb.certSerial }))).code, "4057");
     });
+
+    it("a cluster-mode service follows hsm's simulated clock over gRPC (TIGW_CLOCK=hsm)", () =>
+      withOwnPair(async (own) => {
+        const c = await followHsmClock(own.hsm.address, { everyMs: 3_600_000 });
+        try {
+          assert.deepEqual([c.simulated, c.now().toISOString()], [true, "2025-03-01T00:00:00.000Z"]);
+          await rpc(own.h, "advanceClock", { duration: "30d" });
+          await c.refresh();
+          assert.equal(c.now().toISOString(), "2025-03-31T00:00:00.000Z");
+        } finally {
+          c.stop();
+        }
+      }));
 
     it("simulated time: the 90- and 30-day marks arrive once each; the fleet query puts the unit first with the exchange flag", () =>
       withOwnPair(async (own) => {

@@ -16,6 +16,8 @@ import {
   host,
   SystemClock,
   url,
+  followHsmClock,
+  oneOf,
 } from "@tigw/platform";
 import { startKsr } from "./service.js";
 
@@ -27,6 +29,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_KSR_GRPC_PORT: int({ default: 50056, min: 0, max: 65535 }),
     TIGW_TENANCY_ADDR: address({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
+    /** "hsm": follow hsm's clock (simulated there to rehearse expiries); "system": this host's. */
+    TIGW_CLOCK: oneOf(["system", "hsm"] as const, { default: "system" }),
     /** card-terminal: the KSR has it run the terminals' firmware updates. */
     TIGW_CARD_TERMINAL_ADDR: address({ default: "127.0.0.1:50053" }),
     /** How often the update scheduler walks the clock (downloads, windows). */
@@ -42,7 +46,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
   const running = await startKsr({
     sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
     bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-ksr" }),
-    clock: new SystemClock(),
+    clock: cfg.TIGW_CLOCK === "hsm" ? await followHsmClock(cfg.TIGW_HSM_ADDR) : new SystemClock(),
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,

@@ -76,8 +76,11 @@ async function main(): Promise<void> {
   });
   const hsmAddress = `127.0.0.1:${hsmPort}`;
   await healthy("hsm", hsmAddress);
+  // hsm keeps the fleet's clock; with TIGW_CLOCK=simulated the services that judge validity follow it.
+  const clock = { TIGW_CLOCK: process.env["TIGW_CLOCK"] === "simulated" ? "hsm" : "system" };
   const ktPort = process.env["TIGW_CARD_TERMINAL_GRPC_PORT"] ?? "50053";
   run("card-terminal", "services/card-terminal/dist/src/main.js", {
+    ...clock,
     TIGW_CARD_TERMINAL_GRPC_PORT: ktPort,
     TIGW_METRICS_PORT: process.env["TIGW_CARD_TERMINAL_METRICS_PORT"] ?? "9467",
     TIGW_TENANCY_ADDR: address,
@@ -89,6 +92,7 @@ async function main(): Promise<void> {
   await healthy("card-terminal", ktAddress);
   const ksrPort = process.env["TIGW_KSR_GRPC_PORT"] ?? "50056";
   run("ksr", "services/ksr/dist/src/main.js", {
+    ...clock,
     TIGW_KSR_GRPC_PORT: ksrPort,
     TIGW_KSR_SOAP_PORT: process.env["TIGW_KSR_SOAP_PORT"] ?? "8444",
     TIGW_METRICS_PORT: process.env["TIGW_KSR_METRICS_PORT"] ?? "9470",
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
   await healthy("ksr", ksrAddress);
   const vpnPort = process.env["TIGW_VPN_GRPC_PORT"] ?? "50055";
   run("vpn", "services/vpn/dist/src/main.js", {
+    ...clock,
     TIGW_VPN_GRPC_PORT: vpnPort,
     TIGW_METRICS_PORT: process.env["TIGW_VPN_METRICS_PORT"] ?? "9469",
     TIGW_VPNZUGD_PORT: process.env["TIGW_VPNZUGD_PORT"] ?? "8443",
@@ -114,6 +119,7 @@ async function main(): Promise<void> {
   await healthy("vpn", vpnAddress);
   const vsdmPort = process.env["TIGW_VSDM_GRPC_PORT"] ?? "50054";
   run("vsdm", "services/vsdm/dist/src/main.js", {
+    ...clock,
     TIGW_VSDM_GRPC_PORT: vsdmPort,
     TIGW_METRICS_PORT: process.env["TIGW_VSDM_METRICS_PORT"] ?? "9468",
     TIGW_TENANCY_ADDR: address,

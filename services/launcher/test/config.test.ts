@@ -88,6 +88,7 @@ const PROCESSES: ProcessCase[] = [
       addr("TIGW_TENANCY_ADDR"),
       addr("TIGW_HSM_ADDR"),
       ["TIGW_CARD_TERMINAL_MASTER_KEY", "abc"],
+      ["TIGW_CLOCK", "simulated"],
     ],
   },
   {
@@ -103,6 +104,7 @@ const PROCESSES: ProcessCase[] = [
       addr("TIGW_HSM_ADDR"),
       ["TIGW_KSR_TICK_SECONDS", "0"],
       ["TIGW_KSR_SOAP_PORT", "soap"],
+      ["TIGW_CLOCK", "simulated"],
     ],
   },
   {
@@ -117,6 +119,7 @@ const PROCESSES: ProcessCase[] = [
       ["TIGW_VPN_MASTER_KEY", "abc"],
       ["TIGW_ZUGANGSMODUL_PORT", "box"],
       ["TIGW_ZUGANGSMODUL_HEARTBEAT_SECONDS", "0"],
+      ["TIGW_CLOCK", "simulated"],
     ],
   },
   {
@@ -135,6 +138,7 @@ const PROCESSES: ProcessCase[] = [
       ["TIGW_VSDM_POPULATION_SEED", "seed"],
       ["TIGW_FACHDIENST_LATENCY_MS", "-5"],
       ["TIGW_VSDM_MAX_OFFLINE_DAYS", "ninety"],
+      ["TIGW_CLOCK", "simulated"],
     ],
   },
   {

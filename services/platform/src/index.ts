@@ -3,6 +3,7 @@ export * from "./decider.js";
 export * from "./decider-spec.js";
 export * from "./command-handler.js";
 export * from "./clock.js";
+export * from "./hsm-clock.js";
 export * from "./config.js";
 export * from "./sql/sql.js";
 export * from "./sql/postgres.js";

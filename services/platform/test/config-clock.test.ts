@@ -7,6 +7,7 @@ import {
   ConfigErrors,
   date,
   directory,
+  FollowedClock,
   host,
   hostPorts,
   int,
@@ -133,5 +134,41 @@ describe("clocks", () => {
     assert.equal(parseDuration("12h"), 43_200_000);
     assert.equal(parseDuration("250ms"), 250);
     assert.throws(() => parseDuration("3 weeks"), /not a duration/);
+  });
+
+  it("a followed clock: the system's while the other is, the other's simulated time while it is; never back; waits for a first answer", async () => {
+    const sim = new SimulatedClock(new Date("2025-03-01T00:00:00Z"));
+    let mode: "down" | "system" | "simulated" | "stale" = "down";
+    const ask = async () => {
+      if (mode === "down") throw new Error("hsm is starting");
+      if (mode === "system") return { now: new Date().toISOString(), simulated: false };
+      if (mode === "stale") return { now: "2025-01-01T00:00:00.000Z", simulated: true };
+      return { now: sim.now().toISOString(), simulated: true };
+    };
+    setTimeout(() => (mode = "system"), 1500);
+    const t0 = Date.now();
+    const c = await FollowedClock.start(ask, { everyMs: 3_600_000, waitMs: 10_000 });
+    try {
+      assert.ok(Date.now() - t0 >= 1000, "it waited for the first answer");
+      assert.equal(c.simulated, false);
+      assert.ok(Math.abs(c.now().getTime() - Date.now()) < 1000);
+      mode = "simulated";
+      await c.refresh();
+      assert.equal(c.simulated, true);
+      assert.equal(c.now().toISOString(), "2025-03-01T00:00:00.000Z");
+      sim.advance(30 * 86_400_000);
+      assert.equal(c.now().toISOString(), "2025-03-01T00:00:00.000Z", "not before it asks again");
+      await c.refresh();
+      assert.equal(c.now().toISOString(), "2025-03-31T00:00:00.000Z");
+      mode = "stale";
+      await c.refresh();
+      assert.equal(c.now().toISOString(), "2025-03-31T00:00:00.000Z", "an older simulated answer does not turn it back");
+      mode = "down";
+      await assert.rejects(c.refresh());
+      assert.equal(c.now().toISOString(), "2025-03-31T00:00:00.000Z", "a failed ask keeps the last answer");
+    } finally {
+      c.stop();
+    }
+    await assert.rejects(FollowedClock.start(ask, { waitMs: 1_500 }), /did not answer within 1.5 s: hsm is starting/);
   });
 });

@@ -15,6 +15,8 @@ import {
   str,
   SystemClock,
   url,
+  followHsmClock,
+  oneOf,
 } from "@tigw/platform";
 import { startVpn } from "./service.js";
 
@@ -26,6 +28,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_VPN_GRPC_PORT: int({ default: 50055, min: 0, max: 65535 }),
     TIGW_TENANCY_ADDR: str({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: str({ default: "127.0.0.1:50052" }),
+    /** "hsm": follow hsm's clock (simulated there to rehearse expiries); "system": this host's. */
+    TIGW_CLOCK: oneOf(["system", "hsm"] as const, { default: "system" }),
     TIGW_CARD_TERMINAL_ADDR: str({ default: "127.0.0.1:50053" }),
     /** ksr for the TI-access rule's firmware clause; "none" leaves the clause out. */
     TIGW_KSR_ADDR: str({ default: "127.0.0.1:50056" }),
@@ -52,7 +56,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
   const running = await startVpn({
     sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
     bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-vpn" }),
-    clock: new SystemClock(),
+    clock: cfg.TIGW_CLOCK === "hsm" ? await followHsmClock(cfg.TIGW_HSM_ADDR) : new SystemClock(),
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,

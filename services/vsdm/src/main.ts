@@ -17,6 +17,8 @@ import {
   runServiceProcess,
   SystemClock,
   url,
+  followHsmClock,
+  oneOf,
 } from "@tigw/platform";
 import { startVsdm } from "./service.js";
 
@@ -28,6 +30,8 @@ const cfg = exitOnConfigError(() =>
     TIGW_VSDM_GRPC_PORT: int({ default: 50054, min: 0, max: 65535 }),
     TIGW_TENANCY_ADDR: address({ default: "127.0.0.1:50051" }),
     TIGW_HSM_ADDR: address({ default: "127.0.0.1:50052" }),
+    /** "hsm": follow hsm's clock (simulated there to rehearse expiries); "system": this host's. */
+    TIGW_CLOCK: oneOf(["system", "hsm"] as const, { default: "system" }),
     TIGW_CARD_TERMINAL_ADDR: address({ default: "127.0.0.1:50053" }),
     /** The vpn service (TI-access rule); empty: TI access is assumed. */
     TIGW_VPN_ADDR: str({ default: "127.0.0.1:50055" }),
@@ -44,7 +48,7 @@ async function main(): Promise<{ stop(): Promise<void> }> {
   const running = await startVsdm({
     sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
     bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-vsdm" }),
-    clock: new SystemClock(),
+    clock: cfg.TIGW_CLOCK === "hsm" ? await followHsmClock(cfg.TIGW_HSM_ADDR) : new SystemClock(),
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,
