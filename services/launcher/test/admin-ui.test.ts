@@ -112,21 +112,25 @@ describe(
       const row = async (ctId: string) =>
         page.$$eval("tbody tr", (trs, id) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)).find((r) => r[0] === id), ctId);
       assert.equal((await row("RZK-DEMO-0001-KT012"))?.[1], "aktiv");
-      const buttons = await page.$$("tbody tr button");
-      let clicked = false;
-      for (const b of buttons) {
-        if ((await b.evaluate((el) => el.closest("tr")?.querySelector("td")?.textContent)) === "RZK-DEMO-0001-KT012") {
-          await b.click();
-          clicked = true;
-          break;
-        }
-      }
-      assert.ok(clicked, "an Unpair button on KT012's row");
+      // Found and clicked in one step inside the page: the page refreshes its tables, and a handle
+      // taken before a refresh is detached by the time it is clicked (seen in CI).
+      const clickIn = (selector: string, want: { row?: string; text?: string }) =>
+        page.evaluate(
+          (sel, w) => {
+            const b = [...document.querySelectorAll<HTMLButtonElement>(sel)].find((el) =>
+              w.row !== undefined ? el.closest("tr")?.querySelector("td")?.textContent === w.row : el.textContent?.includes(w.text ?? ""),
+            );
+            b?.click();
+            return b !== undefined;
+          },
+          selector,
+          want,
+        );
+      assert.ok(await clickIn("tbody tr button", { row: "RZK-DEMO-0001-KT012" }), "an Unpair button on KT012's row");
       // Unpaired, the terminal is back to "bekannt" and no longer belongs to the unit.
       await page.waitForFunction(() => ![...document.querySelectorAll("tbody tr")].some((tr) => tr.querySelector("td")?.textContent === "RZK-DEMO-0001-KT012"));
       assert.match(await text("main"), /card terminals\s*ok\s*11 paired and connected/);
-      const [block] = await page.$$("xpath/.//button[contains(., 'Block')]");
-      await block!.click();
+      assert.ok(await clickIn("button", { text: "Block" }), "a Block button");
       await page.waitForFunction(() => document.body.textContent?.includes("State: blocked."));
       assert.match(await text("main"), /unit state\s*error\s*blocked: practices cannot work with this unit/);
     });
