@@ -82,12 +82,18 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
     publicUrl: o.vpnzugd?.publicUrl,
     ocspTimeoutMs: o.ocspTimeoutMs,
   });
-  const vpn = new Vpn(store, o.clock, { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress, ksr: o.ksrAddress }, () => ({
-    url: zugd.url,
-    caPem: zugd.caPem,
-    serverName: VPNZUGD_SERVER_NAME,
-    timeoutMs: o.callTimeoutMs ?? 30_000,
-  }));
+  const vpn = new Vpn(
+    store,
+    o.clock,
+    { tenancy: o.tenancyAddress, hsm: o.hsmAddress, cardTerminal: o.cardTerminalAddress, ksr: o.ksrAddress },
+    () => ({
+      url: zugd.url,
+      caPem: zugd.caPem,
+      serverName: VPNZUGD_SERVER_NAME,
+      timeoutMs: o.callTimeoutMs ?? 30_000,
+    }),
+    o.logger,
+  );
   await vpn.open();
   const vault = await SecretVault.open(o.sql, store.schema, o.masterKey, "practice_totp_secrets");
   const zugangsmodul = new Zugangsmodul(store, o.clock, vault, o.tenancyAddress);

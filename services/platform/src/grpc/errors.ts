@@ -24,7 +24,8 @@ export function isUnreachable(e: unknown): boolean {
 /**
  * A thrown error as a gRPC error. Domain errors keep their code and details (in the trailing
  * metadata "tigw-error-bin" as tigw.errors.v1.ErrorDetail); a service this one called that could
- * not be reached becomes UNAVAILABLE (the caller may retry; the gateway answers 503); anything
+ * not be reached becomes UNAVAILABLE (the caller may retry; the gateway answers 503), one that did
+ * not answer in time DEADLINE_EXCEEDED (gateway: 504); anything
  * else becomes INTERNAL. Neither carries the original message, which may hold internals.
  */
 export function toGrpcError(e: unknown): Partial<ServiceError> {
@@ -33,7 +34,11 @@ export function toGrpcError(e: unknown): Partial<ServiceError> {
     metadata.set(DETAIL_KEY, Buffer.from(ErrorDetail.encode({ code: e.code, message: e.message, details: e.details }).finish()));
     return { code: grpcStatusOf(e), details: `${e.code}: ${e.message}`, metadata };
   }
-  if (isUnreachable(e)) return { code: status.UNAVAILABLE, details: "a service this one depends on is unavailable: try again", metadata };
+  // A timed-out call may have taken effect, so it is not "try again": it stays a timeout (gateway: 504).
+  if (isUnreachable(e))
+    return (e as ServiceError).code === status.UNAVAILABLE
+      ? { code: status.UNAVAILABLE, details: "a service this one depends on is unavailable: try again", metadata }
+      : { code: status.DEADLINE_EXCEEDED, details: "a service this one depends on did not answer in time", metadata };
   return { code: status.INTERNAL, details: "internal error", metadata };
 }
 

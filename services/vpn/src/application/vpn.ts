@@ -6,9 +6,11 @@ import {
   createClient,
   DocumentProjection,
   DomainError,
+  isUnreachable,
   KeyedSerializer,
   StoreProjectionRunner,
   type Clock,
+  type Logger,
   type SqlEventStore,
 } from "@tigw/platform";
 import { CardTerminalServiceClient } from "@tigw/contracts/cardterminal/v1/card_terminal";
@@ -89,6 +91,8 @@ export class Vpn {
     readonly clock: Clock,
     addresses: { tenancy: string; hsm: string; cardTerminal: string; ksr?: string },
     private readonly zugd: () => VpnZugdEndpoint,
+    /** Where an unexpected failure of a registration is logged (its text is kept out of events). */
+    private readonly logger?: Pick<Logger, "error">,
   ) {
     this.handler = new CommandHandler(store, registrationDecider, 10, 10_000);
     this.projection = new DocumentProjection<RegistrationState>({
@@ -190,7 +194,7 @@ export class Vpn {
         this.heartbeats.set(u.unitId, { at: this.now(), ok: true });
         this.count("register", "OK");
       } catch (e) {
-        const f = asFailure(e);
+        const f = asFailure(e, "7071", this.logger);
         this.count("register", f.code);
         await this.record(u.unitId, {
           type: "RecordRegistrationFailure",
@@ -220,7 +224,7 @@ export class Vpn {
         this.heartbeats.delete(u.unitId);
         this.count("deregister", "OK");
       } catch (e) {
-        const f = asFailure(e, "7081");
+        const f = asFailure(e, "7081", this.logger);
         this.count("deregister", f.code);
         await this.record(u.unitId, { type: "RecordDeregistrationFailure", code: f.code, message: f.message, at: this.now() });
         throw new DomainError(f.code, f.message, { unitId: u.unitId, serial: u.serial, registrationStatus: REGISTERED });
@@ -419,11 +423,16 @@ export class Vpn {
 }
 
 /** What a failed call to the VPN-ZugD is recorded as: its gematik code, or why it could not be asked. */
-function asFailure(e: unknown, fallback = "7071"): { code: string; message: string } {
+function asFailure(e: unknown, fallback: string, logger?: Pick<Logger, "error">): { code: string; message: string } {
   if (e instanceof VpnZugdFault) return { code: e.code, message: e.message };
   if (e instanceof DomainError && (e.code === "TLS_REFUSED" || e.code === "PEER_UNREACHABLE"))
     return { code: e.code, message: `the VPN-ZugD cannot be reached: ${e.message}` };
   if (e instanceof DomainError && e.code === "NO_MANAGED_SMB") throw e;
   if (e instanceof DomainError) return { code: e.code, message: e.message };
-  return { code: fallback, message: e instanceof Error ? e.message : String(e) };
+  // hsm or tenancy out of reach is not the VPN-ZugD's answer: nothing is recorded, the caller gets
+  // UNAVAILABLE. Anything else unexpected is recorded without its text, which may hold internals
+  // (addresses, stack details); the service's log has it.
+  if (isUnreachable(e)) throw e;
+  logger?.error({ err: e }, "VPN-ZugD call failed inside the Konnektor");
+  return { code: fallback, message: "the registration failed inside the Konnektor (see the vpn service's log)" };
 }
