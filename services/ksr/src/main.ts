@@ -46,7 +46,10 @@ async function main(): Promise<{ stop(): Promise<void> }> {
   const running = await startKsr({
     sql: postgresSql(cfg.DATABASE_URL, { max: 10 }),
     bus: new KafkaBus({ brokers: cfg.KAFKA_BROKERS, clientId: "tigw-ksr" }),
-    clock: cfg.TIGW_CLOCK === "hsm" ? await followHsmClock(cfg.TIGW_HSM_ADDR) : new SystemClock(),
+    clock:
+      cfg.TIGW_CLOCK === "hsm"
+        ? await followHsmClock(cfg.TIGW_HSM_ADDR, { onError: (e) => log.warn({ err: e }, "hsm's clock did not answer") })
+        : new SystemClock(),
     tenancyAddress: cfg.TIGW_TENANCY_ADDR,
     hsmAddress: cfg.TIGW_HSM_ADDR,
     cardTerminalAddress: cfg.TIGW_CARD_TERMINAL_ADDR,

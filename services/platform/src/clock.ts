@@ -62,7 +62,10 @@ export interface ClockReading {
 export class FollowedClock implements Clock {
   private last?: { now: Date; simulated: boolean };
   private timer?: NodeJS.Timeout;
-  private constructor(private readonly ask: () => Promise<ClockReading>) {}
+  private constructor(
+    private readonly ask: () => Promise<ClockReading>,
+    private readonly close?: () => void,
+  ) {}
 
   get simulated(): boolean {
     return this.last?.simulated ?? false;
@@ -74,10 +77,14 @@ export class FollowedClock implements Clock {
 
   /**
    * Follows `ask` from its first answer on (asked every second for up to `waitMs`, as the other
-   * process may still be starting), then every `everyMs`; a failed ask keeps the last answer.
+   * process may still be starting), then every `everyMs`; a failed ask keeps the last answer and
+   * goes to `onError`. `close` is called by stop().
    */
-  static async start(ask: () => Promise<ClockReading>, opts: { everyMs?: number; waitMs?: number } = {}): Promise<FollowedClock> {
-    const c = new FollowedClock(ask);
+  static async start(
+    ask: () => Promise<ClockReading>,
+    opts: { everyMs?: number; waitMs?: number; onError?: (e: unknown) => void; close?: () => void } = {},
+  ): Promise<FollowedClock> {
+    const c = new FollowedClock(ask, opts.close);
     const end = Date.now() + (opts.waitMs ?? 120_000);
     for (;;) {
       try {
@@ -88,7 +95,7 @@ export class FollowedClock implements Clock {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
-    c.timer = setInterval(() => void c.refresh().catch(() => undefined), opts.everyMs ?? 5_000);
+    c.timer = setInterval(() => void c.refresh().catch((e: unknown) => opts.onError?.(e)), opts.everyMs ?? 5_000);
     c.timer.unref();
     return c;
   }
@@ -104,5 +111,6 @@ export class FollowedClock implements Clock {
 
   stop(): void {
     clearInterval(this.timer);
+    this.close?.();
   }
 }
