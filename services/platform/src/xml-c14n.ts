@@ -112,7 +112,10 @@ export function excC14n(text: string, o: C14nOptions = {}): string {
       return;
     }
     outDepth++;
-    const inScope = new Map(rendered.at(-1) ?? [["", ""]]);
+    const parentScope = rendered.at(-1) ?? new Map([["", ""]]);
+    // Copied only when this element renders a declaration: thousands of siblings under a root
+    // with many prefixes would otherwise copy the whole map each (CPU per request).
+    let inScope = parentScope;
     const prefix = tag.prefix ?? "";
     const attrs = Object.values(tag.attributes).filter((a) => !isXmlnsAttr(a));
     /**
@@ -130,6 +133,7 @@ export function excC14n(text: string, o: C14nOptions = {}): string {
       // An unprefixed element in no namespace with no default rendered above: nothing to undeclare.
       if (p === "" && uri === "" && !inScope.get("")) continue;
       decls.push([p, uri]);
+      if (inScope === parentScope) inScope = new Map(parentScope);
       inScope.set(p, uri);
     }
     rendered.push(inScope);
