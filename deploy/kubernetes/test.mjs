@@ -421,7 +421,16 @@ async function main() {
     const reader = async () => {
       while (next < paths.length) {
         const path = paths[next++];
-        if ((await api(gw.url, token, "GET", path)).status !== 200) lost.push(path);
+        // Only a 404 is lost; another answer through the busy port-forward is asked again.
+        let status = 0;
+        for (let attempt = 0; attempt < 3 && status !== 200 && status !== 404; attempt++) {
+          if (attempt) await sleep(1000);
+          status = await api(gw.url, token, "GET", path).then(
+            (a) => a.status,
+            () => 0,
+          );
+        }
+        if (status !== 200) lost.push(`${path} (${status})`);
       }
     };
     await Promise.all(Array.from({ length: 8 }, reader));
@@ -443,6 +452,8 @@ async function main() {
     log(`upgrade load: ${r.retried} answers said "try again" (503) or got lost and were sent again: ${JSON.stringify(r.retries.slice(0, 5))}`);
     assert(r.ok >= 30, `too few requests during the upgrade: ${r.ok}`);
     assert(r.failed === 0, `failed requests during the upgrade: ${r.errors.join("\n")}`);
+    // Retries absorb a moment's 503 on a starved node; a rollout that drops traffic would need many.
+    assert(r.retried <= Math.max(10, r.ok * 0.05), `${r.retried} retries for ${r.ok} requests: the upgrade dropped traffic`);
     for (const s of services)
       for (const p of podsOf(s)) assert(p.spec.containers[0].image.endsWith(`:${TAG2}`), `${p.metadata.name} runs ${p.spec.containers[0].image}`);
   });
