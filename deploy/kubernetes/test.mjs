@@ -508,6 +508,10 @@ async function main() {
         );
         ok(tigw(gw.url, cfg, "unit", "update", unit, "--version", version), "unit update");
         ok(tigw(gw.url, cfg, "sim", "kt", "--unit", unit, "--mandant", "praxis-1", "--count", "2", "--prefix", `P${Date.now().toString(36)}-`), "sim kt");
+        // The pods the upgrade started have seen no VPN-ZugD call and no refused read yet: one of
+        // each (whatever their answer: the panels count calls by result and refusals by code).
+        tigw(gw.url, cfg, "vpn", "register", unit, "--contract-id", `VTR-${unit}`);
+        tigw(gw.url, cfg, "vsd", "read", "--unit", unit, "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "3");
         for (let i = 0; i < 3; i++)
           ok(
             tigw(

@@ -1,3 +1,4 @@
+import { declareDeadLetters } from "../telemetry/bus-metrics.js";
 import { randomUUID } from "node:crypto";
 import { DomainError } from "../errors.js";
 import { migrate } from "../sql/migrate.js";
@@ -260,6 +261,7 @@ export class EmbeddedBus implements EventBus {
   }
 
   async subscribe(o: SubscribeOptions): Promise<Subscription> {
+    declareDeadLetters(o.topics, o.groupId);
     const member: Member = { id: this.nextMemberId++, groupId: o.groupId, topics: o.topics, running: true, loop: Promise.resolve(), pending: false };
     this.members.add(member);
     member.loop = (async () => {

@@ -1,3 +1,4 @@
+import { declareDeadLetters } from "../telemetry/bus-metrics.js";
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from "kafkajs";
 import { DomainError } from "../errors.js";
@@ -122,6 +123,7 @@ export class KafkaBus implements EventBus {
   }
 
   async subscribe(o: SubscribeOptions): Promise<Subscription> {
+    declareDeadLetters(o.topics, o.groupId);
     await Promise.all(o.topics.map((t) => this.ensureTopic(t)));
     const consumer = this.kafka.consumer({
       groupId: o.groupId,
