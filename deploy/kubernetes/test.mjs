@@ -476,37 +476,40 @@ async function main() {
           secretProof: "AAAA",
         });
       tigw(gw.url, cfg, "unit", "lzv", unit);
+      let released = false;
       await promCheck(async () => {
         // Activity inside Prometheus' window, so that the rates and latency quantiles have data.
         // A firmware release (ksr): installed at once on the test's unit (update steps), due on the
-        // load generator's units (days to the deadline).
+        // load generator's units (days to the deadline). Once: a later round would not be newer.
         const day = (d) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
         const updateId = `K8S_${Date.now().toString(36).toUpperCase()}`;
         const version = `5.60.${Date.now() % 1000}:2.0.0`;
-        ok(
-          tigw(
-            gw.url,
-            cfg,
-            "ksr",
-            "publish",
-            "--update-id",
-            updateId,
-            "--product",
-            "rz",
-            "--version",
-            version,
-            "--priority",
-            "Normal",
-            "--start",
-            day(0),
-            "--deadline",
-            day(30),
-            "--approved-until",
-            day(365),
-          ),
-          "ksr publish",
-        );
-        ok(tigw(gw.url, cfg, "unit", "update", unit, "--version", version), "unit update");
+        if (!released)
+          ok(
+            tigw(
+              gw.url,
+              cfg,
+              "ksr",
+              "publish",
+              "--update-id",
+              updateId,
+              "--product",
+              "rz",
+              "--version",
+              version,
+              "--priority",
+              "Normal",
+              "--start",
+              day(0),
+              "--deadline",
+              day(30),
+              "--approved-until",
+              day(365),
+            ),
+            "ksr publish",
+          );
+        if (!released) ok(tigw(gw.url, cfg, "unit", "update", unit, "--version", version), "unit update");
+        released = true;
         ok(tigw(gw.url, cfg, "sim", "kt", "--unit", unit, "--mandant", "praxis-1", "--count", "2", "--prefix", `P${Date.now().toString(36)}-`), "sim kt");
         // The pods the upgrade started have seen no VPN-ZugD call and no refused read yet: one of
         // each (whatever their answer: the panels count calls by result and refusals by code).
