@@ -148,10 +148,19 @@ case "$ONLY" in
   *) die "--only app|infra" ;;
 esac
 
-# Import into the cluster's containerd when it runs.
-SOCK="$K8S_RUN/run/containerd/containerd.sock"
 names=()
 case "$ONLY" in app) names=(localhost/ti-gateway) ;; infra) names=(localhost/tigw-postgres localhost/tigw-kafka) ;; *) names=(localhost/ti-gateway localhost/tigw-postgres localhost/tigw-kafka) ;; esac
+# Older tags of these images go: podman's vfs storage keeps a full copy of every image (about a
+# GiB per build of the three), and a machine that builds per commit would fill its disk.
+for n in "${names[@]}"; do
+  "${PODMAN[@]}" images --format '{{.Repository}}:{{.Tag}}' "$n" | while read -r ref; do
+    case "$ref" in "$n:$TAG"|"$n:$EXTRA_TAG") ;; *) "${PODMAN[@]}" rmi --force "$ref" >/dev/null || true ;; esac
+  done
+done
+"${PODMAN[@]}" image prune --force >/dev/null
+
+# Import into the cluster's containerd when it runs.
+SOCK="$K8S_RUN/run/containerd/containerd.sock"
 for n in "${names[@]}"; do
   for t in "$TAG" $EXTRA_TAG; do
     size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$n:$t")

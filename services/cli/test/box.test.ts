@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { totpNow } from "../src/sim/practices.js";
 import { type FakeGateway, fakeGateway, loggedIn, tigw } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 const boxes = [
   {
@@ -61,7 +59,7 @@ describe("tigw box and the VPN-box simulators", () => {
     const badListen = await tigw(gw.url, "sim", "vpnbox", "--account", "praxis-ort", "--listen", "nowhere");
     assert.equal(badListen.code, 2);
     assert.match(badListen.err, /--listen is HOST:PORT/);
-    const dir = mkdtempSync(join(tmpdir(), "tigw-box-"));
+    const dir = tempDir("tigw-box-");
     const noCode = await tigw(gw.url, "sim", "vpnbox", "--account", "praxis-ort", "--state-dir", dir);
     assert.equal(noCode.code, 2);
     assert.match(noCode.err, /no enrolled box for praxis-ort .*give --enrol CODE/);

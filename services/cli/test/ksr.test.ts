@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { answer, type FakeGateway, fakeGateway, loggedIn, tigw } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 const unitFirmware = (over: Record<string, unknown> = {}) => ({
   unitId: "u-1",
@@ -127,7 +127,7 @@ describe("tigw ksr, fleet firmware, unit update", () => {
   });
 
   it("ksr export writes the offline package (owner-only); unit update --offline uploads it with its password", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "tigw-ksr-")), "wr3.pkg");
+    const file = join(tempDir("tigw-ksr-"), "wr3.pkg");
     const r = await tigw(gw.url, "ksr", "export", "WR3", "--password", "Techniker-4711!", "--out", file);
     assert.equal(r.code, 0, r.err);
     assert.equal(readFileSync(file, "utf8"), '{"format":"tigw-ksr-offline-1"}');

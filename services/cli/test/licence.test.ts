@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type FakeGateway, fakeGateway, loggedIn, tigw, unitFixture } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 describe("tigw licence", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tigw-licence-"));
+  const dir = tempDir("tigw-licence-");
   let gw: FakeGateway;
   before(async () => {
     gw = await fakeGateway({

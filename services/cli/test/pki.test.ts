@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type FakeGateway, fakeGateway, loggedIn, tigw } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 const ROOT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
 
@@ -11,7 +11,7 @@ describe("tigw unit soap, unit client-auth, client-system credentials and pki ro
   let gw: FakeGateway;
   let dir = "";
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tigw-pki-"));
+    dir = tempDir("tigw-pki-");
     gw = await fakeGateway({
       "GET /api/v1/units/RZK-0001/soap": () => ({
         unitId: "u-1",

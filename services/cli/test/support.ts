@@ -1,13 +1,11 @@
-import { mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Credentials } from "../src/credentials.js";
 import { main } from "../src/main.js";
+import { tempDir } from "@tigw/platform/testing";
 
 // Every test file gets its own credentials file, never the operator's.
-process.env["TIGW_CONFIG_DIR"] = mkdtempSync(join(tmpdir(), "tigw-cli-test-"));
+process.env["TIGW_CONFIG_DIR"] = tempDir("tigw-cli-test-");
 delete process.env["TIGW_URL"];
 
 export interface Recorded {

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createPublicKey, generateKeyPairSync, randomBytes, verify, X509Certificate } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { status } from "@grpc/grpc-js";
@@ -10,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { callByName, createClient, createLogger, followHsmClock, topicOf, type Sql } from "@tigw/platform";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
 import { TenancyServiceClient } from "@tigw/contracts/tenancy/v1/tenancy";
-import { eventually, freshContext, refusal, serviceSetups } from "@tigw/platform/testing";
+import { eventually, freshContext, refusal, serviceSetups, tempDir } from "@tigw/platform/testing";
 import { issueLicence, loadProfiles, startTenancy } from "@tigw/tenancy";
 import { askOcsp, ClockControl, ktConnectMessage, OcspUnreachable, policiesOf, startHsm, type RunningHsm } from "../src/index.js";
 
@@ -31,7 +30,7 @@ const openssl = (...args: string[]): Promise<string> =>
 
 for (const setup of setups) {
   describe(`hsm over gRPC (${setup.store.name} store, ${setup.bus.name} bus)`, () => {
-    const dir = mkdtempSync(join(tmpdir(), "tigw-hsm-"));
+    const dir = tempDir("tigw-hsm-");
     const vendor = generateKeyPairSync("ed25519");
     const masterKey = randomBytes(32);
     const logs: string[] = [];

@@ -1,13 +1,14 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "puppeteer-core" with { "resolution-mode": "import" };
 import { base32Decode, totpAt } from "@tigw/gateway";
 import { startEmbedded, stopProcess } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 // puppeteer-core is ESM with a CommonJS build beside it: required, typed by its ESM declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,7 +39,7 @@ describe(
       );
 
     before(async () => {
-      const p = await startEmbedded({ dataDir: mkdtempSync(join(tmpdir(), "tigw-ui-")), adminPassword: "ui-admin-password", args: ["--demo"] });
+      const p = await startEmbedded({ dataDir: tempDir("tigw-ui-"), adminPassword: "ui-admin-password", args: ["--demo"] });
       stop = () => stopProcess(p.child);
       url = p.url;
       // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.

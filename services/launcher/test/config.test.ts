@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { root } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 /**
  * Every process checks every variable it reads before it does anything: started with one bad
@@ -13,7 +13,7 @@ import { root } from "./support.js";
  * main.js, with the telemetry preload as deploy starts them) and in embedded mode alike.
  */
 const register = join(root, "services/platform/dist/src/telemetry/register.js");
-const dir = mkdtempSync(join(tmpdir(), "tigw-config-"));
+const dir = tempDir("tigw-config-");
 const vendorKey = join(dir, "vendor.pem");
 writeFileSync(vendorKey, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
 const notAKey = join(dir, "not-a-key.pem");

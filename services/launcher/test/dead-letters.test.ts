@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EmbeddedBus, embeddedSql, toBusMessage, topicOf } from "@tigw/platform";
 import { startGateway, type RunningGateway } from "@tigw/gateway";
 import { ClockControl, startHsm, type RunningHsm } from "@tigw/hsm";
 import { loadProfiles, startTenancy, type RunningTenancy } from "@tigw/tenancy";
 import { ok, tigw } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 /**
  * Dead letters as an operator meets them: tenancy publishes an event hsm cannot handle (here a
@@ -39,7 +37,7 @@ describe("dead letters through the REST API and tigw events", () => {
       port: 0,
       adminPassword: ADMIN_PW,
     });
-    env = { TIGW_URL: gw.url, TIGW_CONFIG_DIR: mkdtempSync(join(tmpdir(), "tigw-dl-")) };
+    env = { TIGW_URL: gw.url, TIGW_CONFIG_DIR: tempDir("tigw-dl-") };
     ok(await tigw(env, "login", "--user", "admin", "--password", ADMIN_PW), "login");
   });
   after(async () => {

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { postgresSql } from "@tigw/platform";
-import { eventually } from "@tigw/platform/testing";
+import { eventually, tempDir } from "@tigw/platform/testing";
 import { freePort, pruefkarteCheck, root, startProcess, stopProcess, tigw } from "./support.js";
 import { signalOf, signals } from "./support/observability.js";
 
@@ -76,7 +74,7 @@ describe(
         [join(root, "services/launcher/dist/src/cluster.js"), "--demo"],
         {
           DATABASE_URL: url.toString(),
-          TIGW_DATA_DIR: mkdtempSync(join(tmpdir(), "tigw-cluster-")),
+          TIGW_DATA_DIR: tempDir("tigw-cluster-"),
           TIGW_HTTP_PORT: String(http),
           TIGW_TENANCY_GRPC_PORT: String(grpc),
           TIGW_HSM_GRPC_PORT: String(hsmGrpc),
@@ -103,7 +101,7 @@ describe(
         /demo fleet/,
       );
       stop = () => stopProcess(p.child);
-      const env = { TIGW_URL: `http://127.0.0.1:${http}`, TIGW_CONFIG_DIR: mkdtempSync(join(tmpdir(), "tigw-cfg-")) };
+      const env = { TIGW_URL: `http://127.0.0.1:${http}`, TIGW_CONFIG_DIR: tempDir("tigw-cfg-") };
       const login = await tigw(env, "login", "--user", "admin", "--password", "cluster-admin-password");
       assert.equal(login.code, 0, login.stderr);
       // --demo seeded the fleet over gRPC, with real terminals.

@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { base32Decode, totpAt } from "@tigw/gateway";
 import { schemaErrors } from "@tigw/vsdm/testing";
 import { freePort, ok, pruefkarteCheck, startEmbedded, stopProcess, tigw } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 /**
  * As an operator would: start ti-gateway in embedded mode as a child process, drive it only with
  * the tigw CLI, kill it with SIGKILL, start it again and find everything as before.
  */
 describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "tigw-e2e-"));
-  const work = mkdtempSync(join(tmpdir(), "tigw-e2e-work-"));
+  const dataDir = tempDir("tigw-e2e-");
+  const work = tempDir("tigw-e2e-work-");
   let stop: (() => Promise<void>) | undefined;
   after(async () => stop?.());
 
@@ -156,8 +156,8 @@ describe("end to end: embedded start driven by the tigw CLI, surviving SIGKILL",
  * Sperrung; only the CLI, on the one-command start.
  */
 describe("end to end: gSMC-K expiry, LZV and Sperrung through the tigw CLI (simulated clock)", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "tigw-e2e-hsm-"));
-  const work = mkdtempSync(join(tmpdir(), "tigw-e2e-hsm-work-"));
+  const dataDir = tempDir("tigw-e2e-hsm-");
+  const work = tempDir("tigw-e2e-hsm-work-");
   let stop: (() => Promise<void>) | undefined;
   after(async () => stop?.());
   it("shows the expiry coming, warns at 180 and 90 days, refuses LZV until licensed, extends by LZV, refuses it for a 2021 unit, and revokes", async () => {
@@ -242,8 +242,8 @@ describe("end to end: gSMC-K expiry, LZV and Sperrung through the tigw CLI (simu
 
 /** Seed 004's technician check on the one-command start, only through the tigw CLI. */
 describe("end to end: the Prüfkarte check of seed 004 through the tigw CLI", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "tigw-e2e-vsd-"));
-  const work = mkdtempSync(join(tmpdir(), "tigw-e2e-vsd-work-"));
+  const dataDir = tempDir("tigw-e2e-vsd-");
+  const work = tempDir("tigw-e2e-vsd-work-");
   let stop: (() => Promise<void>) | undefined;
   after(async () => stop?.());
   it("pairs a terminal, unlocks the SMC-B, inserts Prüfkarte 0001, reads: the fictitious identity, result 3 and the protocol entry", async () => {

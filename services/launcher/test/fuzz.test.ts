@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
-import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { connect as h2Connect } from "node:http2";
-import { tmpdir } from "node:os";
 import { request as httpsRequest } from "node:https";
 import { connect as tlsConnect } from "node:tls";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client, credentials, Metadata, status, type ServiceDefinition } from "@grpc/grpc-js";
 import { CardTerminalServiceService } from "@tigw/contracts/cardterminal/v1/card_terminal";
@@ -19,6 +16,7 @@ import { ZugangsmodulServiceService } from "@tigw/contracts/vpn/v1/zugangsmodul"
 import { VsdmServiceService } from "@tigw/contracts/vsdm/v1/vsdm";
 import { askOcsp, ocspQuery } from "@tigw/hsm";
 import { freePort, startEmbedded, stopProcess } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 /**
  * Malformed input on every listener of the embedded process (seeded, reproducible: TIGW_FUZZ_SEED=<n>),
@@ -404,7 +402,7 @@ describe(`fuzz: malformed input on every listener of the embedded process (seed 
   before(async () => {
     metricsPort = await freePort();
     embedded = await startEmbedded({
-      dataDir: mkdtempSync(join(tmpdir(), "tigw-fuzz-")),
+      dataDir: tempDir("tigw-fuzz-"),
       adminPassword: "fuzz-admin-Passw0rd",
       env: { TIGW_METRICS_PORT: String(metricsPort) },
     });

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,6 +10,7 @@ import { base32Decode, totpAt } from "@tigw/platform";
 import { generatePopulation } from "@tigw/vsdm";
 import { BoxTunnel, enrolBox, type TunnelAnswer } from "@tigw/vpn/box";
 import { startEmbedded, stopProcess } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const puppeteer = (require("puppeteer-core") as typeof import("puppeteer-core", { with: { "resolution-mode": "import" } })).default;
@@ -145,7 +146,7 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
 
   before(async () => {
     const p = await startEmbedded({
-      dataDir: mkdtempSync(join(tmpdir(), "tigw-portal-")),
+      dataDir: tempDir("tigw-portal-"),
       adminPassword: ADMIN_PASSWORD,
       args: ["--demo"],
       env: { TIGW_CLOCK: "simulated", TIGW_CLOCK_START: "2026-03-02T08:00:00Z" },

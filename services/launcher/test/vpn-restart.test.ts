@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { freePort, ok, startEmbedded, stopProcess, tigw } from "./support.js";
+import { tempDir } from "@tigw/platform/testing";
 
 interface Registration {
   serial: string;
@@ -27,8 +26,8 @@ interface Registration {
  * knows the contracts and the Sperrung (unblock + register works once, adding exactly its events).
  */
 describe("vpn: registration state survives a SIGKILL, without duplicate registration events", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "tigw-vpn-kill-"));
-  const work = mkdtempSync(join(tmpdir(), "tigw-vpn-kill-work-"));
+  const dataDir = tempDir("tigw-vpn-kill-");
+  const work = tempDir("tigw-vpn-kill-work-");
   let stop: (() => Promise<void>) | undefined;
   after(async () => stop?.());
 

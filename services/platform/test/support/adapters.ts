@@ -1,9 +1,24 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DomainError, EmbeddedBus, embeddedSql, KafkaBus, postgresSql, SqlEventStore, type EventBus, type Sql } from "../../src/index.js";
 
 /** A fresh context name per test, so runs against a shared PostgreSQL or Kafka never collide. */
 export const freshContext = (prefix = "t"): string => `${prefix}_${randomBytes(5).toString("hex")}`;
+
+/**
+ * A fresh directory under the system temp dir, removed when the test process exits: an embedded
+ * run's data (PGlite stores, about 40 MB per service) would otherwise pile up run after run.
+ */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (tempDirs.size === 0) process.once("exit", () => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  tempDirs.add(dir);
+  return dir;
+}
+const tempDirs = new Set<string>();
 
 export interface StoreAdapter {
   name: "embedded" | "postgres";
