@@ -514,7 +514,9 @@ async function main() {
         // The pods the upgrade started have seen no VPN-ZugD call and no refused read yet: one of
         // each (whatever their answer: the panels count calls by result and refusals by code).
         tigw(gw.url, cfg, "vpn", "register", unit, "--contract-id", `VTR-${unit}`);
-        tigw(gw.url, cfg, "vsd", "read", "--unit", unit, "--mandant", "praxis-1", "--workplace", "AP1", "--ct-id", "KT-001", "--slot", "3");
+        // (A workplace the Infomodell lacks: vsdm's access check refuses it and counts the refusal.
+        // An empty slot would not do: the CLI finds no card and never asks vsdm.)
+        tigw(gw.url, cfg, "vsd", "read", "--unit", unit, "--mandant", "praxis-1", "--workplace", "AP-NONE", "--ct-id", "KT-001", "--slot", "1");
         for (let i = 0; i < 3; i++)
           ok(
             tigw(
