@@ -1,7 +1,7 @@
 // The practice portal: registration with TOTP enrolment, login with password and code, and the
-// practice's own instances, terminals, VSDM protocol and DVO grants. Every datum comes from
-// /api/v1/portal with the session token; the server scopes it by the session's practice. Text
-// reaches the page as textContent only.
+// practice's own instances, terminals, VSDM protocol, DVO grants and VPN boxes. Every datum comes
+// from /api/v1/portal with the session token; the server scopes it by the session's practice.
+// Text reaches the page as textContent only.
 const main = document.getElementById("main");
 const KEY = "tigw-portal-session";
 let session = JSON.parse(sessionStorage.getItem(KEY) ?? "null");
@@ -36,7 +36,7 @@ async function api(method, path, body) {
   return data;
 }
 
-const alertBox = () => el("p", { role: "alert", id: "problem" });
+const alertBox = (id = "problem") => el("p", { role: "alert", id });
 const show = (box, e) => (box.textContent = e instanceof Error ? e.message : String(e));
 const field = (label, name, type = "text", extra = {}) => el("label", {}, label, el("input", { name, type, required: true, ...extra }));
 
@@ -149,12 +149,102 @@ async function enrolView() {
   );
 }
 
+/**
+ * The practice's VPN boxes: the list (state, session, certificate, why the last session ended),
+ * announcing one (its one-time enrolment code is shown here once and kept nowhere) and removing
+ * one (its certificate is revoked, its session ends). Only this section is redrawn, so the code
+ * stays on the page while the list changes.
+ */
+function boxesSection(me, boxes) {
+  const problem = alertBox("box-problem");
+  const list = el("div", { id: "boxes-list" });
+  const enrolment = el("div", { id: "box-enrolment" });
+  const fail = (e) => (session ? show(problem, e) : route());
+  const refresh = async () => draw((await api("GET", "/boxes")).boxes);
+  const remove = (b) =>
+    el(
+      "button",
+      {
+        type: "button",
+        class: "box-remove",
+        "data-box": b.boxId,
+        onclick: async () => {
+          if (!confirm(`Remove the VPN box "${b.name}"? Its certificate is revoked and its session ends at once.`)) return;
+          try {
+            await api("POST", `/boxes/${encodeURIComponent(b.boxId)}/remove`);
+            if (enrolment.dataset.box === b.boxId) enrolment.replaceChildren();
+            problem.textContent = "";
+            await refresh();
+          } catch (e) {
+            fail(e);
+          }
+        },
+      },
+      "Remove",
+    );
+  const sessionOf = (b) => {
+    if (b.connected) return `connected since ${b.connectedSince}, last heartbeat ${b.lastHeartbeat || "-"}`;
+    if (b.state === "awaiting-enrolment") return `not enrolled yet (code valid until ${b.enrolmentExpiresAt})`;
+    return b.state === "removed" ? `removed ${b.removedAt}` : "not connected";
+  };
+  function draw(bs) {
+    list.replaceChildren(
+      table(
+        ["Box", "State", "Session", "Certificate valid until", "Last session ended", ""],
+        bs.map((b) => [
+          el("span", { title: b.boxId }, b.name),
+          b.state,
+          sessionOf(b),
+          b.certNotAfter || "-",
+          b.lastSessionEnd || "-",
+          b.state === "removed" ? "" : remove(b),
+        ]),
+        "boxes",
+      ),
+    );
+  }
+  const form = el(
+    "form",
+    { class: "login", id: "box-announce" },
+    field("Name of the new box", "name", "text", { maxlength: 60 }),
+    el("button", { type: "submit" }, "Announce box"),
+    problem,
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api("POST", "/boxes", { name: new FormData(form).get("name") });
+      form.reset();
+      problem.textContent = "";
+      enrolment.dataset.box = r.box.boxId;
+      enrolment.replaceChildren(
+        el("h3", {}, `Enrolment code for "${r.box.name}"`),
+        el("p", {}, "Shown this once and valid until ", r.box.enrolmentExpiresAt, ": note it now. The box makes its own key and enrols with it:"),
+        el("p", {}, el("code", { id: "box-code" }, r.enrolmentCode)),
+        el(
+          "p",
+          {},
+          "Try it with the simulated box: ",
+          el("code", { id: "box-command" }, `tigw sim vpnbox --account ${me.account} --enrol ${r.enrolmentCode} --listen 127.0.0.1:PORT`),
+        ),
+        el("p", {}, "Zugangsmodul: ", el("code", { id: "box-zugangsmodul" }, r.zugangsmodul.address)),
+      );
+      await refresh();
+    } catch (e) {
+      fail(e);
+    }
+  });
+  draw(boxes);
+  return [el("h2", {}, "VPN boxes"), list, form, enrolment];
+}
+
 async function dashboard(me) {
-  const [{ instances }, { terminals }, { entries }, { grants }] = await Promise.all([
+  const [{ instances }, { terminals }, { entries }, { grants }, { boxes }] = await Promise.all([
     api("GET", "/instances"),
     api("GET", "/terminals"),
     api("GET", "/vsd-log?limit=20"),
     api("GET", "/grants"),
+    api("GET", "/boxes"),
   ]);
   const box = alertBox();
   const grantForm = el(
@@ -226,6 +316,7 @@ async function dashboard(me) {
       "grants",
     ),
     grantForm,
+    ...boxesSection(me, boxes),
   );
 }
 

@@ -468,5 +468,94 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
       assert.match(row("praxis-ort")?.[5] ?? "", /^1 box, [01] connected$/, "its VPN box");
       await admin.close();
     });
+
+    it("announces a VPN box (its enrolment code shown once), lists it awaiting enrolment, removes it; another practice's page does not list it", async () => {
+      const name = 'Empfang <b>1</b> & "Labor"';
+      const boxRow = async () => (await rows("boxes")).find((r) => r[0] === name);
+      const serverSide = async () =>
+        ((await ok("GET", "/api/v1/boxes?account=physio-park", admin)) as { boxes: { boxId: string; name: string; state: string }[] }).boxes.find(
+          (b) => b.name === name,
+        );
+      // Fill in and submit within one evaluate: the page redraws its lists, a handle held across calls could be detached.
+      const announce = (n: string) =>
+        page.evaluate((n) => {
+          const form = document.querySelector<HTMLFormElement>("form#box-announce")!;
+          form.querySelector<HTMLInputElement>("input[name=name]")!.value = n;
+          form.querySelector<HTMLButtonElement>("button[type=submit]")!.click();
+        }, n);
+      await page.reload({ waitUntil: "networkidle0" });
+      await page.waitForSelector("form#box-announce");
+      await announce("   ");
+      await page.waitForFunction(() => (document.getElementById("box-problem")?.textContent ?? "").includes("INVALID_BOX_NAME"));
+      assert.equal(await page.$("#box-code"), null, "no code for a refused name");
+
+      await announce(name);
+      await page.waitForSelector("#box-code");
+      const code = await text("#box-code");
+      assert.match(code, /^[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/);
+      assert.equal(code.replace(/-/g, "").length, 16, "a 16-character code");
+      assert.equal(await text("#box-command"), `tigw sim vpnbox --account physio-park --enrol ${code} --listen 127.0.0.1:PORT`);
+      assert.equal(await text("#box-problem"), "", "the earlier refusal is cleared");
+      await page.waitForFunction((n) => [...document.querySelectorAll("#boxes tbody tr td:first-child")].some((td) => td.textContent === n), {}, name);
+      assert.equal((await boxRow())?.[1], "awaiting-enrolment");
+      assert.equal(await page.$("#boxes b"), null, "the box's name is text, not markup");
+      const boxId = (await serverSide())!.boxId;
+      assert.equal((await serverSide())?.state, "awaiting-enrolment");
+
+      await page.reload({ waitUntil: "networkidle0" });
+      await page.waitForSelector("#boxes tbody tr");
+      assert.equal((await boxRow())?.[1], "awaiting-enrolment", "listed after a reload");
+      assert.ok(!(await page.content()).includes(code), "the code is shown once: not after a reload");
+
+      const clickRemove = () => page.evaluate((id) => document.querySelector<HTMLButtonElement>(`#boxes button[data-box="${id}"]`)!.click(), boxId);
+      let asked = "";
+      page.once("dialog", (d) => {
+        asked = d.message();
+        void d.dismiss();
+      });
+      await clickRemove();
+      assert.match(asked, /Remove the VPN box "Empfang <b>1<\/b> & "Labor""\?/);
+      assert.equal((await boxRow())?.[1], "awaiting-enrolment", "not removed when the confirmation is declined");
+      assert.equal((await serverSide())?.state, "awaiting-enrolment");
+      page.once("dialog", (d) => void d.accept());
+      await clickRemove();
+      await page.waitForFunction(
+        (n) =>
+          [...document.querySelectorAll("#boxes tbody tr")].some(
+            (tr) => tr.querySelector("td")?.textContent === n && tr.children[1]?.textContent === "removed",
+          ),
+        {},
+        name,
+      );
+      const removed = (await boxRow())!;
+      assert.match(removed[2]!, /^removed \d{4}-/);
+      assert.deepEqual(removed.slice(3), ["-", "-", ""], "no certificate, no session, no Remove button");
+      assert.equal((await serverSide())?.state, "removed");
+      assert.equal(await page.$(`#boxes button[data-box="${boxId}"]`), null);
+
+      // Another practice, logged in on its own page, with a box of its own: it sees that one only.
+      const other = await registerAndEnrol("praxis-nachbar", "Praxis Nachbar");
+      await ok("POST", "/api/v1/portal/boxes", other.token, { name: "Box der Nachbarpraxis" });
+      const neighbour = await browser!.newPage();
+      try {
+        await neighbour.goto(`${url}/portal/`, { waitUntil: "networkidle0" });
+        await neighbour.waitForSelector("form#login");
+        await neighbour.type("input[name=account]", "praxis-nachbar");
+        await neighbour.type("input[name=password]", PASSWORD);
+        // Each code works once and the enrolment used this step's: the next step's (one step of drift is allowed).
+        await neighbour.type("input[name=totp]", totpAt(other.secret, Date.now() + 30_000));
+        await neighbour.click("form#login button[type=submit]");
+        await neighbour.waitForSelector("#boxes tbody tr");
+        const theirs = await neighbour.$$eval("#boxes tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")));
+        assert.deepEqual(
+          theirs.map((r) => r.slice(0, 2)),
+          [["Box der Nachbarpraxis", "awaiting-enrolment"]],
+        );
+        const content = await neighbour.content();
+        for (const s of [boxId, "Labor", code]) assert.ok(!content.includes(s), `the other practice's page shows ${s}`);
+      } finally {
+        await neighbour.close();
+      }
+    });
   });
 });
