@@ -12,13 +12,14 @@ export class ApiError extends Error {
 
 /** The problem+json answer of a failed call as an ApiError. */
 function problemOf(res: Response, text: string): ApiError {
-  let p: { code?: string; detail?: string; details?: Record<string, string> } = {};
+  let p: { code?: string; detail?: string; title?: string; details?: Record<string, string> } = {};
   try {
     p = text ? (JSON.parse(text) as typeof p) : {};
   } catch {
     // not JSON (a proxy's error page): status line only
   }
-  return new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText, p.details ?? {});
+  // The Zugangsmodul's problems (through a VPN box) say it in their title.
+  return new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? p.title ?? res.statusText, p.details ?? {});
 }
 
 /** The REST admin API at `url`, with the bearer token when there is one. */

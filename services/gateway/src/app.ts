@@ -37,7 +37,7 @@ export interface GatewayOptions {
   tokenTtlSeconds?: number;
   logger?: Logger;
   /** The units' SOAP endpoints for practice software (see soap/endpoints.ts); default: on 127.0.0.1, a free port per unit. */
-  soap?: { host?: string; publicHost?: string; portBase?: number };
+  soap?: { host?: string; publicHost?: string; internalHost?: string; portBase?: number };
   /** Login throttling (defaults: DEFAULT_LOGIN_LIMITS). */
   loginLimit?: Partial<LoginLimits>;
 }
@@ -119,7 +119,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const ksr = ksrApi(o.ksrAddress ?? "127.0.0.1:50056");
   const zugangsmodul = zugangsmodulApi(o.vpnAddress ?? "127.0.0.1:50055");
   const limiter = new LoginLimiter(o.loginLimit);
-  const soap = await SoapEndpoints.start({ tenancy, hsm, cardTerminal, vsdm, vpn, sql: o.sql, logger: o.logger, ...o.soap });
+  const soap = await SoapEndpoints.start({ tenancy, hsm, cardTerminal, vsdm, vpn, zugangsmodul, sql: o.sql, logger: o.logger, ...o.soap });
 
   @Module({
     controllers: CONTROLLERS,

@@ -247,6 +247,7 @@ export interface ZugangsmodulApi {
   listBoxes: Rpc<zm.ListBoxesRequest, zm.ListBoxesResponse>;
   removeBox: Rpc<zm.RemoveBoxRequest, zm.RemoveBoxResponse>;
   getZugangsmodulEndpoint: Rpc<zm.GetZugangsmodulEndpointRequest, zm.GetZugangsmodulEndpointResponse>;
+  announceKonnektorEndpoint: Rpc<zm.AnnounceKonnektorEndpointRequest, zm.AnnounceKonnektorEndpointResponse>;
   close(): void;
 }
 
@@ -268,6 +269,7 @@ const ZUGANGSMODUL_METHODS = [
   "listBoxes",
   "removeBox",
   "getZugangsmodulEndpoint",
+  "announceKonnektorEndpoint",
 ] as const;
 export const zugangsmodulApi = (address: string, deadlineMs = 30_000): ZugangsmodulApi =>
   promiseApi<ZugangsmodulApi>(ZugangsmodulServiceClient as unknown as ClientCtor, address, ZUGANGSMODUL_METHODS, deadlineMs);

@@ -26,6 +26,8 @@ const cfg = exitOnConfigError(() =>
     // The units' SOAP endpoints for practice software: a port per unit from the base (0: free ports).
     TIGW_SOAP_HOST: host({ default: "" }),
     TIGW_SOAP_PUBLIC_HOST: host({ default: "" }),
+    // Where the vpn service (the Zugangsmodul) reaches the endpoints: in a cluster, the pod's IP.
+    TIGW_SOAP_INTERNAL_HOST: host({ default: "" }),
     TIGW_SOAP_PORT_BASE: int({ default: 18443, min: 0, max: 65535 }),
     TIGW_ADMIN_PASSWORD: parsed(checkPassword, { optional: true }),
     TIGW_TOKEN_SECRET: parsed(checkTokenSecret, { optional: true }),
@@ -49,7 +51,12 @@ async function main(): Promise<{ stop(): Promise<void> }> {
     adminPassword: cfg.TIGW_ADMIN_PASSWORD,
     tokenSecret: cfg.TIGW_TOKEN_SECRET,
     tokenTtlSeconds: cfg.TIGW_TOKEN_TTL_SECONDS,
-    soap: { host: cfg.TIGW_SOAP_HOST || cfg.TIGW_HTTP_HOST, publicHost: cfg.TIGW_SOAP_PUBLIC_HOST || undefined, portBase: cfg.TIGW_SOAP_PORT_BASE },
+    soap: {
+      host: cfg.TIGW_SOAP_HOST || cfg.TIGW_HTTP_HOST,
+      publicHost: cfg.TIGW_SOAP_PUBLIC_HOST || undefined,
+      internalHost: cfg.TIGW_SOAP_INTERNAL_HOST || undefined,
+      portBase: cfg.TIGW_SOAP_PORT_BASE,
+    },
     logger: log,
   });
   log.info({ url: gw.url }, "gateway serving /api/v1");

@@ -21,6 +21,8 @@ import { VpnBoxes } from "./application/boxes.js";
 import { registerBoxMetrics } from "./application/box-metrics.js";
 import { newServerKey, VPNBOX_CA_CN, ZUGANGSMODUL_SERVER_NAME, ZugangsmodulEndpoint } from "./zugangsmodul/endpoint.js";
 import { VPNZUGD_SERVER_NAME, VpnZugdSimulator } from "./vpnzugd/simulator.js";
+import { KonnektorAddresses } from "./zugangsmodul/konnektors.js";
+import { TunnelTerminals } from "./zugangsmodul/terminals.js";
 
 export interface VpnServiceOptions {
   sql: Sql;
@@ -101,6 +103,8 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
   const boxes = new VpnBoxes(store, o.clock, zugangsmodul, o.hsmAddress);
   await boxes.open();
   const endpointTls = await zugangsmodulTls(o.hsmAddress, trust);
+  const konnektors = await KonnektorAddresses.open(o.sql, `${store.schema}_konnektors`);
+  const terminals = new TunnelTerminals(o.cardTerminalAddress);
   const endpoint = new ZugangsmodulEndpoint(
     boxes,
     zugangsmodul,
@@ -121,9 +125,18 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
           })),
         );
       },
+      konnektorAddress: (unitId) => konnektors.addressOf(unitId),
     },
     o.clock,
-    { ...o.boxes, tls: endpointTls, logger: o.logger },
+    // The units' SOAP endpoints have certificates of the TI PKI's KOMP CA: the roots and the
+    // component sub-CAs, never the VPN-box CA (a box's own certificate must not pass as a Konnektor).
+    {
+      ...o.boxes,
+      tls: endpointTls,
+      konnektorCaPems: [...trust.rootPems, ...trust.subCaPems.filter((p) => /CN=GEM\.KOMP-CA/.test(new X509Certificate(p).subject))],
+      terminals,
+      logger: o.logger,
+    },
   );
   await endpoint.listen();
   boxes.terminator = endpoint;
@@ -142,7 +155,7 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
   const host = await startServiceHost({
     store,
     bus: o.bus,
-    services: [vpnGrpc(vpn, zugd), zugangsmodulGrpc(zugangsmodul, boxes, endpoint)],
+    services: [vpnGrpc(vpn, zugd), zugangsmodulGrpc(zugangsmodul, boxes, endpoint, konnektors)],
     grpc: o.grpc,
     logger: o.logger,
   });
@@ -161,6 +174,7 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
       unregister();
       await host.stop();
       await endpoint.close();
+      terminals.close();
       await zugd.close();
       boxes.close();
       vpn.close();

@@ -84,6 +84,8 @@ export const OPTIONS = {
   zugangsmodul: { type: "string" },
   ca: { type: "string" },
   "state-dir": { type: "string" },
+  instance: { type: "string" },
+  via: { type: "string" },
   duration: { type: "string" },
   rate: { type: "string" },
 } as const;

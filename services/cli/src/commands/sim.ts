@@ -3,7 +3,7 @@ import { simulateTerminals } from "../sim/kt-simulator.js";
 import { type CommandGroup, need, parseDurationMs, UsageError } from "./command.js";
 import { runVpn } from "./vpn.js";
 import { BoxError } from "@tigw/vpn/box";
-import { ApiError } from "../client.js";
+import { Api, ApiError } from "../client.js";
 import { runVpnBox } from "../sim/vpn-box.js";
 import { runPractices } from "../sim/practices.js";
 
@@ -13,12 +13,15 @@ const cardsPath = (kt: string) => `/api/v1/terminals/${encodeURIComponent(kt)}/c
 export const sim: CommandGroup = {
   names: ["sim"],
   usage: `  tigw sim kt --unit U [--mandant M] --count N [--prefix P] [--hold 30s]
+  tigw sim kt --via http://BOX:PORT --mandant M --count N [--prefix P] [--hold 30s]
+                                            terminals in a practice: paired and connected through its VPN box's tunnel
   tigw sim card insert KT --type EGK|HBA|SMC-B|PRUEFKARTE_EGK [--slot N] [--iccsn I] [--pin P] | remove KT --slot N
   tigw sim egk insert KT --slot N (--kvnr K | --pruefkarte N)   an insured person's eGK or a Prüfkarte
   tigw sim fachdienst IK no-update|update-pending|not-responsible|unreachable|slow
-  tigw sim vpnbox --account A [--enrol CODE] [--listen HOST:PORT] [--duration 10m] [--zugangsmodul HOST:PORT --ca FILE] [--state-dir DIR]
+  tigw sim vpnbox --account A [--enrol CODE] [--listen HOST:PORT] [--instance SERIAL] [--duration 10m] [--zugangsmodul HOST:PORT --ca FILE] [--state-dir DIR]
                                             a practice's VPN box: enrols once with the portal's code, keeps its session to the
-                                            Zugangsmodul (reconnecting by itself); --listen: the practice network's view through it
+                                            Zugangsmodul (reconnecting by itself); --listen: the practice network's view through it,
+                                            and the practice's Konnektor for its software (http://HOST:PORT/connector.sds)
   tigw sim practices --count N [--unit U] [--rate R] [--duration 30s]
                                             N new practices (portal, TOTP, a Mandant each, a VPN box each) and their day:
                                             R requests/s through the boxes, random tunnel drops; exit 1 on any unexpected error`,
@@ -49,8 +52,11 @@ export const sim: CommandGroup = {
         const gateway = api();
         const count = Number(need(o.count, "--count"));
         if (!Number.isInteger(count) || count < 1 || count > 2000) throw new UsageError("--count must be 1-2000");
+        // --via: the practice network's side of a VPN box; the terminals go through its tunnel to the practice's own instance.
+        if (o.via && !o.mandant) throw new UsageError("--via needs --mandant (one of the practice's Mandanten)");
         const { result, terminals } = await simulateTerminals(gateway, {
-          unit: need(o.unit, "--unit"),
+          unit: o.via ? (o.unit ?? "") : need(o.unit, "--unit"),
+          via: o.via ? new Api(o.via.replace(/\/+$/, "")) : undefined,
           mandant: o.mandant,
           count,
           prefix: o.prefix ?? `SIM-${Date.now().toString(36).toUpperCase()}-`,

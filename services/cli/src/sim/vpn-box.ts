@@ -57,7 +57,7 @@ export async function runVpnBox(ctx: Context): Promise<number> {
     out(`enrolled box ${creds.boxId} for ${creds.account}; key and certificate in ${file}`);
   }
   if (creds.account !== account) throw new UsageError(`the box in ${file} belongs to ${creds.account}, not ${account}`);
-  const tunnel = new BoxTunnel({ ...creds, caPems }, address);
+  const tunnel = new BoxTunnel({ ...creds, caPems }, address, { instance: o.instance });
   let refusal: { code: string; title: string } | undefined;
   const done = new Promise<void>((resolve) => {
     tunnel.on("connected", (i: BoxSessionInfo) =>
@@ -82,7 +82,10 @@ export async function runVpnBox(ctx: Context): Promise<number> {
         throw new BoxError("LISTEN_FAILED", `cannot listen on ${o.listen}: ${(e as Error).message}`);
       })
     : undefined;
-  if (local) out(`practice network: ${local.url} -> the Zugangsmodul at ${address} (GET /v1/session, /v1/instances)`);
+  if (local) {
+    out(`practice network: ${local.url} -> the Zugangsmodul at ${address} (GET /v1/session, /v1/instances)`);
+    out(`Konnektor for practice software: ${local.url}/connector.sds${o.instance ? ` (instance ${o.instance})` : ""}`);
+  }
   await done;
   tunnel.stop();
   local?.server.close();

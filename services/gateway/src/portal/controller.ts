@@ -9,7 +9,8 @@ import { Access } from "../http/access.js";
 import { field, stringsBody } from "../http/body.js";
 import type { AuthedRequest } from "../http/guard.js";
 import { TenantRefusal } from "../http/problem.js";
-import { CARD_TERMINAL, LOGGER, TENANCY, VPN, VSDM, ZUGANGSMODUL } from "../tokens.js";
+import { CARD_TERMINAL, LOGGER, SOAP, TENANCY, VPN, VSDM, ZUGANGSMODUL } from "../tokens.js";
+import type { SoapEndpoints } from "../soap/endpoints.js";
 import { PortalSessions } from "./sessions.js";
 
 type PracticeRequest = AuthedRequest & { ip?: string };
@@ -398,7 +399,11 @@ export class BoxesController {
 /** The operators' side of the practice accounts: list, bind to Mandanten, block. */
 @Controller("api/v1/practices")
 export class PracticesController {
-  constructor(@Inject(ZUGANGSMODUL) private readonly zm: ZugangsmodulApi) {}
+  constructor(
+    @Inject(ZUGANGSMODUL) private readonly zm: ZugangsmodulApi,
+    @Inject(SOAP) private readonly soap: SoapEndpoints,
+    @Inject(LOGGER) private readonly logger: Logger | null,
+  ) {}
 
   @Get()
   @Access({ role: "viewer", summary: "Practice accounts (TI-Gateway users): status, Mandanten on units, DVO grants" })
@@ -420,7 +425,12 @@ export class PracticesController {
     body: stringsBody(["unit", "mandantId"]),
   })
   async bind(@Param("account") account: string, @Body() body: unknown, @Req() req: AuthedRequest) {
-    return (await this.zm.bindPractice({ account, unit: field(body, "unit"), mandantId: field(body, "mandantId"), by: req.operator!.sub })).practice;
+    const unit = field(body, "unit");
+    const { practice } = await this.zm.bindPractice({ account, unit, mandantId: field(body, "mandantId"), by: req.operator!.sub });
+    // The practice reaches this unit's Konnektor through its boxes from now on: its endpoint opens
+    // (and is announced to the Zugangsmodul) now, not at some operator's first `tigw unit soap`.
+    await this.soap.ensure(unit).catch((err: unknown) => this.logger?.warn({ err, unit }, "the unit's SOAP endpoint did not open"));
+    return practice;
   }
 
   @Post(":account/unbind")

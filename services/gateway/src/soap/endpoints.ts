@@ -1,4 +1,4 @@
-import { generateKeyPair, type KeyObject } from "node:crypto";
+import { generateKeyPair, X509Certificate, type KeyObject } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import { isIP } from "node:net";
@@ -18,7 +18,7 @@ import {
   type Sql,
   type XmlElement,
 } from "@tigw/platform";
-import type { CardTerminalApi, HsmApi, TenancyApi, VpnApi, VsdmApi } from "../grpc-clients.js";
+import type { CardTerminalApi, HsmApi, TenancyApi, VpnApi, VsdmApi, ZugangsmodulApi } from "../grpc-clients.js";
 import { connectorSds } from "./directory.js";
 import { envelope, faultEnvelope, requestElement, SoapFault, SYNTAX_ERROR, toSoapFault } from "./envelope.js";
 import { UnitEvents } from "./cetp.js";
@@ -32,6 +32,10 @@ export interface SoapEndpointOptions {
   cardTerminal: CardTerminalApi;
   vsdm: VsdmApi;
   vpn: VpnApi;
+  /** The Zugangsmodul (vpn): told where each endpoint listens; asked for a tunnelled practice's Mandanten. */
+  zugangsmodul?: ZugangsmodulApi;
+  /** Where the vpn service reaches the endpoints (default: host, or publicHost when host is a wildcard). */
+  internalHost?: string;
   /** Where the gateway keeps the unit-to-port assignment (schema gateway_soap). */
   sql: Sql;
   /** Address the endpoints listen on (default 127.0.0.1). */
@@ -99,6 +103,8 @@ export class SoapEndpoints {
   private readonly publicHost: string;
   private readonly now: () => Date;
   private readonly metrics = soapMetrics();
+  private vpnBoxCa?: Promise<X509Certificate | undefined>;
+  private bound?: { at: number; bindings: { unitId: string; mandantId: string }[] };
 
   private constructor(private readonly o: SoapEndpointOptions) {
     this.host = o.host ?? "127.0.0.1";
@@ -215,7 +221,76 @@ export class SoapEndpoints {
     const hostPart = isIP(this.publicHost) === 6 ? `[${this.publicHost}]` : this.publicHost;
     endpoint.baseUrl = `https://${hostPart}:${endpoint.port}`;
     this.o.logger?.info({ unitId, serial, url: endpoint.baseUrl }, "SOAP endpoint open");
+    await this.announce(unitId, endpoint.port);
     return endpoint;
+  }
+
+  /** Tells the Zugangsmodul where the endpoint listens, so practices reach it through their boxes (a failure is logged: direct calls work without it). */
+  private async announce(unitId: string, port: number): Promise<void> {
+    if (!this.o.zugangsmodul) return;
+    const wildcard = this.host === "0.0.0.0" || this.host === "::";
+    const host = this.o.internalHost ?? (wildcard ? this.publicHost : this.host);
+    const address = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+    await this.o.zugangsmodul
+      .announceKonnektorEndpoint({ unitId, address })
+      .catch((err: unknown) => this.o.logger?.warn({ err, unitId, address }, "the Zugangsmodul was not told the SOAP endpoint's address"));
+  }
+
+  /**
+   * A call the Zugangsmodul carried through a practice's VPN box: the TLS client certificate is
+   * the Zugangsmodul's (issued by the VPN-box CA to zugangsmodul.tigw.test, its signature checked
+   * against that CA), and only then do its X-Tigw-Practice and X-Forwarded-Host count. A caller
+   * that claims to be the Zugangsmodul (by the certificate's name or by X-Tigw-Practice) and cannot
+   * be verified is refused (4204), never served as a direct caller. (Validity dates are not
+   * checked: the certificate is hsm's, dated on its clock, which may be a simulated one.)
+   */
+  private async tunnelOf(req: IncomingMessage): Promise<{ account: string; forwardedHost: string } | undefined> {
+    const account = String(req.headers["x-tigw-practice"] ?? "");
+    const raw = (req.socket as TLSSocket).getPeerCertificate?.()?.raw;
+    let cert: X509Certificate | undefined;
+    try {
+      cert = raw ? new X509Certificate(raw) : undefined;
+    } catch {
+      cert = undefined;
+    }
+    const claims = Boolean(account) || Boolean(cert && /(^|\n)CN=zugangsmodul\.tigw\.test(\n|$)/.test(cert.subject));
+    if (!claims) return undefined;
+    const refused = () => new SoapFault(4204, "this call claims to come through the Zugangsmodul but its certificate is not the Zugangsmodul's", true);
+    if (!cert || !account) throw refused();
+    const ca = await this.vpnBoxCaCertificate();
+    if (!ca || !/(^|\n)CN=zugangsmodul\.tigw\.test(\n|$)/.test(cert.subject) || !cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw refused();
+    const host = String(req.headers["x-forwarded-host"] ?? "");
+    return { account, forwardedHost: /^[A-Za-z0-9.:[\]-]{1,100}$/.test(host) ? host : "" };
+  }
+
+  /** The VPN-box sub-CA, from hsm's trust anchors (asked again after a failure). */
+  private async vpnBoxCaCertificate(): Promise<X509Certificate | undefined> {
+    this.vpnBoxCa ??= this.o.hsm
+      .getTrustAnchors({})
+      .then((t) => t.subCaPems.map((p) => new X509Certificate(p)).find((c) => /CN=GEM\.VPNBOX-CA-TIGW-TEST-RSA/.test(c.subject)));
+    const ca = await this.vpnBoxCa.catch(() => undefined);
+    if (!ca) this.vpnBoxCa = undefined;
+    return ca;
+  }
+
+  /** The Mandanten of this unit a tunnelled practice is bound to (the fixed Mandant-to-instance mapping). */
+  private async practiceMandanten(account: string, unitId: string): Promise<Set<string>> {
+    const { practice } = await this.o.zugangsmodul!.getPractice({ account });
+    return new Set((practice?.bindings ?? []).filter((b) => b.unitId === unitId).map((b) => b.mandantId));
+  }
+
+  /**
+   * Mandanten of this unit bound to some practice: those are reached through the practice's VPN
+   * box only, so a direct caller naming one is refused like an unknown Mandant.
+   */
+  private async boundMandanten(unitId: string): Promise<Set<string>> {
+    if (!this.o.zugangsmodul) return new Set();
+    // Asked at most every 2 s: a binding takes effect for direct callers within that.
+    if (!this.bound || Date.now() - this.bound.at > 2_000) {
+      const { practices } = await this.o.zugangsmodul.listPractices({});
+      this.bound = { at: Date.now(), bindings: practices.flatMap((p) => p.bindings) };
+    }
+    return new Set(this.bound.bindings.filter((b) => b.unitId === unitId).map((b) => b.mandantId));
   }
 
   /**
@@ -241,12 +316,23 @@ export class SoapEndpoints {
 
   private async handle(e: SoapEndpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0]!;
+    let tunnel: { account: string; forwardedHost: string } | undefined;
+    try {
+      tunnel = await this.tunnelOf(req);
+    } catch (err) {
+      const fault = toSoapFault(err);
+      res.writeHead(500, { "content-type": "text/xml; charset=utf-8" }).end(faultEnvelope(fault, this.now()));
+      return;
+    }
     if (path === "/connector.sds") {
       if (req.method !== "GET" && req.method !== "HEAD") return refuse(res, 405, "connector.sds is read with GET");
       const [{ unit }, { infomodell }] = await Promise.all([this.o.tenancy.getUnit({ unit: e.unitId }), this.o.cardTerminal.getInfomodell({ unit: e.unitId })]);
+      // Through a VPN box the practice network reaches the Konnektor at the box's local address,
+      // without TLS of its own (the tunnel is encrypted): those are the endpoints it must use.
+      const plainBaseUrl = tunnel?.forwardedHost ? `http://${tunnel.forwardedHost}` : undefined;
       const sds = connectorSds(
         { serial: e.serial, profile: unit?.profile ?? "", firmware: unit?.firmware ?? "" },
-        { baseUrl: e.baseUrl, clientAuthMandatory: (infomodell?.clientAuth || "none") !== "none", now: this.now() },
+        { baseUrl: e.baseUrl, plainBaseUrl, clientAuthMandatory: (infomodell?.clientAuth || "none") !== "none", now: this.now() },
       );
       res.writeHead(200, { "content-type": "text/xml; charset=utf-8", "cache-control": "no-store" }).end(req.method === "HEAD" ? undefined : sds);
       return;
@@ -273,6 +359,14 @@ export class SoapEndpoints {
         const known = request.ns === service.namespace ? "" : ` (its namespace ${request.ns.slice(0, 100) || "(none)"} is not ${service.namespace})`;
         throw new SoapFault(SYNTAX_ERROR, `${service.name} offers ${service.operations.join(", ")}, not ${operation}${known}`, true);
       }
+      // A practice's own Mandanten only, through its box: another's is refused exactly as one that
+      // does not exist; a practice's Mandant named by a direct caller likewise.
+      const mandantId = contextMandant(request);
+      const unknown = tunnel ? !(await this.practiceMandanten(tunnel.account, e.unitId)).has(mandantId) : (await this.boundMandanten(e.unitId)).has(mandantId);
+      if (unknown) throw new SoapFault(4004, `unknown MandantId ${mandantId.slice(0, 64) || "(none)"}`, true);
+      // The Konnektor would dial the EventTo address from the datacentre, not the practice network.
+      if (tunnel && request.local === "Subscribe")
+        throw new SoapFault(SYNTAX_ERROR, "event subscriptions (CETP) are not carried through a VPN box yet: poll GetCards instead", true);
       await this.authenticate(e, req, clientSystemId, res);
       const expected = `${service.actionPrefix}#${request.local}`;
       const action = (req.headers["soapaction"] ?? "")
@@ -313,6 +407,11 @@ function basicCredentials(req: IncomingMessage): { user: string; password: strin
   const text = m ? Buffer.from(m[1]!, "base64").toString("utf8") : "";
   const colon = text.indexOf(":");
   return colon < 0 ? { user: "", password: "" } : { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+/** The MandantId of a request's Context (empty when there is none). */
+function contextMandant(request: XmlElement): string {
+  return childText(child(request, NS.cctx, "Context"), NS.conn, "MandantId") ?? "";
 }
 
 /** The ClientSystemId of a request's Context, for the log (empty when there is none). */

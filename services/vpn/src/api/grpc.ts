@@ -5,6 +5,7 @@ import type { RegistrationView, Vpn } from "../application/vpn.js";
 import type { PracticeView, Zugangsmodul } from "../application/zugangsmodul.js";
 import type { BoxView, VpnBoxes } from "../application/boxes.js";
 import { ZUGANGSMODUL_SERVER_NAME } from "../zugangsmodul/endpoint.js";
+import type { KonnektorAddresses } from "../zugangsmodul/konnektors.js";
 import type { VpnZugdSimulator } from "../vpnzugd/simulator.js";
 
 export function toRegistration(r: RegistrationView): pb.Registration {
@@ -64,7 +65,12 @@ export function toPractice(p: PracticeView): zm.Practice {
  */
 export const toBox = (b: BoxView): zm.VpnBox => ({ ...b });
 
-export function zugangsmodulGrpc(z: Zugangsmodul, boxes: VpnBoxes, endpoint: { publicAddress: string; trustPems: string[] }): GrpcServiceBinding {
+export function zugangsmodulGrpc(
+  z: Zugangsmodul,
+  boxes: VpnBoxes,
+  endpoint: { publicAddress: string; trustPems: string[] },
+  konnektors: KonnektorAddresses,
+): GrpcServiceBinding {
   const reply = (p: PracticeView) => ({ practice: toPractice(p) });
   const impl: zm.ZugangsmodulServiceServer = {
     registerPractice: unary(async (r: zm.RegisterPracticeRequest) => reply(await z.register(r.account, r.password, r.practiceName))),
@@ -90,6 +96,7 @@ export function zugangsmodulGrpc(z: Zugangsmodul, boxes: VpnBoxes, endpoint: { p
     listBoxes: unary(async (r: zm.ListBoxesRequest) => ({ boxes: (await boxes.list(r.account || undefined)).map(toBox) })),
     getZugangsmodulEndpoint: unary(async () => ({ address: endpoint.publicAddress, trustPems: endpoint.trustPems, serverName: ZUGANGSMODUL_SERVER_NAME })),
     removeBox: unary(async (r: zm.RemoveBoxRequest) => ({ box: toBox(await boxes.remove(r.account, r.boxId, r.account)) })),
+    announceKonnektorEndpoint: unary(async (r: zm.AnnounceKonnektorEndpointRequest) => (await konnektors.announce(r.unitId, r.address), {})),
   };
   return { name: "tigw.vpn.v1.ZugangsmodulService", definition: zm.ZugangsmodulServiceService, implementation: impl };
 }

@@ -183,7 +183,8 @@ export class BoxTunnel extends EventEmitter {
   constructor(
     private readonly creds: BoxCredentials,
     private readonly address: string,
-    private readonly o: { heartbeatMs?: number; maxBackoffMs?: number } = {},
+    /** instance: the serial of the practice's instance the local port leads to when it has several. */
+    private readonly o: { heartbeatMs?: number; maxBackoffMs?: number; instance?: string } = {},
   ) {
     super();
   }
@@ -291,12 +292,14 @@ export class BoxTunnel extends EventEmitter {
   /** A request of the practice network through the tunnel. */
   request(method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<TunnelAnswer> {
     if (!this.connected) return Promise.reject(new BoxError("TUNNEL_DOWN", "the box has no session now (it reconnects by itself)"));
-    return exchange(this.session!, method, path, body, headers);
+    // A Konnektor call may wait for a PIN typed at a terminal: longer than the Zugangsmodul's own 60 s.
+    return exchange(this.session!, method, path, body, headers, 65_000);
   }
 
   /**
    * The practice network's view: an HTTP listener on the box whose requests go through the
-   * tunnel as they are (method, path, body, content type); 503 while the tunnel is down.
+   * tunnel as they are (method, path, body, content type, SOAPAction, Authorization); 503 while
+   * the tunnel is down. Practice software uses it as its Konnektor: /connector.sds and /soap/...
    */
   async listen(hostName: string, portNumber: number): Promise<{ server: Server; url: string }> {
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -309,10 +312,15 @@ export class BoxTunnel extends EventEmitter {
       req.on("end", () => {
         if (size > 4 * 1024 * 1024) return void res.writeHead(413, { "content-type": "text/plain" }).end("request larger than 4 MiB\n");
         const headers: Record<string, string> = {};
-        for (const h of ["content-type", "accept", "soapaction"]) if (typeof req.headers[h] === "string") headers[h] = req.headers[h];
+        for (const h of ["content-type", "accept", "soapaction", "authorization"]) if (typeof req.headers[h] === "string") headers[h] = req.headers[h];
+        // The address the practice software used: the Konnektor's connector.sds names it in its endpoints.
+        if (req.headers.host) headers["x-forwarded-host"] = req.headers.host;
+        if (this.o.instance) headers["x-tigw-instance"] = this.o.instance;
         this.request(req.method ?? "GET", req.url ?? "/", chunks.length ? Buffer.concat(chunks) : undefined, headers).then(
           (a) => {
-            res.writeHead(a.status, { "content-type": a.headers["content-type"] ?? "application/octet-stream" }).end(a.body);
+            const back: Record<string, string> = { "content-type": a.headers["content-type"] ?? "application/octet-stream" };
+            if (a.headers["www-authenticate"]) back["www-authenticate"] = a.headers["www-authenticate"];
+            res.writeHead(a.status, back).end(a.body);
           },
           (e: unknown) => {
             res

@@ -7,12 +7,15 @@ import {
   type Http2ServerResponse,
   type ServerHttp2Session,
 } from "node:http2";
+import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { DomainError, ValidationError, type Clock, type Logger } from "@tigw/platform";
 import type { BoxIdentity, SessionTerminator, VpnBoxes } from "../application/boxes.js";
 import type { Zugangsmodul } from "../application/zugangsmodul.js";
 import type { SessionRefusal } from "../domain/vpn-box.js";
+import { splitAddress } from "./konnektors.js";
+import type { OwnInstance, TunnelTerminals } from "./terminals.js";
 
 /** The name in the Zugangsmodul's server certificate: boxes check it. */
 export const ZUGANGSMODUL_SERVER_NAME = "zugangsmodul.tigw.test";
@@ -28,6 +31,10 @@ export interface ZugangsmodulEndpointOptions {
   publicAddress?: string;
   /** The server certificate's key and chain (leaf first), and the CAs a box certificate must chain to. */
   tls: { keyPem: string; certPem: string; chainPems: string[]; caPems: string[] };
+  /** The TI roots (PEM) the units' Konnektor endpoints' certificates chain to. */
+  konnektorCaPems?: string[];
+  /** The practice's card terminals through the tunnel (pairing, connect, heartbeat, cards). */
+  terminals?: TunnelTerminals;
   /** How often a box pings (told to the box in its session answer); three missed: the session ends. */
   heartbeatMs?: number;
   /** How often a live session is admitted again (expiry on the clock, revocation at the PKI). */
@@ -38,7 +45,16 @@ export interface ZugangsmodulEndpointOptions {
 /** What the tunnel serves a session: the practice's own instances, from the session's account only. */
 export interface TunnelBackend {
   instances(account: string): Promise<{ unit: string; unitId: string; tiAccess: boolean | null; mandanten: string[] }[]>;
+  /** host:port of a unit's Konnektor interface (its SOAP endpoint), once the gateway opened it. */
+  konnektorAddress(unitId: string): Promise<string | undefined>;
 }
+
+/** Request headers of practice software the tunnel carries to the Konnektor (nothing else: no Host, no X-Tigw-*). */
+const KONNEKTOR_HEADERS = ["content-type", "soapaction", "authorization", "accept"];
+/** Answer headers it carries back. */
+const KONNEKTOR_ANSWER_HEADERS = ["content-type", "www-authenticate", "cache-control"];
+const SOAP_BODY_LIMIT = 1024 * 1024;
+const KONNEKTOR_ANSWER_LIMIT = 8 * 1024 * 1024;
 
 interface LiveSession {
   sessionId: string;
@@ -318,6 +334,21 @@ export class ZugangsmodulEndpoint implements SessionTerminator {
       if (l.ended) throw new Problem(403, "SESSION_ENDED", "this session has ended: the box reconnects");
       l.lastSeen = Date.now();
       this.count(this.requests, l.box.account);
+      if (path === "/connector.sds" || path.startsWith("/soap/")) return await this.toKonnektor(l, req, res, path);
+      const kt = /^\/v1\/terminals(?:\/([^/]{1,64})\/(connect\/begin|connect\/complete|heartbeat|cards))?$/.exec(path);
+      if (kt && this.o.terminals) {
+        if (req.method !== "POST") throw new Problem(405, "METHOD_NOT_ALLOWED", "a terminal's calls are POSTed");
+        const body = await readJson(req);
+        const own = await this.backend.instances(l.box.account);
+        if (!kt[1]) {
+          const inst = this.instanceOf(own, req);
+          const b = { ctId: str(body, "ctId"), mac: str(body, "mac"), certSerial: str(body, "certSerial"), mandantId: str(body, "mandantId") };
+          const paired = await this.o.terminals.pair(inst, b);
+          this.o.logger?.info({ boxId: l.box.boxId, account: l.box.account, ctId: b.ctId, unitId: inst.unitId }, "terminal paired through a VPN box");
+          return send(201, paired);
+        }
+        return send(200, (await this.o.terminals.act(own, pathPart(kt[1]), kt[2]!, body)) ?? {});
+      }
       if (req.method !== "GET") throw new Problem(405, "METHOD_NOT_ALLOWED", "the tunnel's resources are read with GET");
       if (path === "/v1/session") {
         const p = await this.zm.view(l.box.account);
@@ -334,20 +365,24 @@ export class ZugangsmodulEndpoint implements SessionTerminator {
       if (path === "/v1/instances") return send(200, { instances: await this.backend.instances(l.box.account) });
       const m = /^\/v1\/instances\/([^/]{1,80})$/.exec(path);
       if (m) {
-        const unit = decodeURIComponent(m[1]!);
+        const unit = pathPart(m[1]!);
         const own = (await this.backend.instances(l.box.account)).find((i) => i.unit === unit || i.unitId === unit);
         // The same refusal whether the instance exists or is another practice's.
         if (!own) throw new Problem(403, "PERMISSION_DENIED", "this instance is not one of your practice's");
         return send(200, own);
       }
-      throw new Problem(404, "NOT_FOUND", "no such resource in the tunnel (GET /v1/session, /v1/instances, /v1/instances/{serial})");
+      throw new Problem(
+        404,
+        "NOT_FOUND",
+        "no such resource in the tunnel (GET /v1/session, /v1/instances, /v1/instances/{serial}; POST /v1/terminals...; the Konnektor: /connector.sds, /soap/...)",
+      );
     } catch (e) {
       if (e instanceof Problem) return fail(e);
       if (e instanceof DomainError) {
         // A wrong, used or expired code is refused like wrong credentials; a key of another box is a conflict.
         const status = /NOT_FOUND$/.test(e.code)
           ? 404
-          : e.code === "ACCOUNT_BLOCKED" || e.code.startsWith("ENROLMENT_CODE_") || e.code === "BOX_REMOVED"
+          : e.code === "ACCOUNT_BLOCKED" || e.code.startsWith("ENROLMENT_CODE_") || e.code === "BOX_REMOVED" || e.code === "PERMISSION_DENIED"
             ? 403
             : e instanceof ValidationError
               ? 400
@@ -358,6 +393,93 @@ export class ZugangsmodulEndpoint implements SessionTerminator {
       return fail(new Problem(500, "INTERNAL", "the Zugangsmodul failed to answer: try again"));
     }
   }
+
+  /** The instance a request of the practice network means: the box's X-Tigw-Instance, or the practice's only one. */
+  private instanceOf(own: OwnInstance[], req: Http2ServerRequest): OwnInstance {
+    const wanted = String(req.headers["x-tigw-instance"] ?? "");
+    const inst = wanted ? own.find((i) => i.unit === wanted || i.unitId === wanted) : own.length === 1 ? own[0] : undefined;
+    if (inst) return inst;
+    if (wanted) throw new Problem(403, "PERMISSION_DENIED", "this instance is not one of your practice's");
+    throw own.length
+      ? new Problem(409, "INSTANCE_AMBIGUOUS", `your practice has ${own.length} instances: the box names one (tigw sim vpnbox --instance SERIAL)`)
+      : new Problem(403, "NO_INSTANCE", "your practice is bound to no instance yet: ask your TI-Gateway operator");
+  }
+
+  /**
+   * Practice software's call to its Konnektor, carried through the box's session: to the
+   * session's own instance only (the box's X-Tigw-Instance when its practice has several), onto
+   * that unit's SOAP endpoint over TLS. The Zugangsmodul authenticates there with its own
+   * certificate and names the session's practice, so the Konnektor answers for that practice's
+   * Mandanten only; nothing the practice sends can name another.
+   */
+  private async toKonnektor(l: LiveSession, req: Http2ServerRequest, res: Http2ServerResponse, path: string): Promise<void> {
+    const inst = this.instanceOf(await this.backend.instances(l.box.account), req);
+    const address = await this.backend.konnektorAddress(inst.unitId);
+    if (!address) throw new Problem(503, "KONNEKTOR_NOT_OPEN", `the Konnektor interface of ${inst.unit} is not open yet: try again shortly`);
+    const body = await readBody(req, SOAP_BODY_LIMIT);
+    const headers: Record<string, string> = {
+      "x-tigw-practice": l.box.account,
+      "x-tigw-box": l.box.boxId,
+      "x-forwarded-proto": "http",
+      "content-length": String(body.length),
+    };
+    for (const h of KONNEKTOR_HEADERS) if (typeof req.headers[h] === "string") headers[h] = req.headers[h] as string;
+    const fwdHost = String(req.headers["x-forwarded-host"] ?? "");
+    if (/^[A-Za-z0-9.:[\]-]{1,100}$/.test(fwdHost)) headers["x-forwarded-host"] = fwdHost;
+    const [host, port] = splitAddress(address);
+    const answer = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
+      // (A header value node refuses throws here, inside the promise: the catch below answers it.)
+      const r = httpsRequest(
+        {
+          host,
+          port,
+          method: req.method,
+          path,
+          headers,
+          key: this.o.tls.keyPem,
+          cert: [this.o.tls.certPem, ...this.o.tls.chainPems.slice(0, 1)].join("\n"),
+          ca: this.o.konnektorCaPems,
+          // The endpoint's certificate names the unit's public host, not necessarily the address
+          // announced inside the datacentre: its chain to the TI root is what is checked.
+          checkServerIdentity: () => undefined,
+          timeout: 60_000,
+        },
+        (a) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          a.on("data", (c: Buffer) => {
+            size += c.length;
+            if (size > KONNEKTOR_ANSWER_LIMIT) a.destroy(new Error(`the Konnektor's answer is larger than ${KONNEKTOR_ANSWER_LIMIT} bytes`));
+            else chunks.push(c);
+          });
+          a.on("end", () => {
+            const h: Record<string, string> = {};
+            for (const k of KONNEKTOR_ANSWER_HEADERS) if (typeof a.headers[k] === "string") h[k] = a.headers[k] as string;
+            resolve({ status: a.statusCode ?? 502, headers: h, body: Buffer.concat(chunks) });
+          });
+          a.on("error", reject);
+        },
+      );
+      r.on("timeout", () => r.destroy(new Error("the Konnektor did not answer within 60 s")));
+      r.on("error", reject);
+      r.end(body);
+    }).catch((e: unknown) => {
+      this.o.logger?.warn({ err: e, unitId: inst.unitId }, "the Konnektor did not answer through the tunnel");
+      throw new Problem(502, "KONNEKTOR_UNREACHABLE", `the Konnektor of ${inst.unit} did not answer: try again`);
+    });
+    if (res.headersSent || res.stream.destroyed) return;
+    res.writeHead(answer.status, answer.headers);
+    res.end(answer.body);
+  }
+}
+
+/** A path segment, percent-decoded; a broken escape is the client's error, not ours. */
+function pathPart(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new Problem(400, "INVALID_PATH", "the path has a broken percent-escape");
+  }
 }
 
 function str(body: Record<string, unknown>, name: string): string {
@@ -366,17 +488,22 @@ function str(body: Record<string, unknown>, name: string): string {
   return v;
 }
 
-async function readJson(req: Http2ServerRequest): Promise<Record<string, unknown>> {
+async function readBody(req: Http2ServerRequest, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > MAX_BODY) throw new Problem(413, "PAYLOAD_TOO_LARGE", `the body is larger than ${MAX_BODY} bytes`);
+    if (size > limit) throw new Problem(413, "PAYLOAD_TOO_LARGE", `the body is larger than ${limit} bytes`);
     chunks.push(c);
   }
+  return Buffer.concat(chunks);
+}
+
+async function readJson(req: Http2ServerRequest): Promise<Record<string, unknown>> {
+  const raw = await readBody(req, MAX_BODY);
   let v: unknown;
   try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)));
+    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
   } catch {
     throw new Problem(400, "INVALID_JSON", "the body must be a JSON object (UTF-8)");
   }

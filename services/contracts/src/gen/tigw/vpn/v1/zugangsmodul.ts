@@ -247,6 +247,15 @@ export interface GetZugangsmodulEndpointResponse {
   serverName: string;
 }
 
+export interface AnnounceKonnektorEndpointRequest {
+  unitId: string;
+  /** host:port of the unit's HTTPS SOAP endpoint, as the vpn service reaches it. */
+  address: string;
+}
+
+export interface AnnounceKonnektorEndpointResponse {
+}
+
 function createBasePracticeBinding(): PracticeBinding {
   return { unitId: "", serial: "", mandantId: "", boundAt: "" };
 }
@@ -3955,6 +3964,155 @@ export const GetZugangsmodulEndpointResponse: MessageFns<GetZugangsmodulEndpoint
   },
 };
 
+function createBaseAnnounceKonnektorEndpointRequest(): AnnounceKonnektorEndpointRequest {
+  return { unitId: "", address: "" };
+}
+
+export const AnnounceKonnektorEndpointRequest: MessageFns<AnnounceKonnektorEndpointRequest> = {
+  encode(message: AnnounceKonnektorEndpointRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unitId !== "") {
+      writer.uint32(10).string(message.unitId);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnnounceKonnektorEndpointRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnnounceKonnektorEndpointRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnnounceKonnektorEndpointRequest {
+    return {
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+    };
+  },
+
+  toJSON(message: AnnounceKonnektorEndpointRequest): unknown {
+    const obj: any = {};
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnnounceKonnektorEndpointRequest>, I>>(
+    base?: I,
+  ): AnnounceKonnektorEndpointRequest {
+    return AnnounceKonnektorEndpointRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnnounceKonnektorEndpointRequest>, I>>(
+    object: I,
+  ): AnnounceKonnektorEndpointRequest {
+    const message = createBaseAnnounceKonnektorEndpointRequest();
+    message.unitId = object.unitId ?? "";
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseAnnounceKonnektorEndpointResponse(): AnnounceKonnektorEndpointResponse {
+  return {};
+}
+
+export const AnnounceKonnektorEndpointResponse: MessageFns<AnnounceKonnektorEndpointResponse> = {
+  encode(_: AnnounceKonnektorEndpointResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnnounceKonnektorEndpointResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnnounceKonnektorEndpointResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): AnnounceKonnektorEndpointResponse {
+    return {};
+  },
+
+  toJSON(_: AnnounceKonnektorEndpointResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnnounceKonnektorEndpointResponse>, I>>(
+    base?: I,
+  ): AnnounceKonnektorEndpointResponse {
+    return AnnounceKonnektorEndpointResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnnounceKonnektorEndpointResponse>, I>>(
+    _: I,
+  ): AnnounceKonnektorEndpointResponse {
+    const message = createBaseAnnounceKonnektorEndpointResponse();
+    return message;
+  },
+};
+
 /**
  * ZugangsmodulService: the practice side of the TI-Gateway. Practice accounts (TI-Gateway users)
  * register, must enrol TOTP before anything else, log in with password and TOTP code; an
@@ -4173,6 +4331,24 @@ export const ZugangsmodulServiceService = {
     responseDeserialize: (value: Buffer): GetZugangsmodulEndpointResponse =>
       GetZugangsmodulEndpointResponse.decode(value),
   },
+  /**
+   * The gateway tells where a unit's Konnektor interface (its SOAP endpoint) listens, so the
+   * Zugangsmodul can carry a practice's SOAP calls through its box's session there. Called when
+   * an endpoint opens; the last announcement wins. Codes INVALID_ARGUMENT.
+   */
+  announceKonnektorEndpoint: {
+    path: "/tigw.vpn.v1.ZugangsmodulService/AnnounceKonnektorEndpoint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AnnounceKonnektorEndpointRequest): Buffer =>
+      Buffer.from(AnnounceKonnektorEndpointRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AnnounceKonnektorEndpointRequest =>
+      AnnounceKonnektorEndpointRequest.decode(value),
+    responseSerialize: (value: AnnounceKonnektorEndpointResponse): Buffer =>
+      Buffer.from(AnnounceKonnektorEndpointResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AnnounceKonnektorEndpointResponse =>
+      AnnounceKonnektorEndpointResponse.decode(value),
+  },
 } as const;
 
 export interface ZugangsmodulServiceServer extends UntypedServiceImplementation {
@@ -4219,6 +4395,12 @@ export interface ZugangsmodulServiceServer extends UntypedServiceImplementation 
    * (public: a box needs them before it has a certificate).
    */
   getZugangsmodulEndpoint: handleUnaryCall<GetZugangsmodulEndpointRequest, GetZugangsmodulEndpointResponse>;
+  /**
+   * The gateway tells where a unit's Konnektor interface (its SOAP endpoint) listens, so the
+   * Zugangsmodul can carry a practice's SOAP calls through its box's session there. Called when
+   * an endpoint opens; the last announcement wins. Codes INVALID_ARGUMENT.
+   */
+  announceKonnektorEndpoint: handleUnaryCall<AnnounceKonnektorEndpointRequest, AnnounceKonnektorEndpointResponse>;
 }
 
 export interface ZugangsmodulServiceClient extends Client {
@@ -4502,6 +4684,26 @@ export interface ZugangsmodulServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetZugangsmodulEndpointResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The gateway tells where a unit's Konnektor interface (its SOAP endpoint) listens, so the
+   * Zugangsmodul can carry a practice's SOAP calls through its box's session there. Called when
+   * an endpoint opens; the last announcement wins. Codes INVALID_ARGUMENT.
+   */
+  announceKonnektorEndpoint(
+    request: AnnounceKonnektorEndpointRequest,
+    callback: (error: ServiceError | null, response: AnnounceKonnektorEndpointResponse) => void,
+  ): ClientUnaryCall;
+  announceKonnektorEndpoint(
+    request: AnnounceKonnektorEndpointRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AnnounceKonnektorEndpointResponse) => void,
+  ): ClientUnaryCall;
+  announceKonnektorEndpoint(
+    request: AnnounceKonnektorEndpointRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AnnounceKonnektorEndpointResponse) => void,
   ): ClientUnaryCall;
 }
 
