@@ -45,6 +45,8 @@ const insured = generatePopulation(5000, 1).filter(
   (p) => p.card.generation !== "G1" && p.card.certificate === "valid" && !p.card.healthApplicationBlocked && !p.card.vsdInconsistent,
 );
 const PASSWORD = "practice-password-1";
+/** The demo unit every practice of this test has a Mandant on. */
+const SHARED = "RZK-DEMO-0001";
 
 /**
  * The practice portal and the tenant boundary on `npm start --demo` with a simulated clock:
@@ -321,6 +323,41 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
         run: async (a) => {
           const foreign = ["RZK-DEMO-0002", "EBK-DEMO-0003", "RZK-DEMO-0005", "EBK-DEMO-0004"].filter((u) => !a.bind.some(([x]) => x === u));
           return [fromTunnel(await a.tunnel!.request("GET", `/v1/instances/${pick(foreign)}`)), 403, "PERMISSION_DENIED"];
+        },
+      },
+      {
+        name: "box tunnel: another's terminal",
+        run: async (a, b) => [
+          fromTunnel(await a.tunnel!.request("POST", `/v1/terminals/${pick(b.ctIds)}/heartbeat`, Buffer.from("{}"))),
+          403,
+          "PERMISSION_DENIED",
+        ],
+      },
+      {
+        // Practice software behind a's box names b's Mandant on the unit both share: unknown (4004).
+        name: "box tunnel: SOAP ReadVSD or GetCards with another's Mandant",
+        run: async (a, b) => {
+          const mandant = b.bind.find(([u]) => u === SHARED)![1];
+          const ctx = `<CCTX:Context xmlns:CCTX="http://ws.gematik.de/conn/ConnectorContext/v2.0" xmlns:CONN="http://ws.gematik.de/conn/ConnectorCommon/v5.0"><CONN:MandantId>${mandant}</CONN:MandantId><CONN:ClientSystemId>PVS-${mandant}</CONN:ClientSystemId><CONN:WorkplaceId>AP1-${mandant}</CONN:WorkplaceId></CCTX:Context>`;
+          const evt = "http://ws.gematik.de/conn/EventService/v7.2";
+          const vsd = "http://ws.gematik.de/conn/vsds/VSDService/v5.2";
+          const [path, action, body] =
+            rnd(2) === 0
+              ? ["/soap/EventService/7.2.0", `${evt}#GetCards`, `<EVT:GetCards xmlns:EVT="${evt}" mandant-wide="true">${ctx}</EVT:GetCards>`]
+              : [
+                  "/soap/VSDService/5.2.0",
+                  "http://ws.gematik.de/conn/vsds/VSDService/v6.0#ReadVSD",
+                  `<VSD:ReadVSD xmlns:VSD="${vsd}"><VSD:EhcHandle>${b.handles[0]}</VSD:EhcHandle><VSD:HpcHandle>${b.handles[1]}</VSD:HpcHandle><VSD:PerformOnlineCheck>false</VSD:PerformOnlineCheck><VSD:ReadOnlineReceipt>false</VSD:ReadOnlineReceipt>${ctx}</VSD:ReadVSD>`,
+                ];
+          const envelope = `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>${body}</soap:Body></soap:Envelope>`;
+          const t = await a.tunnel!.request("POST", path, Buffer.from(envelope), {
+            "content-type": "text/xml; charset=utf-8",
+            soapaction: `"${action}"`,
+            "x-tigw-instance": SHARED,
+          });
+          const text = t.body.toString("utf8");
+          // A SOAP fault: its gematik code stands where a problem's code would.
+          return [{ status: t.status, text, body: { code: /<GERROR:Code>(\d+)</.exec(text)?.[1] ?? "" } }, 500, "4004"];
         },
       },
     );
