@@ -241,6 +241,14 @@ describe("a practice's software reaches its Konnektor through its VPN box (tigw 
     );
     assert.ok(own.text.includes(egkHandle), own.text);
   });
+  it("tigw sim practices: new practices (portal, TOTP, box, a terminal through it, SMC-B unlocked over SOAP) read their patients' eGKs through their boxes, with tunnel drops, without an unexpected error", async () => {
+    const r = await t("sim", "practices", "--count", "2", "--unit", UNIT, "--rate", "2", "--duration", "12s", "-o", "json");
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const s = JSON.parse(r.stdout) as { practices: number; ok: number; errors: Record<string, number>; boxesConnectedAtEnd: number };
+    assert.deepEqual(s.errors, {});
+    assert.equal(s.boxesConnectedAtEnd, 2);
+    assert.ok(s.ok >= 5, `at least 5 patients read through the boxes: ${r.stdout}`);
+  });
 });
 
 /** A SOAP POST to the unit's own HTTPS port (its certificate is the test PKI's; the test does not check it). */

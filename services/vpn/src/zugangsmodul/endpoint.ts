@@ -335,7 +335,7 @@ export class ZugangsmodulEndpoint implements SessionTerminator {
       l.lastSeen = Date.now();
       this.count(this.requests, l.box.account);
       if (path === "/connector.sds" || path.startsWith("/soap/")) return await this.toKonnektor(l, req, res, path);
-      const kt = /^\/v1\/terminals(?:\/([^/]{1,64})\/(connect\/begin|connect\/complete|heartbeat|cards))?$/.exec(path);
+      const kt = /^\/v1\/terminals(?:\/([^/]{1,64})\/(connect\/begin|connect\/complete|heartbeat|cards|cards\/remove))?$/.exec(path);
       if (kt && this.o.terminals) {
         if (req.method !== "POST") throw new Problem(405, "METHOD_NOT_ALLOWED", "a terminal's calls are POSTed");
         const body = await readJson(req);

@@ -106,8 +106,10 @@ export class TunnelTerminals {
             pin: text(body, "pin", true),
           })
         ).card;
+      case "cards/remove":
+        return call<kt.RemoveCardRequest, kt.RemoveCardResponse>(k.removeCard.bind(k), { ctId, slot: slotOf(body) });
       default:
-        throw new DomainError("NOT_FOUND", `no terminal action ${action.slice(0, 40)} (connect/begin, connect/complete, heartbeat, cards)`);
+        throw new DomainError("NOT_FOUND", `no terminal action ${action.slice(0, 40)} (connect/begin, connect/complete, heartbeat, cards, cards/remove)`);
     }
   }
 
