@@ -325,7 +325,8 @@ export class ZugangsmodulEndpoint implements SessionTerminator {
         Promise.resolve<Admission>({ ok: false, code: "NO_SESSION", message: "no session" }));
       if (!admission.ok) {
         // The box learns why, then the connection ends: a refused session serves nothing.
-        send(admission.code === "ZUGANGSMODUL_UNAVAILABLE" ? 503 : 403, { status: 403, code: admission.code, title: admission.message });
+        const status = admission.code === "ZUGANGSMODUL_UNAVAILABLE" ? 503 : 403;
+        send(status, { status, code: admission.code, title: admission.message });
         const session = req.stream.session;
         setImmediate(() => session?.close());
         return;
