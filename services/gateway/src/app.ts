@@ -119,7 +119,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const ksr = ksrApi(o.ksrAddress ?? "127.0.0.1:50056");
   const zugangsmodul = zugangsmodulApi(o.vpnAddress ?? "127.0.0.1:50055");
   const limiter = new LoginLimiter(o.loginLimit);
-  const soap = await SoapEndpoints.start({ tenancy, hsm, cardTerminal, vsdm, vpn, zugangsmodul, sql: o.sql, logger: o.logger, ...o.soap });
+  const soap = await SoapEndpoints.start({ tenancy, hsm, cardTerminal, vsdm, vpn, ksr, zugangsmodul, sql: o.sql, logger: o.logger, ...o.soap });
 
   @Module({
     controllers: CONTROLLERS,

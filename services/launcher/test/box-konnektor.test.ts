@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { request } from "node:https";
+import { createServer as createTlsServer } from "node:tls";
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -241,6 +244,89 @@ describe("a practice's software reaches its Konnektor through its VPN box (tigw 
     );
     assert.ok(own.text.includes(egkHandle), own.text);
   });
+  it("a firmware update of the unit reaches practice software as the CETP event KSR/UPDATE/END (unit-wide)", async () => {
+    // The operator's own client system on a Mandant bound to no practice subscribes at the unit's HTTPS port.
+    ok(await t("mandant", "add", UNIT, "--id", "betrieb", "--name", "Betrieb"), "mandant");
+    ok(await t("infomodell", UNIT, "mandant", "--mandant", "betrieb"), "Infomodell Mandant");
+    ok(await t("infomodell", UNIT, "client-system", "--mandant", "betrieb", "--client-system", "PVS-B"), "client system");
+    ok(await t("infomodell", UNIT, "workplace", "--mandant", "betrieb", "--workplace", "AP-B", "--client-system", "PVS-B"), "workplace");
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        join(work, "cetp-key.pem"),
+        "-out",
+        join(work, "cetp.pem"),
+        "-subj",
+        "/CN=PVS",
+        "-days",
+        "1",
+      ],
+      { stdio: "ignore" },
+    );
+    const frames: string[] = [];
+    const listener = createTlsServer({ key: readFileSync(join(work, "cetp-key.pem")), cert: readFileSync(join(work, "cetp.pem")) }, (socket) => {
+      let pending = Buffer.alloc(0);
+      socket.on("data", (d: Buffer) => {
+        pending = Buffer.concat([pending, d]);
+        while (pending.length >= 8 && pending.length >= 8 + pending.readUInt32BE(4)) {
+          frames.push(pending.subarray(8, 8 + pending.readUInt32BE(4)).toString("utf8"));
+          pending = pending.subarray(8 + pending.readUInt32BE(4));
+        }
+      });
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+    try {
+      const sds = await (await fetch(`${box["a"]}/connector.sds`)).text();
+      const evt = /<SI:Service Name="EventService">[\s\S]*?<SI:EndpointTLS Location="([^"]+)"/.exec(sds)![1]!;
+      const eventTo = `cetp://127.0.0.1:${(listener.address() as { port: number }).port}`;
+      const sub = await insecurePost(
+        evt,
+        `${EVT}#Subscribe`,
+        envelope(
+          `<EVT:Subscribe xmlns:EVT="${EVT}">${context("betrieb", "PVS-B", "AP-B")}<EVT:Subscription><EVT:EventTo>${eventTo}</EVT:EventTo><EVT:Topic>KSR</EVT:Topic></EVT:Subscription></EVT:Subscribe>`,
+        ),
+      );
+      assert.equal(sub.status, 200, sub.text);
+      const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
+      const version = `5.60.${Date.now() % 1000}:2.0.0`;
+      ok(
+        await t(
+          "ksr",
+          "publish",
+          "--update-id",
+          "BOX_KSR_1",
+          "--product",
+          "rz",
+          "--version",
+          version,
+          "--priority",
+          "Normal",
+          "--start",
+          day(0),
+          "--deadline",
+          day(30),
+          "--approved-until",
+          day(365),
+        ),
+        "ksr publish",
+      );
+      ok(await t("unit", "update", UNIT, "--version", version), "unit update");
+      await eventually(() => frames.some((f) => f.includes("KSR/UPDATE/END")), 20_000, "KSR/UPDATE/END over CETP");
+      const frame = frames.find((f) => f.includes("KSR/UPDATE/END"))!;
+      assert.match(frame, new RegExp(`<EVT:Key>FWVersion</EVT:Key><EVT:Value>${version.replace(/\./g, "\\.")}</EVT:Value>`));
+      assert.match(frame, /<EVT:Type>Infrastructure<\/EVT:Type>/);
+    } finally {
+      listener.close();
+    }
+  });
+
   it("tigw sim practices: new practices (portal, TOTP, box, a terminal through it, SMC-B unlocked over SOAP) read their patients' eGKs through their boxes, with tunnel drops, without an unexpected error", async () => {
     const r = await t("sim", "practices", "--count", "2", "--unit", UNIT, "--rate", "2", "--duration", "12s", "-o", "json");
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type * as kt from "@tigw/contracts/cardterminal/v1/card_terminal";
-import type { CardTerminalApi, HsmApi } from "../grpc-clients.js";
+import type { CardTerminalApi, HsmApi, KsrApi } from "../grpc-clients.js";
 import { SoapFault, SYNTAX_ERROR } from "./envelope.js";
 import type { EventFilter } from "./filter.js";
 import { NS } from "./services.js";
@@ -26,7 +26,7 @@ export interface KonnektorEvent {
   type: "Operation" | "Infrastructure";
   severity: "Info";
   parameters: [string, string][];
-  /** The terminal it concerns: only subscriptions of Mandanten with that terminal get it. */
+  /** The terminal it concerns: only subscriptions of Mandanten with that terminal get it ("": the whole unit's, every subscription). */
   ctId: string;
 }
 
@@ -171,6 +171,40 @@ class CetpSender {
   }
 }
 
+/** What the unit's firmware looked like at a poll: the installed version and the last update's result. */
+interface FirmwareSeen {
+  version: string;
+  result: string;
+  message: string;
+}
+
+/**
+ * KSR/UPDATE/END when the installed version changed, KSR/ERROR when a new failed step (4181-4185)
+ * shows: unit-wide events (every subscription of the unit). Two identical failures in a row,
+ * between two polls, show as one.
+ */
+export function firmwareEvents(before: FirmwareSeen | undefined, now: FirmwareSeen | undefined): KonnektorEvent[] {
+  if (!before || !now) return [];
+  const ev = (topic: string, parameters: [string, string][]): KonnektorEvent => ({ topic, type: "Infrastructure", severity: "Info", ctId: "", parameters });
+  const out: KonnektorEvent[] = [];
+  if (now.version !== before.version)
+    out.push(
+      ev("KSR/UPDATE/END", [
+        ["FWVersion", now.version],
+        ["PreviousFWVersion", before.version],
+      ]),
+    );
+  if (/^41\d\d$/.test(now.result) && (now.result !== before.result || now.message !== before.message))
+    out.push(
+      ev("KSR/ERROR", [
+        ["Code", now.result],
+        ["Message", now.message],
+        ["FWVersion", now.version],
+      ]),
+    );
+  return out;
+}
+
 /**
  * The EventService subscriptions of one unit and the CETP push. The Konnektor's events come from
  * card-terminal's read model: while the unit has subscriptions, its cards and terminals are read
@@ -182,7 +216,7 @@ export class UnitEvents {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly senders = new Map<string, CetpSender>();
   private timer?: NodeJS.Timeout;
-  private previous?: { cards: Map<string, kt.Card>; connected: Map<string, boolean> };
+  private previous?: { cards: Map<string, kt.Card>; connected: Map<string, boolean>; firmware?: FirmwareSeen };
   private polling = false;
 
   constructor(
@@ -190,6 +224,8 @@ export class UnitEvents {
     private readonly deps: {
       cardTerminal: CardTerminalApi;
       hsm: HsmApi;
+      /** The unit's firmware updates (KSR/UPDATE/END, KSR/ERROR); none: no KSR topics. */
+      ksr?: KsrApi;
       now(): Date;
       tls: boolean;
       lifetimeMs: number;
@@ -257,12 +293,25 @@ export class UnitEvents {
     try {
       this.expire();
       if (!this.subscriptions.size) return;
-      const [{ cards }, { terminals }, { infomodell }] = await Promise.all([
+      const [{ cards }, { terminals }, { infomodell }, firmware] = await Promise.all([
         this.deps.cardTerminal.listCards({ unit: this.unitId }),
         this.deps.cardTerminal.listTerminals({ unit: this.unitId, mandantId: "" }),
         this.deps.cardTerminal.getInfomodell({ unit: this.unitId }),
+        // ksr away or slow: no KSR topics this round (the card events do not wait for it).
+        this.deps.ksr &&
+          Promise.race([
+            this.deps.ksr.getUnitFirmware({ unit: this.unitId }).then(
+              (r) => (r.unit ? { version: r.unit.version, result: r.unit.lastResult, message: r.unit.lastMessage } : undefined),
+              () => undefined,
+            ),
+            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref()),
+          ]),
       ]);
-      const now = { cards: new Map(cards.map((c) => [c.cardHandle, c])), connected: new Map(terminals.map((t) => [t.ctId, t.connected])) };
+      const now = {
+        cards: new Map(cards.map((c) => [c.cardHandle, c])),
+        connected: new Map(terminals.map((t) => [t.ctId, t.connected])),
+        firmware: firmware ?? this.previous?.firmware,
+      };
       const before = this.previous;
       this.previous = now;
       if (!before) return; // the first look is the baseline
@@ -275,6 +324,7 @@ export class UnitEvents {
       }
       for (const [handle, c] of before.cards) if (!now.cards.has(handle)) events.push(await this.cardEvent("CARD/REMOVED", c));
       for (const [handle, c] of now.cards) if (!before.cards.has(handle)) events.push(await this.cardEvent("CARD/INSERTED", c));
+      events.push(...firmwareEvents(before.firmware, firmware));
       this.deliver(events, infomodell);
     } catch (e) {
       this.deps.onError(e);
@@ -303,7 +353,7 @@ export class UnitEvents {
     const terminalsOf = new Map((infomodell?.mandanten ?? []).map((m) => [m.mandantId, new Set(m.terminals)]));
     for (const e of events) {
       for (const s of this.subscriptions.values()) {
-        if (!topicMatches(s.topic, e.topic) || !terminalsOf.get(s.mandantId)?.has(e.ctId)) continue;
+        if (!topicMatches(s.topic, e.topic) || (e.ctId !== "" && !terminalsOf.get(s.mandantId)?.has(e.ctId))) continue;
         if (s.filter && !s.filter.matches(eventXml(s.id, e, { defaultNamespace: true }))) continue;
         this.senders.get(s.id)?.send(cetpFrame(eventXml(s.id, e)));
       }

@@ -18,7 +18,7 @@ import {
   type Sql,
   type XmlElement,
 } from "@tigw/platform";
-import type { CardTerminalApi, HsmApi, TenancyApi, VpnApi, VsdmApi, ZugangsmodulApi } from "../grpc-clients.js";
+import type { CardTerminalApi, HsmApi, KsrApi, TenancyApi, VpnApi, VsdmApi, ZugangsmodulApi } from "../grpc-clients.js";
 import { connectorSds } from "./directory.js";
 import { envelope, faultEnvelope, requestElement, SoapFault, SYNTAX_ERROR, toSoapFault } from "./envelope.js";
 import { UnitEvents } from "./cetp.js";
@@ -32,6 +32,8 @@ export interface SoapEndpointOptions {
   cardTerminal: CardTerminalApi;
   vsdm: VsdmApi;
   vpn: VpnApi;
+  /** ksr: the units' firmware updates as CETP events (KSR/UPDATE/END, KSR/ERROR). */
+  ksr?: KsrApi;
   /** The Zugangsmodul (vpn): told where each endpoint listens; asked for a tunnelled practice's Mandanten. */
   zugangsmodul?: ZugangsmodulApi;
   /** Where the vpn service reaches the endpoints (default: host, or publicHost when host is a wildcard). */
@@ -190,6 +192,7 @@ export class SoapEndpoints {
       events: new UnitEvents(unitId, {
         cardTerminal: this.o.cardTerminal,
         hsm: this.o.hsm,
+        ksr: this.o.ksr,
         now: this.now,
         tls: true,
         lifetimeMs: this.o.subscriptionLifetimeMs ?? 60 * 60_000,
