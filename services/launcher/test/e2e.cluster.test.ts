@@ -118,7 +118,8 @@ describe(
 
       // Seed 004's check across the processes; the successful read is one trace from the REST call
       // through vsdm, card-terminal and hsm to the Fachdienst.
-      const { readOutput } = await pruefkarteCheck((...args) => tigw(env, ...args), `CLU-VSD-${Date.now()}`);
+      const vsdUnit = `CLU-VSD-${Date.now()}`;
+      const { readOutput } = await pruefkarteCheck((...args) => tigw(env, ...args), vsdUnit);
       assert.match(readOutput, /Prüfungsnachweis: 3 \(update technically impossible\)/);
       const spans = otlp!.spans;
       const traceOfRead = () => {
@@ -149,6 +150,15 @@ describe(
         trace.every((s) => !s.parentSpanId || ids.has(s.parentSpanId)),
         "every span's parent is in the same trace",
       );
+
+      // Issue 15's simulator across the processes: new practices on that unit (portal, TOTP, a box
+      // each, a terminal paired through it, the SMC-B unlocked over SOAP through it) and their
+      // patients read with ReadVSD through the boxes, with tunnel drops.
+      const day = await tigw(env, "sim", "practices", "--count", "2", "--unit", vsdUnit, "--rate", "2", "--duration", "10s", "-o", "json");
+      assert.equal(day.code, 0, `${day.stdout}\n${day.stderr}`);
+      const summary = JSON.parse(day.stdout) as { ok: number; errors: Record<string, number> };
+      assert.deepEqual(summary.errors, {});
+      assert.ok(summary.ok >= 3, day.stdout);
 
       // Each process serves the metrics deploy/prometheus/signals.json promises it (those that need
       // no particular event first), so the dashboards and alert rules have data.
