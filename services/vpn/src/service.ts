@@ -113,18 +113,13 @@ export async function startVpn(o: VpnServiceOptions): Promise<RunningVpn> {
       instances: async (account) => {
         const bound = await zugangsmodul.bindingsOf(account);
         const units = [...new Map(bound.map((b) => [b.unitId, b.serial])).entries()];
-        return Promise.all(
-          units.map(async ([unitId, serial]) => ({
-            unit: serial,
-            unitId,
-            tiAccess: await vpn.tiAccess(unitId).then(
-              (v) => v.tiAccess,
-              () => null,
-            ),
-            mandanten: bound.filter((b) => b.unitId === unitId).map((b) => b.mandantId),
-          })),
-        );
+        return units.map(([unitId, serial]) => ({ unit: serial, unitId, mandanten: bound.filter((b) => b.unitId === unitId).map((b) => b.mandantId) }));
       },
+      tiAccess: (unitId) =>
+        vpn.tiAccess(unitId).then(
+          (v) => v.tiAccess,
+          () => null,
+        ),
       konnektorAddress: (unitId) => konnektors.addressOf(unitId),
     },
     o.clock,

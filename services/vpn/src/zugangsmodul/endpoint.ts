@@ -44,7 +44,10 @@ export interface ZugangsmodulEndpointOptions {
 
 /** What the tunnel serves a session: the practice's own instances, from the session's account only. */
 export interface TunnelBackend {
-  instances(account: string): Promise<{ unit: string; unitId: string; tiAccess: boolean | null; mandanten: string[] }[]>;
+  /** The practice's instances and its Mandanten on each (its bindings: cheap, asked per request). */
+  instances(account: string): Promise<OwnInstance[]>;
+  /** Whether a unit has TI access now (null: not known), for the session's views only. */
+  tiAccess(unitId: string): Promise<boolean | null>;
   /** host:port of a unit's Konnektor interface (its SOAP endpoint), once the gateway opened it. */
   konnektorAddress(unitId: string): Promise<string | undefined>;
 }
@@ -360,17 +363,17 @@ export class ZugangsmodulEndpoint implements SessionTerminator {
           practiceName: p.practiceName,
           heartbeatSeconds: Math.round(this.heartbeatMs / 1000),
           certificateNotAfter: l.box.certNotAfter,
-          instances: await this.backend.instances(l.box.account),
+          instances: await this.withTiAccess(l.box.account),
         });
       }
-      if (path === "/v1/instances") return send(200, { instances: await this.backend.instances(l.box.account) });
+      if (path === "/v1/instances") return send(200, { instances: await this.withTiAccess(l.box.account) });
       const m = /^\/v1\/instances\/([^/]{1,80})$/.exec(path);
       if (m) {
         const unit = pathPart(m[1]!);
         const own = (await this.backend.instances(l.box.account)).find((i) => i.unit === unit || i.unitId === unit);
         // The same refusal whether the instance exists or is another practice's.
         if (!own) throw new Problem(403, "PERMISSION_DENIED", "this instance is not one of your practice's");
-        return send(200, own);
+        return send(200, { ...own, tiAccess: await this.backend.tiAccess(own.unitId) });
       }
       throw new Problem(
         404,
@@ -393,6 +396,11 @@ export class ZugangsmodulEndpoint implements SessionTerminator {
       this.o.logger?.warn({ err: e }, "Zugangsmodul request failed");
       return fail(new Problem(500, "INTERNAL", "the Zugangsmodul failed to answer: try again"));
     }
+  }
+
+  /** The practice's instances with their TI access, as the session's views show them. */
+  private async withTiAccess(account: string): Promise<(OwnInstance & { tiAccess: boolean | null })[]> {
+    return Promise.all((await this.backend.instances(account)).map(async (i) => ({ ...i, tiAccess: await this.backend.tiAccess(i.unitId) })));
   }
 
   /** The instance a request of the practice network means: the box's X-Tigw-Instance, or the practice's only one. */
