@@ -199,8 +199,11 @@ export class EmbeddedBus implements EventBus {
         }
         if (from >= end) continue;
         const rows = await this.sql.query<{ offset: string; key: string; value: Uint8Array; headers: Record<string, string> }>(
+          // ORDER BY the table's column, qualified: a bare "offset" would name the text output
+          // column and sort "100" before "42", so a lagging group skipped messages past the LIMIT
+          // and saw others twice.
           `SELECT "offset"::text, key, value, headers FROM bus.messages
-           WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT 200`,
+           WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY messages."offset" LIMIT 200`,
           [topic, partition, from.toString()],
         );
         for (const r of rows) {
