@@ -5,6 +5,8 @@ import {
   catalogueDecider,
   compliance,
   DEFAULT_SETTINGS,
+  germanDay,
+  germanInstant,
   occurrences,
   parseWindow,
   releaseDecider,
@@ -226,6 +228,19 @@ describe("windows, compliance and the TI-access clause", () => {
     ]);
     assert.deepEqual(occurrences(parseWindow("Mon 01:00"), "2024-07-01T00:00:00Z", "2024-07-09T00:00:00Z"), ["2024-07-07T23:00:00.000Z"]);
     assert.equal(occurrences(parseWindow("daily 03:30"), "2024-03-30T00:00:00Z", "2024-04-02T00:00:00Z").length, 3);
+  });
+
+  it("German days and wall-clock instants agree with the time-zone database across summer-time changes", () => {
+    const tz = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Berlin", year: "numeric", month: "2-digit", day: "2-digit" });
+    const instants: number[] = [];
+    // Every quarter hour of the two change weekends of 2024, and random instants 2015-2035.
+    for (const around of ["2024-03-30T00:00:00Z", "2024-10-26T00:00:00Z"]) for (let q = 0; q < 4 * 72; q++) instants.push(Date.parse(around) + q * 900_000);
+    for (let i = 0; i < 3_000; i++) instants.push(Date.UTC(2015, 0, 1) + Math.floor(Math.random() * 20 * 365 * 86_400_000));
+    for (const ms of instants) assert.equal(germanDay(ms), tz.format(new Date(ms)), new Date(ms).toISOString());
+    // 01:00 on the day summer time starts is still winter time; 03:00 is already summer time.
+    assert.equal(new Date(germanInstant(2024, 3, 31, 1, 0)).toISOString(), "2024-03-31T00:00:00.000Z");
+    assert.equal(new Date(germanInstant(2024, 3, 31, 3, 0)).toISOString(), "2024-03-31T01:00:00.000Z");
+    assert.equal(new Date(germanInstant(2024, 10, 27, 4, 0)).toISOString(), "2024-10-27T03:00:00.000Z");
   });
 
   it("a critical release past its deadline blocks TI access until installed; a normal one only flags", () => {

@@ -35,15 +35,29 @@ const parts = new Intl.DateTimeFormat("en-US", {
   hourCycle: "h23",
 });
 
-function local(ms: number): { y: number; m: number; d: number; h: number; min: number } {
-  const p = Object.fromEntries(parts.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
-  return { y: Number(p["year"]), m: Number(p["month"]), d: Number(p["day"]), h: Number(p["hour"]), min: Number(p["minute"]) };
+/**
+ * How far German time is ahead of UTC at an instant (1 h in winter, 2 h in summer). Europe/Berlin
+ * changes its offset only on a full UTC hour, so one answer of Intl per UTC hour serves every
+ * instant in it: Intl's formatToParts is slow, and listing 1,000 units' next windows asked it
+ * tens of thousands of times.
+ */
+const offsets = new Map<number, number>();
+function offsetAt(ms: number): number {
+  const hour = Math.floor(ms / 3_600_000);
+  let offset = offsets.get(hour);
+  if (offset === undefined) {
+    const p = Object.fromEntries(parts.formatToParts(new Date(hour * 3_600_000)).map((x) => [x.type, x.value]));
+    offset = Date.UTC(Number(p["year"]), Number(p["month"]) - 1, Number(p["day"]), Number(p["hour"]), Number(p["minute"])) - hour * 3_600_000;
+    if (offsets.size >= 100_000) offsets.clear(); // about 11 years of hours; a long simulated walk starts afresh
+    offsets.set(hour, offset);
+  }
+  return offset;
 }
 
-/** How far German time is ahead of UTC at an instant (1 h in winter, 2 h in summer). */
-function offsetAt(ms: number): number {
-  const l = local(ms);
-  return Date.UTC(l.y, l.m - 1, l.d, l.h, l.min) - Math.floor(ms / 60_000) * 60_000;
+/** German wall-clock fields of an instant. */
+function local(ms: number): { y: number; m: number; d: number; h: number; min: number } {
+  const t = new Date(ms + offsetAt(ms));
+  return { y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate(), h: t.getUTCHours(), min: t.getUTCMinutes() };
 }
 
 /** The instant of a German wall-clock time. */
