@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
 import { connect } from "node:http2";
+import { createServer, connect as tcpConnect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { base32Decode, createClient, DomainError, EmbeddedBus, embeddedSql, totpAt, type Sql } from "@tigw/platform";
 import { HsmServiceClient } from "@tigw/contracts/hsm/v1/hsm";
@@ -190,6 +191,43 @@ describe("Zugangsmodul: VPN boxes and their sessions", () => {
     await silent.whenConnected();
     await until("the heartbeat timeout", async () => (await boxEvents(boxOf["ost"]!.boxId)).some((e) => e["reason"] === "HEARTBEAT_TIMEOUT"));
     silent.stop();
+  });
+
+  it("a box whose line freezes (no packet, no close) notices by its unanswered heartbeat and reconnects", async () => {
+    // A TCP relay in front of the Zugangsmodul whose open connections can be frozen: nothing passes
+    // any more, nothing is closed (a NAT that forgot the flow). New connections pass again.
+    const [host, port] = [vpn.endpoint.address.split(":")[0]!, Number(vpn.endpoint.address.split(":")[1])];
+    const open: { a: Socket; b: Socket; frozen: boolean }[] = [];
+    const relay = createServer((a) => {
+      const c = { a, b: tcpConnect(port, host), frozen: false };
+      open.push(c);
+      for (const [from, to] of [
+        [c.a, c.b],
+        [c.b, c.a],
+      ] as const) {
+        from.on("data", (d) => void (c.frozen || to.write(d)));
+        from.on("error", () => undefined);
+        from.on("close", () => to.destroy());
+      }
+    });
+    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+    const relayPort = (relay.address() as { port: number }).port;
+    const t = new BoxTunnel(boxOf["ost"]!, `127.0.0.1:${relayPort}`, { heartbeatMs: 100, maxBackoffMs: 300 }).start();
+    tunnels.push(t);
+    const reasons: string[] = [];
+    t.on("disconnected", (r: string) => reasons.push(r));
+    try {
+      const first = (await t.whenConnected()).sessionId;
+      for (const c of open) c.frozen = true;
+      await until("a new session over a fresh connection", () => Boolean(t.connected && t.sessionInfo!.sessionId !== first));
+      assert.deepEqual(reasons, ["HEARTBEAT_TIMEOUT"], "the box saw the line dead by itself, before any close");
+      const r = await t.request("GET", "/v1/instances/RZK-BOX-0001");
+      assert.equal(r.status, 200, "the new session carries requests");
+    } finally {
+      t.stop();
+      for (const c of open) for (const sock of [c.a, c.b]) sock.destroy();
+      relay.close();
+    }
   });
 
   it("a blocked account's session ends at once and is refused until the block is lifted", async () => {

@@ -247,8 +247,19 @@ export class BoxTunnel extends EventEmitter {
       this.backoffMs = 500;
       this.connects++;
       const every = this.o.heartbeatMs ?? this.info.heartbeatSeconds * 1000;
+      // A PING still unanswered a whole heartbeat later: the line is dead although no packet said
+      // so (a NAT forgot the flow, the far side froze). End the session; lost() reconnects.
+      let unanswered = false;
       this.pinger = setInterval(() => {
-        if (!s.destroyed) s.ping(() => undefined);
+        if (s.destroyed) return;
+        if (unanswered) {
+          this.lost(s, "HEARTBEAT_TIMEOUT");
+          return void s.destroy();
+        }
+        unanswered = true;
+        s.ping((err) => {
+          if (!err) unanswered = false;
+        });
       }, every);
       this.pinger.unref();
       this.emit("connected", this.info);
