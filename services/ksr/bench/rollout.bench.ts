@@ -1,7 +1,8 @@
 /**
  * npm run bench (ksr): a release rolled out to 1,000 units (BENCH_KSR_UNITS) on the simulated
- * clock, embedded (PGlite, the in-process bus), as the issue asks: the simulated time from the
- * start date until every unit installed (the specification asks for at most 5 days), the wall
+ * clock, embedded (PGlite, the in-process bus), as the issue asks: the simulated time until the
+ * package reached every unit (the specification asks for at most 5 days) and from the start date
+ * until every unit installed (set by the units' weekly windows), the wall
  * time of that run, and the verification cost per package. Baselines measured in the same run:
  * a bare 1-event append to ksr's own store (what every recorded step costs at least), and the two
  * bare ECDSA verifications a package needs (UpdateInformation and file) against verifyPackage
@@ -31,7 +32,22 @@ async function main(): Promise<void> {
     await Promise.all(
       serials.slice(i, i + 20).map((serial) => fleet.tenancy.tenancy.createUnit({ serial, profile: "rz", firmware: "5.50.3:2.0.0", producedOn: "2023-06-01" })),
     );
-  await eventually(async () => (await k.list()).length === UNITS, 600_000, "ksr enrols every unit");
+  // Counted on the store, not with list(): the full compliance view of every unit is too heavy to poll.
+  const enrolled = async () =>
+    Number((await k.store.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${k.store.schema}.events WHERE type = 'UnitEnrolled'`))[0]!.n);
+  let shown = 0;
+  await eventually(
+    async () => {
+      const n = await enrolled();
+      if (performance.now() - shown > 30_000) {
+        console.log(`ksr   set-up: ${n}/${UNITS} enrolled after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        shown = performance.now();
+      }
+      return n === UNITS;
+    },
+    600_000,
+    "ksr enrols every unit",
+  );
   for (let i = 0; i < UNITS; i += 20)
     await Promise.all(serials.slice(i, i + 20).map((s, j) => (windowOf(i + j) === "Mon 01:00" ? undefined : k.changeSettings(s, { window: windowOf(i + j) }))));
   const setUpMs = performance.now() - t0;
@@ -45,10 +61,17 @@ async function main(): Promise<void> {
     deadline: "2024-02-19",
     releaseNotes: "bench",
   });
-  // Downloads happen at once (auto-download); then the walk over the start date and a week.
+  // Auto-download: the next scheduler tick (a minute later, as TIGW_KSR_TICK_SECONDS' default)
+  // fetches the package to every unit. This is what the specification's 5 days bound ("a package
+  // must reach all Konnektoren"). Then the walk over the start date and a week of windows.
   const walk0 = performance.now();
-  await fleet.advance("13d"); // 2024-01-14T08:00Z
-  console.log(`ksr   set-up ${(setUpMs / 1000).toFixed(1)} s; downloads done after ${((performance.now() - walk0) / 1000).toFixed(1)} s`);
+  const publishedAt = fleet.clock.now().getTime();
+  await fleet.advance("1m");
+  const downloadMs = performance.now() - walk0;
+  const downloads = (await k.store.readAll(undefined, 1_000_000)).filter((e) => e.type === "UpdateDownloaded").map((e) => (e.data as { at: string }).at);
+  const reachedMinutes = downloads.length ? (Date.parse(downloads.sort().at(-1)!) - publishedAt) / 60_000 : NaN;
+  console.log(`ksr   set-up ${(setUpMs / 1000).toFixed(1)} s; ${downloads.length}/${UNITS} downloaded in ${(downloadMs / 1000).toFixed(1)} s wall`);
+  await fleet.advance("13d"); // 2024-01-14T08:01Z
   for (let day = 0; day < 8; day++) {
     await fleet.advance("1d");
     const done = (await k.list()).filter((u) => u.firmware === "5.50.4:2.0.0").length;
@@ -89,7 +112,10 @@ async function main(): Promise<void> {
   const perUnit = walkMs / Math.max(1, installs.length);
   console.log(`ksr rollout, embedded, ${UNITS} units, windows ${MODE}; set-up (create, enrol, settings) ${(setUpMs / 1000).toFixed(1)} s`);
   console.log(
-    `ksr   installed ${installs.length}/${UNITS}; the last at ${last}: ${simulatedDays.toFixed(2)} simulated days after the start date (asked: <= 5)`,
+    `ksr   reached (downloaded) ${downloads.length}/${UNITS} ${reachedMinutes.toFixed(0)} simulated minutes after publication (asked: every Konnektor within 5 days), ${(downloadMs / 1000).toFixed(1)} s wall`,
+  );
+  console.log(
+    `ksr   installed ${installs.length}/${UNITS}; the last at ${last}: ${simulatedDays.toFixed(2)} simulated days after the start date (set by the units' windows)`,
   );
   console.log(
     `ksr   wall time of the walk (download, 8 simulated days of windows): ${(walkMs / 1000).toFixed(1)} s, ${perUnit.toFixed(1)} ms per installed unit`,
@@ -98,7 +124,7 @@ async function main(): Promise<void> {
   console.log(
     `ksr   verifyPackage p50 ${pct(full, 50).toFixed(2)} ms (p99 ${pct(full, 99).toFixed(2)}); bare 2x ECDSA verify p50 ${pct(bare, 50).toFixed(2)} ms; ratio ${(pct(full, 50) / pct(bare, 50)).toFixed(2)}`,
   );
-  if (installs.length !== UNITS) process.exitCode = 1;
+  if (installs.length !== UNITS || downloads.length !== UNITS) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {
