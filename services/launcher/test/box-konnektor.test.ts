@@ -244,6 +244,27 @@ describe("a practice's software reaches its Konnektor through its VPN box (tigw 
     );
     assert.ok(own.text.includes(egkHandle), own.text);
   });
+  it("two practices racing through their boxes to pair the same new terminal on one unit: one gets it, in its own Mandant only", async () => {
+    const race = (b: string, mandant: string) => t("sim", "kt", "--via", b, "--mandant", mandant, "--count", "1", "--prefix", "KTR-", "-o", "json");
+    const runs = await Promise.all([race(box["a"]!, "praxis-1"), race(box["b"]!, "praxis-2")]);
+    const admitted = runs.map((r) => (r.code === 0 ? (JSON.parse(r.stdout) as { admitted: string[] }).admitted : []));
+    assert.deepEqual(admitted.flat(), ["KTR-001"], runs.map((r) => `${r.code} ${r.stdout} ${r.stderr}`).join("\n"));
+    const winner = admitted[0]!.length ? "praxis-1" : "praxis-2";
+    const loser = winner === "praxis-1" ? "praxis-2" : "praxis-1";
+    const info = JSON.parse(ok(await t("infomodell", "show", UNIT, "-o", "json"), "infomodell show")) as {
+      mandanten: { mandantId: string; terminals: string[] }[];
+    };
+    const holders = info.mandanten.filter((m) => m.terminals.includes("KTR-001")).map((m) => m.mandantId);
+    assert.deepEqual(holders, [winner], JSON.stringify(info.mandanten));
+    // The loser's box cannot reach it afterwards either.
+    const r = await fetch(`${box[loser === "praxis-1" ? "a" : "b"]}/v1/terminals/KTR-001/heartbeat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(r.status, 403, await r.text());
+  });
+
   it("a firmware update of the unit reaches practice software as the CETP event KSR/UPDATE/END (unit-wide)", async () => {
     // The operator's own client system on a Mandant bound to no practice subscribes at the unit's HTTPS port.
     ok(await t("mandant", "add", UNIT, "--id", "betrieb", "--name", "Betrieb"), "mandant");
