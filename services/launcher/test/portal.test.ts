@@ -405,8 +405,9 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
     await ok("POST", `/api/v1/practices/${c.account}/unblock`, admin);
   });
 
-  it("an operator's TOTP reset (a lost phone): the old session cannot enrol a new phone, a password login can", async () => {
+  it("an operator's TOTP reset (a lost phone): the old session cannot enrol a new phone and ends with the new one, a password login can", async () => {
     const c = practices[2]!;
+    const stale = c.token;
     const reset = (await ok("POST", `/api/v1/practices/${c.account}/totp/reset`, admin)) as { status: string };
     assert.equal(reset.status, "totp-enrolment");
     const old = await req("GET", "/api/v1/portal/terminals", c.token);
@@ -419,6 +420,9 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
     const confirmed = await ok("POST", "/api/v1/portal/totp/confirm", String(login["token"]), { code: totpAt(secret, Date.now()) });
     c.token = String(confirmed["token"]);
     assert.equal((await req("GET", "/api/v1/portal/terminals", c.token)).status, 200);
+    // The session from before the reset (the lost phone's) does not come back with the new phone.
+    const after = await req("GET", "/api/v1/portal/terminals", stale);
+    assert.deepEqual([after.status, after.body["code"]], [401, "UNAUTHENTICATED"], "a session from before the reset ends with the new enrolment");
   });
 
   describe("the portal in Chromium", { skip: !existsSync(chromium) && !process.env["CI"] && `no Chromium at ${chromium}` }, () => {

@@ -89,7 +89,7 @@ export class PortalController {
       await this.zm.registerPractice({ account: field(body, "account"), password: field(body, "password"), practiceName: field(body, "practiceName") })
     ).practice!;
     this.log?.info({ account: p.account }, "practice registered");
-    return { ...this.sessions.issue(p.account, "enrolment"), practice: me(p) };
+    return { ...this.sessions.issue(p.account, "enrolment", p.totpGeneration), practice: me(p) };
   }
 
   @Post("login")
@@ -115,7 +115,7 @@ export class PortalController {
       attempt.succeeded();
       const stage = p.status === "active" ? "practice" : "enrolment";
       this.log?.info({ account: p.account, stage }, "practice logged in");
-      return { ...this.sessions.issue(p.account, stage), practice: me(p) };
+      return { ...this.sessions.issue(p.account, stage, p.totpGeneration), practice: me(p) };
     } finally {
       attempt.end();
     }
@@ -145,7 +145,7 @@ export class PortalController {
     const p = (await this.zm.confirmTotpEnrolment({ account, code: field(body, "code") })).practice!;
     await this.operators.revokeToken(session(req).claims.jti, new Date(session(req).claims.exp * 1000));
     this.log?.info({ account }, "practice enrolled TOTP");
-    return { ...this.sessions.issue(account, "practice"), practice: me(p) };
+    return { ...this.sessions.issue(account, "practice", p.totpGeneration), practice: me(p) };
   }
 
   @Get("me")

@@ -11,6 +11,8 @@ export interface PortalClaims {
   /** The practice account: the session's tenant, the only source of a practice's identity. */
   sub: string;
   stage: PortalStage;
+  /** The account's TOTP generation at issue (absent in sessions from before it existed: 0). */
+  tg?: number;
   iat: number;
   exp: number;
   jti: string;
@@ -39,12 +41,13 @@ export class PortalSessions {
     return createHmac("sha256", this.key).update(`${TAG}.${body}`).digest();
   }
 
-  issue(account: string, stage: PortalStage): { token: string; expiresAt: string; stage: PortalStage } {
+  issue(account: string, stage: PortalStage, totpGeneration = 0): { token: string; expiresAt: string; stage: PortalStage } {
     const iat = Math.floor(this.now() / 1000);
     // An enrolment session is short: enough to scan a code and type the first one.
     const claims: PortalClaims = {
       sub: account,
       stage,
+      tg: totpGeneration,
       iat,
       exp: iat + (stage === "enrolment" ? Math.min(this.ttlSeconds, 600) : this.ttlSeconds),
       jti: randomUUID(),

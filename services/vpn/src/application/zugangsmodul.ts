@@ -57,6 +57,7 @@ export interface PracticeView {
   practiceName: string;
   status: PracticeStatus;
   totpEnrolled: boolean;
+  totpGeneration: number;
   blockedReason: string;
   bindings: PracticeBindingView[];
   grants: { grantId: string; unitId: string; serial: string; technician: string; grantedAt: string; until: string; revokedAt: string; state: GrantState }[];
@@ -366,6 +367,8 @@ export class Zugangsmodul {
       practiceName: s.practiceName,
       status: statusOf(s),
       totpEnrolled: s.totpEnrolled,
+      // A read-model document written before the field existed lacks it (0 there and in its sessions alike).
+      totpGeneration: s.totpGeneration ?? 0,
       blockedReason: s.blockedReason,
       bindings,
       grants: s.grants.map((g) => ({ ...g, state: grantStateAt(g, now) })),

@@ -29,6 +29,8 @@ export interface PracticeAccountState {
   account: string;
   practiceName: string;
   totpEnrolled: boolean;
+  /** How many times TOTP was enrolled: a portal session is valid only under the one it was issued in. */
+  totpGeneration: number;
   blocked: boolean;
   blockedReason: string;
   grants: DvoGrant[];
@@ -61,6 +63,7 @@ export const initialPracticeAccount = (): PracticeAccountState => ({
   account: "",
   practiceName: "",
   totpEnrolled: false,
+  totpGeneration: 0,
   blocked: false,
   blockedReason: "",
   grants: [],
@@ -158,7 +161,7 @@ function evolve(s: PracticeAccountState, e: PracticeAccountEvent): PracticeAccou
     case "PracticeRegistered":
       return { ...base, exists: true, account: e.data.account, practiceName: e.data.practiceName, createdAt: e.data.at };
     case "PracticeTotpEnrolled":
-      return { ...base, totpEnrolled: true };
+      return { ...base, totpEnrolled: true, totpGeneration: (s.totpGeneration ?? 0) + 1 };
     case "PracticeTotpReset":
       return { ...base, totpEnrolled: false };
     case "PracticeBlocked":

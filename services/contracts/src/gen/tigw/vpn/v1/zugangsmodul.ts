@@ -50,6 +50,11 @@ export interface Practice {
   createdAt: string;
   updatedAt: string;
   version: string;
+  /**
+   * How many times TOTP was enrolled: the gateway's portal sessions carry the one they were
+   * issued under, so a session from before an operator's reset ends when the practice enrols again.
+   */
+  totpGeneration: number;
 }
 
 export interface RegisterPracticeRequest {
@@ -594,6 +599,7 @@ function createBasePractice(): Practice {
     createdAt: "",
     updatedAt: "",
     version: "0",
+    totpGeneration: 0,
   };
 }
 
@@ -628,6 +634,9 @@ export const Practice: MessageFns<Practice> = {
     }
     if (message.version !== "0") {
       writer.uint32(80).uint64(message.version);
+    }
+    if (message.totpGeneration !== 0) {
+      writer.uint32(88).uint32(message.totpGeneration);
     }
     return writer;
   },
@@ -725,6 +734,14 @@ export const Practice: MessageFns<Practice> = {
             message.version = reader.uint64().toString();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.totpGeneration = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -773,6 +790,11 @@ export const Practice: MessageFns<Practice> = {
         ? globalThis.String(object.updated_at)
         : "",
       version: isSet(object.version) ? globalThis.String(object.version) : "0",
+      totpGeneration: isSet(object.totpGeneration)
+        ? globalThis.Number(object.totpGeneration)
+        : isSet(object.totp_generation)
+        ? globalThis.Number(object.totp_generation)
+        : 0,
     };
   },
 
@@ -808,6 +830,9 @@ export const Practice: MessageFns<Practice> = {
     if (message.version !== "0") {
       obj.version = message.version;
     }
+    if (message.totpGeneration !== 0) {
+      obj.totpGeneration = Math.round(message.totpGeneration);
+    }
     return obj;
   },
 
@@ -826,6 +851,7 @@ export const Practice: MessageFns<Practice> = {
     message.createdAt = object.createdAt ?? "";
     message.updatedAt = object.updatedAt ?? "";
     message.version = object.version ?? "0";
+    message.totpGeneration = object.totpGeneration ?? 0;
     return message;
   },
 };
