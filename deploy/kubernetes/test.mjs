@@ -9,7 +9,7 @@
 // KEEP_CLUSTER=1 leaves the cluster running at the end.
 import { execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -337,6 +337,27 @@ async function main() {
     assert(/Prüfungsnachweis: 3 \(update technically impossible\)/.test(out), `read: ${out}`);
     assert(/Versicherten_ID: X000000012/.test(out), `read: ${out}`);
   });
+
+  // The box path on the cluster: a practice's VPN box dials the Zugangsmodul (vpn pod, port 8446,
+  // here over a port-forward), and its Konnektor calls go from the vpn pod to the unit's SOAP port
+  // on the gateway pod that announced it (values soapPorts, TIGW_SOAP_INTERNAL_HOST = pod IP).
+  await check(
+    "a practice through its VPN box: portal with TOTP, box at the Zugangsmodul, terminal and SMC-B through the tunnel, ReadVSD over SOAP via the vpn pod",
+    async () => {
+      const zm = await portForward(`svc/${FULL}-vpn`, 8446);
+      try {
+        const args = ["sim", "practices", "--count", "1", "--unit", unit, "--rate", "2", "--duration", "10s", "--zugangsmodul", `127.0.0.1:${zm.port}`];
+        const r = tigw(gw.url, cfg, ...args, "-o", "json");
+        assert(r.code === 0, `sim practices: ${r.code} ${r.stdout.slice(-600)} ${r.stderr.slice(-600)}`);
+        const day = JSON.parse(r.stdout);
+        assert(day.ok > 0 && day.boxesConnectedAtEnd === 1, `sim practices: ${r.stdout}`);
+        log(`through the box: ${day.ok} ReadVSD ok of ${day.requests}, p50 ${day.p50Ms} ms, ${day.drops} drops, ${day.reconnects} reconnects`);
+      } finally {
+        zm.close();
+      }
+    },
+    { fatal: false },
+  );
 
   const loadgenCm = () => {
     kubectl(["-n", NS, "delete", "configmap", "tigw-loadgen", "--ignore-not-found"], { quiet: true });
@@ -774,5 +795,8 @@ const total = secs(Date.now() - t0);
 log(`times (s): ${JSON.stringify({ ...times, total })}`);
 log(`image sizes (MiB): ${JSON.stringify(imageSizes)}`);
 if (stopped) log(`not run after the failure: the remaining checks`);
+// The work dir (values, CLI configs, Prometheus' data) is evidence only when something failed.
+if (failed || stopped) log(`work dir kept for a look: ${work}`);
+else rmSync(work, { recursive: true, force: true });
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed || stopped ? 1 : 0);

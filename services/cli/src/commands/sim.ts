@@ -22,7 +22,7 @@ export const sim: CommandGroup = {
                                             a practice's VPN box: enrols once with the portal's code, keeps its session to the
                                             Zugangsmodul (reconnecting by itself); --listen: the practice network's view through it,
                                             and the practice's Konnektor for its software (http://HOST:PORT/connector.sds)
-  tigw sim practices --count N [--unit U] [--rate R] [--duration 30s]
+  tigw sim practices --count N [--unit U] [--rate R] [--duration 30s] [--zugangsmodul HOST:PORT]
                                             N new practices (portal, TOTP, a Mandant each, a VPN box each) and their day:
                                             R requests/s through the boxes, random tunnel drops; exit 1 on any unexpected error`,
   async run(ctx, group) {
