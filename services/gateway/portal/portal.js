@@ -74,7 +74,7 @@ function loginView() {
     { class: "login", id: "login" },
     field("Account", "account", "text", { autocomplete: "username" }),
     field("Password", "password", "password", { autocomplete: "current-password" }),
-    el("label", {}, "TOTP code", el("input", { name: "totp", inputmode: "numeric", autocomplete: "one-time-code" })),
+    el("label", {}, "TOTP code (or a recovery code)", el("input", { name: "totp", autocomplete: "one-time-code" })),
     el("button", { type: "submit" }, "Log in"),
     box,
   );
@@ -130,8 +130,10 @@ async function enrolView() {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      keep(await api("POST", "/totp/confirm", { code: new FormData(form).get("code") }));
-      await route();
+      // The recovery codes are shown once and kept nowhere, not even in the session's storage.
+      const { recoveryCodes, ...s } = await api("POST", "/totp/confirm", { code: new FormData(form).get("code") });
+      keep(s);
+      recoveryCodesView(recoveryCodes);
     } catch (e) {
       show(box, e);
     }
@@ -147,6 +149,51 @@ async function enrolView() {
     el("p", {}, el("a", { href: otpauthUri, id: "otpauth" }, "otpauth link")),
     form,
   );
+}
+
+/** Recovery codes, shown this once: each replaces the TOTP code at one login (a lost phone). */
+function recoveryCodesView(codes) {
+  main.replaceChildren(
+    el("h1", {}, "Your recovery codes"),
+    el(
+      "p",
+      {},
+      "Write these down and keep them apart from your phone. If the phone is lost, log in with your password and one of these codes instead of the app's code; each works once. They are shown only now.",
+    ),
+    el(
+      "ul",
+      { id: "recovery-codes" },
+      codes.map((c) => el("li", {}, el("code", {}, c))),
+    ),
+    el("button", { type: "button", id: "recovery-done", onclick: () => route() }, "I have written them down"),
+  );
+}
+
+/** How many recovery codes are left, and a new set on request (the old set stops working). */
+function recoverySection(me) {
+  const box = alertBox("recovery-problem");
+  const renew = el(
+    "button",
+    {
+      type: "button",
+      id: "recovery-renew",
+      onclick: async () => {
+        if (!confirm("Make ten new recovery codes? The ones you have stop working.")) return;
+        try {
+          recoveryCodesView((await api("POST", "/recovery-codes")).recoveryCodes);
+        } catch (e) {
+          show(box, e);
+        }
+      },
+    },
+    "New recovery codes",
+  );
+  return [
+    el("h2", {}, "Recovery codes"),
+    el("p", { id: "recovery-left" }, `${me.recoveryCodesLeft} of 10 unused${me.recoveryCodesLeft <= 2 ? ": make new ones soon" : ""}`),
+    renew,
+    box,
+  ];
 }
 
 /**
@@ -317,6 +364,7 @@ async function dashboard(me) {
     ),
     grantForm,
     ...boxesSection(me, boxes),
+    ...recoverySection(me),
   );
 }
 

@@ -234,6 +234,7 @@ export interface ZugangsmodulApi {
   authenticatePractice: Rpc<zm.AuthenticatePracticeRequest, zm.AuthenticatePracticeResponse>;
   beginTotpEnrolment: Rpc<zm.BeginTotpEnrolmentRequest, zm.BeginTotpEnrolmentResponse>;
   confirmTotpEnrolment: Rpc<zm.ConfirmTotpEnrolmentRequest, zm.ConfirmTotpEnrolmentResponse>;
+  renewRecoveryCodes: Rpc<zm.RenewRecoveryCodesRequest, zm.RenewRecoveryCodesResponse>;
   getPractice: Rpc<zm.GetPracticeRequest, zm.GetPracticeResponse>;
   listPractices: Rpc<zm.ListPracticesRequest, zm.ListPracticesResponse>;
   bindPractice: Rpc<zm.BindPracticeRequest, zm.BindPracticeResponse>;
@@ -256,6 +257,7 @@ const ZUGANGSMODUL_METHODS = [
   "authenticatePractice",
   "beginTotpEnrolment",
   "confirmTotpEnrolment",
+  "renewRecoveryCodes",
   "getPractice",
   "listPractices",
   "bindPractice",

@@ -62,6 +62,8 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
   let output: () => string = () => "";
   let url = "";
   let admin = "";
+  /** The recovery codes the TOTP-reset test's new enrolment answered (shown once). */
+  let lastRecoveryCodes: string[] = [];
 
   const req = async (method: string, path: string, token?: string, body?: unknown): Promise<Answer> => {
     const res = await fetch(`${url}${path}`, {
@@ -419,10 +421,32 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
     const secret = base32Decode(String((await ok("POST", "/api/v1/portal/totp", String(login["token"])))["secret"]));
     const confirmed = await ok("POST", "/api/v1/portal/totp/confirm", String(login["token"]), { code: totpAt(secret, Date.now()) });
     c.token = String(confirmed["token"]);
+    lastRecoveryCodes = confirmed["recoveryCodes"] as string[];
     assert.equal((await req("GET", "/api/v1/portal/terminals", c.token)).status, 200);
     // The session from before the reset (the lost phone's) does not come back with the new phone.
     const after = await req("GET", "/api/v1/portal/terminals", stale);
     assert.deepEqual([after.status, after.body["code"]], [401, "UNAUTHENTICATED"], "a session from before the reset ends with the new enrolment");
+  });
+
+  it("a lost phone without the operator: a recovery code logs in once; the practice makes a new set, the old one stops working", async () => {
+    const c = practices[2]!;
+    const codes = lastRecoveryCodes;
+    assert.equal(codes.length, 10);
+    const login = await ok("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD, totp: codes[0] });
+    assert.equal(login["stage"], "practice");
+    assert.equal((login["practice"] as { recoveryCodesLeft: number }).recoveryCodesLeft, 9);
+    const again = await req("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD, totp: codes[0] });
+    assert.deepEqual([again.status, again.body["code"]], [401, "INVALID_CREDENTIALS"], "each code works once");
+    const other = practices[0]!;
+    const foreign = await req("POST", "/api/v1/portal/login", undefined, { account: other.account, password: PASSWORD, totp: codes[1] });
+    assert.equal(foreign.status, 401, "a code opens only its own account");
+    const renewed = await ok("POST", "/api/v1/portal/recovery-codes", String(login["token"]));
+    const fresh = renewed["recoveryCodes"] as string[];
+    assert.equal(fresh.length, 10);
+    const old = await req("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD, totp: codes[1] });
+    assert.equal(old.status, 401, "the old set stopped working");
+    c.token = String((await ok("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD, totp: fresh[9] }))["token"]);
+    assert.equal((await req("POST", "/api/v1/portal/recovery-codes", undefined)).status, 401, "no session, no codes");
   });
 
   describe("the portal in Chromium", { skip: !existsSync(chromium) && !process.env["CI"] && `no Chromium at ${chromium}` }, () => {
@@ -456,9 +480,17 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
       await page.$eval("input[name=code]", (el) => ((el as HTMLInputElement).value = ""));
       await page.type("input[name=code]", totpAt(secret, Date.now()));
       await page.click("form#enrol button[type=submit]");
+      // The recovery codes, this once: ten, and nowhere in the browser's storage.
+      await page.waitForSelector("#recovery-codes li");
+      const codes = await page.$$eval("#recovery-codes li", (lis) => lis.map((li) => li.textContent ?? ""));
+      assert.equal(codes.length, 10);
+      const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
+      assert.ok(!codes.some((c) => stored.includes(c)), "no recovery code in the browser's storage");
+      await page.click("#recovery-done");
       await page.waitForSelector("#instances");
       assert.match(await text("#who"), /physio-park \(Physiotherapie am Park\)/);
       assert.equal((await rows("instances")).length, 0, "not bound yet: nothing to see");
+      assert.equal(await text("#recovery-left"), "10 of 10 unused");
     });
 
     it("once bound, the practice sees its own Mandant, terminals and cards, none of the other practices' on the same unit", async () => {

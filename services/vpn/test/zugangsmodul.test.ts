@@ -28,6 +28,7 @@ describe("Zugangsmodul: practice accounts", () => {
   let z: Zugangsmodul;
   const clock = new SimulatedClock(new Date("2026-03-02T08:00:00Z"));
   const masterKey = randomBytes(32);
+  let recoveryCodes: string[] = [];
   const open = async () => {
     const store = await SqlEventStore.open(sql, "vpn");
     const m = new Zugangsmodul(store, clock, await SecretVault.open(sql, store.schema, masterKey, "practice_totp_secrets"), tenancy.address);
@@ -63,7 +64,12 @@ describe("Zugangsmodul: practice accounts", () => {
     assert.match(t.otpauthUri, /^otpauth:\/\/totp\/ti-gateway%3Apraxis-ort\?secret=/);
     const wrong = totpAt(secret, Date.now()) === "000000" ? "111111" : "000000";
     assert.equal(await refusal(z.confirmTotp("praxis-ort", wrong)), "INVALID_TOTP");
-    assert.equal((await z.confirmTotp("praxis-ort", totpAt(secret, Date.now()))).status, "active");
+    const confirmed = await z.confirmTotp("praxis-ort", totpAt(secret, Date.now()));
+    assert.equal(confirmed.practice.status, "active");
+    recoveryCodes = confirmed.recoveryCodes;
+    assert.equal(new Set(recoveryCodes).size, 10);
+    for (const c of recoveryCodes) assert.match(c, /^[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}$/);
+    assert.equal(confirmed.practice.recoveryCodesLeft, 10);
     assert.equal(await refusal(z.beginTotp("praxis-ort")), "TOTP_ALREADY_ENROLLED", "the secret is never handed out again");
   });
 
@@ -86,6 +92,30 @@ describe("Zugangsmodul: practice accounts", () => {
     const code = totpAt(secret, Date.now() + 30_000);
     assert.equal((await z.authenticate("praxis-ort", PASSWORD, code)).status, "active");
     assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, code)), "INVALID_CREDENTIALS", "a code works once");
+  });
+
+  it("a recovery code replaces the TOTP code at one login; a renewal voids the old set; codes are in no event or answer but the one that makes them", async () => {
+    const [first, second] = recoveryCodes;
+    // As typed: lower case and without dashes works too.
+    const typed = first!.toLowerCase().replaceAll("-", "");
+    assert.equal((await z.authenticate("praxis-ort", PASSWORD, typed)).recoveryCodesLeft, 9);
+    assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, first!)), "INVALID_CREDENTIALS", "a recovery code works once");
+    assert.equal(await refusal(z.authenticate("praxis-ort", "wrong-password-1", second!)), "INVALID_CREDENTIALS", "not without the password");
+    assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, "ABCD-EFGH-JKLM")), "INVALID_CREDENTIALS");
+    const renewed = await z.renewRecoveryCodes("praxis-ort");
+    assert.equal(renewed.practice.recoveryCodesLeft, 10);
+    assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, second!)), "INVALID_CREDENTIALS", "the old set stopped working");
+    assert.equal((await z.authenticate("praxis-ort", PASSWORD, renewed.recoveryCodes[3]!)).status, "active");
+    const events = await sql.query<{ type: string; data: unknown }>("SELECT type, data FROM vpn.events WHERE stream_id = 'practice-praxis-ort'");
+    assert.deepEqual(
+      events.filter((e) => e.type.startsWith("PracticeRecovery")).map((e) => e.type),
+      ["PracticeRecoveryCodeUsed", "PracticeRecoveryCodesRenewed", "PracticeRecoveryCodeUsed"],
+    );
+    const text = JSON.stringify(events) + JSON.stringify(await z.view("praxis-ort")) + JSON.stringify(await z.list());
+    for (const c of [...recoveryCodes, ...renewed.recoveryCodes])
+      assert.ok(!text.includes(c) && !text.includes(c.replaceAll("-", "")), `${c} in an event or answer`);
+    const stored = JSON.stringify(await sql.query("SELECT * FROM vpn.practice_recovery_codes"));
+    for (const c of renewed.recoveryCodes) assert.ok(!stored.includes(c.replaceAll("-", "")), "hashes only");
   });
 
   it("a Mandant belongs to one account, also when two operators bind it at once", async () => {
@@ -123,14 +153,15 @@ describe("Zugangsmodul: practice accounts", () => {
   it("an operator's TOTP reset (a lost phone) deletes the secret; the account enrols again with a new one", async () => {
     await z.register("praxis-reset", PASSWORD, "Praxis Reset");
     const first = base32Decode((await z.beginTotp("praxis-reset")).secret);
-    await z.confirmTotp("praxis-reset", totpAt(first, Date.now()));
+    const firstCodes = (await z.confirmTotp("praxis-reset", totpAt(first, Date.now()))).recoveryCodes;
     const [before] = await sql.query<{ totp_ref: string }>("SELECT totp_ref FROM vpn.practice_credentials WHERE account = 'praxis-reset'");
     assert.equal((await z.resetTotp("praxis-reset", "admin")).status, "totp-enrolment");
     assert.equal((await sql.query("SELECT 1 FROM vpn.practice_totp_secrets WHERE key_ref = $1", [before!.totp_ref])).length, 0, "the old secret is gone");
     assert.equal((await z.authenticate("praxis-reset", PASSWORD, "")).status, "totp-enrolment", "the password alone opens only the enrolment again");
     const second = base32Decode((await z.beginTotp("praxis-reset")).secret);
     assert.ok(!second.equals(first));
-    assert.equal((await z.confirmTotp("praxis-reset", totpAt(second, Date.now()))).status, "active");
+    assert.equal((await z.confirmTotp("praxis-reset", totpAt(second, Date.now()))).practice.status, "active");
+    assert.equal(await refusal(z.authenticate("praxis-reset", PASSWORD, firstCodes[0]!)), "INVALID_CREDENTIALS", "the old phone's recovery codes went with it");
   });
 
   it("a blocked account cannot log in; after a restart everything is still there and the secret still decrypts", async () => {

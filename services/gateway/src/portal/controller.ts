@@ -39,6 +39,7 @@ const me = (p: Practice) => ({
   practiceName: p.practiceName,
   status: p.status,
   totpEnrolled: p.totpEnrolled,
+  recoveryCodesLeft: p.recoveryCodesLeft,
   mandanten: p.status === "active" ? p.bindings.map((b) => ({ unit: b.serial, mandantId: b.mandantId })) : [],
 });
 
@@ -97,7 +98,7 @@ export class PortalController {
   @Access({
     role: "public",
     summary:
-      "A practice logs in with password and TOTP code (totp); before enrolment the session can only enrol. Throttled like operator logins (429 LOGIN_RATE_LIMITED, Retry-After)",
+      "A practice logs in with password and TOTP code (totp; or one of its recovery codes, XXXX-XXXX-XXXX, each once); before enrolment the session can only enrol. Throttled like operator logins (429 LOGIN_RATE_LIMITED, Retry-After)",
     body: stringsBody(["account", "password"], ["totp"]),
   })
   async login(@Body() body: unknown, @Req() req: PracticeRequest) {
@@ -136,16 +137,31 @@ export class PortalController {
   @HttpCode(200)
   @Access({
     role: "practice-enrolment",
-    summary: "Confirm TOTP with the app's current code: the answer carries a full practice session",
+    summary:
+      "Confirm TOTP with the app's current code: the answer carries a full practice session and ten recovery codes (shown this once; each replaces the TOTP code at one login)",
     body: stringsBody(["code"]),
   })
   async confirmTotp(@Body() body: unknown, @Req() req: PracticeRequest) {
     enrolling(req);
     const account = session(req).claims.sub;
-    const p = (await this.zm.confirmTotpEnrolment({ account, code: field(body, "code") })).practice!;
+    const r = await this.zm.confirmTotpEnrolment({ account, code: field(body, "code") });
+    const p = r.practice!;
     await this.operators.revokeToken(session(req).claims.jti, new Date(session(req).claims.exp * 1000));
     this.log?.info({ account }, "practice enrolled TOTP");
-    return { ...this.sessions.issue(account, "practice", p.totpGeneration), practice: me(p) };
+    return { ...this.sessions.issue(account, "practice", p.totpGeneration), practice: me(p), recoveryCodes: r.recoveryCodes };
+  }
+
+  @Post("recovery-codes")
+  @HttpCode(200)
+  @Access({
+    role: "practice",
+    summary: "Ten new recovery codes (shown this once); the previous ones stop working",
+  })
+  async renewRecoveryCodes(@Req() req: PracticeRequest) {
+    const account = session(req).claims.sub;
+    const r = await this.zm.renewRecoveryCodes({ account });
+    this.log?.info({ account }, "practice renewed its recovery codes");
+    return { practice: me(r.practice!), recoveryCodes: r.recoveryCodes };
   }
 
   @Get("me")

@@ -76,7 +76,14 @@ export function zugangsmodulGrpc(
     registerPractice: unary(async (r: zm.RegisterPracticeRequest) => reply(await z.register(r.account, r.password, r.practiceName))),
     authenticatePractice: unary(async (r: zm.AuthenticatePracticeRequest) => reply(await z.authenticate(r.account, r.password, r.totp))),
     beginTotpEnrolment: unary(async (r: zm.BeginTotpEnrolmentRequest) => z.beginTotp(r.account)),
-    confirmTotpEnrolment: unary(async (r: zm.ConfirmTotpEnrolmentRequest) => reply(await z.confirmTotp(r.account, r.code))),
+    confirmTotpEnrolment: unary(async (r: zm.ConfirmTotpEnrolmentRequest) => {
+      const c = await z.confirmTotp(r.account, r.code);
+      return { ...reply(c.practice), recoveryCodes: c.recoveryCodes };
+    }),
+    renewRecoveryCodes: unary(async (r: zm.RenewRecoveryCodesRequest) => {
+      const c = await z.renewRecoveryCodes(r.account);
+      return { ...reply(c.practice), recoveryCodes: c.recoveryCodes };
+    }),
     getPractice: unary(async (r: zm.GetPracticeRequest) => reply(await z.view(r.account))),
     listPractices: unary(async () => ({ practices: (await z.list()).map(toPractice) })),
     bindPractice: unary(async (r: zm.BindPracticeRequest) => reply(await z.bind(r.account, r.unit, r.mandantId, r.by))),

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import {
   base32Decode,
   call,
@@ -58,6 +58,7 @@ export interface PracticeView {
   status: PracticeStatus;
   totpEnrolled: boolean;
   totpGeneration: number;
+  recoveryCodesLeft: number;
   blockedReason: string;
   bindings: PracticeBindingView[];
   grants: { grantId: string; unitId: string; serial: string; technician: string; grantedAt: string; until: string; revokedAt: string; state: GrantState }[];
@@ -78,7 +79,35 @@ const migrations = (table: string) => [
             totp_pending_ref text,
             totp_last_step bigint NOT NULL DEFAULT 0)`,
   },
+  {
+    // Recovery codes as SHA-256 hashes only (each has 60 random bits: no slow hash needed).
+    id: "zugangsmodul-002-recovery-codes",
+    sql: `CREATE TABLE IF NOT EXISTS {schema}.practice_recovery_codes (
+            account text NOT NULL,
+            code_hash text NOT NULL,
+            used_at timestamptz,
+            PRIMARY KEY (account, code_hash))`,
+  },
 ];
+
+/**
+ * Recovery codes: ten per enrolment, each 12 characters of an alphabet without look-alikes (no
+ * 0/O, 1/I), written XXXX-XXXX-XXXX; a code replaces the TOTP code at one login, so a practice
+ * that lost its phone gets in without waiting for the operator's reset.
+ */
+const RECOVERY_CODES = 10;
+const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+const newRecoveryCode = () =>
+  [...randomBytes(12)]
+    .map((b) => CODE_ALPHABET[b & 31])
+    .join("")
+    .replace(/(.{4})(?=.)/g, "$1-");
+const normalCode = (code: string) => code.toUpperCase().replace(/[\s-]/g, "");
+const isRecoveryCode = (code: string) => /^[A-HJ-NP-Z2-9]{12}$/.test(normalCode(code));
+const codeHash = (account: string, code: string) =>
+  createHash("sha256")
+    .update(`${account}\u0000${normalCode(code)}`)
+    .digest("hex");
 
 interface Credentials {
   password_hash: string;
@@ -104,6 +133,7 @@ export class Zugangsmodul {
   private readonly perAccount = new KeyedSerializer();
   private readonly tenancy: TenancyServiceClient;
   private readonly credentials: string;
+  private readonly recovery: string;
   private dummyHash: Promise<string> | undefined;
   /** Ends the account's live box sessions (the Zugangsmodul's TLS endpoint, once it runs). */
   endSessions: ((account: string, reason: string) => void) | undefined;
@@ -138,6 +168,7 @@ export class Zugangsmodul {
     });
     this.tenancy = createClient(TenancyServiceClient, tenancyAddress, { deadlineMs: 30_000 });
     this.credentials = `${store.schema}.practice_credentials`;
+    this.recovery = `${store.schema}.practice_recovery_codes`;
   }
 
   async open(): Promise<void> {
@@ -205,8 +236,44 @@ export class Zugangsmodul {
     if (state.blocked) throw new DomainError("ACCOUNT_BLOCKED", "this practice account is blocked: ask your TI-Gateway operator", { account });
     if (!state.totpEnrolled) return this.view(account);
     if (!totp) throw new DomainError("TOTP_REQUIRED", "this account needs the code of its authenticator app (totp)", { field: "totp" });
-    if (!(await this.checkTotp(account, known.totp_ref, totp))) throw invalidCredentials();
+    const passed = isRecoveryCode(totp) ? await this.useRecoveryCode(account, totp) : await this.checkTotp(account, known.totp_ref, totp);
+    if (!passed) throw invalidCredentials();
     return this.view(account);
+  }
+
+  /** A recovery code in place of the TOTP code: each works once (marked used in the same statement). */
+  private async useRecoveryCode(account: string, code: string): Promise<boolean> {
+    const used = await this.store.sql.query(
+      `UPDATE ${this.recovery} SET used_at = now() WHERE account = $1 AND code_hash = $2 AND used_at IS NULL RETURNING account`,
+      [account, codeHash(account, code)],
+    );
+    if (used.length !== 1) return false;
+    await this.record(account, { type: "UseRecoveryCode", left: await this.codesLeft(account), at: this.now() });
+    return true;
+  }
+
+  private async codesLeft(account: string): Promise<number> {
+    const [r] = await this.store.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.recovery} WHERE account = $1 AND used_at IS NULL`, [account]);
+    return Number(r?.n ?? 0);
+  }
+
+  /** A new set of recovery codes (the previous set stops working): answered once, kept as hashes. */
+  private async issueRecoveryCodes(account: string): Promise<string[]> {
+    const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+    await this.store.sql.transaction(async (tx) => {
+      await tx.query(`DELETE FROM ${this.recovery} WHERE account = $1`, [account]);
+      for (const c of codes) await tx.query(`INSERT INTO ${this.recovery} (account, code_hash) VALUES ($1, $2)`, [account, codeHash(account, c)]);
+    });
+    return codes;
+  }
+
+  /** The practice's own renewal (a full session: the account active, not blocked). */
+  async renewRecoveryCodes(account: string): Promise<{ practice: PracticeView; recoveryCodes: string[] }> {
+    return this.perAccount.run(account, async () => {
+      await this.record(account, { type: "RenewRecoveryCodes", at: this.now() });
+      const recoveryCodes = await this.issueRecoveryCodes(account);
+      return { practice: await this.view(account), recoveryCodes };
+    });
   }
 
   /** Each code works once: its step must be later than the last one accepted, recorded in the same statement. */
@@ -239,8 +306,8 @@ export class Zugangsmodul {
     });
   }
 
-  /** The first code of the new secret: from now on the account is active and logins need a code. */
-  async confirmTotp(account: string, code: string): Promise<PracticeView> {
+  /** The first code of the new secret: from now on the account is active and logins need a code; its recovery codes come with it. */
+  async confirmTotp(account: string, code: string): Promise<{ practice: PracticeView; recoveryCodes: string[] }> {
     return this.perAccount.run(account, async () => {
       await this.existing(account);
       const row = await this.row(account);
@@ -253,7 +320,8 @@ export class Zugangsmodul {
         `UPDATE ${this.credentials} SET totp_ref = totp_pending_ref, totp_pending_ref = NULL, totp_last_step = $2 WHERE account = $1`,
         [account, step],
       );
-      return this.view(account);
+      const recoveryCodes = await this.issueRecoveryCodes(account);
+      return { practice: await this.view(account), recoveryCodes };
     });
   }
 
@@ -269,6 +337,8 @@ export class Zugangsmodul {
         [account],
       );
       await this.store.sql.query(`UPDATE ${this.credentials} SET totp_ref = NULL, totp_pending_ref = NULL WHERE account = $1`, [account]);
+      // The new phone's enrolment brings new codes; the old ones must not open the account meanwhile.
+      await this.store.sql.query(`DELETE FROM ${this.recovery} WHERE account = $1`, [account]);
       for (const ref of [old?.totp_ref, old?.totp_pending_ref]) if (ref) await this.vault.delete(ref);
       this.endSessions?.(account, "ACCOUNT_NOT_ACTIVE");
       return this.view(account);
@@ -358,7 +428,7 @@ export class Zugangsmodul {
     );
   }
 
-  private viewOf(s: PracticeAccountState, version: number, unsorted: PracticeBindingView[]): PracticeView {
+  private viewOf(s: PracticeAccountState, version: number, unsorted: PracticeBindingView[], recoveryCodesLeft: number): PracticeView {
     const now = this.now();
     // By unit serial and Mandant: the order people read them in, not the unit ids'.
     const bindings = [...unsorted].sort((a, b) => a.serial.localeCompare(b.serial) || a.mandantId.localeCompare(b.mandantId));
@@ -369,6 +439,7 @@ export class Zugangsmodul {
       totpEnrolled: s.totpEnrolled,
       // A read-model document written before the field existed lacks it (0 there and in its sessions alike).
       totpGeneration: s.totpGeneration ?? 0,
+      recoveryCodesLeft,
       blockedReason: s.blockedReason,
       bindings,
       grants: s.grants.map((g) => ({ ...g, state: grantStateAt(g, now) })),
@@ -381,12 +452,17 @@ export class Zugangsmodul {
   async view(account: string): Promise<PracticeView> {
     const { state, version } = await this.accounts.load(accountStream(account));
     if (!state.exists) throw new DomainError("PRACTICE_NOT_FOUND", `no practice account ${account}`, { field: "account" });
-    return this.viewOf(state, version, await this.bindingsOf(account));
+    return this.viewOf(state, version, await this.bindingsOf(account), await this.codesLeft(account));
   }
 
   async list(): Promise<PracticeView[]> {
     await this.refresh.trigger();
-    const [all, units] = await Promise.all([this.practices.list(this.store.sql), this.bindings.list(this.store.sql)]);
+    const [all, units, codes] = await Promise.all([
+      this.practices.list(this.store.sql),
+      this.bindings.list(this.store.sql),
+      this.store.sql.query<{ account: string; n: string }>(`SELECT account, count(*) AS n FROM ${this.recovery} WHERE used_at IS NULL GROUP BY account`),
+    ]);
+    const left = new Map(codes.map((c) => [c.account, Number(c.n)]));
     return all.map((s) =>
       this.viewOf(
         s,
@@ -394,6 +470,7 @@ export class Zugangsmodul {
         units.flatMap((u) =>
           u.bindings.filter((b) => b.account === s.account).map((b) => ({ unitId: u.unitId, serial: u.serial, mandantId: b.mandantId, boundAt: b.boundAt })),
         ),
+        left.get(s.account) ?? 0,
       ),
     );
   }

@@ -43,6 +43,10 @@ export type PracticeAccountCommand =
   | { type: "EnrolTotp"; at: string }
   /** The operator's reset for a lost phone: the practice must enrol again before anything else. */
   | { type: "ResetTotp"; by: string; at: string }
+  /** A recovery code replaced the TOTP code at a login (lost phone, no operator needed); `left`: unused codes after it. */
+  | { type: "UseRecoveryCode"; left: number; at: string }
+  /** The practice had a new set of recovery codes made (the previous set stops working). */
+  | { type: "RenewRecoveryCodes"; at: string }
   | { type: "BlockPractice"; reason: string; by: string; at: string }
   | { type: "UnblockPractice"; by: string; at: string }
   /** unitBound: whether the account is bound to a Mandant on the unit (the bindings aggregate's fact, read by the application). */
@@ -53,6 +57,8 @@ export type PracticeAccountEvent =
   | { type: "PracticeRegistered"; data: { account: string; practiceName: string; at: string } }
   | { type: "PracticeTotpEnrolled"; data: { account: string; at: string } }
   | { type: "PracticeTotpReset"; data: { account: string; by: string; at: string } }
+  | { type: "PracticeRecoveryCodeUsed"; data: { account: string; left: number; at: string } }
+  | { type: "PracticeRecoveryCodesRenewed"; data: { account: string; at: string } }
   | { type: "PracticeBlocked"; data: { account: string; reason: string; by: string; at: string } }
   | { type: "PracticeUnblocked"; data: { account: string; by: string; at: string } }
   | { type: "DvoAccessGranted"; data: { account: string; grantId: string; unitId: string; serial: string; technician: string; until: string; at: string } }
@@ -121,6 +127,12 @@ function decide(c: PracticeAccountCommand, s: PracticeAccountState): PracticeAcc
       if (!s.exists) throw notFound();
       if (!s.totpEnrolled) return [];
       return [{ type: "PracticeTotpReset", data: { account: s.account, by: c.by, at: c.at } }];
+    case "UseRecoveryCode":
+      mustAct(s);
+      return [{ type: "PracticeRecoveryCodeUsed", data: { account: s.account, left: c.left, at: c.at } }];
+    case "RenewRecoveryCodes":
+      mustAct(s);
+      return [{ type: "PracticeRecoveryCodesRenewed", data: { account: s.account, at: c.at } }];
     case "BlockPractice":
       if (!s.exists) throw notFound();
       if (s.blocked) return [];
@@ -164,6 +176,9 @@ function evolve(s: PracticeAccountState, e: PracticeAccountEvent): PracticeAccou
       return { ...base, totpEnrolled: true, totpGeneration: (s.totpGeneration ?? 0) + 1 };
     case "PracticeTotpReset":
       return { ...base, totpEnrolled: false };
+    case "PracticeRecoveryCodeUsed":
+    case "PracticeRecoveryCodesRenewed":
+      return base;
     case "PracticeBlocked":
       return { ...base, blocked: true, blockedReason: e.data.reason };
     case "PracticeUnblocked":

@@ -55,6 +55,8 @@ export interface Practice {
    * issued under, so a session from before an operator's reset ends when the practice enrols again.
    */
   totpGeneration: number;
+  /** Unused recovery codes (each replaces the TOTP code at one login). */
+  recoveryCodesLeft: number;
 }
 
 export interface RegisterPracticeRequest {
@@ -94,6 +96,16 @@ export interface ConfirmTotpEnrolmentRequest {
 
 export interface ConfirmTotpEnrolmentResponse {
   practice: Practice | undefined;
+  recoveryCodes: string[];
+}
+
+export interface RenewRecoveryCodesRequest {
+  account: string;
+}
+
+export interface RenewRecoveryCodesResponse {
+  practice: Practice | undefined;
+  recoveryCodes: string[];
 }
 
 export interface GetPracticeRequest {
@@ -600,6 +612,7 @@ function createBasePractice(): Practice {
     updatedAt: "",
     version: "0",
     totpGeneration: 0,
+    recoveryCodesLeft: 0,
   };
 }
 
@@ -637,6 +650,9 @@ export const Practice: MessageFns<Practice> = {
     }
     if (message.totpGeneration !== 0) {
       writer.uint32(88).uint32(message.totpGeneration);
+    }
+    if (message.recoveryCodesLeft !== 0) {
+      writer.uint32(96).uint32(message.recoveryCodesLeft);
     }
     return writer;
   },
@@ -742,6 +758,14 @@ export const Practice: MessageFns<Practice> = {
             message.totpGeneration = reader.uint32();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.recoveryCodesLeft = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -795,6 +819,11 @@ export const Practice: MessageFns<Practice> = {
         : isSet(object.totp_generation)
         ? globalThis.Number(object.totp_generation)
         : 0,
+      recoveryCodesLeft: isSet(object.recoveryCodesLeft)
+        ? globalThis.Number(object.recoveryCodesLeft)
+        : isSet(object.recovery_codes_left)
+        ? globalThis.Number(object.recovery_codes_left)
+        : 0,
     };
   },
 
@@ -833,6 +862,9 @@ export const Practice: MessageFns<Practice> = {
     if (message.totpGeneration !== 0) {
       obj.totpGeneration = Math.round(message.totpGeneration);
     }
+    if (message.recoveryCodesLeft !== 0) {
+      obj.recoveryCodesLeft = Math.round(message.recoveryCodesLeft);
+    }
     return obj;
   },
 
@@ -852,6 +884,7 @@ export const Practice: MessageFns<Practice> = {
     message.updatedAt = object.updatedAt ?? "";
     message.version = object.version ?? "0";
     message.totpGeneration = object.totpGeneration ?? 0;
+    message.recoveryCodesLeft = object.recoveryCodesLeft ?? 0;
     return message;
   },
 };
@@ -1442,13 +1475,16 @@ export const ConfirmTotpEnrolmentRequest: MessageFns<ConfirmTotpEnrolmentRequest
 };
 
 function createBaseConfirmTotpEnrolmentResponse(): ConfirmTotpEnrolmentResponse {
-  return { practice: undefined };
+  return { practice: undefined, recoveryCodes: [] };
 }
 
 export const ConfirmTotpEnrolmentResponse: MessageFns<ConfirmTotpEnrolmentResponse> = {
   encode(message: ConfirmTotpEnrolmentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.practice !== undefined) {
       Practice.encode(message.practice, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.recoveryCodes) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -1474,6 +1510,14 @@ export const ConfirmTotpEnrolmentResponse: MessageFns<ConfirmTotpEnrolmentRespon
             message.practice = Practice.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recoveryCodes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1487,13 +1531,23 @@ export const ConfirmTotpEnrolmentResponse: MessageFns<ConfirmTotpEnrolmentRespon
   },
 
   fromJSON(object: any): ConfirmTotpEnrolmentResponse {
-    return { practice: isSet(object.practice) ? Practice.fromJSON(object.practice) : undefined };
+    return {
+      practice: isSet(object.practice) ? Practice.fromJSON(object.practice) : undefined,
+      recoveryCodes: globalThis.Array.isArray(object?.recoveryCodes)
+        ? object.recoveryCodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.recovery_codes)
+        ? object.recovery_codes.map((e: any) => globalThis.String(e))
+        : [],
+    };
   },
 
   toJSON(message: ConfirmTotpEnrolmentResponse): unknown {
     const obj: any = {};
     if (message.practice !== undefined) {
       obj.practice = Practice.toJSON(message.practice);
+    }
+    if (message.recoveryCodes?.length) {
+      obj.recoveryCodes = message.recoveryCodes;
     }
     return obj;
   },
@@ -1506,6 +1560,165 @@ export const ConfirmTotpEnrolmentResponse: MessageFns<ConfirmTotpEnrolmentRespon
     message.practice = (object.practice !== undefined && object.practice !== null)
       ? Practice.fromPartial(object.practice)
       : undefined;
+    message.recoveryCodes = object.recoveryCodes?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRenewRecoveryCodesRequest(): RenewRecoveryCodesRequest {
+  return { account: "" };
+}
+
+export const RenewRecoveryCodesRequest: MessageFns<RenewRecoveryCodesRequest> = {
+  encode(message: RenewRecoveryCodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewRecoveryCodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewRecoveryCodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewRecoveryCodesRequest {
+    return { account: isSet(object.account) ? globalThis.String(object.account) : "" };
+  },
+
+  toJSON(message: RenewRecoveryCodesRequest): unknown {
+    const obj: any = {};
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenewRecoveryCodesRequest>, I>>(base?: I): RenewRecoveryCodesRequest {
+    return RenewRecoveryCodesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewRecoveryCodesRequest>, I>>(object: I): RenewRecoveryCodesRequest {
+    const message = createBaseRenewRecoveryCodesRequest();
+    message.account = object.account ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewRecoveryCodesResponse(): RenewRecoveryCodesResponse {
+  return { practice: undefined, recoveryCodes: [] };
+}
+
+export const RenewRecoveryCodesResponse: MessageFns<RenewRecoveryCodesResponse> = {
+  encode(message: RenewRecoveryCodesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.practice !== undefined) {
+      Practice.encode(message.practice, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.recoveryCodes) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewRecoveryCodesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewRecoveryCodesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.practice = Practice.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recoveryCodes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewRecoveryCodesResponse {
+    return {
+      practice: isSet(object.practice) ? Practice.fromJSON(object.practice) : undefined,
+      recoveryCodes: globalThis.Array.isArray(object?.recoveryCodes)
+        ? object.recoveryCodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.recovery_codes)
+        ? object.recovery_codes.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RenewRecoveryCodesResponse): unknown {
+    const obj: any = {};
+    if (message.practice !== undefined) {
+      obj.practice = Practice.toJSON(message.practice);
+    }
+    if (message.recoveryCodes?.length) {
+      obj.recoveryCodes = message.recoveryCodes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenewRecoveryCodesResponse>, I>>(base?: I): RenewRecoveryCodesResponse {
+    return RenewRecoveryCodesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewRecoveryCodesResponse>, I>>(object: I): RenewRecoveryCodesResponse {
+    const message = createBaseRenewRecoveryCodesResponse();
+    message.practice = (object.practice !== undefined && object.practice !== null)
+      ? Practice.fromPartial(object.practice)
+      : undefined;
+    message.recoveryCodes = object.recoveryCodes?.map((e) => e) || [];
     return message;
   },
 };
@@ -4165,7 +4378,8 @@ export const ZugangsmodulServiceService = {
     responseDeserialize: (value: Buffer): RegisterPracticeResponse => RegisterPracticeResponse.decode(value),
   },
   /**
-   * Password (and, once enrolled, the current TOTP code): the account, or INVALID_CREDENTIALS /
+   * Password (and, once enrolled, the current TOTP code or one of its unused recovery codes,
+   * XXXX-XXXX-XXXX): the account, or INVALID_CREDENTIALS /
    * TOTP_REQUIRED / ACCOUNT_BLOCKED. An account still in enrolment answers with its status so
    * the caller can offer nothing but the enrolment.
    */
@@ -4192,7 +4406,10 @@ export const ZugangsmodulServiceService = {
       Buffer.from(BeginTotpEnrolmentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BeginTotpEnrolmentResponse => BeginTotpEnrolmentResponse.decode(value),
   },
-  /** The first code from the new secret: the account becomes active. */
+  /**
+   * The first code from the new secret: the account becomes active. The answer carries ten
+   * recovery codes, the only time they are shown (kept as hashes only).
+   */
   confirmTotpEnrolment: {
     path: "/tigw.vpn.v1.ZugangsmodulService/ConfirmTotpEnrolment" as const,
     requestStream: false as const,
@@ -4203,6 +4420,18 @@ export const ZugangsmodulServiceService = {
     responseSerialize: (value: ConfirmTotpEnrolmentResponse): Buffer =>
       Buffer.from(ConfirmTotpEnrolmentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ConfirmTotpEnrolmentResponse => ConfirmTotpEnrolmentResponse.decode(value),
+  },
+  /** The practice's new set of ten recovery codes; the previous set stops working. */
+  renewRecoveryCodes: {
+    path: "/tigw.vpn.v1.ZugangsmodulService/RenewRecoveryCodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewRecoveryCodesRequest): Buffer =>
+      Buffer.from(RenewRecoveryCodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewRecoveryCodesRequest => RenewRecoveryCodesRequest.decode(value),
+    responseSerialize: (value: RenewRecoveryCodesResponse): Buffer =>
+      Buffer.from(RenewRecoveryCodesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenewRecoveryCodesResponse => RenewRecoveryCodesResponse.decode(value),
   },
   getPractice: {
     path: "/tigw.vpn.v1.ZugangsmodulService/GetPractice" as const,
@@ -4381,15 +4610,21 @@ export interface ZugangsmodulServiceServer extends UntypedServiceImplementation 
   /** A new account in state "totp-enrolment". */
   registerPractice: handleUnaryCall<RegisterPracticeRequest, RegisterPracticeResponse>;
   /**
-   * Password (and, once enrolled, the current TOTP code): the account, or INVALID_CREDENTIALS /
+   * Password (and, once enrolled, the current TOTP code or one of its unused recovery codes,
+   * XXXX-XXXX-XXXX): the account, or INVALID_CREDENTIALS /
    * TOTP_REQUIRED / ACCOUNT_BLOCKED. An account still in enrolment answers with its status so
    * the caller can offer nothing but the enrolment.
    */
   authenticatePractice: handleUnaryCall<AuthenticatePracticeRequest, AuthenticatePracticeResponse>;
   /** A new TOTP secret for an account still in enrolment: the only answer that carries it. */
   beginTotpEnrolment: handleUnaryCall<BeginTotpEnrolmentRequest, BeginTotpEnrolmentResponse>;
-  /** The first code from the new secret: the account becomes active. */
+  /**
+   * The first code from the new secret: the account becomes active. The answer carries ten
+   * recovery codes, the only time they are shown (kept as hashes only).
+   */
   confirmTotpEnrolment: handleUnaryCall<ConfirmTotpEnrolmentRequest, ConfirmTotpEnrolmentResponse>;
+  /** The practice's new set of ten recovery codes; the previous set stops working. */
+  renewRecoveryCodes: handleUnaryCall<RenewRecoveryCodesRequest, RenewRecoveryCodesResponse>;
   getPractice: handleUnaryCall<GetPracticeRequest, GetPracticeResponse>;
   listPractices: handleUnaryCall<ListPracticesRequest, ListPracticesResponse>;
   /** Operator: the account gets a Mandant of a unit (a Mandant belongs to at most one account). */
@@ -4447,7 +4682,8 @@ export interface ZugangsmodulServiceClient extends Client {
     callback: (error: ServiceError | null, response: RegisterPracticeResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Password (and, once enrolled, the current TOTP code): the account, or INVALID_CREDENTIALS /
+   * Password (and, once enrolled, the current TOTP code or one of its unused recovery codes,
+   * XXXX-XXXX-XXXX): the account, or INVALID_CREDENTIALS /
    * TOTP_REQUIRED / ACCOUNT_BLOCKED. An account still in enrolment answers with its status so
    * the caller can offer nothing but the enrolment.
    */
@@ -4482,7 +4718,10 @@ export interface ZugangsmodulServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BeginTotpEnrolmentResponse) => void,
   ): ClientUnaryCall;
-  /** The first code from the new secret: the account becomes active. */
+  /**
+   * The first code from the new secret: the account becomes active. The answer carries ten
+   * recovery codes, the only time they are shown (kept as hashes only).
+   */
   confirmTotpEnrolment(
     request: ConfirmTotpEnrolmentRequest,
     callback: (error: ServiceError | null, response: ConfirmTotpEnrolmentResponse) => void,
@@ -4497,6 +4736,22 @@ export interface ZugangsmodulServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ConfirmTotpEnrolmentResponse) => void,
+  ): ClientUnaryCall;
+  /** The practice's new set of ten recovery codes; the previous set stops working. */
+  renewRecoveryCodes(
+    request: RenewRecoveryCodesRequest,
+    callback: (error: ServiceError | null, response: RenewRecoveryCodesResponse) => void,
+  ): ClientUnaryCall;
+  renewRecoveryCodes(
+    request: RenewRecoveryCodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenewRecoveryCodesResponse) => void,
+  ): ClientUnaryCall;
+  renewRecoveryCodes(
+    request: RenewRecoveryCodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenewRecoveryCodesResponse) => void,
   ): ClientUnaryCall;
   getPractice(
     request: GetPracticeRequest,
