@@ -169,30 +169,30 @@ function recoveryCodesView(codes) {
   );
 }
 
-/** How many recovery codes are left, and a new set on request (the old set stops working). */
+/** How many recovery codes are left, and a new set for the password again (the old set stops working). */
 function recoverySection(me) {
   const box = alertBox("recovery-problem");
-  const renew = el(
-    "button",
-    {
-      type: "button",
-      id: "recovery-renew",
-      onclick: async () => {
-        if (!confirm("Make ten new recovery codes? The ones you have stop working.")) return;
-        try {
-          recoveryCodesView((await api("POST", "/recovery-codes")).recoveryCodes);
-        } catch (e) {
-          show(box, e);
-        }
-      },
-    },
-    "New recovery codes",
+  const form = el(
+    "form",
+    { class: "login", id: "recovery-renew" },
+    field("Password", "password", "password", { autocomplete: "current-password" }),
+    el("button", { type: "submit" }, "New recovery codes"),
+    box,
   );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!confirm("Make ten new recovery codes? The ones you have stop working.")) return;
+    try {
+      recoveryCodesView((await api("POST", "/recovery-codes", { password: new FormData(form).get("password") })).recoveryCodes);
+    } catch (e) {
+      show(box, e);
+    }
+  });
   return [
     el("h2", {}, "Recovery codes"),
     el("p", { id: "recovery-left" }, `${me.recoveryCodesLeft} of 10 unused${me.recoveryCodesLeft <= 2 ? ": make new ones soon" : ""}`),
-    renew,
-    box,
+    el("p", {}, "Lost your phone? Log in with your password and a recovery code instead of the app's code; then set up the new phone."),
+    form,
   ];
 }
 

@@ -428,25 +428,32 @@ describe("practice portal and the tenant boundary (npm start --demo, simulated c
     assert.deepEqual([after.status, after.body["code"]], [401, "UNAUTHENTICATED"], "a session from before the reset ends with the new enrolment");
   });
 
-  it("a lost phone without the operator: a recovery code logs in once; the practice makes a new set, the old one stops working", async () => {
+  it("a lost phone without the operator: a recovery code logs in once, into the enrolment of a new phone; the old phone's sessions end with it; a new set needs the password", async () => {
     const c = practices[2]!;
     const codes = lastRecoveryCodes;
     assert.equal(codes.length, 10);
+    const oldPhone = c.token;
+    const foreign = await req("POST", "/api/v1/portal/login", undefined, { account: practices[0]!.account, password: PASSWORD, totp: codes[1] });
+    assert.equal(foreign.status, 401, "a code opens only its own account");
     const login = await ok("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD, totp: codes[0] });
-    assert.equal(login["stage"], "practice");
-    assert.equal((login["practice"] as { recoveryCodesLeft: number }).recoveryCodesLeft, 9);
+    assert.equal(login["stage"], "enrolment", "the lost phone's secret is gone: the session sets up a new phone");
+    const secret = base32Decode(String((await ok("POST", "/api/v1/portal/totp", String(login["token"])))["secret"]));
+    const confirmed = await ok("POST", "/api/v1/portal/totp/confirm", String(login["token"]), { code: totpAt(secret, Date.now()) });
+    c.token = String(confirmed["token"]);
+    const fresh = confirmed["recoveryCodes"] as string[];
+    assert.equal(fresh.length, 10);
+    assert.equal((await req("GET", "/api/v1/portal/terminals", c.token)).status, 200);
     const again = await req("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD, totp: codes[0] });
     assert.deepEqual([again.status, again.body["code"]], [401, "INVALID_CREDENTIALS"], "each code works once");
-    const other = practices[0]!;
-    const foreign = await req("POST", "/api/v1/portal/login", undefined, { account: other.account, password: PASSWORD, totp: codes[1] });
-    assert.equal(foreign.status, 401, "a code opens only its own account");
-    const renewed = await ok("POST", "/api/v1/portal/recovery-codes", String(login["token"]));
-    const fresh = renewed["recoveryCodes"] as string[];
-    assert.equal(fresh.length, 10);
-    const old = await req("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD, totp: codes[1] });
-    assert.equal(old.status, 401, "the old set stopped working");
-    c.token = String((await ok("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD, totp: fresh[9] }))["token"]);
-    assert.equal((await req("POST", "/api/v1/portal/recovery-codes", undefined)).status, 401, "no session, no codes");
+    const stale = await req("GET", "/api/v1/portal/terminals", oldPhone);
+    assert.deepEqual([stale.status, stale.body["code"]], [401, "UNAUTHENTICATED"], "the lost phone's session ended");
+    const wrong = await req("POST", "/api/v1/portal/recovery-codes", c.token, { password: "not-the-password" });
+    assert.deepEqual([wrong.status, wrong.body["code"]], [401, "INVALID_CREDENTIALS"], "a new set needs the password");
+    const renewed = await ok("POST", "/api/v1/portal/recovery-codes", c.token, { password: PASSWORD });
+    assert.equal((renewed["recoveryCodes"] as string[]).length, 10);
+    const old = await req("POST", "/api/v1/portal/login", undefined, { account: c.account, password: PASSWORD, totp: fresh[1] });
+    assert.equal(old.status, 401, "the set before stopped working");
+    assert.equal((await req("POST", "/api/v1/portal/recovery-codes", undefined, { password: PASSWORD })).status, 401, "no session, no codes");
   });
 
   describe("the portal in Chromium", { skip: !existsSync(chromium) && !process.env["CI"] && `no Chromium at ${chromium}` }, () => {

@@ -94,25 +94,37 @@ describe("Zugangsmodul: practice accounts", () => {
     assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, code)), "INVALID_CREDENTIALS", "a code works once");
   });
 
-  it("a recovery code replaces the TOTP code at one login; a renewal voids the old set; codes are in no event or answer but the one that makes them", async () => {
+  it("a recovery code (a lost phone) logs in once and puts the account back in enrolment for a new phone, which brings new codes; a renewal needs the password; codes are in no event or answer but the one that makes them", async () => {
     const [first, second] = recoveryCodes;
-    // As typed: lower case and without dashes works too.
-    const typed = first!.toLowerCase().replaceAll("-", "");
-    assert.equal((await z.authenticate("praxis-ort", PASSWORD, typed)).recoveryCodesLeft, 9);
-    assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, first!)), "INVALID_CREDENTIALS", "a recovery code works once");
-    assert.equal(await refusal(z.authenticate("praxis-ort", "wrong-password-1", second!)), "INVALID_CREDENTIALS", "not without the password");
+    assert.equal(await refusal(z.authenticate("praxis-ort", "wrong-password-1", first!)), "INVALID_CREDENTIALS", "not without the password");
     assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, "ABCD-EFGH-JKLM")), "INVALID_CREDENTIALS");
-    const renewed = await z.renewRecoveryCodes("praxis-ort");
+    // As typed: lower case and without dashes works too.
+    const recovered = await z.authenticate("praxis-ort", PASSWORD, first!.toLowerCase().replaceAll("-", ""));
+    assert.equal(recovered.status, "totp-enrolment", "the lost phone's secret is gone: a new phone is enrolled next");
+    assert.equal(recovered.recoveryCodesLeft, 0, "the remaining codes went with it");
+    const [cred] = await sql.query<{ totp_ref: string | null }>("SELECT totp_ref FROM vpn.practice_credentials WHERE account = 'praxis-ort'");
+    assert.equal(cred!.totp_ref, null);
+    const t = await z.beginTotp("praxis-ort");
+    secretText = t.secret;
+    secret = base32Decode(t.secret);
+    const enrolled = await z.confirmTotp("praxis-ort", totpAt(secret, Date.now()));
+    assert.equal(enrolled.practice.totpGeneration, 2, "sessions of the old phone end with this");
+    assert.equal(enrolled.recoveryCodes.length, 10);
+    assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, first!)), "INVALID_CREDENTIALS", "a recovery code works once");
+    assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, second!)), "INVALID_CREDENTIALS", "the old set went with the old phone");
+    assert.equal(await refusal(z.renewRecoveryCodes("praxis-ort", "wrong-password-1")), "INVALID_CREDENTIALS", "a renewal asks for the password");
+    const renewed = await z.renewRecoveryCodes("praxis-ort", PASSWORD);
     assert.equal(renewed.practice.recoveryCodesLeft, 10);
-    assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, second!)), "INVALID_CREDENTIALS", "the old set stopped working");
-    assert.equal((await z.authenticate("praxis-ort", PASSWORD, renewed.recoveryCodes[3]!)).status, "active");
-    const events = await sql.query<{ type: string; data: unknown }>("SELECT type, data FROM vpn.events WHERE stream_id = 'practice-praxis-ort'");
+    assert.equal(await refusal(z.authenticate("praxis-ort", PASSWORD, enrolled.recoveryCodes[0]!)), "INVALID_CREDENTIALS", "the renewal voided the set before");
+    const events = await sql.query<{ type: string; data: Record<string, string> }>(
+      "SELECT type, data FROM vpn.events WHERE stream_id = 'practice-praxis-ort' ORDER BY stream_version",
+    );
     assert.deepEqual(
-      events.filter((e) => e.type.startsWith("PracticeRecovery")).map((e) => e.type),
-      ["PracticeRecoveryCodeUsed", "PracticeRecoveryCodesRenewed", "PracticeRecoveryCodeUsed"],
+      events.slice(-4).map((e) => e.type),
+      ["PracticeRecoveryCodeUsed", "PracticeTotpReset", "PracticeTotpEnrolled", "PracticeRecoveryCodesRenewed"],
     );
     const text = JSON.stringify(events) + JSON.stringify(await z.view("praxis-ort")) + JSON.stringify(await z.list());
-    for (const c of [...recoveryCodes, ...renewed.recoveryCodes])
+    for (const c of [...recoveryCodes, ...enrolled.recoveryCodes, ...renewed.recoveryCodes])
       assert.ok(!text.includes(c) && !text.includes(c.replaceAll("-", "")), `${c} in an event or answer`);
     const stored = JSON.stringify(await sql.query("SELECT * FROM vpn.practice_recovery_codes"));
     for (const c of renewed.recoveryCodes) assert.ok(!stored.includes(c.replaceAll("-", "")), "hashes only");

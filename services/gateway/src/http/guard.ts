@@ -88,8 +88,9 @@ export class AuthGuard implements CanActivate {
       },
     );
     if (practice.status === "blocked") throw new DomainError("ACCOUNT_BLOCKED", "this practice account is blocked: ask your TI-Gateway operator");
-    // A full session from before an operator's TOTP reset (a lost phone) ends once a new phone is enrolled.
-    if (claims.stage === "practice" && (claims.tg ?? 0) !== practice.totpGeneration)
+    // A session from before a TOTP reset (a lost phone) ends once a new phone is enrolled; an
+    // enrolment session from before an earlier enrolment cannot put in another phone either.
+    if ((claims.tg ?? 0) !== practice.totpGeneration)
       throw new DomainError("UNAUTHENTICATED", "this session is from before the account's authenticator was enrolled again: log in again");
     if (need === "practice" && (claims.stage !== "practice" || practice.status !== "active"))
       throw new DomainError("TOTP_ENROLMENT_REQUIRED", "enrol TOTP (an authenticator app) before anything else, then log in with a code");

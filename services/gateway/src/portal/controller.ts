@@ -98,7 +98,7 @@ export class PortalController {
   @Access({
     role: "public",
     summary:
-      "A practice logs in with password and TOTP code (totp; or one of its recovery codes, XXXX-XXXX-XXXX, each once); before enrolment the session can only enrol. Throttled like operator logins (429 LOGIN_RATE_LIMITED, Retry-After)",
+      "A practice logs in with password and TOTP code (totp), or for a lost phone one of its recovery codes (XXXX-XXXX-XXXX, each once), which puts the account back in enrolment for a new phone; before enrolment the session can only enrol. Throttled like operator logins (429 LOGIN_RATE_LIMITED, Retry-After)",
     body: stringsBody(["account", "password"], ["totp"]),
   })
   async login(@Body() body: unknown, @Req() req: PracticeRequest) {
@@ -155,13 +155,22 @@ export class PortalController {
   @HttpCode(200)
   @Access({
     role: "practice",
-    summary: "Ten new recovery codes (shown this once); the previous ones stop working",
+    summary:
+      "Ten new recovery codes (shown this once) for the practice's password again; the previous ones stop working. Throttled like logins (401 INVALID_CREDENTIALS, 429 LOGIN_RATE_LIMITED)",
+    body: stringsBody(["password"]),
   })
-  async renewRecoveryCodes(@Req() req: PracticeRequest) {
+  async renewRecoveryCodes(@Body() body: unknown, @Req() req: PracticeRequest) {
     const account = session(req).claims.sub;
-    const r = await this.zm.renewRecoveryCodes({ account });
-    this.log?.info({ account }, "practice renewed its recovery codes");
-    return { practice: me(r.practice!), recoveryCodes: r.recoveryCodes };
+    // A stolen session must not try passwords here faster than at the login.
+    const attempt = this.limiter.begin(`practice:${account}`, req.ip ?? "?");
+    try {
+      const r = await this.zm.renewRecoveryCodes({ account, password: field(body, "password") });
+      attempt.succeeded();
+      this.log?.info({ account }, "practice renewed its recovery codes");
+      return { practice: me(r.practice!), recoveryCodes: r.recoveryCodes };
+    } finally {
+      attempt.end();
+    }
   }
 
   @Get("me")

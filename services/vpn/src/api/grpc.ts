@@ -81,7 +81,7 @@ export function zugangsmodulGrpc(
       return { ...reply(c.practice), recoveryCodes: c.recoveryCodes };
     }),
     renewRecoveryCodes: unary(async (r: zm.RenewRecoveryCodesRequest) => {
-      const c = await z.renewRecoveryCodes(r.account);
+      const c = await z.renewRecoveryCodes(r.account, r.password);
       return { ...reply(c.practice), recoveryCodes: c.recoveryCodes };
     }),
     getPractice: unary(async (r: zm.GetPracticeRequest) => reply(await z.view(r.account))),

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID, scrypt } from "node:crypto";
 import {
   base32Decode,
   call,
@@ -80,7 +80,7 @@ const migrations = (table: string) => [
             totp_last_step bigint NOT NULL DEFAULT 0)`,
   },
   {
-    // Recovery codes as SHA-256 hashes only (each has 60 random bits: no slow hash needed).
+    // Recovery codes as scrypt hashes only (see codeHash).
     id: "zugangsmodul-002-recovery-codes",
     sql: `CREATE TABLE IF NOT EXISTS {schema}.practice_recovery_codes (
             account text NOT NULL,
@@ -104,10 +104,17 @@ const newRecoveryCode = () =>
     .replace(/(.{4})(?=.)/g, "$1-");
 const normalCode = (code: string) => code.toUpperCase().replace(/[\s-]/g, "");
 const isRecoveryCode = (code: string) => /^[A-HJ-NP-Z2-9]{12}$/.test(normalCode(code));
-const codeHash = (account: string, code: string) =>
-  createHash("sha256")
-    .update(`${account}\u0000${normalCode(code)}`)
-    .digest("hex");
+/**
+ * A code's hash: scrypt (N=2^14, about 16 MiB) with the account as salt, so a copy of the table
+ * does not give the codes back by brute force (60 bits each) and a code opens only its account;
+ * deterministic, so a login finds the code by its hash.
+ */
+const codeHash = (account: string, code: string): Promise<string> =>
+  new Promise((resolve, reject) =>
+    scrypt(normalCode(code), `tigw-recovery-code\u0000${account}`, 32, { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }, (e, key) =>
+      e ? reject(e) : resolve(key.toString("hex")),
+    ),
+  );
 
 interface Credentials {
   password_hash: string;
@@ -241,15 +248,36 @@ export class Zugangsmodul {
     return this.view(account);
   }
 
-  /** A recovery code in place of the TOTP code: each works once (marked used in the same statement). */
+  /**
+   * A recovery code in place of the TOTP code: each works once (marked used in the same
+   * statement). The phone is lost, so this is a reset by the practice itself: the old secret and
+   * the remaining codes go, the account is back in enrolment (box sessions end until it has
+   * enrolled the new phone, which brings new codes and ends every session of the old one).
+   */
   private async useRecoveryCode(account: string, code: string): Promise<boolean> {
     const used = await this.store.sql.query(
       `UPDATE ${this.recovery} SET used_at = now() WHERE account = $1 AND code_hash = $2 AND used_at IS NULL RETURNING account`,
-      [account, codeHash(account, code)],
+      [account, await codeHash(account, code)],
     );
     if (used.length !== 1) return false;
-    await this.record(account, { type: "UseRecoveryCode", left: await this.codesLeft(account), at: this.now() });
+    await this.perAccount.run(account, async () => {
+      await this.record(account, { type: "UseRecoveryCode", at: this.now() });
+      await this.dropSecondFactor(account);
+    });
     return true;
+  }
+
+  /** After a reset (the operator's or by a recovery code): the TOTP secrets and recovery codes are deleted, the box sessions end. */
+  private async dropSecondFactor(account: string): Promise<void> {
+    const [old] = await this.store.sql.query<{ totp_ref: string | null; totp_pending_ref: string | null }>(
+      `SELECT totp_ref, totp_pending_ref FROM ${this.credentials} WHERE account = $1`,
+      [account],
+    );
+    await this.store.sql.query(`UPDATE ${this.credentials} SET totp_ref = NULL, totp_pending_ref = NULL WHERE account = $1`, [account]);
+    for (const ref of [old?.totp_ref, old?.totp_pending_ref]) if (ref) await this.vault.delete(ref);
+    // The new phone's enrolment brings new codes; the old ones must not open the account meanwhile.
+    await this.store.sql.query(`DELETE FROM ${this.recovery} WHERE account = $1`, [account]);
+    this.endSessions?.(account, "ACCOUNT_NOT_ACTIVE");
   }
 
   private async codesLeft(account: string): Promise<number> {
@@ -260,15 +288,21 @@ export class Zugangsmodul {
   /** A new set of recovery codes (the previous set stops working): answered once, kept as hashes. */
   private async issueRecoveryCodes(account: string): Promise<string[]> {
     const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+    const hashes = await Promise.all(codes.map((c) => codeHash(account, c)));
     await this.store.sql.transaction(async (tx) => {
       await tx.query(`DELETE FROM ${this.recovery} WHERE account = $1`, [account]);
-      for (const c of codes) await tx.query(`INSERT INTO ${this.recovery} (account, code_hash) VALUES ($1, $2)`, [account, codeHash(account, c)]);
+      for (const h of hashes) await tx.query(`INSERT INTO ${this.recovery} (account, code_hash) VALUES ($1, $2)`, [account, h]);
     });
     return codes;
   }
 
-  /** The practice's own renewal (a full session: the account active, not blocked). */
-  async renewRecoveryCodes(account: string): Promise<{ practice: PracticeView; recoveryCodes: string[] }> {
+  /**
+   * The practice's own renewal (the account active, not blocked), with its password again: a
+   * stolen session alone cannot read a new set and void the practice's own.
+   */
+  async renewRecoveryCodes(account: string, password: string): Promise<{ practice: PracticeView; recoveryCodes: string[] }> {
+    const known = await this.row(account);
+    if (!known || !(await verifyPassword(String(password ?? ""), known.password_hash))) throw invalidCredentials();
     return this.perAccount.run(account, async () => {
       await this.record(account, { type: "RenewRecoveryCodes", at: this.now() });
       const recoveryCodes = await this.issueRecoveryCodes(account);
@@ -332,15 +366,7 @@ export class Zugangsmodul {
   async resetTotp(account: string, by: string): Promise<PracticeView> {
     return this.perAccount.run(account, async () => {
       await this.record(account, { type: "ResetTotp", by, at: this.now() });
-      const [old] = await this.store.sql.query<{ totp_ref: string | null; totp_pending_ref: string | null }>(
-        `SELECT totp_ref, totp_pending_ref FROM ${this.credentials} WHERE account = $1`,
-        [account],
-      );
-      await this.store.sql.query(`UPDATE ${this.credentials} SET totp_ref = NULL, totp_pending_ref = NULL WHERE account = $1`, [account]);
-      // The new phone's enrolment brings new codes; the old ones must not open the account meanwhile.
-      await this.store.sql.query(`DELETE FROM ${this.recovery} WHERE account = $1`, [account]);
-      for (const ref of [old?.totp_ref, old?.totp_pending_ref]) if (ref) await this.vault.delete(ref);
-      this.endSessions?.(account, "ACCOUNT_NOT_ACTIVE");
+      await this.dropSecondFactor(account);
       return this.view(account);
     });
   }
@@ -437,7 +463,8 @@ export class Zugangsmodul {
       practiceName: s.practiceName,
       status: statusOf(s),
       totpEnrolled: s.totpEnrolled,
-      // A read-model document written before the field existed lacks it (0 there and in its sessions alike).
+      // list() reads the read model, whose documents from before the field lack it (the operators'
+      // list shows 0 then); view(), which the portal's sessions use, folds the events.
       totpGeneration: s.totpGeneration ?? 0,
       recoveryCodesLeft,
       blockedReason: s.blockedReason,

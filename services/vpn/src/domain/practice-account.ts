@@ -43,8 +43,11 @@ export type PracticeAccountCommand =
   | { type: "EnrolTotp"; at: string }
   /** The operator's reset for a lost phone: the practice must enrol again before anything else. */
   | { type: "ResetTotp"; by: string; at: string }
-  /** A recovery code replaced the TOTP code at a login (lost phone, no operator needed); `left`: unused codes after it. */
-  | { type: "UseRecoveryCode"; left: number; at: string }
+  /**
+   * A recovery code replaced the TOTP code at a login: the phone is lost, so its secret goes and
+   * the account is back in enrolment (as after the operator's reset, without waiting for one).
+   */
+  | { type: "UseRecoveryCode"; at: string }
   /** The practice had a new set of recovery codes made (the previous set stops working). */
   | { type: "RenewRecoveryCodes"; at: string }
   | { type: "BlockPractice"; reason: string; by: string; at: string }
@@ -57,7 +60,7 @@ export type PracticeAccountEvent =
   | { type: "PracticeRegistered"; data: { account: string; practiceName: string; at: string } }
   | { type: "PracticeTotpEnrolled"; data: { account: string; at: string } }
   | { type: "PracticeTotpReset"; data: { account: string; by: string; at: string } }
-  | { type: "PracticeRecoveryCodeUsed"; data: { account: string; left: number; at: string } }
+  | { type: "PracticeRecoveryCodeUsed"; data: { account: string; at: string } }
   | { type: "PracticeRecoveryCodesRenewed"; data: { account: string; at: string } }
   | { type: "PracticeBlocked"; data: { account: string; reason: string; by: string; at: string } }
   | { type: "PracticeUnblocked"; data: { account: string; by: string; at: string } }
@@ -129,7 +132,10 @@ function decide(c: PracticeAccountCommand, s: PracticeAccountState): PracticeAcc
       return [{ type: "PracticeTotpReset", data: { account: s.account, by: c.by, at: c.at } }];
     case "UseRecoveryCode":
       mustAct(s);
-      return [{ type: "PracticeRecoveryCodeUsed", data: { account: s.account, left: c.left, at: c.at } }];
+      return [
+        { type: "PracticeRecoveryCodeUsed", data: { account: s.account, at: c.at } },
+        { type: "PracticeTotpReset", data: { account: s.account, by: "recovery code", at: c.at } },
+      ];
     case "RenewRecoveryCodes":
       mustAct(s);
       return [{ type: "PracticeRecoveryCodesRenewed", data: { account: s.account, at: c.at } }];

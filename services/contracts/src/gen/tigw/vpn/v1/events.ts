@@ -95,6 +95,21 @@ export interface PracticeTotpReset {
   at: string;
 }
 
+/**
+ * PracticeRecoveryCodeUsed: a recovery code replaced the TOTP code at a login (a lost phone);
+ * PracticeTotpReset (by "recovery code") follows in the same append. The code is in no event.
+ */
+export interface PracticeRecoveryCodeUsed {
+  account: string;
+  at: string;
+}
+
+/** PracticeRecoveryCodesRenewed: the practice made a new set of recovery codes; the old set stops working. */
+export interface PracticeRecoveryCodesRenewed {
+  account: string;
+  at: string;
+}
+
 /** PracticeBlocked: by an operator; logins are refused and sessions end. */
 export interface PracticeBlocked {
   account: string;
@@ -1474,6 +1489,176 @@ export const PracticeTotpReset: MessageFns<PracticeTotpReset> = {
     const message = createBasePracticeTotpReset();
     message.account = object.account ?? "";
     message.by = object.by ?? "";
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBasePracticeRecoveryCodeUsed(): PracticeRecoveryCodeUsed {
+  return { account: "", at: "" };
+}
+
+export const PracticeRecoveryCodeUsed: MessageFns<PracticeRecoveryCodeUsed> = {
+  encode(message: PracticeRecoveryCodeUsed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
+    }
+    if (message.at !== "") {
+      writer.uint32(18).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PracticeRecoveryCodeUsed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePracticeRecoveryCodeUsed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PracticeRecoveryCodeUsed {
+    return {
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: PracticeRecoveryCodeUsed): unknown {
+    const obj: any = {};
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PracticeRecoveryCodeUsed>, I>>(base?: I): PracticeRecoveryCodeUsed {
+    return PracticeRecoveryCodeUsed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PracticeRecoveryCodeUsed>, I>>(object: I): PracticeRecoveryCodeUsed {
+    const message = createBasePracticeRecoveryCodeUsed();
+    message.account = object.account ?? "";
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBasePracticeRecoveryCodesRenewed(): PracticeRecoveryCodesRenewed {
+  return { account: "", at: "" };
+}
+
+export const PracticeRecoveryCodesRenewed: MessageFns<PracticeRecoveryCodesRenewed> = {
+  encode(message: PracticeRecoveryCodesRenewed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
+    }
+    if (message.at !== "") {
+      writer.uint32(18).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PracticeRecoveryCodesRenewed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePracticeRecoveryCodesRenewed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PracticeRecoveryCodesRenewed {
+    return {
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: PracticeRecoveryCodesRenewed): unknown {
+    const obj: any = {};
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PracticeRecoveryCodesRenewed>, I>>(base?: I): PracticeRecoveryCodesRenewed {
+    return PracticeRecoveryCodesRenewed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PracticeRecoveryCodesRenewed>, I>>(object: I): PracticeRecoveryCodesRenewed {
+    const message = createBasePracticeRecoveryCodesRenewed();
+    message.account = object.account ?? "";
     message.at = object.at ?? "";
     return message;
   },

@@ -101,6 +101,7 @@ export interface ConfirmTotpEnrolmentResponse {
 
 export interface RenewRecoveryCodesRequest {
   account: string;
+  password: string;
 }
 
 export interface RenewRecoveryCodesResponse {
@@ -1566,13 +1567,16 @@ export const ConfirmTotpEnrolmentResponse: MessageFns<ConfirmTotpEnrolmentRespon
 };
 
 function createBaseRenewRecoveryCodesRequest(): RenewRecoveryCodesRequest {
-  return { account: "" };
+  return { account: "", password: "" };
 }
 
 export const RenewRecoveryCodesRequest: MessageFns<RenewRecoveryCodesRequest> = {
   encode(message: RenewRecoveryCodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.account !== "") {
       writer.uint32(10).string(message.account);
+    }
+    if (message.password !== "") {
+      writer.uint32(18).string(message.password);
     }
     return writer;
   },
@@ -1598,6 +1602,14 @@ export const RenewRecoveryCodesRequest: MessageFns<RenewRecoveryCodesRequest> = 
             message.account = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1611,13 +1623,19 @@ export const RenewRecoveryCodesRequest: MessageFns<RenewRecoveryCodesRequest> = 
   },
 
   fromJSON(object: any): RenewRecoveryCodesRequest {
-    return { account: isSet(object.account) ? globalThis.String(object.account) : "" };
+    return {
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+    };
   },
 
   toJSON(message: RenewRecoveryCodesRequest): unknown {
     const obj: any = {};
     if (message.account !== "") {
       obj.account = message.account;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
     }
     return obj;
   },
@@ -1628,6 +1646,7 @@ export const RenewRecoveryCodesRequest: MessageFns<RenewRecoveryCodesRequest> = 
   fromPartial<I extends Exact<DeepPartial<RenewRecoveryCodesRequest>, I>>(object: I): RenewRecoveryCodesRequest {
     const message = createBaseRenewRecoveryCodesRequest();
     message.account = object.account ?? "";
+    message.password = object.password ?? "";
     return message;
   },
 };
@@ -4378,8 +4397,9 @@ export const ZugangsmodulServiceService = {
     responseDeserialize: (value: Buffer): RegisterPracticeResponse => RegisterPracticeResponse.decode(value),
   },
   /**
-   * Password (and, once enrolled, the current TOTP code or one of its unused recovery codes,
-   * XXXX-XXXX-XXXX): the account, or INVALID_CREDENTIALS /
+   * Password (and, once enrolled, the current TOTP code, or one of its unused recovery codes,
+   * XXXX-XXXX-XXXX, for a lost phone: that puts the account back in enrolment for a new phone):
+   * the account, or INVALID_CREDENTIALS /
    * TOTP_REQUIRED / ACCOUNT_BLOCKED. An account still in enrolment answers with its status so
    * the caller can offer nothing but the enrolment.
    */
@@ -4421,7 +4441,10 @@ export const ZugangsmodulServiceService = {
       Buffer.from(ConfirmTotpEnrolmentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ConfirmTotpEnrolmentResponse => ConfirmTotpEnrolmentResponse.decode(value),
   },
-  /** The practice's new set of ten recovery codes; the previous set stops working. */
+  /**
+   * The practice's new set of ten recovery codes, with its password again (INVALID_CREDENTIALS);
+   * the previous set stops working.
+   */
   renewRecoveryCodes: {
     path: "/tigw.vpn.v1.ZugangsmodulService/RenewRecoveryCodes" as const,
     requestStream: false as const,
@@ -4610,8 +4633,9 @@ export interface ZugangsmodulServiceServer extends UntypedServiceImplementation 
   /** A new account in state "totp-enrolment". */
   registerPractice: handleUnaryCall<RegisterPracticeRequest, RegisterPracticeResponse>;
   /**
-   * Password (and, once enrolled, the current TOTP code or one of its unused recovery codes,
-   * XXXX-XXXX-XXXX): the account, or INVALID_CREDENTIALS /
+   * Password (and, once enrolled, the current TOTP code, or one of its unused recovery codes,
+   * XXXX-XXXX-XXXX, for a lost phone: that puts the account back in enrolment for a new phone):
+   * the account, or INVALID_CREDENTIALS /
    * TOTP_REQUIRED / ACCOUNT_BLOCKED. An account still in enrolment answers with its status so
    * the caller can offer nothing but the enrolment.
    */
@@ -4623,7 +4647,10 @@ export interface ZugangsmodulServiceServer extends UntypedServiceImplementation 
    * recovery codes, the only time they are shown (kept as hashes only).
    */
   confirmTotpEnrolment: handleUnaryCall<ConfirmTotpEnrolmentRequest, ConfirmTotpEnrolmentResponse>;
-  /** The practice's new set of ten recovery codes; the previous set stops working. */
+  /**
+   * The practice's new set of ten recovery codes, with its password again (INVALID_CREDENTIALS);
+   * the previous set stops working.
+   */
   renewRecoveryCodes: handleUnaryCall<RenewRecoveryCodesRequest, RenewRecoveryCodesResponse>;
   getPractice: handleUnaryCall<GetPracticeRequest, GetPracticeResponse>;
   listPractices: handleUnaryCall<ListPracticesRequest, ListPracticesResponse>;
@@ -4682,8 +4709,9 @@ export interface ZugangsmodulServiceClient extends Client {
     callback: (error: ServiceError | null, response: RegisterPracticeResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Password (and, once enrolled, the current TOTP code or one of its unused recovery codes,
-   * XXXX-XXXX-XXXX): the account, or INVALID_CREDENTIALS /
+   * Password (and, once enrolled, the current TOTP code, or one of its unused recovery codes,
+   * XXXX-XXXX-XXXX, for a lost phone: that puts the account back in enrolment for a new phone):
+   * the account, or INVALID_CREDENTIALS /
    * TOTP_REQUIRED / ACCOUNT_BLOCKED. An account still in enrolment answers with its status so
    * the caller can offer nothing but the enrolment.
    */
@@ -4737,7 +4765,10 @@ export interface ZugangsmodulServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ConfirmTotpEnrolmentResponse) => void,
   ): ClientUnaryCall;
-  /** The practice's new set of ten recovery codes; the previous set stops working. */
+  /**
+   * The practice's new set of ten recovery codes, with its password again (INVALID_CREDENTIALS);
+   * the previous set stops working.
+   */
   renewRecoveryCodes(
     request: RenewRecoveryCodesRequest,
     callback: (error: ServiceError | null, response: RenewRecoveryCodesResponse) => void,
