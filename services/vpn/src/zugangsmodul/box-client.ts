@@ -247,18 +247,19 @@ export class BoxTunnel extends EventEmitter {
       this.backoffMs = 500;
       this.connects++;
       const every = this.o.heartbeatMs ?? this.info.heartbeatSeconds * 1000;
-      // A PING still unanswered a whole heartbeat later: the line is dead although no packet said
-      // so (a NAT forgot the flow, the far side froze). End the session; lost() reconnects.
-      let unanswered = false;
+      // Three heartbeat PINGs unanswered (the Zugangsmodul's own rule for a silent box): the line
+      // is dead although no packet said so (a NAT forgot the flow, the far side froze). End the
+      // session; lost() reconnects. One late answer on a busy line is no reason to drop it.
+      let unanswered = 0;
       this.pinger = setInterval(() => {
         if (s.destroyed) return;
-        if (unanswered) {
+        if (unanswered >= 3) {
           this.lost(s, "HEARTBEAT_TIMEOUT");
           return void s.destroy();
         }
-        unanswered = true;
+        unanswered++;
         s.ping((err) => {
-          if (!err) unanswered = false;
+          if (!err) unanswered = 0;
         });
       }, every);
       this.pinger.unref();
